@@ -1,0 +1,42 @@
+"""Keyed pseudonyms: how the hub names streams without revealing who they are about.
+
+There are only about 10^9 NHS numbers, so an unkeyed hash could be reversed by enumeration;
+every identifier is therefore HMAC-SHA256'd under the pseudonym key, which lives apart from
+the database. Each use has its own domain label so pseudonyms cannot be matched across uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from uuid import UUID
+
+from hub.domain.canonical_event import ChildRef
+
+
+class Pseudonymiser:
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _uuid(self, label: str, value: str) -> UUID:
+        digest = hmac.new(self._key, f"{label}\x1f{value}".encode(), hashlib.sha256).digest()
+        # RFC 9562 version 8 (custom) UUID from the first 16 bytes of the MAC.
+        raw = bytearray(digest[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x80
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        return UUID(bytes=bytes(raw))
+
+    def child_stream(self, child: ChildRef) -> UUID:
+        if child.nhs_number is not None:
+            return self.nhs_stream(child.nhs_number)
+        return self._uuid("child-provisional", child.identifier)
+
+    def nhs_stream(self, nhs_number: str) -> UUID:
+        return self._uuid("child-nhs", nhs_number)
+
+    def ingest_key(self, idempotency_key: str) -> UUID:
+        return self._uuid("ingest-key", idempotency_key)
+
+    def source_stream(self, purpose: str, source: str) -> UUID:
+        """Per-transport-source streams (quarantine, ledger) named by e.g. 'inbox:agency/file'."""
+        return self._uuid(f"source-{purpose}", source)

@@ -1,0 +1,184 @@
+"""The canonical event, schema v1: the contract every adapter produces and every transport
+carries. Unknown fields are rejected, never ignored, so a publisher's mistake is seen at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, Literal, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from hub.domain.details import NhsNumber, ProvisionalId
+from hub.domain.taxonomy import KINDS, AgencyType, HarmCategory
+
+SCHEMA_VERSION = 1
+EARLIEST_OCCURRED_AT = datetime(1990, 1, 1, tzinfo=UTC)
+MAX_SUMMARY_LENGTH = 1000
+_RECORD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,99}$"
+
+Sensitivity = Literal["standard", "sensitive", "restricted"]
+LawfulBasis = Literal[
+    "public-task",
+    "legal-obligation",
+    "recognised-legitimate-interest-safeguarding",
+    "vital-interests",
+    "consent",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Agency(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="the hub's id for the agency")
+    type: AgencyType
+
+
+class ChildRef(_Strict):
+    """The child: by NHS number (the SUI), or by a hub-issued provisional id until one is known."""
+
+    nhs_number: NhsNumber | None = None
+    provisional_id: ProvisionalId | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.nhs_number is None) == (self.provisional_id is None):
+            raise ValueError("child needs exactly one of nhs_number or provisional_id")
+        return self
+
+    @property
+    def identifier(self) -> str:
+        return self.nhs_number or self.provisional_id or ""
+
+
+class Withholding(_Strict):
+    """A publisher's decision that sharing this item with some recipients would be more
+    detrimental to the child than not sharing it."""
+
+    agency_type: AgencyType | None = None
+    role: str | None = Field(default=None, min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=1000)
+    decided_by: str = Field(min_length=1, max_length=200)
+    review_by: date
+
+    @model_validator(mode="after")
+    def _names_recipients(self) -> Self:
+        if (self.agency_type is None) == (self.role is None):
+            raise ValueError("withheld_from entry needs exactly one of agency_type or role")
+        return self
+
+
+class Supersedes(_Strict):
+    event_id: str = Field(pattern=_RECORD_ID_PATTERN)
+    revision: int | None = Field(default=None, ge=1)
+
+
+class CanonicalEvent(_Strict):
+    """One safeguarding-relevant event about one child, from one agency."""
+
+    schema_version: Literal[1]
+    event_id: str = Field(pattern=_RECORD_ID_PATTERN, description="the agency's own record id")
+    revision: int = Field(ge=1, le=10_000, description="corrections increment it")
+    agency: Agency
+    child: ChildRef
+    kind: str = Field(description="one of the kinds in docs/taxonomy.md")
+    categories: list[HarmCategory] = Field(default_factory=list, max_length=12)
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    summary: str = Field(min_length=1, max_length=MAX_SUMMARY_LENGTH)
+    details: dict[str, JsonValue] = Field(default_factory=dict)
+    sensitivity: Sensitivity
+    lawful_basis: LawfulBasis
+    withheld_from: list[Withholding] = Field(default_factory=list)
+    shielded_fields: list[str] = Field(default_factory=list)
+    supersedes: Supersedes | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; see docs/taxonomy.md for the kinds of schema v1")
+        return kind
+
+    @field_validator("categories")
+    @classmethod
+    def _unique_categories(cls, categories: list[HarmCategory]) -> list[HarmCategory]:
+        if len(set(categories)) != len(categories):
+            raise ValueError("categories are listed more than once")
+        return categories
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _not_before_1990(cls, occurred_at: datetime) -> datetime:
+        if occurred_at < EARLIEST_OCCURRED_AT:
+            raise ValueError("occurred_at is before 1990-01-01; check the date format")
+        return occurred_at
+
+    @field_validator("details")
+    @classmethod
+    def _details_fit_kind(cls, details: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        kind = info.data.get("kind")
+        spec = KINDS.get(kind) if isinstance(kind, str) else None
+        if spec is None or spec.details is None:
+            return details
+        try:
+            return spec.details.model_validate(details).model_dump(mode="json", exclude_none=True)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in e['loc']) or '(details)'}: {e['msg']}"
+                for e in error.errors(include_url=False)
+            )
+            raise ValueError(f"details do not fit kind {kind!r}: {problems}") from None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        spec = KINDS[self.kind]
+        if self.agency.type not in spec.publishers:
+            allowed = ", ".join(sorted(spec.publishers))
+            raise ValueError(
+                f"kind {self.kind!r} is published by {allowed} agencies, not {self.agency.type}"
+            )
+        if self.occurred_at > self.recorded_at:
+            raise ValueError("occurred_at is after recorded_at: an event is recorded after it happens")
+        if self.kind == "record.retracted" and self.supersedes is None:
+            raise ValueError("a record.retracted event must name the record it retracts in supersedes")
+        if self.kind.startswith("identity.") and self.child.provisional_id is None:
+            raise ValueError(f"{self.kind} events are published against the provisional id")
+        for path in self.shielded_fields:
+            if path != "summary" and not (path.startswith("details.") and path[8:] in self.details):
+                raise ValueError(
+                    f"shielded_fields entry {path!r} must be 'summary' or 'details.<a field present in details>'"
+                )
+        return self
+
+    @property
+    def idempotency_key(self) -> str:
+        """What makes a publication the same publication: agency, record id and revision."""
+        return f"{self.agency.id}\x1f{self.event_id}\x1f{self.revision}"
+
+
+def canonical_json_schema() -> dict[str, Any]:
+    """The published JSON Schema, with each kind's details shape under `x-kinds`."""
+    schema = CanonicalEvent.model_json_schema()
+    schema["$id"] = "https://schemas.safeguarding-hub.example/canonical-event/v1.json"
+    schema["x-kinds"] = {
+        kind: {
+            "description": spec.description,
+            "publishers": sorted(spec.publishers),
+            "details": spec.details.model_json_schema() if spec.details else {"type": "object"},
+        }
+        for kind, spec in KINDS.items()
+    }
+    return schema

@@ -1,0 +1,77 @@
+"""What the hub's event store records, as `eventsourcing` domain events.
+
+The stored `topic` column is in clear, so these class names say nothing about a child or the
+nature of an event: every entry in a child's stream is one generic `ChildRecordEntry` whose
+entry type and content live in the encrypted state. `key_scope` tells the mapper which data
+key seals each class: a child's own key (so shredding it erases them) or one of the hub's
+index keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from eventsourcing.domain import DomainEvent
+
+
+class HubRecord(DomainEvent):
+    key_scope: ClassVar[str]
+
+    def encryption_scope(self) -> str:
+        if self.key_scope == "child":
+            return f"child:{self.originator_id.hex}"
+        return self.key_scope
+
+
+class ChildRecordEntry(HubRecord):
+    """One entry in a child's stream: an agency event as received, or an identity link.
+
+    `timestamp` is when the hub received it; `source` and `position` say where from.
+    """
+
+    key_scope: ClassVar[str] = "child"
+
+    entry_type: str  # "agency-event" | "identity-linked" | "identity-unlinked"
+    body: dict[str, Any]
+    source: str
+    position: int
+
+
+class IngestKeyClaimed(HubRecord):
+    """Marks (agency, event_id, revision) as recorded, so the same publication twice is a no-op.
+
+    The stream id is a keyed pseudonym of that triple and the version is always 1, so the
+    database's uniqueness constraint rejects a racing second copy.
+    """
+
+    key_scope: ClassVar[str] = "index"
+
+    content_digest: str
+    child_stream: str
+    child_version: int
+
+
+class MessageQuarantined(HubRecord):
+    """A message ingest could not accept, kept with its raw bytes, its position and why."""
+
+    key_scope: ClassVar[str] = "quarantine"
+
+    source: str
+    position: int
+    raw: str  # base64 of the bytes exactly as received
+    reason: str
+    reason_code: str
+
+
+class BatchCommitted(HubRecord):
+    """The ledger of one committed ingest batch from one transport source, so counts reconcile."""
+
+    key_scope: ClassVar[str] = "ledger"
+
+    source: str
+    first_position: int
+    last_position: int
+    accepted: int
+    duplicates: int
+    quarantined: int
+    accepted_by_agency: dict[str, int]

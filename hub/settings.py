@@ -1,0 +1,59 @@
+"""Configuration, from the environment (prefix HUB_) or CLI flags; one place to read it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlparse
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".hub"), description="where the embedded store and keys live")
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
+    postgres_schema: str = "public"
+    kek: str | None = Field(default=None, description="base64 KEK; overrides the file provider")
+    pseudonym_key: str | None = Field(default=None, description="base64 pseudonym key")
+    max_message_bytes: int = 64 * 1024
+    clock_skew_seconds: int = 300
+    batch_size: int = 1000
+    log_level: str = "info"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "events.sqlite"
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment eventsourcing reads to choose and open its persistence module."""
+        if self.store == "sqlite":
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_path),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        url = urlparse(self.postgres_dsn)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": self.postgres_schema,
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        }
+
+    def describe_store(self) -> str:
+        if self.store == "sqlite":
+            return str(self.sqlite_path.resolve())
+        url = urlparse(self.postgres_dsn)
+        return f"postgresql://{url.hostname}:{url.port or 5432}/{url.path.lstrip('/')} schema {self.postgres_schema}"

@@ -1,0 +1,90 @@
+"""The hub's event store: an `eventsourcing` application over SQLite (embedded default) or
+PostgreSQL, with the envelope-encrypting mapper and a process recorder so that events and the
+transport position commit in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    Mapper,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.utils import get_topic
+
+from hub.adapters.data_keys import Keyring
+from hub.adapters.envelope import EnvelopeMapper
+from hub.domain.records import HubRecord
+
+PAGE_SIZE = 500
+
+
+class HubStore(Application[UUID]):
+    name = "hub"
+
+    def __init__(self, env: dict[str, str], keyring: Keyring) -> None:
+        self._keyring = keyring
+        super().__init__(env)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return EnvelopeMapper(self.construct_transcoder(), self._keyring)
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    @property
+    def envelope(self) -> EnvelopeMapper:
+        assert isinstance(self.mapper, EnvelopeMapper)
+        return self.mapper
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+    def append(self, records: Sequence[HubRecord], tracking: Tracking) -> None:
+        """Record `records` and move the transport position, atomically."""
+        self.events.put(records, tracking=tracking)
+
+    def position(self, source: str) -> int | None:
+        return self.process_recorder.max_tracking_id(source)
+
+    def last_version(self, stream: UUID) -> int:
+        rows = self.recorder.select_events(stream, desc=True, limit=1)
+        return rows[0].originator_version if rows else 0
+
+    def first_record(self, stream: UUID) -> HubRecord | None:
+        rows = self.recorder.select_events(stream, limit=1)
+        return self._to_record(rows[0]) if rows else None
+
+    def stream(self, stream: UUID) -> list[HubRecord]:
+        return [self._to_record(row) for row in self.recorder.select_events(stream)]
+
+    def _to_record(self, row: StoredEvent) -> HubRecord:
+        record = self.mapper.to_domain_event(row)
+        assert isinstance(record, HubRecord)
+        return record
+
+    def notifications(self, *record_types: type[HubRecord]) -> Iterator[Notification]:
+        """Every stored row of the given types, in recording order, without decrypting."""
+        topics = [get_topic(cls) for cls in record_types]
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=PAGE_SIZE, topics=topics)
+            yield from page
+            if len(page) < PAGE_SIZE:
+                return
+            start = page[-1].id + 1
+
+    def records(self, *record_types: type[HubRecord]) -> Iterator[HubRecord]:
+        for notification in self.notifications(*record_types):
+            yield self._to_record(notification)
+
+    def decode(self, row: StoredEvent) -> dict[str, Any]:
+        return self.envelope.decode_state(row)
