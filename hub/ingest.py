@@ -122,14 +122,25 @@ class IngestService:
             return outcome
         raise IntegrityError(f"could not commit batch from {source} after {_MAX_ATTEMPTS} attempts")
 
-    def _next_version(self, stream: UUID) -> int:
-        last = self._versions.pop(stream, None)
+    def _current_version(self, stream: UUID) -> int:
+        last = self._versions.get(stream)
         if last is None:
             last = self._store.last_version(stream)
-        self._versions[stream] = last + 1
+            if last == 0:
+                return 0  # not cached: another writer (identity issuance) may open the stream
+        self._remember(stream, last)
+        return last
+
+    def _next_version(self, stream: UUID) -> int:
+        version = self._current_version(stream) + 1
+        self._remember(stream, version)
+        return version
+
+    def _remember(self, stream: UUID, version: int) -> None:
+        self._versions[stream] = version
+        self._versions.move_to_end(stream)
         if len(self._versions) > _VERSION_CACHE_SIZE:
             self._versions.popitem(last=False)
-        return last + 1
 
     def _commit(self, source: str, batch: Sequence[InboundMessage]) -> BatchOutcome:
         received_at = self._clock()
@@ -200,8 +211,13 @@ class IngestService:
                 f"agency {event.agency.id!r} already published record {event.event_id!r} revision "
                 f"{event.revision} with different content; publish a correction as a new revision",
             )
-        claimed_in_batch[key_stream] = digest
         child_stream = self._pseudonyms.child_stream(event.child)
+        if event.child.provisional_id is not None and self._current_version(child_stream) == 0:
+            return Rejection(
+                "unknown-provisional-id",
+                "child.provisional_id was not issued by this hub (hub identity issue)",
+            )
+        claimed_in_batch[key_stream] = digest
         version = self._next_version(child_stream)
         records.append(
             ChildRecordEntry(

@@ -49,7 +49,8 @@ class HubSettings(BaseSettings):
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_SCHEMA": self.postgres_schema,
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+            # Not POSTGRES_ENABLE_DB_FUNCTIONS: in eventsourcing 9.5.6 its insert path skips the
+            # process recorder's tracking row, which would break exactly-once ingest.
         }
 
     def describe_store(self) -> str:

@@ -1,0 +1,285 @@
+"""Local authority children's social care: a case-management system's CSV extract.
+
+The columns follow what Liquidlogic LCS and Mosaic reporting extracts look like: one row per
+recorded episode or step, native event-type codes, CIN census category-of-abuse codes for
+plans and SSDA903 legal-status codes for children looked after. The full format, with every
+code, is in docs/adapters.md; this module is its executable form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hub.adapters.agencies.base import AdapterResult
+from hub.adapters.agencies.errors import MappingError
+from hub.adapters.agencies.native import (
+    UK_TIME,
+    CsvRow,
+    build_event,
+    child_ref,
+    collect,
+    lookup,
+    map_categories,
+    nhs_number,
+    parse_json_cell,
+    parse_revision,
+    parse_sensitivity,
+    parse_uk_date,
+    parse_uk_datetime,
+    read_csv_records,
+    required,
+    split_list,
+)
+from hub.domain.canonical_event import CanonicalEvent, Sensitivity
+from hub.domain.taxonomy import AgencyType, HarmCategory
+
+REQUIRED_COLUMNS = (
+    "record_id",
+    "revision",
+    "nhs_number",
+    "provisional_id",
+    "event_type",
+    "event_date",
+    "recorded_date",
+    "summary",
+)
+
+# Native event-type code -> (canonical kind, default sensitivity). Procedural steps are
+# "standard"; anything saying what happened to the child is "sensitive"; placements carry
+# where the child lives, so they are "restricted" unless the row says otherwise.
+EVENT_TYPES: dict[str, tuple[str, Sensitivity]] = {
+    "CONTACT": ("la.contact", "sensitive"),
+    "REF": ("la.referral", "sensitive"),
+    "ASMT_START": ("la.assessment-started", "standard"),
+    "ASMT_END": ("la.assessment-completed", "sensitive"),
+    "CIN_PLAN": ("la.child-in-need-plan", "sensitive"),
+    "FH_EPISODE": ("la.family-help-episode", "standard"),
+    "STRAT": ("la.strategy-discussion", "sensitive"),
+    "S47_START": ("la.s47-enquiry-started", "sensitive"),
+    "S47_OUTCOME": ("la.s47-enquiry-outcome", "sensitive"),
+    "ICPC": ("la.initial-cp-conference", "sensitive"),
+    "RCPC": ("la.review-cp-conference", "sensitive"),
+    "CPP_START": ("la.cp-plan-started", "sensitive"),
+    "CPP_REVIEW": ("la.cp-plan-reviewed", "sensitive"),
+    "CPP_END": ("la.cp-plan-ended", "sensitive"),
+    "PLO": ("la.pre-proceedings", "sensitive"),
+    "LAC_START": ("la.looked-after", "sensitive"),
+    "PLACE_START": ("la.placement-started", "restricted"),
+    "PLACE_MOVE": ("la.placement-moved", "restricted"),
+    "PLACE_END": ("la.placement-ended", "sensitive"),
+    "CL_STATUS": ("la.care-leaver-status", "standard"),
+    "FGDM": ("la.fgdm", "standard"),
+    "DECISION": ("la.decision", "sensitive"),
+    "ALLOC": ("la.worker-allocated", "standard"),
+    "RETRACT": ("record.retracted", "standard"),
+    "ID_LINK": ("identity.linked", "standard"),
+    "ID_UNLINK": ("identity.unlinked", "standard"),
+}
+
+CATEGORY_CODES: dict[str, str | None] = {
+    "DA": HarmCategory.DOMESTIC_ABUSE,
+    "NEG": HarmCategory.NEGLECT,
+    "PA": HarmCategory.PHYSICAL_ABUSE,
+    "SA": HarmCategory.SEXUAL_ABUSE,
+    "EA": HarmCategory.EMOTIONAL_ABUSE,
+    "CSE": HarmCategory.EXPLOITATION,
+    "CCE": HarmCategory.EXPLOITATION,
+    "EXP": HarmCategory.EXPLOITATION,
+    "HOH": HarmCategory.HARM_OUTSIDE_HOME,
+    "ONL": HarmCategory.ONLINE_HARM,
+    "RAD": HarmCategory.RADICALISATION,
+    "PMH": HarmCategory.PARENTAL_MENTAL_HEALTH,
+    "SUB": HarmCategory.SUBSTANCE_MISUSE,
+    "DIS": HarmCategory.DISENGAGEMENT,
+}
+
+REFERRAL_OUTCOMES = {
+    "NFA": "no-further-action",
+    "ASMT": "assessment",
+    "STRAT": "strategy-discussion",
+    "EH": "early-help",
+}
+S47_OUTCOMES = {
+    "NS": "concerns-not-substantiated",
+    "SUB_ICPC": "concerns-substantiated-icpc",
+    "NFA": "no-further-action",
+}
+CONFERENCE_DECISIONS = {
+    "CPP": "cp-plan",
+    "NOPLAN": "no-plan",
+    "CONT": "continue-plan",
+    "END": "end-plan",
+}
+# CIN census category of abuse.
+PLAN_CATEGORIES = {
+    "N": "neglect",
+    "PA": "physical-abuse",
+    "EA": "emotional-abuse",
+    "SA": "sexual-abuse",
+    "MUL": "multiple",
+}
+# SSDA903 legal status, reduced to the canonical statuses.
+LEGAL_STATUSES = {
+    "V2": "s20",
+    "C2": "s31",
+    "C1": "interim-care-order",
+    "L1": "police-protection",
+    "J1": "remand",
+    "J2": "remand",
+}
+FGDM_STATUSES = {"OFFERED": "offered", "HELD": "held", "DECLINED": "declined"}
+
+
+def _referral(row: CsvRow) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "referral_source": required(row["referral_source"], "referral_source", " (needed for REF)")
+    }
+    if row["outcome"]:
+        details["outcome"] = lookup(row["outcome"], REFERRAL_OUTCOMES, "column outcome")
+    return details
+
+
+def _day(row: CsvRow, column: str) -> str:
+    """A date-only column, or the UK-local day of event_date when that column is empty."""
+    if row[column]:
+        return parse_uk_date(row[column], column).isoformat()
+    return parse_uk_datetime(row["event_date"], "event_date").astimezone(UK_TIME).date().isoformat()
+
+
+def _assessment_started(row: CsvRow) -> dict[str, Any]:
+    return {"started_on": _day(row, "assessment_start")}
+
+
+def _assessment_completed(row: CsvRow) -> dict[str, Any]:
+    required(row["assessment_start"], "assessment_start", " (needed for ASMT_END)")
+    return {
+        "started_on": _day(row, "assessment_start"),
+        "completed_on": _day(row, "assessment_end"),
+    }
+
+
+def _coded(column: str, table: dict[str, str], key: str) -> Callable[[CsvRow], dict[str, Any]]:
+    def details(row: CsvRow) -> dict[str, Any]:
+        return {key: lookup(required(row[column], column), table, f"column {column}")}
+
+    return details
+
+
+def _placement(row: CsvRow) -> dict[str, Any]:
+    return {key: row[key] for key in ("placement_type", "placement_address") if row[key]}
+
+
+def _decision(row: CsvRow) -> dict[str, Any]:
+    return {
+        key: required(row[key], key, " (needed for DECISION)")
+        for key in ("decision", "rationale", "decided_by")
+    }
+
+
+def _allocation(row: CsvRow) -> dict[str, Any]:
+    return {
+        "practitioner_id": required(row["worker_id"], "worker_id", " (needed for ALLOC)"),
+        "role": required(row["worker_role"], "worker_role", " (needed for ALLOC)"),
+    }
+
+
+def _family_help(row: CsvRow) -> dict[str, Any]:
+    return {"lead_practitioner_role": row["worker_role"]} if row["worker_role"] else {}
+
+
+def _link(row: CsvRow) -> dict[str, Any]:
+    linked = required(row["linked_nhs_number"], "linked_nhs_number", " (needed for ID_LINK)")
+    return {"nhs_number": nhs_number(linked, "column linked_nhs_number")}
+
+
+def _unlink(row: CsvRow) -> dict[str, Any]:
+    reason = required(row["unlink_reason"], "unlink_reason", " (needed for ID_UNLINK)")
+    return {**_link(row), "reason": reason}
+
+
+DETAILS: dict[str, Callable[[CsvRow], dict[str, Any]]] = {
+    "REF": _referral,
+    "ASMT_START": _assessment_started,
+    "ASMT_END": _assessment_completed,
+    "S47_OUTCOME": _coded("outcome", S47_OUTCOMES, "outcome"),
+    "ICPC": _coded("outcome", CONFERENCE_DECISIONS, "decision"),
+    "RCPC": _coded("outcome", CONFERENCE_DECISIONS, "decision"),
+    "CPP_START": _coded("plan_category", PLAN_CATEGORIES, "category"),
+    "LAC_START": _coded("legal_status", LEGAL_STATUSES, "legal_status"),
+    "PLACE_START": _placement,
+    "PLACE_MOVE": _placement,
+    "PLACE_END": _placement,
+    "FGDM": _coded("outcome", FGDM_STATUSES, "status"),
+    "DECISION": _decision,
+    "ALLOC": _allocation,
+    "FH_EPISODE": _family_help,
+    "ID_LINK": _link,
+    "ID_UNLINK": _unlink,
+}
+
+
+def _supersedes(row: CsvRow, event_type: str) -> dict[str, Any] | None:
+    if not row["supersedes_record"]:
+        if event_type == "RETRACT":
+            raise MappingError("column supersedes_record: empty (needed for RETRACT)")
+        return None
+    supersedes: dict[str, Any] = {"event_id": row["supersedes_record"]}
+    if row["supersedes_revision"]:
+        supersedes["revision"] = parse_revision(
+            row["supersedes_revision"], "column supersedes_revision"
+        )
+    return supersedes
+
+
+def _withheld(row: CsvRow) -> object:
+    return (
+        parse_json_cell(row["withheld_from_json"], "withheld_from_json")
+        if row["withheld_from_json"]
+        else []
+    )
+
+
+class LaCaseManagementCsvAdapter:
+    """LCS/Mosaic-style children's social care extract (CSV, UK local dates)."""
+
+    name: str = "la-csv"
+    agency_type: AgencyType = AgencyType.LOCAL_AUTHORITY
+    description: str = "Local authority children's social care case-management CSV extract"
+
+    def read(self, path: Path, agency_id: str) -> AdapterResult:
+        rows = read_csv_records(path, adapter=self.name, required=REQUIRED_COLUMNS)
+        return collect(path, rows, lambda row: self._map(row.checked(), agency_id))
+
+    def _map(self, row: CsvRow, agency_id: str) -> list[CanonicalEvent]:
+        event_type = required(row["event_type"], "event_type").upper()
+        kind, default_sensitivity = lookup(event_type, EVENT_TYPES, "column event_type")
+        details_of = DETAILS.get(event_type)
+        fields: dict[str, Any] = {
+            "event_id": required(row["record_id"], "record_id"),
+            "revision": parse_revision(required(row["revision"], "revision"), "column revision"),
+            "agency": {"id": agency_id, "type": self.agency_type},
+            "child": child_ref(
+                row["nhs_number"],
+                row["provisional_id"],
+                nhs_field="column nhs_number",
+                provisional_field="column provisional_id",
+            ),
+            "kind": kind,
+            "categories": map_categories(
+                split_list(row["category_codes"]), CATEGORY_CODES, "column category_codes"
+            ),
+            "occurred_at": parse_uk_datetime(row["event_date"], "event_date"),
+            "recorded_at": parse_uk_datetime(row["recorded_date"], "recorded_date"),
+            "summary": required(row["summary"], "summary"),
+            "details": details_of(row) if details_of else {},
+            "sensitivity": parse_sensitivity(
+                row["sensitivity"], "column sensitivity", default_sensitivity
+            ),
+            "lawful_basis": "public-task",
+            "withheld_from": _withheld(row),
+            "shielded_fields": split_list(row["shielded_fields"]),
+            "supersedes": _supersedes(row, event_type),
+        }
+        return [build_event(fields)]

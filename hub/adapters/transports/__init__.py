@@ -1,0 +1,1 @@
+"""Transports that carry canonical events from agencies to the ingest core."""

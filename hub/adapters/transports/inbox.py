@@ -1,0 +1,92 @@
+"""The file inbox: a directory of `.jsonl` canonical events, one subdirectory per agency.
+
+Layout: `<inbox>/<agency-id>/<name>.jsonl`, one canonical event per line. The subdirectory is
+the channel the agency is vouched for on (as a Kafka topic is), so a line claiming another
+agency is quarantined. Files are append-only: the hub tracks the last committed line of each
+file and resumes after it. Only complete (newline-terminated) lines are read, so a file being
+written is never half-read; `hub publish` writes whole files atomically (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from hub.domain.canonical_event import CanonicalEvent
+from hub.ingest import BatchOutcome, InboundMessage, IngestService
+
+_AGENCY_DIR = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def source_name(agency_id: str, file_name: str) -> str:
+    return f"inbox:{agency_id}/{file_name}"
+
+
+def _complete_lines(path: Path, after_line: int) -> Iterator[tuple[int, bytes]]:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if number <= after_line:
+                continue
+            if not line.endswith(b"\n"):
+                return  # still being written
+            yield number, line.rstrip(b"\r\n")
+
+
+class FileInbox:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def files(self) -> list[tuple[str, Path]]:
+        """(agency id, file) for every inbox file, in a stable order."""
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for agency_dir in sorted(self.directory.iterdir()):
+            if agency_dir.is_dir() and _AGENCY_DIR.match(agency_dir.name):
+                found.extend((agency_dir.name, f) for f in sorted(agency_dir.glob("*.jsonl")))
+        return found
+
+    def drain(self, ingest: IngestService, batch_size: int) -> list[BatchOutcome]:
+        """Ingest every complete line not yet committed, batch by batch, file by file."""
+        outcomes = []
+        for agency_id, path in self.files():
+            source = source_name(agency_id, path.name)
+            committed = ingest.resume_after(source) or 0
+            batch: list[InboundMessage] = []
+            for number, line in _complete_lines(path, committed):
+                if not line.strip():
+                    continue  # blank lines carry nothing to lose
+                batch.append(InboundMessage(source, number, line, agency_id))
+                if len(batch) >= batch_size:
+                    outcomes.append(ingest.ingest(batch))
+                    batch = []
+            if batch:
+                outcomes.append(ingest.ingest(batch))
+        return outcomes
+
+
+def write_inbox_file(directory: Path, agency_id: str, name: str, lines: Iterable[bytes]) -> Path:
+    """Atomically place a complete `.jsonl` file in the agency's inbox subdirectory."""
+    if not _AGENCY_DIR.match(agency_id):
+        raise ValueError(f"agency id {agency_id!r} is not a valid inbox directory name")
+    target_dir = directory / agency_id
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / f"{name}.jsonl"
+    if target.exists():
+        raise FileExistsError(f"{target} exists; inbox files are append-only, choose a new name")
+    fd, temp_name = tempfile.mkstemp(dir=target_dir, prefix=".incoming-", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        for line in lines:
+            handle.write(line.rstrip(b"\n") + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp_name, target)
+    return target
+
+
+def encode_events(events: Iterable[CanonicalEvent]) -> Iterator[bytes]:
+    for event in events:
+        yield event.model_dump_json(exclude_none=True).encode()

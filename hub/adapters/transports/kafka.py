@@ -1,0 +1,170 @@
+"""Kafka transport: one topic per agency (`hub.events.<agency-id>`), message key the child's
+pseudonymous stream id so a child's events stay in order within a partition.
+
+Ingest assigns partitions explicitly (no consumer group: joins are slow, and the position that
+counts is the one committed in the store with the events) and seeks each partition to the
+tracked offset + 1, so a restart neither skips nor repeats a message.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import structlog
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from hub.adapters.pseudonyms import Pseudonymiser
+from hub.domain.canonical_event import CanonicalEvent
+from hub.ingest import BatchOutcome, InboundMessage, IngestService
+
+TOPIC_PREFIX = "hub.events."
+DEFAULT_PARTITIONS = 3
+log = structlog.get_logger("hub.kafka")
+
+
+def agency_topic(agency_id: str) -> str:
+    return f"{TOPIC_PREFIX}{agency_id}"
+
+
+def source_name(partition: TopicPartition) -> str:
+    return f"kafka:{partition.topic}:{partition.partition}"
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITIONS) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin")
+    try:
+        if topic not in admin.list_topics():
+            admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        admin.close()
+
+
+@dataclass(frozen=True)
+class PublishReceipt:
+    topic: str
+    sent: int
+
+
+def publish_events(
+    bootstrap: str, agency_id: str, events: Iterable[CanonicalEvent], pseudonyms: Pseudonymiser
+) -> PublishReceipt:
+    """Produce canonical events to the agency's topic and wait until the broker has them all."""
+    topic = agency_topic(agency_id)
+    ensure_topic(bootstrap, topic)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, retries=5)
+    sent = 0
+    try:
+        futures = []
+        for event in events:
+            key = pseudonyms.child_stream(event.child).hex.encode()
+            value = event.model_dump_json(exclude_none=True).encode()
+            futures.append(producer.send(topic, key=key, value=value))
+            sent += 1
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+    finally:
+        producer.close()
+    return PublishReceipt(topic, sent)
+
+
+class KafkaIngestRunner:
+    """Follows every agency topic and feeds each partition's messages to the ingest core."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        ingest: IngestService,
+        *,
+        batch_size: int = 1000,
+        poll_timeout_ms: int = 500,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._ingest = ingest
+        self._batch_size = batch_size
+        self._poll_timeout_ms = poll_timeout_ms
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=batch_size,
+            client_id="hub-ingest",
+        )
+        self._assigned: set[TopicPartition] = set()
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def _refresh_assignment(self) -> None:
+        partitions = set()
+        for topic in self._consumer.topics():
+            if topic.startswith(TOPIC_PREFIX):
+                for number in self._consumer.partitions_for_topic(topic) or ():
+                    partitions.add(TopicPartition(topic, number))
+        if partitions == self._assigned:
+            return
+        self._consumer.assign(sorted(partitions))
+        for partition in partitions - self._assigned:
+            committed = self._ingest.resume_after(source_name(partition))
+            if committed is None:
+                self._consumer.seek_to_beginning(partition)
+            else:
+                self._consumer.seek(partition, committed + 1)
+        self._assigned = partitions
+        log.info("kafka_partitions_assigned", partitions=len(partitions))
+
+    def _caught_up(self) -> bool:
+        if not self._assigned:
+            return True
+        ends = self._consumer.end_offsets(list(self._assigned))
+        return all(self._consumer.position(p) >= ends[p] for p in self._assigned)
+
+    def run(self, *, once: bool = False, stop: threading.Event | None = None) -> list[BatchOutcome]:
+        """Ingest until stopped; with `once`, until every partition is at its end offset."""
+        stop = stop or threading.Event()
+        outcomes: list[BatchOutcome] = []
+        last_refresh = 0.0
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                if time.monotonic() - last_refresh > 10 or not self._assigned:
+                    self._refresh_assignment()
+                    last_refresh = time.monotonic()
+                if once and self._caught_up():
+                    return outcomes
+                polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
+                backoff = 0.5
+            except KafkaError as error:
+                log.warning("kafka_unavailable_retrying", error=type(error).__name__, wait_s=backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            for partition, records in sorted(polled.items()):
+                batch = [
+                    InboundMessage(
+                        source=source_name(partition),
+                        position=record.offset,
+                        value=record.value or b"",
+                        owner_agency=partition.topic[len(TOPIC_PREFIX) :],
+                    )
+                    for record in records
+                ]
+                try:
+                    outcomes.append(self._ingest.ingest(batch))
+                except Exception:
+                    # Nothing of the batch committed: rewind to the stored position and retry.
+                    committed = self._ingest.resume_after(source_name(partition))
+                    self._consumer.seek(partition, 0 if committed is None else committed + 1)
+                    log.exception("ingest_batch_failed_retrying", source=source_name(partition))
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    break
+        return outcomes

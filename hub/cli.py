@@ -1,0 +1,299 @@
+"""`hub`: the command line for operators, integrators and the demo.
+
+Exit codes: 0 done; 1 failed (nothing half-done); 2 bad usage; 3 done, but some input was
+rejected (adapter problems or quarantined messages) and is listed in the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from hub.bootstrap import Hub, bootstrap
+from hub.structured_logging import configure_logging
+from hub.settings import HubSettings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED_INPUT = 0, 1, 2, 3
+
+
+class CliError(Exception):
+    """An error to print for the user, without a traceback."""
+
+
+def _settings(args: argparse.Namespace) -> HubSettings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    return HubSettings(**overrides)
+
+
+def _open(args: argparse.Namespace) -> Hub:
+    settings = _settings(args)
+    configure_logging(settings.log_level if not args.quiet else "warning")
+    return bootstrap(settings)
+
+
+def _emit(args: argparse.Namespace, document: Any, text: Callable[[], None]) -> None:
+    if getattr(args, "format", "text") == "json":
+        json.dump(document, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        text()
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from hub.domain.canonical_event import canonical_json_schema
+
+    json.dump(canonical_json_schema(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hub.reports import store_status
+
+    hub = _open(args)
+    try:
+        status = store_status(hub.store, hub.settings.describe_store())
+    finally:
+        hub.close()
+    document = {
+        "store": status.store,
+        "events": status.events,
+        "children": status.children,
+        "agencies": status.events_by_agency,
+        "duplicates": status.duplicates,
+        "quarantined": status.quarantined,
+        "stored_rows": status.stored_rows,
+        "sources": [vars(s) for s in status.sources],
+    }
+
+    def text() -> None:
+        print(f"store        {status.store}")
+        print(f"events       {status.events:,} about {status.children:,} children")
+        for agency, count in status.events_by_agency.items():
+            print(f"  {agency:<28} {count:>9,}")
+        print(f"duplicates   {status.duplicates:,} (no-ops)")
+        print(f"quarantined  {status.quarantined:,} (hub quarantine list)")
+        print("transport positions (last committed):")
+        for s in status.sources:
+            print(
+                f"  {s.source:<48} position {s.position}  consumed {s.consumed:,} = "
+                f"{s.accepted:,} accepted + {s.duplicates:,} duplicates + {s.quarantined:,} quarantined"
+            )
+
+    _emit(args, document, text)
+    return EXIT_OK
+
+
+def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    import base64
+
+    from hub.reports import quarantined_messages
+
+    hub = _open(args)
+    try:
+        items = quarantined_messages(hub.store)
+    finally:
+        hub.close()
+    document = [
+        {
+            "source": i.source,
+            "position": i.position,
+            "received_at": i.received_at.isoformat(),
+            "reason_code": i.reason_code,
+            "reason": i.reason,
+            "size_bytes": i.size_bytes,
+            **({"raw_base64": base64.b64encode(i.raw).decode()} if args.include_raw else {}),
+        }
+        for i in items
+    ]
+
+    def text() -> None:
+        if not items:
+            print("nothing quarantined")
+        for i in items:
+            print(f"{i.source} #{i.position}  [{i.reason_code}] {i.reason}  ({i.size_bytes:,} bytes)")
+
+    _emit(args, document, text)
+    return EXIT_OK
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from hub.ingest import BatchOutcome
+
+    hub = _open(args)
+    outcomes: list[BatchOutcome] = []
+    try:
+        if args.inbox:
+            from hub.adapters.transports.inbox import FileInbox
+
+            inbox = FileInbox(Path(args.inbox))
+            outcomes = inbox.drain(hub.ingest, hub.settings.batch_size)
+            while not args.once:
+                import time
+
+                time.sleep(1.0)
+                outcomes = inbox.drain(hub.ingest, hub.settings.batch_size)
+        else:
+            from hub.adapters.transports.kafka import KafkaIngestRunner
+
+            runner = KafkaIngestRunner(args.kafka, hub.ingest, batch_size=hub.settings.batch_size)
+            try:
+                outcomes = runner.run(once=args.once)
+            finally:
+                runner.close()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        hub.close()
+    totals = {
+        "accepted": sum(o.accepted for o in outcomes),
+        "duplicates": sum(o.duplicates for o in outcomes),
+        "quarantined": sum(sum(o.quarantined.values()) for o in outcomes),
+        "already_recorded": sum(o.skipped_already_recorded for o in outcomes),
+    }
+
+    def text() -> None:
+        print(
+            f"ingested {totals['accepted']:,} events, {totals['duplicates']:,} duplicates, "
+            f"{totals['quarantined']:,} quarantined"
+        )
+
+    _emit(args, totals, text)
+    return EXIT_REJECTED_INPUT if totals["quarantined"] else EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from hub.adapters.agencies.registry import get_adapter
+
+    adapter = get_adapter(args.adapter)
+    result = adapter.read(Path(args.file), args.agency)
+    document: dict[str, Any] = {
+        "adapter": adapter.name,
+        "agency": args.agency,
+        "events": len(result.events),
+        "problems": [vars(p) for p in result.problems],
+    }
+    if args.inbox:
+        from hub.adapters.transports.inbox import encode_events, write_inbox_file
+
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{Path(args.file).stem}"
+        document["written_to"] = str(
+            write_inbox_file(Path(args.inbox), args.agency, name, encode_events(result.events))
+        )
+    else:
+        from hub.adapters.transports.kafka import publish_events
+
+        hub = _open(args)
+        try:
+            receipt = publish_events(args.kafka, args.agency, result.events, hub.pseudonyms)
+        finally:
+            hub.close()
+        document["written_to"] = f"kafka topic {receipt.topic}"
+
+    def text() -> None:
+        print(f"{adapter.name}: {len(result.events):,} events -> {document['written_to']}")
+        for p in result.problems:
+            print(f"  not mapped: {p.file}:{p.line}: {p.reason}")
+
+    _emit(args, document, text)
+    return EXIT_REJECTED_INPUT if result.problems else EXIT_OK
+
+
+def cmd_identity_issue(args: argparse.Namespace) -> int:
+    from hub.identities import IdentityService
+
+    hub = _open(args)
+    try:
+        provisional_id = IdentityService(hub.store, hub.pseudonyms).issue_provisional(args.agency)
+    finally:
+        hub.close()
+    _emit(args, {"provisional_id": provisional_id}, lambda: print(provisional_id))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+
+    settings = _settings(args)
+    configure_logging("warning")
+    report = run_demo(settings, children=args.children, seed=args.seed)
+    _emit(args, report.as_dict(), report.print)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="where the embedded store and keys live (env HUB_DATA_DIR)")
+    common.add_argument("--quiet", action="store_true", help="log warnings and errors only")
+    formatted = argparse.ArgumentParser(add_help=False)
+    formatted.add_argument("--format", choices=["text", "json"], default="text")
+
+    parser = argparse.ArgumentParser(
+        prog="hub", description="Multi-agency child safeguarding information-sharing hub."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", parents=[common, formatted], help="run a synthetic partnership end to end")
+    demo.add_argument("--children", type=int, default=2000, help="population size (default 2000)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(handler=cmd_demo)
+
+    ingest = commands.add_parser("ingest", parents=[common, formatted], help="ingest from the file inbox or Kafka")
+    source = ingest.add_mutually_exclusive_group(required=True)
+    source.add_argument("--inbox", metavar="DIR", help="directory of <agency-id>/*.jsonl files")
+    source.add_argument("--kafka", metavar="HOST:PORT", help="Kafka bootstrap server")
+    ingest.add_argument("--once", action="store_true", help="take what is there, then exit")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    publish = commands.add_parser("publish", parents=[common, formatted], help="run an agency export through its adapter")
+    publish.add_argument("--adapter", required=True, help="la-csv, police-json, health-fhir or school-csv")
+    publish.add_argument("--agency", required=True, help="the publishing agency's hub id")
+    publish.add_argument("--file", required=True, help="the agency's native export file")
+    target = publish.add_mutually_exclusive_group(required=True)
+    target.add_argument("--inbox", metavar="DIR")
+    target.add_argument("--kafka", metavar="HOST:PORT")
+    publish.set_defaults(handler=cmd_publish)
+
+    quarantine = commands.add_parser("quarantine", help="messages ingest could not accept")
+    quarantine_commands = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    q_list = quarantine_commands.add_parser("list", parents=[common, formatted], help="list quarantined messages")
+    q_list.add_argument("--include-raw", action="store_true", help="include raw bytes (base64; personal data)")
+    q_list.set_defaults(handler=cmd_quarantine_list)
+
+    status = commands.add_parser("status", parents=[common, formatted], help="events, children, agencies, positions")
+    status.set_defaults(handler=cmd_status)
+
+    schema = commands.add_parser("schema", help="print the canonical event JSON Schema (v1)")
+    schema.set_defaults(handler=cmd_schema)
+
+    identity = commands.add_parser("identity", help="child identifiers")
+    identity_commands = identity.add_subparsers(dest="identity_command", required=True)
+    issue = identity_commands.add_parser("issue", parents=[common, formatted], help="issue a provisional child id")
+    issue.add_argument("--agency", required=True, help="the agency asking for it")
+    issue.set_defaults(handler=cmd_identity_issue)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except CliError as error:
+        print(f"hub: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except (OSError, ValueError, LookupError) as error:
+        print(f"hub: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

