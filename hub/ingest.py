@@ -36,6 +36,7 @@ log = structlog.get_logger("hub.ingest")
 
 _VERSION_CACHE_SIZE = 50_000
 _MAX_ATTEMPTS = 3
+_LINK_KINDS = frozenset({"identity.linked", "identity.unlinked"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,21 @@ class BatchOutcome:
     @property
     def consumed(self) -> int:
         return self.accepted + self.duplicates + sum(self.quarantined.values())
+
+
+@dataclass
+class _BatchLookups:
+    """What the store already holds for one batch: claims, and the head version of streams."""
+
+    key_streams: dict[str, UUID]
+    child_streams: dict[str, UUID]
+    linked: dict[str, UUID]
+    heads: dict[UUID, int]
+    claims: dict[UUID, str]
+
+    def next_version(self, stream: UUID) -> int:
+        self.heads[stream] = self.heads.get(stream, 0) + 1
+        return self.heads[stream]
 
 
 class BatchOrderError(ValueError):
@@ -122,87 +138,95 @@ class IngestService:
             return outcome
         raise IntegrityError(f"could not commit batch from {source} after {_MAX_ATTEMPTS} attempts")
 
-    def _current_version(self, stream: UUID) -> int:
-        last = self._versions.get(stream)
-        if last is None:
-            last = self._store.last_version(stream)
-            if last == 0:
-                return 0  # not cached: another writer (identity issuance) may open the stream
-        self._remember(stream, last)
-        return last
-
-    def _next_version(self, stream: UUID) -> int:
-        version = self._current_version(stream) + 1
-        self._remember(stream, version)
-        return version
-
-    def _remember(self, stream: UUID, version: int) -> None:
-        self._versions[stream] = version
-        self._versions.move_to_end(stream)
-        if len(self._versions) > _VERSION_CACHE_SIZE:
-            self._versions.popitem(last=False)
-
     def _commit(self, source: str, batch: Sequence[InboundMessage]) -> BatchOutcome:
         received_at = self._clock()
-        outcome = BatchOutcome(source)
-        records: list[HubRecord] = []
-        claimed_in_batch: dict[UUID, str] = {}
-        by_agency: Counter[str] = Counter()
-        versions_before = OrderedDict(self._versions)
-        try:
-            for message in batch:
-                parsed = parse_message(
+        parsed = [
+            (
+                message,
+                parse_message(
                     message.value,
                     owner_agency=message.owner_agency,
                     received_at=received_at,
                     max_bytes=self._max_bytes,
                     clock_skew=self._skew,
-                )
-                if isinstance(parsed, CanonicalEvent):
-                    parsed = self._accept(parsed, message, received_at, claimed_in_batch, records)
-                if parsed is None:
-                    outcome.duplicates += 1
-                elif isinstance(parsed, Rejection):
-                    outcome.quarantined[parsed.code] += 1
-                    records.append(self._quarantine(message, parsed, received_at))
-                else:
-                    outcome.accepted += 1
-                    by_agency[parsed.agency.id] += 1
-            records.append(
-                BatchCommitted(
-                    originator_id=self._pseudonyms.source_stream("ledger", source),
-                    originator_version=batch[-1].position + 1,
-                    timestamp=received_at,
-                    source=source,
-                    first_position=batch[0].position,
-                    last_position=batch[-1].position,
-                    accepted=outcome.accepted,
-                    duplicates=outcome.duplicates,
-                    quarantined=sum(outcome.quarantined.values()),
-                    accepted_by_agency=dict(by_agency),
-                )
+                ),
             )
-            self._store.append(records, Tracking(source, batch[-1].position))
-        except BaseException:
-            self._versions = versions_before
-            raise
+            for message in batch
+        ]
+        lookups = self._look_up([p for _, p in parsed if isinstance(p, CanonicalEvent)])
+        outcome = BatchOutcome(source)
+        records: list[HubRecord] = []
+        by_agency: Counter[str] = Counter()
+        for message, result in parsed:
+            if isinstance(result, CanonicalEvent):
+                result = self._accept(result, message, received_at, lookups, records)
+            if result is None:
+                outcome.duplicates += 1
+            elif isinstance(result, Rejection):
+                outcome.quarantined[result.code] += 1
+                records.append(self._quarantine(message, result, received_at))
+            else:
+                outcome.accepted += 1
+                by_agency[result.agency.id] += 1
+        records.append(
+            BatchCommitted(
+                originator_id=self._pseudonyms.source_stream("ledger", source),
+                originator_version=batch[-1].position + 1,
+                timestamp=received_at,
+                source=source,
+                first_position=batch[0].position,
+                last_position=batch[-1].position,
+                accepted=outcome.accepted,
+                duplicates=outcome.duplicates,
+                quarantined=sum(outcome.quarantined.values()),
+                accepted_by_agency=dict(by_agency),
+            )
+        )
+        self._store.keyring.ensure({record.encryption_scope() for record in records})
+        self._store.append(records, Tracking(source, batch[-1].position))
+        self._remember(lookups.heads)
         return outcome
+
+    def _look_up(self, events: list[CanonicalEvent]) -> _BatchLookups:
+        """Claims and stream heads for a whole batch in a few queries, not one per event."""
+        key_streams = {
+            e.idempotency_key: self._pseudonyms.ingest_key(e.idempotency_key) for e in events
+        }
+        child_streams = {e.child.identifier: self._pseudonyms.child_stream(e.child) for e in events}
+        linked = {
+            str(e.details["nhs_number"]): self._pseudonyms.nhs_stream(str(e.details["nhs_number"]))
+            for e in events
+            if e.kind in _LINK_KINDS
+        }
+        wanted = set(child_streams.values()) | set(linked.values())
+        heads = {stream: self._versions[stream] for stream in wanted if stream in self._versions}
+        heads.update(self._store.heads(wanted - heads.keys()))
+        claims = {
+            stream: claim.content_digest
+            for stream, claim in self._store.first_records(key_streams.values()).items()
+            if isinstance(claim, IngestKeyClaimed)
+        }
+        return _BatchLookups(key_streams, child_streams, linked, heads, claims)
+
+    def _remember(self, heads: dict[UUID, int]) -> None:
+        for stream, version in heads.items():
+            self._versions[stream] = version
+            self._versions.move_to_end(stream)
+        while len(self._versions) > _VERSION_CACHE_SIZE:
+            self._versions.popitem(last=False)
 
     def _accept(
         self,
         event: CanonicalEvent,
         message: InboundMessage,
         received_at: datetime,
-        claimed_in_batch: dict[UUID, str],
+        lookups: _BatchLookups,
         records: list[HubRecord],
     ) -> CanonicalEvent | Rejection | None:
         """Records for an accepted event; None for a duplicate; a Rejection for a conflict."""
-        key_stream = self._pseudonyms.ingest_key(event.idempotency_key)
+        key_stream = lookups.key_streams[event.idempotency_key]
         digest = _digest(event)
-        earlier = claimed_in_batch.get(key_stream)
-        if earlier is None:
-            claim = self._store.first_record(key_stream)
-            earlier = claim.content_digest if isinstance(claim, IngestKeyClaimed) else None
+        earlier = lookups.claims.get(key_stream)
         if earlier is not None:
             if earlier == digest:
                 return None
@@ -211,14 +235,14 @@ class IngestService:
                 f"agency {event.agency.id!r} already published record {event.event_id!r} revision "
                 f"{event.revision} with different content; publish a correction as a new revision",
             )
-        child_stream = self._pseudonyms.child_stream(event.child)
-        if event.child.provisional_id is not None and self._current_version(child_stream) == 0:
+        child_stream = lookups.child_streams[event.child.identifier]
+        if event.child.provisional_id is not None and lookups.heads.get(child_stream, 0) == 0:
             return Rejection(
                 "unknown-provisional-id",
                 "child.provisional_id was not issued by this hub (hub identity issue)",
             )
-        claimed_in_batch[key_stream] = digest
-        version = self._next_version(child_stream)
+        lookups.claims[key_stream] = digest
+        version = lookups.next_version(child_stream)
         records.append(
             ChildRecordEntry(
                 originator_id=child_stream,
@@ -240,12 +264,12 @@ class IngestService:
                 child_version=version,
             )
         )
-        if event.kind in ("identity.linked", "identity.unlinked"):
-            nhs_stream = self._pseudonyms.nhs_stream(str(event.details["nhs_number"]))
+        if event.kind in _LINK_KINDS:
+            nhs_stream = lookups.linked[str(event.details["nhs_number"])]
             records.append(
                 ChildRecordEntry(
                     originator_id=nhs_stream,
-                    originator_version=self._next_version(nhs_stream),
+                    originator_version=lookups.next_version(nhs_stream),
                     timestamp=received_at,
                     entry_type=event.kind.replace(".", "-"),
                     body={

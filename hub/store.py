@@ -4,7 +4,7 @@ transport position commit in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +16,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
 )
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import get_topic
 
 from hub.adapters.data_keys import Keyring
@@ -23,6 +24,7 @@ from hub.adapters.envelope import EnvelopeMapper
 from hub.domain.records import HubRecord
 
 PAGE_SIZE = 500
+_IN_CHUNK = 500
 
 
 class HubStore(Application[UUID]):
@@ -37,6 +39,10 @@ class HubStore(Application[UUID]):
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
+
+    @property
+    def keyring(self) -> Keyring:
+        return self._keyring
 
     @property
     def envelope(self) -> EnvelopeMapper:
@@ -58,6 +64,56 @@ class HubStore(Application[UUID]):
     def last_version(self, stream: UUID) -> int:
         rows = self.recorder.select_events(stream, desc=True, limit=1)
         return rows[0].originator_version if rows else 0
+
+    def heads(self, streams: Iterable[UUID]) -> dict[UUID, int]:
+        """The last version of each stream that has one, in one query per chunk."""
+        return {
+            UUID(str(stream)): int(version)
+            for stream, version in self._query_by_streams(
+                "SELECT originator_id, MAX(originator_version) FROM {table} "
+                "WHERE originator_id IN ({ids}) GROUP BY originator_id",
+                streams,
+            )
+        }
+
+    def first_records(self, streams: Iterable[UUID]) -> dict[UUID, HubRecord]:
+        """Version 1 of each stream that has one, decrypted, in one query per chunk."""
+        rows = self._query_by_streams(
+            "SELECT originator_id, originator_version, topic, state FROM {table} "
+            "WHERE originator_id IN ({ids}) AND originator_version = 1",
+            streams,
+        )
+        return {
+            UUID(str(row[0])): self._to_record(
+                StoredEvent(UUID(str(row[0])), int(row[1]), str(row[2]), bytes(row[3]))
+            )
+            for row in rows
+        }
+
+    def _query_by_streams(self, template: str, streams: Iterable[UUID]) -> list[Sequence[Any]]:
+        """Batch look-ups the recorder API only offers one stream at a time (ingest's hot path)."""
+        ids = list(dict.fromkeys(streams))
+        rows: list[Sequence[Any]] = []
+        recorder = self.recorder
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            if isinstance(recorder, SQLiteAggregateRecorder):
+                statement = template.format(
+                    table=recorder.events_table_name, ids=",".join("?" * len(chunk))
+                )
+                with recorder.datastore.transaction(commit=False) as cursor:
+                    cursor.execute(statement, [i.hex for i in chunk])
+                    rows.extend(tuple(r) for r in cursor.fetchall())
+            else:
+                from eventsourcing.postgres import PostgresAggregateRecorder  # optional extra
+
+                assert isinstance(recorder, PostgresAggregateRecorder)
+                table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+                statement = template.format(table=table, ids=",".join(["%s"] * len(chunk)))
+                with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+                    cursor.execute(statement.encode(), chunk)
+                    rows.extend(tuple(r.values()) for r in cursor.fetchall())
+        return rows
 
     def first_record(self, stream: UUID) -> HubRecord | None:
         rows = self.recorder.select_events(stream, limit=1)

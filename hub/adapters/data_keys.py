@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hub.adapters.kek import KekProvider
 
 DATA_KEY_LENGTH = 32
+_CHUNK = 500
 KEY_ID_LENGTH = 16
 
 
@@ -36,10 +38,11 @@ class WrappedDataKey:
 
 
 class DataKeyStore(Protocol):
-    def get(self, scope: str) -> WrappedDataKey | None: ...
+    def get_many(self, scopes: Sequence[str]) -> dict[str, WrappedDataKey]: ...
 
-    def add_if_absent(self, key: WrappedDataKey) -> WrappedDataKey:
-        """Store `key` unless the scope already has one; return the one that is stored."""
+    def add_if_absent(self, keys: Sequence[WrappedDataKey]) -> dict[str, WrappedDataKey]:
+        """Store each key unless its scope already has one (in one transaction); return the
+        keys that are stored for those scopes, which may be another writer's."""
         ...
 
     def count(self) -> int: ...
@@ -66,21 +69,32 @@ class SqliteDataKeyStore:
             self._local.db = db
         return db
 
-    def get(self, scope: str) -> WrappedDataKey | None:
-        row = self._connection().execute(
-            "SELECT key_id, kek_id, wrapped FROM data_keys WHERE scope = ?", (scope,)
-        ).fetchone()
-        return WrappedDataKey(scope, bytes(row[0]), row[1], bytes(row[2])) if row else None
+    def get_many(self, scopes: Sequence[str]) -> dict[str, WrappedDataKey]:
+        found: dict[str, WrappedDataKey] = {}
+        db = self._connection()
+        for start in range(0, len(scopes), _CHUNK):
+            chunk = list(scopes[start : start + _CHUNK])
+            rows = db.execute(
+                f"SELECT scope, key_id, kek_id, wrapped FROM data_keys WHERE scope IN ({','.join('?' * len(chunk))})",  # noqa: S608 - placeholders only
+                chunk,
+            ).fetchall()
+            found.update({r[0]: WrappedDataKey(r[0], bytes(r[1]), r[2], bytes(r[3])) for r in rows})
+        return found
 
-    def add_if_absent(self, key: WrappedDataKey) -> WrappedDataKey:
-        self._connection().execute(
-            "INSERT INTO data_keys (scope, key_id, kek_id, wrapped) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (scope) DO NOTHING",
-            (key.scope, key.key_id, key.kek_id, key.wrapped),
-        )
-        stored = self.get(key.scope)
-        assert stored is not None
-        return stored
+    def add_if_absent(self, keys: Sequence[WrappedDataKey]) -> dict[str, WrappedDataKey]:
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO data_keys (scope, key_id, kek_id, wrapped) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (scope) DO NOTHING",
+                [(k.scope, k.key_id, k.kek_id, k.wrapped) for k in keys],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return self.get_many([k.scope for k in keys])
 
     def count(self) -> int:
         return int(self._connection().execute("SELECT count(*) FROM data_keys").fetchone()[0])
@@ -112,19 +126,25 @@ class PostgresDataKeyStore:
             cursor.execute(self._sql.SQL(statement).format(self._table), params)  # type: ignore[arg-type]
             return list(cursor.fetchall()) if cursor.description else []
 
-    def get(self, scope: str) -> WrappedDataKey | None:
-        rows = self._execute("SELECT key_id, kek_id, wrapped FROM {} WHERE scope = %s", (scope,))
-        return WrappedDataKey(scope, bytes(rows[0][0]), rows[0][1], bytes(rows[0][2])) if rows else None
-
-    def add_if_absent(self, key: WrappedDataKey) -> WrappedDataKey:
-        self._execute(
-            "INSERT INTO {} (scope, key_id, kek_id, wrapped) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (scope) DO NOTHING",
-            (key.scope, key.key_id, key.kek_id, key.wrapped),
+    def get_many(self, scopes: Sequence[str]) -> dict[str, WrappedDataKey]:
+        rows = self._execute(
+            "SELECT scope, key_id, kek_id, wrapped FROM {} WHERE scope = ANY(%s)", (list(scopes),)
         )
-        stored = self.get(key.scope)
-        assert stored is not None
-        return stored
+        return {r[0]: WrappedDataKey(r[0], bytes(r[1]), r[2], bytes(r[3])) for r in rows}
+
+    def add_if_absent(self, keys: Sequence[WrappedDataKey]) -> dict[str, WrappedDataKey]:
+        self._execute(
+            "INSERT INTO {} (scope, key_id, kek_id, wrapped) "
+            "SELECT * FROM unnest(%s::text[], %s::bytea[], %s::text[], %s::bytea[]) "
+            "ON CONFLICT (scope) DO NOTHING",
+            (
+                [k.scope for k in keys],
+                [k.key_id for k in keys],
+                [k.kek_id for k in keys],
+                [k.wrapped for k in keys],
+            ),
+        )
+        return self.get_many([k.scope for k in keys])
 
     def count(self) -> int:
         return int(self._execute("SELECT count(*) FROM {}")[0][0])
@@ -165,22 +185,35 @@ class Keyring:
         plain = self._keks.unwrap(stored.kek_id, stored.wrapped)
         return self._remember(stored.scope, DataKey(stored.key_id, AESGCM(plain)))
 
+    def ensure(self, scopes: Iterable[str]) -> None:
+        """Make sure each scope has a data key, creating the missing ones in one transaction."""
+        missing = [scope for scope in scopes if self._cached(scope) is None]
+        if not missing:
+            return
+        stored = self._store.get_many(missing)
+        new = []
+        for scope in missing:
+            if scope not in stored:
+                kek_id, wrapped = self._keks.wrap(secrets.token_bytes(DATA_KEY_LENGTH))
+                new.append(WrappedDataKey(scope, secrets.token_bytes(KEY_ID_LENGTH), kek_id, wrapped))
+        if new:
+            stored.update(self._store.add_if_absent(new))
+        for key in stored.values():
+            self._unwrap(key)
+
     def for_encryption(self, scope: str) -> DataKey:
         cached = self._cached(scope)
         if cached is not None:
             return cached
-        stored = self._store.get(scope)
-        if stored is None:
-            kek_id, wrapped = self._keks.wrap(secrets.token_bytes(DATA_KEY_LENGTH))
-            stored = self._store.add_if_absent(
-                WrappedDataKey(scope, secrets.token_bytes(KEY_ID_LENGTH), kek_id, wrapped)
-            )
-        return self._unwrap(stored)
+        self.ensure([scope])
+        key = self._cached(scope)
+        assert key is not None
+        return key
 
     def for_decryption(self, scope: str, key_id: bytes) -> DataKey:
         key = self._cached(scope)
         if key is None:
-            stored = self._store.get(scope)
+            stored = self._store.get_many([scope]).get(scope)
             if stored is None:
                 raise DataKeyMissingError(f"no data key for {scope.split(':')[0]} scope (erased?)")
             key = self._unwrap(stored)

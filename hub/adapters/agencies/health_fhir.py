@@ -10,6 +10,7 @@ record it names. Problems report `line` as the 1-based index of the entry in `Bu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ PROVISIONAL_ID_SYSTEM = "https://safeguarding-hub.example/Id/provisional-id"
 EVENT_CODE_SYSTEM = "https://safeguarding-hub.example/fhir/CodeSystem/health-event"
 CATEGORY_SYSTEM = "https://safeguarding-hub.example/fhir/CodeSystem/harm-category"
 CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+_RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,40}$")
 
 EVENT_CODES: dict[str, tuple[str, Sensitivity]] = {
     "HV-CONCERN": ("health.health-visitor-concern", "sensitive"),
@@ -236,9 +238,11 @@ class HealthFhirBundleAdapter:
         resource_type = as_str(resource.get("resourceType"), "resourceType")
         reader = RESOURCES.get(resource_type)
         if reader is None:
-            raise MappingError(
-                f"resourceType: {resource_type!r} is not mapped; see docs/adapters.md"
+            # Resource type names are machine-written CamelCase, safe to quote.
+            shown = (
+                repr(resource_type) if _RESOURCE_TYPE.match(resource_type) else "(value not shown)"
             )
+            raise MappingError(f"resourceType: {shown} is not mapped; see docs/adapters.md")
         record_id = f"{resource_type}/{as_str(resource.get('id'), 'id')}"
         meta = as_obj(resource.get("meta"), "meta")
         recorded_at = parse_iso_datetime(meta.get("lastUpdated"), "meta.lastUpdated")
@@ -247,7 +251,8 @@ class HealthFhirBundleAdapter:
         kind, default_sensitivity = facts.kind
         fields: dict[str, Any] = {
             "event_id": f"{record_id}/retraction" if retracted else record_id,
-            "revision": parse_revision(meta.get("versionId"), "meta.versionId"),
+            # A retraction is a new record: revision 1 however often the resource is re-sent.
+            "revision": 1 if retracted else parse_revision(meta.get("versionId"), "meta.versionId"),
             "agency": {"id": agency_id, "type": self.agency_type},
             "child": _child(facts.subject, "subject"),
             "kind": kind,

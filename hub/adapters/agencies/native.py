@@ -29,7 +29,7 @@ from hub.domain.identity import InvalidIdentifierError, validate_nhs_number, val
 
 UK_TIME = ZoneInfo("Europe/London")
 SENSITIVITIES: tuple[Sensitivity, ...] = ("standard", "sensitive", "restricted")
-_CODE_LIKE = re.compile(r"^[A-Za-z0-9_.:-]{1,24}$")
+_CODE_LIKE = re.compile(r"^[A-Z0-9_.:-]{1,24}$")
 _UK_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y")
 
 T = TypeVar("T")
@@ -37,11 +37,12 @@ R = TypeVar("R")
 
 
 def describe_value(value: object) -> str:
-    """Quote a value in a reason only when it looks like a code from a controlled list; free
-    text could be personal data, so it is described, not quoted."""
+    """Quote a value in a reason only when it looks like a code from a controlled list (upper
+    case, no spaces, not all digits); anything else could be a name, an identifier or free
+    text, so it is not shown."""
     if isinstance(value, str) and _CODE_LIKE.match(value) and not value.isdigit():
         return repr(value)
-    return "an unrecognised value"
+    return "(value not shown)"
 
 
 # Files -------------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ def parse_uk_datetime(value: str, column: str) -> datetime:
         except ValueError:
             continue
         return local.replace(tzinfo=UK_TIME).astimezone(UTC)
-    raise MappingError(f"column {column}: not a date in dd/mm/yyyy or dd/mm/yyyy HH:MM form")
+    raise MappingError(f"column {column}: not a valid date in dd/mm/yyyy HH:MM or dd/mm/yyyy form")
 
 
 def parse_uk_date(value: str, column: str) -> date:
