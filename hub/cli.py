@@ -74,7 +74,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     def text() -> None:
         print(f"store        {status.store}")
-        print(f"events       {status.events:,} about {status.children:,} children")
+        print(f"events       {status.events:,} in {status.children:,} child streams")
         for agency, count in status.events_by_agency.items():
             print(f"  {agency:<28} {count:>9,}")
         print(f"duplicates   {status.duplicates:,} (no-ops)")
@@ -223,7 +223,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
     settings = _settings(args)
-    configure_logging("warning")
+    configure_logging("error")  # the report lists what was quarantined and why
     report = run_demo(settings, children=args.children, seed=args.seed)
     _emit(args, report.as_dict(), report.print)
     return EXIT_OK

@@ -7,33 +7,40 @@ the adapters must reject, and the composite sibling case from the Child Safeguar
 Review Panel (seeds 003:851-867) laid out over four years so the chronology can show what no
 single agency saw. Everything is fictional, derived from the seed, and dated between 2021 and
 2025: the wall clock is never read, so a seed always gives the same files.
+
+The module is longer than most because the two cases and the population are kept as small
+text tables beside the code that reads them, so the sibling case reads as a chronology.
+Rendering the records in each agency's format is `hub.demo_exports`.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.adapters.agencies import health_fhir, la_csv, police_json, school_csv
-from hub.domain.identity import nhs_check_digit, validate_provisional_id
-from hub.domain.identity import InvalidIdentifierError as _Invalid
+from hub.demo_exports import (
+    NativeRecord,
+    write_fhir_bundle,
+    write_la_csv,
+    write_police_json,
+    write_school_csv,
+)
+from hub.domain.identity import InvalidIdentifierError, nhs_check_digit, validate_provisional_id
 from hub.domain.taxonomy import AgencyType
 
 UK = ZoneInfo("Europe/London")
 WINDOW_START = date(2021, 1, 4)
-LAST_EVENT_DAY = date(2025, 12, 15)  # recorded dates then stay within 2025
+LAST_EVENT_DAY = date(2025, 12, 15)  # with recording delays, every date stays within 2025
 LA, POLICE, ICB = "shire-county-council", "shire-constabulary", "shire-icb"
-SCHOOLS = tuple(f"school-10000{n}" for n in range(1, 5))
+SCHOOLS = tuple(f"school-10000{n}" for n in range(1, 5))  # the number is the school's URN
 SIBLINGS = {"J": "Jackson", "M": "Madison", "Y": "Jayden"}  # fictional labels, manifest only
-SIBLING_BIRTHS = {"J": date(2018, 3, 14), "M": date(2020, 6, 2), "Y": date(2022, 2, 20)}
 HEAVY_TAIL = (320, 160)  # a few children with hundreds of events, whatever the draw
+_AGENCIES = {"LA": LA, "POLICE": POLICE, "ICB": ICB, "SCHOOL": SCHOOLS[0]}
+_FLAGS = {"true": True, "false": False}
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,8 @@ class AgencyExport:
     agency_type: AgencyType
     adapter: str
     path: Path
-    rows_written: int
-    bad_rows: int
+    rows_written: int  # native rows: CSV data rows, police incidents, FHIR entries
+    bad_rows: int  # deliberately unmappable rows among them
     events_expected: int  # a police incident naming several children gives one event each
 
 
@@ -58,24 +65,6 @@ class PartnershipManifest:
 
     def agency(self, agency_id: str) -> AgencyExport:
         return next(export for export in self.agencies if export.agency_id == agency_id)
-
-
-@dataclass(frozen=True)
-class _Record:
-    """One native record before it is rendered in its agency's format."""
-
-    agency: str
-    code: str
-    occurred: datetime  # UK local, aware
-    recorded: datetime
-    summary: str
-    children: tuple[str, ...]  # NHS numbers, or one provisional id
-    categories: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
-    revision: int = 1
-    record_id: str = ""
-    supersedes: str = ""
-    spoil: str = ""  # "nhs" or "code": a deliberately unmappable row
 
 
 def _at(day: date, hhmm: str) -> datetime:
@@ -104,18 +93,37 @@ def _provisional_id(rng: random.Random) -> str:
     for check in "0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U":
         try:
             return validate_provisional_id(f"PRV-{body}{check}")
-        except _Invalid:
+        except InvalidIdentifierError:
             continue
     raise AssertionError("every body has exactly one check character")  # pragma: no cover
 
 
-def _invalid(nhs_number: str) -> str:
-    return nhs_number[:9] + str((int(nhs_number[9]) + 1) % 10)
+# Timelines and templates are small tables in text: a head line
+# `... categories | summary`, then optionally an indented line of native extras
+# `key=value; key=value`. Categories join with "+"; alternatives (templates only) are
+# separated by "," with "-" for none; extras alternatives are separated by "|".
+_Parsed = tuple[list[str], str, dict[str, tuple[Any, ...]]]
 
 
-# The sibling case as a timeline: `date time agency code children categories | summary`, then
-# an optional indented line of native extras. Children are J, M, Y (ages 7, 5 and 3 at the
-# end); their names never appear in event text.
+def _parse(text: str) -> list[_Parsed]:
+    parsed: list[_Parsed] = []
+    for line in text.strip().splitlines():
+        if line.startswith(" "):
+            pairs = (item.strip().split("=", 1) for item in line.split(";"))
+            extras = {k: tuple(_FLAGS.get(v, v) for v in vs.split("|")) for k, vs in pairs}
+            parsed[-1] = (parsed[-1][0], parsed[-1][1], extras)
+        else:
+            head, summary = line.split(" | ")
+            parsed.append((head.split(), summary, {}))
+    return parsed
+
+
+def _categories(spec: str) -> tuple[str, ...]:
+    return () if spec == "-" else tuple(spec.split("+"))
+
+
+# The sibling case (seeds 003:851-867). Children J, M and Y are born 2018, 2020 and 2022 (7, 5
+# and 3 when they come into care); their names never appear in event text.
 _SIBLING_CASE = """
 2021-07-05 09:30 ICB WNB M disengagement | Not brought to 1-year health visitor review
   service=Health visiting; appointment_type=1-year review
@@ -125,7 +133,7 @@ _SIBLING_CASE = """
   service=GP practice nurse; appointment_type=Immunisation
 2021-11-22 11:00 LA REF M disengagement | Referral from health about missed appointments; closed
   referral_source=health; outcome=NFA
-2022-03-04 10:00 ICB HV-CONCERN Y neglect,parental-mental-health | New birth visit: home poor
+2022-03-04 10:00 ICB HV-CONCERN Y neglect+parental-mental-health | New birth visit: home poor
 2022-09-05 08:45 SCHOOL ENROLLED J - | Started in Reception
   school_urn=100001
 2022-10-04 11:20 SCHOOL DISCLOSURE J physical-abuse | Pupil said an adult at home hit them
@@ -136,9 +144,9 @@ _SIBLING_CASE = """
   worker_id=SW-1001; worker_role=social-worker
 2022-10-10 10:00 LA ASMT_START JMY - | Child and family assessment started
   assessment_start=10/10/2022
-2022-12-02 15:00 LA ASMT_END JMY substance-misuse,parental-mental-health | Assessment completed
+2022-12-02 15:00 LA ASMT_END JMY substance-misuse+parental-mental-health | Assessment completed
   assessment_start=10/10/2022
-2022-12-07 11:00 LA CIN_PLAN JMY neglect,substance-misuse | Child in need plan agreed
+2022-12-07 11:00 LA CIN_PLAN JMY neglect+substance-misuse | Child in need plan agreed
 2023-02-01 09:00 LA ALLOC JMY - | Social worker changed
   worker_id=SW-1014; worker_role=social-worker
 2023-03-14 10:30 ICB HV-CONCERN Y neglect | Health visitor concerned about developmental delay
@@ -172,13 +180,13 @@ _SIBLING_CASE = """
   school_urn=100001
 2025-06-10 10:15 SCHOOL DISCLOSURE J physical-abuse | Pupil disclosed being hit with a belt
   recorded_by_role=Class teacher; action_taken=DSL referral to children's social care
-2025-06-17 11:00 SCHOOL DISCLOSURE M physical-abuse,emotional-abuse | Pupil said adult hurts them
+2025-06-17 11:00 SCHOOL DISCLOSURE M physical-abuse+emotional-abuse | Pupil said adult hurts them
   recorded_by_role=Reception teacher; action_taken=DSL referral to children's social care
 2025-06-17 15:30 LA REF JMY physical-abuse | Referral from school after disclosures
   referral_source=school; outcome=STRAT
 2025-06-18 10:00 LA STRAT JMY physical-abuse | Strategy discussion: section 47 enquiry agreed
 2025-06-18 14:00 LA S47_START JMY physical-abuse | Section 47 enquiry started
-2025-07-02 12:00 LA S47_OUTCOME JMY physical-abuse,neglect | Concerns substantiated
+2025-07-02 12:00 LA S47_OUTCOME JMY physical-abuse+neglect | Concerns substantiated
   outcome=SUB_ICPC
 2025-07-04 17:00 LA LAC_START JMY physical-abuse | Looked after under an interim care order
   legal_status=C1
@@ -186,117 +194,287 @@ _SIBLING_CASE = """
   placement_type=U4; placement_address=3 Example Row (fictional); sensitivity=restricted
 2025-07-30 10:00 ICB LAC-HEALTH-ASSESSMENT JMY - | Initial health assessment for a child in care
 """
-_AGENCY_TOKENS = {"LA": LA, "POLICE": POLICE, "ICB": ICB, "SCHOOL": SCHOOLS[0]}
-_FLAGS = {"true": True, "false": False}
 
 
-def _sibling_records(numbers: dict[str, str]) -> list[_Record]:
-    """Parse the timeline. LA, health and school records are per child; a police incident
-    names all the children present, as a real occurrence does."""
-    parsed: list[_Record] = []
-    for line in _SIBLING_CASE.strip().splitlines():
-        if line.startswith(" "):
-            pairs = (item.strip().split("=", 1) for item in line.split(";"))
-            parsed[-1] = replace(parsed[-1], extra={k: _FLAGS.get(v, v) for k, v in pairs})
-            continue
-        head, summary = line.split(" | ")
-        day, hhmm, agency, code, who, categories = head.split()
+def _timeline(text: str, people: dict[str, str]) -> list[NativeRecord]:
+    """Records from a timeline, recorded three hours after they happen. LA, health and school
+    records are per child; a police incident names all the children present, as a real
+    occurrence does."""
+    records = []
+    for (day, hhmm, agency, code, who, categories), summary, extras in _parse(text):
         occurred = _at(date.fromisoformat(day), hhmm)
-        parsed.append(
-            _Record(
-                agency=_AGENCY_TOKENS[agency],
-                code=code,
-                occurred=occurred,
-                recorded=occurred + timedelta(hours=3),
-                summary=summary,
-                children=tuple(numbers[label] for label in who),
-                categories=() if categories == "-" else tuple(categories.split(",")),
-            )
+        record = NativeRecord(
+            agency=_AGENCIES[agency],
+            code=code,
+            occurred=occurred,
+            recorded=occurred + timedelta(hours=3),
+            summary=summary,
+            children=tuple(people[label] for label in who),
+            categories=_categories(categories),
+            extra={key: values[0] for key, values in extras.items()},
         )
-    return [
-        split
-        for record in parsed
-        for split in (
-            [record]
-            if record.agency == POLICE
-            else [replace(record, children=(child,)) for child in record.children]
-        )
-    ]
+        if agency == "POLICE":
+            records.append(record)
+        else:
+            records += [replace(record, children=(child,)) for child in record.children]
+    return records
 
 
-# Population templates: (native code, weight, summary, category choices, extras).
-_Extras = Callable[[random.Random, date], dict[str, Any]]
+# A child first known by a provisional id (P) before birth, then by NHS number (B).
+_PROVISIONAL_CASE = """
+2024-10-15 10:00 ICB MATERNITY-PRE-BIRTH P substance-misuse | Maternity concern: substance misuse
+2024-11-04 10:00 LA ASMT_START P substance-misuse | Pre-birth assessment started
+  assessment_start=04/11/2024
+2025-01-28 10:00 LA ID_LINK P - | Born; pre-birth record linked to the NHS number issued at birth
+2025-03-10 10:00 ICB HV-CONCERN B neglect | Health visitor concern about feeding and home conditions
+"""
+
+# The random population: `agency-type code weight categories | summary`.
+_POPULATION = """
+LA CONTACT 30 -,neglect,domestic-abuse | Contact received by the front door
+LA REF 18 neglect,domestic-abuse,physical-abuse | Referral accepted
+  referral_source=school|police|health|neighbour; outcome=NFA|ASMT|EH|STRAT
+LA ASMT_START 10 - | Child and family assessment started
+LA ASMT_END 8 - | Child and family assessment completed
+LA CIN_PLAN 6 neglect,parental-mental-health | Child in need plan started
+LA FH_EPISODE 6 - | Family Help episode opened
+  worker_role=family-help-practitioner
+LA STRAT 4 physical-abuse,sexual-abuse,exploitation | Strategy discussion held
+LA S47_START 4 physical-abuse,neglect | Section 47 enquiry started
+LA S47_OUTCOME 3 physical-abuse,neglect | Section 47 enquiry concluded
+  outcome=NS|SUB_ICPC|NFA
+LA ICPC 2 neglect | Initial child protection conference
+  outcome=CPP|NOPLAN
+LA CPP_START 2 neglect,emotional-abuse | Child protection plan started
+  plan_category=N|EA|PA|MUL
+LA CPP_REVIEW 2 - | Child protection plan reviewed
+LA ALLOC 8 - | Worker allocated
+  worker_id=SW-2001|SW-2002|SW-2003; worker_role=social-worker
+LA DECISION 3 - | Front door decision
+  decision=No further action|Step up to assessment; rationale=Threshold; decided_by=TM-0088
+LA FGDM 2 - | Family group decision making
+  outcome=OFFERED|HELD|DECLINED
+LA LAC_START 1 neglect | Became looked after
+  legal_status=V2|C1|C2
+POLICE DOMESTIC 40 domestic-abuse,domestic-abuse+substance-misuse | Domestic abuse incident
+  present=true|false; voice=|Said they were frightened
+POLICE WELFARE_VISIT 20 -,parental-mental-health | Police visit to the home
+  visit_reason=Concern for welfare|Children left alone; seen=true; spoken_to=true|false
+POLICE MISSING 20 exploitation,- | Missing episode
+  returned=true|true|false
+POLICE EXPLOITATION 6 exploitation | Exploitation concern
+POLICE ARREST_HOUSEHOLD 10 domestic-abuse,substance-misuse | Household member arrested
+POLICE NRM 2 exploitation | National Referral Mechanism referral
+ICB HV-CONCERN 25 neglect,-,parental-mental-health | Health visitor concern
+ICB WNB 35 disengagement | Was not brought to an appointment
+  service=GP practice|Community paediatrics|Dental; appointment_type=Review|Immunisation
+ICB UEC-ATTENDANCE 25 -,physical-abuse | Emergency department attendance
+ICB PARENT-MH-CRISIS 8 parental-mental-health | Parental mental health crisis
+ICB LAC-HEALTH-ASSESSMENT 4 - | Health assessment for a child in care
+SCHOOL DISCLOSURE 30 physical-abuse,neglect,online-harm | Safeguarding disclosure
+  recorded_by_role=Class teacher|DSL
+SCHOOL ATTENDANCE 30 -,neglect | Attendance concern
+  attendance_percent=71.0|84.6|88.9; attendance_period=Autumn term|Spring term
+SCHOOL SUSPENSION 15 - | Suspension
+  exclusion_days=1|2|5
+SCHOOL PERM_EXCLUSION 1 - | Permanent exclusion
+SCHOOL CME 4 disengagement | Child missing education
+SCHOOL CNIS 2 disengagement | Children-not-in-school register entry
+"""
+_TEMPLATES: dict[str, list[_Parsed]] = {}
+for _template in _parse(_POPULATION):
+    _TEMPLATES.setdefault(_template[0][0], []).append(_template)
+_TYPE_WEIGHTS = {"LA": 3.0, "POLICE": 1.5, "ICB": 3.0, "SCHOOL": 2.5}
+# Ages (in whole years) at which a kind of event is plausible; others happen at any age.
+_AGES = {
+    "HV-CONCERN": range(0, 5),  # health visitors see under-fives
+    "MISSING": range(10, 18),
+    "EXPLOITATION": range(11, 18),
+    "NRM": range(11, 18),
+    "SUSPENSION": range(5, 18),
+    "PERM_EXCLUSION": range(8, 18),
+}
 
 
-def _pick(**choices: tuple[Any, ...]) -> _Extras:
-    def extras(rng: random.Random, day: date) -> dict[str, Any]:
-        return {key: rng.choice(options) for key, options in choices.items()}
-
-    return extras
-
-
-def _assessment(rng: random.Random, day: date) -> dict[str, Any]:
-    return {"assessment_start": (day - timedelta(days=rng.randint(5, 60))).strftime("%d/%m/%Y")}
-
-
-def _withheld(rng: random.Random, day: date) -> dict[str, Any]:
-    return {
-        "withheld_from": [
-            {
-                "agency_type": "education",
-                "reason": "Live investigation: sharing now could alert suspects",
-                "decided_by": "DS 4471",
-                "review_by": (day + timedelta(days=90)).isoformat(),
-            }
-        ]
-    }
-
-
-def _no_extras(rng: random.Random, day: date) -> dict[str, Any]:
+def _computed_extras(code: str, day: date, rng: random.Random) -> dict[str, Any]:
+    """Extras that depend on the event's date rather than a fixed list."""
+    if code == "ASMT_END":
+        return {"assessment_start": (day - timedelta(days=rng.randint(5, 60))).strftime("%d/%m/%Y")}
+    if code == "EXPLOITATION":
+        review_by = (day + timedelta(days=90)).isoformat()
+        reason = "Live investigation: sharing now could alert suspects"
+        withheld = {"agency_type": "education", "reason": reason, "decided_by": "DS 4471"}
+        return {"withheld_from": [{**withheld, "review_by": review_by}]}
     return {}
 
 
-_Template = tuple[str, int, str, tuple[str, ...], _Extras]
-_TEMPLATES: dict[AgencyType, tuple[_Template, ...]] = {
-    AgencyType.LOCAL_AUTHORITY: (
-        ("CONTACT", 30, "Contact received by the front door", ("", "neglect", "domestic-abuse"), _no_extras),
-        ("REF", 18, "Referral accepted", ("neglect", "domestic-abuse", "physical-abuse"), _pick(referral_source=("school", "police", "health", "neighbour"), outcome=("NFA", "ASMT", "EH", "STRAT"))),
-        ("ASMT_START", 10, "Child and family assessment started", ("",), _no_extras),
-        ("ASMT_END", 8, "Child and family assessment completed", ("",), _assessment),
-        ("CIN_PLAN", 6, "Child in need plan started", ("neglect", "parental-mental-health"), _no_extras),
-        ("FH_EPISODE", 6, "Family Help episode opened", ("",), _pick(worker_role=("family-help-practitioner",))),
-        ("STRAT", 4, "Strategy discussion held", ("physical-abuse", "sexual-abuse", "exploitation"), _no_extras),
-        ("S47_START", 4, "Section 47 enquiry started", ("physical-abuse", "neglect"), _no_extras),
-        ("S47_OUTCOME", 3, "Section 47 enquiry concluded", ("physical-abuse", "neglect"), _pick(outcome=("NS", "SUB_ICPC", "NFA"))),
-        ("ICPC", 2, "Initial child protection conference", ("neglect",), _pick(outcome=("CPP", "NOPLAN"))),
-        ("CPP_START", 2, "Child protection plan started", ("neglect", "emotional-abuse"), _pick(plan_category=("N", "EA", "PA", "MUL"))),
-        ("CPP_REVIEW", 2, "Child protection plan reviewed", ("",), _no_extras),
-        ("ALLOC", 8, "Worker allocated", ("",), _pick(worker_id=("SW-2001", "SW-2002", "SW-2003"), worker_role=("social-worker",))),
-        ("DECISION", 3, "Front door decision", ("",), _pick(decision=("No further action", "Step up to assessment"), rationale=("Threshold not met", "Cumulative concerns"), decided_by=("TM-0088", "TM-0102"))),
-        ("FGDM", 2, "Family group decision making", ("",), _pick(outcome=("OFFERED", "HELD", "DECLINED"))),
-        ("LAC_START", 1, "Became looked after", ("neglect",), _pick(legal_status=("V2", "C1", "C2"))),
-    ),
-    AgencyType.POLICE: (
-        ("DOMESTIC", 40, "Domestic abuse incident at the home address", ("domestic-abuse", "domestic-abuse,substance-misuse"), _pick(present=(True, False), voice=("", "Said they were frightened"))),
-        ("WELFARE_VISIT", 20, "Police visit to the home", ("", "parental-mental-health"), _pick(visit_reason=("Concern for welfare", "Children left alone"), seen=(True,), spoken_to=(True, False))),
-        ("MISSING", 20, "Missing episode", ("exploitation", ""), _pick(returned=(True, True, False))),
-        ("EXPLOITATION", 6, "Exploitation concern", ("exploitation",), _withheld),
-        ("ARREST_HOUSEHOLD", 10, "Household member arrested", ("domestic-abuse", "substance-misuse"), _no_extras),
-        ("NRM", 2, "National Referral Mechanism referral", ("exploitation",), _no_extras),
-    ),
-    AgencyType.HEALTH: (
-        ("HV-CONCERN", 25, "Health visitor concern", ("neglect", "", "parental-mental-health"), _no_extras),
-        ("WNB", 35, "Was not brought to an appointment", ("disengagement",), _pick(service=("GP practice", "Community paediatrics", "Dental"), appointment_type=("Review", "Immunisation"))),
-        ("UEC-ATTENDANCE", 25, "Emergency department attendance", ("", "physical-abuse"), _no_extras),
-        ("PARENT-MH-CRISIS", 8, "Parental mental health crisis", ("parental-mental-health",), _no_extras),
-        ("LAC-HEALTH-ASSESSMENT", 4, "Health assessment for a child in care", ("",), _no_extras),
-    ),
-    AgencyType.EDUCATION: (
-        ("DISCLOSURE", 30, "Safeguarding disclosure", ("physical-abuse", "neglect", "online-harm"), _pick(recorded_by_role=("Class teacher", "DSL"))),
-        ("ATTENDANCE", 30, "Attendance concern", ("", "neglect"), _pick(attendance_percent=("71.0", "84.6", "88.9"), attendance_period=("Autumn term", "Spring term"))),
-        ("SUSPENSION", 15, "Suspension", ("",), _pick(exclusion_days=("1", "2", "5"))),
-        ("PERM_EXCLUSION", 1, "Permanent exclusion", ("",), _no_extras),
-        ("CME", 4, "Child missing education", ("disengagement",), _no_extras),
-        ("CNIS", 2, "Children-not-in-school register entry", ("disengagement",), _no_extras),
-    ),
-}  # fmt: skip
+def _population(rng: random.Random, children: list[tuple[str, date]]) -> list[NativeRecord]:
+    """Heavy-tailed event counts (Pareto, shape 1.2: most 1-5, a long tail), spread from
+    birth (or the window start) to the end of 2025, across the four agency types."""
+    types, weights = list(_TYPE_WEIGHTS), list(_TYPE_WEIGHTS.values())
+    records: list[NativeRecord] = []
+    for index, (nhs, birth) in enumerate(children):
+        agencies = {**_AGENCIES, "SCHOOL": rng.choice(SCHOOLS)}
+        tail = HEAVY_TAIL[index] if index < len(HEAVY_TAIL) else 0
+        count = tail or min(600, int(rng.paretovariate(1.2)))
+        first = max(WINDOW_START, birth + timedelta(days=1))
+        for _ in range(count):
+            day = first + timedelta(days=rng.randint(0, (LAST_EVENT_DAY - first).days))
+            agency = rng.choices(types, weights)[0]
+            age = (day - birth).days // 365
+            if agency == "SCHOOL" and age < 4:
+                agency = "ICB"  # under school age
+            templates = [t for t in _TEMPLATES[agency] if age in _AGES.get(t[0][1], range(99))]
+            chosen = rng.choices(templates, [float(t[0][2]) for t in templates])[0]
+            (_, code, _, categories), summary, extras = chosen
+            occurred = _at(day, f"{rng.randint(7, 20):02d}:{rng.randrange(60):02d}")
+            delay = timedelta(days=rng.choice((0, 0, 0, 1, 2, 7)), minutes=rng.randint(20, 180))
+            native = {key: rng.choice(values) for key, values in extras.items()}
+            records.append(
+                NativeRecord(
+                    agency=agencies[agency],
+                    code=code,
+                    occurred=occurred,
+                    recorded=occurred + delay,
+                    summary=summary,
+                    children=(nhs,),
+                    categories=_categories(rng.choice(categories.split(","))),
+                    extra=native | _computed_extras(code, day, rng),
+                )
+            )
+    return records
+
+
+class _Ids:
+    """Each agency's own record-id style, numbered in generation order."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, record: NativeRecord) -> NativeRecord:
+        if record.record_id:
+            return record
+        n = self.counts[record.agency] = self.counts.get(record.agency, 0) + 1
+        if record.agency == LA:
+            record_id = f"LCS-{n:07d}"
+        elif record.agency == POLICE:
+            record_id = f"SC-{record.occurred.year % 100:02d}-{n:06d}"
+        elif record.agency == ICB:
+            record_id = f"sg-{n:06d}"
+        else:
+            record_id = f"CP-{record.agency[-1]}{n:05d}"
+        return replace(record, record_id=record_id)
+
+
+def _corrections_and_retraction(
+    rng: random.Random, records: list[NativeRecord]
+) -> list[NativeRecord]:
+    """Revision 2 of one record per agency type, and one retracted LA contact."""
+    candidates = [r for r in records if r.recorded.date() < date(2025, 12, 20)]
+    extra: list[NativeRecord] = []
+    for agencies in ((LA,), (POLICE,), (ICB,), SCHOOLS):
+        record = rng.choice([r for r in candidates if r.agency in agencies])
+        summary = f"{record.summary} (corrected: details amended after review)"
+        recorded = record.recorded + timedelta(days=2)
+        extra.append(replace(record, revision=2, recorded=recorded, summary=summary))
+    contact = rng.choice([r for r in candidates if r.agency == LA and r.code == "CONTACT"])
+    retracted_at = contact.recorded + timedelta(days=1)
+    retraction = NativeRecord(
+        agency=LA,
+        code="RETRACT",
+        occurred=retracted_at,
+        recorded=retracted_at + timedelta(hours=1),
+        summary="Contact recorded against the wrong child",
+        children=contact.children,
+        supersedes=contact.record_id,
+    )
+    return [*extra, retraction]
+
+
+def _bad_rows(rng: random.Random, children: list[tuple[str, date]]) -> list[NativeRecord]:
+    """Two unmappable rows per agency file: a wrong check digit and an unknown native code."""
+    codes = {LA: ("CONTACT", {}), POLICE: ("DOMESTIC", {"present": True}), ICB: ("HV-CONCERN", {})}
+    bad = []
+    for agency in (LA, POLICE, ICB, *SCHOOLS):
+        code, extra = codes.get(agency, ("DISCLOSURE", {}))
+        for spoil in ("nhs", "code"):
+            occurred = _at(date(2025, rng.randint(1, 11), rng.randint(1, 28)), "12:00")
+            bad.append(
+                NativeRecord(
+                    agency=agency,
+                    code=code,
+                    occurred=occurred,
+                    recorded=occurred + timedelta(hours=1),
+                    summary="Deliberately unmappable demo row",
+                    children=(rng.choice(children)[0],),
+                    extra=extra,
+                    spoil=spoil,
+                )
+            )
+    return bad
+
+
+_EXPORTS = (
+    (LA, AgencyType.LOCAL_AUTHORITY, "la-csv", "csv"),
+    (POLICE, AgencyType.POLICE, "police-json", "json"),
+    (ICB, AgencyType.HEALTH, "health-fhir", "json"),
+    *((school, AgencyType.EDUCATION, "school-csv", "csv") for school in SCHOOLS),
+)
+
+
+def generate_partnership(
+    out_dir: Path, *, seed: int = 7, children: int = 400, provisional_id: str | None = None
+) -> PartnershipManifest:
+    """Write one native export per agency into `out_dir` (named `<agency id>.csv|json`) and
+    say what was written.
+
+    `children` counts every distinct child: the three siblings, the child first known by a
+    provisional id, and the random population. `provisional_id` is the one the hub issued for
+    the unborn child (the demo asks the hub first); without it a seeded one is drawn.
+    """
+    if children < 10:
+        raise ValueError("the demo partnership needs at least 10 children")
+    rng = random.Random(seed)  # noqa: S311 - reproducible synthetic data, not a secret
+    numbers = _nhs_numbers(rng, children)
+    siblings = dict(zip(SIBLINGS, numbers[:3], strict=True))
+    seeded_provisional = _provisional_id(rng)  # drawn either way, so the seed's stream is stable
+    provisional = validate_provisional_id(provisional_id) if provisional_id else seeded_provisional
+    baby = numbers[3]
+    others = [(n, date(2008, 1, 1) + timedelta(days=rng.randint(0, 6390))) for n in numbers[4:]]
+    ids = _Ids()
+    cases = [
+        *_timeline(_SIBLING_CASE, siblings),
+        *(
+            replace(r, extra={"linked_nhs_number": baby}) if r.code == "ID_LINK" else r
+            for r in _timeline(_PROVISIONAL_CASE, {"P": provisional, "B": baby})
+        ),
+    ]
+    cases = [ids(r) for r in cases]
+    population = [ids(r) for r in _population(rng, [*others, (baby, date(2025, 1, 20))])]
+    records = cases + population
+    # Corrections and the retraction touch the random population only, so the two cases
+    # read exactly as their timelines say.
+    records += [ids(r) for r in _corrections_and_retraction(rng, population)]
+    records += [ids(r) for r in _bad_rows(rng, others)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nominals = {n: f"N-{i:06d}" for i, n in enumerate(numbers, start=1)}
+    exports = []
+    for agency_id, agency_type, adapter, suffix in _EXPORTS:
+        own = sorted(
+            (r for r in records if r.agency == agency_id),
+            key=lambda r: (r.recorded, r.record_id, r.revision),
+        )
+        path = out_dir / f"{agency_id}.{suffix}"
+        if adapter == "la-csv":
+            write_la_csv(path, own)
+        elif adapter == "police-json":
+            write_police_json(path, own, nominals)
+        elif adapter == "health-fhir":
+            write_fhir_bundle(path, own)
+        else:
+            write_school_csv(path, own)
+        bad = sum(1 for r in own if r.spoil)
+        events = sum(r.events for r in own)
+        exports.append(AgencyExport(agency_id, agency_type, adapter, path, len(own), bad, events))
+    labelled = {SIBLINGS[token]: number for token, number in siblings.items()}
+    return PartnershipManifest(seed, children, tuple(exports), labelled, provisional, baby)

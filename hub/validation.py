@@ -48,7 +48,8 @@ def parse_message(
         document = json.loads(text)
     except json.JSONDecodeError as error:
         return Rejection(
-            "malformed-json", f"message is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+            "malformed-json",
+            f"message is not JSON: {error.msg} (line {error.lineno}, column {error.colno})",
         )
     if not isinstance(document, dict):
         return Rejection("not-an-object", f"message is a JSON {type(document).__name__}, not an object")

@@ -28,10 +28,10 @@ def test_valid_message_parses() -> None:
 
 
 CORPUS = [
-    (b'{"schema_version": 1, "event_id": ', "malformed-json", "message is not JSON: Expecting value at line 1 column 35"),
+    (b'{"schema_version": 1, "event_id": ', "malformed-json", "message is not JSON: Expecting value (line 1, column 35)"),
     (b"\xff\xfe{}", "invalid-utf8", "message is not UTF-8 (bad byte at offset 0)"),
     (b"[1, 2]", "not-an-object", "message is a JSON list, not an object"),
-    (b"", "malformed-json", "message is not JSON: Expecting value at line 1 column 1"),
+    (b"", "malformed-json", "message is not JSON: Expecting value (line 1, column 1)"),
     (event_bytes(revision="two"), "invalid-event", "revision: Input should be a valid integer, unable to parse string as an integer"),
     (event_bytes(extra_field=True), "invalid-event", "extra_field: Extra inputs are not permitted"),
     (event_bytes(schema_version=2), "invalid-event", "schema_version: Input should be 1"),

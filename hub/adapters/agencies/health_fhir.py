@@ -75,6 +75,7 @@ class _Facts:
     summary_field: str
     subject: object
     details: dict[str, Any] = field(default_factory=dict)
+    subject_field: str = "subject"
 
 
 def _event_code(concepts: object, where: str) -> tuple[str, Sensitivity]:
@@ -175,6 +176,7 @@ def _appointment(r: dict[str, Any]) -> _Facts:
         "description",
         _appointment_patient(r),
         details,
+        "participant.actor",
     )
 
 
@@ -254,14 +256,12 @@ class HealthFhirBundleAdapter:
             # A retraction is a new record: revision 1 however often the resource is re-sent.
             "revision": 1 if retracted else parse_revision(meta.get("versionId"), "meta.versionId"),
             "agency": {"id": agency_id, "type": self.agency_type},
-            "child": _child(facts.subject, "subject"),
+            "child": _child(facts.subject, facts.subject_field),
             "kind": kind,
             "categories": map_categories(
                 _labels(meta, "tag", CATEGORY_SYSTEM), CATEGORY_TAGS, "meta.tag.code"
             ),
-            "occurred_at": recorded_at
-            if retracted
-            else parse_iso_datetime(facts.occurred, facts.occurred_field),
+            "occurred_at": parse_iso_datetime(facts.occurred, facts.occurred_field),
             "recorded_at": recorded_at,
             "summary": as_str(facts.summary, facts.summary_field),
             "details": facts.details,
@@ -273,7 +273,12 @@ class HealthFhirBundleAdapter:
 
     @staticmethod
     def _retraction(resource: dict[str, Any]) -> _Facts:
-        subject = resource.get("subject")
+        """`entered-in-error` retracts the record, as of when it was so marked."""
+        marked = as_obj(resource.get("meta"), "meta").get("lastUpdated")
+        summary = "Record entered in error"
         if resource.get("resourceType") == "Appointment":
-            subject = _appointment_patient(resource)
-        return _Facts(RETRACTED, None, "", "Record entered in error", "", subject)
+            patient = _appointment_patient(resource)
+            return _Facts(
+                RETRACTED, marked, "meta.lastUpdated", summary, "", patient, {}, "participant.actor"
+            )
+        return _Facts(RETRACTED, marked, "meta.lastUpdated", summary, "", resource.get("subject"))

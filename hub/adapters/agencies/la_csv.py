@@ -35,7 +35,8 @@ from hub.adapters.agencies.native import (
 from hub.domain.canonical_event import CanonicalEvent, Sensitivity
 from hub.domain.taxonomy import AgencyType, HarmCategory
 
-REQUIRED_COLUMNS = (
+# Every column the format defines, in export order; docs/adapters.md says what each holds.
+COLUMNS = (
     "record_id",
     "revision",
     "nhs_number",
@@ -43,8 +44,31 @@ REQUIRED_COLUMNS = (
     "event_type",
     "event_date",
     "recorded_date",
+    "category_codes",
     "summary",
+    "referral_source",
+    "outcome",
+    "assessment_start",
+    "assessment_end",
+    "plan_category",
+    "legal_status",
+    "placement_type",
+    "placement_address",
+    "decision",
+    "rationale",
+    "decided_by",
+    "worker_id",
+    "worker_role",
+    "linked_nhs_number",
+    "unlink_reason",
+    "supersedes_record",
+    "supersedes_revision",
+    "sensitivity",
+    "withheld_from_json",
+    "shielded_fields",
 )
+# The rest may be absent from older extracts; their cells then read as empty.
+REQUIRED_COLUMNS = COLUMNS[:9]
 
 # Native event-type code -> (canonical kind, default sensitivity). Procedural steps are
 # "standard"; anything saying what happened to the child is "sensitive"; placements carry
@@ -253,8 +277,10 @@ class LaCaseManagementCsvAdapter:
         return collect(path, rows, lambda row: self._map(row.checked(), agency_id))
 
     def _map(self, row: CsvRow, agency_id: str) -> list[CanonicalEvent]:
-        event_type = required(row["event_type"], "event_type").upper()
-        kind, default_sensitivity = lookup(event_type, EVENT_TYPES, "column event_type")
+        # Look up the value as written, so a reason quotes it only if it was written as a code.
+        native_type = required(row["event_type"], "event_type")
+        kind, default_sensitivity = lookup(native_type, EVENT_TYPES, "column event_type")
+        event_type = native_type.upper()
         details_of = DETAILS.get(event_type)
         fields: dict[str, Any] = {
             "event_id": required(row["record_id"], "record_id"),

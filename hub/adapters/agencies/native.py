@@ -57,6 +57,8 @@ def _read_text(path: Path, adapter: str) -> str:
         raise AdapterFileError(f"{adapter}: {path} is a directory, not an export file") from None
     except UnicodeDecodeError:
         raise AdapterFileError(f"{adapter}: {path} is not UTF-8 text") from None
+    except OSError as error:
+        raise AdapterFileError(f"{adapter}: {path} cannot be read ({error.strerror})") from None
 
 
 @dataclass(frozen=True)
@@ -132,15 +134,16 @@ def collect(
     path: Path, records: Iterable[tuple[int, R]], mapper: Callable[[R], list[CanonicalEvent]]
 ) -> AdapterResult:
     """Map every record, turning each failure into a problem so one bad record never stops
-    the file. Type and lookup errors are caught too: JSON exports can hold any shape, and a
-    surprise there must cost one record, not the batch."""
+    the file. Type, lookup and value errors are caught too: JSON exports can hold any shape,
+    and a surprise there must cost one record, not the batch. Their messages are not used,
+    as they may quote the value."""
     result = AdapterResult()
     for line, record in records:
         try:
             result.events.extend(mapper(record))
         except MappingError as error:
             result.problems.append(AdapterProblem(str(path), line, str(error)))
-        except (TypeError, AttributeError, KeyError, IndexError) as error:
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as error:
             reason = f"unexpected structure ({type(error).__name__})"
             result.problems.append(AdapterProblem(str(path), line, reason))
     return result
@@ -194,7 +197,7 @@ def parse_revision(value: object, field: str) -> int:
         raise MappingError(f"{field}: not a whole number")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         number = int(value.strip())
     else:
         raise MappingError(f"{field}: not a whole number")

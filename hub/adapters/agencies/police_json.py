@@ -155,8 +155,9 @@ class PoliceIncidentJsonAdapter:
 
     def _map(self, raw: object, agency_id: str) -> list[CanonicalEvent]:
         incident = as_obj(raw, "incident")
-        incident_type = as_str(incident.get("incident_type"), "incident_type").upper()
-        kind, default_sensitivity = lookup(incident_type, INCIDENT_TYPES, "incident_type")
+        native_type = as_str(incident.get("incident_type"), "incident_type")
+        kind, default_sensitivity = lookup(native_type, INCIDENT_TYPES, "incident_type")
+        incident_type = native_type.upper()
         occurrence_ref = as_str(incident.get("occurrence_ref"), "occurrence_ref")
         shared: dict[str, Any] = {
             "revision": parse_revision(incident.get("revision"), "revision"),

@@ -35,6 +35,31 @@ from hub.adapters.agencies.native import (
 from hub.domain.canonical_event import CanonicalEvent, LawfulBasis, Sensitivity
 from hub.domain.taxonomy import AgencyType, HarmCategory
 
+# Every column the format defines, in export order; docs/adapters.md says what each holds.
+COLUMNS = (
+    "incident_id",
+    "version",
+    "upn",
+    "nhs_number",
+    "incident_datetime",
+    "logged_datetime",
+    "incident_type",
+    "categories",
+    "recorded_by_role",
+    "notes",
+    "action_taken",
+    "attendance_percent",
+    "attendance_period",
+    "exclusion_days",
+    "ehe_la_consent_required",
+    "ehe_reason",
+    "school_urn",
+    "start_date",
+    "supersedes_incident_id",
+    "sensitivity",
+    "setting_type",
+)
+# The rest may be absent; their cells then read as empty.
 REQUIRED_COLUMNS = (
     "incident_id",
     "version",
@@ -42,6 +67,7 @@ REQUIRED_COLUMNS = (
     "incident_datetime",
     "logged_datetime",
     "incident_type",
+    "categories",
     "notes",
 )
 
@@ -105,7 +131,7 @@ def _exclusion(kind: str) -> Callable[[CsvRow], dict[str, Any]]:
     def details(row: CsvRow) -> dict[str, Any]:
         if not row["exclusion_days"]:
             return {"kind": kind}
-        if not row["exclusion_days"].isdigit():
+        if not (row["exclusion_days"].isascii() and row["exclusion_days"].isdigit()):
             raise MappingError("column exclusion_days: not a whole number of days")
         return {"kind": kind, "days": int(row["exclusion_days"])}
 
@@ -168,8 +194,9 @@ class SchoolSafeguardingLogCsvAdapter:
         return collect(path, rows, lambda row: self._map(row.checked(), agency_id))
 
     def _map(self, row: CsvRow, agency_id: str) -> list[CanonicalEvent]:
-        incident_type = required(row["incident_type"], "incident_type").upper()
-        kind, default_sensitivity = lookup(incident_type, INCIDENT_TYPES, "column incident_type")
+        native_type = required(row["incident_type"], "incident_type")
+        kind, default_sensitivity = lookup(native_type, INCIDENT_TYPES, "column incident_type")
+        incident_type = native_type.upper()
         details_of = DETAILS.get(incident_type)
         setting = row["setting_type"] or "MAINTAINED"
         fields: dict[str, Any] = {

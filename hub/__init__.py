@@ -1,0 +1,1 @@
+"""The multi-agency child safeguarding information-sharing hub."""

@@ -1,0 +1,196 @@
+"""`hub demo`: a synthetic partnership run end to end on the embedded default.
+
+Every agency's native export goes through its real adapter into the file inbox, and the inbox
+through the real ingest core into an encrypted SQLite store, exactly as a deployment would run
+them. A re-sent file and a gateway file of malformed messages show duplicates and quarantine.
+The demo writes into the data directory so `hub status` and `hub quarantine list` can be run
+on its results; it refuses to touch a data directory that holds a hub that is not a demo.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.adapters.agencies.base import AdapterProblem
+from hub.adapters.agencies.registry import get_adapter
+from hub.adapters.transports.inbox import FileInbox, encode_events, write_inbox_file
+from hub.bootstrap import bootstrap
+from hub.demo_population import LA, POLICE, generate_partnership
+from hub.identities import IdentityService
+from hub.reports import QuarantineItem, StoreStatus, quarantined_messages, store_status
+from hub.settings import HubSettings
+
+DEMO_MARKER = ".hub-demo"
+
+
+class DemoDirectoryError(RuntimeError):
+    """The data directory holds something that is not a previous demo."""
+
+
+@dataclass
+class AgencyLine:
+    agency_id: str
+    adapter: str
+    native_rows: int
+    events: int
+    not_mapped: list[AdapterProblem]
+
+
+@dataclass
+class DemoReport:
+    data_dir: Path
+    store: str
+    agencies: list[AgencyLine]
+    status: StoreStatus
+    quarantined: list[QuarantineItem]
+    sibling_events: dict[str, int]
+    seconds: float
+    second_pass_new: int
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "data_dir": str(self.data_dir),
+            "store": self.store,
+            "seconds": round(self.seconds, 2),
+            "events": self.status.events,
+            "children": self.status.children,
+            "duplicates": self.status.duplicates,
+            "quarantined": self.status.quarantined,
+            "second_pass_new_events": self.second_pass_new,
+            "agencies": [
+                {
+                    "agency": a.agency_id,
+                    "adapter": a.adapter,
+                    "native_rows": a.native_rows,
+                    "events": a.events,
+                    "recorded": self.status.events_by_agency.get(a.agency_id, 0),
+                    "not_mapped": [vars(p) for p in a.not_mapped],
+                }
+                for a in self.agencies
+            ],
+            "quarantine": [
+                {"source": q.source, "position": q.position, "reason_code": q.reason_code, "reason": q.reason}
+                for q in self.quarantined
+            ],
+            "sibling_case_events_by_agency": self.sibling_events,
+        }
+
+    def print(self) -> None:
+        s = self.status
+        print(f"Synthetic partnership ingested in {self.seconds:.1f} s\n")
+        print(f"{'agency':<24}{'adapter':<13}{'native rows':>12}{'not mapped':>12}{'recorded':>10}")
+        for a in self.agencies:
+            recorded = s.events_by_agency.get(a.agency_id, 0)
+            print(f"{a.agency_id:<24}{a.adapter:<13}{a.native_rows:>12,}{len(a.not_mapped):>12}{recorded:>10,}")
+        print(f"\n{s.events:,} events recorded in {s.children:,} child streams, encrypted per child.")
+        print(f"{s.duplicates:,} duplicates (a re-sent export) were no-ops; a second pass over the inbox recorded {self.second_pass_new} more.")
+        print("\nRows the adapters could not map (the rest still flowed):")
+        for a in self.agencies:
+            for p in a.not_mapped:
+                print(f"  {Path(p.file).name}:{p.line}: {p.reason}")
+        print(f"\nQuarantined by ingest ({len(self.quarantined)}), kept with raw bytes and position:")
+        for code, count in sorted(Counter(q.reason_code for q in self.quarantined).items()):
+            print(f"  {count} x {code}")
+        print("\nThe sibling case (three children, four years), events recorded by agency:")
+        for agency, count in self.sibling_events.items():
+            print(f"  {agency:<24}{count:>5}")
+        for note in self.notes:
+            print(note)
+        print(f"\nData lives in {self.data_dir.resolve()}  (store: {self.store})")
+        print("Try: hub status | hub quarantine list | hub schema")
+
+
+def _prepare(data_dir: Path) -> None:
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / DEMO_MARKER).exists():
+            raise DemoDirectoryError(
+                f"{data_dir} holds a hub that is not a demo; run the demo with --data-dir "
+                "pointing at an empty or demo directory"
+            )
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, mode=0o700)
+    (data_dir / DEMO_MARKER).write_text("created by hub demo; deleted and rebuilt by the next one\n")
+
+
+def _gateway_messages(resend: list[bytes]) -> list[bytes]:
+    """What a partner gateway really sends now and then: each is quarantined, none is lost."""
+    good = json.loads(resend[0])
+    wrong_agency = {**good, "event_id": "GW-1", "agency": {**good["agency"], "id": POLICE}}
+    number = good["child"].get("nhs_number", "9434765919")
+    bad_digit = {**good, "event_id": "GW-2", "child": {"nhs_number": number[:9] + str((int(number[9]) + 1) % 10)}}
+    unknown_field = {**good, "event_id": "GW-3", "priority": "high"}
+    future = {**good, "event_id": "GW-4", "recorded_at": "2099-01-01T09:00:00+00:00"}
+    return [
+        resend[1][: len(resend[1]) // 2],  # truncated in transit
+        b"\xff\xfe\x00not utf-8",
+        json.dumps(wrong_agency).encode(),
+        json.dumps(bad_digit).encode(),
+        json.dumps(unknown_field).encode(),
+        json.dumps(future).encode(),
+    ]
+
+
+def run_demo(settings: HubSettings, *, children: int, seed: int) -> DemoReport:
+    settings = settings.model_copy(update={"store": "sqlite"})
+    _prepare(settings.data_dir)
+    hub = bootstrap(settings)
+    try:
+        started = time.perf_counter()
+        provisional = IdentityService(hub.store, hub.pseudonyms).issue_provisional(LA)
+        manifest = generate_partnership(
+            settings.data_dir / "exports", seed=seed, children=children, provisional_id=provisional
+        )
+        inbox_dir = settings.data_dir / "inbox"
+        lines: list[AgencyLine] = []
+        la_lines: list[bytes] = []
+        for export in manifest.agencies:
+            adapter = get_adapter(export.adapter)
+            result = adapter.read(export.path, export.agency_id)
+            encoded = list(encode_events(result.events))
+            write_inbox_file(inbox_dir, export.agency_id, "01-export", encoded)
+            if export.agency_id == LA:
+                la_lines = encoded
+            lines.append(
+                AgencyLine(export.agency_id, export.adapter, export.rows_written, len(result.events), result.problems)
+            )
+        # Inbox files are read in name order, so they are named in order of arrival.
+        write_inbox_file(inbox_dir, LA, "02-resent-export", la_lines[:50])
+        write_inbox_file(inbox_dir, LA, "03-partner-gateway", _gateway_messages(la_lines))
+
+        inbox = FileInbox(inbox_dir)
+        inbox.drain(hub.ingest, settings.batch_size)
+        seconds = time.perf_counter() - started
+        second_pass_new = sum(o.accepted for o in inbox.drain(hub.ingest, settings.batch_size))
+
+        status = store_status(hub.store, settings.describe_store())
+        sibling_events = _sibling_events(hub, manifest.sibling_nhs_numbers.values())
+        return DemoReport(
+            data_dir=settings.data_dir,
+            store=settings.describe_store(),
+            agencies=lines,
+            status=status,
+            quarantined=quarantined_messages(hub.store),
+            sibling_events=sibling_events,
+            seconds=seconds,
+            second_pass_new=second_pass_new,
+        )
+    finally:
+        hub.close()
+
+
+def _sibling_events(hub: Any, nhs_numbers: Any) -> dict[str, int]:
+    from hub.domain.records import ChildRecordEntry
+
+    counts: Counter[str] = Counter()
+    for number in nhs_numbers:
+        for entry in hub.store.stream(hub.pseudonyms.nhs_stream(number)):
+            if isinstance(entry, ChildRecordEntry) and entry.entry_type == "agency-event":
+                counts[entry.body["agency"]["id"]] += 1
+    return dict(sorted(counts.items()))

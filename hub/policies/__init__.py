@@ -1,0 +1,1 @@
+"""Information sharing agreements (versioned data) and the decision point: the policy issue."""

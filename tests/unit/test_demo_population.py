@@ -1,0 +1,299 @@
+"""The synthetic partnership: every native row goes through its real adapter, the counts
+match the manifest, a seed always gives the same files, and the sibling case reads in order."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hub.adapters.agencies.base import AdapterResult
+from hub.adapters.agencies.registry import get_adapter
+from hub.demo_population import PartnershipManifest, generate_partnership
+from hub.domain.canonical_event import CanonicalEvent
+from hub.domain.identity import validate_provisional_id
+
+
+@pytest.fixture(scope="module")
+def partnership(tmp_path_factory: pytest.TempPathFactory) -> PartnershipManifest:
+    return generate_partnership(tmp_path_factory.mktemp("partnership"))
+
+
+@pytest.fixture(scope="module")
+def results(partnership: PartnershipManifest) -> dict[str, AdapterResult]:
+    return {
+        export.agency_id: get_adapter(export.adapter).read(export.path, export.agency_id)
+        for export in partnership.agencies
+    }
+
+
+@pytest.fixture(scope="module")
+def events(results: dict[str, AdapterResult]) -> list[CanonicalEvent]:
+    return [event for result in results.values() for event in result.events]
+
+
+def test_manifest_lists_the_seven_agencies_in_their_native_formats(
+    partnership: PartnershipManifest,
+) -> None:
+    assert [
+        (a.agency_id, a.agency_type.value, a.adapter, a.path.name) for a in partnership.agencies
+    ] == [
+        ("shire-county-council", "local-authority", "la-csv", "shire-county-council.csv"),
+        ("shire-constabulary", "police", "police-json", "shire-constabulary.json"),
+        ("shire-icb", "health", "health-fhir", "shire-icb.json"),
+        ("school-100001", "education", "school-csv", "school-100001.csv"),
+        ("school-100002", "education", "school-csv", "school-100002.csv"),
+        ("school-100003", "education", "school-csv", "school-100003.csv"),
+        ("school-100004", "education", "school-csv", "school-100004.csv"),
+    ]
+    assert (partnership.seed, partnership.children) == (7, 400)
+    assert list(partnership.sibling_nhs_numbers) == ["Jackson", "Madison", "Jayden"]
+
+
+_CHECK_DIGIT = (
+    "not a valid NHS number: the Modulus 11 check digit does not match "
+    "(check for a mistyped or transposed digit)"
+)
+_SEE_DOCS = "; see docs/adapters.md for the codes"
+BAD_ROW_REASONS = {
+    "la-csv": {
+        f"column nhs_number: {_CHECK_DIGIT}",
+        f"column event_type: unknown code 'CIN_CLOSE'{_SEE_DOCS}",
+    },
+    "police-json": {
+        f"subjects[1].nhs_number: {_CHECK_DIGIT}",
+        f"incident_type: unknown code 'ASB'{_SEE_DOCS}",
+    },
+    "health-fhir": {
+        f"subject.identifier.value: {_CHECK_DIGIT}",
+        f"code.coding.code: unknown code 'HV-REVIEW'{_SEE_DOCS}",
+    },
+    "school-csv": {
+        f"column nhs_number: {_CHECK_DIGIT}",
+        f"column incident_type: unknown code 'BULLYING'{_SEE_DOCS}",
+    },
+}
+
+
+def test_every_row_maps_except_the_deliberately_bad_ones(
+    partnership: PartnershipManifest, results: dict[str, AdapterResult]
+) -> None:
+    for export in partnership.agencies:
+        result = results[export.agency_id]
+        assert export.bad_rows == 2
+        assert len(result.problems) == export.bad_rows
+        assert len(result.events) == export.events_expected
+        assert {event.agency.id for event in result.events} == {export.agency_id}
+        assert {problem.file for problem in result.problems} == {str(export.path)}
+        assert {problem.reason for problem in result.problems} == BAD_ROW_REASONS[export.adapter]
+
+
+def test_counts_per_agency_match_the_manifest_exactly(partnership: PartnershipManifest) -> None:
+    counts = {
+        a.agency_id: (a.rows_written, a.bad_rows, a.events_expected) for a in partnership.agencies
+    }
+    assert counts == {
+        "shire-county-council": (596, 2, 594),
+        # one incident names all three siblings: three events from one row
+        "shire-constabulary": (298, 2, 298),
+        "shire-icb": (662, 2, 660),
+        "school-100001": (127, 2, 125),
+        "school-100002": (100, 2, 98),
+        "school-100003": (63, 2, 61),
+        "school-100004": (59, 2, 57),
+    }
+
+
+def test_problem_reasons_name_no_child(results: dict[str, AdapterResult]) -> None:
+    for result in results.values():
+        for problem in result.problems:
+            assert re.search(r"[0-9]{10}", problem.reason) is None
+            assert "Deliberately" not in problem.reason
+
+
+def test_dates_are_within_1990_and_the_end_of_2025(events: list[CanonicalEvent]) -> None:
+    assert min(e.occurred_at for e in events) >= datetime(2021, 1, 1, tzinfo=UTC)
+    assert max(e.recorded_at for e in events) < datetime(2026, 1, 1, tzinfo=UTC)
+    assert all(e.occurred_at <= e.recorded_at for e in events)
+
+
+def test_event_counts_per_child_are_heavy_tailed(events: list[CanonicalEvent]) -> None:
+    per_child = Counter(e.child.identifier for e in events)
+    counts = sorted(per_child.values())
+    assert len(per_child) == 401  # 400 NHS numbers and the provisional id
+    assert sum(1 for c in counts if c <= 5) / len(counts) > 0.8
+    assert sum(1 for c in counts if c >= 100) >= 2
+    assert counts[-1] >= 300
+
+
+def test_corrections_retraction_and_provisional_link_are_present(
+    partnership: PartnershipManifest, events: list[CanonicalEvent]
+) -> None:
+    corrected = sorted(e.agency.type.value for e in events if e.revision == 2)
+    assert corrected == ["education", "health", "local-authority", "police"]
+    retractions = [e for e in events if e.kind == "record.retracted"]
+    assert len(retractions) == 1
+    assert retractions[0].supersedes is not None
+    retracted_id = retractions[0].supersedes.event_id
+    assert [e.kind for e in events if e.event_id == retracted_id] == ["la.contact"]
+
+    provisional = validate_provisional_id(partnership.provisional_id)
+    before_birth = sorted(
+        (e for e in events if e.child.provisional_id == provisional), key=lambda e: e.occurred_at
+    )
+    assert [e.kind for e in before_birth] == [
+        "health.maternity-pre-birth-concern",
+        "la.assessment-started",
+        "identity.linked",
+    ]
+    assert before_birth[-1].details == {"nhs_number": partnership.provisional_linked_nhs_number}
+
+
+SIBLING_KINDS = {
+    "Jackson": [
+        "education.enrolled",
+        "education.safeguarding-disclosure",
+        "la.referral",
+        "la.worker-allocated",
+        "la.assessment-started",
+        "la.assessment-completed",
+        "la.child-in-need-plan",
+        "la.worker-allocated",
+        "la.worker-allocated",
+        "la.family-help-episode",
+        "la.fgdm",
+        "education.safeguarding-disclosure",
+        "la.decision",
+        "police.home-visit",
+        "la.contact",
+        "la.decision",
+        "education.safeguarding-disclosure",
+        "la.referral",
+        "la.strategy-discussion",
+        "la.s47-enquiry-started",
+        "la.s47-enquiry-outcome",
+        "la.looked-after",
+        "la.placement-started",
+        "health.looked-after-health-assessment",
+    ],
+    "Madison": [
+        "health.was-not-brought",
+        "health.was-not-brought",
+        "health.was-not-brought",
+        "la.referral",
+        "la.worker-allocated",
+        "la.assessment-started",
+        "la.assessment-completed",
+        "la.child-in-need-plan",
+        "la.worker-allocated",
+        "la.worker-allocated",
+        "la.family-help-episode",
+        "la.fgdm",
+        "police.home-visit",
+        "la.contact",
+        "la.decision",
+        "education.enrolled",
+        "education.elective-home-education-notice",
+        "education.enrolled",
+        "education.safeguarding-disclosure",
+        "la.referral",
+        "la.strategy-discussion",
+        "la.s47-enquiry-started",
+        "la.s47-enquiry-outcome",
+        "la.looked-after",
+        "la.placement-started",
+        "health.looked-after-health-assessment",
+    ],
+    "Jayden": [
+        "health.health-visitor-concern",
+        "la.worker-allocated",
+        "la.assessment-started",
+        "la.assessment-completed",
+        "la.child-in-need-plan",
+        "la.worker-allocated",
+        "health.health-visitor-concern",
+        "health.was-not-brought",
+        "la.worker-allocated",
+        "health.was-not-brought",
+        "la.family-help-episode",
+        "la.fgdm",
+        "police.home-visit",
+        "health.parental-mental-health-crisis",
+        "la.contact",
+        "la.decision",
+        "health.was-not-brought",
+        "la.referral",
+        "la.strategy-discussion",
+        "la.s47-enquiry-started",
+        "la.s47-enquiry-outcome",
+        "la.looked-after",
+        "la.placement-started",
+        "health.looked-after-health-assessment",
+    ],
+}
+
+
+def test_sibling_case_reads_in_time_order_over_four_years(
+    partnership: PartnershipManifest, events: list[CanonicalEvent]
+) -> None:
+    for label, nhs_number in partnership.sibling_nhs_numbers.items():
+        own = [e for e in events if e.child.nhs_number == nhs_number]
+        chronology = sorted(own, key=lambda e: e.occurred_at)
+        assert [e.kind for e in chronology] == SIBLING_KINDS[label], label
+        assert len({e.occurred_at for e in own}) == len(own), "no two steps at the same moment"
+        assert chronology[-1].occurred_at.year - chronology[0].occurred_at.year >= 3
+    madison = partnership.sibling_nhs_numbers["Madison"]
+    first = min(e.occurred_at for e in events if e.child.nhs_number == madison)
+    last = max(e.occurred_at for e in events if e.child.nhs_number == madison)
+    assert (last - first).days >= 4 * 365
+
+
+def test_sibling_case_shows_what_no_single_agency_saw(
+    partnership: PartnershipManifest, events: list[CanonicalEvent]
+) -> None:
+    siblings = set(partnership.sibling_nhs_numbers.values())
+    visits = [e for e in events if e.kind == "police.home-visit" and e.child.nhs_number in siblings]
+    assert len({e.event_id.split("/")[0] for e in visits}) == 1  # one incident, three children
+    assert [(e.details["child_seen"], e.details["child_spoken_to"]) for e in visits] == [
+        (True, False)
+    ] * 3
+    home_education = [e for e in events if e.kind == "education.elective-home-education-notice"]
+    assert [e.child.nhs_number for e in home_education] == [
+        partnership.sibling_nhs_numbers["Madison"]
+    ]
+    assert home_education[0].details == {
+        "la_consent_required": False,
+        "reason_given": "Parents wish to educate at home",
+    }
+    placements = [
+        e for e in events if e.kind == "la.placement-started" and e.child.nhs_number in siblings
+    ]
+    assert {tuple(e.shielded_fields) for e in placements} == {("details.placement_address",)}
+
+
+def test_sibling_names_never_appear_in_any_export(partnership: PartnershipManifest) -> None:
+    for export in partnership.agencies:
+        text = export.path.read_text(encoding="utf-8")
+        for name in partnership.sibling_nhs_numbers:
+            assert name not in text
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:
+    first = generate_partnership(tmp_path / "a", seed=11, children=60)
+    again = generate_partnership(tmp_path / "b", seed=11, children=60)
+    other = generate_partnership(tmp_path / "c", seed=12, children=60)
+    for x, y in zip(first.agencies, again.agencies, strict=True):
+        assert x.path.read_bytes() == y.path.read_bytes()
+        assert (x.rows_written, x.events_expected) == (y.rows_written, y.events_expected)
+    assert first.sibling_nhs_numbers == again.sibling_nhs_numbers
+    assert first.provisional_id == again.provisional_id
+    assert first.sibling_nhs_numbers != other.sibling_nhs_numbers
+    assert first.agencies[0].path.read_bytes() != other.agencies[0].path.read_bytes()
+
+
+def test_small_partnerships_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least 10 children"):
+        generate_partnership(tmp_path, children=9)
