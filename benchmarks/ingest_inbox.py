@@ -76,7 +76,9 @@ def main() -> None:
         assert recorded == args.events, (recorded, args.events)
 
     hub_rate, raw_rate = args.events / hub_s, args.events / raw_s
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     result = {
         "benchmark": "ingest_inbox_sqlite",
         "events": args.events,
@@ -85,7 +87,11 @@ def main() -> None:
         "hub_events_per_s": round(hub_rate),
         "raw_recorder_rows_per_s": round(raw_rate),
         "ratio": round(hub_rate / raw_rate, 3),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": __import__("os").cpu_count(),
+        },
         "versions": {p: version(p) for p in ("eventsourcing", "cryptography", "pydantic")},
         "commit": commit,
         "at": datetime.now(UTC).isoformat(),

@@ -30,7 +30,9 @@ def nhs_numbers(count: int) -> list[str]:
     return numbers
 
 
-def canonical_lines(total: int, *, children: int, seed: int = 20261122) -> Iterator[tuple[str, bytes]]:
+def canonical_lines(
+    total: int, *, children: int, seed: int = 20261122
+) -> Iterator[tuple[str, bytes]]:
     """(agency id, canonical event JSON) with Zipf-distributed children (s = 1.1)."""
     rng = random.Random(seed)
     numbers = nhs_numbers(children)
@@ -50,7 +52,8 @@ def canonical_lines(total: int, *, children: int, seed: int = 20261122) -> Itera
             "categories": ["neglect"],
             "occurred_at": occurred.isoformat(),
             "recorded_at": (occurred + timedelta(hours=rng.randrange(1, 72))).isoformat(),
-            "summary": "Synthetic safeguarding event for benchmarking " + "x" * rng.randrange(20, 200),
+            "summary": "Synthetic safeguarding event for benchmarking "
+            + "x" * rng.randrange(20, 200),
             "details": {"note": "synthetic"},
             "sensitivity": "standard",
             "lawful_basis": "public-task",

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.bootstrap import Hub, bootstrap
-from hub.structured_logging import configure_logging
 from hub.settings import HubSettings
+from hub.structured_logging import configure_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED_INPUT = 0, 1, 2, 3
 
@@ -83,7 +83,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         for s in status.sources:
             print(
                 f"  {s.source:<48} position {s.position}  consumed {s.consumed:,} = "
-                f"{s.accepted:,} accepted + {s.duplicates:,} duplicates + {s.quarantined:,} quarantined"
+                f"{s.accepted:,} accepted + {s.duplicates:,} duplicates + "
+                f"{s.quarantined:,} quarantined"
             )
 
     _emit(args, document, text)
@@ -117,7 +118,9 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
         if not items:
             print("nothing quarantined")
         for i in items:
-            print(f"{i.source} #{i.position}  [{i.reason_code}] {i.reason}  ({i.size_bytes:,} bytes)")
+            print(
+                f"{i.source} #{i.position}  [{i.reason_code}] {i.reason}  ({i.size_bytes:,} bytes)"
+            )
 
     _emit(args, document, text)
     return EXIT_OK
@@ -231,7 +234,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", help="where the embedded store and keys live (env HUB_DATA_DIR)")
+    common.add_argument(
+        "--data-dir", help="where the embedded store and keys live (env HUB_DATA_DIR)"
+    )
     common.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     formatted = argparse.ArgumentParser(add_help=False)
     formatted.add_argument("--format", choices=["text", "json"], default="text")
@@ -241,20 +246,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", parents=[common, formatted], help="run a synthetic partnership end to end")
+    demo = commands.add_parser(
+        "demo", parents=[common, formatted], help="run a synthetic partnership end to end"
+    )
     demo.add_argument("--children", type=int, default=2000, help="population size (default 2000)")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(handler=cmd_demo)
 
-    ingest = commands.add_parser("ingest", parents=[common, formatted], help="ingest from the file inbox or Kafka")
+    ingest = commands.add_parser(
+        "ingest", parents=[common, formatted], help="ingest from the file inbox or Kafka"
+    )
     source = ingest.add_mutually_exclusive_group(required=True)
     source.add_argument("--inbox", metavar="DIR", help="directory of <agency-id>/*.jsonl files")
     source.add_argument("--kafka", metavar="HOST:PORT", help="Kafka bootstrap server")
     ingest.add_argument("--once", action="store_true", help="take what is there, then exit")
     ingest.set_defaults(handler=cmd_ingest)
 
-    publish = commands.add_parser("publish", parents=[common, formatted], help="run an agency export through its adapter")
-    publish.add_argument("--adapter", required=True, help="la-csv, police-json, health-fhir or school-csv")
+    publish = commands.add_parser(
+        "publish", parents=[common, formatted], help="run an agency export through its adapter"
+    )
+    publish.add_argument(
+        "--adapter", required=True, help="la-csv, police-json, health-fhir or school-csv"
+    )
     publish.add_argument("--agency", required=True, help="the publishing agency's hub id")
     publish.add_argument("--file", required=True, help="the agency's native export file")
     target = publish.add_mutually_exclusive_group(required=True)
@@ -264,11 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     quarantine = commands.add_parser("quarantine", help="messages ingest could not accept")
     quarantine_commands = quarantine.add_subparsers(dest="quarantine_command", required=True)
-    q_list = quarantine_commands.add_parser("list", parents=[common, formatted], help="list quarantined messages")
-    q_list.add_argument("--include-raw", action="store_true", help="include raw bytes (base64; personal data)")
+    q_list = quarantine_commands.add_parser(
+        "list", parents=[common, formatted], help="list quarantined messages"
+    )
+    q_list.add_argument(
+        "--include-raw", action="store_true", help="include raw bytes (base64; personal data)"
+    )
     q_list.set_defaults(handler=cmd_quarantine_list)
 
-    status = commands.add_parser("status", parents=[common, formatted], help="events, children, agencies, positions")
+    status = commands.add_parser(
+        "status", parents=[common, formatted], help="events, children, agencies, positions"
+    )
     status.set_defaults(handler=cmd_status)
 
     schema = commands.add_parser("schema", help="print the canonical event JSON Schema (v1)")
@@ -276,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     identity = commands.add_parser("identity", help="child identifiers")
     identity_commands = identity.add_subparsers(dest="identity_command", required=True)
-    issue = identity_commands.add_parser("issue", parents=[common, formatted], help="issue a provisional child id")
+    issue = identity_commands.add_parser(
+        "issue", parents=[common, formatted], help="issue a provisional child id"
+    )
     issue.add_argument("--agency", required=True, help="the agency asking for it")
     issue.set_defaults(handler=cmd_identity_issue)
     return parser

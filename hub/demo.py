@@ -76,7 +76,12 @@ class DemoReport:
                 for a in self.agencies
             ],
             "quarantine": [
-                {"source": q.source, "position": q.position, "reason_code": q.reason_code, "reason": q.reason}
+                {
+                    "source": q.source,
+                    "position": q.position,
+                    "reason_code": q.reason_code,
+                    "reason": q.reason,
+                }
                 for q in self.quarantined
             ],
             "sibling_case_events_by_agency": self.sibling_events,
@@ -88,14 +93,23 @@ class DemoReport:
         print(f"{'agency':<24}{'adapter':<13}{'native rows':>12}{'not mapped':>12}{'recorded':>10}")
         for a in self.agencies:
             recorded = s.events_by_agency.get(a.agency_id, 0)
-            print(f"{a.agency_id:<24}{a.adapter:<13}{a.native_rows:>12,}{len(a.not_mapped):>12}{recorded:>10,}")
-        print(f"\n{s.events:,} events recorded in {s.children:,} child streams, encrypted per child.")
-        print(f"{s.duplicates:,} duplicates (a re-sent export) were no-ops; a second pass over the inbox recorded {self.second_pass_new} more.")
+            print(
+                f"{a.agency_id:<24}{a.adapter:<13}{a.native_rows:>12,}{len(a.not_mapped):>12}{recorded:>10,}"
+            )
+        print(
+            f"\n{s.events:,} events recorded in {s.children:,} child streams, encrypted per child."
+        )
+        print(
+            f"{s.duplicates:,} duplicates (a re-sent export) were no-ops; "
+            f"a second pass over the inbox recorded {self.second_pass_new} more."
+        )
         print("\nRows the adapters could not map (the rest still flowed):")
         for a in self.agencies:
             for p in a.not_mapped:
                 print(f"  {Path(p.file).name}:{p.line}: {p.reason}")
-        print(f"\nQuarantined by ingest ({len(self.quarantined)}), kept with raw bytes and position:")
+        print(
+            f"\nQuarantined by ingest ({len(self.quarantined)}), kept with raw bytes and position:"
+        )
         for code, count in sorted(Counter(q.reason_code for q in self.quarantined).items()):
             print(f"  {count} x {code}")
         print("\nThe sibling case (three children, four years), events recorded by agency:")
@@ -116,7 +130,9 @@ def _prepare(data_dir: Path) -> None:
             )
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, mode=0o700)
-    (data_dir / DEMO_MARKER).write_text("created by hub demo; deleted and rebuilt by the next one\n")
+    (data_dir / DEMO_MARKER).write_text(
+        "created by hub demo; deleted and rebuilt by the next one\n"
+    )
 
 
 def _gateway_messages(resend: list[bytes]) -> list[bytes]:
@@ -124,7 +140,11 @@ def _gateway_messages(resend: list[bytes]) -> list[bytes]:
     good = json.loads(resend[0])
     wrong_agency = {**good, "event_id": "GW-1", "agency": {**good["agency"], "id": POLICE}}
     number = good["child"].get("nhs_number", "9434765919")
-    bad_digit = {**good, "event_id": "GW-2", "child": {"nhs_number": number[:9] + str((int(number[9]) + 1) % 10)}}
+    bad_digit = {
+        **good,
+        "event_id": "GW-2",
+        "child": {"nhs_number": number[:9] + str((int(number[9]) + 1) % 10)},
+    }
     unknown_field = {**good, "event_id": "GW-3", "priority": "high"}
     future = {**good, "event_id": "GW-4", "recorded_at": "2099-01-01T09:00:00+00:00"}
     return [
@@ -158,7 +178,13 @@ def run_demo(settings: HubSettings, *, children: int, seed: int) -> DemoReport:
             if export.agency_id == LA:
                 la_lines = encoded
             lines.append(
-                AgencyLine(export.agency_id, export.adapter, export.rows_written, len(result.events), result.problems)
+                AgencyLine(
+                    export.agency_id,
+                    export.adapter,
+                    export.rows_written,
+                    len(result.events),
+                    result.problems,
+                )
             )
         # Inbox files are read in name order, so they are named in order of arrival.
         write_inbox_file(inbox_dir, LA, "02-resent-export", la_lines[:50])

@@ -157,7 +157,8 @@ class IngestService:
         outcome = BatchOutcome(source)
         records: list[HubRecord] = []
         by_agency: Counter[str] = Counter()
-        for message, result in parsed:
+        for message, parsed_message in parsed:
+            result: CanonicalEvent | Rejection | None = parsed_message
             if isinstance(result, CanonicalEvent):
                 result = self._accept(result, message, received_at, lookups, records)
             if result is None:

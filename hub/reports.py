@@ -87,8 +87,13 @@ def quarantined_messages(store: HubStore) -> list[QuarantineItem]:
         raw = base64.b64decode(record.raw)
         items.append(
             QuarantineItem(
-                record.source, record.position, record.timestamp, record.reason_code,
-                record.reason, len(raw), raw,
+                record.source,
+                record.position,
+                record.timestamp,
+                record.reason_code,
+                record.reason,
+                len(raw),
+                raw,
             )
         )
     return items

@@ -13,7 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
 
-    data_dir: Path = Field(default=Path(".hub"), description="where the embedded store and keys live")
+    data_dir: Path = Field(
+        default=Path(".hub"), description="where the embedded store and keys live"
+    )
     store: Literal["sqlite", "postgres"] = "sqlite"
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
     postgres_schema: str = "public"
@@ -57,4 +59,6 @@ class HubSettings(BaseSettings):
         if self.store == "sqlite":
             return str(self.sqlite_path.resolve())
         url = urlparse(self.postgres_dsn)
-        return f"postgresql://{url.hostname}:{url.port or 5432}/{url.path.lstrip('/')} schema {self.postgres_schema}"
+        database = url.path.lstrip("/")
+        port = url.port or 5432
+        return f"postgresql://{url.hostname}:{port}/{database} schema {self.postgres_schema}"

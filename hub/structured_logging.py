@@ -16,7 +16,17 @@ import structlog
 
 _NHS_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
 FREE_TEXT_KEYS = frozenset(
-    {"summary", "details", "narrative", "raw", "body", "child_voice", "reason_text", "value", "notes"}
+    {
+        "summary",
+        "details",
+        "narrative",
+        "raw",
+        "body",
+        "child_voice",
+        "reason_text",
+        "value",
+        "notes",
+    }
 )
 _MASK = "[redacted]"
 

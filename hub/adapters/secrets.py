@@ -26,7 +26,9 @@ def decode_secret(value: str, *, name: str) -> bytes:
     except (binascii.Error, ValueError) as error:
         raise SecretConfigurationError(f"{name} is not valid base64") from error
     if len(key) != SECRET_LENGTH:
-        raise SecretConfigurationError(f"{name} must decode to {SECRET_LENGTH} bytes, not {len(key)}")
+        raise SecretConfigurationError(
+            f"{name} must decode to {SECRET_LENGTH} bytes, not {len(key)}"
+        )
     return key
 
 

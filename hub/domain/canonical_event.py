@@ -109,7 +109,9 @@ class CanonicalEvent(_Strict):
     @classmethod
     def _known_kind(cls, kind: str) -> str:
         if kind not in KINDS:
-            raise ValueError(f"unknown kind {kind!r}; see docs/taxonomy.md for the kinds of schema v1")
+            raise ValueError(
+                f"unknown kind {kind!r}; see docs/taxonomy.md for the kinds of schema v1"
+            )
         return kind
 
     @field_validator("categories")
@@ -151,15 +153,20 @@ class CanonicalEvent(_Strict):
                 f"kind {self.kind!r} is published by {allowed} agencies, not {self.agency.type}"
             )
         if self.occurred_at > self.recorded_at:
-            raise ValueError("occurred_at is after recorded_at: an event is recorded after it happens")
+            raise ValueError(
+                "occurred_at is after recorded_at: an event is recorded after it happens"
+            )
         if self.kind == "record.retracted" and self.supersedes is None:
-            raise ValueError("a record.retracted event must name the record it retracts in supersedes")
+            raise ValueError(
+                "a record.retracted event must name the record it retracts in supersedes"
+            )
         if self.kind.startswith("identity.") and self.child.provisional_id is None:
             raise ValueError(f"{self.kind} events are published against the provisional id")
         for path in self.shielded_fields:
             if path != "summary" and not (path.startswith("details.") and path[8:] in self.details):
                 raise ValueError(
-                    f"shielded_fields entry {path!r} must be 'summary' or 'details.<a field present in details>'"
+                    f"shielded_fields entry {path!r} must be 'summary' "
+                    "or 'details.<a field present in details>'"
                 )
         return self
 

@@ -23,9 +23,9 @@ class Details(BaseModel):
 
 class ReferralDetails(Details):
     referral_source: str = Field(min_length=1, max_length=100, description="who referred")
-    outcome: Literal["no-further-action", "assessment", "strategy-discussion", "early-help"] | None = (
-        None
-    )
+    outcome: (
+        Literal["no-further-action", "assessment", "strategy-discussion", "early-help"] | None
+    ) = None
 
 
 class AssessmentDetails(Details):
@@ -34,7 +34,9 @@ class AssessmentDetails(Details):
 
 
 class Section47OutcomeDetails(Details):
-    outcome: Literal["concerns-not-substantiated", "concerns-substantiated-icpc", "no-further-action"]
+    outcome: Literal[
+        "concerns-not-substantiated", "concerns-substantiated-icpc", "no-further-action"
+    ]
 
 
 class ConferenceDetails(Details):
@@ -99,7 +101,9 @@ class HomeEducationNoticeDetails(Details):
 
 
 class EnrolmentDetails(Details):
-    school_urn: str = Field(pattern=r"^[0-9]{6}$", description="the school's unique reference number")
+    school_urn: str = Field(
+        pattern=r"^[0-9]{6}$", description="the school's unique reference number"
+    )
     starts_on: date
 
 

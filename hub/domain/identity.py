@@ -86,5 +86,7 @@ def validate_provisional_id(raw: str) -> str:
             "characters of 0-9 and A-Z (no I, L, O, U) and a check character"
         )
     if _provisional_check(body) != check:
-        raise InvalidIdentifierError("not a valid provisional id: the check character does not match")
+        raise InvalidIdentifierError(
+            "not a valid provisional id: the check character does not match"
+        )
     return value

@@ -9,11 +9,13 @@ index keys.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from eventsourcing.domain import DomainEvent
 
 
+@dataclass(frozen=True)
 class HubRecord(DomainEvent):
     key_scope: ClassVar[str]
 
@@ -23,6 +25,7 @@ class HubRecord(DomainEvent):
         return self.key_scope
 
 
+@dataclass(frozen=True)
 class ChildRecordEntry(HubRecord):
     """One entry in a child's stream: an agency event as received, or an identity link.
 
@@ -37,6 +40,7 @@ class ChildRecordEntry(HubRecord):
     position: int
 
 
+@dataclass(frozen=True)
 class IngestKeyClaimed(HubRecord):
     """Marks (agency, event_id, revision) as recorded, so the same publication twice is a no-op.
 
@@ -51,6 +55,7 @@ class IngestKeyClaimed(HubRecord):
     child_version: int
 
 
+@dataclass(frozen=True)
 class MessageQuarantined(HubRecord):
     """A message ingest could not accept, kept with its raw bytes, its position and why."""
 
@@ -63,6 +68,7 @@ class MessageQuarantined(HubRecord):
     reason_code: str
 
 
+@dataclass(frozen=True)
 class BatchCommitted(HubRecord):
     """The ledger of one committed ingest batch from one transport source, so counts reconcile."""
 

@@ -50,16 +50,26 @@ _EDUCATION = frozenset({AgencyType.EDUCATION})
 _LA_HEALTH = frozenset({AgencyType.LOCAL_AUTHORITY, AgencyType.HEALTH})
 
 
-def _k(description: str, publishers: frozenset[AgencyType], details: type[d.Details] | None = None) -> KindSpec:
+def _k(
+    description: str, publishers: frozenset[AgencyType], details: type[d.Details] | None = None
+) -> KindSpec:
     return KindSpec(description, publishers, details)
 
 
 KINDS: dict[str, KindSpec] = {
     # Local authority children's social care
     "la.contact": _k("Contact received by the front door", _LA),
-    "la.referral": _k("Referral accepted (re-referral within 12 months is a key indicator)", _LA, d.ReferralDetails),
-    "la.assessment-started": _k("Child and family assessment started (45 working-day timescale)", _LA, d.AssessmentDetails),
-    "la.assessment-completed": _k("Child and family assessment completed", _LA, d.AssessmentDetails),
+    "la.referral": _k(
+        "Referral accepted (re-referral within 12 months is a key indicator)",
+        _LA,
+        d.ReferralDetails,
+    ),
+    "la.assessment-started": _k(
+        "Child and family assessment started (45 working-day timescale)", _LA, d.AssessmentDetails
+    ),
+    "la.assessment-completed": _k(
+        "Child and family assessment completed", _LA, d.AssessmentDetails
+    ),
     "la.child-in-need-plan": _k("Child in need plan started or reviewed", _LA),
     "la.family-help-episode": _k("Family Help episode and lead practitioner allocation", _LA),
     "la.strategy-discussion": _k("Strategy discussion held", _LA),
@@ -67,7 +77,11 @@ KINDS: dict[str, KindSpec] = {
     "la.s47-enquiry-outcome": _k("Section 47 enquiry outcome", _LA, d.Section47OutcomeDetails),
     "la.initial-cp-conference": _k("Initial child protection conference", _LA, d.ConferenceDetails),
     "la.review-cp-conference": _k("Review child protection conference", _LA, d.ConferenceDetails),
-    "la.cp-plan-started": _k("Child protection plan started (repeat plans are a key indicator)", _LA, d.ChildProtectionPlanDetails),
+    "la.cp-plan-started": _k(
+        "Child protection plan started (repeat plans are a key indicator)",
+        _LA,
+        d.ChildProtectionPlanDetails,
+    ),
     "la.cp-plan-reviewed": _k("Child protection plan reviewed", _LA),
     "la.cp-plan-ended": _k("Child protection plan ended", _LA),
     "la.pre-proceedings": _k("Pre-proceedings (PLO) started", _LA),
@@ -80,31 +94,53 @@ KINDS: dict[str, KindSpec] = {
     "la.decision": _k("Decision recorded with rationale and decider", _LA, d.DecisionDetails),
     "la.worker-allocated": _k("Worker allocated or changed", _LA, d.WorkerAllocationDetails),
     # Police
-    "police.domestic-abuse-incident": _k("Domestic abuse incident where the child lives (Operation Encompass)", _POLICE, d.DomesticAbuseIncidentDetails),
+    "police.domestic-abuse-incident": _k(
+        "Domestic abuse incident where the child lives (Operation Encompass)",
+        _POLICE,
+        d.DomesticAbuseIncidentDetails,
+    ),
     "police.police-protection": _k("Child taken into police protection", _POLICE),
-    "police.home-visit": _k("Police visit to the home (child seen and spoken to?)", _POLICE, d.HomeVisitDetails),
+    "police.home-visit": _k(
+        "Police visit to the home (child seen and spoken to?)", _POLICE, d.HomeVisitDetails
+    ),
     "police.household-arrest": _k("Arrest or charge of a household member", _POLICE),
     "police.missing-episode": _k("Missing episode", _POLICE, d.MissingEpisodeDetails),
     "police.exploitation-concern": _k("Exploitation concern (county lines, CSE, CCE)", _POLICE),
     "police.nrm-referral": _k("National Referral Mechanism referral", _POLICE),
     # Health / ICB
     "health.health-visitor-concern": _k("Health visitor concern", _HEALTH),
-    "health.was-not-brought": _k("Child was not brought to an appointment", _HEALTH, d.WasNotBroughtDetails),
+    "health.was-not-brought": _k(
+        "Child was not brought to an appointment", _HEALTH, d.WasNotBroughtDetails
+    ),
     "health.urgent-care-attendance": _k("A&E or urgent care attendance", _HEALTH),
     "health.non-mobile-infant-injury": _k("Injury in a non-mobile infant", _HEALTH),
     "health.parental-mental-health-crisis": _k("Parental mental health crisis", _HEALTH),
     "health.maternity-pre-birth-concern": _k("Maternity pre-birth concern", _HEALTH),
     "health.looked-after-health-assessment": _k("Health assessment for a child in care", _HEALTH),
     # Schools and education settings
-    "education.enrolled": _k("Child enrolled at a school or setting", _EDUCATION, d.EnrolmentDetails),
+    "education.enrolled": _k(
+        "Child enrolled at a school or setting", _EDUCATION, d.EnrolmentDetails
+    ),
     "education.safeguarding-disclosure": _k("Safeguarding disclosure by the child", _EDUCATION),
-    "education.attendance-concern": _k("Attendance concern or persistent absence", _EDUCATION, d.AttendanceConcernDetails),
-    "education.suspension-or-exclusion": _k("Suspension or exclusion", _EDUCATION, d.ExclusionDetails),
+    "education.attendance-concern": _k(
+        "Attendance concern or persistent absence", _EDUCATION, d.AttendanceConcernDetails
+    ),
+    "education.suspension-or-exclusion": _k(
+        "Suspension or exclusion", _EDUCATION, d.ExclusionDetails
+    ),
     "education.child-missing-education": _k("Child missing education", _EDUCATION),
-    "education.elective-home-education-notice": _k("Elective home education notice", _EDUCATION, d.HomeEducationNoticeDetails),
+    "education.elective-home-education-notice": _k(
+        "Elective home education notice", _EDUCATION, d.HomeEducationNoticeDetails
+    ),
     "education.not-in-school-register": _k("Children-not-in-school register entry", _EDUCATION),
     # Cross-agency
-    "record.retracted": _k("The publisher retracts an earlier record (`supersedes` names it)", _ALL),
-    "identity.linked": _k("A provisional child id is found to be this NHS number", _LA_HEALTH, d.IdentityLinkDetails),
-    "identity.unlinked": _k("An earlier link was wrong: two different children", _LA_HEALTH, d.IdentityUnlinkDetails),
+    "record.retracted": _k(
+        "The publisher retracts an earlier record (`supersedes` names it)", _ALL
+    ),
+    "identity.linked": _k(
+        "A provisional child id is found to be this NHS number", _LA_HEALTH, d.IdentityLinkDetails
+    ),
+    "identity.unlinked": _k(
+        "An earlier link was wrong: two different children", _LA_HEALTH, d.IdentityUnlinkDetails
+    ),
 }

@@ -19,7 +19,11 @@ NHS_IN_TEXT = re.compile(rb"(?<!\d)(\d{3}) ?(\d{3}) ?(\d{4})(?!\d)")
 def hub(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *args],
-        capture_output=True, text=True, check=False, env={**os.environ, **(env or {})}, timeout=300,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+        timeout=300,
     )
 
 
@@ -39,8 +43,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
 def test_demo_ingests_every_agency_and_reconciles(demo: tuple[Path, dict[str, Any]]) -> None:
     data_dir, report = demo
     assert {a["agency"] for a in report["agencies"]} == {
-        "shire-county-council", "shire-constabulary", "shire-icb",
-        "school-100001", "school-100002", "school-100003", "school-100004",
+        "shire-county-council",
+        "shire-constabulary",
+        "shire-icb",
+        "school-100001",
+        "school-100002",
+        "school-100003",
+        "school-100004",
     }
     for agency in report["agencies"]:
         assert len(agency["not_mapped"]) == 2  # the generator spoils two native rows per file
@@ -51,30 +60,45 @@ def test_demo_ingests_every_agency_and_reconciles(demo: tuple[Path, dict[str, An
     assert report["duplicates"] == 50
     assert report["second_pass_new_events"] == 0
     assert sorted(q["reason_code"] for q in report["quarantine"]) == [
-        "future-date", "invalid-event", "invalid-event", "invalid-utf8", "malformed-json", "wrong-agency",
+        "future-date",
+        "invalid-event",
+        "invalid-event",
+        "invalid-utf8",
+        "malformed-json",
+        "wrong-agency",
     ]
     assert set(report["sibling_case_events_by_agency"]) == {
-        "school-100001", "shire-constabulary", "shire-county-council", "shire-icb",
+        "school-100001",
+        "shire-constabulary",
+        "shire-county-council",
+        "shire-icb",
     }
     assert (data_dir / "events.sqlite").exists() and (data_dir / "keys.sqlite").exists()
 
     status = as_json(hub("status", "--format", "json", "--data-dir", str(data_dir)))
     assert (status["events"], status["duplicates"], status["quarantined"]) == (
-        report["events"], 50, 6,
+        report["events"],
+        50,
+        6,
     )
     for source in status["sources"]:
-        assert source["consumed"] == source["accepted"] + source["duplicates"] + source["quarantined"]
+        assert (
+            source["consumed"] == source["accepted"] + source["duplicates"] + source["quarantined"]
+        )
         assert source["position"] == source["consumed"]  # every inbox line, in order
 
 
 def test_quarantine_list_shows_reason_and_position(demo: tuple[Path, dict[str, Any]]) -> None:
     data_dir, _ = demo
-    items = as_json(hub("quarantine", "list", "--format", "json", "--include-raw", "--data-dir", str(data_dir)))
+    items = as_json(
+        hub("quarantine", "list", "--format", "json", "--include-raw", "--data-dir", str(data_dir))
+    )
     by_position = {i["position"]: i for i in items}
     assert by_position[2]["reason"] == "message is not UTF-8 (bad byte at offset 0)"
     assert by_position[2]["raw_base64"] == "//4Abm90IHV0Zi04"
     assert by_position[3]["reason"] == (
-        "message claims agency 'shire-constabulary' but arrived on the channel of 'shire-county-council'"
+        "message claims agency 'shire-constabulary' "
+        "but arrived on the channel of 'shire-county-council'"
     )
     assert all(i["source"] == "inbox:shire-county-council/03-partner-gateway.jsonl" for i in items)
 
@@ -87,20 +111,44 @@ def test_demo_refuses_a_data_dir_that_is_not_a_demo(tmp_path: Path) -> None:
     assert (tmp_path / "events.sqlite").read_bytes() == b"precious"
 
 
-def test_full_ingest_logs_are_json_and_carry_no_nhs_number(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+def test_full_ingest_logs_are_json_and_carry_no_nhs_number(
+    demo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
     demo_dir, _ = demo
     inbox, data_dir = tmp_path / "inbox", tmp_path / "hub"
     exports = {p.stem: p for p in (demo_dir / "exports").iterdir()}
-    adapters = {"shire-county-council": "la-csv", "shire-constabulary": "police-json", "shire-icb": "health-fhir"}
+    adapters = {
+        "shire-county-council": "la-csv",
+        "shire-constabulary": "police-json",
+        "shire-icb": "health-fhir",
+    }
     nhs_numbers: set[bytes] = set()
     for agency, path in exports.items():
         adapter = adapters.get(agency, "school-csv")
         nhs_numbers.update(b"".join(m) for m in NHS_IN_TEXT.findall(path.read_bytes()))
-        published = hub("publish", "--adapter", adapter, "--agency", agency, "--file", str(path), "--inbox", str(inbox))
+        published = hub(
+            "publish",
+            "--adapter",
+            adapter,
+            "--agency",
+            agency,
+            "--file",
+            str(path),
+            "--inbox",
+            str(inbox),
+        )
         assert published.returncode == 3, published.stderr  # two spoiled rows per file
     assert len(nhs_numbers) > 80
 
-    result = hub("ingest", "--inbox", str(inbox), "--once", "--data-dir", str(data_dir), env={"HUB_LOG_LEVEL": "info"})
+    result = hub(
+        "ingest",
+        "--inbox",
+        str(inbox),
+        "--once",
+        "--data-dir",
+        str(data_dir),
+        env={"HUB_LOG_LEVEL": "info"},
+    )
     # This fresh hub never issued the demo's provisional id, so its events are quarantined.
     assert result.returncode == 3, result.stderr
     lines = [json.loads(line) for line in result.stderr.strip().splitlines()]
@@ -115,20 +163,35 @@ def test_full_ingest_logs_are_json_and_carry_no_nhs_number(demo: tuple[Path, dic
 
 def test_publish_sample_reports_unmapped_rows_with_file_line_and_reason(tmp_path: Path) -> None:
     result = hub(
-        "publish", "--adapter", "la-csv", "--agency", "shire-county-council",
-        "--file", str(SAMPLES / "la-case-management.csv"), "--inbox", str(tmp_path), "--format", "json",
+        "publish",
+        "--adapter",
+        "la-csv",
+        "--agency",
+        "shire-county-council",
+        "--file",
+        str(SAMPLES / "la-case-management.csv"),
+        "--inbox",
+        str(tmp_path),
+        "--format",
+        "json",
     )
     assert result.returncode == 3
     document = as_json(result)
     assert document["events"] > 0
     (problem,) = document["problems"]
-    assert problem["file"].endswith("la-case-management.csv") and problem["line"] > 1 and problem["reason"]
+    assert (
+        problem["file"].endswith("la-case-management.csv")
+        and problem["line"] > 1
+        and problem["reason"]
+    )
     (written,) = (tmp_path / "shire-county-council").glob("*.jsonl")
     assert len(written.read_text().splitlines()) == document["events"]
 
 
 def test_unknown_adapter_and_bad_usage(tmp_path: Path) -> None:
-    unknown = hub("publish", "--adapter", "fax", "--agency", "x-y", "--file", "f", "--inbox", str(tmp_path))
+    unknown = hub(
+        "publish", "--adapter", "fax", "--agency", "x-y", "--file", "f", "--inbox", str(tmp_path)
+    )
     assert unknown.returncode == 1
     assert "valid adapters are: health-fhir, la-csv, police-json, school-csv" in unknown.stderr
     assert hub("ingest", "--once").returncode == 2  # needs --inbox or --kafka
@@ -136,7 +199,15 @@ def test_unknown_adapter_and_bad_usage(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["demo"], ["ingest"], ["publish"], ["quarantine", "list"], ["status"], ["schema"], ["identity", "issue"]],
+    [
+        ["demo"],
+        ["ingest"],
+        ["publish"],
+        ["quarantine", "list"],
+        ["status"],
+        ["schema"],
+        ["identity", "issue"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = hub(*command, "--help")
@@ -152,7 +223,11 @@ def test_schema_is_published(tmp_path: Path) -> None:
 
 def test_identity_issue_then_publish_against_it(tmp_path: Path) -> None:
     data_dir = str(tmp_path / "hub")
-    issued = as_json(hub("identity", "issue", "--agency", "shire-icb", "--format", "json", "--data-dir", data_dir))
+    issued = as_json(
+        hub(
+            "identity", "issue", "--agency", "shire-icb", "--format", "json", "--data-dir", data_dir
+        )
+    )
     assert issued["provisional_id"].startswith("PRV-")
 
 
@@ -160,14 +235,29 @@ def test_identity_issue_then_publish_against_it(tmp_path: Path) -> None:
 def test_adapter_to_kafka_to_store(kafka_broker: str, tmp_path: Path) -> None:
     data_dir = str(tmp_path / "hub")
     published = hub(
-        "publish", "--adapter", "police-json", "--agency", "e2e-police", "--file",
-        str(SAMPLES / "police-incidents.json"), "--kafka", kafka_broker, "--format", "json", "--data-dir", data_dir,
+        "publish",
+        "--adapter",
+        "police-json",
+        "--agency",
+        "e2e-police",
+        "--file",
+        str(SAMPLES / "police-incidents.json"),
+        "--kafka",
+        kafka_broker,
+        "--format",
+        "json",
+        "--data-dir",
+        data_dir,
     )
     assert published.returncode == 3, published.stderr
     sent = as_json(published)["events"]
-    first = hub("ingest", "--kafka", kafka_broker, "--once", "--format", "json", "--data-dir", data_dir)
+    first = hub(
+        "ingest", "--kafka", kafka_broker, "--once", "--format", "json", "--data-dir", data_dir
+    )
     assert first.returncode == 0, first.stderr
-    again = as_json(hub("ingest", "--kafka", kafka_broker, "--once", "--format", "json", "--data-dir", data_dir))
+    again = as_json(
+        hub("ingest", "--kafka", kafka_broker, "--once", "--format", "json", "--data-dir", data_dir)
+    )
     assert again["accepted"] == 0
     status = as_json(hub("status", "--format", "json", "--data-dir", data_dir))
     assert status["agencies"]["e2e-police"] == sent

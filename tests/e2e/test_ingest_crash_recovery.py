@@ -22,13 +22,26 @@ FILES, PER_FILE = 4, 3000
 
 
 def _hub_command(data_dir: Path, inbox: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "hub.cli", "ingest", "--inbox", str(inbox), "--data-dir", str(data_dir), "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "hub.cli",
+        "ingest",
+        "--inbox",
+        str(inbox),
+        "--data-dir",
+        str(data_dir),
+        "--quiet",
+        *extra,
+    ]
 
 
 def _committed(settings: HubSettings) -> int:
     hub = bootstrap(settings)
     try:
-        return sum(hub.store.position(f"inbox:{AGENCY}/export-{f}.jsonl") or 0 for f in range(FILES))
+        return sum(
+            hub.store.position(f"inbox:{AGENCY}/export-{f}.jsonl") or 0 for f in range(FILES)
+        )
     finally:
         hub.close()
 

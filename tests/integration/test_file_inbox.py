@@ -14,7 +14,12 @@ from tests.factories import event_bytes
 
 def test_drains_each_agency_directory_and_resumes_by_line(hub: Hub, tmp_path: Path) -> None:
     inbox_dir = tmp_path / "inbox"
-    write_inbox_file(inbox_dir, "shire-county-council", "day1", [event_bytes(event_id=f"L-{i}") for i in range(5)])
+    write_inbox_file(
+        inbox_dir,
+        "shire-county-council",
+        "day1",
+        [event_bytes(event_id=f"L-{i}") for i in range(5)],
+    )
     inbox = FileInbox(inbox_dir)
     first = inbox.drain(hub.ingest, batch_size=2)
     assert [o.accepted for o in first] == [2, 2, 1]
@@ -33,11 +38,20 @@ def test_drains_each_agency_directory_and_resumes_by_line(hub: Hub, tmp_path: Pa
 
 def test_a_line_claiming_another_agency_is_quarantined(hub: Hub, tmp_path: Path) -> None:
     inbox_dir = tmp_path / "inbox"
-    police_claim = event_bytes(event_id="Z-1", agency={"id": "shire-constabulary", "type": "police"}, kind="police.nrm-referral", details={})
+    police_claim = event_bytes(
+        event_id="Z-1",
+        agency={"id": "shire-constabulary", "type": "police"},
+        kind="police.nrm-referral",
+        details={},
+    )
     write_inbox_file(inbox_dir, "school-100001", "log", [police_claim])
     FileInbox(inbox_dir).drain(hub.ingest, batch_size=10)
     (item,) = quarantined_messages(hub.store)
-    assert (item.source, item.position, item.reason_code) == ("inbox:school-100001/log.jsonl", 1, "wrong-agency")
+    assert (item.source, item.position, item.reason_code) == (
+        "inbox:school-100001/log.jsonl",
+        1,
+        "wrong-agency",
+    )
 
 
 def test_inbox_files_are_append_only(tmp_path: Path) -> None:

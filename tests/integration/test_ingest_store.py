@@ -34,15 +34,28 @@ def test_counts_reconcile_and_duplicates_are_no_ops(hub: Hub) -> None:
         event_bytes(event_id="A-2", child={"nhs_number": nhs_number(1)}),
         event_bytes(event_id="A-1"),  # the same publication again
         b"{not json",
-        event_bytes(event_id="A-3", agency={"id": "shire-constabulary", "type": "police"}, kind="police.nrm-referral", details={}),
+        event_bytes(
+            event_id="A-3",
+            agency={"id": "shire-constabulary", "type": "police"},
+            kind="police.nrm-referral",
+            details={},
+        ),
     )
     outcome = hub.ingest.ingest(batch)
     assert (outcome.accepted, outcome.duplicates, dict(outcome.quarantined)) == (
-        2, 1, {"malformed-json": 1, "wrong-agency": 1},
+        2,
+        1,
+        {"malformed-json": 1, "wrong-agency": 1},
     )
     assert outcome.consumed == len(batch)
 
-    again = hub.ingest.ingest(messages(event_bytes(event_id="A-1"), event_bytes(event_id="A-2", child={"nhs_number": nhs_number(1)}), start=6))
+    again = hub.ingest.ingest(
+        messages(
+            event_bytes(event_id="A-1"),
+            event_bytes(event_id="A-2", child={"nhs_number": nhs_number(1)}),
+            start=6,
+        )
+    )
     assert (again.accepted, again.duplicates) == (0, 2)
 
     status = store_status(hub.store, "test")
@@ -64,8 +77,13 @@ def test_corrections_are_new_entries_and_conflicting_resends_are_quarantined(hub
     assert (outcome.accepted, dict(outcome.quarantined)) == (1, {"conflicting-duplicate": 1})
     stream = hub.pseudonyms.child_stream(ChildRef(nhs_number=VALID_NHS_NUMBER))
     entries = hub.store.stream(stream)
-    assert [(e.originator_version, e.body["revision"], e.body["summary"]) for e in entries if isinstance(e, ChildRecordEntry)] == [
-        (1, 1, "first"), (2, 2, "corrected"),
+    assert [
+        (e.originator_version, e.body["revision"], e.body["summary"])
+        for e in entries
+        if isinstance(e, ChildRecordEntry)
+    ] == [
+        (1, 1, "first"),
+        (2, 2, "corrected"),
     ]
     (item,) = quarantined_messages(hub.store)
     assert item.reason == (
@@ -79,7 +97,12 @@ def test_quarantine_keeps_raw_bytes_position_and_reason(hub: Hub) -> None:
     raw = b"\xff\xfe broken"
     hub.ingest.ingest(messages(raw, start=41))
     (item,) = quarantined_messages(hub.store)
-    assert (item.source, item.position, item.raw, item.reason_code) == (SOURCE, 41, raw, "invalid-utf8")
+    assert (item.source, item.position, item.raw, item.reason_code) == (
+        SOURCE,
+        41,
+        raw,
+        "invalid-utf8",
+    )
 
 
 def test_restart_resumes_after_last_committed_position(settings: HubSettings) -> None:
@@ -89,7 +112,9 @@ def test_restart_resumes_after_last_committed_position(settings: HubSettings) ->
 
     second = bootstrap(settings)
     assert second.ingest.resume_after(SOURCE) == 5
-    replayed = second.ingest.ingest(messages(*(event_bytes(event_id=f"C-{i}") for i in range(1, 9))))
+    replayed = second.ingest.ingest(
+        messages(*(event_bytes(event_id=f"C-{i}") for i in range(1, 9)))
+    )
     assert (replayed.skipped_already_recorded, replayed.accepted, replayed.duplicates) == (5, 3, 0)
     assert store_status(second.store, "t").events == 8
     second.close()
@@ -107,8 +132,13 @@ def test_events_and_position_commit_together(hub: Hub) -> None:
         calls += 1
         # Simulate a competing writer taking the child's next version first, on every try.
         competitor = ChildRecordEntry(
-            originator_id=stream, originator_version=hub.store.last_version(stream) + 1,
-            timestamp=records[0].timestamp, entry_type="agency-event", body={}, source="other", position=calls,
+            originator_id=stream,
+            originator_version=hub.store.last_version(stream) + 1,
+            timestamp=records[0].timestamp,
+            entry_type="agency-event",
+            body={},
+            source="other",
+            position=calls,
         )
         hub.store.events.put([competitor])
         original_append(records, tracking)
@@ -128,10 +158,16 @@ def test_provisional_ids_must_be_issued_and_links_reach_the_nhs_stream(hub: Hub)
     provisional = IdentityService(hub.store, hub.pseudonyms).issue_provisional(OWNER)
     outcome = hub.ingest.ingest(
         messages(
-            event_bytes(event_id="P-1", child={"provisional_id": unknown}, kind="la.contact", details={}),
-            event_bytes(event_id="P-2", child={"provisional_id": provisional}, kind="la.contact", details={}),
             event_bytes(
-                event_id="P-3", child={"provisional_id": provisional}, kind="identity.linked",
+                event_id="P-1", child={"provisional_id": unknown}, kind="la.contact", details={}
+            ),
+            event_bytes(
+                event_id="P-2", child={"provisional_id": provisional}, kind="la.contact", details={}
+            ),
+            event_bytes(
+                event_id="P-3",
+                child={"provisional_id": provisional},
+                kind="identity.linked",
                 details={"nhs_number": VALID_NHS_NUMBER},
             ),
         )
@@ -140,7 +176,9 @@ def test_provisional_ids_must_be_issued_and_links_reach_the_nhs_stream(hub: Hub)
     provisional_stream = hub.pseudonyms.child_stream(ChildRef(provisional_id=provisional))
     nhs_stream = hub.pseudonyms.nhs_stream(VALID_NHS_NUMBER)
     assert [e.entry_type for e in hub.store.stream(provisional_stream)] == [  # type: ignore[attr-defined]
-        "provisional-id-issued", "agency-event", "agency-event",
+        "provisional-id-issued",
+        "agency-event",
+        "agency-event",
     ]
     (link,) = hub.store.stream(nhs_stream)
     assert isinstance(link, ChildRecordEntry) and link.entry_type == "identity-linked"
@@ -160,7 +198,11 @@ def _raw_store_bytes(hub: Hub) -> bytes:
         for (table,) in tables:
             for row in db.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall():
                 for value in row:
-                    chunks.append(bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode())
+                    chunks.append(
+                        bytes(value)
+                        if isinstance(value, bytes | memoryview)
+                        else str(value).encode()
+                    )
     return b"\x00".join(chunks)
 
 
@@ -168,7 +210,9 @@ def test_store_holds_no_nhs_number_summary_or_kind_in_clear(hub: Hub) -> None:
     secret_summary = "Disclosure of injuries by Kestrel-Lane-unique-phrase"
     hub.ingest.ingest(
         messages(
-            event_bytes(event_id="E-1", summary=secret_summary, kind="la.s47-enquiry-started", details={}),
+            event_bytes(
+                event_id="E-1", summary=secret_summary, kind="la.s47-enquiry-started", details={}
+            ),
             b'{"child": {"nhs_number": "9434765919"}, "summary": "Kestrel-Lane-quarantined-text"',
         )
     )
@@ -176,7 +220,16 @@ def test_store_holds_no_nhs_number_summary_or_kind_in_clear(hub: Hub) -> None:
     hub.store.close()
     raw = _raw_store_bytes(hub)
     assert len(raw) > 1000
-    for needle in (VALID_NHS_NUMBER, "943 476 5919", "Kestrel-Lane", "s47", "la.", "referral", "PRV-", "shire-county-council\x1f"):
+    for needle in (
+        VALID_NHS_NUMBER,
+        "943 476 5919",
+        "Kestrel-Lane",
+        "s47",
+        "la.",
+        "referral",
+        "PRV-",
+        "shire-county-council\x1f",
+    ):
         assert needle.encode() not in raw, needle
     stream = hub.pseudonyms.child_stream(ChildRef(nhs_number=VALID_NHS_NUMBER))
     assert stream.hex.encode() in raw or str(UUID(stream.hex)).encode() in raw

@@ -35,7 +35,11 @@ def police_events(agency: str, count: int, children: int = 7) -> list[CanonicalE
                 agency={"id": agency, "type": "police"},
                 child={"nhs_number": nhs_number(i % children)},
                 kind="police.home-visit",
-                details={"reason": "welfare check", "child_seen": True, "child_spoken_to": i % 2 == 0},
+                details={
+                    "reason": "welfare check",
+                    "child_seen": True,
+                    "child_spoken_to": i % 2 == 0,
+                },
             )
         )
         for i in range(count)
@@ -50,7 +54,9 @@ def ingest_once(hub: Hub, broker: str) -> None:
         runner.close()
 
 
-def test_publish_and_ingest_exactly_once_across_restarts(kafka_broker: str, settings: HubSettings) -> None:
+def test_publish_and_ingest_exactly_once_across_restarts(
+    kafka_broker: str, settings: HubSettings
+) -> None:
     agency = unique_agency()
     events = police_events(agency, 250)
     first = bootstrap(settings)
@@ -81,19 +87,25 @@ def test_message_key_is_the_child_pseudonym_so_a_child_stays_in_one_partition(
     agency = unique_agency()
     events = police_events(agency, 40, children=3)
     publish_events(kafka_broker, agency, events, hub.pseudonyms)
-    consumer = KafkaConsumer(bootstrap_servers=kafka_broker, group_id=None, consumer_timeout_ms=3000)
-    partitions = [TopicPartition(agency_topic(agency), p) for p in consumer.partitions_for_topic(agency_topic(agency))]
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka_broker, group_id=None, consumer_timeout_ms=3000
+    )
+    partitions = [
+        TopicPartition(agency_topic(agency), p)
+        for p in consumer.partitions_for_topic(agency_topic(agency))
+    ]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     keys_by_partition: dict[bytes, set[int]] = {}
-    seen = 0
-    for record in consumer:
+    for seen, record in enumerate(consumer, start=1):
         keys_by_partition.setdefault(record.key, set()).add(record.partition)
-        seen += 1
         if seen == 40:
             break
     consumer.close()
-    expected_keys = {hub.pseudonyms.child_stream(ChildRef(nhs_number=nhs_number(i))).hex.encode() for i in range(3)}
+    expected_keys = {
+        hub.pseudonyms.child_stream(ChildRef(nhs_number=nhs_number(i))).hex.encode()
+        for i in range(3)
+    }
     assert set(keys_by_partition) == expected_keys
     assert all(len(parts) == 1 for parts in keys_by_partition.values())
 
@@ -104,16 +116,34 @@ def test_bad_messages_on_a_topic_are_quarantined_not_dropped(kafka_broker: str, 
     ensure_topic(kafka_broker, topic, partitions=1)
     producer = KafkaProducer(bootstrap_servers=kafka_broker, acks="all")
     values = [
-        event_bytes(event_id="OK-1", agency={"id": agency, "type": "police"}, kind="police.nrm-referral", details={}),
-        event_bytes(event_id="X-1", agency={"id": "someone-else", "type": "police"}, kind="police.nrm-referral", details={}),
+        event_bytes(
+            event_id="OK-1",
+            agency={"id": agency, "type": "police"},
+            kind="police.nrm-referral",
+            details={},
+        ),
+        event_bytes(
+            event_id="X-1",
+            agency={"id": "someone-else", "type": "police"},
+            kind="police.nrm-referral",
+            details={},
+        ),
         b"\x00\x01 not json",
-        event_bytes(event_id="X-2", agency={"id": agency, "type": "police"}, kind="police.nrm-referral", details={}, child={"nhs_number": "1234567890"}),
+        event_bytes(
+            event_id="X-2",
+            agency={"id": agency, "type": "police"},
+            kind="police.nrm-referral",
+            details={},
+            child={"nhs_number": "1234567890"},
+        ),
     ]
     for value in values:
         producer.send(topic, key=b"k", value=value).get(timeout=30)
     producer.close()
     ingest_once(hub, kafka_broker)
-    items = {(i.position, i.reason_code) for i in quarantined_messages(hub.store) if topic in i.source}
+    items = {
+        (i.position, i.reason_code) for i in quarantined_messages(hub.store) if topic in i.source
+    }
     assert items == {(1, "wrong-agency"), (2, "malformed-json"), (3, "invalid-event")}
     assert hub.store.position(source_name(TopicPartition(topic, 0))) == 3
     assert store_status(hub.store, "t").events_by_agency[agency] == 1

@@ -48,7 +48,9 @@ def test_child_needs_exactly_one_identifier() -> None:
 
 
 def test_naive_datetimes_rejected() -> None:
-    assert problems(occurred_at="2024-03-04T09:15:00").startswith("occurred_at: Input should have timezone info")
+    assert problems(occurred_at="2024-03-04T09:15:00").startswith(
+        "occurred_at: Input should have timezone info"
+    )
 
 
 def test_dates_before_1990_rejected() -> None:
@@ -91,9 +93,13 @@ def test_withholding_needs_recipient_and_review_date() -> None:
 
 
 def test_shielded_fields_must_name_present_fields() -> None:
-    assert "shielded_fields entry 'details.address'" in problems(shielded_fields=["details.address"])
+    assert "shielded_fields entry 'details.address'" in problems(
+        shielded_fields=["details.address"]
+    )
     event = CanonicalEvent.model_validate(
-        event_dict(kind="la.contact", details={"address": "refuge"}, shielded_fields=["details.address"])
+        event_dict(
+            kind="la.contact", details={"address": "refuge"}, shielded_fields=["details.address"]
+        )
     )
     assert event.shielded_fields == ["details.address"]
 
@@ -121,7 +127,9 @@ def test_published_schema_covers_every_field_and_kind() -> None:
     assert schema["additionalProperties"] is False
     assert set(schema["x-kinds"]) == set(KINDS)
     assert schema["x-kinds"]["police.home-visit"]["details"]["required"] == [
-        "reason", "child_seen", "child_spoken_to",
+        "reason",
+        "child_seen",
+        "child_spoken_to",
     ]
 
 

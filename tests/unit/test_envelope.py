@@ -21,14 +21,18 @@ from tests.factories import VALID_NHS_NUMBER
 
 @pytest.fixture
 def mapper(tmp_path: Path) -> EnvelopeMapper:
-    keyring = Keyring(SqliteDataKeyStore(tmp_path / "keys.sqlite"), FileKekProvider(tmp_path / "kek"))
+    keyring = Keyring(
+        SqliteDataKeyStore(tmp_path / "keys.sqlite"), FileKekProvider(tmp_path / "kek")
+    )
     transcoder = JSONTranscoder()
     transcoder.register(UUIDAsHex())
     transcoder.register(DatetimeAsISO())
     return EnvelopeMapper(transcoder, keyring)
 
 
-def entry(stream: UUID, version: int = 1, summary: str = "Referral from school") -> ChildRecordEntry:
+def entry(
+    stream: UUID, version: int = 1, summary: str = "Referral from school"
+) -> ChildRecordEntry:
     return ChildRecordEntry(
         originator_id=stream,
         originator_version=version,
@@ -55,7 +59,10 @@ def test_each_child_has_its_own_data_key(mapper: EnvelopeMapper) -> None:
     second = mapper.to_stored_event(entry(uuid4()))
     assert first.state[1:17] != second.state[1:17]  # different key ids
     same_child = uuid4()
-    a, b = mapper.to_stored_event(entry(same_child, 1)), mapper.to_stored_event(entry(same_child, 2))
+    a, b = (
+        mapper.to_stored_event(entry(same_child, 1)),
+        mapper.to_stored_event(entry(same_child, 2)),
+    )
     assert a.state[1:17] == b.state[1:17]
 
 

@@ -35,7 +35,15 @@ def test_check_of_eleven_means_zero() -> None:
     assert validate_nhs_number("0000000000") == "0000000000"
 
 
-@pytest.mark.parametrize("raw", ["94347659", "94347659190", "943476591X", "９４３４７６５９１９"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "94347659",
+        "94347659190",
+        "943476591X",
+        "\uff19\uff14\uff13\uff14\uff17\uff16\uff15\uff19\uff11\uff19",
+    ],
+)
 def test_wrong_length_or_characters_rejected(raw: str) -> None:
     with pytest.raises(InvalidIdentifierError, match="10 digits"):
         validate_nhs_number(raw)

@@ -43,7 +43,7 @@ class FileInbox:
         """(agency id, file) for every inbox file, in a stable order."""
         if not self.directory.is_dir():
             return []
-        found = []
+        found: list[tuple[str, Path]] = []
         for agency_dir in sorted(self.directory.iterdir()):
             if agency_dir.is_dir() and _AGENCY_DIR.match(agency_dir.name):
                 found.extend((agency_dir.name, f) for f in sorted(agency_dir.glob("*.jsonl")))

@@ -143,7 +143,9 @@ class KafkaIngestRunner:
                 polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
                 backoff = 0.5
             except KafkaError as error:
-                log.warning("kafka_unavailable_retrying", error=type(error).__name__, wait_s=backoff)
+                log.warning(
+                    "kafka_unavailable_retrying", error=type(error).__name__, wait_s=backoff
+                )
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
