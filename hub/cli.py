@@ -140,12 +140,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             while not args.once:
                 import time
 
-                time.sleep(1.0)
-                outcomes = inbox.drain(hub.ingest, hub.settings.batch_size)
+                time.sleep(1.0)  # the inbox is polled: new files and appended lines
+                outcomes.extend(inbox.drain(hub.ingest, hub.settings.batch_size))
         else:
             from hub.adapters.transports.kafka import KafkaIngestRunner
 
-            runner = KafkaIngestRunner(args.kafka, hub.ingest, batch_size=hub.settings.batch_size)
+            runner = KafkaIngestRunner(
+                args.kafka,
+                hub.ingest,
+                batch_size=hub.settings.batch_size,
+                bootstrap_timeout_ms=hub.settings.kafka_bootstrap_timeout_ms,
+            )
             try:
                 outcomes = runner.run(once=args.once)
             finally:
@@ -312,6 +317,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except (OSError, ValueError, LookupError) as error:
         print(f"hub: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:
+        from kafka.errors import KafkaError
+
+        if not isinstance(error, KafkaError):
+            raise
+        print(f"hub: Kafka: {error}", file=sys.stderr)
         return EXIT_FAILED
     return result
 

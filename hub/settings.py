@@ -24,6 +24,7 @@ class HubSettings(BaseSettings):
     max_message_bytes: int = 64 * 1024
     clock_skew_seconds: int = 300
     batch_size: int = 1000
+    kafka_bootstrap_timeout_ms: int = 30_000
     log_level: str = "info"
 
     @property

@@ -261,3 +261,20 @@ def test_adapter_to_kafka_to_store(kafka_broker: str, tmp_path: Path) -> None:
     assert again["accepted"] == 0
     status = as_json(hub("status", "--format", "json", "--data-dir", data_dir))
     assert status["agencies"]["e2e-police"] == sent
+
+
+def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:
+    result = hub(
+        "ingest",
+        "--kafka",
+        "127.0.0.1:1",
+        "--once",
+        "--data-dir",
+        str(tmp_path / "hub"),
+        env={"HUB_KAFKA_BOOTSTRAP_TIMEOUT_MS": "1500"},
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.startswith("hub: Kafka: ")
+        and "Unable to bootstrap from 127.0.0.1:1" in result.stderr
+    )

@@ -85,6 +85,7 @@ class KafkaIngestRunner:
         *,
         batch_size: int = 1000,
         poll_timeout_ms: int = 500,
+        bootstrap_timeout_ms: int = 30_000,
     ) -> None:
         self._bootstrap = bootstrap
         self._ingest = ingest
@@ -97,6 +98,7 @@ class KafkaIngestRunner:
             auto_offset_reset="earliest",
             max_poll_records=batch_size,
             client_id="hub-ingest",
+            bootstrap_timeout_ms=bootstrap_timeout_ms,
         )
         self._assigned: set[TopicPartition] = set()
 
