@@ -13,21 +13,13 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from hub.domain.canonical_event import CanonicalEvent
+from hub.domain.canonical_event import CanonicalEvent, describe_validation_error
 
 
 @dataclass(frozen=True)
 class Rejection:
     code: str
     reason: str
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """`field.path: message` for each problem, without the offending values."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in e['loc']) or '(event)'}: {e['msg']}"
-        for e in error.errors(include_url=False, include_input=False, include_context=False)
-    )
 
 
 def parse_message(

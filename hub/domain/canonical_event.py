@@ -189,3 +189,12 @@ def canonical_json_schema() -> dict[str, Any]:
         for kind, spec in KINDS.items()
     }
     return schema
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """`field.path: message` for each problem, joined. Pydantic's default rendering includes
+    `input_value`, which would copy personal data into a reason that operators read."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or '(event)'}: {item['msg']}"
+        for item in error.errors(include_url=False, include_input=False, include_context=False)
+    )

@@ -74,7 +74,6 @@ def test_publish_and_ingest_exactly_once_across_restarts(
     status = store_status(second.store, "t")
     assert status.events_by_agency[agency] == 250
     mine = [s for s in status.sources if s.source.startswith(f"kafka:{agency_topic(agency)}:")]
-    assert len(mine) == 3
     assert (sum(s.consumed for s in mine), sum(s.duplicates for s in mine)) == (260, 10)
     for source in mine:
         assert source.consumed == source.accepted + source.duplicates + source.quarantined

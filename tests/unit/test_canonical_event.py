@@ -5,10 +5,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hub.domain.canonical_event import CanonicalEvent, canonical_json_schema
+from hub.domain.canonical_event import (
+    CanonicalEvent,
+    canonical_json_schema,
+    describe_validation_error,
+)
 from hub.domain.identity import issue_provisional_id
 from hub.domain.taxonomy import KINDS
-from hub.validation import describe_validation_error
 from tests.factories import VALID_NHS_NUMBER, event_dict
 
 

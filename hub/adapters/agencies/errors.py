@@ -9,8 +9,6 @@ in a safeguarding export may be an NHS number, a name or a disclosure.
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
 
 class AdapterFileError(ValueError):
     """The file cannot be read as this adapter's format at all (missing, not CSV/JSON, wrong
@@ -20,12 +18,3 @@ class AdapterFileError(ValueError):
 class MappingError(ValueError):
     """One row or entry cannot be mapped; the message is the problem's personal-data-free
     reason, naming the native column or field."""
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """`loc: msg` for each error, joined. Pydantic's default rendering includes
-    `input_value`, which would copy personal data into a problem report."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in item['loc']) or '(event)'}: {item['msg']}"
-        for item in error.errors(include_url=False, include_input=False, include_context=False)
-    )

@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from hub.adapters.agencies.base import AdapterProblem, AdapterResult
-from hub.adapters.agencies.errors import AdapterFileError, MappingError, describe_validation_error
-from hub.domain.canonical_event import CanonicalEvent, Sensitivity
+from hub.adapters.agencies.errors import AdapterFileError, MappingError
+from hub.domain.canonical_event import CanonicalEvent, Sensitivity, describe_validation_error
 from hub.domain.identity import InvalidIdentifierError, validate_nhs_number, validate_provisional_id
 
 UK_TIME = ZoneInfo("Europe/London")
