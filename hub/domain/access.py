@@ -1,0 +1,89 @@
+"""Who is asking and why: practitioners, roles, purposes, and legitimate relationships.
+
+Sharing rules key on these. Relationships are not configured by hand: they are derived from
+the child's own events (an allocation, an s47 enquiry or CP plan, a school enrolment, a review
+commission) and they expire, so access follows the case rather than outliving it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from hub.domain.taxonomy import AgencyType
+
+
+class Role(StrEnum):
+    LEAD_CHILD_PROTECTION_PRACTITIONER = "lead-child-protection-practitioner"
+    SOCIAL_WORKER = "social-worker"
+    FAMILY_HELP_WORKER = "family-help-worker"
+    POLICE_OFFICER = "police-officer"
+    HEALTH_PRACTITIONER = "health-practitioner"
+    SCHOOL_DSL = "school-designated-safeguarding-lead"
+    DATA_PROTECTION_OFFICER = "data-protection-officer"
+    PRACTICE_REVIEWER = "practice-reviewer"
+
+
+class Purpose(StrEnum):
+    CHILD_PROTECTION_ENQUIRY = "child-protection-enquiry"
+    CHILD_PROTECTION_PLANNING = "child-protection-planning"
+    FAMILY_HELP = "family-help"
+    PRACTICE_REVIEW = "practice-review"
+    DATA_PROTECTION_AUDIT = "data-protection-audit"
+
+
+@dataclass(frozen=True)
+class Practitioner:
+    id: str
+    name: str
+    organisation: str  # the hub's agency id of their employer
+    agency_type: AgencyType
+    role: Role
+    teams: frozenset[str] = field(default_factory=frozenset)
+    active_from: date = date(1990, 1, 1)
+    active_to: date | None = None
+
+    def is_active(self, on: date) -> bool:
+        return self.active_from <= on and (self.active_to is None or on <= self.active_to)
+
+
+class RelationshipBasis(StrEnum):
+    ALLOCATED_WORKER = "allocated-worker"
+    MACPT_MEMBER = "macpt-member"
+    SCHOOL_DSL = "school-dsl"
+    REVIEW_COMMISSION = "review-commission"
+
+
+@dataclass(frozen=True)
+class RelationshipGrant:
+    """A legitimate relationship to one child, derived from one event, for a period.
+
+    Exactly one of `practitioner_id`, `team` or (`organisation`, `role`) says who it covers:
+    an allocated worker or commissioned reviewer by id; the area's multi-agency child
+    protection team by team id (`macpt:<local-authority agency id>`); a school's designated
+    safeguarding leads by organisation and role.
+    """
+
+    basis: RelationshipBasis
+    valid_from: datetime
+    valid_to: datetime | None
+    source_event_id: str
+    practitioner_id: str | None = None
+    team: str | None = None
+    organisation: str | None = None
+    role: Role | None = None
+
+    def covers(self, practitioner: Practitioner, at: datetime) -> bool:
+        if at < self.valid_from or (self.valid_to is not None and at >= self.valid_to):
+            return False
+        if self.practitioner_id is not None:
+            return practitioner.id == self.practitioner_id
+        if self.team is not None:
+            return self.team in practitioner.teams
+        return practitioner.organisation == self.organisation and practitioner.role == self.role
+
+
+def macpt_team(local_authority_agency_id: str) -> str:
+    """The team id of the multi-agency child protection team led by that local authority."""
+    return f"macpt:{local_authority_agency_id}"

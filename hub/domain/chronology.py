@@ -1,0 +1,84 @@
+"""The consolidated multi-agency chronology of one child, as a pure function of their events.
+
+Entries are merged across agencies (and across a provisional stream linked to the NHS number)
+in occurred-at order, keeping recorded-at and received-at so the chronology is bitemporal.
+Corrections (a later revision of the same record) and retractions (`record.retracted` naming a
+record) are shown as such: the earlier entry stays, marked, because what was believed at the
+time matters to a review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from hub.domain.canonical_event import CanonicalEvent
+
+
+class EntryStatus(StrEnum):
+    CURRENT = "current"
+    SUPERSEDED = "superseded"  # a later revision of the same record exists
+    RETRACTED = "retracted"  # the publisher retracted it
+
+
+@dataclass(frozen=True)
+class ChronologyEntry:
+    event: CanonicalEvent
+    received_at: datetime
+    stream: str  # hex of the child stream it was recorded in
+    version: int  # its version in that stream
+    status: EntryStatus = EntryStatus.CURRENT
+    replaced_by: str | None = None  # "event_id@revision" of the correction or retraction
+
+    @property
+    def ref(self) -> str:
+        """The publisher's reference: agency, record id and revision."""
+        return f"{self.event.agency.id}/{self.event.event_id}@{self.event.revision}"
+
+
+@dataclass(frozen=True)
+class PatternFlag:
+    """A multi-agency pattern worth a human look; never a conclusion."""
+
+    code: str
+    description: str
+    refs: tuple[str, ...]  # ChronologyEntry.ref of the entries that make the pattern
+    window_start: datetime
+    window_end: datetime
+
+
+def merge_chronology(entries: Iterable[ChronologyEntry]) -> list[ChronologyEntry]:
+    """Order by occurred-at (then recorded-at, received-at) and mark corrections and
+    retractions. Identity-link entries are not chronology entries and are not passed in."""
+    items = list(entries)
+    latest_revision: dict[tuple[str, str], ChronologyEntry] = {}
+    for entry in items:
+        key = (entry.event.agency.id, entry.event.event_id)
+        current = latest_revision.get(key)
+        if current is None or entry.event.revision > current.event.revision:
+            latest_revision[key] = entry
+    retracted: dict[tuple[str, str], ChronologyEntry] = {}
+    for entry in items:
+        target = entry.event.supersedes
+        if entry.event.kind == "record.retracted" and target is not None:
+            retracted[(entry.event.agency.id, target.event_id)] = entry
+    marked = []
+    for entry in items:
+        key = (entry.event.agency.id, entry.event.event_id)
+        newest = latest_revision[key]
+        if key in retracted:
+            by = retracted[key].event
+            entry = replace(entry, status=EntryStatus.RETRACTED, replaced_by=f"{by.event_id}@{by.revision}")
+        elif newest is not entry:
+            entry = replace(
+                entry,
+                status=EntryStatus.SUPERSEDED,
+                replaced_by=f"{newest.event.event_id}@{newest.event.revision}",
+            )
+        marked.append(entry)
+    return sorted(
+        marked,
+        key=lambda e: (e.event.occurred_at, e.event.recorded_at, e.received_at, e.ref),
+    )
