@@ -104,6 +104,12 @@ class CanonicalEvent(_Strict):
     withheld_from: list[Withholding] = Field(default_factory=list)
     shielded_fields: list[str] = Field(default_factory=list)
     supersedes: Supersedes | None = None
+    household_ref: str | None = Field(
+        default=None,
+        pattern=_RECORD_ID_PATTERN,
+        description="the publisher's own household/family reference, shared by the events "
+        "about siblings in one household",
+    )
 
     @field_validator("kind")
     @classmethod

@@ -1,0 +1,220 @@
+"""The one decision point: may this practitioner see this item, for this purpose, now?
+
+Cedar (`cedarpy`) evaluates it, in process: each agreement version is compiled once into a
+Cedar policy set (`cedar_policies.py`), forbid overrides permit, and Cedar says which policies
+decided, so the hub can answer "why can't I see this?". Items with the same decision-relevant
+attributes are decided once per request, which keeps a 1,000-event chronology to a handful of
+Cedar evaluations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+import cedarpy
+
+from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
+from hub.domain.canonical_event import CanonicalEvent
+from hub.policies.agreements import SENSITIVITY_RANK, Agreement, AgreementRegistry
+from hub.policies.cedar_policies import GUARDS, CompiledAgreement, compile_agreement
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    EXPORT = "export"
+    SEARCH = "search"
+    RECEIVE_NOTICE = "receive-notice"
+
+
+class Effect(StrEnum):
+    PERMIT = "permit"
+    PERMIT_WITH_REDACTIONS = "permit-with-redactions"
+    DENY = "deny"
+
+
+@dataclass(frozen=True)
+class AccessContext:
+    purpose: Purpose | None
+    relationship: RelationshipGrant | None
+    break_glass: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ItemAttributes:
+    """What the policy may look at about one event (never its content)."""
+
+    agency_type: str
+    kind: str
+    sensitivity: str
+    categories: frozenset[str]
+    withheld_roles: frozenset[str]
+    withheld_agency_types: frozenset[str]
+
+    @classmethod
+    def of(cls, event: CanonicalEvent) -> ItemAttributes:
+        return cls(
+            agency_type=event.agency.type.value,
+            kind=event.kind,
+            sensitivity=event.sensitivity,
+            categories=frozenset(c.value for c in event.categories),
+            withheld_roles=frozenset(w.role for w in event.withheld_from if w.role),
+            withheld_agency_types=frozenset(
+                w.agency_type.value for w in event.withheld_from if w.agency_type
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    effect: Effect
+    reasons: tuple[str, ...]
+    policies: tuple[str, ...]  # the rule or guard ids that decided
+    redact: frozenset[str]
+    lawful_basis: str | None
+    agreement_version: str
+
+    @property
+    def permitted(self) -> bool:
+        return self.effect is not Effect.DENY
+
+    @property
+    def withheld(self) -> bool:
+        return "withheld" in self.policies
+
+
+class DecisionPoint(Protocol):
+    def decide(
+        self,
+        practitioner: Practitioner,
+        action: Action,
+        items: Sequence[ItemAttributes],
+        context: AccessContext,
+    ) -> list[Decision]: ...
+
+
+class CedarDecisionPoint:
+    def __init__(self, agreements: AgreementRegistry) -> None:
+        self._agreements = agreements
+        self._compiled: dict[str, CompiledAgreement] = {}
+
+    def _compile(self, agreement: Agreement) -> CompiledAgreement:
+        compiled = self._compiled.get(agreement.label)
+        if compiled is None:
+            compiled = self._compiled[agreement.label] = compile_agreement(agreement)
+        return compiled
+
+    def decide(
+        self,
+        practitioner: Practitioner,
+        action: Action,
+        items: Sequence[ItemAttributes],
+        context: AccessContext,
+    ) -> list[Decision]:
+        agreement = self._agreements.in_force(context.at)
+        compiled = self._compile(agreement)
+        distinct = list(dict.fromkeys(items))
+        entities: list[dict[str, Any]] = [
+            {
+                "uid": {"type": "Practitioner", "id": practitioner.id},
+                "attrs": {
+                    "role": practitioner.role.value,
+                    "agency_type": practitioner.agency_type.value,
+                    "organisation": practitioner.organisation,
+                    "active": practitioner.is_active(context.at.date()),
+                },
+                "parents": [],
+            }
+        ]
+        requests = []
+        for index, item in enumerate(distinct):
+            entities.append(
+                {
+                    "uid": {"type": "Item", "id": str(index)},
+                    "attrs": {
+                        "agency_type": item.agency_type,
+                        "kind": item.kind,
+                        "sensitivity_rank": SENSITIVITY_RANK[item.sensitivity],  # type: ignore[index]
+                        "categories": sorted(item.categories),
+                        "withheld_roles": sorted(item.withheld_roles),
+                        "withheld_agency_types": sorted(item.withheld_agency_types),
+                    },
+                    "parents": [],
+                }
+            )
+            requests.append(
+                {
+                    "principal": f'Practitioner::"{practitioner.id}"',
+                    "action": f'Action::"{action.value}"',
+                    "resource": f'Item::"{index}"',
+                    "context": {
+                        "purpose": context.purpose.value if context.purpose else "",
+                        "related": context.relationship is not None,
+                        "break_glass": context.break_glass,
+                    },
+                }
+            )
+        results = cedarpy.is_authorized_batch(
+            requests, compiled.policy_set, cedarpy.Entities.from_json_str(json.dumps(entities))
+        )
+        by_item: dict[ItemAttributes, Decision] = {}
+        for item, result in zip(distinct, results, strict=True):
+            if result.diagnostics.errors:
+                raise PolicyEvaluationError(f"policy evaluation failed: {result.diagnostics.errors}")
+            decided = tuple(compiled.ids[p] for p in result.diagnostics.reasons)
+            by_item[item] = self._decision(agreement, practitioner, item, context, result.allowed, decided)
+        return [by_item[item] for item in items]
+
+    def _decision(
+        self,
+        agreement: Agreement,
+        practitioner: Practitioner,
+        item: ItemAttributes,
+        context: AccessContext,
+        allowed: bool,
+        decided: tuple[str, ...],
+    ) -> Decision:
+        if allowed:
+            rules = [agreement.rule(rule_id) for rule_id in decided]
+            redact = frozenset.intersection(*(frozenset(r.redact) for r in rules))
+            return Decision(
+                Effect.PERMIT_WITH_REDACTIONS if redact else Effect.PERMIT,
+                tuple(f"permitted by rule {r.id}: {r.description}" for r in rules),
+                decided,
+                redact,
+                rules[0].lawful_basis,
+                agreement.label,
+            )
+        reasons = tuple(GUARDS[g].explanation for g in decided if g in GUARDS) or (
+            _why_no_rule(agreement, practitioner.role, item, context.purpose),
+        )
+        return Decision(Effect.DENY, reasons, decided or ("default-deny",), frozenset(), None, agreement.label)
+
+
+class PolicyEvaluationError(RuntimeError):
+    """Cedar could not evaluate a request (a defect in a compiled agreement): nothing is shown."""
+
+
+def _why_no_rule(agreement: Agreement, role: Role, item: ItemAttributes, purpose: Purpose | None) -> str:
+    if purpose is None:
+        return "no purpose was declared; every request must say why the information is needed"
+    rules = [r for r in agreement.rules if role in r.roles and purpose in r.purposes]
+    if not rules:
+        return f"agreement {agreement.label} shares nothing with a {role} for {purpose}"
+    for rule in rules:
+        if item.agency_type in rule.agency_types and any(
+            item.kind == k or (k.endswith("*") and item.kind.startswith(k[:-1])) for k in rule.kinds
+        ):
+            return (
+                f"the item is {item.sensitivity}; under agreement {agreement.label} a {role} "
+                f"may see up to {rule.max_sensitivity} for {purpose}"
+            )
+    return (
+        f"agreement {agreement.label} does not share {item.kind} from {item.agency_type} "
+        f"agencies with a {role} for {purpose}"
+    )
