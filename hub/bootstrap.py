@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
+from typing import Any
 
+from hub.adapters.chronology_views import (
+    ChronologyViewStore,
+    PostgresChronologyViewStore,
+    SqliteChronologyViewStore,
+)
 from hub.adapters.data_keys import DataKeyStore, Keyring, PostgresDataKeyStore, SqliteDataKeyStore
+from hub.adapters.directory import PractitionerDirectory, load_directory
 from hub.adapters.kek import EnvironmentKekProvider, FileKekProvider, KekProvider
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.adapters.secrets import decode_secret, load_or_create_secret
+from hub.audit import AuditLedger
+from hub.chronology_projection import ChronologyProjection
+from hub.disclosure import ChronologyService
 from hub.ingest import IngestService
+from hub.policies.agreements import AgreementRegistry
+from hub.policies.decision import CedarDecisionPoint
 from hub.settings import HubSettings
 from hub.store import HubStore
 
@@ -22,8 +35,47 @@ class Hub:
     key_store: DataKeyStore
     pseudonyms: Pseudonymiser
     ingest: IngestService
+    _opened: list[Any] = field(default_factory=list)
+
+    @cached_property
+    def audit(self) -> AuditLedger:
+        ledger = AuditLedger(self.settings.audit_env(), self.keyring, self.pseudonyms)
+        self._opened.append(ledger)
+        return ledger
+
+    @cached_property
+    def projection(self) -> ChronologyProjection:
+        views: ChronologyViewStore
+        if self.settings.store == "postgres":
+            views = PostgresChronologyViewStore(self.settings.postgres_dsn, self.settings.postgres_schema)
+        else:
+            views = SqliteChronologyViewStore(self.settings.data_dir / "chronology.sqlite")
+        return ChronologyProjection(self.store, views, self.keyring)
+
+    @cached_property
+    def directory(self) -> PractitionerDirectory:
+        return load_directory(self.settings.directory_path)
+
+    @cached_property
+    def decisions(self) -> CedarDecisionPoint:
+        directory = self.settings.agreements_dir
+        registry = AgreementRegistry.from_directory(directory) if directory else AgreementRegistry.from_directory()
+        return CedarDecisionPoint(registry)
+
+    @cached_property
+    def chronology(self) -> ChronologyService:
+        return ChronologyService(
+            self.projection,
+            self.directory,
+            self.decisions,
+            self.audit,
+            self.pseudonyms,
+            break_glass_duration=timedelta(minutes=self.settings.break_glass_minutes),
+        )
 
     def close(self) -> None:
+        for opened in self._opened:
+            opened.close()
         self.store.close()
 
 

@@ -4,7 +4,8 @@ The demo must go through the real adapters, so it writes what an agency system w
 case-management CSV, a police incident JSON, a FHIR Bundle, a school log CSV. The native
 codes come from the adapters' own tables, so the two cannot drift apart. A record marked
 `spoil` is written deliberately unmappable (an NHS number with a wrong check digit, or a
-native code the adapter does not know) so the demo shows problem reporting.
+native code the adapter does not know) so the demo shows problem reporting. The partnership's
+agency ids and each agency's record-id style live here too, beside the formats they belong to.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hub.adapters.agencies import health_fhir, la_csv, police_json, school_csv
 from hub.domain.identity import PROVISIONAL_PREFIX
+from hub.domain.taxonomy import AgencyType
+
+LA, POLICE, ICB = "shire-county-council", "shire-constabulary", "shire-icb"
+SCHOOLS = tuple(f"school-10000{n}" for n in range(1, 5))  # the number is the school's URN
 
 # Fields a police export keeps per child subject rather than per incident.
 _SUBJECT_FIELDS = frozenset(
@@ -52,11 +57,44 @@ class NativeRecord:
     record_id: str = ""
     supersedes: str = ""
     spoil: str = ""  # "nhs" or "code": written deliberately unmappable
+    household: str = ""  # the agency's own household / family reference, if it keeps one
 
     @property
     def events(self) -> int:
         """Canonical events this record should become through its adapter."""
         return 0 if self.spoil else len(self.children)
+
+
+@dataclass(frozen=True)
+class AgencyExport:
+    agency_id: str
+    agency_type: AgencyType
+    adapter: str
+    path: Path
+    rows_written: int  # native rows: CSV data rows, police incidents, FHIR entries
+    bad_rows: int  # deliberately unmappable rows among them
+    events_expected: int  # a police incident naming several children gives one event each
+
+
+class RecordIds:
+    """Each agency's own record-id style, numbered in the order records are given ids."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, record: NativeRecord) -> NativeRecord:
+        if record.record_id:
+            return record
+        n = self.counts[record.agency] = self.counts.get(record.agency, 0) + 1
+        if record.agency == LA:
+            record_id = f"LCS-{n:07d}"
+        elif record.agency == POLICE:
+            record_id = f"SC-{record.occurred.year % 100:02d}-{n:06d}"
+        elif record.agency == ICB:
+            record_id = f"sg-{n:06d}"
+        else:
+            record_id = f"CP-{record.agency[-1]}{n:05d}"
+        return replace(record, record_id=record_id)
 
 
 def invalid_nhs_number(nhs_number: str) -> str:
@@ -115,6 +153,7 @@ def write_la_csv(path: Path, records: Iterable[NativeRecord]) -> None:
             "category_codes": ";".join(_LA_CATEGORY[c] for c in record.categories),
             "summary": record.summary,
             "supersedes_record": record.supersedes,
+            "family_id": record.household,
             **record.extra,
         }
         if "placement_address" in row:  # a carer's address is shielded in every view
@@ -136,6 +175,7 @@ def write_school_csv(path: Path, records: Iterable[NativeRecord]) -> None:
             "notes": record.summary,
             "supersedes_incident_id": record.supersedes,
             "setting_type": "Maintained",
+            "family_ref": record.household,
             **record.extra,
         }
         for record in records
@@ -149,6 +189,9 @@ def write_police_json(
     incidents = []
     for record in records:
         shared = {k: v for k, v in record.extra.items() if k not in _SUBJECT_FIELDS}
+        if record.household and len(record.children) == 1:
+            # An incident naming several children links them itself (its occurrence ref).
+            shared["household_ref"] = record.household
         per_child = {k: v for k, v in record.extra.items() if k in _SUBJECT_FIELDS and v != ""}
         subjects: list[dict[str, Any]] = [
             {"role": "adult", "nominal_ref": f"N-A{record.record_id[-6:]}"}
@@ -204,6 +247,9 @@ def _fhir_resource(record: NativeRecord) -> dict[str, Any]:
     resource_type = _FHIR_RESOURCE[record.code]
     when = _iso(record.occurred)
     resource: dict[str, Any] = {"resourceType": resource_type, "id": record.record_id, "meta": meta}
+    if record.household:
+        extension = {"url": health_fhir.HOUSEHOLD_EXTENSION, "valueString": record.household}
+        resource["extension"] = [extension]
     if resource_type == "Observation":
         resource |= {
             "status": "final",
@@ -262,3 +308,39 @@ def write_fhir_bundle(path: Path, records: Iterable[NativeRecord]) -> None:
         "entry": entries,
     }
     path.write_text(json.dumps(bundle, indent=1) + "\n", encoding="utf-8")
+
+
+_EXPORTS = (
+    (LA, AgencyType.LOCAL_AUTHORITY, "la-csv", "csv"),
+    (POLICE, AgencyType.POLICE, "police-json", "json"),
+    (ICB, AgencyType.HEALTH, "health-fhir", "json"),
+    *((school, AgencyType.EDUCATION, "school-csv", "csv") for school in SCHOOLS),
+)
+
+
+def write_exports(
+    out_dir: Path, records: Iterable[NativeRecord], nominals: Mapping[str, str]
+) -> tuple[AgencyExport, ...]:
+    """One file per agency, `<agency id>.csv|json`, each in recorded order as a system would
+    export it, and what each holds. `nominals` gives police nominal refs by child id."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    every = list(records)
+    exports = []
+    for agency_id, agency_type, adapter, suffix in _EXPORTS:
+        own = sorted(
+            (r for r in every if r.agency == agency_id),
+            key=lambda r: (r.recorded, r.record_id, r.revision),
+        )
+        path = out_dir / f"{agency_id}.{suffix}"
+        if adapter == "la-csv":
+            write_la_csv(path, own)
+        elif adapter == "police-json":
+            write_police_json(path, own, nominals)
+        elif adapter == "health-fhir":
+            write_fhir_bundle(path, own)
+        else:
+            write_school_csv(path, own)
+        bad = sum(1 for r in own if r.spoil)
+        events = sum(r.events for r in own)
+        exports.append(AgencyExport(agency_id, agency_type, adapter, path, len(own), bad, events))
+    return tuple(exports)

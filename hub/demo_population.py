@@ -10,7 +10,8 @@ single agency saw. Everything is fictional, derived from the seed, and dated bet
 
 The module is longer than most because the two cases and the population are kept as small
 text tables beside the code that reads them, so the sibling case reads as a chronology.
-Rendering the records in each agency's format is `hub.demo_exports`.
+The partnership's agencies, their record-id styles and the rendering of records in each
+agency's format are `hub.demo_exports`.
 """
 
 from __future__ import annotations
@@ -23,35 +24,39 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.demo_exports import (
+    ICB,
+    LA,
+    POLICE,
+    SCHOOLS,
+    AgencyExport,
     NativeRecord,
-    write_fhir_bundle,
-    write_la_csv,
-    write_police_json,
-    write_school_csv,
+    RecordIds,
+    write_exports,
 )
 from hub.domain.identity import InvalidIdentifierError, nhs_check_digit, validate_provisional_id
-from hub.domain.taxonomy import AgencyType
+
+__all__ = [
+    "ICB",
+    "LA",
+    "POLICE",
+    "SCHOOLS",
+    "SIBLING_HOUSEHOLDS",
+    "AgencyExport",
+    "PartnershipManifest",
+    "generate_partnership",
+]
 
 UK = ZoneInfo("Europe/London")
 WINDOW_START = date(2021, 1, 4)
 LAST_EVENT_DAY = date(2025, 12, 15)  # with recording delays, every date stays within 2025
-LA, POLICE, ICB = "shire-county-council", "shire-constabulary", "shire-icb"
-SCHOOLS = tuple(f"school-10000{n}" for n in range(1, 5))  # the number is the school's URN
 SIBLINGS = {"J": "Jackson", "M": "Madison", "Y": "Jayden"}  # fictional labels, manifest only
+# The siblings' household as each agency's own system refers to it: the council's family id
+# and the school's family reference (police link them through the one incident naming all
+# three; the ICB export carries none).
+SIBLING_HOUSEHOLDS = {"LA": "FAM-0007001", "SCHOOL": "SF-0042"}
 HEAVY_TAIL = (320, 160)  # a few children with hundreds of events, whatever the draw
 _AGENCIES = {"LA": LA, "POLICE": POLICE, "ICB": ICB, "SCHOOL": SCHOOLS[0]}
 _FLAGS = {"true": True, "false": False}
-
-
-@dataclass(frozen=True)
-class AgencyExport:
-    agency_id: str
-    agency_type: AgencyType
-    adapter: str
-    path: Path
-    rows_written: int  # native rows: CSV data rows, police incidents, FHIR entries
-    bad_rows: int  # deliberately unmappable rows among them
-    events_expected: int  # a police incident naming several children gives one event each
 
 
 @dataclass(frozen=True)
@@ -141,19 +146,17 @@ _SIBLING_CASE = """
 2022-10-05 09:00 LA REF J physical-abuse | Referral from school after disclosure
   referral_source=school; outcome=ASMT
 2022-10-06 10:00 LA ALLOC JMY - | Social worker allocated
-  worker_id=SW-1001; worker_role=social-worker
+  worker_id=sw-0001; worker_role=social-worker
 2022-10-10 10:00 LA ASMT_START JMY - | Child and family assessment started
   assessment_start=10/10/2022
 2022-12-02 15:00 LA ASMT_END JMY substance-misuse+parental-mental-health | Assessment completed
   assessment_start=10/10/2022
 2022-12-07 11:00 LA CIN_PLAN JMY neglect+substance-misuse | Child in need plan agreed
-2023-02-01 09:00 LA ALLOC JMY - | Social worker changed
-  worker_id=SW-1014; worker_role=social-worker
 2023-03-14 10:30 ICB HV-CONCERN Y neglect | Health visitor concerned about developmental delay
 2023-05-10 09:15 ICB WNB Y disengagement | Not brought to developmental review
   service=Community paediatrics; appointment_type=Developmental review
-2023-06-15 09:00 LA ALLOC JMY - | Social worker changed
-  worker_id=SW-1022; worker_role=social-worker
+2023-06-15 09:00 LA ALLOC JMY - | Case handed over to a new social worker
+  worker_id=sw-0002; worker_role=social-worker
 2023-07-12 09:15 ICB WNB Y disengagement | Not brought to rearranged developmental review
   service=Community paediatrics; appointment_type=Developmental review
 2023-09-04 10:00 LA FH_EPISODE JMY - | Child in need plan closed; Family Help offered
@@ -188,18 +191,26 @@ _SIBLING_CASE = """
 2025-06-18 14:00 LA S47_START JMY physical-abuse | Section 47 enquiry started
 2025-07-02 12:00 LA S47_OUTCOME JMY physical-abuse+neglect | Concerns substantiated
   outcome=SUB_ICPC
-2025-07-04 17:00 LA LAC_START JMY physical-abuse | Looked after under an interim care order
+2025-07-09 10:00 LA ICPC JMY physical-abuse+neglect | Initial conference: child protection plans
+  outcome=CPP
+2025-07-09 12:00 LA CPP_START JMY physical-abuse+neglect | Child protection plan started
+  plan_category=MUL
+2025-07-18 17:00 LA LAC_START JMY physical-abuse | Looked after under an interim care order
   legal_status=C1
-2025-07-04 18:30 LA PLACE_START JMY - | Placed with foster carers
+2025-07-18 18:30 LA PLACE_START JMY - | Placed with foster carers
   placement_type=U4; placement_address=3 Example Row (fictional); sensitivity=restricted
 2025-07-30 10:00 ICB LAC-HEALTH-ASSESSMENT JMY - | Initial health assessment for a child in care
 """
 
 
-def _timeline(text: str, people: dict[str, str]) -> list[NativeRecord]:
+def _timeline(
+    text: str, people: dict[str, str], households: dict[str, str] | None = None
+) -> list[NativeRecord]:
     """Records from a timeline, recorded three hours after they happen. LA, health and school
     records are per child; a police incident names all the children present, as a real
-    occurrence does."""
+    occurrence does. `households` gives an agency token's household reference for every one
+    of its records."""
+    households = households or {}
     records = []
     for (day, hhmm, agency, code, who, categories), summary, extras in _parse(text):
         occurred = _at(date.fromisoformat(day), hhmm)
@@ -212,6 +223,7 @@ def _timeline(text: str, people: dict[str, str]) -> list[NativeRecord]:
             children=tuple(people[label] for label in who),
             categories=_categories(categories),
             extra={key: values[0] for key, values in extras.items()},
+            household=households.get(agency, ""),
         )
         if agency == "POLICE":
             records.append(record)
@@ -249,7 +261,7 @@ LA CPP_START 2 neglect,emotional-abuse | Child protection plan started
   plan_category=N|EA|PA|MUL
 LA CPP_REVIEW 2 - | Child protection plan reviewed
 LA ALLOC 8 - | Worker allocated
-  worker_id=SW-2001|SW-2002|SW-2003; worker_role=social-worker
+  worker_id=sw-0001|sw-0002; worker_role=social-worker
 LA DECISION 3 - | Front door decision
   decision=No further action|Step up to assessment; rationale=Threshold; decided_by=TM-0088
 LA FGDM 2 - | Family group decision making
@@ -345,27 +357,6 @@ def _population(rng: random.Random, children: list[tuple[str, date]]) -> list[Na
     return records
 
 
-class _Ids:
-    """Each agency's own record-id style, numbered in generation order."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def __call__(self, record: NativeRecord) -> NativeRecord:
-        if record.record_id:
-            return record
-        n = self.counts[record.agency] = self.counts.get(record.agency, 0) + 1
-        if record.agency == LA:
-            record_id = f"LCS-{n:07d}"
-        elif record.agency == POLICE:
-            record_id = f"SC-{record.occurred.year % 100:02d}-{n:06d}"
-        elif record.agency == ICB:
-            record_id = f"sg-{n:06d}"
-        else:
-            record_id = f"CP-{record.agency[-1]}{n:05d}"
-        return replace(record, record_id=record_id)
-
-
 def _corrections_and_retraction(
     rng: random.Random, records: list[NativeRecord]
 ) -> list[NativeRecord]:
@@ -414,14 +405,6 @@ def _bad_rows(rng: random.Random, children: list[tuple[str, date]]) -> list[Nati
     return bad
 
 
-_EXPORTS = (
-    (LA, AgencyType.LOCAL_AUTHORITY, "la-csv", "csv"),
-    (POLICE, AgencyType.POLICE, "police-json", "json"),
-    (ICB, AgencyType.HEALTH, "health-fhir", "json"),
-    *((school, AgencyType.EDUCATION, "school-csv", "csv") for school in SCHOOLS),
-)
-
-
 def generate_partnership(
     out_dir: Path, *, seed: int = 7, children: int = 400, provisional_id: str | None = None
 ) -> PartnershipManifest:
@@ -441,9 +424,9 @@ def generate_partnership(
     provisional = validate_provisional_id(provisional_id) if provisional_id else seeded_provisional
     baby = numbers[3]
     others = [(n, date(2008, 1, 1) + timedelta(days=rng.randint(0, 6390))) for n in numbers[4:]]
-    ids = _Ids()
+    ids = RecordIds()
     cases = [
-        *_timeline(_SIBLING_CASE, siblings),
+        *_timeline(_SIBLING_CASE, siblings, SIBLING_HOUSEHOLDS),
         *(
             replace(r, extra={"linked_nhs_number": baby}) if r.code == "ID_LINK" else r
             for r in _timeline(_PROVISIONAL_CASE, {"P": provisional, "B": baby})
@@ -456,25 +439,7 @@ def generate_partnership(
     # read exactly as their timelines say.
     records += [ids(r) for r in _corrections_and_retraction(rng, population)]
     records += [ids(r) for r in _bad_rows(rng, others)]
-    out_dir.mkdir(parents=True, exist_ok=True)
     nominals = {n: f"N-{i:06d}" for i, n in enumerate(numbers, start=1)}
-    exports = []
-    for agency_id, agency_type, adapter, suffix in _EXPORTS:
-        own = sorted(
-            (r for r in records if r.agency == agency_id),
-            key=lambda r: (r.recorded, r.record_id, r.revision),
-        )
-        path = out_dir / f"{agency_id}.{suffix}"
-        if adapter == "la-csv":
-            write_la_csv(path, own)
-        elif adapter == "police-json":
-            write_police_json(path, own, nominals)
-        elif adapter == "health-fhir":
-            write_fhir_bundle(path, own)
-        else:
-            write_school_csv(path, own)
-        bad = sum(1 for r in own if r.spoil)
-        events = sum(r.events for r in own)
-        exports.append(AgencyExport(agency_id, agency_type, adapter, path, len(own), bad, events))
+    exports = write_exports(out_dir, records, nominals)
     labelled = {SIBLINGS[token]: number for token, number in siblings.items()}
-    return PartnershipManifest(seed, children, tuple(exports), labelled, provisional, baby)
+    return PartnershipManifest(seed, children, exports, labelled, provisional, baby)

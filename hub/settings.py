@@ -25,6 +25,9 @@ class HubSettings(BaseSettings):
     clock_skew_seconds: int = 300
     batch_size: int = 1000
     kafka_bootstrap_timeout_ms: int = 30_000
+    directory: Path | None = Field(default=None, description="practitioner directory YAML")
+    agreements_dir: Path | None = Field(default=None, description="information sharing agreements")
+    break_glass_minutes: int = 240
     log_level: str = "info"
 
     @property
@@ -34,6 +37,17 @@ class HubSettings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "events.sqlite"
+
+    @property
+    def directory_path(self) -> Path:
+        return self.directory or self.data_dir / "practitioners.yaml"
+
+    def audit_env(self) -> dict[str, str]:
+        """The audit ledger's own store: a separate SQLite file, or `audit_*` tables."""
+        env = self.eventsourcing_env()
+        if self.store == "sqlite":
+            env["SQLITE_DBNAME"] = str(self.data_dir / "audit.sqlite")
+        return env
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The environment eventsourcing reads to choose and open its persistence module."""

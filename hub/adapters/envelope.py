@@ -31,14 +31,13 @@ class SealedRowError(ValueError):
     """A stored row cannot be opened: tampered, moved, or sealed with a key no longer held."""
 
 
-def _associated_data(stored: StoredEvent, key_id: bytes) -> bytes:
+def _associated_data(stored: StoredEvent) -> bytes:
     return b"\x1f".join(
         (
             b"hub-row-v1",
             str(stored.originator_id).encode(),
             str(stored.originator_version).encode(),
             stored.topic.encode(),
-            key_id,
         )
     )
 
@@ -51,6 +50,29 @@ def scope_of(topic: str, originator_id: UUID | str) -> str:
     return f"child:{UUID(str(originator_id)).hex}" if scope == "child" else scope
 
 
+def seal(keyring: Keyring, scope: str, plaintext: bytes, associated: bytes) -> bytes:
+    """Seal bytes for a key scope in format v1; the key id is bound into the associated data."""
+    key = keyring.for_encryption(scope)
+    nonce = os.urandom(_NONCE_LENGTH)
+    sealed = key.cipher.encrypt(nonce, plaintext, associated + b"\x1f" + key.key_id)
+    return bytes([FORMAT_VERSION]) + key.key_id + nonce + sealed
+
+
+def open_sealed(keyring: Keyring, scope: str, sealed: bytes, associated: bytes) -> bytes:
+    """Open bytes sealed by `seal` (raises SealedRowError or DataKeyMissingError)."""
+    if len(sealed) < _HEADER_LENGTH + 16 or sealed[0] != FORMAT_VERSION:
+        raise SealedRowError("sealed data is not in format v1")
+    key_id = sealed[1 : 1 + KEY_ID_LENGTH]
+    nonce = sealed[1 + KEY_ID_LENGTH : _HEADER_LENGTH]
+    key = keyring.for_decryption(scope, key_id)
+    try:
+        return key.cipher.decrypt(nonce, sealed[_HEADER_LENGTH:], associated + b"\x1f" + key_id)
+    except InvalidTag as error:
+        raise SealedRowError(
+            "sealed data failed authentication: changed, or moved from another stream or version"
+        ) from error
+
+
 class EnvelopeMapper(Mapper[UUID]):
     def __init__(self, transcoder: Transcoder, keyring: Keyring) -> None:
         super().__init__(transcoder=transcoder)
@@ -59,32 +81,17 @@ class EnvelopeMapper(Mapper[UUID]):
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         plain = super().to_stored_event(domain_event)
         scope = cast(HubRecord, domain_event).encryption_scope()
-        key = self.keyring.for_encryption(scope)
-        nonce = os.urandom(_NONCE_LENGTH)
-        sealed = key.cipher.encrypt(nonce, plain.state, _associated_data(plain, key.key_id))
         return StoredEvent(
             originator_id=plain.originator_id,
             originator_version=plain.originator_version,
             topic=plain.topic,
-            state=bytes([FORMAT_VERSION]) + key.key_id + nonce + sealed,
+            state=seal(self.keyring, scope, plain.state, _associated_data(plain)),
         )
 
     def open_state(self, stored: StoredEvent) -> bytes:
         """Decrypt a stored row's state (raises SealedRowError or DataKeyMissingError)."""
-        state = stored.state
-        if len(state) < _HEADER_LENGTH + 16 or state[0] != FORMAT_VERSION:
-            raise SealedRowError("stored row is not in sealed format v1")
-        key_id = state[1 : 1 + KEY_ID_LENGTH]
-        nonce = state[1 + KEY_ID_LENGTH : _HEADER_LENGTH]
-        key = self.keyring.for_decryption(scope_of(stored.topic, stored.originator_id), key_id)
-        try:
-            return key.cipher.decrypt(
-                nonce, state[_HEADER_LENGTH:], _associated_data(stored, key_id)
-            )
-        except InvalidTag as error:
-            raise SealedRowError(
-                "stored row failed authentication: changed, or moved from another stream or version"
-            ) from error
+        scope = scope_of(stored.topic, stored.originator_id)
+        return open_sealed(self.keyring, scope, stored.state, _associated_data(stored))
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         opened = StoredEvent(

@@ -10,6 +10,7 @@ index keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from eventsourcing.domain import DomainEvent
@@ -81,3 +82,63 @@ class BatchCommitted(HubRecord):
     duplicates: int
     quarantined: int
     accepted_by_agency: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DisclosureAudited(HubRecord):
+    """One access decision, written before anything is disclosed (denials too).
+
+    `disclosed`, `withheld` and the keys of `redacted` are publisher references
+    (`agency/event_id@revision`), never content.
+    """
+
+    key_scope: ClassVar[str] = "audit"
+
+    practitioner_id: str
+    organisation: str
+    role: str
+    action: str
+    purpose: str | None
+    lawful_basis: str | None
+    agreement_version: str
+    child_stream: str
+    outcome: str  # "disclosed" | "partially-disclosed" | "denied" | "no-record"
+    disclosed: list[str]
+    redacted: dict[str, list[str]]
+    withheld: list[str]
+    denied: dict[str, int]  # reason -> how many items
+    relationship: str | None  # "<basis> via <source event>"
+    break_glass_reason: str | None
+
+
+@dataclass(frozen=True)
+class AuditPointer(HubRecord):
+    """Indexes an audit entry under a practitioner, so "what did X see" reads one stream."""
+
+    key_scope: ClassVar[str] = "audit"
+
+    audit_stream: str
+    audit_version: int
+
+
+@dataclass(frozen=True)
+class BreakGlassGranted(HubRecord):
+    """Emergency access without a relationship: time-boxed, with a reason, for DPO review."""
+
+    key_scope: ClassVar[str] = "audit"
+
+    practitioner_id: str
+    child_stream: str
+    reason: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class BreakGlassReviewed(HubRecord):
+    key_scope: ClassVar[str] = "audit"
+
+    grant_stream: str
+    grant_version: int
+    reviewer_id: str
+    outcome: str  # "appropriate" | "inappropriate"
+    notes: str

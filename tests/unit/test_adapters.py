@@ -14,10 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.adapters.agencies import la_csv, school_csv
+from hub.adapters.agencies import la_csv, native, school_csv
 from hub.adapters.agencies.base import AdapterProblem
 from hub.adapters.agencies.errors import AdapterFileError
 from hub.adapters.agencies.registry import ADAPTERS, UnknownAdapterError, get_adapter
+from hub.domain.canonical_event import CanonicalEvent
 
 SAMPLES = Path(__file__).resolve().parents[2] / "hub" / "samples"
 LA_SAMPLE = SAMPLES / "la-case-management.csv"
@@ -135,6 +136,20 @@ def test_la_sample_carries_withheld_shielded_link_and_retraction() -> None:
     assert retraction.supersedes.event_id == "LCS-100215"
 
 
+def test_la_sample_family_id_becomes_household_ref() -> None:
+    events = get_adapter("la-csv").read(LA_SAMPLE, "shire-county-council").events
+    assert [e.household_ref for e in events] == [
+        *["FAM-20417"] * 10,
+        None,  # the pre-birth assessment and the link carry no family id
+        None,
+        "FAM-20533",
+        "FAM-20533",
+        None,
+        "FAM-20417",
+        "FAM-20417",
+    ]
+
+
 def test_police_sample_gives_one_event_per_child_subject() -> None:
     result = get_adapter("police-json").read(POLICE_SAMPLE, "shire-constabulary")
     assert [(e.kind, e.event_id, e.revision) for e in result.events] == [
@@ -164,6 +179,16 @@ def test_police_sample_gives_one_event_per_child_subject() -> None:
         "child_seen": True,
         "child_spoken_to": False,
     }
+    # Several children in one incident: the occurrence is the household link. One child: the
+    # incident's own household_ref, when the force exports one.
+    assert [e.household_ref for e in result.events] == [
+        "SC-25-004411",
+        "SC-25-004411",
+        "HH-5521",
+        None,
+        None,
+        None,
+    ]
     exploitation = result.events[5]
     assert exploitation.sensitivity == "restricted"
     assert exploitation.shielded_fields == ["summary"]
@@ -187,6 +212,15 @@ def test_health_sample_maps_each_resource_type() -> None:
             8,
             "code.coding.code: unknown code 'HV-REVIEW'; see docs/adapters.md for the codes",
         )
+    ]
+    assert [e.household_ref for e in result.events] == [
+        None,
+        "H-3377",  # the household-ref extension on the Observation and the Appointment
+        "H-3377",
+        None,
+        None,
+        None,
+        None,
     ]
     maternity, _, missed, _, _, crisis, retraction = result.events
     assert maternity.child.provisional_id == "PRV-7K2M9QX4TB="
@@ -229,6 +263,14 @@ def test_school_sample_maps_log_entries_and_drops_non_harm_labels() -> None:
     }
     assert corrected.details == {"attendance_percent": 82.1, "period": "Autumn 2024"}
     assert {e.lawful_basis for e in result.events} == {"legal-obligation"}
+    assert [e.household_ref for e in result.events] == [
+        "F0042",
+        "F0042",
+        "F0042",
+        None,
+        None,
+        "F0042",
+    ]
 
 
 def test_sample_csv_headers_are_the_documented_columns() -> None:
@@ -330,11 +372,11 @@ def test_csv_line_numbers_follow_the_physical_file(tmp_path: Path) -> None:
     good = f'LCS-1,1,{VALID_NHS},,CONTACT,03/02/2025 10:15,03/02/2025 16:40,,"two\nlines"'
     short = "LCS-2,1"
     broken = f'LCS-3,1,{VALID_NHS},,CONTACT,03/02/2025 10:15,03/02/2025 16:40,,"unterminated\n'
-    path.write_text(f"{header}\n{good}{',' * 20}\n\n{short}\n{broken}", encoding="utf-8")
+    path.write_text(f"{header}\n{good}{',' * 21}\n\n{short}\n{broken}", encoding="utf-8")
     result = get_adapter("la-csv").read(path, "shire-county-council")
     assert [e.summary for e in result.events] == ["two\nlines"]
     assert [(p.line, p.reason) for p in result.problems] == [
-        (5, "malformed CSV row: row has 2 fields, header has 29"),
+        (5, "malformed CSV row: row has 2 fields, header has 30"),
         (6, "malformed CSV row: bad quoting (unexpected end of data)"),
     ]
 
@@ -391,6 +433,74 @@ def test_health_entries_that_are_not_safeguarding_events_are_problems(tmp_path: 
         (4, "canonical event invalid: (event): Value error, occurred_at is after recorded_at: "
             "an event is recorded after it happens"),
     ]  # fmt: skip
+
+
+_NOT_A_REFERENCE = (
+    "not a reference (letters, digits and . _ : / -, starting with a letter or digit, "
+    "at most 100 characters)"
+)
+
+
+def test_household_references_must_be_references_and_are_never_quoted(tmp_path: Path) -> None:
+    rows = [_la_row(family_id="The Smiths"), _la_row(family_id=" "), _la_row(family_id="F/1.2")]
+    la_path = _write_csv(tmp_path / "la.csv", la_csv.COLUMNS, rows)
+    la = get_adapter("la-csv").read(la_path, "shire-county-council")
+    assert [e.household_ref for e in la.events] == [None, "F/1.2"]  # a blank cell is no ref
+    assert la.problems == [AdapterProblem(str(la_path), 2, f"column family_id: {_NOT_A_REFERENCE}")]
+
+    document = json.loads(POLICE_SAMPLE.read_text(encoding="utf-8"))
+    document["incidents"][0]["household_ref"] = "ignored: the occurrence links the children"
+    document["incidents"][1]["household_ref"] = "Flat 2, 14 Example Road"
+    police_path = tmp_path / "police.json"
+    police_path.write_text(json.dumps(document), encoding="utf-8")
+    police = get_adapter("police-json").read(police_path, "shire-constabulary")
+    assert [e.household_ref for e in police.events[:2]] == ["SC-25-004411", "SC-25-004411"]
+    assert police.problems[0] == AdapterProblem(
+        str(police_path), 2, f"household_ref: {_NOT_A_REFERENCE}"
+    )
+
+    bundle = json.loads(HEALTH_SAMPLE.read_text(encoding="utf-8"))
+    observation = bundle["entry"][1]["resource"]
+    extension = observation["extension"][0]
+    other = {"url": "https://example.org/other", "valueString": "not read"}
+    bundle["entry"] = [
+        {"resource": {**observation, "extension": [other]}},
+        {"resource": {**observation, "extension": [extension, extension]}},
+        {"resource": {**observation, "extension": [{**extension, "valueString": "Smith family"}]}},
+        {"resource": {**observation, "extension": [{**extension, "valueString": 7}]}},
+    ]
+    health_path = tmp_path / "bundle.json"
+    health_path.write_text(json.dumps(bundle), encoding="utf-8")
+    health = get_adapter("health-fhir").read(health_path, "shire-icb")
+    assert [e.household_ref for e in health.events] == [None]
+    assert [(p.line, p.reason) for p in health.problems] == [
+        (2, "extension: more than one household-ref extension"),
+        (3, f"extension[household-ref].valueString: {_NOT_A_REFERENCE}"),
+        (4, "extension[household-ref].valueString: missing or not a non-empty string"),
+    ]
+
+    row = {
+        "incident_id": "CP-1",
+        "version": "1",
+        "nhs_number": VALID_NHS,
+        "incident_datetime": "03/02/2025 09:20",
+        "logged_datetime": "03/02/2025 09:55",
+        "incident_type": "CME",
+        "categories": "",
+        "notes": "Not seen since half term",
+        "family_ref": "-F1",
+    }
+    school_path = _write_csv(tmp_path / "school.csv", school_csv.COLUMNS, [row])
+    school = get_adapter("school-csv").read(school_path, "school-100001")
+    assert school.problems == [
+        AdapterProblem(str(school_path), 2, f"column family_ref: {_NOT_A_REFERENCE}")
+    ]
+
+
+def test_adapters_check_household_refs_with_the_canonical_pattern() -> None:
+    field = CanonicalEvent.model_json_schema()["properties"]["household_ref"]
+    patterns = {option.get("pattern") for option in field["anyOf"]} - {None}
+    assert patterns == {native.REFERENCE_PATTERN.pattern}
 
 
 def test_independent_schools_share_under_recognised_legitimate_interest(tmp_path: Path) -> None:

@@ -139,3 +139,16 @@ def test_published_schema_covers_every_field_and_kind() -> None:
 def test_taxonomy_covers_every_agency_type() -> None:
     prefixes = {kind.split(".")[0] for kind in KINDS}
     assert prefixes == {"la", "police", "health", "education", "record", "identity"}
+
+
+def test_household_ref_is_optional_and_shaped_like_a_record_id() -> None:
+    assert CanonicalEvent.model_validate(event_dict()).household_ref is None
+    event = CanonicalEvent.model_validate(event_dict(household_ref="FAM-000123"))
+    assert event.household_ref == "FAM-000123"
+    assert CanonicalEvent.model_validate_json(event.model_dump_json()) == event
+    assert problems(household_ref="the Smith family").startswith(
+        "household_ref: String should match pattern"
+    )
+    assert problems(household_ref="").startswith("household_ref: String should match pattern")
+    properties = canonical_json_schema()["properties"]
+    assert "household/family reference" in properties["household_ref"]["description"]

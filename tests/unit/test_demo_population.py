@@ -12,7 +12,7 @@ import pytest
 
 from hub.adapters.agencies.base import AdapterResult
 from hub.adapters.agencies.registry import get_adapter
-from hub.demo_population import PartnershipManifest, generate_partnership
+from hub.demo_population import SIBLING_HOUSEHOLDS, PartnershipManifest, generate_partnership
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.identity import validate_provisional_id
 
@@ -96,14 +96,14 @@ def test_counts_per_agency_match_the_manifest_exactly(partnership: PartnershipMa
         a.agency_id: (a.rows_written, a.bad_rows, a.events_expected) for a in partnership.agencies
     }
     assert counts == {
-        "shire-county-council": (596, 2, 594),
+        "shire-county-council": (600, 2, 598),
         # one incident names all three siblings: three events from one row
-        "shire-constabulary": (298, 2, 298),
-        "shire-icb": (662, 2, 660),
-        "school-100001": (127, 2, 125),
-        "school-100002": (100, 2, 98),
-        "school-100003": (63, 2, 61),
-        "school-100004": (59, 2, 57),
+        "shire-constabulary": (274, 2, 274),
+        "shire-icb": (690, 2, 688),
+        "school-100001": (149, 2, 147),
+        "school-100002": (112, 2, 110),
+        "school-100003": (56, 2, 54),
+        "school-100004": (63, 2, 61),
     }
 
 
@@ -162,7 +162,6 @@ SIBLING_KINDS = {
         "la.assessment-completed",
         "la.child-in-need-plan",
         "la.worker-allocated",
-        "la.worker-allocated",
         "la.family-help-episode",
         "la.fgdm",
         "education.safeguarding-disclosure",
@@ -175,6 +174,8 @@ SIBLING_KINDS = {
         "la.strategy-discussion",
         "la.s47-enquiry-started",
         "la.s47-enquiry-outcome",
+        "la.initial-cp-conference",
+        "la.cp-plan-started",
         "la.looked-after",
         "la.placement-started",
         "health.looked-after-health-assessment",
@@ -189,7 +190,6 @@ SIBLING_KINDS = {
         "la.assessment-completed",
         "la.child-in-need-plan",
         "la.worker-allocated",
-        "la.worker-allocated",
         "la.family-help-episode",
         "la.fgdm",
         "police.home-visit",
@@ -203,6 +203,8 @@ SIBLING_KINDS = {
         "la.strategy-discussion",
         "la.s47-enquiry-started",
         "la.s47-enquiry-outcome",
+        "la.initial-cp-conference",
+        "la.cp-plan-started",
         "la.looked-after",
         "la.placement-started",
         "health.looked-after-health-assessment",
@@ -213,7 +215,6 @@ SIBLING_KINDS = {
         "la.assessment-started",
         "la.assessment-completed",
         "la.child-in-need-plan",
-        "la.worker-allocated",
         "health.health-visitor-concern",
         "health.was-not-brought",
         "la.worker-allocated",
@@ -229,6 +230,8 @@ SIBLING_KINDS = {
         "la.strategy-discussion",
         "la.s47-enquiry-started",
         "la.s47-enquiry-outcome",
+        "la.initial-cp-conference",
+        "la.cp-plan-started",
         "la.looked-after",
         "la.placement-started",
         "health.looked-after-health-assessment",
@@ -272,6 +275,79 @@ def test_sibling_case_shows_what_no_single_agency_saw(
         e for e in events if e.kind == "la.placement-started" and e.child.nhs_number in siblings
     ]
     assert {tuple(e.shielded_fields) for e in placements} == {("details.placement_address",)}
+
+
+def test_sibling_events_carry_each_agencys_household_reference(
+    partnership: PartnershipManifest, events: list[CanonicalEvent]
+) -> None:
+    siblings = set(partnership.sibling_nhs_numbers.values())
+    theirs = [e for e in events if e.child.nhs_number in siblings]
+    by_agency: dict[str, set[str | None]] = {}
+    for event in theirs:
+        by_agency.setdefault(event.agency.id, set()).add(event.household_ref)
+    (visit,) = {e.event_id.split("/")[0] for e in theirs if e.kind == "police.home-visit"}
+    assert by_agency == {
+        "shire-county-council": {"FAM-0007001"},
+        "shire-constabulary": {visit},  # the one incident naming all three children
+        "school-100001": {"SF-0042"},
+        "shire-icb": {None},
+    }
+    assert SIBLING_HOUSEHOLDS == {"LA": "FAM-0007001", "SCHOOL": "SF-0042"}
+    council = [e for e in theirs if e.agency.id == "shire-county-council"]
+    assert Counter(e.child.nhs_number for e in council) == dict.fromkeys(siblings, 19)
+    # Nobody outside the sibling case shares their references.
+    others = [e for e in events if e.child.nhs_number not in siblings]
+    assert {e.household_ref for e in others} == {None}
+
+
+def test_sibling_case_allocations_plans_and_enrolments(
+    partnership: PartnershipManifest, events: list[CanonicalEvent]
+) -> None:
+    names = {number: label for label, number in partnership.sibling_nhs_numbers.items()}
+    theirs = sorted((e for e in events if e.child.nhs_number in names), key=lambda e: e.occurred_at)
+
+    def steps(kind: str) -> list[tuple[str, str, str]]:
+        return [
+            (names[e.child.nhs_number or ""], e.agency.id, e.occurred_at.date().isoformat())
+            for e in theirs
+            if e.kind == kind
+        ]
+
+    allocations = [(e.occurred_at.date().isoformat(), e.details) for e in theirs
+                   if e.kind == "la.worker-allocated"]  # fmt: skip
+    first = {"practitioner_id": "sw-0001", "role": "social-worker"}
+    handover = {"practitioner_id": "sw-0002", "role": "social-worker"}
+    assert allocations == [("2022-10-06", first)] * 3 + [("2023-06-15", handover)] * 3
+    council = "shire-county-council"
+    assert steps("la.s47-enquiry-started") == [
+        (name, council, "2025-06-18") for name in ("Jackson", "Madison", "Jayden")
+    ]
+    assert steps("la.cp-plan-started") == [
+        (name, council, "2025-07-09") for name in ("Jackson", "Madison", "Jayden")
+    ]
+    assert {e.details["category"] for e in theirs if e.kind == "la.cp-plan-started"} == {"multiple"}
+    assert steps("la.looked-after") == [
+        (name, council, "2025-07-18") for name in ("Jackson", "Madison", "Jayden")
+    ]
+    enrolments = [
+        (names[e.child.nhs_number or ""], e.agency.id, e.details)
+        for e in theirs
+        if e.kind == "education.enrolled"
+    ]
+    assert enrolments == [
+        ("Jackson", "school-100001", {"school_urn": "100001", "starts_on": "2022-09-05"}),
+        ("Madison", "school-100001", {"school_urn": "100001", "starts_on": "2024-09-04"}),
+        ("Madison", "school-100001", {"school_urn": "100001", "starts_on": "2025-05-06"}),
+    ]
+
+
+def test_every_allocation_names_one_of_the_two_demo_social_workers(
+    events: list[CanonicalEvent],
+) -> None:
+    allocations = [e for e in events if e.kind == "la.worker-allocated"]
+    assert len(allocations) > 6  # the random population allocates too
+    assert {str(e.details["practitioner_id"]) for e in allocations} == {"sw-0001", "sw-0002"}
+    assert {e.details["role"] for e in allocations} == {"social-worker"}
 
 
 def test_sibling_names_never_appear_in_any_export(partnership: PartnershipManifest) -> None:

@@ -5,7 +5,9 @@ the child is the resource's subject by NHS number identifier, the safeguarding e
 a coding from the hub's code system, harm categories are `meta.tag`s, and sensitivity is the
 standard HL7 confidentiality label in `meta.security`. A missed appointment is an
 `Appointment` with status `noshow`; a resource with status `entered-in-error` retracts the
-record it names. Problems report `line` as the 1-based index of the entry in `Bundle.entry`.
+record it names. A household (family) reference, where the health system keeps one, is a
+resource extension (`HOUSEHOLD_EXTENSION`, `valueString`): FHIR has no core element for it on
+these resources. Problems report `line` as the 1-based index of the entry in `Bundle.entry`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hub.adapters.agencies.native import (
     build_event,
     child_ref,
     collect,
+    household_ref,
     load_json,
     lookup,
     map_categories,
@@ -39,6 +42,7 @@ PROVISIONAL_ID_SYSTEM = "https://safeguarding-hub.example/Id/provisional-id"
 EVENT_CODE_SYSTEM = "https://safeguarding-hub.example/fhir/CodeSystem/health-event"
 CATEGORY_SYSTEM = "https://safeguarding-hub.example/fhir/CodeSystem/harm-category"
 CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+HOUSEHOLD_EXTENSION = "https://safeguarding-hub.example/fhir/StructureDefinition/household-ref"
 _RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,40}$")
 
 EVENT_CODES: dict[str, tuple[str, Sensitivity]] = {
@@ -212,6 +216,22 @@ def _labels(meta: dict[str, Any], key: str, system: str) -> list[str]:
     return labels
 
 
+def _household(resource: dict[str, Any]) -> str | None:
+    """The household-ref extension's value; extensions with other URLs are not the hub's."""
+    where = "extension[household-ref].valueString"
+    values = [
+        as_str(extension.get("valueString"), where)
+        for extension in (
+            as_obj(item, "extension[]")
+            for item in as_list(resource.get("extension", []), "extension")
+        )
+        if extension.get("url") == HOUSEHOLD_EXTENSION
+    ]
+    if len(values) > 1:
+        raise MappingError("extension: more than one household-ref extension")
+    return household_ref(values[0], where) if values else None
+
+
 def _sensitivity(meta: dict[str, Any], default: Sensitivity) -> Sensitivity:
     labels = _labels(meta, "security", CONFIDENTIALITY_SYSTEM)
     if len(labels) > 1:
@@ -268,6 +288,7 @@ class HealthFhirBundleAdapter:
             "sensitivity": _sensitivity(meta, default_sensitivity),
             "lawful_basis": "public-task",
             "supersedes": {"event_id": record_id} if retracted else None,
+            "household_ref": _household(resource),
         }
         return [build_event(fields)]
 

@@ -2,8 +2,10 @@
 
 The columns follow what Liquidlogic LCS and Mosaic reporting extracts look like: one row per
 recorded episode or step, native event-type codes, CIN census category-of-abuse codes for
-plans and SSDA903 legal-status codes for children looked after. The full format, with every
-code, is in docs/adapters.md; this module is its executable form.
+plans and SSDA903 legal-status codes for children looked after. The CMS's family (case-group)
+id, where the extract has it, becomes `household_ref`, so siblings' records can be read
+together. The full format, with every code, is in docs/adapters.md; this module is its
+executable form.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hub.adapters.agencies.native import (
     build_event,
     child_ref,
     collect,
+    household_ref,
     lookup,
     map_categories,
     nhs_number,
@@ -66,6 +69,7 @@ COLUMNS = (
     "sensitivity",
     "withheld_from_json",
     "shielded_fields",
+    "family_id",
 )
 # The rest may be absent from older extracts; their cells then read as empty.
 REQUIRED_COLUMNS = COLUMNS[:9]
@@ -307,5 +311,6 @@ class LaCaseManagementCsvAdapter:
             "withheld_from": _withheld(row),
             "shielded_fields": split_list(row["shielded_fields"]),
             "supersedes": _supersedes(row, event_type),
+            "household_ref": household_ref(row["family_id"], "column family_id"),
         }
         return [build_event(fields)]

@@ -31,6 +31,8 @@ UK_TIME = ZoneInfo("Europe/London")
 SENSITIVITIES: tuple[Sensitivity, ...] = ("standard", "sensitive", "restricted")
 _CODE_LIKE = re.compile(r"^[A-Z0-9_.:-]{1,24}$")
 _UK_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y")
+# The canonical shape of a publisher's reference (`event_id`, `household_ref`).
+REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,99}$")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -278,6 +280,20 @@ def child_ref(
     if provisional:
         return {"provisional_id": provisional_id(provisional, provisional_field)}
     raise MappingError(f"{nhs_field}: empty, and no {provisional_field} either")
+
+
+def household_ref(value: str, field: str) -> str | None:
+    """A publisher's household or family reference, or None when the export has none. Checked
+    here rather than left to the canonical model so the reason names the native field; the
+    value is not quoted, as a badly filled cell may hold a family name."""
+    if not value:
+        return None
+    if not REFERENCE_PATTERN.fullmatch(value):
+        raise MappingError(
+            f"{field}: not a reference (letters, digits and . _ : / -, starting with a letter "
+            "or digit, at most 100 characters)"
+        )
+    return value
 
 
 def parse_json_cell(value: str, column: str) -> object:

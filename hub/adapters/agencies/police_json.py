@@ -4,6 +4,9 @@ A police occurrence is about a household, not a child: one incident may name sev
 children (and adults, who are not published). The hub's events are per child, so each child
 subject becomes one event, with an event id of `<occurrence_ref>/<nominal_ref>` (or
 `<occurrence_ref>/C<n>` for the n-th child subject when the export has no nominal refs).
+An incident naming several children is itself the household link: their events carry the
+occurrence ref as `household_ref`; an incident naming one child carries the incident's own
+`household_ref` field, if the force exports one.
 Problems report `line` as the 1-based index of the incident in the `incidents` array.
 
 An incident maps whole or not at all: if one child subject cannot be mapped, the incident is
@@ -27,6 +30,7 @@ from hub.adapters.agencies.native import (
     build_event,
     child_ref,
     collect,
+    household_ref,
     load_json,
     lookup,
     map_categories,
@@ -180,9 +184,17 @@ class PoliceIncidentJsonAdapter:
             "withheld_from": as_list(incident.get("withheld_from", []), "withheld_from"),
             "shielded_fields": as_list(incident.get("shielded_fields", []), "shielded_fields"),
         }
+        children = _children(incident)
+        shared["household_ref"] = (
+            occurrence_ref
+            if len(children) > 1
+            else household_ref(
+                optional_str(incident.get("household_ref"), "household_ref"), "household_ref"
+            )
+        )
         details_of = DETAILS.get(incident_type)
         events = []
-        for suffix, where, subject in _children(incident):
+        for suffix, where, subject in children:
             child = child_ref(
                 optional_str(subject.get("nhs_number"), f"{where}.nhs_number"),
                 optional_str(subject.get("provisional_id"), f"{where}.provisional_id"),

@@ -4,6 +4,8 @@ School logs are written by teachers and DSLs in their own words: categories are 
 human labels ("Physical abuse", "Online safety"), not codes, and some labels ("Behaviour",
 "Medical") are not harm categories at all and are dropped. The pupil's UPN is read by
 nothing here: the hub's identifier is the NHS number, and a UPN must not leak into events.
+The MIS family reference that links siblings on roll, where exported, becomes
+`household_ref`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hub.adapters.agencies.native import (
     CsvRow,
     build_event,
     collect,
+    household_ref,
     lookup,
     map_categories,
     nhs_number,
@@ -58,6 +61,7 @@ COLUMNS = (
     "supersedes_incident_id",
     "sensitivity",
     "setting_type",
+    "family_ref",
 )
 # The rest may be absent; their cells then read as empty.
 REQUIRED_COLUMNS = (
@@ -221,5 +225,6 @@ class SchoolSafeguardingLogCsvAdapter:
             ),
             "lawful_basis": lookup(setting, LAWFUL_BASES, "column setting_type"),
             "supersedes": _supersedes(row, incident_type),
+            "household_ref": household_ref(row["family_ref"], "column family_ref"),
         }
         return [build_event(fields)]

@@ -1,0 +1,144 @@
+"""Where the chronology projection keeps its documents: one sealed row per child stream and the
+projection's own position in the store's notification log, updated in one transaction.
+
+SQLite (embedded default: `chronology.sqlite` beside the store) and PostgreSQL (tables
+`hub_chronology` and `hub_chronology_position` in the hub's schema). Rows are sealed by the
+projection with the child's own data key, so nothing is in clear here and erasing a child's
+key erases their projection too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class ChronologyViewStore(Protocol):
+    def position(self) -> int: ...
+
+    def get_many(self, streams: Sequence[str]) -> dict[str, bytes]: ...
+
+    def put(self, documents: Mapping[str, bytes], position: int) -> None:
+        """Store the documents and the new position atomically."""
+        ...
+
+    def clear(self) -> None: ...
+
+
+class SqliteChronologyViewStore:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        db = self._db()
+        db.execute("CREATE TABLE IF NOT EXISTS chronology (stream TEXT PRIMARY KEY, sealed BLOB NOT NULL) WITHOUT ROWID")
+        db.execute("CREATE TABLE IF NOT EXISTS chronology_position (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL)")
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db = db
+        return db
+
+    def position(self) -> int:
+        row = self._db().execute("SELECT position FROM chronology_position WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def get_many(self, streams: Sequence[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for start in range(0, len(streams), 500):
+            chunk = list(streams[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db().execute(
+                f"SELECT stream, sealed FROM chronology WHERE stream IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            found.update({r[0]: bytes(r[1]) for r in rows})
+        return found
+
+    def put(self, documents: Mapping[str, bytes], position: int) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO chronology (stream, sealed) VALUES (?, ?) "
+                "ON CONFLICT (stream) DO UPDATE SET sealed = excluded.sealed",
+                list(documents.items()),
+            )
+            db.execute(
+                "INSERT INTO chronology_position (id, position) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET position = excluded.position",
+                (position,),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def clear(self) -> None:
+        db = self._db()
+        db.execute("DELETE FROM chronology")
+        db.execute("DELETE FROM chronology_position")
+
+
+class PostgresChronologyViewStore:
+    def __init__(self, conninfo: str, schema: str) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self._conninfo = conninfo
+        self._schema = schema
+        self._local = threading.local()
+        self._run(
+            'CREATE TABLE IF NOT EXISTS "{s}".hub_chronology (stream text PRIMARY KEY, sealed bytea NOT NULL)',
+            'CREATE TABLE IF NOT EXISTS "{s}".hub_chronology_position '
+            "(id int PRIMARY KEY CHECK (id = 1), position bigint NOT NULL)",
+        )
+
+    def _conn(self) -> Any:
+        db = getattr(self._local, "db", None)
+        if db is None or db.closed:
+            db = self._psycopg.connect(self._conninfo)
+            self._local.db = db
+        return db
+
+    def _run(self, *statements: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        db = self._conn()
+        rows: list[tuple[Any, ...]] = []
+        with db.transaction(), db.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement.replace("{s}", self._schema).encode(), params or None)
+                if cursor.description:
+                    rows = list(cursor.fetchall())
+        return rows
+
+    def position(self) -> int:
+        rows = self._run('SELECT position FROM "{s}".hub_chronology_position WHERE id = 1')
+        return int(rows[0][0]) if rows else 0
+
+    def get_many(self, streams: Sequence[str]) -> dict[str, bytes]:
+        rows = self._run(
+            'SELECT stream, sealed FROM "{s}".hub_chronology WHERE stream = ANY(%s)', params=[list(streams)]
+        )
+        return {r[0]: bytes(r[1]) for r in rows}
+
+    def put(self, documents: Mapping[str, bytes], position: int) -> None:
+        db = self._conn()
+        with db.transaction(), db.cursor() as cursor:
+            cursor.executemany(
+                f'INSERT INTO "{self._schema}".hub_chronology (stream, sealed) VALUES (%s, %s) '  # noqa: S608
+                "ON CONFLICT (stream) DO UPDATE SET sealed = excluded.sealed",
+                list(documents.items()),
+            )
+            cursor.execute(
+                f'INSERT INTO "{self._schema}".hub_chronology_position (id, position) VALUES (1, %s) '  # noqa: S608
+                "ON CONFLICT (id) DO UPDATE SET position = excluded.position",
+                (position,),
+            )
+
+    def clear(self) -> None:
+        self._run('DELETE FROM "{s}".hub_chronology', 'DELETE FROM "{s}".hub_chronology_position')

@@ -1,0 +1,211 @@
+"""The audit ledger: an event-sourced, encrypted record of every access decision.
+
+It is its own `eventsourcing` application (its own SQLite file, or its own tables in
+PostgreSQL) sealed under the hub's audit key, so it can be kept, backed up and verified apart
+from the event log, and so a DPO's record of who saw a child survives that child's erasure.
+Each entry is written to the child's audit stream and indexed under the practitioner in the
+same transaction; break-glass grants also go to the review queue stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Mapper
+
+from hub.adapters.data_keys import Keyring
+from hub.adapters.envelope import EnvelopeMapper
+from hub.adapters.pseudonyms import Pseudonymiser
+from hub.domain.records import (
+    AuditPointer,
+    BreakGlassGranted,
+    BreakGlassReviewed,
+    DisclosureAudited,
+    HubRecord,
+)
+
+_ATTEMPTS = 3
+BREAK_GLASS_QUEUE = "break-glass-queue"
+
+
+class AuditUnavailableError(RuntimeError):
+    """The audit entry could not be written, so nothing may be disclosed."""
+
+
+class AuditLedger(Application[UUID]):
+    name = "audit"
+
+    def __init__(self, env: dict[str, str], keyring: Keyring, pseudonyms: Pseudonymiser) -> None:
+        self._keyring = keyring
+        self._pseudonyms = pseudonyms
+        super().__init__(env)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return EnvelopeMapper(self.construct_transcoder(), self._keyring)
+
+    # Streams -------------------------------------------------------------------------------
+
+    def child_stream(self, child_stream: str) -> UUID:
+        return self._pseudonyms.source_stream("audit-child", child_stream)
+
+    def practitioner_stream(self, practitioner_id: str) -> UUID:
+        return self._pseudonyms.source_stream("audit-practitioner", practitioner_id)
+
+    def queue_stream(self) -> UUID:
+        return self._pseudonyms.source_stream("audit-queue", BREAK_GLASS_QUEUE)
+
+    def _last_version(self, stream: UUID) -> int:
+        rows = self.recorder.select_events(stream, desc=True, limit=1)
+        return rows[0].originator_version if rows else 0
+
+    def _read(self, stream: UUID) -> list[HubRecord]:
+        records = []
+        for row in self.recorder.select_events(stream):
+            record = self.mapper.to_domain_event(row)
+            assert isinstance(record, HubRecord)
+            records.append(record)
+        return records
+
+    # Writing -------------------------------------------------------------------------------
+
+    def record_access(
+        self, entry_fields: dict[str, Any], at: datetime, grant: tuple[str, timedelta] | None = None
+    ) -> DisclosureAudited:
+        """Write the audit entry (and a break-glass grant) durably, or raise
+        AuditUnavailableError. Callers disclose only after this returns."""
+        child = str(entry_fields["child_stream"])
+        practitioner = str(entry_fields["practitioner_id"])
+        last_error: Exception | None = None
+        for _ in range(_ATTEMPTS):
+            try:
+                records: list[HubRecord] = []
+                audit_stream = self.child_stream(child)
+                version = self._last_version(audit_stream) + 1
+                if grant is not None:
+                    reason, duration = grant
+                    granted = BreakGlassGranted(
+                        originator_id=audit_stream,
+                        originator_version=version,
+                        timestamp=at,
+                        practitioner_id=practitioner,
+                        child_stream=child,
+                        reason=reason,
+                        expires_at=at + duration,
+                    )
+                    queue = self.queue_stream()
+                    records += [
+                        granted,
+                        AuditPointer(
+                            originator_id=queue,
+                            originator_version=self._last_version(queue) + 1,
+                            timestamp=at,
+                            audit_stream=audit_stream.hex,
+                            audit_version=version,
+                        ),
+                    ]
+                    version += 1
+                entry = DisclosureAudited(
+                    originator_id=audit_stream, originator_version=version, timestamp=at, **entry_fields
+                )
+                index = self.practitioner_stream(practitioner)
+                records += [
+                    entry,
+                    AuditPointer(
+                        originator_id=index,
+                        originator_version=self._last_version(index) + 1,
+                        timestamp=at,
+                        audit_stream=audit_stream.hex,
+                        audit_version=version,
+                    ),
+                ]
+                self.events.put(records)
+                return entry
+            except IntegrityError as error:  # a concurrent write took a version: retry
+                last_error = error
+            except Exception as error:
+                raise AuditUnavailableError(
+                    "the audit ledger could not be written; nothing is disclosed"
+                ) from error
+        raise AuditUnavailableError("the audit ledger could not be written; nothing is disclosed") from last_error
+
+    def review_break_glass(
+        self, grant: BreakGlassGranted, reviewer_id: str, outcome: str, notes: str, at: datetime
+    ) -> None:
+        queue = self.queue_stream()
+        self.events.put(
+            [
+                BreakGlassReviewed(
+                    originator_id=queue,
+                    originator_version=self._last_version(queue) + 1,
+                    timestamp=at,
+                    grant_stream=grant.originator_id.hex,
+                    grant_version=grant.originator_version,
+                    reviewer_id=reviewer_id,
+                    outcome=outcome,
+                    notes=notes,
+                )
+            ]
+        )
+
+    # Reading -------------------------------------------------------------------------------
+
+    def for_child(self, child_stream: str) -> list[HubRecord]:
+        return self._read(self.child_stream(child_stream))
+
+    def _resolve(self, pointers: Sequence[HubRecord]) -> Iterator[HubRecord]:
+        for pointer in pointers:
+            if isinstance(pointer, AuditPointer):
+                rows = self.recorder.select_events(
+                    UUID(pointer.audit_stream),
+                    gt=pointer.audit_version - 1,
+                    lte=pointer.audit_version,
+                )
+                for row in rows:
+                    record = self.mapper.to_domain_event(row)
+                    assert isinstance(record, HubRecord)
+                    yield record
+
+    def for_practitioner(self, practitioner_id: str) -> list[HubRecord]:
+        return list(self._resolve(self._read(self.practitioner_stream(practitioner_id))))
+
+    def break_glass(self) -> list[tuple[BreakGlassGranted, BreakGlassReviewed | None]]:
+        queue = self._read(self.queue_stream())
+        reviews = {
+            (r.grant_stream, r.grant_version): r for r in queue if isinstance(r, BreakGlassReviewed)
+        }
+        grants = [g for g in self._resolve(queue) if isinstance(g, BreakGlassGranted)]
+        return [(g, reviews.get((g.originator_id.hex, g.originator_version))) for g in grants]
+
+    def active_grant(self, practitioner_id: str, child_stream: str, at: datetime) -> BreakGlassGranted | None:
+        for record in reversed(self.for_child(child_stream)):
+            if (
+                isinstance(record, BreakGlassGranted)
+                and record.practitioner_id == practitioner_id
+                and record.timestamp <= at < record.expires_at
+            ):
+                return record
+        return None
+
+    def all_disclosures(self) -> Iterator[DisclosureAudited]:
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=500)
+            for notification in page:
+                record = self.mapper.to_domain_event(notification)
+                if isinstance(record, DisclosureAudited):
+                    yield record
+            if len(page) < 500:
+                return
+            start = page[-1].id + 1
+
+
+@dataclass(frozen=True)
+class BroadAccess:
+    practitioner_id: str
+    children: int
+    window_days: int

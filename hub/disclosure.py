@@ -1,0 +1,304 @@
+"""Disclosing a child's chronology: decide, audit first, then show.
+
+The order is the point: the audit entry (who, organisation, role, purpose, lawful basis,
+agreement version, child pseudonym, what was disclosed, redacted and withheld, break-glass) is
+committed before anything is returned, and if it cannot be written nothing is disclosed.
+Denials are audited too. Shielded fields are removed from every entry for every viewer before
+anything else happens, so no later step can leak them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from hub.adapters.directory import PractitionerDirectory
+from hub.adapters.pseudonyms import Pseudonymiser
+from hub.audit import AuditLedger
+from hub.chronology_projection import ChronologyProjection
+from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
+from hub.domain.canonical_event import ChildRef
+from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
+from hub.domain.patterns import detect_patterns
+from hub.domain.records import BreakGlassGranted
+from hub.domain.relationships import derive_relationships, find_relationship
+from hub.policies.decision import AccessContext, Action, Decision, DecisionPoint, ItemAttributes
+
+log = structlog.get_logger("hub.disclosure")
+SHIELDED = "[shielded]"
+REDACTED = "[redacted]"
+
+
+class UnknownPractitionerError(LookupError):
+    """The practitioner id is not in the directory: nothing is shown to an unknown person."""
+
+
+@dataclass(frozen=True)
+class ShownEntry:
+    """One chronology entry as a particular viewer may see it."""
+
+    ref: str
+    agency: str
+    agency_type: str
+    kind: str
+    categories: list[str]
+    occurred_at: datetime
+    recorded_at: datetime
+    received_at: datetime
+    summary: str
+    details: dict[str, Any]
+    sensitivity: str
+    status: str
+    replaced_by: str | None
+    household_ref: str | None
+    redacted: list[str]
+    shielded: list[str]
+    withheld_from: list[dict[str, Any]] | None  # only for data protection officers
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(vars(self))
+        for name in ("occurred_at", "recorded_at", "received_at"):
+            data[name] = data[name].isoformat()
+        return data
+
+
+@dataclass
+class ChronologyView:
+    child: str
+    practitioner: Practitioner
+    purpose: Purpose | None
+    action: Action
+    agreement_version: str
+    outcome: str
+    relationship: str | None
+    break_glass: BreakGlassGranted | None
+    entries: list[ShownEntry] = field(default_factory=list)
+    patterns: list[PatternFlag] = field(default_factory=list)
+    households: dict[str, list[str]] = field(default_factory=dict)
+    denied_reasons: list[str] = field(default_factory=list)
+    audit_ref: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "child": self.child,
+            "practitioner": {
+                "id": self.practitioner.id,
+                "organisation": self.practitioner.organisation,
+                "role": self.practitioner.role.value,
+            },
+            "purpose": self.purpose.value if self.purpose else None,
+            "action": self.action.value,
+            "agreement_version": self.agreement_version,
+            "outcome": self.outcome,
+            "relationship": self.relationship,
+            "break_glass": None
+            if self.break_glass is None
+            else {"reason": self.break_glass.reason, "expires_at": self.break_glass.expires_at.isoformat()},
+            "entries": [e.as_dict() for e in self.entries],
+            "patterns": [
+                {
+                    "code": p.code,
+                    "description": p.description,
+                    "refs": list(p.refs),
+                    "window_start": p.window_start.isoformat(),
+                    "window_end": p.window_end.isoformat(),
+                }
+                for p in self.patterns
+            ],
+            "households": self.households,
+            "denied_reasons": self.denied_reasons,
+            "audit_ref": self.audit_ref,
+        }
+
+
+def _shield_and_redact(entry: ChronologyEntry, redact: frozenset[str]) -> tuple[str, dict[str, Any], list[str], list[str]]:
+    event = entry.event
+    shielded = set(event.shielded_fields)
+    summary = SHIELDED if "summary" in shielded else (REDACTED if "summary" in redact else event.summary)
+    details: dict[str, Any] = {}
+    redacted = ["summary"] if "summary" in redact and "summary" not in shielded else []
+    for name, value in event.details.items():
+        path = f"details.{name}"
+        if path in shielded:
+            details[name] = SHIELDED
+        elif path in redact:
+            details[name] = REDACTED
+            redacted.append(path)
+        else:
+            details[name] = value
+    return summary, details, redacted, sorted(shielded)
+
+
+class ChronologyService:
+    def __init__(
+        self,
+        projection: ChronologyProjection,
+        directory: PractitionerDirectory,
+        decisions: DecisionPoint,
+        audit: AuditLedger,
+        pseudonyms: Pseudonymiser,
+        *,
+        break_glass_duration: timedelta = timedelta(hours=4),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._projection = projection
+        self._directory = directory
+        self._decisions = decisions
+        self._audit = audit
+        self._pseudonyms = pseudonyms
+        self._break_glass_duration = break_glass_duration
+        self._clock = clock
+
+    def practitioner(self, practitioner_id: str) -> Practitioner:
+        practitioner = self._directory.get(practitioner_id)
+        if practitioner is None:
+            log.warning("unknown_practitioner_refused")
+            raise UnknownPractitionerError("that practitioner id is not in the directory")
+        return practitioner
+
+    def view(
+        self,
+        child: ChildRef,
+        practitioner_id: str,
+        purpose: Purpose | None,
+        *,
+        action: Action = Action.VIEW,
+        break_glass_reason: str | None = None,
+    ) -> ChronologyView:
+        practitioner = self.practitioner(practitioner_id)
+        now = self._clock()
+        stream = self._pseudonyms.child_stream(child)
+        self._projection.catch_up()
+        entries = self._projection.entries(stream)
+        grant = find_relationship(practitioner, derive_relationships(e.event for e in entries), now)
+        break_glass = None if grant else self._audit.active_grant(practitioner.id, stream.hex, now)
+        new_grant = None
+        if grant is None and break_glass is None and break_glass_reason and break_glass_reason.strip():
+            new_grant = (break_glass_reason.strip(), self._break_glass_duration)
+        context = AccessContext(purpose, grant, break_glass is not None or new_grant is not None, now)
+        decisions = self._decisions.decide(
+            practitioner, action, [ItemAttributes.of(e.event) for e in entries], context
+        ) if entries else []
+        agreement = decisions[0].agreement_version if decisions else self._agreement_label(practitioner, action, context)
+        view = self._build(child, practitioner, purpose, action, agreement, grant, entries, decisions)
+        audited = self._audit.record_access(
+            self._audit_fields(view, stream.hex, decisions, entries, grant, break_glass, new_grant),
+            now,
+            new_grant,
+        )
+        view.audit_ref = f"{audited.originator_id.hex}@{audited.originator_version}"
+        view.break_glass = break_glass or (
+            self._audit.active_grant(practitioner.id, stream.hex, now) if new_grant else None
+        )
+        return view
+
+    def _agreement_label(self, practitioner: Practitioner, action: Action, context: AccessContext) -> str:
+        return self._decisions.decide(
+            practitioner, action, [ItemAttributes("local-authority", "la.contact", "standard", frozenset(), frozenset(), frozenset())], context
+        )[0].agreement_version
+
+    def _build(
+        self,
+        child: ChildRef,
+        practitioner: Practitioner,
+        purpose: Purpose | None,
+        action: Action,
+        agreement: str,
+        grant: RelationshipGrant | None,
+        entries: Sequence[ChronologyEntry],
+        decisions: Sequence[Decision],
+    ) -> ChronologyView:
+        view = ChronologyView(
+            child=child.identifier,
+            practitioner=practitioner,
+            purpose=purpose,
+            action=action,
+            agreement_version=agreement,
+            outcome="no-record",
+            relationship=None if grant is None else f"{grant.basis.value} via {grant.source_event_id}",
+            break_glass=None,
+        )
+        if not entries:
+            return view
+        shown: list[ChronologyEntry] = []
+        reasons: Counter[str] = Counter()
+        is_dpo = practitioner.role is Role.DATA_PROTECTION_OFFICER
+        for entry, decision in zip(entries, decisions, strict=True):
+            if not decision.permitted:
+                reasons.update(decision.reasons)
+                continue
+            summary, details, redacted, shielded = _shield_and_redact(entry, decision.redact)
+            event = entry.event
+            view.entries.append(
+                ShownEntry(
+                    ref=entry.ref,
+                    agency=event.agency.id,
+                    agency_type=event.agency.type.value,
+                    kind=event.kind,
+                    categories=[c.value for c in event.categories],
+                    occurred_at=event.occurred_at,
+                    recorded_at=event.recorded_at,
+                    received_at=entry.received_at,
+                    summary=summary,
+                    details=details,
+                    sensitivity=event.sensitivity,
+                    status=entry.status.value,
+                    replaced_by=entry.replaced_by,
+                    household_ref=getattr(event, "household_ref", None),
+                    redacted=redacted,
+                    shielded=shielded,
+                    withheld_from=[w.model_dump(mode="json", exclude_none=True) for w in event.withheld_from]
+                    if is_dpo
+                    else None,
+                )
+            )
+            shown.append(entry)
+        for shown_entry in view.entries:
+            if shown_entry.household_ref:
+                view.households.setdefault(f"{shown_entry.agency}/{shown_entry.household_ref}", []).append(shown_entry.ref)
+        view.patterns = detect_patterns([e for e in shown if e.status is EntryStatus.CURRENT])
+        if not view.entries:
+            view.outcome = "denied"
+            view.denied_reasons = sorted(reasons)
+        else:
+            view.outcome = "partially-disclosed" if reasons else "disclosed"
+        return view
+
+    def _audit_fields(
+        self,
+        view: ChronologyView,
+        child_stream: str,
+        decisions: Sequence[Decision],
+        entries: Sequence[ChronologyEntry],
+        grant: RelationshipGrant | None,
+        break_glass: BreakGlassGranted | None,
+        new_grant: tuple[str, timedelta] | None,
+    ) -> dict[str, Any]:
+        withheld = [e.ref for e, d in zip(entries, decisions, strict=True) if d.withheld]
+        denied: Counter[str] = Counter(
+            p for d in decisions if not d.permitted and not d.withheld for p in d.policies
+        )
+        lawful = next((d.lawful_basis for d in decisions if d.permitted), None)
+        reason = new_grant[0] if new_grant else (break_glass.reason if break_glass else None)
+        return {
+            "practitioner_id": view.practitioner.id,
+            "organisation": view.practitioner.organisation,
+            "role": view.practitioner.role.value,
+            "action": view.action.value,
+            "purpose": view.purpose.value if view.purpose else None,
+            "lawful_basis": lawful,
+            "agreement_version": view.agreement_version,
+            "child_stream": child_stream,
+            "outcome": view.outcome,
+            "disclosed": [e.ref for e in view.entries],
+            "redacted": {e.ref: e.redacted for e in view.entries if e.redacted},
+            "withheld": withheld,
+            "denied": dict(denied),
+            "relationship": view.relationship,
+            "break_glass_reason": reason,
+        }
