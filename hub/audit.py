@@ -110,7 +110,10 @@ class AuditLedger(Application[UUID]):
                     ]
                     version += 1
                 entry = DisclosureAudited(
-                    originator_id=audit_stream, originator_version=version, timestamp=at, **entry_fields
+                    originator_id=audit_stream,
+                    originator_version=version,
+                    timestamp=at,
+                    **entry_fields,
                 )
                 index = self.practitioner_stream(practitioner)
                 records += [
@@ -131,7 +134,9 @@ class AuditLedger(Application[UUID]):
                 raise AuditUnavailableError(
                     "the audit ledger could not be written; nothing is disclosed"
                 ) from error
-        raise AuditUnavailableError("the audit ledger could not be written; nothing is disclosed") from last_error
+        raise AuditUnavailableError(
+            "the audit ledger could not be written; nothing is disclosed"
+        ) from last_error
 
     def review_break_glass(
         self, grant: BreakGlassGranted, reviewer_id: str, outcome: str, notes: str, at: datetime
@@ -181,7 +186,9 @@ class AuditLedger(Application[UUID]):
         grants = [g for g in self._resolve(queue) if isinstance(g, BreakGlassGranted)]
         return [(g, reviews.get((g.originator_id.hex, g.originator_version))) for g in grants]
 
-    def active_grant(self, practitioner_id: str, child_stream: str, at: datetime) -> BreakGlassGranted | None:
+    def active_grant(
+        self, practitioner_id: str, child_stream: str, at: datetime
+    ) -> BreakGlassGranted | None:
         for record in reversed(self.for_child(child_stream)):
             if (
                 isinstance(record, BreakGlassGranted)

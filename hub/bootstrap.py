@@ -18,6 +18,7 @@ from hub.adapters.kek import EnvironmentKekProvider, FileKekProvider, KekProvide
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.adapters.secrets import decode_secret, load_or_create_secret
 from hub.audit import AuditLedger
+from hub.audit_queries import AuditQueries
 from hub.chronology_projection import ChronologyProjection
 from hub.disclosure import ChronologyService
 from hub.ingest import IngestService
@@ -47,7 +48,9 @@ class Hub:
     def projection(self) -> ChronologyProjection:
         views: ChronologyViewStore
         if self.settings.store == "postgres":
-            views = PostgresChronologyViewStore(self.settings.postgres_dsn, self.settings.postgres_schema)
+            views = PostgresChronologyViewStore(
+                self.settings.postgres_dsn, self.settings.postgres_schema
+            )
         else:
             views = SqliteChronologyViewStore(self.settings.data_dir / "chronology.sqlite")
         return ChronologyProjection(self.store, views, self.keyring)
@@ -59,7 +62,11 @@ class Hub:
     @cached_property
     def decisions(self) -> CedarDecisionPoint:
         directory = self.settings.agreements_dir
-        registry = AgreementRegistry.from_directory(directory) if directory else AgreementRegistry.from_directory()
+        registry = (
+            AgreementRegistry.from_directory(directory)
+            if directory
+            else AgreementRegistry.from_directory()
+        )
         return CedarDecisionPoint(registry)
 
     @cached_property
@@ -72,6 +79,10 @@ class Hub:
             self.pseudonyms,
             break_glass_duration=timedelta(minutes=self.settings.break_glass_minutes),
         )
+
+    @cached_property
+    def audit_queries(self) -> AuditQueries:
+        return AuditQueries(self.audit, self.chronology, self.decisions.agreements)
 
     def close(self) -> None:
         for opened in self._opened:

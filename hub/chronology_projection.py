@@ -66,6 +66,10 @@ class ChronologyProjection:
         plain = json.dumps(document, separators=(",", ":")).encode()
         return seal(self._keyring, f"child:{stream}", plain, _associated(stream))
 
+    @property
+    def store(self) -> HubStore:
+        return self._store
+
     def position(self) -> int:
         return self._views.position()
 
@@ -112,10 +116,10 @@ class ChronologyProjection:
     def entries(self, stream: UUID) -> list[ChronologyEntry]:
         """The merged chronology of a child stream and the streams linked to it."""
         own = stream.hex
-        documents = {own: self._views.get_many([own]).get(own)}
-        opened = {own: self._open(own, documents[own])} if documents[own] else {}
-        if not opened:
+        sealed = self._views.get_many([own]).get(own)
+        if sealed is None:
             return []
+        opened = {own: self._open(own, sealed)}
         linked = [s for s, state in opened[own]["links"].items() if state == "linked"]
         for other, sealed in self._views.get_many(linked).items():
             opened[other] = self._open(other, sealed)
@@ -135,6 +139,8 @@ class ChronologyProjection:
 
 def _fold(document: dict[str, Any], record: ChildRecordEntry) -> None:
     if record.entry_type == "agency-event":
-        document["entries"].append([record.originator_version, record.timestamp.isoformat(), record.body])
+        document["entries"].append(
+            [record.originator_version, record.timestamp.isoformat(), record.body]
+        )
     elif record.entry_type in _LINK_TYPES:
         document["links"][record.body["provisional_stream"]] = _LINK_TYPES[record.entry_type]

@@ -1,7 +1,8 @@
 """`hub`: the command line for operators, integrators and the demo.
 
 Exit codes: 0 done; 1 failed (nothing half-done); 2 bad usage; 3 done, but some input was
-rejected (adapter problems or quarantined messages) and is listed in the output.
+rejected (adapter problems or quarantined messages) and is listed in the output; 4 access
+denied (audited; the output says why).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.settings import HubSettings
 from hub.structured_logging import configure_logging
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED_INPUT = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED_INPUT, EXIT_DENIED = 0, 1, 2, 3, 4
 
 
 class CliError(Exception):
@@ -227,6 +228,92 @@ def cmd_identity_issue(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _child(identifier: str) -> Any:
+    from hub.domain.canonical_event import ChildRef
+
+    if identifier.strip().upper().startswith("PRV-"):
+        return ChildRef(provisional_id=identifier)
+    return ChildRef(nhs_number=identifier)
+
+
+def _print_chronology(view: Any) -> None:
+    who = view.practitioner
+    print(
+        f"{who.id} ({who.role.value}, {who.organisation}) for {view.purpose or 'no stated purpose'}"
+    )
+    print(f"agreement {view.agreement_version}; relationship: {view.relationship or 'none'}")
+    if view.break_glass is not None:
+        print(
+            f"BREAK-GLASS ACCESS until {view.break_glass.expires_at:%Y-%m-%d %H:%M} UTC: "
+            f"{view.break_glass.reason}"
+        )
+    print(f"outcome: {view.outcome}; {len(view.entries)} entries; audit {view.audit_ref}")
+    for reason in view.denied_reasons:
+        print(f"  denied: {reason}")
+    for e in view.entries:
+        marks = [] if e.status == "current" else [f"{e.status} by {e.replaced_by}"]
+        marks += [f"redacted {', '.join(e.redacted)}"] if e.redacted else []
+        suffix = f"  [{'; '.join(marks)}]" if marks else ""
+        print(
+            f"  {e.occurred_at:%Y-%m-%d %H:%M}  rec {e.recorded_at:%Y-%m-%d}  {e.agency:<22} "
+            f"{e.kind:<36} {e.summary}{suffix}"
+        )
+    for flag in view.patterns:
+        print(f"  PATTERN {flag.code}: {flag.description}")
+
+
+def cmd_chronology(args: argparse.Namespace) -> int:
+    from hub.domain.access import Purpose
+
+    hub = _open(args)
+    try:
+        view = hub.chronology.view(
+            _child(args.child),
+            args.as_practitioner,
+            Purpose(args.purpose) if args.purpose else None,
+            break_glass_reason=args.break_glass,
+        )
+    finally:
+        hub.close()
+    _emit(args, view.as_dict(), lambda: _print_chronology(view))
+    return EXIT_OK if view.outcome in ("disclosed", "partially-disclosed") else EXIT_DENIED
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    hub = _open(args)
+    queries = hub.audit_queries
+    try:
+        if args.sar:
+            document: Any = queries.subject_access(args.as_practitioner, _child(args.sar))
+        elif args.review:
+            queries.review_break_glass(
+                args.as_practitioner, args.review, args.outcome, args.notes or ""
+            )
+            document = {"reviewed": args.review, "outcome": args.outcome}
+        else:
+            if args.child:
+                answer = queries.who_saw_child(args.as_practitioner, _child(args.child))
+            elif args.practitioner:
+                answer = queries.what_practitioner_saw(args.as_practitioner, args.practitioner)
+            elif args.break_glass:
+                answer = queries.break_glass(args.as_practitioner)
+            elif args.withheld:
+                answer = queries.withheld(args.as_practitioner)
+            elif args.outside_relationship:
+                answer = queries.outside_relationship(args.as_practitioner)
+            else:
+                answer = queries.broad_access(args.as_practitioner)
+            document = {"query": answer.query, "rows": answer.rows}
+    finally:
+        hub.close()
+
+    def text() -> None:
+        print(json.dumps(document, indent=2, default=str))
+
+    _emit(args, document, text)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
@@ -238,6 +325,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from hub.domain.access import Purpose
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--data-dir", help="where the embedded store and keys live (env HUB_DATA_DIR)"
@@ -298,6 +387,54 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the canonical event JSON Schema (v1)")
     schema.set_defaults(handler=cmd_schema)
 
+    chronology = commands.add_parser(
+        "chronology",
+        parents=[common, formatted],
+        help="a child's multi-agency chronology, policy-checked and audited",
+    )
+    chronology.add_argument("child", help="NHS number or provisional id")
+    chronology.add_argument("--as", dest="as_practitioner", required=True, help="practitioner id")
+    chronology.add_argument(
+        "--purpose",
+        choices=[p.value for p in Purpose],
+        help="why you need it (required to see anything)",
+    )
+    chronology.add_argument(
+        "--break-glass",
+        metavar="REASON",
+        help="emergency access without a relationship (time-limited, reviewed)",
+    )
+    chronology.set_defaults(handler=cmd_chronology)
+
+    audit = commands.add_parser(
+        "audit", parents=[common, formatted], help="data protection officer queries (audited)"
+    )
+    audit.add_argument(
+        "--as", dest="as_practitioner", required=True, help="the data protection officer's id"
+    )
+    query = audit.add_mutually_exclusive_group(required=True)
+    query.add_argument("--child", help="who saw this child's record, and when")
+    query.add_argument("--practitioner", help="what this practitioner saw")
+    query.add_argument(
+        "--break-glass", action="store_true", help="break-glass access awaiting review"
+    )
+    query.add_argument(
+        "--withheld", action="store_true", help="items withheld from some recipients"
+    )
+    query.add_argument(
+        "--outside-relationship",
+        action="store_true",
+        help="access without a legitimate relationship",
+    )
+    query.add_argument(
+        "--broad-access", action="store_true", help="practitioners who saw unusually many children"
+    )
+    query.add_argument("--sar", metavar="CHILD", help="subject access export for a child")
+    query.add_argument("--review", metavar="GRANT", help="mark a break-glass grant reviewed")
+    audit.add_argument("--outcome", choices=["appropriate", "inappropriate"], default="appropriate")
+    audit.add_argument("--notes")
+    audit.set_defaults(handler=cmd_audit)
+
     identity = commands.add_parser("identity", help="child identifiers")
     identity_commands = identity.add_subparsers(dest="identity_command", required=True)
     issue = identity_commands.add_parser(
@@ -315,12 +452,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"hub: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except PermissionError as error:
+        print(f"hub: refused: {error}", file=sys.stderr)
+        return EXIT_DENIED
     except (OSError, ValueError, LookupError) as error:
         print(f"hub: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as error:
         from kafka.errors import KafkaError
 
+        from hub.audit import AuditUnavailableError
+
+        if isinstance(error, AuditUnavailableError):
+            print(f"hub: {error}", file=sys.stderr)
+            return EXIT_FAILED
         if not isinstance(error, KafkaError):
             raise
         print(f"hub: Kafka: {error}", file=sys.stderr)

@@ -177,6 +177,8 @@ _SIBLING_CASE = """
   service=Speech and language therapy; appointment_type=Initial assessment
 2024-09-04 08:45 SCHOOL ENROLLED M - | Started in Reception
   school_urn=100001
+2024-10-14 11:00 SCHOOL DISCLOSURE M neglect | Pupil said there is often no food at home
+  recorded_by_role=Reception teacher; action_taken=DSL logged the concern and is monitoring
 2024-11-04 09:00 SCHOOL EHE_NOTICE M disengagement | Notice of elective home education
   ehe_la_consent_required=N; ehe_reason=Parents wish to educate at home
 2025-05-06 08:45 SCHOOL ENROLLED M - | Returned to school after home education

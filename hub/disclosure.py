@@ -25,7 +25,7 @@ from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
 from hub.domain.patterns import detect_patterns
-from hub.domain.records import BreakGlassGranted
+from hub.domain.records import BreakGlassGranted, WithholdingIndexed
 from hub.domain.relationships import derive_relationships, find_relationship
 from hub.policies.decision import AccessContext, Action, Decision, DecisionPoint, ItemAttributes
 
@@ -98,7 +98,10 @@ class ChronologyView:
             "relationship": self.relationship,
             "break_glass": None
             if self.break_glass is None
-            else {"reason": self.break_glass.reason, "expires_at": self.break_glass.expires_at.isoformat()},
+            else {
+                "reason": self.break_glass.reason,
+                "expires_at": self.break_glass.expires_at.isoformat(),
+            },
             "entries": [e.as_dict() for e in self.entries],
             "patterns": [
                 {
@@ -116,10 +119,14 @@ class ChronologyView:
         }
 
 
-def _shield_and_redact(entry: ChronologyEntry, redact: frozenset[str]) -> tuple[str, dict[str, Any], list[str], list[str]]:
+def _shield_and_redact(
+    entry: ChronologyEntry, redact: frozenset[str]
+) -> tuple[str, dict[str, Any], list[str], list[str]]:
     event = entry.event
     shielded = set(event.shielded_fields)
-    summary = SHIELDED if "summary" in shielded else (REDACTED if "summary" in redact else event.summary)
+    summary = (
+        SHIELDED if "summary" in shielded else (REDACTED if "summary" in redact else event.summary)
+    )
     details: dict[str, Any] = {}
     redacted = ["summary"] if "summary" in redact and "summary" not in shielded else []
     for name, value in event.details.items():
@@ -154,6 +161,20 @@ class ChronologyService:
         self._break_glass_duration = break_glass_duration
         self._clock = clock
 
+    def child_stream(self, child: ChildRef) -> str:
+        return self._pseudonyms.child_stream(child).hex
+
+    def withheld_items(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every item a publisher withheld from some recipients (for data protection officers)."""
+        return [
+            (
+                record.child_stream,
+                {"ref": record.ref, "kind": record.kind, "withheld_from": record.withheld_from},
+            )
+            for record in self._projection.store.records(WithholdingIndexed)
+            if isinstance(record, WithholdingIndexed)
+        ]
+
     def practitioner(self, practitioner_id: str) -> Practitioner:
         practitioner = self._directory.get(practitioner_id)
         if practitioner is None:
@@ -169,7 +190,10 @@ class ChronologyService:
         *,
         action: Action = Action.VIEW,
         break_glass_reason: str | None = None,
+        extra_redact: frozenset[str] = frozenset(),
     ) -> ChronologyView:
+        """The child's chronology as this practitioner may see it for this purpose, audited
+        before it is returned. `extra_redact` adds redactions (subject access exports)."""
         practitioner = self.practitioner(practitioner_id)
         now = self._clock()
         stream = self._pseudonyms.child_stream(child)
@@ -178,14 +202,31 @@ class ChronologyService:
         grant = find_relationship(practitioner, derive_relationships(e.event for e in entries), now)
         break_glass = None if grant else self._audit.active_grant(practitioner.id, stream.hex, now)
         new_grant = None
-        if grant is None and break_glass is None and break_glass_reason and break_glass_reason.strip():
+        if (
+            grant is None
+            and break_glass is None
+            and break_glass_reason
+            and break_glass_reason.strip()
+        ):
             new_grant = (break_glass_reason.strip(), self._break_glass_duration)
-        context = AccessContext(purpose, grant, break_glass is not None or new_grant is not None, now)
-        decisions = self._decisions.decide(
-            practitioner, action, [ItemAttributes.of(e.event) for e in entries], context
-        ) if entries else []
-        agreement = decisions[0].agreement_version if decisions else self._agreement_label(practitioner, action, context)
-        view = self._build(child, practitioner, purpose, action, agreement, grant, entries, decisions)
+        context = AccessContext(
+            purpose, grant, break_glass is not None or new_grant is not None, now
+        )
+        decisions = (
+            self._decisions.decide(
+                practitioner, action, [ItemAttributes.of(e.event) for e in entries], context
+            )
+            if entries
+            else []
+        )
+        agreement = (
+            decisions[0].agreement_version
+            if decisions
+            else self._agreement_label(practitioner, action, context)
+        )
+        view = self._build(
+            child, practitioner, purpose, action, agreement, grant, entries, decisions, extra_redact
+        )
         audited = self._audit.record_access(
             self._audit_fields(view, stream.hex, decisions, entries, grant, break_glass, new_grant),
             now,
@@ -197,9 +238,23 @@ class ChronologyService:
         )
         return view
 
-    def _agreement_label(self, practitioner: Practitioner, action: Action, context: AccessContext) -> str:
+    def _agreement_label(
+        self, practitioner: Practitioner, action: Action, context: AccessContext
+    ) -> str:
         return self._decisions.decide(
-            practitioner, action, [ItemAttributes("local-authority", "la.contact", "standard", frozenset(), frozenset(), frozenset())], context
+            practitioner,
+            action,
+            [
+                ItemAttributes(
+                    "local-authority",
+                    "la.contact",
+                    "standard",
+                    frozenset(),
+                    frozenset(),
+                    frozenset(),
+                )
+            ],
+            context,
         )[0].agreement_version
 
     def _build(
@@ -212,6 +267,7 @@ class ChronologyService:
         grant: RelationshipGrant | None,
         entries: Sequence[ChronologyEntry],
         decisions: Sequence[Decision],
+        extra_redact: frozenset[str],
     ) -> ChronologyView:
         view = ChronologyView(
             child=child.identifier,
@@ -220,7 +276,9 @@ class ChronologyService:
             action=action,
             agreement_version=agreement,
             outcome="no-record",
-            relationship=None if grant is None else f"{grant.basis.value} via {grant.source_event_id}",
+            relationship=None
+            if grant is None
+            else f"{grant.basis.value} via {grant.source_event_id}",
             break_glass=None,
         )
         if not entries:
@@ -232,7 +290,9 @@ class ChronologyService:
             if not decision.permitted:
                 reasons.update(decision.reasons)
                 continue
-            summary, details, redacted, shielded = _shield_and_redact(entry, decision.redact)
+            summary, details, redacted, shielded = _shield_and_redact(
+                entry, decision.redact | extra_redact
+            )
             event = entry.event
             view.entries.append(
                 ShownEntry(
@@ -252,7 +312,9 @@ class ChronologyService:
                     household_ref=getattr(event, "household_ref", None),
                     redacted=redacted,
                     shielded=shielded,
-                    withheld_from=[w.model_dump(mode="json", exclude_none=True) for w in event.withheld_from]
+                    withheld_from=[
+                        w.model_dump(mode="json", exclude_none=True) for w in event.withheld_from
+                    ]
                     if is_dpo
                     else None,
                 )
@@ -260,7 +322,9 @@ class ChronologyService:
             shown.append(entry)
         for shown_entry in view.entries:
             if shown_entry.household_ref:
-                view.households.setdefault(f"{shown_entry.agency}/{shown_entry.household_ref}", []).append(shown_entry.ref)
+                view.households.setdefault(
+                    f"{shown_entry.agency}/{shown_entry.household_ref}", []
+                ).append(shown_entry.ref)
         view.patterns = detect_patterns([e for e in shown if e.status is EntryStatus.CURRENT])
         if not view.entries:
             view.outcome = "denied"

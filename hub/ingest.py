@@ -28,6 +28,7 @@ from hub.domain.records import (
     HubRecord,
     IngestKeyClaimed,
     MessageQuarantined,
+    WithholdingIndexed,
 )
 from hub.store import HubStore
 from hub.validation import Rejection, parse_message
@@ -82,7 +83,7 @@ class BatchOrderError(ValueError):
 
 
 def _digest(event: CanonicalEvent) -> str:
-    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()
+    return hashlib.sha256(event.model_dump_json(exclude_none=True).encode()).hexdigest()
 
 
 class IngestService:
@@ -265,6 +266,20 @@ class IngestService:
                 child_version=version,
             )
         )
+        if event.withheld_from:
+            records.append(
+                WithholdingIndexed(
+                    originator_id=self._pseudonyms.source_stream("withheld", event.idempotency_key),
+                    originator_version=1,
+                    timestamp=received_at,
+                    child_stream=child_stream.hex,
+                    ref=f"{event.agency.id}/{event.event_id}@{event.revision}",
+                    kind=event.kind,
+                    withheld_from=[
+                        w.model_dump(mode="json", exclude_none=True) for w in event.withheld_from
+                    ],
+                )
+            )
         if event.kind in _LINK_KINDS:
             nhs_stream = lookups.linked[str(event.details["nhs_number"])]
             records.append(

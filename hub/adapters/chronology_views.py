@@ -33,8 +33,14 @@ class SqliteChronologyViewStore:
         self._path = path
         self._local = threading.local()
         db = self._db()
-        db.execute("CREATE TABLE IF NOT EXISTS chronology (stream TEXT PRIMARY KEY, sealed BLOB NOT NULL) WITHOUT ROWID")
-        db.execute("CREATE TABLE IF NOT EXISTS chronology_position (id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL)")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS chronology "
+            "(stream TEXT PRIMARY KEY, sealed BLOB NOT NULL) WITHOUT ROWID"
+        )
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS chronology_position "
+            "(id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL)"
+        )
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -94,7 +100,8 @@ class PostgresChronologyViewStore:
         self._schema = schema
         self._local = threading.local()
         self._run(
-            'CREATE TABLE IF NOT EXISTS "{s}".hub_chronology (stream text PRIMARY KEY, sealed bytea NOT NULL)',
+            'CREATE TABLE IF NOT EXISTS "{s}".hub_chronology '
+            "(stream text PRIMARY KEY, sealed bytea NOT NULL)",
             'CREATE TABLE IF NOT EXISTS "{s}".hub_chronology_position '
             "(id int PRIMARY KEY CHECK (id = 1), position bigint NOT NULL)",
         )
@@ -122,7 +129,8 @@ class PostgresChronologyViewStore:
 
     def get_many(self, streams: Sequence[str]) -> dict[str, bytes]:
         rows = self._run(
-            'SELECT stream, sealed FROM "{s}".hub_chronology WHERE stream = ANY(%s)', params=[list(streams)]
+            'SELECT stream, sealed FROM "{s}".hub_chronology WHERE stream = ANY(%s)',
+            params=[list(streams)],
         )
         return {r[0]: bytes(r[1]) for r in rows}
 
@@ -135,7 +143,8 @@ class PostgresChronologyViewStore:
                 list(documents.items()),
             )
             cursor.execute(
-                f'INSERT INTO "{self._schema}".hub_chronology_position (id, position) VALUES (1, %s) '  # noqa: S608
+                f'INSERT INTO "{self._schema}".hub_chronology_position '  # noqa: S608
+                "(id, position) VALUES (1, %s) "
                 "ON CONFLICT (id) DO UPDATE SET position = excluded.position",
                 (position,),
             )

@@ -209,9 +209,21 @@ def _read_yaml(path: Path) -> Any:
         # The default rendering quotes the offending line, which may hold a name.
         mark = error.problem_mark
         position = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise DirectoryError(f"{path}: not valid YAML{position}: {error.problem}") from None
+        problem = _redact_quoted(error.problem or "cannot be parsed")
+        raise DirectoryError(f"{path}: not valid YAML{position}: {problem}") from None
     except yaml.YAMLError:
         raise DirectoryError(f"{path}: not valid YAML") from None
+
+
+def _redact_quoted(problem: str) -> str:
+    """PyYAML quotes tags, anchors and aliases from the file in its problem text; keep only the
+    short tokens that say what is wrong (a character, `'<stream end>'`), not what was written."""
+
+    def keep_token(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        return match.group(0) if len(inner) <= 2 or re.fullmatch(r"<[a-z ]+>", inner) else "'…'"
+
+    return re.sub(r"'([^']*)'", keep_token, problem)
 
 
 def _safe_id_label(value: object) -> str:

@@ -70,7 +70,9 @@ def merge_chronology(entries: Iterable[ChronologyEntry]) -> list[ChronologyEntry
         newest = latest_revision[key]
         if key in retracted:
             by = retracted[key].event
-            entry = replace(entry, status=EntryStatus.RETRACTED, replaced_by=f"{by.event_id}@{by.revision}")
+            entry = replace(
+                entry, status=EntryStatus.RETRACTED, replaced_by=f"{by.event_id}@{by.revision}"
+            )
         elif newest is not entry:
             entry = replace(
                 entry,

@@ -85,6 +85,20 @@ class BatchCommitted(HubRecord):
 
 
 @dataclass(frozen=True)
+class WithholdingIndexed(HubRecord):
+    """Indexes an event a publisher withheld from some recipients, so data protection
+    officers can list withheld items, with reason, decider and review date, without reading
+    every child's record. One per publication (stream named like the ingest claim)."""
+
+    key_scope: ClassVar[str] = "index"
+
+    child_stream: str
+    ref: str
+    kind: str
+    withheld_from: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class DisclosureAudited(HubRecord):
     """One access decision, written before anything is disclosed (denials too).
 

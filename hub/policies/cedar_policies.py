@@ -71,7 +71,9 @@ def _set(values: list[str]) -> str:
 
 def _kinds(rule: SharingRule) -> str:
     clauses = [
-        f"resource.kind like {json.dumps(k)}" if k.endswith("*") else f"resource.kind == {json.dumps(k)}"
+        f"resource.kind like {json.dumps(k)}"
+        if k.endswith("*")
+        else f"resource.kind == {json.dumps(k)}"
         for k in rule.kinds
     ]
     return "(" + " || ".join(clauses) + ")"

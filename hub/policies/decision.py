@@ -103,6 +103,10 @@ class CedarDecisionPoint:
         self._agreements = agreements
         self._compiled: dict[str, CompiledAgreement] = {}
 
+    @property
+    def agreements(self) -> AgreementRegistry:
+        return self._agreements
+
     def _compile(self, agreement: Agreement) -> CompiledAgreement:
         compiled = self._compiled.get(agreement.label)
         if compiled is None:
@@ -165,9 +169,13 @@ class CedarDecisionPoint:
         by_item: dict[ItemAttributes, Decision] = {}
         for item, result in zip(distinct, results, strict=True):
             if result.diagnostics.errors:
-                raise PolicyEvaluationError(f"policy evaluation failed: {result.diagnostics.errors}")
+                raise PolicyEvaluationError(
+                    f"policy evaluation failed: {result.diagnostics.errors}"
+                )
             decided = tuple(compiled.ids[p] for p in result.diagnostics.reasons)
-            by_item[item] = self._decision(agreement, practitioner, item, context, result.allowed, decided)
+            by_item[item] = self._decision(
+                agreement, practitioner, item, context, result.allowed, decided
+            )
         return [by_item[item] for item in items]
 
     def _decision(
@@ -193,14 +201,18 @@ class CedarDecisionPoint:
         reasons = tuple(GUARDS[g].explanation for g in decided if g in GUARDS) or (
             _why_no_rule(agreement, practitioner.role, item, context.purpose),
         )
-        return Decision(Effect.DENY, reasons, decided or ("default-deny",), frozenset(), None, agreement.label)
+        return Decision(
+            Effect.DENY, reasons, decided or ("default-deny",), frozenset(), None, agreement.label
+        )
 
 
 class PolicyEvaluationError(RuntimeError):
     """Cedar could not evaluate a request (a defect in a compiled agreement): nothing is shown."""
 
 
-def _why_no_rule(agreement: Agreement, role: Role, item: ItemAttributes, purpose: Purpose | None) -> str:
+def _why_no_rule(
+    agreement: Agreement, role: Role, item: ItemAttributes, purpose: Purpose | None
+) -> str:
     if purpose is None:
         return "no purpose was declared; every request must say why the information is needed"
     rules = [r for r in agreement.rules if role in r.roles and purpose in r.purposes]
