@@ -97,6 +97,7 @@ class AuditQueries:
                 "denied": {},
                 "relationship": None,
                 "break_glass_reason": None,
+                "siblings": [],
             },
             self._clock(),
         )

@@ -53,7 +53,7 @@ class Hub:
             )
         else:
             views = SqliteChronologyViewStore(self.settings.data_dir / "chronology.sqlite")
-        return ChronologyProjection(self.store, views, self.keyring)
+        return ChronologyProjection(self.store, views, self.keyring, self.pseudonyms)
 
     @cached_property
     def directory(self) -> PractitionerDirectory:

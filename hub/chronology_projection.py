@@ -26,6 +26,7 @@ from eventsourcing.utils import get_topic
 from hub.adapters.chronology_views import ChronologyViewStore
 from hub.adapters.data_keys import Keyring
 from hub.adapters.envelope import open_sealed, seal
+from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.records import ChildRecordEntry
@@ -51,20 +52,42 @@ def _associated(stream: str) -> bytes:
 
 
 class ChronologyProjection:
-    def __init__(self, store: HubStore, views: ChronologyViewStore, keyring: Keyring) -> None:
+    def __init__(
+        self,
+        store: HubStore,
+        views: ChronologyViewStore,
+        keyring: Keyring,
+        pseudonyms: Pseudonymiser,
+    ) -> None:
         self._store = store
         self._views = views
         self._keyring = keyring
+        self._pseudonyms = pseudonyms
         self._topic = get_topic(ChildRecordEntry)
 
-    def _open(self, stream: str, sealed: bytes) -> dict[str, Any]:
-        plain = open_sealed(self._keyring, f"child:{stream}", sealed, _associated(stream))
+    @staticmethod
+    def _scope(name: str) -> str:
+        # Household documents name children of several streams: the index key seals them.
+        return "index" if name.startswith("household:") else f"child:{name}"
+
+    def _open(self, name: str, sealed: bytes) -> dict[str, Any]:
+        plain = open_sealed(self._keyring, self._scope(name), sealed, _associated(name))
         document: dict[str, Any] = json.loads(plain)
         return document
 
-    def _seal(self, stream: str, document: dict[str, Any]) -> bytes:
+    def _seal(self, name: str, document: dict[str, Any]) -> bytes:
         plain = json.dumps(document, separators=(",", ":")).encode()
-        return seal(self._keyring, f"child:{stream}", plain, _associated(stream))
+        return seal(self._keyring, self._scope(name), plain, _associated(name))
+
+    def household_name(self, agency_id: str, household_ref: str) -> str:
+        key = self._pseudonyms.source_stream("household", f"{agency_id}/{household_ref}")
+        return f"household:{key.hex}"
+
+    def household_members(self, agency_id: str, household_ref: str) -> dict[str, str]:
+        """Child stream -> child identifier, for every child an agency's household ref names."""
+        name = self.household_name(agency_id, household_ref)
+        sealed = self._views.get_many([name]).get(name)
+        return {} if sealed is None else dict(self._open(name, sealed)["members"])
 
     @property
     def store(self) -> HubStore:
@@ -86,12 +109,28 @@ class ChronologyProjection:
             if not page:
                 break
             entries: dict[str, list[ChildRecordEntry]] = {}
+            households: dict[str, dict[str, str]] = {}
             for notification in page:
                 record = self._store.mapper.to_domain_event(notification)
                 assert isinstance(record, ChildRecordEntry)
                 entries.setdefault(record.originator_id.hex, []).append(record)
-            sealed = self._views.get_many(list(entries))
+                household = (
+                    record.body.get("household_ref")
+                    if record.entry_type == "agency-event"
+                    else None
+                )
+                if household:
+                    name = self.household_name(record.body["agency"]["id"], household)
+                    child = record.body["child"]
+                    households.setdefault(name, {})[record.originator_id.hex] = (
+                        child.get("nhs_number") or child["provisional_id"]
+                    )
+            sealed = self._views.get_many([*entries, *households])
             documents = {}
+            for name, members in households.items():
+                document = self._open(name, sealed[name]) if name in sealed else {"members": {}}
+                document["members"].update(members)
+                documents[name] = self._seal(name, document)
             for stream, new in entries.items():
                 document = (
                     self._open(stream, sealed[stream])

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import structlog
 
@@ -79,7 +80,8 @@ class ChronologyView:
     break_glass: BreakGlassGranted | None
     entries: list[ShownEntry] = field(default_factory=list)
     patterns: list[PatternFlag] = field(default_factory=list)
-    households: dict[str, list[str]] = field(default_factory=dict)
+    households: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sibling_streams: set[str] = field(default_factory=set)
     denied_reasons: list[str] = field(default_factory=list)
     audit_ref: str = ""
 
@@ -320,11 +322,7 @@ class ChronologyService:
                 )
             )
             shown.append(entry)
-        for shown_entry in view.entries:
-            if shown_entry.household_ref:
-                view.households.setdefault(
-                    f"{shown_entry.agency}/{shown_entry.household_ref}", []
-                ).append(shown_entry.ref)
+        self._group_households(view, practitioner, {e.stream for e in entries})
         view.patterns = detect_patterns([e for e in shown if e.status is EntryStatus.CURRENT])
         if not view.entries:
             view.outcome = "denied"
@@ -332,6 +330,39 @@ class ChronologyService:
         else:
             view.outcome = "partially-disclosed" if reasons else "disclosed"
         return view
+
+    def _group_households(
+        self, view: ChronologyView, practitioner: Practitioner, own: set[str]
+    ) -> None:
+        """Group entries by the household they name, and say which siblings share it. A
+        sibling is identified only to a viewer with a relationship to that sibling too."""
+        now = self._clock()
+        for shown in view.entries:
+            if not shown.household_ref:
+                continue
+            key = f"{shown.agency}/{shown.household_ref}"
+            group = view.households.get(key)
+            if group is None:
+                group = view.households[key] = {"entries": [], "siblings": []}
+                members = self._projection.household_members(shown.agency, shown.household_ref)
+                for stream, identifier in sorted(members.items()):
+                    if stream in own:
+                        continue
+                    sibling_entries = self._projection.entries(UUID(stream))
+                    related = find_relationship(
+                        practitioner, derive_relationships(e.event for e in sibling_entries), now
+                    )
+                    if related is not None:
+                        group["siblings"].append({"child": identifier})
+                        view.sibling_streams.add(stream)
+                    else:
+                        group["siblings"].append(
+                            {
+                                "child": None,
+                                "note": "another child; you have no relationship with them",
+                            }
+                        )
+            group["entries"].append(shown.ref)
 
     def _audit_fields(
         self,
@@ -365,4 +396,5 @@ class ChronologyService:
             "denied": dict(denied),
             "relationship": view.relationship,
             "break_glass_reason": reason,
+            "siblings": sorted(view.sibling_streams),
         }

@@ -123,6 +123,7 @@ class DisclosureAudited(HubRecord):
     denied: dict[str, int]  # reason -> how many items
     relationship: str | None  # "<basis> via <source event>"
     break_glass_reason: str | None
+    siblings: list[str]  # pseudonyms of siblings whose identity was shown (household groups)
 
 
 @dataclass(frozen=True)

@@ -444,3 +444,55 @@ def test_relationships_expire(case_hub: Hub) -> None:
         case_hub.chronology.view(CHILD, "sw-0099", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
         == "denied"
     )
+
+
+def test_siblings_are_grouped_by_household_and_identified_only_to_related_viewers(
+    case_hub: Hub,
+) -> None:
+    from tests.factories import nhs_number
+
+    sibling = nhs_number(7)
+    family = {"household_ref": "FAM-77"}
+    case_hub.ingest.ingest(
+        [
+            InboundMessage(
+                "inbox:shire-county-council/family",
+                1,
+                event(LA, "HH-1", "la.contact", 8, **family),
+                LA["id"],
+            ),
+            InboundMessage(
+                "inbox:shire-county-council/family",
+                2,
+                event(LA, "HH-2", "la.contact", 8, child={"nhs_number": sibling}, **family),
+                LA["id"],
+            ),
+        ]
+    )
+    view = case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    assert view.households == {
+        "shire-county-council/FAM-77": {
+            "entries": ["shire-county-council/HH-1@1"],
+            "siblings": [
+                {"child": None, "note": "another child; you have no relationship with them"}
+            ],
+        }
+    }
+    case_hub.ingest.ingest(
+        [
+            InboundMessage(
+                "inbox:shire-county-council/family",
+                3,
+                event(LA, "S47-B", "la.s47-enquiry-started", 7, child={"nhs_number": sibling}),
+                LA["id"],
+            ),
+        ]
+    )
+    view = case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    assert view.households["shire-county-council/FAM-77"]["siblings"] == [{"child": sibling}]
+    audited = [
+        r for r in case_hub.audit.for_practitioner("lcpp-0001") if isinstance(r, DisclosureAudited)
+    ]
+    assert audited[-1].siblings == [
+        case_hub.pseudonyms.child_stream(ChildRef(nhs_number=sibling)).hex
+    ]
