@@ -13,14 +13,16 @@ import json
 import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hub.adapters.agencies.base import AdapterProblem
 from hub.adapters.agencies.registry import get_adapter
+from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.adapters.transports.inbox import FileInbox, encode_events, write_inbox_file
 from hub.bootstrap import bootstrap
+from hub.demo_disclosures import DisclosureWalkthrough, walk_through
 from hub.demo_population import LA, POLICE, generate_partnership
 from hub.identities import IdentityService
 from hub.reports import QuarantineItem, StoreStatus, quarantined_messages, store_status
@@ -52,7 +54,7 @@ class DemoReport:
     sibling_events: dict[str, int]
     seconds: float
     second_pass_new: int
-    notes: list[str] = field(default_factory=list)
+    walkthrough: DisclosureWalkthrough
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +87,7 @@ class DemoReport:
                 for q in self.quarantined
             ],
             "sibling_case_events_by_agency": self.sibling_events,
+            "sibling_case_disclosures": self.walkthrough.as_dict(),
         }
 
     def print(self) -> None:
@@ -115,8 +118,7 @@ class DemoReport:
         print("\nThe sibling case (three children, four years), events recorded by agency:")
         for agency, count in self.sibling_events.items():
             print(f"  {agency:<24}{count:>5}")
-        for note in self.notes:
-            print(note)
+        self.walkthrough.print()
         print(f"\nData lives in {self.data_dir.resolve()}  (store: {self.store})")
         print("Try: hub status | hub quarantine list | hub schema")
 
@@ -158,8 +160,10 @@ def _gateway_messages(resend: list[bytes]) -> list[bytes]:
 
 
 def run_demo(settings: HubSettings, *, children: int, seed: int) -> DemoReport:
-    settings = settings.model_copy(update={"store": "sqlite"})
     _prepare(settings.data_dir)
+    directory = settings.data_dir / "practitioners.yaml"
+    shutil.copyfile(SAMPLE_DIRECTORY_PATH, directory)
+    settings = settings.model_copy(update={"store": "sqlite", "directory": directory})
     hub = bootstrap(settings)
     try:
         started = time.perf_counter()
@@ -197,6 +201,7 @@ def run_demo(settings: HubSettings, *, children: int, seed: int) -> DemoReport:
 
         status = store_status(hub.store, settings.describe_store())
         sibling_events = _sibling_events(hub, manifest.sibling_nhs_numbers.values())
+        walkthrough = walk_through(hub, manifest.sibling_nhs_numbers["Madison"])
         return DemoReport(
             data_dir=settings.data_dir,
             store=settings.describe_store(),
@@ -206,6 +211,7 @@ def run_demo(settings: HubSettings, *, children: int, seed: int) -> DemoReport:
             sibling_events=sibling_events,
             seconds=seconds,
             second_pass_new=second_pass_new,
+            walkthrough=walkthrough,
         )
     finally:
         hub.close()

@@ -221,11 +221,7 @@ class ChronologyService:
             if entries
             else []
         )
-        agreement = (
-            decisions[0].agreement_version
-            if decisions
-            else self._agreement_label(practitioner, action, context)
-        )
+        agreement = self._decisions.agreement_in_force(now)
         view = self._build(
             child, practitioner, purpose, action, agreement, grant, entries, decisions, extra_redact
         )
@@ -239,25 +235,6 @@ class ChronologyService:
             self._audit.active_grant(practitioner.id, stream.hex, now) if new_grant else None
         )
         return view
-
-    def _agreement_label(
-        self, practitioner: Practitioner, action: Action, context: AccessContext
-    ) -> str:
-        return self._decisions.decide(
-            practitioner,
-            action,
-            [
-                ItemAttributes(
-                    "local-authority",
-                    "la.contact",
-                    "standard",
-                    frozenset(),
-                    frozenset(),
-                    frozenset(),
-                )
-            ],
-            context,
-        )[0].agreement_version
 
     def _build(
         self,

@@ -95,8 +95,19 @@ def _permit(rule: SharingRule) -> str:
     )
 
 
+# Beyond any agreement: an organisation may always see what it published itself (still only
+# with a relationship and a purpose, and never what it withheld from its own staff's role).
+OWN_RECORDS = "own-organisation"
+OWN_RECORDS_DESCRIPTION = "an organisation sees the records it published itself"
+_OWN_RECORDS_CEDAR = (
+    'permit(principal, action in [Action::"view", Action::"export", Action::"search"], resource) '
+    'when { resource.publisher == principal.organisation && context.purpose != "" };'
+)
+
+
 def compile_agreement(agreement: Agreement) -> CompiledAgreement:
     statements = [(rule.id, _permit(rule)) for rule in agreement.rules]
+    statements.append((OWN_RECORDS, _OWN_RECORDS_CEDAR))
     statements += [(guard.id, guard.cedar) for guard in GUARDS.values()]
     text = "\n".join(f"// {ident}\n{cedar}" for ident, cedar in statements)
     return CompiledAgreement(

@@ -21,7 +21,13 @@ import cedarpy
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
 from hub.domain.canonical_event import CanonicalEvent
 from hub.policies.agreements import SENSITIVITY_RANK, Agreement, AgreementRegistry
-from hub.policies.cedar_policies import GUARDS, CompiledAgreement, compile_agreement
+from hub.policies.cedar_policies import (
+    GUARDS,
+    OWN_RECORDS,
+    OWN_RECORDS_DESCRIPTION,
+    CompiledAgreement,
+    compile_agreement,
+)
 
 
 class Action(StrEnum):
@@ -49,6 +55,7 @@ class AccessContext:
 class ItemAttributes:
     """What the policy may look at about one event (never its content)."""
 
+    publisher: str
     agency_type: str
     kind: str
     sensitivity: str
@@ -59,6 +66,7 @@ class ItemAttributes:
     @classmethod
     def of(cls, event: CanonicalEvent) -> ItemAttributes:
         return cls(
+            publisher=event.agency.id,
             agency_type=event.agency.type.value,
             kind=event.kind,
             sensitivity=event.sensitivity,
@@ -89,6 +97,10 @@ class Decision:
 
 
 class DecisionPoint(Protocol):
+    def agreement_in_force(self, at: datetime) -> str:
+        """The label (`agreement@version`) of the information sharing agreement in force."""
+        ...
+
     def decide(
         self,
         practitioner: Practitioner,
@@ -106,6 +118,9 @@ class CedarDecisionPoint:
     @property
     def agreements(self) -> AgreementRegistry:
         return self._agreements
+
+    def agreement_in_force(self, at: datetime) -> str:
+        return self._agreements.in_force(at).label
 
     def _compile(self, agreement: Agreement) -> CompiledAgreement:
         compiled = self._compiled.get(agreement.label)
@@ -141,6 +156,7 @@ class CedarDecisionPoint:
                 {
                     "uid": {"type": "Item", "id": str(index)},
                     "attrs": {
+                        "publisher": item.publisher,
                         "agency_type": item.agency_type,
                         "kind": item.kind,
                         "sensitivity_rank": SENSITIVITY_RANK[item.sensitivity],  # type: ignore[index]
@@ -188,21 +204,27 @@ class CedarDecisionPoint:
         decided: tuple[str, ...],
     ) -> Decision:
         if allowed:
-            rules = [agreement.rule(rule_id) for rule_id in decided]
-            redact = frozenset.intersection(*(frozenset(r.redact) for r in rules))
+            rules = [agreement.rule(rule_id) for rule_id in decided if rule_id != OWN_RECORDS]
+            redactions = [frozenset(r.redact) for r in rules]
+            if OWN_RECORDS in decided:
+                redactions.append(frozenset())
+            redact = frozenset.intersection(*redactions)
+            reasons = [f"permitted by rule {r.id}: {r.description}" for r in rules]
+            if OWN_RECORDS in decided:
+                reasons.append(f"permitted: {OWN_RECORDS_DESCRIPTION}")
             return Decision(
                 Effect.PERMIT_WITH_REDACTIONS if redact else Effect.PERMIT,
-                tuple(f"permitted by rule {r.id}: {r.description}" for r in rules),
+                tuple(reasons),
                 decided,
                 redact,
-                rules[0].lawful_basis,
+                rules[0].lawful_basis if rules else "public-task",
                 agreement.label,
             )
-        reasons = tuple(GUARDS[g].explanation for g in decided if g in GUARDS) or (
+        denials = tuple(GUARDS[g].explanation for g in decided if g in GUARDS) or (
             _why_no_rule(agreement, practitioner.role, item, context.purpose),
         )
         return Decision(
-            Effect.DENY, reasons, decided or ("default-deny",), frozenset(), None, agreement.label
+            Effect.DENY, denials, decided or ("default-deny",), frozenset(), None, agreement.label
         )
 
 

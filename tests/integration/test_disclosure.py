@@ -18,6 +18,7 @@ from hub.domain.canonical_event import ChildRef
 from hub.domain.records import DisclosureAudited
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
+from hub.policies.decision import AccessContext, Action, ItemAttributes
 from hub.settings import HubSettings
 from tests.factories import VALID_NHS_NUMBER, event_dict
 
@@ -100,6 +101,14 @@ CASE = {
         ),
         event(
             POLICE,
+            "DA-3",
+            "police.domestic-abuse-incident",
+            14,
+            sensitivity="sensitive",
+            details={"child_present": True, "police_reference": "OE-44"},
+        ),
+        event(
+            POLICE,
             "VISIT-1",
             "police.home-visit",
             12,
@@ -152,7 +161,7 @@ def test_macpt_member_sees_the_whole_multi_agency_picture(case_hub: Hub) -> None
     view = case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert view.outcome == "disclosed"
     assert view.relationship == "macpt-member via shire-county-council/S47-1"
-    assert len(view.entries) == 15
+    assert len(view.entries) == 16
     assert {e.agency for e in view.entries} == {
         "shire-county-council",
         "shire-constabulary",
@@ -176,6 +185,7 @@ def test_school_dsl_sees_a_narrower_view_with_withheld_item_invisible(case_hub: 
     assert view.relationship == "school-dsl via school-100001/ENROL-1"
     assert sorted(e.ref for e in view.entries) == [
         "school-100001/DISC-1@1",
+        "school-100001/DISC-2@1",
         "school-100001/ENROL-1@1",
         "shire-constabulary/DA-1@1",
         "shire-county-council/S47-1@1",
@@ -229,7 +239,7 @@ def test_no_relationship_no_data_and_the_denial_is_audited(case_hub: Hub) -> Non
     assert (audited.outcome, audited.disclosed, audited.denied) == (
         "denied",
         [],
-        {"no-relationship": 15},
+        {"no-relationship": 16},
     )
 
 
@@ -242,19 +252,42 @@ def test_no_purpose_no_data(case_hub: Hub) -> None:
 
 
 def test_deny_by_default_for_a_purpose_the_agreement_does_not_cover(case_hub: Hub) -> None:
+    """No rule shares anything with police for family help: only the force's own records."""
     view = case_hub.chronology.view(CHILD, "po-0001", Purpose.FAMILY_HELP)
-    assert view.outcome == "denied"
-    assert view.denied_reasons == [
-        "agreement shire-safeguarding-partnership@2025.1 shares nothing "
-        "with a police-officer for family-help"
+    assert view.outcome == "partially-disclosed"
+    assert {e.agency for e in view.entries} == {"shire-constabulary"}
+    (audited,) = [
+        r for r in case_hub.audit.for_practitioner("po-0001") if isinstance(r, DisclosureAudited)
     ]
+    assert audited.denied == {"default-deny": 12}
+    decisions = case_hub.decisions.decide(
+        case_hub.directory.get("po-0001"),  # type: ignore[arg-type]
+        Action.VIEW,
+        [
+            ItemAttributes(
+                "shire-icb",
+                "health",
+                "health.was-not-brought",
+                "standard",
+                frozenset(),
+                frozenset(),
+                frozenset(),
+            )
+        ],
+        AccessContext(Purpose.FAMILY_HELP, None, True, NOW),
+    )
+    assert decisions[0].reasons == (
+        "agreement shire-safeguarding-partnership@2025.1 shares nothing "
+        "with a police-officer for family-help",
+    )
 
 
 def test_sensitivity_is_honoured(case_hub: Hub) -> None:
     view = case_hub.chronology.view(CHILD, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING)
-    assert "school-100001/DISC-2@1" not in {e.ref for e in view.entries}  # sensitive
+    assert "shire-constabulary/DA-3@1" not in {e.ref for e in view.entries}  # sensitive
+    assert "school-100001/DISC-2@1" in {e.ref for e in view.entries}  # sensitive, but their own
     lcpp = case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_PLANNING)
-    assert "school-100001/DISC-2@1" in {e.ref for e in lcpp.entries}
+    assert "shire-constabulary/DA-3@1" in {e.ref for e in lcpp.entries}
 
 
 def test_shielded_fields_never_appear_in_any_output(
@@ -326,8 +359,8 @@ def test_dpo_queries_who_saw_what(case_hub: Hub) -> None:
     case_hub.chronology.view(CHILD, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING)
     who = case_hub.audit_queries.who_saw_child("dpo-0001", CHILD).rows
     assert [(r["practitioner"], r["outcome"], len(r["disclosed"])) for r in who] == [
-        ("lcpp-0001", "disclosed", 15),
-        ("dsl-100001", "partially-disclosed", 4),
+        ("lcpp-0001", "disclosed", 16),
+        ("dsl-100001", "partially-disclosed", 5),
     ]
     assert (
         who[0]["lawful_basis"] == "legal-obligation"
@@ -360,7 +393,7 @@ def test_subject_access_export_redacts_third_parties_and_lists_recipients(case_h
             "role": "school-designated-safeguarding-lead",
             "purpose": "child-protection-planning",
             "lawful_basis": "public-task",
-            "items": 4,
+            "items": 5,
         }
     ]
 
@@ -376,7 +409,7 @@ def test_projection_rebuilds_to_the_same_chronology_and_holds_nothing_in_clear(
     after = case_hub.chronology.view(
         CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY
     ).as_dict()["entries"]
-    assert after == before and seen and seen[-1] == 15
+    assert after == before and seen and seen[-1] == 16
     if case_hub.settings.store == "sqlite":
         raw = b"".join(
             p.read_bytes() for p in Path(case_hub.settings.data_dir).glob("chronology.sqlite*")

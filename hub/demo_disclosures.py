@@ -1,0 +1,112 @@
+"""The end of `hub demo`: the sibling case as different practitioners may see it.
+
+The lead child protection practitioner, the school's designated safeguarding lead, a police
+officer with no relationship (denied), the same officer breaking the glass, and the data
+protection officer's view of the audit trail of all of it. Every step goes through the same
+decision point and write-ahead audit as any other request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hub.bootstrap import Hub
+from hub.disclosure import ChronologyView
+from hub.domain.access import Purpose
+from hub.domain.canonical_event import ChildRef
+
+
+@dataclass
+class Scene:
+    title: str
+    view: ChronologyView
+
+
+@dataclass
+class DisclosureWalkthrough:
+    child: str
+    scenes: list[Scene]
+    audit_trail: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "child": self.child,
+            "scenes": [{"title": s.title, **s.view.as_dict()} for s in self.scenes],
+            "audit_trail": self.audit_trail,
+        }
+
+    def print(self) -> None:
+        print(
+            "\nThe sibling case: one child's chronology as different people may see it "
+            f"(child {self.child})"
+        )
+        for scene in self.scenes:
+            view = scene.view
+            print(f"\n== {scene.title}")
+            print(
+                f"   outcome {view.outcome}; relationship: {view.relationship or 'none'}; "
+                f"agreement {view.agreement_version}"
+            )
+            if view.break_glass is not None:
+                print(
+                    f"   BREAK-GLASS until {view.break_glass.expires_at:%Y-%m-%d %H:%M} UTC "
+                    f"({view.break_glass.reason}); the DPO is alerted"
+                )
+            for reason in view.denied_reasons:
+                print(f"   denied: {reason}")
+            for entry in view.entries:
+                status = "" if entry.status == "current" else f"  ({entry.status})"
+                redacted = f"  [redacted: {', '.join(entry.redacted)}]" if entry.redacted else ""
+                when = f"{entry.occurred_at:%Y-%m-%d}"
+                print(f"   {when}  {entry.agency:<22} {entry.kind:<40}{status}{redacted}")
+            for flag in view.patterns:
+                print(f"   PATTERN {flag.code}: {flag.description}")
+            for household, group in view.households.items():
+                siblings = ", ".join(
+                    s["child"] or "another child (no relationship)" for s in group["siblings"]
+                )
+                print(f"   household {household}: also {siblings}")
+        print(
+            "\n== Audit trail (data protection officer dpo-0001): who saw this child; "
+            "each entry was written before the disclosure"
+        )
+        for row in self.audit_trail:
+            glass = (
+                f", break-glass: {row['break_glass_reason']}" if row["break_glass_reason"] else ""
+            )
+            print(
+                f"   {row['at'][:19]}  {row['practitioner']:<11} {row['role']:<36} "
+                f"{row['purpose'] or '-':<26} {row['outcome']:<20} "
+                f"{len(row['disclosed']):>3} shown{glass}"
+            )
+
+
+def walk_through(hub: Hub, nhs_number: str) -> DisclosureWalkthrough:
+    child = ChildRef(nhs_number=nhs_number)
+    service = hub.chronology
+    scenes = [
+        Scene(
+            "Lead child protection practitioner (lcpp-0001), child protection planning",
+            service.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_PLANNING),
+        ),
+        Scene(
+            "School designated safeguarding lead (dsl-100001), child protection planning",
+            service.view(child, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING),
+        ),
+        Scene(
+            "Police officer with no relationship (po-0002), child protection enquiry",
+            service.view(child, "po-0002", Purpose.CHILD_PROTECTION_ENQUIRY),
+        ),
+        Scene(
+            "The same officer, break-glass: child reported missing overnight",
+            service.view(
+                child,
+                "po-0002",
+                Purpose.CHILD_PROTECTION_ENQUIRY,
+                break_glass_reason="child reported missing overnight; whereabouts unknown",
+            ),
+        ),
+    ]
+    trail = hub.audit_queries.who_saw_child("dpo-0001", child).rows
+    return DisclosureWalkthrough(nhs_number, scenes, trail)
