@@ -32,7 +32,7 @@ from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.records import ChildRecordEntry
 from hub.store import HubStore
 
-PAGE = 1000
+PAGE = 5000
 _LINK_TYPES = {"identity-linked": "linked", "identity-unlinked": "unlinked"}
 
 
