@@ -278,3 +278,72 @@ def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:
         result.stderr.startswith("hub: Kafka: ")
         and "Unable to bootstrap from 127.0.0.1:1" in result.stderr
     )
+
+
+def test_demo_ends_with_the_sibling_case_seen_by_different_people(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    _, report = demo
+    walkthrough = report["sibling_case_disclosures"]
+    outcomes = [(s["practitioner"]["id"], s["outcome"]) for s in walkthrough["scenes"]]
+    assert outcomes == [
+        ("lcpp-0001", "disclosed"),
+        ("dsl-100001", "partially-disclosed"),
+        ("po-0002", "denied"),
+        ("po-0002", "disclosed"),
+    ]
+    lcpp, dsl, denied, glass = walkthrough["scenes"]
+    assert len(dsl["entries"]) < len(lcpp["entries"])
+    assert {e["agency"] for e in lcpp["entries"]} == {
+        "shire-county-council",
+        "shire-constabulary",
+        "shire-icb",
+        "school-100001",
+    }
+    assert denied["entries"] == [] and denied["denied_reasons"]
+    assert glass["break_glass"]["reason"].startswith("child reported missing")
+    assert [(r["practitioner"], r["outcome"]) for r in walkthrough["audit_trail"]] == outcomes
+    assert {p["code"] for p in lcpp["patterns"]} >= {
+        "child-not-seen-on-visit",
+        "sudden-home-education",
+    }
+
+
+def test_chronology_and_audit_commands(demo: tuple[Path, dict[str, Any]]) -> None:
+    data_dir, report = demo
+    child = report["sibling_case_disclosures"]["child"]
+    common = ("--data-dir", str(data_dir), "--format", "json")
+    shown = hub(
+        "chronology", child, "--as", "sw-0001", "--purpose", "child-protection-planning", *common
+    )
+    assert shown.returncode == 0, shown.stderr
+    view = as_json(shown)
+    assert view["practitioner"]["id"] == "sw-0001" and view["entries"]
+
+    # po-0002 still holds the demo's break-glass grant, so ask as another school's DSL.
+    refused = hub(
+        "chronology", child, "--as", "dsl-100002", "--purpose", "child-protection-planning", *common
+    )
+    assert refused.returncode == 4 and as_json(refused)["outcome"] == "denied"
+    no_purpose = hub("chronology", child, "--as", "lcpp-0001", *common)
+    assert no_purpose.returncode == 4
+
+    who = as_json(hub("audit", "--as", "dpo-0001", "--child", child, *common))
+    assert [r["practitioner"] for r in who["rows"]][-3:] == ["sw-0001", "dsl-100002", "lcpp-0001"]
+    queue = as_json(hub("audit", "--as", "dpo-0001", "--break-glass", *common))
+    (grant,) = queue["rows"]
+    assert grant["practitioner"] == "po-0002"
+    reviewed = hub(
+        "audit", "--as", "dpo-0001", "--review", grant["grant"], "--outcome", "appropriate", *common
+    )
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert as_json(hub("audit", "--as", "dpo-0001", "--break-glass", *common))["rows"] == []
+    sar = as_json(hub("audit", "--as", "dpo-0001", "--sar", child, *common))
+    assert sar["records"] and all("withheld_from" not in r for r in sar["records"])
+
+    not_dpo = hub("audit", "--as", "lcpp-0001", "--withheld", *common)
+    assert not_dpo.returncode == 4 and "data protection officers only" in not_dpo.stderr
+    unknown = hub(
+        "chronology", child, "--as", "nobody", "--purpose", "child-protection-planning", *common
+    )
+    assert unknown.returncode == 1 and "not in the directory" in unknown.stderr
