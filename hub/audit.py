@@ -27,7 +27,9 @@ from hub.domain.records import (
     BreakGlassReviewed,
     DisclosureAudited,
     HubRecord,
+    ReviewCommissioned,
 )
+from hub.domain.relationships import ReviewCommission
 
 _ATTEMPTS = 3
 BREAK_GLASS_QUEUE = "break-glass-queue"
@@ -137,6 +139,38 @@ class AuditLedger(Application[UUID]):
         raise AuditUnavailableError(
             "the audit ledger could not be written; nothing is disclosed"
         ) from last_error
+
+    def commission_review(
+        self, child_stream: str, commission: ReviewCommission, at: datetime
+    ) -> None:
+        stream = self.child_stream(child_stream)
+        for _ in range(_ATTEMPTS):
+            try:
+                self.events.put(
+                    [
+                        ReviewCommissioned(
+                            originator_id=stream,
+                            originator_version=self._last_version(stream) + 1,
+                            timestamp=at,
+                            reviewer_id=commission.reviewer_id,
+                            commissioned_by=commission.commissioned_by,
+                            reason=commission.reason,
+                            starts_at=commission.starts_at,
+                            ends_at=commission.ends_at,
+                        )
+                    ]
+                )
+                return
+            except IntegrityError:
+                continue
+        raise AuditUnavailableError("the review commission could not be recorded")
+
+    def commissions(self, child_stream: str) -> list[ReviewCommission]:
+        return [
+            ReviewCommission(r.reviewer_id, r.commissioned_by, r.reason, r.starts_at, r.ends_at)
+            for r in self.for_child(child_stream)
+            if isinstance(r, ReviewCommissioned)
+        ]
 
     def review_break_glass(
         self, grant: BreakGlassGranted, reviewer_id: str, outcome: str, notes: str, at: datetime

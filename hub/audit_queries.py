@@ -17,6 +17,7 @@ from hub.disclosure import ChronologyService
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import BreakGlassGranted, DisclosureAudited, HubRecord
+from hub.domain.relationships import ReviewCommission
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import Action
 
@@ -153,6 +154,22 @@ class AuditQueries:
                 self._record(dpo, "review-break-glass", outcome, grant.child_stream)
                 return
         raise LookupError(f"no break-glass grant {grant_ref}")
+
+    def commission_review(
+        self, dpo_id: str, child: ChildRef, reviewer_id: str, reason: str, days: int
+    ) -> ReviewCommission:
+        """Record a practice review commission: the reviewer is related to the child for the
+        review's duration. Administered by a DPO on the partnership's instruction; audited."""
+        dpo = self._dpo(dpo_id, "commission-review")
+        reviewer = self._chronology.practitioner(reviewer_id)
+        if reviewer.role is not Role.PRACTICE_REVIEWER:
+            raise ValueError(f"{reviewer_id} is not a practice reviewer")
+        now = self._clock()
+        commission = ReviewCommission(reviewer_id, dpo.id, reason, now, now + timedelta(days=days))
+        stream = self._chronology.child_stream(child)
+        self._record(dpo, "commission-review", "recorded", stream)
+        self._audit.commission_review(stream, commission, now)
+        return commission
 
     def withheld(self, dpo_id: str) -> AuditAnswer:
         dpo = self._dpo(dpo_id, "withheld")

@@ -285,6 +285,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
     try:
         if args.sar:
             document: Any = queries.subject_access(args.as_practitioner, _child(args.sar))
+        elif args.commission_review:
+            commission = queries.commission_review(
+                args.as_practitioner,
+                _child(args.commission_review),
+                args.reviewer,
+                args.notes or "",
+                args.days,
+            )
+            document = {
+                "reviewer": commission.reviewer_id,
+                "from": commission.starts_at.isoformat(),
+                "until": commission.ends_at.isoformat(),
+            }
         elif args.review:
             queries.review_break_glass(
                 args.as_practitioner, args.review, args.outcome, args.notes or ""
@@ -333,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     formatted = argparse.ArgumentParser(add_help=False)
-    formatted.add_argument("--format", choices=["text", "json"], default="text")
+    formatted.add_argument("--format", choices=["text", "table", "json"], default="text")
 
     parser = argparse.ArgumentParser(
         prog="hub", description="Multi-agency child safeguarding information-sharing hub."
@@ -431,6 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     query.add_argument("--sar", metavar="CHILD", help="subject access export for a child")
     query.add_argument("--review", metavar="GRANT", help="mark a break-glass grant reviewed")
+    query.add_argument(
+        "--commission-review",
+        metavar="CHILD",
+        help="commission a practice review (needs --reviewer, --notes)",
+    )
+    audit.add_argument("--reviewer", help="the practice reviewer's id, with --commission-review")
+    audit.add_argument("--days", type=int, default=90, help="how long the review commission lasts")
     audit.add_argument("--outcome", choices=["appropriate", "inappropriate"], default="appropriate")
     audit.add_argument("--notes")
     audit.set_defaults(handler=cmd_audit)

@@ -201,7 +201,10 @@ class ChronologyService:
         stream = self._pseudonyms.child_stream(child)
         self._projection.catch_up()
         entries = self._projection.entries(stream)
-        grant = find_relationship(practitioner, derive_relationships(e.event for e in entries), now)
+        commissions = self._audit.commissions(stream.hex)
+        grant = find_relationship(
+            practitioner, derive_relationships((e.event for e in entries), commissions), now
+        )
         break_glass = None if grant else self._audit.active_grant(practitioner.id, stream.hex, now)
         new_grant = None
         if (

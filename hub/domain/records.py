@@ -149,6 +149,19 @@ class BreakGlassGranted(HubRecord):
 
 
 @dataclass(frozen=True)
+class ReviewCommissioned(HubRecord):
+    """A practice review commissioned for this child: the reviewer's relationship to them."""
+
+    key_scope: ClassVar[str] = "audit"
+
+    reviewer_id: str
+    commissioned_by: str
+    reason: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
 class BreakGlassReviewed(HubRecord):
     key_scope: ClassVar[str] = "audit"
 

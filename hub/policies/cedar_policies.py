@@ -95,13 +95,14 @@ def _permit(rule: SharingRule) -> str:
     )
 
 
-# Beyond any agreement: an organisation may always see what it published itself (still only
-# with a relationship and a purpose, and never what it withheld from its own staff's role).
+# Beyond the agreement's rules: an organisation may see what it published itself, when the
+# practitioner acts for a purpose the agreement recognises for their role (still only with a
+# relationship, and never what it withheld from its own staff's role).
 OWN_RECORDS = "own-organisation"
 OWN_RECORDS_DESCRIPTION = "an organisation sees the records it published itself"
 _OWN_RECORDS_CEDAR = (
     'permit(principal, action in [Action::"view", Action::"export", Action::"search"], resource) '
-    'when { resource.publisher == principal.organisation && context.purpose != "" };'
+    "when { resource.publisher == principal.organisation && context.purpose_in_scope };"
 )
 
 

@@ -138,6 +138,10 @@ class CedarDecisionPoint:
         agreement = self._agreements.in_force(context.at)
         compiled = self._compile(agreement)
         distinct = list(dict.fromkeys(items))
+        purpose_in_scope = any(
+            practitioner.role in rule.roles and context.purpose in rule.purposes
+            for rule in agreement.rules
+        )
         entities: list[dict[str, Any]] = [
             {
                 "uid": {"type": "Practitioner", "id": practitioner.id},
@@ -173,6 +177,7 @@ class CedarDecisionPoint:
                     "action": f'Action::"{action.value}"',
                     "resource": f'Item::"{index}"',
                     "context": {
+                        "purpose_in_scope": purpose_in_scope,
                         "purpose": context.purpose.value if context.purpose else "",
                         "related": context.relationship is not None,
                         "break_glass": context.break_glass,

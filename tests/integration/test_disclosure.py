@@ -252,14 +252,13 @@ def test_no_purpose_no_data(case_hub: Hub) -> None:
 
 
 def test_deny_by_default_for_a_purpose_the_agreement_does_not_cover(case_hub: Hub) -> None:
-    """No rule shares anything with police for family help: only the force's own records."""
+    """No rule shares anything with police for family help, not even their own records."""
     view = case_hub.chronology.view(CHILD, "po-0001", Purpose.FAMILY_HELP)
-    assert view.outcome == "partially-disclosed"
-    assert {e.agency for e in view.entries} == {"shire-constabulary"}
+    assert (view.outcome, view.entries) == ("denied", [])
     (audited,) = [
         r for r in case_hub.audit.for_practitioner("po-0001") if isinstance(r, DisclosureAudited)
     ]
-    assert audited.denied == {"default-deny": 12}
+    assert audited.denied == {"default-deny": 16}
     decisions = case_hub.decisions.decide(
         case_hub.directory.get("po-0001"),  # type: ignore[arg-type]
         Action.VIEW,
@@ -529,3 +528,22 @@ def test_siblings_are_grouped_by_household_and_identified_only_to_related_viewer
     assert audited[-1].siblings == [
         case_hub.pseudonyms.child_stream(ChildRef(nhs_number=sibling)).hex
     ]
+
+
+def test_a_review_commission_relates_the_reviewer_for_the_review_only(case_hub: Hub) -> None:
+    before = case_hub.chronology.view(CHILD, "rev-0001", Purpose.PRACTICE_REVIEW)
+    assert before.outcome == "denied"
+    with pytest.raises(ValueError, match="not a practice reviewer"):
+        case_hub.audit_queries.commission_review("dpo-0001", CHILD, "sw-0002", "rapid review", 30)
+    commission = case_hub.audit_queries.commission_review(
+        "dpo-0001", CHILD, "rev-0001", "Rapid Review commissioned by the partnership", 30
+    )
+    assert commission.ends_at - commission.starts_at == timedelta(days=30)
+    after = case_hub.chronology.view(CHILD, "rev-0001", Purpose.PRACTICE_REVIEW)
+    assert (after.outcome, after.relationship) == (
+        "disclosed",
+        "review-commission via commission:rev-0001",
+    )
+    assert len(after.entries) == 16
+    casework = case_hub.chronology.view(CHILD, "rev-0001", Purpose.CHILD_PROTECTION_PLANNING)
+    assert casework.outcome == "denied"  # the commission is for practice review, not casework
