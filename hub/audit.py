@@ -55,6 +55,11 @@ class AuditLedger(Application[UUID]):
     def child_stream(self, child_stream: str) -> UUID:
         return self._pseudonyms.source_stream("audit-child", child_stream)
 
+    def grants_stream(self, child_stream: str) -> UUID:
+        """Break-glass grants and review commissions for a child: kept apart from the (long)
+        disclosure stream so that checking access reads only a few rows."""
+        return self._pseudonyms.source_stream("audit-grants", child_stream)
+
     def practitioner_stream(self, practitioner_id: str) -> UUID:
         return self._pseudonyms.source_stream("audit-practitioner", practitioner_id)
 
@@ -90,9 +95,11 @@ class AuditLedger(Application[UUID]):
                 version = self._last_version(audit_stream) + 1
                 if grant is not None:
                     reason, duration = grant
+                    grants = self.grants_stream(child)
+                    grant_version = self._last_version(grants) + 1
                     granted = BreakGlassGranted(
-                        originator_id=audit_stream,
-                        originator_version=version,
+                        originator_id=grants,
+                        originator_version=grant_version,
                         timestamp=at,
                         practitioner_id=practitioner,
                         child_stream=child,
@@ -106,11 +113,10 @@ class AuditLedger(Application[UUID]):
                             originator_id=queue,
                             originator_version=self._last_version(queue) + 1,
                             timestamp=at,
-                            audit_stream=audit_stream.hex,
-                            audit_version=version,
+                            audit_stream=grants.hex,
+                            audit_version=grant_version,
                         ),
                     ]
-                    version += 1
                 entry = DisclosureAudited(
                     originator_id=audit_stream,
                     originator_version=version,
@@ -143,7 +149,7 @@ class AuditLedger(Application[UUID]):
     def commission_review(
         self, child_stream: str, commission: ReviewCommission, at: datetime
     ) -> None:
-        stream = self.child_stream(child_stream)
+        stream = self.grants_stream(child_stream)
         for _ in range(_ATTEMPTS):
             try:
                 self.events.put(
@@ -168,7 +174,7 @@ class AuditLedger(Application[UUID]):
     def commissions(self, child_stream: str) -> list[ReviewCommission]:
         return [
             ReviewCommission(r.reviewer_id, r.commissioned_by, r.reason, r.starts_at, r.ends_at)
-            for r in self.for_child(child_stream)
+            for r in self._read(self.grants_stream(child_stream))
             if isinstance(r, ReviewCommissioned)
         ]
 
@@ -194,7 +200,10 @@ class AuditLedger(Application[UUID]):
     # Reading -------------------------------------------------------------------------------
 
     def for_child(self, child_stream: str) -> list[HubRecord]:
-        return self._read(self.child_stream(child_stream))
+        """The child's disclosures, then their grants (break-glass, review commissions)."""
+        return self._read(self.child_stream(child_stream)) + self._read(
+            self.grants_stream(child_stream)
+        )
 
     def _resolve(self, pointers: Sequence[HubRecord]) -> Iterator[HubRecord]:
         for pointer in pointers:
@@ -223,7 +232,7 @@ class AuditLedger(Application[UUID]):
     def active_grant(
         self, practitioner_id: str, child_stream: str, at: datetime
     ) -> BreakGlassGranted | None:
-        for record in reversed(self.for_child(child_stream)):
+        for record in reversed(self._read(self.grants_stream(child_stream))):
             if (
                 isinstance(record, BreakGlassGranted)
                 and record.practitioner_id == practitioner_id
