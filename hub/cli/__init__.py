@@ -1,0 +1,177 @@
+"""`hub`: the command line for operators, integrators and the demo.
+
+Exit codes: 0 done; 1 failed (nothing half-done); 2 bad usage; 3 done, but some input was
+rejected (adapter problems or quarantined messages) and is listed in the output; 4 access
+denied (audited; the output says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from hub.cli.access import cmd_audit, cmd_chronology
+from hub.cli.common import EXIT_DENIED, EXIT_FAILED
+from hub.cli.operations import (
+    cmd_demo,
+    cmd_identity_issue,
+    cmd_ingest,
+    cmd_publish,
+    cmd_quarantine_list,
+    cmd_schema,
+    cmd_status,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hub.domain.access import Purpose
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir", help="where the embedded store and keys live (env HUB_DATA_DIR)"
+    )
+    common.add_argument("--quiet", action="store_true", help="log warnings and errors only")
+    formatted = argparse.ArgumentParser(add_help=False)
+    formatted.add_argument("--format", choices=["text", "table", "json"], default="text")
+
+    parser = argparse.ArgumentParser(
+        prog="hub", description="Multi-agency child safeguarding information-sharing hub."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", parents=[common, formatted], help="run a synthetic partnership end to end"
+    )
+    demo.add_argument("--children", type=int, default=2000, help="population size (default 2000)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(handler=cmd_demo)
+
+    ingest = commands.add_parser(
+        "ingest", parents=[common, formatted], help="ingest from the file inbox or Kafka"
+    )
+    source = ingest.add_mutually_exclusive_group(required=True)
+    source.add_argument("--inbox", metavar="DIR", help="directory of <agency-id>/*.jsonl files")
+    source.add_argument("--kafka", metavar="HOST:PORT", help="Kafka bootstrap server")
+    ingest.add_argument("--once", action="store_true", help="take what is there, then exit")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    publish = commands.add_parser(
+        "publish", parents=[common, formatted], help="run an agency export through its adapter"
+    )
+    publish.add_argument(
+        "--adapter", required=True, help="la-csv, police-json, health-fhir or school-csv"
+    )
+    publish.add_argument("--agency", required=True, help="the publishing agency's hub id")
+    publish.add_argument("--file", required=True, help="the agency's native export file")
+    target = publish.add_mutually_exclusive_group(required=True)
+    target.add_argument("--inbox", metavar="DIR")
+    target.add_argument("--kafka", metavar="HOST:PORT")
+    publish.set_defaults(handler=cmd_publish)
+
+    quarantine = commands.add_parser("quarantine", help="messages ingest could not accept")
+    quarantine_commands = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    q_list = quarantine_commands.add_parser(
+        "list", parents=[common, formatted], help="list quarantined messages"
+    )
+    q_list.add_argument(
+        "--include-raw", action="store_true", help="include raw bytes (base64; personal data)"
+    )
+    q_list.set_defaults(handler=cmd_quarantine_list)
+
+    status = commands.add_parser(
+        "status", parents=[common, formatted], help="events, children, agencies, positions"
+    )
+    status.set_defaults(handler=cmd_status)
+
+    schema = commands.add_parser("schema", help="print the canonical event JSON Schema (v1)")
+    schema.set_defaults(handler=cmd_schema)
+
+    chronology = commands.add_parser(
+        "chronology",
+        parents=[common, formatted],
+        help="a child's multi-agency chronology, policy-checked and audited",
+    )
+    chronology.add_argument("child", help="NHS number or provisional id")
+    chronology.add_argument("--as", dest="as_practitioner", required=True, help="practitioner id")
+    chronology.add_argument(
+        "--purpose",
+        choices=[p.value for p in Purpose],
+        help="why you need it (required to see anything)",
+    )
+    chronology.add_argument(
+        "--break-glass",
+        metavar="REASON",
+        help="emergency access without a relationship (time-limited, reviewed)",
+    )
+    chronology.set_defaults(handler=cmd_chronology)
+
+    audit = commands.add_parser(
+        "audit", parents=[common, formatted], help="data protection officer queries (audited)"
+    )
+    audit.add_argument(
+        "--as", dest="as_practitioner", required=True, help="the data protection officer's id"
+    )
+    query = audit.add_mutually_exclusive_group(required=True)
+    query.add_argument("--child", help="who saw this child's record, and when")
+    query.add_argument("--practitioner", help="what this practitioner saw")
+    query.add_argument(
+        "--break-glass", action="store_true", help="break-glass access awaiting review"
+    )
+    query.add_argument(
+        "--withheld", action="store_true", help="items withheld from some recipients"
+    )
+    query.add_argument(
+        "--outside-relationship",
+        action="store_true",
+        help="access without a legitimate relationship",
+    )
+    query.add_argument(
+        "--broad-access", action="store_true", help="practitioners who saw unusually many children"
+    )
+    query.add_argument("--sar", metavar="CHILD", help="subject access export for a child")
+    query.add_argument("--review", metavar="GRANT", help="mark a break-glass grant reviewed")
+    query.add_argument(
+        "--commission-review",
+        metavar="CHILD",
+        help="commission a practice review (needs --reviewer, --notes)",
+    )
+    audit.add_argument("--reviewer", help="the practice reviewer's id, with --commission-review")
+    audit.add_argument("--days", type=int, default=90, help="how long the review commission lasts")
+    audit.add_argument("--outcome", choices=["appropriate", "inappropriate"], default="appropriate")
+    audit.add_argument("--notes")
+    audit.set_defaults(handler=cmd_audit)
+
+    identity = commands.add_parser("identity", help="child identifiers")
+    identity_commands = identity.add_subparsers(dest="identity_command", required=True)
+    issue = identity_commands.add_parser(
+        "issue", parents=[common, formatted], help="issue a provisional child id"
+    )
+    issue.add_argument("--agency", required=True, help="the agency asking for it")
+    issue.set_defaults(handler=cmd_identity_issue)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except PermissionError as error:
+        print(f"hub: refused: {error}", file=sys.stderr)
+        return EXIT_DENIED
+    except (OSError, ValueError, LookupError) as error:
+        print(f"hub: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:
+        from kafka.errors import KafkaError
+
+        from hub.audit import AuditUnavailableError
+
+        if isinstance(error, AuditUnavailableError):
+            print(f"hub: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        if not isinstance(error, KafkaError):
+            raise
+        print(f"hub: Kafka: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return result

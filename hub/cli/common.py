@@ -1,0 +1,45 @@
+"""What every `hub` command shares: exit codes, settings from flags, opening the hub, output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hub.bootstrap import Hub, bootstrap
+from hub.settings import HubSettings
+from hub.structured_logging import configure_logging
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED_INPUT, EXIT_DENIED = 0, 1, 2, 3, 4
+
+
+def settings_from(args: argparse.Namespace) -> HubSettings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    return HubSettings(**overrides)
+
+
+def open_hub(args: argparse.Namespace) -> Hub:
+    settings = settings_from(args)
+    configure_logging(settings.log_level if not args.quiet else "warning")
+    return bootstrap(settings)
+
+
+def emit(args: argparse.Namespace, document: Any, text: Callable[[], None]) -> None:
+    if getattr(args, "format", "text") == "json":
+        json.dump(document, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        text()
+
+
+def child_ref(identifier: str) -> Any:
+    from hub.domain.canonical_event import ChildRef
+
+    if identifier.strip().upper().startswith("PRV-"):
+        return ChildRef(provisional_id=identifier)
+    return ChildRef(nhs_number=identifier)

@@ -1,0 +1,211 @@
+"""Commands for operators and integrators: schema, status, quarantine, ingest, publish,
+identity, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hub.cli.common import (
+    EXIT_OK,
+    EXIT_REJECTED_INPUT,
+    emit,
+    open_hub,
+    settings_from,
+)
+from hub.structured_logging import configure_logging
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from hub.domain.canonical_event import canonical_json_schema
+
+    json.dump(canonical_json_schema(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hub.reports import store_status
+
+    hub = open_hub(args)
+    try:
+        status = store_status(hub.store, hub.settings.describe_store())
+    finally:
+        hub.close()
+    document = {
+        "store": status.store,
+        "events": status.events,
+        "children": status.children,
+        "agencies": status.events_by_agency,
+        "duplicates": status.duplicates,
+        "quarantined": status.quarantined,
+        "stored_rows": status.stored_rows,
+        "sources": [vars(s) for s in status.sources],
+    }
+
+    def text() -> None:
+        print(f"store        {status.store}")
+        print(f"events       {status.events:,} in {status.children:,} child streams")
+        for agency, count in status.events_by_agency.items():
+            print(f"  {agency:<28} {count:>9,}")
+        print(f"duplicates   {status.duplicates:,} (no-ops)")
+        print(f"quarantined  {status.quarantined:,} (hub quarantine list)")
+        print("transport positions (last committed):")
+        for s in status.sources:
+            print(
+                f"  {s.source:<48} position {s.position}  consumed {s.consumed:,} = "
+                f"{s.accepted:,} accepted + {s.duplicates:,} duplicates + "
+                f"{s.quarantined:,} quarantined"
+            )
+
+    emit(args, document, text)
+    return EXIT_OK
+
+
+def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    import base64
+
+    from hub.reports import quarantined_messages
+
+    hub = open_hub(args)
+    try:
+        items = quarantined_messages(hub.store)
+    finally:
+        hub.close()
+    document = [
+        {
+            "source": i.source,
+            "position": i.position,
+            "received_at": i.received_at.isoformat(),
+            "reason_code": i.reason_code,
+            "reason": i.reason,
+            "size_bytes": i.size_bytes,
+            **({"raw_base64": base64.b64encode(i.raw).decode()} if args.include_raw else {}),
+        }
+        for i in items
+    ]
+
+    def text() -> None:
+        if not items:
+            print("nothing quarantined")
+        for i in items:
+            print(
+                f"{i.source} #{i.position}  [{i.reason_code}] {i.reason}  ({i.size_bytes:,} bytes)"
+            )
+
+    emit(args, document, text)
+    return EXIT_OK
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from hub.ingest import BatchOutcome
+
+    hub = open_hub(args)
+    outcomes: list[BatchOutcome] = []
+    try:
+        if args.inbox:
+            from hub.adapters.transports.inbox import FileInbox
+
+            inbox = FileInbox(Path(args.inbox))
+            outcomes = inbox.drain(hub.ingest, hub.settings.batch_size)
+            while not args.once:
+                import time
+
+                time.sleep(1.0)  # the inbox is polled: new files and appended lines
+                outcomes.extend(inbox.drain(hub.ingest, hub.settings.batch_size))
+        else:
+            from hub.adapters.transports.kafka import KafkaIngestRunner
+
+            runner = KafkaIngestRunner(
+                args.kafka,
+                hub.ingest,
+                batch_size=hub.settings.batch_size,
+                bootstrap_timeout_ms=hub.settings.kafka_bootstrap_timeout_ms,
+            )
+            try:
+                outcomes = runner.run(once=args.once)
+            finally:
+                runner.close()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        hub.close()
+    totals = {
+        "accepted": sum(o.accepted for o in outcomes),
+        "duplicates": sum(o.duplicates for o in outcomes),
+        "quarantined": sum(sum(o.quarantined.values()) for o in outcomes),
+        "already_recorded": sum(o.skipped_already_recorded for o in outcomes),
+    }
+
+    def text() -> None:
+        print(
+            f"ingested {totals['accepted']:,} events, {totals['duplicates']:,} duplicates, "
+            f"{totals['quarantined']:,} quarantined"
+        )
+
+    emit(args, totals, text)
+    return EXIT_REJECTED_INPUT if totals["quarantined"] else EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from hub.adapters.agencies.registry import get_adapter
+
+    adapter = get_adapter(args.adapter)
+    result = adapter.read(Path(args.file), args.agency)
+    document: dict[str, Any] = {
+        "adapter": adapter.name,
+        "agency": args.agency,
+        "events": len(result.events),
+        "problems": [vars(p) for p in result.problems],
+    }
+    if args.inbox:
+        from hub.adapters.transports.inbox import encode_events, write_inbox_file
+
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{Path(args.file).stem}"
+        document["written_to"] = str(
+            write_inbox_file(Path(args.inbox), args.agency, name, encode_events(result.events))
+        )
+    else:
+        from hub.adapters.transports.kafka import publish_events
+
+        hub = open_hub(args)
+        try:
+            receipt = publish_events(args.kafka, args.agency, result.events, hub.pseudonyms)
+        finally:
+            hub.close()
+        document["written_to"] = f"kafka topic {receipt.topic}"
+
+    def text() -> None:
+        print(f"{adapter.name}: {len(result.events):,} events -> {document['written_to']}")
+        for p in result.problems:
+            print(f"  not mapped: {p.file}:{p.line}: {p.reason}")
+
+    emit(args, document, text)
+    return EXIT_REJECTED_INPUT if result.problems else EXIT_OK
+
+
+def cmd_identity_issue(args: argparse.Namespace) -> int:
+    from hub.identities import IdentityService
+
+    hub = open_hub(args)
+    try:
+        provisional_id = IdentityService(hub.store, hub.pseudonyms).issue_provisional(args.agency)
+    finally:
+        hub.close()
+    emit(args, {"provisional_id": provisional_id}, lambda: print(provisional_id))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+
+    settings = settings_from(args)
+    configure_logging("error")  # the report lists what was quarantined and why
+    report = run_demo(settings, children=args.children, seed=args.seed)
+    emit(args, report.as_dict(), report.print)
+    return EXIT_OK
