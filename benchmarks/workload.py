@@ -30,14 +30,32 @@ def nhs_numbers(count: int) -> list[str]:
     return numbers
 
 
+MAX_EVENTS_PER_CHILD = 3000
+
+
+def _capped_choices(rng: random.Random, children: int, weights: list[float], total: int) -> list[int]:
+    counts = [0] * children
+    chosen: list[int] = []
+    while len(chosen) < total:
+        for child in rng.choices(range(children), weights=weights, k=total - len(chosen)):
+            if counts[child] < MAX_EVENTS_PER_CHILD:
+                counts[child] += 1
+                chosen.append(child)
+    rng.shuffle(chosen)
+    return chosen
+
+
 def canonical_lines(
     total: int, *, children: int, seed: int = 20261122
 ) -> Iterator[tuple[str, bytes]]:
-    """(agency id, canonical event JSON) with Zipf-distributed children (s = 1.1)."""
+    """(agency id, canonical event JSON) for `children` children whose event counts follow a
+    Zipf-like law capped at MAX_EVENTS_PER_CHILD: most children have a handful, a few have
+    thousands (domain.md). An uncapped Zipf over 10^5 children gives one child a tenth of all
+    events, which no child's record looks like."""
     rng = random.Random(seed)
     numbers = nhs_numbers(children)
     weights = [1 / (rank**1.1) for rank in range(1, children + 1)]
-    chosen = rng.choices(range(children), weights=weights, k=total)
+    chosen = _capped_choices(rng, children, weights, total)
     base = datetime(2022, 1, 1, tzinfo=UTC)
     for serial, child in enumerate(chosen):
         agency_id, agency_type, kind = AGENCIES[serial % 4]

@@ -1,14 +1,15 @@
-"""The chronology projection: one sealed document per child stream, following the store.
+"""The chronology projection: sealed documents per child stream, following the store.
 
 It reads the store's notification log after its own tracked position, folds each child's new
-entries into that child's document, seals it with the child's data key and writes the
-documents and the new position in one transaction. Reading a chronology is then one row per
-stream instead of one decryption per event. It can be rebuilt from zero at any time
+entries into that child's documents, seals them with the child's data key and writes the
+documents and the new position in one transaction. Reading a chronology is then a few rows per
+child instead of one decryption per event. It can be rebuilt from zero at any time
 (`rebuild`), reporting progress.
 
-A document holds the stream's agency events as recorded (with received-at and version) and the
-identity links recorded in it, so an NHS number's chronology also takes in a linked provisional
-stream's events, and stops doing so once an unlink is recorded.
+A child stream has a small head document (its chunk count and the identity links recorded in
+it) and its agency events as recorded (with received-at and version) in sealed chunks of 250,
+so folding a new entry rewrites only the last chunk; an NHS number's chronology also takes in a
+linked provisional stream's events, and stops doing so once an unlink is recorded.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from hub.domain.records import ChildRecordEntry
 from hub.store import HubStore
 
 PAGE = 5000
+CHUNK = 250  # entries per sealed chunk of a child's document
 _LINK_TYPES = {"identity-linked": "linked", "identity-unlinked": "unlinked"}
 
 
@@ -68,7 +70,8 @@ class ChronologyProjection:
     @staticmethod
     def _scope(name: str) -> str:
         # Household documents name children of several streams: the index key seals them.
-        return "index" if name.startswith("household:") else f"child:{name}"
+        # A child's head (`<stream>`) and chunks (`<stream>:<n>`) use the child's own key.
+        return "index" if name.startswith("household:") else f"child:{name.split(':')[0]}"
 
     def _open(self, name: str, sealed: bytes) -> dict[str, Any]:
         plain = open_sealed(self._keyring, self._scope(name), sealed, _associated(name))
@@ -125,21 +128,8 @@ class ChronologyProjection:
                     households.setdefault(name, {})[record.originator_id.hex] = (
                         child.get("nhs_number") or child["provisional_id"]
                     )
-            sealed = self._views.get_many([*entries, *households])
-            documents = {}
-            for name, members in households.items():
-                document = self._open(name, sealed[name]) if name in sealed else {"members": {}}
-                document["members"].update(members)
-                documents[name] = self._seal(name, document)
-            for stream, new in entries.items():
-                document = (
-                    self._open(stream, sealed[stream])
-                    if stream in sealed
-                    else {"entries": [], "links": {}}
-                )
-                for record in new:
-                    _fold(document, record)
-                documents[stream] = self._seal(stream, document)
+            documents = self._fold_households(households)
+            documents.update(self._fold_streams(entries))
             position = page[-1].id
             self._views.put(documents, position)
             processed += len(page)
@@ -148,9 +138,74 @@ class ChronologyProjection:
                 on_progress(Progress(processed, position, head, processed / elapsed))
         return processed
 
+    def _fold_households(self, households: dict[str, dict[str, str]]) -> dict[str, bytes]:
+        sealed = self._views.get_many(list(households))
+        documents = {}
+        for name, members in households.items():
+            document = self._open(name, sealed[name]) if name in sealed else {"members": {}}
+            document["members"].update(members)
+            documents[name] = self._seal(name, document)
+        return documents
+
+    def _fold_streams(self, entries: dict[str, list[ChildRecordEntry]]) -> dict[str, bytes]:
+        """Append to each stream's last chunk (starting new chunks as they fill), so the cost
+        of folding an entry does not grow with the size of the child's record."""
+        heads_sealed = self._views.get_many(list(entries))
+        heads: dict[str, dict[str, Any]] = {
+            stream: self._open(stream, heads_sealed[stream])
+            if stream in heads_sealed
+            else {"chunks": 0, "links": {}}
+            for stream in entries
+        }
+        last_names = [_chunk(s, h["chunks"] - 1) for s, h in heads.items() if h["chunks"]]
+        last_sealed = self._views.get_many(last_names)
+        documents: dict[str, bytes] = {}
+        for stream, new in entries.items():
+            head = heads[stream]
+            chunk_index = max(head["chunks"] - 1, 0)
+            name = _chunk(stream, chunk_index)
+            chunk = self._open(name, last_sealed[name]) if name in last_sealed else {"entries": []}
+            for record in new:
+                if record.entry_type in _LINK_TYPES:
+                    head["links"][record.body["provisional_stream"]] = _LINK_TYPES[
+                        record.entry_type
+                    ]
+                elif record.entry_type == "agency-event":
+                    if len(chunk["entries"]) >= CHUNK:
+                        documents[_chunk(stream, chunk_index)] = self._seal(
+                            _chunk(stream, chunk_index), chunk
+                        )
+                        chunk_index, chunk = chunk_index + 1, {"entries": []}
+                    chunk["entries"].append(
+                        [record.originator_version, record.timestamp.isoformat(), record.body]
+                    )
+            if chunk["entries"]:
+                documents[_chunk(stream, chunk_index)] = self._seal(
+                    _chunk(stream, chunk_index), chunk
+                )
+                head["chunks"] = chunk_index + 1
+            documents[stream] = self._seal(stream, head)
+        return documents
+
     def rebuild(self, on_progress: ProgressCallback | None = None) -> int:
         self._views.clear()
         return self.catch_up(on_progress)
+
+    def _stream_entries(self, stream: str, head: dict[str, Any]) -> list[ChronologyEntry]:
+        names = [_chunk(stream, i) for i in range(head["chunks"])]
+        sealed = self._views.get_many(names)
+        items = []
+        for name in names:
+            for version, received_at, body in self._open(name, sealed[name])["entries"]:
+                items.append(
+                    ChronologyEntry(
+                        event=CanonicalEvent.model_validate(body),
+                        received_at=datetime.fromisoformat(received_at),
+                        stream=stream,
+                        version=version,
+                    )
+                )
+        return items
 
     def entries(self, stream: UUID) -> list[ChronologyEntry]:
         """The merged chronology of a child stream and the streams linked to it."""
@@ -158,28 +213,13 @@ class ChronologyProjection:
         sealed = self._views.get_many([own]).get(own)
         if sealed is None:
             return []
-        opened = {own: self._open(own, sealed)}
-        linked = [s for s, state in opened[own]["links"].items() if state == "linked"]
-        for other, sealed in self._views.get_many(linked).items():
-            opened[other] = self._open(other, sealed)
-        items = []
-        for source_stream, document in opened.items():
-            for version, received_at, body in document["entries"]:
-                items.append(
-                    ChronologyEntry(
-                        event=CanonicalEvent.model_validate(body),
-                        received_at=datetime.fromisoformat(received_at),
-                        stream=source_stream,
-                        version=version,
-                    )
-                )
+        head = self._open(own, sealed)
+        items = self._stream_entries(own, head)
+        linked = [s for s, state in head["links"].items() if state == "linked"]
+        for other, other_sealed in self._views.get_many(linked).items():
+            items += self._stream_entries(other, self._open(other, other_sealed))
         return merge_chronology(items)
 
 
-def _fold(document: dict[str, Any], record: ChildRecordEntry) -> None:
-    if record.entry_type == "agency-event":
-        document["entries"].append(
-            [record.originator_version, record.timestamp.isoformat(), record.body]
-        )
-    elif record.entry_type in _LINK_TYPES:
-        document["links"][record.body["provisional_stream"]] = _LINK_TYPES[record.entry_type]
+def _chunk(stream: str, index: int) -> str:
+    return f"{stream}:{index}"
