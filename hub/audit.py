@@ -9,7 +9,7 @@ same transaction; break-glass grants also go to the review queue stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from hub.domain.records import (
 from hub.domain.relationships import ReviewCommission
 
 _ATTEMPTS = 3
+_UNAVAILABLE = "the audit ledger could not be written; nothing is disclosed"
 BREAK_GLASS_QUEUE = "break-glass-queue"
 
 
@@ -80,6 +81,28 @@ class AuditLedger(Application[UUID]):
 
     # Writing -------------------------------------------------------------------------------
 
+    def _put(self, build: Callable[[], list[HubRecord]]) -> None:
+        """Write what `build` makes (it reads the current stream versions), retrying when a
+        concurrent writer took a version; any other failure means nothing was written."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                self.events.put(build())
+                return
+            except IntegrityError as error:
+                if attempt == _ATTEMPTS:
+                    raise AuditUnavailableError(_UNAVAILABLE) from error
+            except Exception as error:
+                raise AuditUnavailableError(_UNAVAILABLE) from error
+
+    def _pointer(self, index: UUID, target: UUID, version: int, at: datetime) -> AuditPointer:
+        return AuditPointer(
+            originator_id=index,
+            originator_version=self._last_version(index) + 1,
+            timestamp=at,
+            audit_stream=target.hex,
+            audit_version=version,
+        )
+
     def record_access(
         self, entry_fields: dict[str, Any], at: datetime, grant: tuple[str, timedelta] | None = None
     ) -> DisclosureAudited:
@@ -87,89 +110,57 @@ class AuditLedger(Application[UUID]):
         AuditUnavailableError. Callers disclose only after this returns."""
         child = str(entry_fields["child_stream"])
         practitioner = str(entry_fields["practitioner_id"])
-        last_error: Exception | None = None
-        for _ in range(_ATTEMPTS):
-            try:
-                records: list[HubRecord] = []
-                audit_stream = self.child_stream(child)
-                version = self._last_version(audit_stream) + 1
-                if grant is not None:
-                    reason, duration = grant
-                    grants = self.grants_stream(child)
-                    grant_version = self._last_version(grants) + 1
-                    granted = BreakGlassGranted(
-                        originator_id=grants,
-                        originator_version=grant_version,
-                        timestamp=at,
-                        practitioner_id=practitioner,
-                        child_stream=child,
-                        reason=reason,
-                        expires_at=at + duration,
-                    )
-                    queue = self.queue_stream()
-                    records += [
-                        granted,
-                        AuditPointer(
-                            originator_id=queue,
-                            originator_version=self._last_version(queue) + 1,
-                            timestamp=at,
-                            audit_stream=grants.hex,
-                            audit_version=grant_version,
-                        ),
-                    ]
-                entry = DisclosureAudited(
-                    originator_id=audit_stream,
-                    originator_version=version,
+        written: list[DisclosureAudited] = []
+
+        def build() -> list[HubRecord]:
+            records: list[HubRecord] = []
+            if grant is not None:
+                grants = self.grants_stream(child)
+                granted = BreakGlassGranted(
+                    originator_id=grants,
+                    originator_version=self._last_version(grants) + 1,
                     timestamp=at,
-                    **entry_fields,
+                    practitioner_id=practitioner,
+                    child_stream=child,
+                    reason=grant[0],
+                    expires_at=at + grant[1],
                 )
-                index = self.practitioner_stream(practitioner)
                 records += [
-                    entry,
-                    AuditPointer(
-                        originator_id=index,
-                        originator_version=self._last_version(index) + 1,
-                        timestamp=at,
-                        audit_stream=audit_stream.hex,
-                        audit_version=version,
-                    ),
+                    granted,
+                    self._pointer(self.queue_stream(), grants, granted.originator_version, at),
                 ]
-                self.events.put(records)
-                return entry
-            except IntegrityError as error:  # a concurrent write took a version: retry
-                last_error = error
-            except Exception as error:
-                raise AuditUnavailableError(
-                    "the audit ledger could not be written; nothing is disclosed"
-                ) from error
-        raise AuditUnavailableError(
-            "the audit ledger could not be written; nothing is disclosed"
-        ) from last_error
+            stream = self.child_stream(child)
+            entry = DisclosureAudited(
+                originator_id=stream,
+                originator_version=self._last_version(stream) + 1,
+                timestamp=at,
+                **entry_fields,
+            )
+            written[:] = [entry]
+            index = self.practitioner_stream(practitioner)
+            return [*records, entry, self._pointer(index, stream, entry.originator_version, at)]
+
+        self._put(build)
+        return written[0]
 
     def commission_review(
         self, child_stream: str, commission: ReviewCommission, at: datetime
     ) -> None:
         stream = self.grants_stream(child_stream)
-        for _ in range(_ATTEMPTS):
-            try:
-                self.events.put(
-                    [
-                        ReviewCommissioned(
-                            originator_id=stream,
-                            originator_version=self._last_version(stream) + 1,
-                            timestamp=at,
-                            reviewer_id=commission.reviewer_id,
-                            commissioned_by=commission.commissioned_by,
-                            reason=commission.reason,
-                            starts_at=commission.starts_at,
-                            ends_at=commission.ends_at,
-                        )
-                    ]
+        self._put(
+            lambda: [
+                ReviewCommissioned(
+                    originator_id=stream,
+                    originator_version=self._last_version(stream) + 1,
+                    timestamp=at,
+                    reviewer_id=commission.reviewer_id,
+                    commissioned_by=commission.commissioned_by,
+                    reason=commission.reason,
+                    starts_at=commission.starts_at,
+                    ends_at=commission.ends_at,
                 )
-                return
-            except IntegrityError:
-                continue
-        raise AuditUnavailableError("the review commission could not be recorded")
+            ]
+        )
 
     def commissions(self, child_stream: str) -> list[ReviewCommission]:
         return [
@@ -182,8 +173,8 @@ class AuditLedger(Application[UUID]):
         self, grant: BreakGlassGranted, reviewer_id: str, outcome: str, notes: str, at: datetime
     ) -> None:
         queue = self.queue_stream()
-        self.events.put(
-            [
+        self._put(
+            lambda: [
                 BreakGlassReviewed(
                     originator_id=queue,
                     originator_version=self._last_version(queue) + 1,
