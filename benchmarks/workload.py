@@ -33,7 +33,9 @@ def nhs_numbers(count: int) -> list[str]:
 MAX_EVENTS_PER_CHILD = 3000
 
 
-def _capped_choices(rng: random.Random, children: int, weights: list[float], total: int) -> list[int]:
+def _capped_choices(
+    rng: random.Random, children: int, weights: list[float], total: int
+) -> list[int]:
     counts = [0] * children
     chosen: list[int] = []
     while len(chosen) < total:
