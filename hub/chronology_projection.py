@@ -7,7 +7,7 @@ child instead of one decryption per event. It can be rebuilt from zero at any ti
 (`rebuild`), reporting progress.
 
 A child stream has a small head document (its chunk count and the identity links recorded in
-it) and its agency events as recorded (with received-at and version) in sealed chunks of 250,
+it) and its agency events as recorded (with received-at and version) in sealed chunks of 100,
 so folding a new entry rewrites only the last chunk; an NHS number's chronology also takes in a
 linked provisional stream's events, and stops doing so once an unlink is recorded.
 """
@@ -33,8 +33,8 @@ from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.records import ChildRecordEntry
 from hub.store import HubStore
 
-PAGE = 5000
-CHUNK = 250  # entries per sealed chunk of a child's document
+PAGE = 20_000
+CHUNK = 100  # entries per sealed chunk of a child's document
 _LINK_TYPES = {"identity-linked": "linked", "identity-unlinked": "unlinked"}
 
 
