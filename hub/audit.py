@@ -26,6 +26,7 @@ from hub.domain.records import (
     BreakGlassGranted,
     BreakGlassReviewed,
     DisclosureAudited,
+    ErasureRecorded,
     HubRecord,
     ReviewCommissioned,
 )
@@ -161,6 +162,29 @@ class AuditLedger(Application[UUID]):
                 )
             ]
         )
+
+    def record_erasure(
+        self, child_stream: str, streams: list[str], reason: str, erased_by: str, at: datetime
+    ) -> None:
+        grants = self.grants_stream(child_stream)
+        self._put(
+            lambda: [
+                ErasureRecorded(
+                    originator_id=grants,
+                    originator_version=self._last_version(grants) + 1,
+                    timestamp=at,
+                    child_stream=child_stream,
+                    streams=streams,
+                    reason=reason,
+                    erased_by=erased_by,
+                )
+            ]
+        )
+
+    def erased_at(self, child_stream: str) -> datetime | None:
+        grants = self._read(self.grants_stream(child_stream))
+        erasures = [r for r in grants if isinstance(r, ErasureRecorded)]
+        return erasures[-1].timestamp if erasures else None
 
     def commissions(self, child_stream: str) -> list[ReviewCommission]:
         return [

@@ -12,15 +12,17 @@ from hub.adapters.chronology_views import (
     PostgresChronologyViewStore,
     SqliteChronologyViewStore,
 )
-from hub.adapters.data_keys import DataKeyStore, Keyring, PostgresDataKeyStore, SqliteDataKeyStore
+from hub.adapters.data_keys import Keyring
 from hub.adapters.directory import PractitionerDirectory, load_directory
 from hub.adapters.kek import EnvironmentKekProvider, FileKekProvider, KekProvider
+from hub.adapters.key_stores import DataKeyStore, PostgresDataKeyStore, SqliteDataKeyStore
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.adapters.secrets import decode_secret, load_or_create_secret
 from hub.audit import AuditLedger
 from hub.audit_queries import AuditQueries
 from hub.chronology_projection import ChronologyProjection
 from hub.disclosure import ChronologyService
+from hub.erasure import ErasureService
 from hub.ingest import IngestService
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import CedarDecisionPoint
@@ -79,6 +81,10 @@ class Hub:
             self.pseudonyms,
             break_glass_duration=timedelta(minutes=self.settings.break_glass_minutes),
         )
+
+    @cached_property
+    def erasure(self) -> ErasureService:
+        return ErasureService(self.chronology, self.projection, self.keyring, self.audit)
 
     @cached_property
     def audit_queries(self) -> AuditQueries:

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
 from hub.adapters.chronology_views import ChronologyViewStore
-from hub.adapters.data_keys import Keyring
+from hub.adapters.data_keys import DataKeyErasedError, Keyring
 from hub.adapters.envelope import open_sealed, seal
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import CanonicalEvent
@@ -96,11 +96,16 @@ class ChronologyProjection:
     def store(self) -> HubStore:
         return self._store
 
+    @property
+    def keyring(self) -> Keyring:
+        return self._keyring
+
     def position(self) -> int:
         return self._views.position()
 
     def catch_up(self, on_progress: ProgressCallback | None = None) -> int:
-        """Fold every new child entry into the documents; returns how many were processed."""
+        """Fold every new child entry into the documents; returns how many were folded
+        (entries of erased children are skipped)."""
         position = self._views.position()
         head = self._store.recorder.max_notification_id() or 0
         processed = 0
@@ -114,7 +119,10 @@ class ChronologyProjection:
             entries: dict[str, list[ChildRecordEntry]] = {}
             households: dict[str, dict[str, str]] = {}
             for notification in page:
-                record = self._store.mapper.to_domain_event(notification)
+                try:
+                    record = self._store.mapper.to_domain_event(notification)
+                except DataKeyErasedError:
+                    continue  # an erased child's entry: never folded, so never resurrected
                 assert isinstance(record, ChildRecordEntry)
                 entries.setdefault(record.originator_id.hex, []).append(record)
                 household = (
@@ -132,7 +140,7 @@ class ChronologyProjection:
             documents.update(self._fold_streams(entries))
             position = page[-1].id
             self._views.put(documents, position)
-            processed += len(page)
+            processed += sum(len(new) for new in entries.values())
             if on_progress is not None:
                 elapsed = max(time.perf_counter() - started, 1e-9)
                 on_progress(Progress(processed, position, head, processed / elapsed))
@@ -179,6 +187,12 @@ class ChronologyProjection:
                     chunk["entries"].append(
                         [record.originator_version, record.timestamp.isoformat(), record.body]
                     )
+                    occurred = (
+                        datetime.fromisoformat(record.body["occurred_at"])
+                        .astimezone(UTC)
+                        .isoformat()
+                    )
+                    head["last_occurred_at"] = max(head.get("last_occurred_at", occurred), occurred)
             if chunk["entries"]:
                 documents[_chunk(stream, chunk_index)] = self._seal(
                     _chunk(stream, chunk_index), chunk
@@ -207,13 +221,54 @@ class ChronologyProjection:
                 )
         return items
 
+    def _head(self, stream: str) -> dict[str, Any] | None:
+        sealed = self._views.get_many([stream]).get(stream)
+        return None if sealed is None else self._open(stream, sealed)
+
+    def linked_streams(self, stream: UUID) -> list[str]:
+        head = self._head(stream.hex)
+        return [] if head is None else [s for s, st in head["links"].items() if st == "linked"]
+
+    def forget(self, stream: str) -> None:
+        """Drop everything the projection derived from a stream (before its key is erased):
+        its documents, and its membership of household documents."""
+        head = self._head(stream)
+        households: dict[str, None] = {}
+        if head is not None:
+            for entry in self._stream_entries(stream, head):
+                if entry.event.household_ref:
+                    name = self.household_name(entry.event.agency.id, entry.event.household_ref)
+                    households[name] = None
+        sealed = self._views.get_many(list(households))
+        documents = {}
+        for name, blob in sealed.items():
+            document = self._open(name, blob)
+            document["members"].pop(stream, None)
+            documents[name] = self._seal(name, document)
+        self._views.put(documents, self._views.position())
+        names = []
+        after = stream
+        while batch := [n for n in self._views.names(after, 500) if n.startswith(f"{stream}:")]:
+            names += batch
+            after = batch[-1]
+        self._views.delete([stream, *names])
+
+    def last_activity(self) -> Iterator[tuple[str, str | None]]:
+        """(child stream, latest occurred-at) for every child document, for retention."""
+        after = ""
+        while names := self._views.names(after, 1000):
+            for name in names:
+                if ":" not in name:
+                    head = self._head(name)
+                    yield name, None if head is None else head.get("last_occurred_at")
+            after = names[-1]
+
     def entries(self, stream: UUID) -> list[ChronologyEntry]:
         """The merged chronology of a child stream and the streams linked to it."""
         own = stream.hex
-        sealed = self._views.get_many([own]).get(own)
-        if sealed is None:
+        head = self._head(own)
+        if head is None:
             return []
-        head = self._open(own, sealed)
         items = self._stream_entries(own, head)
         linked = [s for s, state in head["links"].items() if state == "linked"]
         for other, other_sealed in self._views.get_many(linked).items():

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import structlog
 
+from hub.adapters.data_keys import DataKeyErasedError
 from hub.adapters.directory import PractitionerDirectory
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.audit import AuditLedger
@@ -82,6 +83,7 @@ class ChronologyView:
     patterns: list[PatternFlag] = field(default_factory=list)
     households: dict[str, dict[str, Any]] = field(default_factory=dict)
     sibling_streams: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
     denied_reasons: list[str] = field(default_factory=list)
     audit_ref: str = ""
 
@@ -117,6 +119,7 @@ class ChronologyView:
             ],
             "households": self.households,
             "denied_reasons": self.denied_reasons,
+            "notes": self.notes,
             "audit_ref": self.audit_ref,
         }
 
@@ -167,15 +170,38 @@ class ChronologyService:
         return self._pseudonyms.child_stream(child).hex
 
     def withheld_items(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every item a publisher withheld from some recipients (for data protection officers)."""
-        return [
-            (
-                record.child_stream,
-                {"ref": record.ref, "kind": record.kind, "withheld_from": record.withheld_from},
-            )
-            for record in self._projection.store.records(WithholdingIndexed)
-            if isinstance(record, WithholdingIndexed)
-        ]
+        """Every item a publisher withheld from some recipients, with reason, decider and
+        review date read from the child's own record (for data protection officers)."""
+        by_child: dict[str, list[WithholdingIndexed]] = {}
+        for record in self._projection.store.records(WithholdingIndexed):
+            if isinstance(record, WithholdingIndexed):
+                by_child.setdefault(record.child_stream, []).append(record)
+        self._projection.catch_up()
+        items = []
+        for child, indexed in by_child.items():
+            try:
+                events = {e.ref: e.event for e in self._projection.entries(UUID(child))}
+            except DataKeyErasedError:
+                events = {}
+            for record in indexed:
+                event = events.get(record.ref)
+                items.append(
+                    (
+                        child,
+                        {
+                            "ref": record.ref,
+                            "kind": record.kind,
+                            "withheld_from": None
+                            if event is None
+                            else [
+                                w.model_dump(mode="json", exclude_none=True)
+                                for w in event.withheld_from
+                            ],
+                            "erased": event is None,
+                        },
+                    )
+                )
+        return items
 
     def practitioner(self, practitioner_id: str) -> Practitioner:
         practitioner = self._directory.get(practitioner_id)
@@ -200,7 +226,11 @@ class ChronologyService:
         now = self._clock()
         stream = self._pseudonyms.child_stream(child)
         self._projection.catch_up()
-        entries = self._projection.entries(stream)
+        erased_documents = False
+        try:
+            entries = self._projection.entries(stream)
+        except DataKeyErasedError:  # e.g. a projection restored from before an erasure
+            entries, erased_documents = [], True
         commissions = self._audit.commissions(stream.hex)
         grant = find_relationship(
             practitioner, derive_relationships((e.event for e in entries), commissions), now
@@ -228,6 +258,17 @@ class ChronologyService:
         view = self._build(
             child, practitioner, purpose, action, agreement, grant, entries, decisions, extra_redact
         )
+        erased_at = self._audit.erased_at(stream.hex)
+        if not entries and not erased_documents:
+            erased_documents = self._projection.keyring.was_erased(f"child:{stream.hex}")
+        if erased_documents or (erased_at is not None and not entries):
+            view.outcome = "erased"
+            when = f" on {erased_at:%Y-%m-%d}" if erased_at else ""
+            view.denied_reasons = [f"this child's record was erased{when}"]
+        elif erased_at is not None:
+            view.notes.append(
+                f"an earlier record for this child was erased on {erased_at:%Y-%m-%d}"
+            )
         audited = self._audit.record_access(
             self._audit_fields(view, stream.hex, decisions, entries, grant, break_glass, new_grant),
             now,

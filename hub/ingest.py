@@ -275,9 +275,6 @@ class IngestService:
                     child_stream=child_stream.hex,
                     ref=f"{event.agency.id}/{event.event_id}@{event.revision}",
                     kind=event.kind,
-                    withheld_from=[
-                        w.model_dump(mode="json", exclude_none=True) for w in event.withheld_from
-                    ],
                 )
             )
         if event.kind in _LINK_KINDS:

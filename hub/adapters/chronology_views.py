@@ -27,6 +27,12 @@ class ChronologyViewStore(Protocol):
 
     def clear(self) -> None: ...
 
+    def delete(self, names: Sequence[str]) -> None: ...
+
+    def names(self, after: str, limit: int) -> list[str]:
+        """Document names in order, after `after` (for scans such as retention)."""
+        ...
+
 
 class SqliteChronologyViewStore:
     def __init__(self, path: Path) -> None:
@@ -90,6 +96,15 @@ class SqliteChronologyViewStore:
         db.execute("DELETE FROM chronology")
         db.execute("DELETE FROM chronology_position")
 
+    def delete(self, names: Sequence[str]) -> None:
+        self._db().executemany("DELETE FROM chronology WHERE stream = ?", [(n,) for n in names])
+
+    def names(self, after: str, limit: int) -> list[str]:
+        rows = self._db().execute(
+            "SELECT stream FROM chronology WHERE stream > ? ORDER BY stream LIMIT ?", (after, limit)
+        )
+        return [r[0] for r in rows]
+
 
 class PostgresChronologyViewStore:
     def __init__(self, conninfo: str, schema: str) -> None:
@@ -151,3 +166,13 @@ class PostgresChronologyViewStore:
 
     def clear(self) -> None:
         self._run('DELETE FROM "{s}".hub_chronology', 'DELETE FROM "{s}".hub_chronology_position')
+
+    def delete(self, names: Sequence[str]) -> None:
+        self._run('DELETE FROM "{s}".hub_chronology WHERE stream = ANY(%s)', params=[list(names)])
+
+    def names(self, after: str, limit: int) -> list[str]:
+        rows = self._run(
+            'SELECT stream FROM "{s}".hub_chronology WHERE stream > %s ORDER BY stream LIMIT %s',
+            params=[after, limit],
+        )
+        return [r[0] for r in rows]

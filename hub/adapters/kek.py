@@ -64,23 +64,73 @@ class EnvironmentKekProvider(_KekSet):
 
 
 class FileKekProvider(_KekSet):
-    """KEKs in `<dir>/<id>.kek`; `<dir>/current` names the one new data keys are wrapped by."""
+    """KEKs in `<dir>/<id>.kek`; `<dir>/current` names the one new data keys are wrapped by.
+
+    Rotation (`rotate`) writes a new KEK and points `current` at it; `retire` moves an old KEK
+    to `<dir>/retired/` once no data key is wrapped by it any more (keep that directory offline
+    or destroy it per the key policy). Other running processes re-read `current` before each
+    wrap and load a KEK they do not hold yet on demand, so they follow a rotation while serving.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        current_file = directory / "current"
-        if not current_file.exists():
-            kek_id = "kek-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-            load_or_create_secret(directory / f"{kek_id}.kek", name="KEK")
-            current_file.write_text(kek_id + "\n")
-        current = current_file.read_text().strip()
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not (directory / "current").exists():
+            self._create()
+        super().__init__({}, self._read_current())
+        self._load(self._current)
+
+    def _create(self) -> str:
+        kek_id = "kek-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        load_or_create_secret(self.directory / f"{kek_id}.kek", name="KEK")
+        temp = self.directory / "current.tmp"
+        temp.write_text(kek_id + "\n")
+        temp.replace(self.directory / "current")
+        return kek_id
+
+    def _read_current(self) -> str:
+        current = (self.directory / "current").read_text().strip()
         if not _KEK_ID.match(current):
-            raise SecretConfigurationError(f"{current_file} does not name a KEK")
-        keks = {
-            path.stem: load_or_create_secret(path, name="KEK") for path in directory.glob("*.kek")
-        }
-        if current not in keks:
-            raise SecretConfigurationError(
-                f"{current_file} names {current!r} but {current}.kek is missing"
-            )
-        super().__init__(keks, current)
+            raise SecretConfigurationError(f"{self.directory / 'current'} does not name a KEK")
+        return current
+
+    def _load(self, kek_id: str) -> bytes | None:
+        if kek_id not in self._keks:
+            path = self.directory / f"{kek_id}.kek"
+            if not _KEK_ID.match(kek_id) or not path.exists():
+                return None
+            self._keks[kek_id] = load_or_create_secret(path, name="KEK")
+        return self._keks[kek_id]
+
+    def current_kek_id(self) -> str:
+        current = self._read_current()
+        if self._load(current) is None:
+            raise SecretConfigurationError(f"current KEK {current!r} has no key file")
+        self._current = current
+        return current
+
+    def wrap(self, data_key: bytes) -> tuple[str, bytes]:
+        self.current_kek_id()
+        return super().wrap(data_key)
+
+    def unwrap(self, kek_id: str, wrapped: bytes) -> bytes:
+        self._load(kek_id)
+        return super().unwrap(kek_id, wrapped)
+
+    def rotate(self) -> str:
+        """Create a new KEK and make it current; returns its id."""
+        kek_id = self._create()
+        self._load(kek_id)
+        self._current = kek_id
+        return kek_id
+
+    def active_kek_ids(self) -> list[str]:
+        return sorted(p.stem for p in self.directory.glob("*.kek"))
+
+    def retire(self, kek_id: str) -> None:
+        if kek_id == self.current_kek_id():
+            raise ValueError("the current KEK cannot be retired")
+        retired = self.directory / "retired"
+        retired.mkdir(exist_ok=True, mode=0o700)
+        (self.directory / f"{kek_id}.kek").replace(retired / f"{kek_id}.kek")
+        self._keks.pop(kek_id, None)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from hub.cli.access import cmd_audit, cmd_chronology
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED
+from hub.cli.keys import cmd_keys_retention, cmd_keys_rotate, cmd_keys_shred
 from hub.cli.operations import (
     cmd_demo,
     cmd_identity_issue,
@@ -141,6 +142,29 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--outcome", choices=["appropriate", "inappropriate"], default="appropriate")
     audit.add_argument("--notes")
     audit.set_defaults(handler=cmd_audit)
+
+    keys = commands.add_parser("keys", help="key rotation, crypto-shredding, retention")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = key_commands.add_parser(
+        "rotate", parents=[common, formatted], help="rewrap every data key under a new KEK"
+    )
+    rotate.set_defaults(handler=cmd_keys_rotate)
+    shred = key_commands.add_parser(
+        "shred", parents=[common, formatted], help="erase a child's record (a DPO action, audited)"
+    )
+    shred.add_argument("child", help="NHS number or provisional id")
+    shred.add_argument("--reason", required=True)
+    shred.add_argument("--as", dest="as_practitioner", required=True, help="the DPO's id")
+    shred.set_defaults(handler=cmd_keys_shred)
+    retention = key_commands.add_parser(
+        "retention", parents=[common, formatted], help="apply the retention rule (dry run first)"
+    )
+    retention.add_argument(
+        "--years", type=int, default=25, help="erase records N years after the last event (25)"
+    )
+    retention.add_argument("--apply", action="store_true", help="erase; without it, a dry run")
+    retention.add_argument("--as", dest="as_practitioner", help="the DPO applying it")
+    retention.set_defaults(handler=cmd_keys_retention)
 
     identity = commands.add_parser("identity", help="child identifiers")
     identity_commands = identity.add_subparsers(dest="identity_command", required=True)

@@ -49,7 +49,8 @@ def cmd_chronology(args: argparse.Namespace) -> int:
     finally:
         hub.close()
     emit(args, view.as_dict(), lambda: _print_chronology(view))
-    return EXIT_OK if view.outcome in ("disclosed", "partially-disclosed") else EXIT_DENIED
+    shown = ("disclosed", "partially-disclosed", "erased")
+    return EXIT_OK if view.outcome in shown else EXIT_DENIED
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

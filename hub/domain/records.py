@@ -87,15 +87,15 @@ class BatchCommitted(HubRecord):
 @dataclass(frozen=True)
 class WithholdingIndexed(HubRecord):
     """Indexes an event a publisher withheld from some recipients, so data protection
-    officers can list withheld items, with reason, decider and review date, without reading
-    every child's record. One per publication (stream named like the ingest claim)."""
+    officers can find withheld items without reading every child's record. One per
+    publication (stream named like the ingest claim). The reason and decider stay in the
+    child's own record (child key), so erasing the child erases them too."""
 
     key_scope: ClassVar[str] = "index"
 
     child_stream: str
     ref: str
     kind: str
-    withheld_from: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,18 @@ class ReviewCommissioned(HubRecord):
     reason: str
     starts_at: datetime
     ends_at: datetime
+
+
+@dataclass(frozen=True)
+class ErasureRecorded(HubRecord):
+    """A child's record was crypto-shredded: by whom, why, and which streams it covered."""
+
+    key_scope: ClassVar[str] = "audit"
+
+    child_stream: str
+    streams: list[str]
+    reason: str
+    erased_by: str
 
 
 @dataclass(frozen=True)

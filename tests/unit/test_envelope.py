@@ -10,9 +10,10 @@ import pytest
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, StoredEvent, UUIDAsHex
 from eventsourcing.utils import get_topic
 
-from hub.adapters.data_keys import DataKeyMissingError, Keyring, SqliteDataKeyStore
+from hub.adapters.data_keys import DataKeyMissingError, Keyring
 from hub.adapters.envelope import FORMAT_VERSION, EnvelopeMapper, SealedRowError
 from hub.adapters.kek import FileKekProvider, KekUnavailableError
+from hub.adapters.key_stores import SqliteDataKeyStore
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import ChildRecordEntry, IngestKeyClaimed

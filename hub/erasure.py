@@ -1,0 +1,104 @@
+"""Crypto-shredding and retention: erasing a child's record by destroying its data keys.
+
+The events stay in the log (so the Merkle tree still verifies) but can never be opened again.
+Before the keys go, the projection forgets what it derived (the child's documents and their
+membership of household documents); afterwards every read path says "erased". The erasure is
+a data protection officer's action and is written to the audit ledger first: if that fails,
+nothing is erased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import structlog
+
+from hub.adapters.data_keys import Keyring
+from hub.audit import AuditLedger
+from hub.chronology_projection import ChronologyProjection
+from hub.disclosure import ChronologyService
+from hub.domain.access import Role
+from hub.domain.canonical_event import ChildRef
+
+log = structlog.get_logger("hub.erasure")
+
+
+class NotPermittedError(PermissionError):
+    """Erasure is for data protection officers."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    child_stream: str
+    streams: list[str]
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RetentionCandidate:
+    child_stream: str
+    last_occurred_at: str
+
+
+class ErasureService:
+    def __init__(
+        self,
+        chronology: ChronologyService,
+        projection: ChronologyProjection,
+        keyring: Keyring,
+        audit: AuditLedger,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._chronology = chronology
+        self._projection = projection
+        self._keyring = keyring
+        self._audit = audit
+        self._clock = clock
+
+    def _dpo(self, practitioner_id: str) -> str:
+        practitioner = self._chronology.practitioner(practitioner_id)
+        if practitioner.role is not Role.DATA_PROTECTION_OFFICER:
+            raise NotPermittedError("erasure is for data protection officers only")
+        return practitioner.id
+
+    def erase_child(self, dpo_id: str, child: ChildRef, reason: str) -> Erasure:
+        return self.erase_stream(dpo_id, self._chronology.child_stream(child), reason)
+
+    def erase_stream(self, dpo_id: str, stream: str, reason: str) -> Erasure:
+        if not reason.strip():
+            raise ValueError("an erasure needs a reason")
+        dpo = self._dpo(dpo_id)
+        self._projection.catch_up()
+        streams = [stream, *self._projection.linked_streams(UUID(stream))]
+        now = self._clock()
+        self._audit.record_erasure(stream, streams, reason.strip(), dpo, now)  # audit first
+        for erased in streams:
+            self._projection.forget(erased)
+            self._keyring.erase(f"child:{erased}")
+        log.info("child_record_erased", streams=len(streams))
+        return Erasure(stream, streams, reason.strip(), now)
+
+    def retention_due(self, years_after_last_event: int) -> list[RetentionCandidate]:
+        """Children whose latest event occurred more than N years ago. Provisional streams
+        linked into an NHS number's record go with that record, never on their own."""
+        self._projection.catch_up()
+        cutoff = self._clock() - timedelta(days=365.25 * years_after_last_event)
+        activity = dict(self._projection.last_activity())
+        linked = {s for stream in activity for s in self._projection.linked_streams(UUID(stream))}
+        return [
+            RetentionCandidate(stream, last)
+            for stream, last in sorted(activity.items())
+            if stream not in linked and last is not None and datetime.fromisoformat(last) < cutoff
+        ]
+
+    def apply_retention(self, dpo_id: str, years_after_last_event: int) -> list[Erasure]:
+        reason = f"retention: {years_after_last_event} years after the last event"
+        return [
+            self.erase_stream(dpo_id, candidate.child_stream, reason)
+            for candidate in self.retention_due(years_after_last_event)
+        ]
