@@ -52,6 +52,11 @@ class AuditLedger(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         return EnvelopeMapper(self.construct_transcoder(), self._keyring)
 
+    @property
+    def envelope(self) -> EnvelopeMapper:
+        assert isinstance(self.mapper, EnvelopeMapper)
+        return self.mapper
+
     # Streams -------------------------------------------------------------------------------
 
     def child_stream(self, child_stream: str) -> UUID:

@@ -16,14 +16,21 @@ from hub.adapters.data_keys import Keyring
 from hub.adapters.directory import PractitionerDirectory, load_directory
 from hub.adapters.kek import EnvironmentKekProvider, FileKekProvider, KekProvider
 from hub.adapters.key_stores import DataKeyStore, PostgresDataKeyStore, SqliteDataKeyStore
+from hub.adapters.merkle_index import (
+    MerkleIndexStore,
+    PostgresMerkleIndexStore,
+    SqliteMerkleIndexStore,
+)
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.adapters.secrets import decode_secret, load_or_create_secret
+from hub.adapters.signing import CheckpointSigner
 from hub.audit import AuditLedger
 from hub.audit_queries import AuditQueries
 from hub.chronology_projection import ChronologyProjection
 from hub.disclosure import ChronologyService
 from hub.erasure import ErasureService
 from hub.ingest import IngestService
+from hub.integrity import IntegrityService
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import CedarDecisionPoint
 from hub.settings import HubSettings
@@ -80,6 +87,24 @@ class Hub:
             self.audit,
             self.pseudonyms,
             break_glass_duration=timedelta(minutes=self.settings.break_glass_minutes),
+        )
+
+    @cached_property
+    def integrity(self) -> IntegrityService:
+        index: MerkleIndexStore
+        if self.settings.store == "postgres":
+            index = PostgresMerkleIndexStore(
+                self.settings.postgres_dsn, self.settings.postgres_schema
+            )
+        else:
+            index = SqliteMerkleIndexStore(self.settings.data_dir / "integrity.sqlite")
+        signer = CheckpointSigner.from_file(self.settings.keys_dir / "checkpoint-signing.pem")
+        # Rows of both logs are sealed through the same keyring, so one mapper opens either.
+        return IntegrityService(
+            {"events": self.store.recorder, "audit": self.audit.recorder},
+            index,
+            signer,
+            authenticate=self.store.envelope.open_state,
         )
 
     @cached_property

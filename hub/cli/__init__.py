@@ -2,7 +2,7 @@
 
 Exit codes: 0 done; 1 failed (nothing half-done); 2 bad usage; 3 done, but some input was
 rejected (adapter problems or quarantined messages) and is listed in the output; 4 access
-denied (audited; the output says why).
+denied (audited; the output says why); 5 verification failed (tampering found and named).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from hub.cli.access import cmd_audit, cmd_chronology
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED
+from hub.cli.integrity import cmd_checkpoint, cmd_verify
 from hub.cli.keys import cmd_keys_retention, cmd_keys_rotate, cmd_keys_shred
 from hub.cli.operations import (
     cmd_demo,
@@ -142,6 +143,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--outcome", choices=["appropriate", "inappropriate"], default="appropriate")
     audit.add_argument("--notes")
     audit.set_defaults(handler=cmd_audit)
+
+    checkpoint = commands.add_parser(
+        "checkpoint", parents=[common, formatted], help="sign a Merkle checkpoint of both logs"
+    )
+    checkpoint.add_argument("--out", help="where to write the witness file for partners")
+    checkpoint.set_defaults(handler=cmd_checkpoint)
+    verify = commands.add_parser(
+        "verify", parents=[common, formatted], help="check the logs against signed checkpoints"
+    )
+    verify.add_argument("--checkpoint", metavar="FILE", help="a witness file a partner kept")
+    verify.add_argument(
+        "--event", metavar="REF", help="inclusion proof: agency/event_id@revision or audit:STREAM@V"
+    )
+    verify.set_defaults(handler=cmd_verify)
 
     keys = commands.add_parser("keys", help="key rotation, crypto-shredding, retention")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)

@@ -1,0 +1,257 @@
+"""Where the Merkle leaves and signed checkpoints are kept (apart from the rows they cover).
+
+For each log (`events`, `audit`): one row per leaf in tree order (leaf index, the row's
+notification id, its stream and version, the leaf hash), the compact frontier so appending is
+cheap, and the signed checkpoints. SQLite (`integrity.sqlite`) or PostgreSQL tables.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class IndexedLeaf:
+    index: int
+    notification_id: int
+    stream: str
+    version: int
+    leaf: bytes
+
+
+class MerkleIndexStore(Protocol):
+    def frontier(self, log: str) -> dict[str, Any] | None: ...
+
+    def append(self, log: str, leaves: Sequence[IndexedLeaf], frontier: dict[str, Any]) -> None:
+        """Add leaves and the new frontier in one transaction."""
+        ...
+
+    def leaves(self, log: str) -> list[IndexedLeaf]: ...
+
+    def find(self, log: str, stream: str, version: int) -> IndexedLeaf | None: ...
+
+    def add_checkpoint(self, log: str, document: dict[str, Any]) -> None: ...
+
+    def latest_checkpoint(self, log: str) -> dict[str, Any] | None: ...
+
+
+class SqliteMerkleIndexStore:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        db = self._db()
+        db.executescript(
+            "CREATE TABLE IF NOT EXISTS merkle_leaves (log TEXT, idx INTEGER, notification_id "
+            "INTEGER, stream TEXT, version INTEGER, leaf BLOB, PRIMARY KEY (log, idx))"
+            " WITHOUT ROWID;"
+            "CREATE INDEX IF NOT EXISTS merkle_leaves_row ON merkle_leaves (log, stream, version);"
+            "CREATE TABLE IF NOT EXISTS merkle_frontier (log TEXT PRIMARY KEY, frontier TEXT);"
+            "CREATE TABLE IF NOT EXISTS merkle_checkpoints (log TEXT, size INTEGER, document TEXT,"
+            " PRIMARY KEY (log, size)) WITHOUT ROWID;"
+        )
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db = db
+        return db
+
+    def frontier(self, log: str) -> dict[str, Any] | None:
+        row = self._db().execute("SELECT frontier FROM merkle_frontier WHERE log = ?", (log,))
+        found = row.fetchone()
+        return None if found is None else dict(json.loads(found[0]))
+
+    def append(self, log: str, leaves: Sequence[IndexedLeaf], frontier: dict[str, Any]) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO merkle_leaves VALUES (?, ?, ?, ?, ?, ?)",
+                [(log, x.index, x.notification_id, x.stream, x.version, x.leaf) for x in leaves],
+            )
+            db.execute(
+                "INSERT INTO merkle_frontier VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET "
+                "frontier = excluded.frontier",
+                (log, json.dumps(frontier)),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def leaves(self, log: str) -> list[IndexedLeaf]:
+        rows = self._db().execute(
+            "SELECT idx, notification_id, stream, version, leaf FROM merkle_leaves WHERE log = ? "
+            "ORDER BY idx",
+            (log,),
+        )
+        return [IndexedLeaf(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+
+    def find(self, log: str, stream: str, version: int) -> IndexedLeaf | None:
+        row = (
+            self._db()
+            .execute(
+                "SELECT idx, notification_id, stream, version, leaf FROM merkle_leaves "
+                "WHERE log = ? AND stream = ? AND version = ?",
+                (log, stream, version),
+            )
+            .fetchone()
+        )
+        return None if row is None else IndexedLeaf(row[0], row[1], row[2], row[3], bytes(row[4]))
+
+    def add_checkpoint(self, log: str, document: dict[str, Any]) -> None:
+        self._db().execute(
+            "INSERT OR REPLACE INTO merkle_checkpoints VALUES (?, ?, ?)",
+            (log, document["size"], json.dumps(document)),
+        )
+
+    def latest_checkpoint(self, log: str) -> dict[str, Any] | None:
+        row = (
+            self._db()
+            .execute(
+                "SELECT document FROM merkle_checkpoints WHERE log = ? ORDER BY size DESC LIMIT 1",
+                (log,),
+            )
+            .fetchone()
+        )
+        return None if row is None else dict(json.loads(row[0]))
+
+
+class PostgresMerkleIndexStore:
+    def __init__(self, conninfo: str, schema: str) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self._conninfo = conninfo
+        self._schema = schema
+        self._local = threading.local()
+        self._run(
+            [
+                (
+                    'CREATE TABLE IF NOT EXISTS "{s}".hub_merkle_leaves (log text, idx bigint, '
+                    "notification_id bigint, stream text, version bigint, leaf bytea, "
+                    "PRIMARY KEY (log, idx))",
+                    (),
+                ),
+                (
+                    'CREATE INDEX IF NOT EXISTS hub_merkle_leaves_row ON "{s}".hub_merkle_leaves '
+                    "(log, stream, version)",
+                    (),
+                ),
+                (
+                    'CREATE TABLE IF NOT EXISTS "{s}".hub_merkle_frontier '
+                    "(log text PRIMARY KEY, frontier text)",
+                    (),
+                ),
+                (
+                    'CREATE TABLE IF NOT EXISTS "{s}".hub_merkle_checkpoints '
+                    "(log text, size bigint, document text, PRIMARY KEY (log, size))",
+                    (),
+                ),
+            ]
+        )
+
+    def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[Any, ...]]:
+        db = getattr(self._local, "db", None)
+        if db is None or db.closed:
+            db = self._psycopg.connect(self._conninfo)
+            self._local.db = db
+        rows: list[tuple[Any, ...]] = []
+        with db.transaction(), db.cursor() as cursor:
+            for statement, params in statements:
+                sql = statement.replace("{s}", self._schema).encode()
+                if params and isinstance(params[0], tuple):
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params or None)
+                    if cursor.description:
+                        rows = list(cursor.fetchall())
+        return rows
+
+    def frontier(self, log: str) -> dict[str, Any] | None:
+        rows = self._run(
+            [('SELECT frontier FROM "{s}".hub_merkle_frontier WHERE log = %s', (log,))]
+        )
+        return None if not rows else dict(json.loads(rows[0][0]))
+
+    def append(self, log: str, leaves: Sequence[IndexedLeaf], frontier: dict[str, Any]) -> None:
+        statements: list[tuple[str, Sequence[Any]]] = []
+        if leaves:
+            statements.append(
+                (
+                    'INSERT INTO "{s}".hub_merkle_leaves VALUES (%s, %s, %s, %s, %s, %s)',
+                    [
+                        (log, x.index, x.notification_id, x.stream, x.version, x.leaf)
+                        for x in leaves
+                    ],
+                )
+            )
+        statements.append(
+            (
+                'INSERT INTO "{s}".hub_merkle_frontier VALUES (%s, %s) ON CONFLICT (log) '
+                "DO UPDATE SET frontier = excluded.frontier",
+                (log, json.dumps(frontier)),
+            )
+        )
+        self._run(statements)
+
+    def leaves(self, log: str) -> list[IndexedLeaf]:
+        rows = self._run(
+            [
+                (
+                    "SELECT idx, notification_id, stream, version, leaf "
+                    'FROM "{s}".hub_merkle_leaves '
+                    "WHERE log = %s ORDER BY idx",
+                    (log,),
+                )
+            ]
+        )
+        return [IndexedLeaf(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+
+    def find(self, log: str, stream: str, version: int) -> IndexedLeaf | None:
+        rows = self._run(
+            [
+                (
+                    "SELECT idx, notification_id, stream, version, leaf "
+                    'FROM "{s}".hub_merkle_leaves '
+                    "WHERE log = %s AND stream = %s AND version = %s",
+                    (log, stream, version),
+                )
+            ]
+        )
+        return (
+            None
+            if not rows
+            else IndexedLeaf(rows[0][0], rows[0][1], rows[0][2], rows[0][3], bytes(rows[0][4]))
+        )
+
+    def add_checkpoint(self, log: str, document: dict[str, Any]) -> None:
+        self._run(
+            [
+                (
+                    'INSERT INTO "{s}".hub_merkle_checkpoints VALUES (%s, %s, %s) '
+                    "ON CONFLICT (log, size) DO UPDATE SET document = excluded.document",
+                    (log, document["size"], json.dumps(document)),
+                )
+            ]
+        )
+
+    def latest_checkpoint(self, log: str) -> dict[str, Any] | None:
+        rows = self._run(
+            [
+                (
+                    'SELECT document FROM "{s}".hub_merkle_checkpoints WHERE log = %s '
+                    "ORDER BY size DESC LIMIT 1",
+                    (log,),
+                )
+            ]
+        )
+        return None if not rows else dict(json.loads(rows[0][0]))
