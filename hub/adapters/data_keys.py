@@ -81,11 +81,12 @@ class Keyring:
         plain = self._keks.unwrap(stored.kek_id, stored.wrapped)
         return self._remember(stored.scope, DataKey(stored.key_id, AESGCM(plain), time.monotonic()))
 
-    def ensure(self, scopes: Iterable[str]) -> None:
-        """Make sure each scope has a data key, creating the missing ones in one transaction."""
+    def ensure(self, scopes: Iterable[str]) -> dict[str, DataKey]:
+        """Make sure each scope has a data key, creating the missing ones in one transaction;
+        returns the keys it had to load or create."""
         missing = [scope for scope in scopes if self._cached(scope) is None]
         if not missing:
-            return
+            return {}
         stored = self._store.get_many(missing)
         new = []
         for scope in missing:
@@ -96,17 +97,10 @@ class Keyring:
                 )
         if new:
             stored.update(self._store.add_if_absent(new))
-        for key in stored.values():
-            self._unwrap(key)
+        return {scope: self._unwrap(key) for scope, key in stored.items()}
 
     def for_encryption(self, scope: str) -> DataKey:
-        cached = self._cached(scope)
-        if cached is not None:
-            return cached
-        self.ensure([scope])
-        key = self._cached(scope)
-        assert key is not None
-        return key
+        return self._cached(scope) or self.ensure([scope])[scope]
 
     def for_decryption(self, scope: str, key_id: bytes) -> DataKey:
         key = self._cached(scope)

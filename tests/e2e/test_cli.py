@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -347,3 +348,65 @@ def test_chronology_and_audit_commands(demo: tuple[Path, dict[str, Any]]) -> Non
         "chronology", child, "--as", "nobody", "--purpose", "child-protection-planning", *common
     )
     assert unknown.returncode == 1 and "not in the directory" in unknown.stderr
+
+
+def test_checkpoint_verify_keys_and_shredding_from_the_command_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "hub"
+    report = as_json(
+        hub("demo", "--children", "30", "--format", "json", "--data-dir", str(data_dir))
+    )
+    child = report["sibling_case_disclosures"]["child"]
+    common = ("--data-dir", str(data_dir), "--format", "json")
+
+    witness_file = tmp_path / "witness.json"
+    checkpoint = as_json(hub("checkpoint", "--out", str(witness_file), *common))
+    assert {c["log"] for c in checkpoint["checkpoints"]} == {"events", "audit"}
+    assert json.loads(witness_file.read_text())["public_key"] == checkpoint["public_key"]
+    assert hub("verify", "--checkpoint", str(witness_file), *common).returncode == 0
+    first_la_event = json.loads(
+        next((data_dir / "inbox" / "shire-county-council").glob("01-*.jsonl"))
+        .read_text()
+        .splitlines()[0]
+    )
+    reference = f"shire-county-council/{first_la_event['event_id']}@{first_la_event['revision']}"
+    proof = as_json(hub("verify", "--event", reference, *common))
+    assert proof["verified"] is True and proof["log"] == "events"
+
+    rotated = as_json(hub("keys", "rotate", *common))
+    assert rotated["rewrapped_data_keys"] > 30 and rotated["retired"]
+    shown = hub(
+        "chronology", child, "--as", "lcpp-0001", "--purpose", "child-protection-planning", *common
+    )
+    assert as_json(shown)["outcome"] == "disclosed"
+
+    refused = hub("keys", "shred", child, "--reason", "test", "--as", "lcpp-0001", *common)
+    assert refused.returncode == 4
+    shred = as_json(
+        hub(
+            "keys",
+            "shred",
+            child,
+            "--reason",
+            "erasure request upheld",
+            "--as",
+            "dpo-0001",
+            *common,
+        )
+    )
+    assert len(shred["erased_streams"]) == 1
+    erased = hub(
+        "chronology", child, "--as", "lcpp-0001", "--purpose", "child-protection-planning", *common
+    )
+    assert erased.returncode == 0 and as_json(erased)["outcome"] == "erased"
+    assert hub("verify", "--checkpoint", str(witness_file), *common).returncode == 0  # log intact
+
+    due = as_json(hub("keys", "retention", "--years", "1", *common))
+    assert due["applied"] is False and due["due"]
+
+    with sqlite3.connect(data_dir / "events.sqlite") as db:
+        (state,) = db.execute("SELECT state FROM stored_events WHERE rowid = 7").fetchone()
+        flipped = bytes(state[:40]) + bytes([state[40] ^ 1]) + bytes(state[41:])
+        db.execute("UPDATE stored_events SET state = ? WHERE rowid = 7", (flipped,))
+    tampered = hub("verify", *common)
+    assert tampered.returncode == 5
+    assert [(f["kind"], f["rows"]) for f in as_json(tampered)["findings"]] == [("changed", [7])]

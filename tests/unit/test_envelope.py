@@ -120,3 +120,19 @@ def test_pseudonyms_are_keyed_and_stable() -> None:
     unkeyed = hashlib.sha256(VALID_NHS_NUMBER.encode()).hexdigest()
     assert stream.hex not in unkeyed and VALID_NHS_NUMBER not in str(stream)
     assert Pseudonymiser(key).ingest_key("a\x1fb\x1f1") != stream
+
+
+def test_erasing_a_key_in_one_process_reaches_another_within_the_cache_time(tmp_path: Path) -> None:
+    from hub.adapters.data_keys import DataKeyErasedError
+
+    kek = FileKekProvider(tmp_path / "kek")
+    first = Keyring(SqliteDataKeyStore(tmp_path / "keys.sqlite"), kek, cache_seconds=0.0)
+    second = Keyring(SqliteDataKeyStore(tmp_path / "keys.sqlite"), kek, cache_seconds=3600)
+    key = first.for_encryption("child:abc")
+    assert second.for_decryption("child:abc", key.key_id).key_id == key.key_id
+    assert second.erase("child:abc") is True
+    with pytest.raises(DataKeyErasedError, match="erased"):
+        first.for_decryption("child:abc", key.key_id)  # its cache entry has expired
+    with pytest.raises(DataKeyErasedError):
+        second.for_decryption("child:abc", key.key_id)  # the eraser evicted at once
+    assert first.for_encryption("child:abc").key_id != key.key_id  # a new record gets a new key
