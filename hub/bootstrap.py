@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -24,6 +25,7 @@ from hub.adapters.merkle_index import (
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.adapters.secrets import decode_secret, load_or_create_secret
 from hub.adapters.signing import CheckpointSigner
+from hub.api.tokens import TokenVerifier
 from hub.audit import AuditLedger
 from hub.audit_queries import AuditQueries
 from hub.chronology_projection import ChronologyProjection
@@ -105,6 +107,21 @@ class Hub:
             index,
             signer,
             authenticate=self.store.envelope.open_state,
+        )
+
+    @cached_property
+    def token_key(self) -> bytes:
+        return load_or_create_secret(self.settings.keys_dir / "api-token.key", name="API token key")
+
+    def token_verifier(self) -> TokenVerifier:
+        s = self.settings
+        jwks = json.loads(s.oidc_jwks_file.read_text()) if s.oidc_jwks_file else None
+        return TokenVerifier(
+            dev_key=self.token_key if s.dev_tokens else None,
+            oidc_issuer=s.oidc_issuer,
+            oidc_audience=s.oidc_audience,
+            oidc_jwks=jwks,
+            oidc_jwks_url=s.oidc_jwks_url,
         )
 
     @cached_property

@@ -28,6 +28,11 @@ class HubSettings(BaseSettings):
     directory: Path | None = Field(default=None, description="practitioner directory YAML")
     agreements_dir: Path | None = Field(default=None, description="information sharing agreements")
     break_glass_minutes: int = 240
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_file: Path | None = None
+    oidc_jwks_url: str | None = None
+    dev_tokens: bool = Field(default=True, description="accept locally signed development tokens")
     log_level: str = "info"
 
     @property

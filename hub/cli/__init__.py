@@ -24,6 +24,7 @@ from hub.cli.operations import (
     cmd_schema,
     cmd_status,
 )
+from hub.cli.serve import cmd_serve, cmd_token_issue
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +144,22 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--outcome", choices=["appropriate", "inappropriate"], default="appropriate")
     audit.add_argument("--notes")
     audit.set_defaults(handler=cmd_audit)
+
+    serve = commands.add_parser("serve", parents=[common], help="run the HTTP API and web pages")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(handler=cmd_serve)
+
+    token = commands.add_parser("token", help="development bearer tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    issue_token = token_commands.add_parser(
+        "issue", parents=[common, formatted], help="sign a development token with the local key"
+    )
+    who = issue_token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--practitioner", help="a practitioner id from the directory")
+    who.add_argument("--agency", help="an agency id (for publishing events over HTTPS)")
+    issue_token.add_argument("--minutes", type=int, default=60)
+    issue_token.set_defaults(handler=cmd_token_issue)
 
     checkpoint = commands.add_parser(
         "checkpoint", parents=[common, formatted], help="sign a Merkle checkpoint of both logs"

@@ -1,0 +1,204 @@
+"""The FastAPI application: API routes, health checks, security headers, authentication.
+
+Every route except the health checks needs a valid bearer token (API) or a session made from
+one (pages), and every disclosure declares a purpose. Child identifiers travel only in request
+bodies, never in URLs, so they cannot reach access logs or browser history.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from hub.api.tokens import Caller, InvalidTokenError, TokenVerifier
+from hub.bootstrap import Hub
+from hub.disclosure import UnknownPractitionerError
+from hub.domain.access import Purpose
+from hub.domain.canonical_event import ChildRef
+from hub.ingest import InboundMessage
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+}
+PUBLIC_PATHS = {"/healthz", "/readyz"}
+access_log = structlog.get_logger("hub.api")
+
+
+class ChildRequest(BaseModel):
+    child: str = Field(description="NHS number or provisional id (in the body, never the URL)")
+
+
+class BreakGlassRequest(ChildRequest):
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class ReviewRequest(BaseModel):
+    grant: str
+    outcome: str = Field(pattern="^(appropriate|inappropriate)$")
+    notes: str = Field(default="", max_length=2000)
+
+
+def child_ref(identifier: str) -> ChildRef:
+    text = identifier.strip()
+    if text.upper().startswith("PRV-"):
+        return ChildRef(provisional_id=text)
+    return ChildRef(nhs_number=text)
+
+
+def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
+    """The authenticated caller, from the bearer token (refused with 401 otherwise)."""
+    token = authorization.removeprefix("Bearer ").strip() if authorization else None
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier.verify(token)
+
+
+def purpose(x_hub_purpose: Annotated[str | None, Header()] = None) -> Purpose | None:
+    """The purpose the request declares (`X-Hub-Purpose`); without one, nothing is shown."""
+    if x_hub_purpose is None:
+        return None
+    try:
+        return Purpose(x_hub_purpose)
+    except ValueError:
+        raise HTTPException(
+            422, f"unknown purpose; use one of {[p.value for p in Purpose]}"
+        ) from None
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+PurposeDep = Annotated[Purpose | None, Depends(purpose)]
+
+
+def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
+    app = FastAPI(
+        title="Safeguarding information-sharing hub",
+        version="1",
+        description="Policy-checked, audited multi-agency chronology for child safeguarding.",
+    )
+    app.state.hub = hub
+    app.state.verifier = verifier
+    publish_lock = threading.Lock()
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        route = request.scope.get("route")
+        # The access log: the route template, never the concrete path or query, no client id.
+        access_log.info(
+            "request",
+            method=request.method,
+            route=getattr(route, "path", "unmatched"),
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return response
+
+    @app.exception_handler(InvalidTokenError)
+    async def refused(_: Request, error: InvalidTokenError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    @app.exception_handler(PermissionError)
+    async def forbidden(_: Request, error: PermissionError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=403)
+
+    @app.exception_handler(UnknownPractitionerError)
+    async def unknown(_: Request, error: UnknownPractitionerError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=403)
+
+    @app.exception_handler(LookupError)
+    async def not_found(_: Request, error: LookupError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.get("/healthz", include_in_schema=True)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> dict[str, Any]:
+        return {"status": "ready", "events": hub.store.recorder.max_notification_id() or 0}
+
+    @app.post("/api/v1/events")
+    def publish(who: CallerDep, events: Annotated[list[dict[str, Any]], Body()]) -> dict[str, Any]:
+        """Publish canonical events over HTTPS: the same validation, idempotency and quarantine
+        as the Kafka and inbox transports. The agency comes from the token."""
+        import json
+
+        agency = who.agency
+        if agency is None:
+            raise PermissionError("only agency systems (token subject agency:<id>) publish events")
+        source = f"https:{agency}"
+        with publish_lock:
+            start = (hub.ingest.resume_after(source) or 0) + 1
+            batch = [
+                InboundMessage(source, start + i, json.dumps(e).encode(), agency)
+                for i, e in enumerate(events)
+            ]
+            outcome = hub.ingest.ingest(batch) if batch else None
+        return {
+            "accepted": outcome.accepted if outcome else 0,
+            "duplicates": outcome.duplicates if outcome else 0,
+            "quarantined": dict(outcome.quarantined) if outcome else {},
+            "positions": [start, start + len(events) - 1] if events else [],
+        }
+
+    @app.post("/api/v1/chronology")
+    def chronology(who: CallerDep, why: PurposeDep, body: ChildRequest) -> dict[str, Any]:
+        view = hub.chronology.view(child_ref(body.child), who.subject, why)
+        return view.as_dict()
+
+    @app.post("/api/v1/break-glass")
+    def break_glass(who: CallerDep, why: PurposeDep, body: BreakGlassRequest) -> dict[str, Any]:
+        view = hub.chronology.view(
+            child_ref(body.child), who.subject, why, break_glass_reason=body.reason
+        )
+        return view.as_dict()
+
+    @app.post("/api/v1/audit/who-saw")
+    def who_saw(who: CallerDep, body: ChildRequest) -> dict[str, Any]:
+        answer = hub.audit_queries.who_saw_child(who.subject, child_ref(body.child))
+        return {"query": answer.query, "rows": answer.rows}
+
+    @app.get("/api/v1/audit/practitioners/{practitioner_id}")
+    def practitioner_saw(who: CallerDep, practitioner_id: str) -> dict[str, Any]:
+        answer = hub.audit_queries.what_practitioner_saw(who.subject, practitioner_id)
+        return {"query": answer.query, "rows": answer.rows}
+
+    @app.get("/api/v1/audit/break-glass")
+    def break_glass_queue(who: CallerDep) -> dict[str, Any]:
+        answer = hub.audit_queries.break_glass(who.subject)
+        return {"query": answer.query, "rows": answer.rows}
+
+    @app.post("/api/v1/audit/break-glass/review")
+    def review(who: CallerDep, body: ReviewRequest) -> dict[str, str]:
+        hub.audit_queries.review_break_glass(who.subject, body.grant, body.outcome, body.notes)
+        return {"reviewed": body.grant, "outcome": body.outcome}
+
+    @app.get("/api/v1/audit/withheld")
+    def withheld(who: CallerDep) -> dict[str, Any]:
+        answer = hub.audit_queries.withheld(who.subject)
+        return {"query": answer.query, "rows": answer.rows}
+
+    @app.post("/api/v1/audit/subject-access")
+    def subject_access(who: CallerDep, body: ChildRequest) -> dict[str, Any]:
+        return hub.audit_queries.subject_access(who.subject, child_ref(body.child))
+
+    return app

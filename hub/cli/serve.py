@@ -1,0 +1,40 @@
+"""`hub serve` and `hub token issue`."""
+
+from __future__ import annotations
+
+import argparse
+
+from hub.cli.common import EXIT_OK, emit, open_hub
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hub.api.app import create_app
+
+    hub = open_hub(args)
+    try:
+        app = create_app(hub, hub.token_verifier())
+        # uvicorn's own access log prints paths and client addresses; the app logs requests
+        # itself (method, route, status, time) with nothing personal in them.
+        uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None)
+    finally:
+        hub.close()
+    return EXIT_OK
+
+
+def cmd_token_issue(args: argparse.Namespace) -> int:
+    from hub.api.tokens import issue_dev_token
+
+    hub = open_hub(args)
+    try:
+        if args.agency:
+            subject = f"agency:{args.agency}"
+        else:
+            hub.chronology.practitioner(args.practitioner)  # refuse ids not in the directory
+            subject = args.practitioner
+        token = issue_dev_token(hub.token_key, subject, args.minutes)
+    finally:
+        hub.close()
+    emit(args, {"token": token, "subject": subject, "minutes": args.minutes}, lambda: print(token))
+    return EXIT_OK

@@ -1,0 +1,246 @@
+"""The HTTP API on the real store: authentication on every route, purposes, publishing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.api.app import PUBLIC_PATHS, create_app
+from hub.api.tokens import DEV_AUDIENCE, DEV_ISSUER, issue_dev_token
+from hub.bootstrap import Hub, bootstrap
+from hub.ingest import InboundMessage
+from hub.settings import HubSettings
+from tests.factories import VALID_NHS_NUMBER, event_dict
+from tests.integration.test_disclosure import CASE
+
+# Every API route with a body that would succeed for an authorised caller. A new route fails
+# test_the_route_list_is_the_apps_real_route_list until it is added here (and so tested).
+API_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("POST", "/api/v1/events"): None,
+    ("POST", "/api/v1/chronology"): {"child": VALID_NHS_NUMBER},
+    ("POST", "/api/v1/break-glass"): {"child": VALID_NHS_NUMBER, "reason": "missing child"},
+    ("POST", "/api/v1/audit/who-saw"): {"child": VALID_NHS_NUMBER},
+    ("GET", "/api/v1/audit/practitioners/{practitioner_id}"): None,
+    ("GET", "/api/v1/audit/break-glass"): None,
+    ("POST", "/api/v1/audit/break-glass/review"): {"grant": "x@1", "outcome": "appropriate"},
+    ("GET", "/api/v1/audit/withheld"): None,
+    ("POST", "/api/v1/audit/subject-access"): {"child": VALID_NHS_NUMBER},
+}
+
+
+@pytest.fixture
+def api(settings: HubSettings) -> Iterator[tuple[Hub, TestClient]]:
+    hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    for agency, values in CASE.items():
+        hub.ingest.ingest(
+            [InboundMessage(f"inbox:{agency}/case", i + 1, v, agency) for i, v in enumerate(values)]
+        )
+    yield hub, TestClient(create_app(hub, hub.token_verifier()))
+    hub.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def call(client: TestClient, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
+    url = path.replace("{practitioner_id}", "lcpp-0001")
+    return client.request(method, url, json=body if body is not None else [], headers=headers)
+
+
+def test_the_route_list_is_the_apps_real_route_list(api: tuple[Hub, TestClient]) -> None:
+    _, client = api
+    real = {
+        (method, route.path)
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute) and route.path.startswith("/api/")
+        for method in route.methods
+    }
+    assert real == set(API_ROUTES)
+
+
+def test_every_route_refuses_missing_expired_tampered_and_wrongly_signed_tokens(
+    api: tuple[Hub, TestClient],
+) -> None:
+    hub, client = api
+    good = issue_dev_token(hub.token_key, "lcpp-0001")
+    now = datetime.now(UTC)
+    expired = jwt.encode(
+        {
+            "sub": "lcpp-0001",
+            "iss": DEV_ISSUER,
+            "aud": DEV_AUDIENCE,
+            "iat": now - timedelta(hours=2),
+            "exp": now - timedelta(hours=1),
+        },
+        hub.token_key,
+        algorithm="HS256",
+    )
+    header, _payload, signature = good.split(".")
+    tampered = ".".join(
+        (
+            header,
+            jwt.utils.base64url_encode(json.dumps({"sub": "dpo-0001"}).encode()).decode(),
+            signature,
+        )
+    )
+    wrong_key = issue_dev_token(b"k" * 32, "lcpp-0001")
+    unsigned = jwt.encode(
+        {
+            "sub": "lcpp-0001",
+            "iss": DEV_ISSUER,
+            "aud": DEV_AUDIENCE,
+            "iat": now,
+            "exp": now + timedelta(hours=1),
+        },
+        None,
+        algorithm="none",
+    )
+    for (method, path), body in API_ROUTES.items():
+        for label, headers in [
+            ("missing", {}),
+            ("expired", bearer(expired)),
+            ("tampered", bearer(tampered)),
+            ("wrong key", bearer(wrong_key)),
+            ("alg none", bearer(unsigned)),
+            ("not a token", bearer("garbage")),
+        ]:
+            response = call(client, method, path, body, headers)
+            assert response.status_code == 401, (method, path, label, response.text)
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert client.get("/healthz").status_code == 200
+    assert {"/healthz", "/readyz"} == PUBLIC_PATHS
+
+
+def test_chronology_needs_a_declared_purpose_and_is_audited(api: tuple[Hub, TestClient]) -> None:
+    hub, client = api
+    token = bearer(issue_dev_token(hub.token_key, "lcpp-0001"))
+    denied = client.post("/api/v1/chronology", json={"child": VALID_NHS_NUMBER}, headers=token)
+    assert denied.status_code == 200 and denied.json()["outcome"] == "denied"
+    shown = client.post(
+        "/api/v1/chronology",
+        json={"child": VALID_NHS_NUMBER},
+        headers={**token, "X-Hub-Purpose": "child-protection-enquiry"},
+    )
+    body = shown.json()
+    assert (body["outcome"], len(body["entries"]), body["purpose"]) == (
+        "disclosed",
+        16,
+        "child-protection-enquiry",
+    )
+    for name in ("Content-Security-Policy", "X-Frame-Options", "Cache-Control"):
+        assert name in shown.headers
+    assert shown.headers["Cache-Control"] == "no-store"
+    who = client.post(
+        "/api/v1/audit/who-saw",
+        json={"child": VALID_NHS_NUMBER},
+        headers=bearer(issue_dev_token(hub.token_key, "dpo-0001")),
+    )
+    assert [r["outcome"] for r in who.json()["rows"]] == ["denied", "disclosed"]
+    refused = client.get("/api/v1/audit/break-glass", headers=token)
+    assert refused.status_code == 403
+    unknown = client.post(
+        "/api/v1/chronology",
+        json={"child": VALID_NHS_NUMBER},
+        headers=bearer(issue_dev_token(hub.token_key, "nobody")),
+    )
+    assert unknown.status_code == 403
+
+
+def test_agencies_publish_over_https_with_the_same_validation_and_idempotency(
+    api: tuple[Hub, TestClient],
+) -> None:
+    hub, client = api
+    agency = bearer(issue_dev_token(hub.token_key, "agency:shire-county-council"))
+    events = [
+        event_dict(event_id="HTTP-1"),
+        event_dict(event_id="HTTP-2", child={"nhs_number": "9434765918"}),
+    ]
+    first = client.post("/api/v1/events", json=events, headers=agency).json()
+    assert (first["accepted"], first["quarantined"]) == (1, {"invalid-event": 1})
+    again = client.post("/api/v1/events", json=events[:1], headers=agency).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+    other = client.post(
+        "/api/v1/events",
+        json=[event_dict(event_id="HTTP-3")],
+        headers=bearer(issue_dev_token(hub.token_key, "agency:shire-constabulary")),
+    ).json()
+    assert other["quarantined"] == {"wrong-agency": 1}
+    practitioner = client.post(
+        "/api/v1/events", json=events, headers=bearer(issue_dev_token(hub.token_key, "lcpp-0001"))
+    )
+    assert practitioner.status_code == 403
+
+
+def test_oidc_tokens_are_verified_against_the_providers_published_keys(
+    tmp_path: Path, sqlite_settings: HubSettings
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(
+        json.dumps({"keys": [{**jwk, "kid": "idp-1", "use": "sig", "alg": "RS256"}]})
+    )
+    settings = sqlite_settings.model_copy(
+        update={
+            "directory": SAMPLE_DIRECTORY_PATH,
+            "dev_tokens": False,
+            "oidc_issuer": "https://idp.example",
+            "oidc_audience": "hub",
+            "oidc_jwks_file": jwks_file,
+        }
+    )
+    hub = bootstrap(settings)
+    client = TestClient(create_app(hub, hub.token_verifier()))
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "lcpp-0001",
+        "iss": "https://idp.example",
+        "aud": "hub",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "idp-1"})
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": "idp-1"})
+    wrong_issuer = jwt.encode(
+        {**claims, "iss": "https://evil.example"}, key, algorithm="RS256", headers={"kid": "idp-1"}
+    )
+    dev = issue_dev_token(hub.token_key, "lcpp-0001")
+    headers = {"X-Hub-Purpose": "child-protection-enquiry"}
+    assert (
+        client.post(
+            "/api/v1/chronology",
+            json={"child": VALID_NHS_NUMBER},
+            headers={**headers, **bearer(good)},
+        ).status_code
+        == 200
+    )
+    for token in (forged, wrong_issuer, dev):
+        assert (
+            client.post(
+                "/api/v1/chronology",
+                json={"child": VALID_NHS_NUMBER},
+                headers={**headers, **bearer(token)},
+            ).status_code
+            == 401
+        )
+    hub.close()
+
+
+def test_openapi_is_generated_and_published(api: tuple[Hub, TestClient]) -> None:
+    _, client = api
+    published = json.loads(
+        (Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text()
+    )
+    assert client.get("/openapi.json").json()["paths"].keys() == published["paths"].keys()
