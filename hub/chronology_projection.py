@@ -15,6 +15,7 @@ linked provisional stream's events, and stops doing so once an unlink is recorde
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from hub.adapters.chronology_views import ChronologyViewStore
+from hub.adapters.chronology_views import ChronologyViewStore, ProjectionConflictError
 from hub.adapters.data_keys import DataKeyErasedError, Keyring
 from hub.adapters.envelope import open_sealed, seal
 from hub.adapters.pseudonyms import Pseudonymiser
@@ -66,6 +67,7 @@ class ChronologyProjection:
         self._keyring = keyring
         self._pseudonyms = pseudonyms
         self._topic = get_topic(ChildRecordEntry)
+        self._lock = threading.RLock()
 
     @staticmethod
     def _scope(name: str) -> str:
@@ -105,7 +107,16 @@ class ChronologyProjection:
 
     def catch_up(self, on_progress: ProgressCallback | None = None) -> int:
         """Fold every new child entry into the documents; returns how many were folded
-        (entries of erased children are skipped)."""
+        (entries of erased children are skipped). Safe to run from several threads and
+        processes at once: a fold commits only if nobody advanced the position meanwhile."""
+        with self._lock:
+            while True:
+                try:
+                    return self._catch_up(on_progress)
+                except ProjectionConflictError:
+                    continue  # another process folded first: continue from its position
+
+    def _catch_up(self, on_progress: ProgressCallback | None) -> int:
         position = self._views.position()
         head = self._store.recorder.max_notification_id() or 0
         processed = 0
@@ -138,8 +149,8 @@ class ChronologyProjection:
                     )
             documents = self._fold_households(households)
             documents.update(self._fold_streams(entries))
+            self._views.put(documents, page[-1].id, expected=position)
             position = page[-1].id
-            self._views.put(documents, position)
             processed += sum(len(new) for new in entries.values())
             if on_progress is not None:
                 elapsed = max(time.perf_counter() - started, 1e-9)
@@ -232,6 +243,10 @@ class ChronologyProjection:
     def forget(self, stream: str) -> None:
         """Drop everything the projection derived from a stream (before its key is erased):
         its documents, and its membership of household documents."""
+        with self._lock:
+            self._forget(stream)
+
+    def _forget(self, stream: str) -> None:
         head = self._head(stream)
         households: dict[str, None] = {}
         if head is not None:

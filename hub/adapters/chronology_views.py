@@ -21,8 +21,12 @@ class ChronologyViewStore(Protocol):
 
     def get_many(self, streams: Sequence[str]) -> dict[str, bytes]: ...
 
-    def put(self, documents: Mapping[str, bytes], position: int) -> None:
-        """Store the documents and the new position atomically."""
+    def put(
+        self, documents: Mapping[str, bytes], position: int, expected: int | None = None
+    ) -> None:
+        """Store the documents and the new position atomically; with `expected`, only if the
+        stored position is still that (else ProjectionConflictError: another process folded
+        those entries first)."""
         ...
 
     def clear(self) -> None: ...
@@ -32,6 +36,10 @@ class ChronologyViewStore(Protocol):
     def names(self, after: str, limit: int) -> list[str]:
         """Document names in order, after `after` (for scans such as retention)."""
         ...
+
+
+class ProjectionConflictError(RuntimeError):
+    """Another process advanced the projection first; the caller re-reads and continues."""
 
 
 class SqliteChronologyViewStore:
@@ -72,10 +80,16 @@ class SqliteChronologyViewStore:
             found.update({r[0]: bytes(r[1]) for r in rows})
         return found
 
-    def put(self, documents: Mapping[str, bytes], position: int) -> None:
+    def put(
+        self, documents: Mapping[str, bytes], position: int, expected: int | None = None
+    ) -> None:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
+            if expected is not None:
+                row = db.execute("SELECT position FROM chronology_position WHERE id = 1").fetchone()
+                if (int(row[0]) if row else 0) != expected:
+                    raise ProjectionConflictError("the projection moved on")
             db.executemany(
                 "INSERT INTO chronology (stream, sealed) VALUES (?, ?) "
                 "ON CONFLICT (stream) DO UPDATE SET sealed = excluded.sealed",
@@ -149,9 +163,28 @@ class PostgresChronologyViewStore:
         )
         return {r[0]: bytes(r[1]) for r in rows}
 
-    def put(self, documents: Mapping[str, bytes], position: int) -> None:
+    def put(
+        self, documents: Mapping[str, bytes], position: int, expected: int | None = None
+    ) -> None:
         db = self._conn()
         with db.transaction(), db.cursor() as cursor:
+            if expected is not None:
+                cursor.execute(
+                    f'SELECT position FROM "{self._schema}".hub_chronology_position '  # noqa: S608
+                    "WHERE id = 1 FOR UPDATE"
+                )
+                row = cursor.fetchone()
+                if row is None:
+                    cursor.execute(
+                        f'LOCK TABLE "{self._schema}".hub_chronology_position IN EXCLUSIVE MODE'
+                    )
+                    cursor.execute(
+                        f'SELECT position FROM "{self._schema}".hub_chronology_position '  # noqa: S608
+                        "WHERE id = 1"
+                    )
+                    row = cursor.fetchone()
+                if (int(row[0]) if row else 0) != expected:
+                    raise ProjectionConflictError("the projection moved on")
             cursor.executemany(
                 f'INSERT INTO "{self._schema}".hub_chronology (stream, sealed) VALUES (%s, %s) '  # noqa: S608
                 "ON CONFLICT (stream) DO UPDATE SET sealed = excluded.sealed",

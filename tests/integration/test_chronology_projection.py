@@ -44,3 +44,42 @@ def test_a_large_record_is_folded_in_chunks_across_pages_and_reads_back_whole(
     assert [(e.ref, e.version) for e in hub.projection.entries(stream)] == before
     last_entry = list(hub.store.notifications(ChildRecordEntry))[-1]
     assert hub.projection.position() == last_entry.id  # its own tracked position
+
+
+def test_a_process_that_read_a_stale_position_does_not_fold_entries_twice(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes catching up at once: the slower one read the position before the faster
+    one committed. Its fold must be refused (compare-and-set), not applied a second time."""
+    from hub.adapters.chronology_views import (
+        PostgresChronologyViewStore,
+        SqliteChronologyViewStore,
+    )
+    from hub.chronology_projection import ChronologyProjection
+
+    settings = hub.settings
+    views = (
+        SqliteChronologyViewStore(settings.data_dir / "chronology.sqlite")
+        if settings.store == "sqlite"
+        else PostgresChronologyViewStore(settings.postgres_dsn, settings.postgres_schema)
+    )
+    slower = ChronologyProjection(hub.store, views, hub.keyring, hub.pseudonyms)
+    stream = hub.pseudonyms.child_stream(ChildRef(nhs_number=VALID_NHS_NUMBER))
+    hub.ingest.ingest(
+        [
+            InboundMessage(SOURCE, i + 1, event_bytes(event_id=f"P{i}"), "shire-county-council")
+            for i in range(30)
+        ]
+    )
+    hub.projection.catch_up()  # the faster process folds everything first
+
+    real_position = views.position
+    reads = iter([0])  # the slower process's first read happened before that commit
+
+    def position() -> int:
+        stale = next(reads, None)
+        return real_position() if stale is None else stale
+
+    monkeypatch.setattr(views, "position", position)
+    assert slower.catch_up() == 0  # refused, re-read, nothing left to fold
+    assert sorted(e.version for e in hub.projection.entries(stream)) == list(range(1, 31))
