@@ -9,6 +9,8 @@ same transaction; break-glass grants also go to the review queue stream.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +34,7 @@ from hub.domain.records import (
 )
 from hub.domain.relationships import ReviewCommission
 
-_ATTEMPTS = 3
+_ATTEMPTS = 8
 _UNAVAILABLE = "the audit ledger could not be written; nothing is disclosed"
 BREAK_GLASS_QUEUE = "break-glass-queue"
 
@@ -47,6 +49,7 @@ class AuditLedger(Application[UUID]):
     def __init__(self, env: dict[str, str], keyring: Keyring, pseudonyms: Pseudonymiser) -> None:
         self._keyring = keyring
         self._pseudonyms = pseudonyms
+        self._write_lock = threading.Lock()
         super().__init__(env)
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -89,14 +92,20 @@ class AuditLedger(Application[UUID]):
 
     def _put(self, build: Callable[[], list[HubRecord]]) -> None:
         """Write what `build` makes (it reads the current stream versions), retrying when a
-        concurrent writer took a version; any other failure means nothing was written."""
+        concurrent writer took a version; any other failure means nothing was written.
+
+        Writers in one process take turns (a practitioner's or a busy child's streams would
+        otherwise be contended by every request thread); other processes are handled by the
+        retry with a short, growing pause."""
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                self.events.put(build())
+                with self._write_lock:
+                    self.events.put(build())
                 return
             except IntegrityError as error:
                 if attempt == _ATTEMPTS:
                     raise AuditUnavailableError(_UNAVAILABLE) from error
+                time.sleep(0.005 * attempt)  # back off from another process's write
             except Exception as error:
                 raise AuditUnavailableError(_UNAVAILABLE) from error
 

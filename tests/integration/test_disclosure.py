@@ -547,3 +547,22 @@ def test_a_review_commission_relates_the_reviewer_for_the_review_only(case_hub: 
     assert len(after.entries) == 16
     casework = case_hub.chronology.view(CHILD, "rev-0001", Purpose.CHILD_PROTECTION_PLANNING)
     assert casework.outcome == "denied"  # the commission is for practice review, not casework
+
+
+def test_concurrent_requests_are_each_audited_and_none_fails(case_hub: Hub) -> None:
+    """Many request threads (an API server) contend for the same practitioner's and child's
+    audit streams: every one must be answered and audited, none refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def view(_: int) -> str:
+        return case_hub.chronology.view(
+            CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY
+        ).outcome
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(view, range(40)))
+    assert outcomes == ["disclosed"] * 40
+    audited = [
+        r for r in case_hub.audit.for_practitioner("lcpp-0001") if isinstance(r, DisclosureAudited)
+    ]
+    assert len(audited) == 40

@@ -1,0 +1,215 @@
+"""Benchmark: 50 concurrent readers of the HTTP API while ingest runs.
+
+    python -m benchmarks.api_load [--readers 50] [--requests 40] [--children 2000]
+
+Builds a demo partnership, starts `hub serve` and a continuous `hub ingest --inbox` as separate
+processes, feeds new agency files into the inbox during the run, and has N concurrent readers
+request chronologies (the full path: token check, projection read, relationships, Cedar, the
+write-ahead audit entry). Reports p50/p95/p99 latency, throughput, errors and events ingested
+during the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from benchmarks.workload import canonical_lines
+from hub.adapters.transports.inbox import write_inbox_file
+
+
+def hub_cli(*args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def feed_inbox(inbox: Path, stop: threading.Event, written: list[int]) -> None:
+    """New agency files keep arriving while the readers read."""
+    lines = [
+        line
+        for agency, line in canonical_lines(20_000, children=4_000, seed=99)
+        if agency == "shire-county-council"
+    ]
+    for number, start in enumerate(range(0, len(lines), 500)):
+        if stop.is_set():
+            return
+        write_inbox_file(
+            inbox, "shire-county-council", f"90-load-{number:03d}", lines[start : start + 500]
+        )
+        written.append(min(500, len(lines) - start))
+        stop.wait(0.5)
+
+
+async def reader(
+    client: httpx.AsyncClient,
+    children: list[str],
+    requests: int,
+    timings: list[float],
+    errors: list[str],
+) -> None:
+    rng = random.Random(id(timings) ^ len(errors))
+    for _ in range(requests):
+        child = rng.choice(children)
+        started = time.perf_counter()
+        try:
+            response = await client.post("/api/v1/chronology", json={"child": child})
+            if response.status_code != 200:
+                errors.append(f"{response.status_code}")
+        except httpx.HTTPError as error:
+            errors.append(type(error).__name__)
+        timings.append(time.perf_counter() - started)
+
+
+async def read_concurrently(
+    base: str, token: str, children: list[str], readers: int, requests: int
+) -> tuple[list[float], list[str], float]:
+    headers = {"Authorization": f"Bearer {token}", "X-Hub-Purpose": "child-protection-planning"}
+    timings: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=readers)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, timeout=120, limits=limits
+    ) as client:
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(reader(client, children, requests, timings, errors) for _ in range(readers))
+        )
+        return timings, errors, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--readers", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--children", type=int, default=2000)
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="hub-load-")) / "hub"
+    report = json.loads(
+        hub_cli(
+            "demo",
+            "--children",
+            str(args.children),
+            "--data-dir",
+            str(data_dir),
+            "--format",
+            "json",
+        )
+    )
+    sibling = report["sibling_case_disclosures"]["child"]
+    population = sorted(
+        set(
+            re.findall(
+                r"(?<!\d)999\d{7}(?!\d)",
+                (data_dir / "exports" / "shire-county-council.csv").read_text(),
+            )
+        )
+    )
+    children = [sibling] * 10 + population[:200]
+    token = json.loads(
+        hub_cli(
+            "token",
+            "issue",
+            "--practitioner",
+            "lcpp-0001",
+            "--minutes",
+            "120",
+            "--data-dir",
+            str(data_dir),
+            "--format",
+            "json",
+        )
+    )["token"]
+
+    port = free_port()
+    env_args = ["--data-dir", str(data_dir)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), *env_args, "--quiet"],
+        stderr=subprocess.DEVNULL,
+    )
+    ingest = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "ingest",
+            "--inbox",
+            str(data_dir / "inbox"),
+            *env_args,
+            "--quiet",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.1)
+    events_before = httpx.get(f"{base}/readyz").json()["events"]
+    stop = threading.Event()
+    written: list[int] = []
+    feeder = threading.Thread(target=feed_inbox, args=(data_dir / "inbox", stop, written))
+    feeder.start()
+    try:
+        timings, errors, elapsed = asyncio.run(
+            read_concurrently(base, token, children, args.readers, args.requests)
+        )
+    finally:
+        stop.set()
+        feeder.join()
+        rows_after = httpx.get(f"{base}/readyz").json()["events"]
+        server.terminate()
+        ingest.terminate()
+        server.wait(timeout=30)
+        ingest.wait(timeout=30)
+    q = statistics.quantiles(sorted(timings), n=100, method="inclusive")
+    result = {
+        "benchmark": "api_load_sqlite",
+        "readers": args.readers,
+        "requests": len(timings),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+        "p50_ms": round(q[49] * 1000, 1),
+        "p95_ms": round(q[94] * 1000, 1),
+        "p99_ms": round(q[98] * 1000, 1),
+        "requests_per_s": round(len(timings) / elapsed, 1),
+        "inbox_events_written_during_run": sum(written),
+        "store_rows_added_during_run": rows_after - events_before,
+        "at": datetime.now(UTC).isoformat(),
+    }
+    print(json.dumps(result, indent=2))
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"api_load-{datetime.now(UTC):%Y%m%dT%H%M%S}.json").write_text(
+        json.dumps(result, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()
