@@ -86,6 +86,11 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         title="Safeguarding information-sharing hub",
         version="1",
         description="Policy-checked, audited multi-agency chronology for child safeguarding.",
+        # No unauthenticated schema or docs routes (and Swagger UI would load external
+        # assets): the OpenAPI document is published in docs/openapi.json instead.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.hub = hub
     app.state.verifier = verifier
