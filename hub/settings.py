@@ -33,6 +33,7 @@ class HubSettings(BaseSettings):
     oidc_jwks_file: Path | None = None
     oidc_jwks_url: str | None = None
     dev_tokens: bool = Field(default=True, description="accept locally signed development tokens")
+    cookie_secure: bool = Field(default=False, description="session cookie only over HTTPS")
     log_level: str = "info"
 
     @property

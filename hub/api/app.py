@@ -17,6 +17,7 @@ from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Resp
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from hub.api.pages import register_pages
 from hub.api.tokens import Caller, InvalidTokenError, TokenVerifier
 from hub.bootstrap import Hub
 from hub.disclosure import UnknownPractitionerError
@@ -206,4 +207,5 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
     def subject_access(who: CallerDep, body: ChildRequest) -> dict[str, Any]:
         return hub.audit_queries.subject_access(who.subject, child_ref(body.child))
 
+    register_pages(app, hub, verifier)
     return app

@@ -38,6 +38,21 @@ API_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
 }
 
 
+# Every page route. Without a session a page redirects to sign-in (GET) or is refused (POST:
+# no session and no CSRF token); the sign-in form is the only page served to strangers.
+PAGE_ROUTES: set[tuple[str, str]] = {
+    ("GET", "/"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/chronology"),
+    ("POST", "/chronology"),
+    ("GET", "/dpo"),
+    ("POST", "/dpo/review"),
+    ("POST", "/dpo/who-saw"),
+    ("POST", "/dpo/practitioner"),
+}
+
+
 @pytest.fixture
 def api(settings: HubSettings) -> Iterator[tuple[Hub, TestClient]]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
@@ -63,10 +78,63 @@ def test_the_route_list_is_the_apps_real_route_list(api: tuple[Hub, TestClient])
     real = {
         (method, route.path)
         for route in client.app.routes  # type: ignore[attr-defined]
-        if isinstance(route, APIRoute) and route.path.startswith("/api/")
+        if isinstance(route, APIRoute) and route.path not in PUBLIC_PATHS
         for method in route.methods
     }
-    assert real == set(API_ROUTES)
+    assert real == set(API_ROUTES) | PAGE_ROUTES
+
+
+def test_every_page_refuses_strangers_and_sign_in_refuses_bad_tokens(
+    api: tuple[Hub, TestClient],
+) -> None:
+    hub, client = api
+    for method, path in sorted(PAGE_ROUTES - {("GET", "/"), ("POST", "/login")}):
+        response = client.request(
+            method, path, data={"child": VALID_NHS_NUMBER}, follow_redirects=False
+        )
+        if method == "GET":
+            assert (response.status_code, response.headers["location"]) == (303, "/"), path
+        else:
+            assert response.status_code in (303, 403), (path, response.status_code)
+            assert VALID_NHS_NUMBER not in response.text
+
+    def csrf_of(page: str) -> str:
+        return page.split('name="csrf_token" value="')[1].split('"')[0]
+
+    csrf = csrf_of(client.get("/").text)  # each sign-in form carries a fresh token
+    now = datetime.now(UTC)
+    expired = jwt.encode(
+        {
+            "sub": "lcpp-0001",
+            "iss": DEV_ISSUER,
+            "aud": DEV_AUDIENCE,
+            "iat": now - timedelta(hours=2),
+            "exp": now - timedelta(hours=1),
+        },
+        hub.token_key,
+        algorithm="HS256",
+    )
+    good = issue_dev_token(hub.token_key, "lcpp-0001")
+    for token in ("", expired, good[:-4] + "AAAA", issue_dev_token(b"k" * 32, "lcpp-0001")):
+        refused = client.post(
+            "/login",
+            data={"token": token, "purpose": "child-protection-planning", "csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert refused.status_code == 401 and "hub_session" not in refused.cookies
+        csrf = csrf_of(refused.text)
+    forged_csrf = client.post(
+        "/login",
+        data={"token": good, "purpose": "child-protection-planning", "csrf_token": "x"},
+        follow_redirects=False,
+    )
+    assert forged_csrf.status_code == 403
+    accepted = client.post(
+        "/login",
+        data={"token": good, "purpose": "child-protection-planning", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert (accepted.status_code, accepted.headers["location"]) == (303, "/chronology")
 
 
 def test_every_route_refuses_missing_expired_tampered_and_wrongly_signed_tokens(

@@ -1,0 +1,362 @@
+"""Server-rendered web pages: the chronology for practitioners, the audit desk for DPOs.
+
+Why server-rendered, with no scripts: the pages must work with a keyboard and a screen reader,
+print cleanly, and run under a Content-Security-Policy that allows nothing inline and nothing
+from elsewhere. Child identifiers travel only in POST bodies (never in a URL, so never in
+history, logs or referrers), every POST carries the session's CSRF token (`hub.api.sessions`),
+and every page says who is signed in and for what purpose.
+
+A chronology request calls `ChronologyService.view` exactly once, which decides and audits the
+disclosure; the optional filters (agency, harm category, dates) only narrow what is rendered
+from that disclosure afterwards, so they never change what was disclosed or what the audit
+ledger records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import Depends, FastAPI, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from hub.api.sessions import Session, page_session, posted_session, register_sessions
+from hub.api.tokens import TokenVerifier
+from hub.audit import AuditUnavailableError
+from hub.bootstrap import Hub
+from hub.disclosure import REDACTED, SHIELDED, ShownEntry, UnknownPractitionerError
+from hub.domain.canonical_event import ChildRef
+from hub.domain.taxonomy import AgencyType, HarmCategory
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES_DIR = HERE / "templates"
+STATIC_DIR = HERE / "static"
+AGENCY_TYPE_LABELS = {
+    AgencyType.LOCAL_AUTHORITY.value: "Local authority",
+    AgencyType.POLICE.value: "Police",
+    AgencyType.HEALTH.value: "Health",
+    AgencyType.EDUCATION.value: "Education",
+}
+BREAK_GLASS_REASON = (3, 500)  # the same bounds as the API's break-glass request
+CHILD_HINT = "Enter an NHS number (10 digits, spaces allowed) or a provisional id starting PRV-."
+
+PageSession = Annotated[Session, Depends(page_session)]
+PostSession = Annotated[Session, Depends(posted_session)]
+FormText = Annotated[str, Form()]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the viewer asked to narrow the rendered timeline to; never an access decision."""
+
+    agency: str = ""  # "type:<agency type>" or "id:<agency id>"
+    category: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @classmethod
+    def parse(
+        cls, agency: str, category: str, date_from: str, date_to: str
+    ) -> tuple[Filters, list[str]]:
+        errors: list[str] = []
+        agency, category = agency.strip(), category.strip()
+        kind, _, value = agency.partition(":")
+        if agency and (kind not in ("type", "id") or not value):
+            errors.append("Choose an agency from the list.")
+            agency = ""
+        if category and category not in {c.value for c in HarmCategory}:
+            errors.append("Choose a harm category from the list.")
+            category = ""
+        dates: list[date | None] = []
+        for label, text in (("From", date_from), ("To", date_to)):
+            try:
+                dates.append(date.fromisoformat(text.strip()) if text.strip() else None)
+            except ValueError:
+                errors.append(f"{label} date: enter a date as YYYY-MM-DD.")
+                dates.append(None)
+        start, end = dates
+        if start and end and start > end:
+            errors.append("The From date is after the To date.")
+        return cls(agency, category, start, end), errors
+
+    @property
+    def active(self) -> bool:
+        return bool(self.agency or self.category or self.date_from or self.date_to)
+
+    def keeps(self, entry: ShownEntry) -> bool:
+        kind, _, value = self.agency.partition(":")
+        if kind == "type" and entry.agency_type != value:
+            return False
+        if kind == "id" and entry.agency != value:
+            return False
+        if self.category and self.category not in entry.categories:
+            return False
+        occurred = entry.occurred_at.date()
+        if self.date_from and occurred < self.date_from:
+            return False
+        return not (self.date_to and occurred > self.date_to)
+
+
+def parse_child(identifier: str) -> ChildRef | None:
+    """The child reference a form names, or None when it is not a valid identifier."""
+    text = identifier.strip()
+    try:
+        if text.upper().startswith("PRV-"):
+            return ChildRef(provisional_id=text)
+        return ChildRef(nhs_number=text.replace(" ", ""))
+    except ValueError:
+        return None
+
+
+def _when(moment: datetime | str | None) -> str:
+    if moment is None:
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return f"{moment:%d %b %Y, %H:%M} UTC".lstrip("0")
+
+
+def _label(value: str | None) -> str:
+    return (value or "").replace("-", " ").replace("_", " ").capitalize()
+
+
+def page_templates() -> Jinja2Templates:
+    """The page templates: autoescaped, and strict about undefined names so a missing value is
+    an error in the tests rather than a silently blank field on a safeguarding record."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    env.filters["label"] = _label
+    env.filters["field"] = lambda path: _label(str(path).removeprefix("details."))
+    env.globals.update(
+        agency_type_labels=AGENCY_TYPE_LABELS,
+        harm_categories=[c.value for c in HarmCategory],
+        REDACTED=REDACTED,
+        SHIELDED=SHIELDED,
+        child_hint=CHILD_HINT,
+    )
+    return Jinja2Templates(env=env)
+
+
+def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
+    """Add the web pages, their sessions and /static to an app made by `create_app`."""
+    if getattr(app.state, "pages_registered", False):
+        return
+    app.state.pages_registered = True
+    templates = page_templates()
+    register_sessions(app, hub, verifier, templates)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    def render(
+        request: Request, session: Session | None, name: str, status: int = 200, **context: Any
+    ) -> Response:
+        return templates.TemplateResponse(
+            request, name, {"session": session, **context}, status_code=status
+        )
+
+    def error(
+        request: Request, session: Session | None, status: int, title: str, text: str
+    ) -> Response:
+        return render(request, session, "error.html", status, title=title, message=text)
+
+    def chronology_page(
+        request: Request,
+        session: Session,
+        *,
+        child: str = "",
+        filters: Filters | None = None,
+        errors: list[str] | None = None,
+        status: int = 200,
+        **results: Any,
+    ) -> Response:
+        context: dict[str, Any] = {"view": None, "shown": [], "agencies": []} | results
+        return render(
+            request,
+            session,
+            "chronology.html",
+            status,
+            child=child,
+            filters=filters or Filters(),
+            errors=errors or [],
+            **context,
+        )
+
+    @app.get("/chronology", include_in_schema=False)
+    def chronology_form(request: Request, session: PageSession) -> Response:
+        return chronology_page(request, session)
+
+    @app.post("/chronology", include_in_schema=False)
+    def chronology(
+        request: Request,
+        session: PostSession,
+        child: FormText = "",
+        agency: FormText = "",
+        category: FormText = "",
+        date_from: FormText = "",
+        date_to: FormText = "",
+        break_glass_reason: FormText = "",
+    ) -> Response:
+        filters, errors = Filters.parse(agency, category, date_from, date_to)
+        ref = parse_child(child)
+        if ref is None:
+            errors.insert(0, CHILD_HINT)
+        reason = break_glass_reason.strip()
+        low, high = BREAK_GLASS_REASON
+        if reason and not low <= len(reason) <= high:
+            errors.append(f"Give a break-glass reason of {low} to {high} characters.")
+        if errors or ref is None:  # nothing is disclosed (or audited) for a malformed request
+            return chronology_page(
+                request, session, child=child, filters=filters, errors=errors, status=400
+            )
+        try:
+            view = hub.chronology.view(
+                ref, session.practitioner_id, session.purpose, break_glass_reason=reason or None
+            )
+        except UnknownPractitionerError:
+            return error(
+                request,
+                session,
+                403,
+                "Not in the directory",
+                "Your practitioner id is no longer in the hub's directory; nothing is shown.",
+            )
+        except AuditUnavailableError:
+            return error(
+                request,
+                session,
+                503,
+                "Audit unavailable",
+                "The audit ledger could not be written, so nothing is disclosed. Try again later.",
+            )
+        agencies = sorted({(e.agency_type, e.agency) for e in view.entries})
+        return chronology_page(
+            request,
+            session,
+            child=child.strip(),
+            filters=filters,
+            view=view,
+            shown=[e for e in view.entries if filters.keeps(e)],
+            agencies=agencies,
+        )
+
+    def dpo_refused(request: Request, session: Session) -> Response:
+        return error(
+            request,
+            session,
+            403,
+            "Data protection officers only",
+            "These pages "
+            "answer who saw what; only data protection officers may use them. Your "
+            "attempt has been recorded in the audit ledger.",
+        )
+
+    @app.get("/dpo", include_in_schema=False)
+    def dpo(request: Request, session: PageSession) -> Response:
+        try:
+            queue = hub.audit_queries.break_glass(session.practitioner_id)
+            withheld = hub.audit_queries.withheld(session.practitioner_id)
+        except PermissionError:  # refused and audited by the audit queries themselves
+            return dpo_refused(request, session)
+        return render(
+            request,
+            session,
+            "dpo.html",
+            queue=queue.rows,
+            withheld=withheld.rows,
+            messages=session.take_flash(),
+        )
+
+    @app.post("/dpo/review", include_in_schema=False)
+    def review(
+        request: Request,
+        session: PostSession,
+        grant: FormText = "",
+        outcome: FormText = "",
+        notes: FormText = "",
+    ) -> Response:
+        if outcome not in ("appropriate", "inappropriate") or len(notes) > 2000:
+            session.flash.append(
+                "Choose appropriate or inappropriate (notes up to 2,000 "
+                "characters); the grant was not marked reviewed."
+            )
+            return RedirectResponse("/dpo", status_code=303)
+        try:
+            hub.audit_queries.review_break_glass(
+                session.practitioner_id, grant, outcome, notes.strip()
+            )
+        except PermissionError:
+            return dpo_refused(request, session)
+        except LookupError:
+            session.flash.append("That break-glass grant was not found; nothing was recorded.")
+            return RedirectResponse("/dpo", status_code=303)
+        session.flash.append(f"Break-glass grant {grant} marked {outcome}.")
+        return RedirectResponse("/dpo", status_code=303)
+
+    @app.post("/dpo/who-saw", include_in_schema=False)
+    def who_saw(request: Request, session: PostSession, child: FormText = "") -> Response:
+        ref = parse_child(child)
+        if ref is None:
+            return render(
+                request,
+                session,
+                "dpo_results.html",
+                400,
+                title="Who saw this child",
+                rows=[],
+                by="practitioner",
+                error=CHILD_HINT,
+            )
+        try:
+            answer = hub.audit_queries.who_saw_child(session.practitioner_id, ref)
+        except PermissionError:
+            return dpo_refused(request, session)
+        return render(
+            request,
+            session,
+            "dpo_results.html",
+            title="Who saw this child",
+            rows=answer.rows,
+            by="practitioner",
+            error=None,
+        )
+
+    @app.post("/dpo/practitioner", include_in_schema=False)
+    def practitioner_saw(
+        request: Request, session: PostSession, practitioner: FormText = ""
+    ) -> Response:
+        wanted = practitioner.strip()
+        title = f"What {wanted or 'a practitioner'} was shown"
+        if not wanted:
+            return render(
+                request,
+                session,
+                "dpo_results.html",
+                400,
+                title=title,
+                rows=[],
+                by="child",
+                error="Enter a practitioner id, such as po-0002.",
+            )
+        try:
+            answer = hub.audit_queries.what_practitioner_saw(session.practitioner_id, wanted)
+        except PermissionError:
+            return dpo_refused(request, session)
+        return render(
+            request,
+            session,
+            "dpo_results.html",
+            title=title,
+            rows=answer.rows,
+            by="child",
+            error=None,
+        )
