@@ -35,6 +35,7 @@ from hub.ingest import IngestService
 from hub.integrity import IntegrityService
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import CedarDecisionPoint
+from hub.replay import ReplayService
 from hub.settings import HubSettings
 from hub.store import HubStore
 
@@ -127,6 +128,10 @@ class Hub:
     @cached_property
     def erasure(self) -> ErasureService:
         return ErasureService(self.chronology, self.projection, self.keyring, self.audit)
+
+    @cached_property
+    def replay(self) -> ReplayService:
+        return ReplayService(self.chronology, self.audit)
 
     @cached_property
     def audit_queries(self) -> AuditQueries:

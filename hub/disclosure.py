@@ -280,6 +280,55 @@ class ChronologyService:
         )
         return view
 
+    def as_of(
+        self,
+        child: ChildRef,
+        practitioner_id: str,
+        purpose: Purpose | None,
+        entries: Sequence[ChronologyEntry],
+        at: datetime,
+    ) -> ChronologyView:
+        """What this practitioner would have been shown at `at`, from the entries the hub held
+        then, under the relationships, break-glass grants, directory dates and agreement version
+        in force then. A computation for reviews: it discloses nothing itself and writes no
+        audit entry (the reviewer's own access is audited by the caller)."""
+        practitioner = self.practitioner(practitioner_id)
+        stream = self._pseudonyms.child_stream(child).hex
+        commissions = [c for c in self._audit.commissions(stream) if c.starts_at <= at]
+        grant = find_relationship(
+            practitioner, derive_relationships((e.event for e in entries), commissions), at
+        )
+        glass = None if grant else self._audit.active_grant(practitioner.id, stream, at)
+        context = AccessContext(purpose, grant, glass is not None, at)
+        decisions = (
+            self._decisions.decide(
+                practitioner, Action.VIEW, [ItemAttributes.of(e.event) for e in entries], context
+            )
+            if entries
+            else []
+        )
+        view = self._build(
+            child,
+            practitioner,
+            purpose,
+            Action.VIEW,
+            self._decisions.agreement_in_force(at),
+            grant,
+            list(entries),
+            decisions,
+            frozenset(),
+        )
+        view.break_glass = glass
+        return view
+
+    def agreement_in_force(self, at: datetime) -> str:
+        return self._decisions.agreement_in_force(at)
+
+    def entries(self, child: ChildRef) -> list[ChronologyEntry]:
+        """Every entry the hub holds for the child (caught up), for replay."""
+        self._projection.catch_up()
+        return self._projection.entries(self._pseudonyms.child_stream(child))
+
     def _build(
         self,
         child: ChildRef,
