@@ -104,7 +104,13 @@ class ReplayService:
         entries = [e for e in self._chronology.entries(child) if e.ref in allowed]
         held = merge_chronology(e for e in entries if e.received_at <= as_of)
         report.held = [
-            allowed[e.ref].as_dict() | {"status": e.status.value, "replaced_by": e.replaced_by}
+            allowed[e.ref].as_dict()
+            | {
+                "status": e.status.value,
+                "replaced_by": e.replaced_by,
+                "stream": e.stream,
+                "version": e.version,
+            }
             for e in held
         ]
         report.known_not_shared = [
