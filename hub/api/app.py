@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from hub.api.pages import register_pages
 from hub.api.tokens import Caller, InvalidTokenError, TokenVerifier
@@ -44,6 +44,11 @@ class ChildRequest(BaseModel):
 
 class BreakGlassRequest(ChildRequest):
     reason: str = Field(min_length=3, max_length=500)
+
+
+class ReplayRequest(ChildRequest):
+    as_of: AwareDatetime
+    as_practitioner: str | None = None
 
 
 class ReviewRequest(BaseModel):
@@ -177,6 +182,14 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
             child_ref(body.child), who.subject, why, break_glass_reason=body.reason
         )
         return view.as_dict()
+
+    @app.post("/api/v1/replay")
+    def replay(who: CallerDep, body: ReplayRequest) -> dict[str, Any]:
+        """The record as it stood at `as_of`, for a commissioned reviewer or a DPO."""
+        report = hub.replay.replay(
+            child_ref(body.child), who.subject, body.as_of, as_practitioner=body.as_practitioner
+        )
+        return report.as_dict()
 
     @app.post("/api/v1/audit/who-saw")
     def who_saw(who: CallerDep, body: ChildRequest) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from hub.cli.operations import (
     cmd_schema,
     cmd_status,
 )
+from hub.cli.replay import cmd_projection_rebuild, cmd_replay
 from hub.cli.serve import cmd_serve, cmd_token_issue
 
 
@@ -36,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--quiet", action="store_true", help="log warnings and errors only")
     formatted = argparse.ArgumentParser(add_help=False)
-    formatted.add_argument("--format", choices=["text", "table", "json"], default="text")
+    formatted.add_argument(
+        "--format",
+        choices=["text", "table", "json", "html", "pdf"],
+        default="text",
+        help="html and pdf: `hub replay` review packs only",
+    )
 
     parser = argparse.ArgumentParser(
         prog="hub", description="Multi-agency child safeguarding information-sharing hub."
@@ -160,6 +166,25 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--agency", help="an agency id (for publishing events over HTTPS)")
     issue_token.add_argument("--minutes", type=int, default=60)
     issue_token.set_defaults(handler=cmd_token_issue)
+
+    replay = commands.add_parser(
+        "replay", parents=[common, formatted], help="the record as it stood at a past moment"
+    )
+    replay.add_argument("child", help="NHS number or provisional id")
+    replay.add_argument("--as-of", required=True, help="ISO date (end of that day, UK) or datetime")
+    replay.add_argument("--by", required=True, help="the reviewer (commissioned) or DPO asking")
+    replay.add_argument(
+        "--as", dest="as_practitioner", help="also: what this practitioner saw then"
+    )
+    replay.add_argument("--out", help="write an html or pdf review pack here")
+    replay.set_defaults(handler=cmd_replay)
+
+    projection = commands.add_parser("projection", help="the chronology projection")
+    projection_commands = projection.add_subparsers(dest="projection_command", required=True)
+    rebuild = projection_commands.add_parser(
+        "rebuild", parents=[common, formatted], help="rebuild from zero, showing progress and rate"
+    )
+    rebuild.set_defaults(handler=cmd_projection_rebuild)
 
     checkpoint = commands.add_parser(
         "checkpoint", parents=[common, formatted], help="sign a Merkle checkpoint of both logs"

@@ -34,6 +34,7 @@ API_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/api/v1/audit/break-glass"): None,
     ("POST", "/api/v1/audit/break-glass/review"): {"grant": "x@1", "outcome": "appropriate"},
     ("GET", "/api/v1/audit/withheld"): None,
+    ("POST", "/api/v1/replay"): {"child": VALID_NHS_NUMBER, "as_of": "2025-01-01T00:00:00+00:00"},
     ("POST", "/api/v1/audit/subject-access"): {"child": VALID_NHS_NUMBER},
 }
 

@@ -1,0 +1,94 @@
+"""`hub replay` (serious case reviews) and `hub projection rebuild`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hub.chronology_projection import Progress
+from hub.cli.common import EXIT_DENIED, EXIT_OK, child_ref, emit, open_hub
+
+UK = ZoneInfo("Europe/London")
+
+
+def parse_as_of(text: str) -> datetime:
+    """An ISO date means the end of that day in England (everything known by then); a
+    datetime without a zone is read as UK time."""
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), time(23, 59, 59), UK)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UK)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    hub = open_hub(args)
+    try:
+        child = child_ref(args.child)
+        as_of = parse_as_of(args.as_of)
+        if args.format in ("html", "pdf"):
+            from hub.review_pack import build_pack, render_html, render_pdf
+
+            pack = build_pack(hub, child, args.by, [as_of], args.as_practitioner)
+            content: bytes = (
+                render_pdf(pack) if args.format == "pdf" else render_html(pack).encode()
+            )
+            if args.out:
+                Path(args.out).write_bytes(content)
+                print(f"review pack written to {args.out}", file=sys.stderr)
+            else:
+                sys.stdout.buffer.write(content)
+            return EXIT_OK
+        report = hub.replay.replay(child, args.by, as_of, as_practitioner=args.as_practitioner)
+    finally:
+        hub.close()
+
+    def text() -> None:
+        print(f"as of {report.as_of:%Y-%m-%d %H:%M %Z} ({report.agreement_version} in force)")
+        if not report.permitted:
+            for reason in report.access.denied_reasons:
+                print(f"  denied: {reason}")
+            return
+        print(
+            f"held by the hub: {len(report.held)}; recorded but not yet shared: "
+            f"{len(report.known_not_shared)}; never shown to anyone: {len(report.never_shown)}"
+        )
+        for entry in report.held:
+            when, agency, kind = entry["occurred_at"][:10], entry["agency"], entry["kind"]
+            print(f"  {when}  {agency:<22} {kind:<40} {entry['status']}")
+        for agency, summary in report.latency_by_agency.items():
+            median, late = summary["median_sharing_hours"], summary["late"]
+            print(f"  latency {agency:<22} median {median} h, late {late}")
+        for disclosure in report.disclosures:
+            items = len(disclosure["shown"])
+            print(f"  shown {disclosure['at'][:16]} to {disclosure['practitioner']}: {items} items")
+
+    emit(args, report.as_dict(), text)
+    return EXIT_OK if report.permitted else EXIT_DENIED
+
+
+def cmd_projection_rebuild(args: argparse.Namespace) -> int:
+    hub = open_hub(args)
+
+    def progress(p: Progress) -> None:
+        print(
+            f"rebuilt {p.processed:,} entries, at row {p.position:,} of {p.head:,}, "
+            f"{p.rate_per_s:,.0f} entries/s",
+            file=sys.stderr,
+        )
+
+    try:
+        started = datetime.now()
+        folded = hub.projection.rebuild(progress)
+        seconds = (datetime.now() - started).total_seconds()
+    finally:
+        hub.close()
+    rate = folded / seconds if seconds else 0.0
+    emit(
+        args,
+        {"entries": folded, "seconds": round(seconds, 2), "entries_per_s": round(rate)},
+        lambda: print(f"rebuilt the chronology projection: {folded:,} entries in {seconds:.1f} s"),
+    )
+    return EXIT_OK

@@ -1,0 +1,190 @@
+"""Replay on the sibling case (real store, SQLite and PostgreSQL): each event is shared an hour
+after its agency recorded it, except where a test says otherwise."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hub.adapters.agencies.registry import get_adapter
+from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.bootstrap import Hub, bootstrap
+from hub.demo_population import generate_partnership
+from hub.domain.access import Purpose
+from hub.domain.canonical_event import CanonicalEvent, ChildRef
+from hub.domain.records import DisclosureAudited
+from hub.identities import IdentityService
+from hub.ingest import InboundMessage, IngestService
+from hub.settings import HubSettings
+
+
+def ingest_at(hub: Hub, event: CanonicalEvent, received_at: datetime, position: int) -> None:
+    """Ingest one event as if the hub received it at `received_at`."""
+    service = IngestService(
+        hub.store,
+        hub.pseudonyms,
+        max_message_bytes=65536,
+        clock_skew=timedelta(minutes=5),
+        clock=lambda: received_at,
+    )
+    source = f"inbox:{event.agency.id}/replay"
+    service.ingest(
+        [
+            InboundMessage(
+                source, position, event.model_dump_json(exclude_none=True).encode(), event.agency.id
+            )
+        ]
+    )
+
+
+@pytest.fixture
+def sibling_case(
+    settings: HubSettings, tmp_path: Path
+) -> Iterator[tuple[Hub, ChildRef, list[CanonicalEvent]]]:
+    hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    provisional = IdentityService(hub.store, hub.pseudonyms).issue_provisional(
+        "shire-county-council"
+    )
+    manifest = generate_partnership(
+        tmp_path / "exports", seed=7, children=12, provisional_id=provisional
+    )
+    madison = manifest.sibling_nhs_numbers["Madison"]
+    events: list[CanonicalEvent] = []
+    for export in manifest.agencies:
+        result = get_adapter(export.adapter).read(export.path, export.agency_id)
+        events += [e for e in result.events if e.child.nhs_number == madison]
+    events.sort(key=lambda e: e.recorded_at)
+    positions: dict[str, int] = {}
+    for event in events:
+        positions[event.agency.id] = positions.get(event.agency.id, 0) + 1
+        ingest_at(hub, event, event.recorded_at + timedelta(hours=1), positions[event.agency.id])
+    hub.audit_queries.commission_review(
+        "dpo-0001", ChildRef(nhs_number=madison), "rev-0001", "Rapid Review after serious harm", 30
+    )
+    yield hub, ChildRef(nhs_number=madison), events
+    hub.close()
+
+
+def refs(entries: list[dict[str, object]]) -> set[str]:
+    return {str(e["ref"]) for e in entries}
+
+
+def test_replay_before_the_home_education_notice_does_not_show_it(
+    sibling_case: tuple[Hub, ChildRef, list[CanonicalEvent]],
+) -> None:
+    hub, child, events = sibling_case
+    (notice,) = [e for e in events if e.kind == "education.elective-home-education-notice"]
+    notice_ref = f"{notice.agency.id}/{notice.event_id}@{notice.revision}"
+    before = hub.replay.replay(child, "rev-0001", notice.recorded_at - timedelta(days=1))
+    after = hub.replay.replay(child, "rev-0001", notice.recorded_at + timedelta(hours=2))
+    assert before.permitted and after.permitted
+    assert notice_ref not in refs(before.held) and notice_ref in refs(after.held)
+    earlier = {
+        f"{e.agency.id}/{e.event_id}@{e.revision}"
+        for e in events
+        if e.recorded_at + timedelta(hours=1) <= notice.recorded_at - timedelta(days=1)
+    }
+    assert refs(before.held) == earlier
+    # The agreement in force then, not today's.
+    expected = "2021.1" if before.as_of.year < 2025 else "2025.1"
+    assert before.agreement_version == f"shire-safeguarding-partnership@{expected}"
+
+
+def test_a_correction_recorded_after_t_is_not_shown_as_of_t(
+    sibling_case: tuple[Hub, ChildRef, list[CanonicalEvent]],
+) -> None:
+    hub, child, events = sibling_case
+    ids = [e.event_id for e in events]
+    original = next(e for e in events if e.kind == "la.referral" and ids.count(e.event_id) == 1)
+    corrected_at = datetime.now(UTC) - timedelta(days=2)
+    correction = original.model_copy(
+        update={"revision": 2, "summary": "Referral (corrected)", "recorded_at": corrected_at}
+    )
+    ingest_at(hub, correction, corrected_at + timedelta(hours=1), 999)
+    ref1, ref2 = (f"{original.agency.id}/{original.event_id}@{r}" for r in (1, 2))
+    then = hub.replay.replay(child, "rev-0001", corrected_at - timedelta(days=1))
+    now = hub.replay.replay(child, "rev-0001", datetime.now(UTC))
+    held_then = {e["ref"]: e for e in then.held}
+    held_now = {e["ref"]: e for e in now.held}
+    assert ref2 not in held_then and held_then[ref1]["status"] == "current"
+    assert (held_now[ref1]["status"], held_now[ref1]["replaced_by"]) == (
+        "superseded",
+        f"{original.event_id}@2",
+    )
+    assert held_now[ref2]["status"] == "current"
+
+
+def test_a_practitioners_view_at_t_matches_what_the_audit_says_they_were_shown(
+    sibling_case: tuple[Hub, ChildRef, list[CanonicalEvent]],
+) -> None:
+    hub, child, _ = sibling_case
+    shown = hub.chronology.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_PLANNING)
+    assert shown.outcome == "disclosed"
+    (audited,) = [
+        r for r in hub.audit.for_practitioner("lcpp-0001") if isinstance(r, DisclosureAudited)
+    ]
+    replay = hub.replay.replay(child, "rev-0001", audited.timestamp, as_practitioner="lcpp-0001")
+    assert replay.as_practitioner is not None
+    assert [e["ref"] for e in replay.as_practitioner["entries"]] == audited.disclosed
+    assert replay.as_practitioner["purpose"] == "child-protection-planning"  # taken from the audit
+    (disclosure,) = [d for d in replay.disclosures if d["practitioner"] == "lcpp-0001"]
+    assert disclosure["shown"] == audited.disclosed
+    assert replay.never_shown == []  # the LCPP was shown everything held
+
+
+def test_known_but_not_shared_and_late_sharing_are_flagged(settings: HubSettings) -> None:
+    from tests.factories import event_dict
+
+    hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    now = datetime.now(UTC).replace(microsecond=0)
+    child = ChildRef(nhs_number="9434765919")
+    s47 = CanonicalEvent.model_validate(
+        event_dict(
+            event_id="S47",
+            kind="la.s47-enquiry-started",
+            occurred_at=(now - timedelta(days=40)).isoformat(),
+            recorded_at=(now - timedelta(days=40)).isoformat(),
+            details={},
+        )
+    )
+    incident = CanonicalEvent.model_validate(
+        event_dict(
+            event_id="DA-1",
+            agency={"id": "shire-constabulary", "type": "police"},
+            kind="police.domestic-abuse-incident",
+            occurred_at=(now - timedelta(days=30)).isoformat(),
+            recorded_at=(now - timedelta(days=30) + timedelta(hours=1)).isoformat(),
+            details={"child_present": True, "police_reference": "OE-1"},
+        )
+    )
+    ingest_at(hub, s47, now - timedelta(days=40) + timedelta(minutes=30), 1)
+    ingest_at(hub, incident, now - timedelta(days=10), 1)  # shared twenty days late
+    hub.audit_queries.commission_review("dpo-0001", child, "rev-0001", "Rapid Review", 30)
+    report = hub.replay.replay(child, "rev-0001", now - timedelta(days=20))
+    assert refs(report.known_not_shared) == {"shire-constabulary/DA-1@1"}
+    assert refs(report.held) == {"shire-county-council/S47@1"}
+    late = {item["ref"]: item for item in report.latency}
+    assert late["shire-constabulary/DA-1@1"]["late"] is True
+    assert late["shire-constabulary/DA-1@1"]["expectation"] == "before the next school day"
+    assert late["shire-county-council/S47@1"]["late"] is False
+    assert report.latency_by_agency["shire-constabulary"]["late"] == 1
+    hub.close()
+
+
+def test_replay_needs_a_review_commission_and_is_itself_audited(
+    sibling_case: tuple[Hub, ChildRef, list[CanonicalEvent]],
+) -> None:
+    hub, child, _ = sibling_case
+    refused = hub.replay.replay(child, "sw-0002", datetime.now(UTC))
+    assert not refused.permitted and refused.held == []
+    allowed = hub.replay.replay(child, "rev-0001", datetime.now(UTC))
+    assert allowed.permitted
+    audited = [
+        r for r in hub.audit.for_practitioner("rev-0001") if isinstance(r, DisclosureAudited)
+    ]
+    assert [r.purpose for r in audited] == ["practice-review"]
+    assert json.dumps(allowed.as_dict())  # serialisable for the API and CLI
