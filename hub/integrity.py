@@ -13,7 +13,7 @@ checkpoint, and names each changed, deleted, inserted or reordered row.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -290,11 +290,25 @@ class IntegrityService:
 
     def inclusion(self, log: str, stream: str, version: int) -> dict[str, Any]:
         """An inclusion proof for one row against the latest checkpoint of its log."""
-        leaf = self._index.find(log, stream, version)
+        return self.inclusions(log, [(stream, version)])[0]
+
+    def inclusions(self, log: str, rows: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+        """Inclusion proofs for many rows, reading the leaf index once (review packs)."""
         checkpoint = self._index.latest_checkpoint(log)
+        recorded = self._index.leaves(log)
+        by_row = {(leaf.stream, leaf.version): leaf for leaf in recorded}
+        hashes = [leaf.leaf for leaf in recorded]
+        return [self._inclusion(log, by_row.get((s, v)), checkpoint, hashes) for s, v in rows]
+
+    def _inclusion(
+        self,
+        log: str,
+        leaf: IndexedLeaf | None,
+        checkpoint: dict[str, Any] | None,
+        hashes: list[bytes],
+    ) -> dict[str, Any]:
         if leaf is None or checkpoint is None or leaf.index >= int(checkpoint["size"]):
             raise LookupError("that row is not covered by a checkpoint yet; run `hub checkpoint`")
-        hashes = [x.leaf for x in self._index.leaves(log)]
         size = int(checkpoint["size"])
         proof = inclusion_proof(hashes, leaf.index, size)
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import date, datetime, time
 from pathlib import Path
@@ -28,19 +29,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         child = child_ref(args.child)
         as_of = parse_as_of(args.as_of)
-        if args.format in ("html", "pdf"):
+        if args.format in ("json", "html", "pdf"):
             from hub.review_pack import build_pack, render_html, render_pdf
 
             pack = build_pack(hub, child, args.by, [as_of], args.as_practitioner)
-            content: bytes = (
-                render_pdf(pack) if args.format == "pdf" else render_html(pack).encode()
-            )
+            if args.format == "pdf":
+                content = render_pdf(pack)
+            elif args.format == "html":
+                content = render_html(pack).encode()
+            else:
+                content = json.dumps(pack.as_dict(), indent=2, default=str).encode()
             if args.out:
                 Path(args.out).write_bytes(content)
                 print(f"review pack written to {args.out}", file=sys.stderr)
             else:
-                sys.stdout.buffer.write(content)
-            return EXIT_OK
+                sys.stdout.buffer.write(content + (b"\n" if args.format == "json" else b""))
+            return EXIT_OK if pack.permitted else EXIT_DENIED
         report = hub.replay.replay(child, args.by, as_of, as_practitioner=args.as_practitioner)
     finally:
         hub.close()

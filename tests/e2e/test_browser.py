@@ -341,8 +341,13 @@ def test_keyboard_alone_signs_in_and_reaches_the_form(
     page.keyboard.insert_text(server.tokens["lcpp-0001"])
     page.keyboard.press("Tab")
     expect(page.get_by_label("Purpose")).to_be_focused()
-    page.keyboard.type("Child protection p")  # type-ahead selection, as a keyboard user does
-    expect(page.get_by_label("Purpose")).to_have_value("child-protection-planning")
+    purpose = page.get_by_label("Purpose")
+    page.keyboard.press("Home")
+    for _ in range(8):  # arrow keys, as a keyboard user does (type-ahead is timing-sensitive)
+        if purpose.input_value() == "child-protection-planning":
+            break
+        page.keyboard.press("ArrowDown")
+    expect(purpose).to_have_value("child-protection-planning")
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Sign in")).to_be_focused()
     page.keyboard.press("Enter")

@@ -410,3 +410,62 @@ def test_checkpoint_verify_keys_and_shredding_from_the_command_line(tmp_path: Pa
     tampered = hub("verify", *common)
     assert tampered.returncode == 5
     assert [(f["kind"], f["rows"]) for f in as_json(tampered)["findings"]] == [("changed", [7])]
+
+
+def test_replay_from_the_command_line(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    data_dir, report = demo
+    child = report["sibling_case_disclosures"]["child"]
+    common = ("--data-dir", str(data_dir))
+    refused = hub(
+        "replay", child, "--as-of", "2030-01-01", "--by", "rev-0001", *common, "--format", "json"
+    )
+    assert refused.returncode == 4 and as_json(refused)["outcome"] == "denied"
+    commissioned = hub(
+        "audit",
+        "--as",
+        "dpo-0001",
+        "--commission-review",
+        child,
+        "--reviewer",
+        "rev-0001",
+        "--notes",
+        "Rapid Review",
+        *common,
+        "--format",
+        "json",
+    )
+    assert commissioned.returncode == 0, commissioned.stderr
+    pack = as_json(
+        hub(
+            "replay",
+            child,
+            "--as-of",
+            "2030-01-01",
+            "--by",
+            "rev-0001",
+            *common,
+            "--format",
+            "json",
+        )
+    )
+    assert pack["outcome"] == "disclosed" and pack["inclusion_proofs"]
+    yesterday = hub("replay", child, "--as-of", "2020-01-01", "--by", "rev-0001", *common)
+    assert yesterday.returncode == 0 and "held by the hub: 0" in yesterday.stdout
+    pdf = tmp_path / "pack.pdf"
+    written = hub(
+        "replay",
+        child,
+        "--as-of",
+        "2030-01-01",
+        "--by",
+        "rev-0001",
+        *common,
+        "--format",
+        "pdf",
+        "--out",
+        str(pdf),
+    )
+    assert written.returncode == 0 and pdf.read_bytes().startswith(b"%PDF")
+    rebuilt = as_json(hub("projection", "rebuild", *common, "--format", "json"))
+    # Every child-stream entry: the events, plus the provisional id's issuance and its link.
+    assert rebuilt["entries"] == report["events"] + 2

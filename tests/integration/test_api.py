@@ -51,6 +51,9 @@ PAGE_ROUTES: set[tuple[str, str]] = {
     ("POST", "/dpo/review"),
     ("POST", "/dpo/who-saw"),
     ("POST", "/dpo/practitioner"),
+    ("GET", "/replay"),
+    ("POST", "/replay"),
+    ("POST", "/replay/pack"),
 }
 
 
