@@ -11,16 +11,13 @@ disclosure; the optional filters (agency, harm category, dates) only narrow what
 from that disclosure afterwards, so they never change what was disclosed or what the audit
 ledger records.
 
-A replay (`/replay`, for practice reviewers) likewise calls `ReplayService.replay` once per
-request, which decides and audits the reviewer's own access; the as-of time only chooses which
-moment of the record is rendered. The review pack is a download (a neutral file name, never an
-identifier) built by `hub.review_pack`.
+The replay pages for practice reviewers are in `hub.api.replay_pages`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -36,10 +33,8 @@ from hub.api.tokens import TokenVerifier
 from hub.audit import AuditUnavailableError
 from hub.bootstrap import Hub
 from hub.disclosure import REDACTED, SHIELDED, ShownEntry, UnknownPractitionerError
-from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.taxonomy import AgencyType, HarmCategory
-from hub.review_pack import build_pack, render_html, render_pdf
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -122,64 +117,6 @@ def parse_child(identifier: str) -> ChildRef | None:
         return None
 
 
-@dataclass(frozen=True)
-class ReplayForm:
-    """What a replay form asked for, as typed, so a page can offer it again."""
-
-    child: str = ""
-    as_of: str = ""
-    as_practitioner: str = ""
-    also_as_of: str = ""
-
-    @property
-    def practitioner(self) -> str | None:
-        return self.as_practitioner or None
-
-    def parse(self, hub: Hub) -> tuple[ChildRef | None, list[datetime], list[str]]:
-        """The child, the as-of times and the problems; nothing is disclosed (or audited)
-        for a malformed request."""
-        ref = parse_child(self.child)
-        errors = [] if ref is not None else [CHILD_HINT]
-        moments: list[datetime] = []
-        latest = datetime.now(UTC) + timedelta(seconds=hub.settings.clock_skew_seconds)
-        for label, text in (("As of", self.as_of), ("Also as of", self.also_as_of)):
-            moment = parse_as_of(text)
-            if moment is None and (label == "As of" or text.strip()):
-                errors.append(f"{label}: enter a date and time (UTC).")
-            elif moment is not None and moment > latest:
-                errors.append(f"{label}: choose a time that is not in the future.")
-            elif moment is not None:
-                moments.append(moment)
-        if self.practitioner and hub.directory.get(self.practitioner) is None:
-            errors.append(f"As practitioner: {self.practitioner} is not in the hub's directory.")
-        return ref, moments, errors
-
-
-def parse_as_of(text: str) -> datetime | None:
-    """A `datetime-local` value, read as UTC like every time the pages show, or a bare date.
-    A value means the end of what it names: a date the end of that day in England (what was
-    known that day, docs/decisions.md), a time to the minute the end of that minute."""
-    text = text.strip()
-    try:
-        if len(text) == len("YYYY-MM-DD"):
-            day_end = datetime.combine(date.fromisoformat(text), time.max, ENGLAND)
-            return day_end.astimezone(UTC)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if len(text) == len("YYYY-MM-DDTHH:MM"):
-        moment = moment.replace(second=59, microsecond=999_999)
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def as_of_value(moment: datetime) -> str:
-    """The `datetime-local` value that `parse_as_of` reads back as the same moment."""
-    moment = moment.astimezone(UTC)
-    if (moment.second, moment.microsecond) == (59, 999_999):
-        return f"{moment:%Y-%m-%dT%H:%M}"
-    return f"{moment:%Y-%m-%dT%H:%M:%S}"
-
-
 def _when(moment: datetime | str | None) -> str:
     if moment is None:
         return ""
@@ -188,7 +125,7 @@ def _when(moment: datetime | str | None) -> str:
     return f"{moment:%d %b %Y, %H:%M} UTC".lstrip("0")
 
 
-def _label(value: str | None) -> str:
+def readable_label(value: str | None) -> str:
     return (value or "").replace("-", " ").replace("_", " ").capitalize()
 
 
@@ -203,8 +140,8 @@ def page_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
-    env.filters["label"] = _label
-    env.filters["field"] = lambda path: _label(str(path).removeprefix("details."))
+    env.filters["label"] = readable_label
+    env.filters["field"] = lambda path: readable_label(str(path).removeprefix("details."))
     env.globals.update(
         agency_type_labels=AGENCY_TYPE_LABELS,
         harm_categories=[c.value for c in HarmCategory],
@@ -428,97 +365,6 @@ def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
             error=None,
         )
 
-    def replay_page(
-        request: Request, session: Session, form: ReplayForm, status: int = 200, **results: Any
-    ) -> Response:
-        context: dict[str, Any] = {"outcome": None, "denied_reasons": [], "report": None}
-        context |= {"errors": []} | results
-        return render(request, session, "replay.html", status, form=form, **context)
+    from hub.api.replay_pages import register_replay_pages  # after this module loads
 
-    def replay_refused(request: Request, session: Session) -> Response | None:
-        """Replay is a review's purpose: the session must have declared the purpose the
-        replay's own (audited) access is recorded under, or nothing happens."""
-        dpo = session.role == Role.DATA_PROTECTION_OFFICER.value
-        wanted = Purpose.DATA_PROTECTION_AUDIT if dpo else Purpose.PRACTICE_REVIEW
-        if session.purpose is wanted:
-            return None
-        text = (
-            f"Sign out and sign in again with the purpose “{_label(wanted.value)}” to replay a "
-            "child's record. Nothing was shown or recorded."
-        )
-        return error(request, session, 403, "Replay is for practice reviews", text)
-
-    def replay_failed(request: Request, session: Session, problem: Exception) -> Response:
-        if isinstance(problem, AuditUnavailableError):
-            text = "The audit ledger could not be written, so nothing is shown. Try again later."
-            return error(request, session, 503, "Audit unavailable", text)
-        text = "Your practitioner id is no longer in the hub's directory; nothing is shown."
-        return error(request, session, 403, "Not in the directory", text)
-
-    @app.get("/replay", include_in_schema=False)
-    def replay_form(request: Request, session: PageSession) -> Response:
-        now = ReplayForm(as_of=f"{datetime.now(UTC):%Y-%m-%dT%H:%M}")
-        return replay_refused(request, session) or replay_page(request, session, now)
-
-    @app.post("/replay", include_in_schema=False)
-    def replay(
-        request: Request,
-        session: PostSession,
-        child: FormText = "",
-        as_of: FormText = "",
-        as_practitioner: FormText = "",
-    ) -> Response:
-        form = ReplayForm(child.strip(), as_of.strip(), as_practitioner.strip())
-        if refused := replay_refused(request, session):
-            return refused
-        ref, moments, errors = form.parse(hub)
-        if errors or ref is None:
-            return replay_page(request, session, form, 400, errors=errors)
-        try:
-            report = hub.replay.replay(
-                ref, session.practitioner_id, moments[0], as_practitioner=form.practitioner
-            )
-        except (UnknownPractitionerError, AuditUnavailableError) as problem:
-            return replay_failed(request, session, problem)
-        return replay_page(
-            request,
-            session,
-            replace(form, as_of=as_of_value(report.as_of)),
-            outcome=report.access.outcome,
-            denied_reasons=report.access.denied_reasons,
-            report=report if report.permitted else None,
-        )
-
-    @app.post("/replay/pack", include_in_schema=False)
-    def replay_pack(
-        request: Request,
-        session: PostSession,
-        child: FormText = "",
-        as_of: FormText = "",
-        also_as_of: FormText = "",
-        as_practitioner: FormText = "",
-        pack_format: Annotated[str, Form(alias="format")] = "",
-    ) -> Response:
-        form = ReplayForm(child.strip(), as_of.strip(), as_practitioner.strip(), also_as_of)
-        if refused := replay_refused(request, session):
-            return refused
-        ref, moments, errors = form.parse(hub)
-        if pack_format not in ("html", "pdf"):
-            errors.append("Choose the review pack's format: PDF or HTML.")
-        if errors or ref is None:
-            return replay_page(request, session, form, 400, errors=errors)
-        try:
-            pack = build_pack(hub, ref, session.practitioner_id, moments, form.practitioner)
-        except (UnknownPractitionerError, AuditUnavailableError) as problem:
-            return replay_failed(request, session, problem)
-        if not pack.permitted:
-            reasons = pack.denied_reasons
-            return replay_page(
-                request, session, form, 403, outcome=pack.outcome, denied_reasons=reasons
-            )
-        if pack_format == "pdf":
-            content, media = render_pdf(pack), "application/pdf"
-        else:
-            content, media = render_html(pack).encode(), "text/html; charset=utf-8"
-        disposition = f'attachment; filename="review-pack.{pack_format}"'  # no identifier in it
-        return Response(content, media_type=media, headers={"Content-Disposition": disposition})
+    register_replay_pages(app, hub, render, error)

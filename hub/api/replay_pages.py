@@ -1,0 +1,192 @@
+"""The replay pages for practice reviews: the record as it stood at a moment, and review packs.
+
+A replay calls `ReplayService.replay` once per request, which decides and audits the reviewer's
+own access; the as-of time only chooses which moment of the record is rendered. The review pack
+is a download (a neutral file name, never an identifier) built by `hub.review_pack`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import Response
+
+from hub.api.pages import (
+    CHILD_HINT,
+    ENGLAND,
+    FormText,
+    PageSession,
+    PostSession,
+    parse_child,
+    readable_label,
+)
+from hub.api.sessions import Session
+from hub.audit import AuditUnavailableError
+from hub.bootstrap import Hub
+from hub.disclosure import UnknownPractitionerError
+from hub.domain.access import Purpose, Role
+from hub.domain.canonical_event import ChildRef
+from hub.review_pack import build_pack, render_html, render_pdf
+
+Render = Callable[..., Response]
+
+
+@dataclass(frozen=True)
+class ReplayForm:
+    """What a replay form asked for, as typed, so a page can offer it again."""
+
+    child: str = ""
+    as_of: str = ""
+    as_practitioner: str = ""
+    also_as_of: str = ""
+
+    @property
+    def practitioner(self) -> str | None:
+        return self.as_practitioner or None
+
+    def parse(self, hub: Hub) -> tuple[ChildRef | None, list[datetime], list[str]]:
+        """The child, the as-of times and the problems; nothing is disclosed (or audited)
+        for a malformed request."""
+        ref = parse_child(self.child)
+        errors = [] if ref is not None else [CHILD_HINT]
+        moments: list[datetime] = []
+        latest = datetime.now(UTC) + timedelta(seconds=hub.settings.clock_skew_seconds)
+        for label, text in (("As of", self.as_of), ("Also as of", self.also_as_of)):
+            moment = parse_as_of(text)
+            if moment is None and (label == "As of" or text.strip()):
+                errors.append(f"{label}: enter a date and time (UTC).")
+            elif moment is not None and moment > latest:
+                errors.append(f"{label}: choose a time that is not in the future.")
+            elif moment is not None:
+                moments.append(moment)
+        if self.practitioner and hub.directory.get(self.practitioner) is None:
+            errors.append(f"As practitioner: {self.practitioner} is not in the hub's directory.")
+        return ref, moments, errors
+
+
+def parse_as_of(text: str) -> datetime | None:
+    """A `datetime-local` value, read as UTC like every time the pages show, or a bare date.
+    A value means the end of what it names: a date the end of that day in England (what was
+    known that day, docs/decisions.md), a time to the minute the end of that minute."""
+    text = text.strip()
+    try:
+        if len(text) == len("YYYY-MM-DD"):
+            day_end = datetime.combine(date.fromisoformat(text), time.max, ENGLAND)
+            return day_end.astimezone(UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if len(text) == len("YYYY-MM-DDTHH:MM"):
+        moment = moment.replace(second=59, microsecond=999_999)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def as_of_value(moment: datetime) -> str:
+    """The `datetime-local` value that `parse_as_of` reads back as the same moment."""
+    moment = moment.astimezone(UTC)
+    if (moment.second, moment.microsecond) == (59, 999_999):
+        return f"{moment:%Y-%m-%dT%H:%M}"
+    return f"{moment:%Y-%m-%dT%H:%M:%S}"
+
+
+def register_replay_pages(app: FastAPI, hub: Hub, render: Render, error: Render) -> None:
+    """Add /replay and /replay/pack, rendering through the pages' templates."""
+
+    def replay_page(
+        request: Request, session: Session, form: ReplayForm, status: int = 200, **results: Any
+    ) -> Response:
+        context: dict[str, Any] = {"outcome": None, "denied_reasons": [], "report": None}
+        context |= {"errors": []} | results
+        return render(request, session, "replay.html", status, form=form, **context)
+
+    def replay_refused(request: Request, session: Session) -> Response | None:
+        """Replay is a review's purpose: the session must have declared the purpose the
+        replay's own (audited) access is recorded under, or nothing happens."""
+        dpo = session.role == Role.DATA_PROTECTION_OFFICER.value
+        wanted = Purpose.DATA_PROTECTION_AUDIT if dpo else Purpose.PRACTICE_REVIEW
+        if session.purpose is wanted:
+            return None
+        text = (
+            f"Sign out and sign in again with the purpose “{readable_label(wanted.value)}” to replay a "
+            "child's record. Nothing was shown or recorded."
+        )
+        return error(request, session, 403, "Replay is for practice reviews", text)
+
+    def replay_failed(request: Request, session: Session, problem: Exception) -> Response:
+        if isinstance(problem, AuditUnavailableError):
+            text = "The audit ledger could not be written, so nothing is shown. Try again later."
+            return error(request, session, 503, "Audit unavailable", text)
+        text = "Your practitioner id is no longer in the hub's directory; nothing is shown."
+        return error(request, session, 403, "Not in the directory", text)
+
+    @app.get("/replay", include_in_schema=False)
+    def replay_form(request: Request, session: PageSession) -> Response:
+        now = ReplayForm(as_of=f"{datetime.now(UTC):%Y-%m-%dT%H:%M}")
+        return replay_refused(request, session) or replay_page(request, session, now)
+
+    @app.post("/replay", include_in_schema=False)
+    def replay(
+        request: Request,
+        session: PostSession,
+        child: FormText = "",
+        as_of: FormText = "",
+        as_practitioner: FormText = "",
+    ) -> Response:
+        form = ReplayForm(child.strip(), as_of.strip(), as_practitioner.strip())
+        if refused := replay_refused(request, session):
+            return refused
+        ref, moments, errors = form.parse(hub)
+        if errors or ref is None:
+            return replay_page(request, session, form, 400, errors=errors)
+        try:
+            report = hub.replay.replay(
+                ref, session.practitioner_id, moments[0], as_practitioner=form.practitioner
+            )
+        except (UnknownPractitionerError, AuditUnavailableError) as problem:
+            return replay_failed(request, session, problem)
+        return replay_page(
+            request,
+            session,
+            replace(form, as_of=as_of_value(report.as_of)),
+            outcome=report.access.outcome,
+            denied_reasons=report.access.denied_reasons,
+            report=report if report.permitted else None,
+        )
+
+    @app.post("/replay/pack", include_in_schema=False)
+    def replay_pack(
+        request: Request,
+        session: PostSession,
+        child: FormText = "",
+        as_of: FormText = "",
+        also_as_of: FormText = "",
+        as_practitioner: FormText = "",
+        pack_format: Annotated[str, Form(alias="format")] = "",
+    ) -> Response:
+        form = ReplayForm(child.strip(), as_of.strip(), as_practitioner.strip(), also_as_of)
+        if refused := replay_refused(request, session):
+            return refused
+        ref, moments, errors = form.parse(hub)
+        if pack_format not in ("html", "pdf"):
+            errors.append("Choose the review pack's format: PDF or HTML.")
+        if errors or ref is None:
+            return replay_page(request, session, form, 400, errors=errors)
+        try:
+            pack = build_pack(hub, ref, session.practitioner_id, moments, form.practitioner)
+        except (UnknownPractitionerError, AuditUnavailableError) as problem:
+            return replay_failed(request, session, problem)
+        if not pack.permitted:
+            reasons = pack.denied_reasons
+            return replay_page(
+                request, session, form, 403, outcome=pack.outcome, denied_reasons=reasons
+            )
+        if pack_format == "pdf":
+            content, media = render_pdf(pack), "application/pdf"
+        else:
+            content, media = render_html(pack).encode(), "text/html; charset=utf-8"
+        disposition = f'attachment; filename="review-pack.{pack_format}"'  # no identifier in it
+        return Response(content, media_type=media, headers={"Content-Disposition": disposition})
