@@ -110,8 +110,9 @@ def register_replay_pages(app: FastAPI, hub: Hub, render: Render, error: Render)
         wanted = Purpose.DATA_PROTECTION_AUDIT if dpo else Purpose.PRACTICE_REVIEW
         if session.purpose is wanted:
             return None
+        purpose = readable_label(wanted.value)
         text = (
-            f"Sign out and sign in again with the purpose “{readable_label(wanted.value)}” to replay a "
+            f"Sign out and sign in again with the purpose “{purpose}” to replay a "
             "child's record. Nothing was shown or recorded."
         )
         return error(request, session, 403, "Replay is for practice reviews", text)
