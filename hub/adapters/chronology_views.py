@@ -10,10 +10,11 @@ key erases their projection too.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from hub.adapters.sql import PostgresSchema, SqliteFile
 
 
 class ChronologyViewStore(Protocol):
@@ -44,8 +45,7 @@ class ProjectionConflictError(RuntimeError):
 
 class SqliteChronologyViewStore:
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._local = threading.local()
+        self._file = SqliteFile(path)
         db = self._db()
         db.execute(
             "CREATE TABLE IF NOT EXISTS chronology "
@@ -57,12 +57,7 @@ class SqliteChronologyViewStore:
         )
 
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
+        return self._file.db()
 
     def position(self) -> int:
         row = self._db().execute("SELECT position FROM chronology_position WHERE id = 1").fetchone()
@@ -83,9 +78,7 @@ class SqliteChronologyViewStore:
     def put(
         self, documents: Mapping[str, bytes], position: int, expected: int | None = None
     ) -> None:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._file.transaction() as db:
             if expected is not None:
                 row = db.execute("SELECT position FROM chronology_position WHERE id = 1").fetchone()
                 if (int(row[0]) if row else 0) != expected:
@@ -100,10 +93,6 @@ class SqliteChronologyViewStore:
                 "ON CONFLICT (id) DO UPDATE SET position = excluded.position",
                 (position,),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def clear(self) -> None:
         db = self._db()
@@ -122,90 +111,87 @@ class SqliteChronologyViewStore:
 
 class PostgresChronologyViewStore:
     def __init__(self, conninfo: str, schema: str) -> None:
-        import psycopg
-
-        self._psycopg = psycopg
-        self._conninfo = conninfo
-        self._schema = schema
-        self._local = threading.local()
-        self._run(
-            'CREATE TABLE IF NOT EXISTS "{s}".hub_chronology '
-            "(stream text PRIMARY KEY, sealed bytea NOT NULL)",
-            'CREATE TABLE IF NOT EXISTS "{s}".hub_chronology_position '
-            "(id int PRIMARY KEY CHECK (id = 1), position bigint NOT NULL)",
+        self._pg = PostgresSchema(conninfo, schema)
+        self._pg.run(
+            [
+                (
+                    'CREATE TABLE IF NOT EXISTS "{s}".hub_chronology '
+                    "(stream text PRIMARY KEY, sealed bytea NOT NULL)",
+                    (),
+                ),
+                (
+                    'CREATE TABLE IF NOT EXISTS "{s}".hub_chronology_position '
+                    "(id int PRIMARY KEY CHECK (id = 1), position bigint NOT NULL)",
+                    (),
+                ),
+            ]
         )
 
-    def _conn(self) -> Any:
-        db = getattr(self._local, "db", None)
-        if db is None or db.closed:
-            db = self._psycopg.connect(self._conninfo)
-            self._local.db = db
-        return db
-
-    def _run(self, *statements: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        db = self._conn()
-        rows: list[tuple[Any, ...]] = []
-        with db.transaction(), db.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement.replace("{s}", self._schema).encode(), params or None)
-                if cursor.description:
-                    rows = list(cursor.fetchall())
-        return rows
-
     def position(self) -> int:
-        rows = self._run('SELECT position FROM "{s}".hub_chronology_position WHERE id = 1')
+        rows = self._pg.run(
+            [('SELECT position FROM "{s}".hub_chronology_position WHERE id = 1', ())]
+        )
         return int(rows[0][0]) if rows else 0
 
     def get_many(self, streams: Sequence[str]) -> dict[str, bytes]:
-        rows = self._run(
-            'SELECT stream, sealed FROM "{s}".hub_chronology WHERE stream = ANY(%s)',
-            params=[list(streams)],
+        rows = self._pg.run(
+            [
+                (
+                    'SELECT stream, sealed FROM "{s}".hub_chronology WHERE stream = ANY(%s)',
+                    (list(streams),),
+                )
+            ]
         )
         return {r[0]: bytes(r[1]) for r in rows}
 
     def put(
         self, documents: Mapping[str, bytes], position: int, expected: int | None = None
     ) -> None:
-        db = self._conn()
-        with db.transaction(), db.cursor() as cursor:
+        sql = self._pg.sql
+        with self._pg.transaction() as cursor:
             if expected is not None:
+                # Serialise folds: lock the position row (or the table while it has none).
+                cursor.execute(sql('LOCK TABLE "{s}".hub_chronology_position IN EXCLUSIVE MODE'))
                 cursor.execute(
-                    f'SELECT position FROM "{self._schema}".hub_chronology_position '  # noqa: S608
-                    "WHERE id = 1 FOR UPDATE"
+                    sql('SELECT position FROM "{s}".hub_chronology_position WHERE id = 1')
                 )
                 row = cursor.fetchone()
-                if row is None:
-                    cursor.execute(
-                        f'LOCK TABLE "{self._schema}".hub_chronology_position IN EXCLUSIVE MODE'
-                    )
-                    cursor.execute(
-                        f'SELECT position FROM "{self._schema}".hub_chronology_position '  # noqa: S608
-                        "WHERE id = 1"
-                    )
-                    row = cursor.fetchone()
                 if (int(row[0]) if row else 0) != expected:
                     raise ProjectionConflictError("the projection moved on")
             cursor.executemany(
-                f'INSERT INTO "{self._schema}".hub_chronology (stream, sealed) VALUES (%s, %s) '  # noqa: S608
-                "ON CONFLICT (stream) DO UPDATE SET sealed = excluded.sealed",
+                sql(
+                    'INSERT INTO "{s}".hub_chronology (stream, sealed) VALUES (%s, %s) '
+                    "ON CONFLICT (stream) DO UPDATE SET sealed = excluded.sealed"
+                ),
                 list(documents.items()),
             )
             cursor.execute(
-                f'INSERT INTO "{self._schema}".hub_chronology_position '  # noqa: S608
-                "(id, position) VALUES (1, %s) "
-                "ON CONFLICT (id) DO UPDATE SET position = excluded.position",
+                sql(
+                    'INSERT INTO "{s}".hub_chronology_position (id, position) VALUES (1, %s) '
+                    "ON CONFLICT (id) DO UPDATE SET position = excluded.position"
+                ),
                 (position,),
             )
 
     def clear(self) -> None:
-        self._run('DELETE FROM "{s}".hub_chronology', 'DELETE FROM "{s}".hub_chronology_position')
+        self._pg.run(
+            [
+                ('DELETE FROM "{s}".hub_chronology', ()),
+                ('DELETE FROM "{s}".hub_chronology_position', ()),
+            ]
+        )
 
     def delete(self, names: Sequence[str]) -> None:
-        self._run('DELETE FROM "{s}".hub_chronology WHERE stream = ANY(%s)', params=[list(names)])
+        self._pg.run([('DELETE FROM "{s}".hub_chronology WHERE stream = ANY(%s)', (list(names),))])
 
     def names(self, after: str, limit: int) -> list[str]:
-        rows = self._run(
-            'SELECT stream FROM "{s}".hub_chronology WHERE stream > %s ORDER BY stream LIMIT %s',
-            params=[after, limit],
+        rows = self._pg.run(
+            [
+                (
+                    'SELECT stream FROM "{s}".hub_chronology WHERE stream > %s '
+                    "ORDER BY stream LIMIT %s",
+                    (after, limit),
+                )
+            ]
         )
         return [r[0] for r in rows]

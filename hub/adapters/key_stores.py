@@ -9,11 +9,12 @@ still verifiable, but can never be opened again, and readers can say "erased" ra
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from hub.adapters.sql import PostgresSchema, SqliteFile, Statement
 
 _CHUNK = 500
 
@@ -59,9 +60,8 @@ class SqliteDataKeyStore:
     """The embedded default: `keys.sqlite` beside the event store (backed up separately)."""
 
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._local = threading.local()
-        db = self._db()
+        self._file = SqliteFile(path)
+        db = self._file.db()
         db.execute(
             "CREATE TABLE IF NOT EXISTS data_keys ("
             "scope TEXT PRIMARY KEY, key_id BLOB NOT NULL, kek_id TEXT NOT NULL, "
@@ -76,26 +76,15 @@ class SqliteDataKeyStore:
         )
 
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
+        return self._file.db()
 
-    def _transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+    def _transaction(self, statements: Sequence[Statement]) -> None:
+        with self._file.transaction() as db:
             for statement, params in statements:
                 if params and isinstance(params[0], tuple):
                     db.executemany(statement, params)
                 else:
                     db.execute(statement, params)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def get_many(self, scopes: Sequence[str]) -> dict[str, WrappedDataKey]:
         found: dict[str, WrappedDataKey] = {}
@@ -173,12 +162,8 @@ class PostgresDataKeyStore:
     """Deployment: `hub_data_keys` and `hub_erased_keys` tables in the hub's schema."""
 
     def __init__(self, conninfo: str, schema: str = "public") -> None:
-        import psycopg
-
-        self._psycopg = psycopg
-        self._conninfo = conninfo
-        self._schema = schema
-        self._local = threading.local()
+        self._pg = PostgresSchema(conninfo, schema)
+        self._run = self._pg.run
         self._run(
             [
                 (
@@ -195,23 +180,6 @@ class PostgresDataKeyStore:
                 ),
             ]
         )
-
-    def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[Any, ...]]:
-        db = getattr(self._local, "db", None)
-        if db is None or db.closed:
-            db = self._psycopg.connect(self._conninfo)
-            self._local.db = db
-        rows: list[tuple[Any, ...]] = []
-        with db.transaction(), db.cursor() as cursor:
-            for statement, params in statements:
-                sql = statement.replace("{s}", self._schema).encode()
-                if params and isinstance(params[0], tuple):
-                    cursor.executemany(sql, params)
-                else:
-                    cursor.execute(sql, params or None)
-                    if cursor.description:
-                        rows = list(cursor.fetchall())
-        return rows
 
     def get_many(self, scopes: Sequence[str]) -> dict[str, WrappedDataKey]:
         rows = self._run(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from hub.adapters.sql import PostgresSchema, SqliteFile
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,8 @@ class MerkleIndexStore(Protocol):
 
 class SqliteMerkleIndexStore:
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._local = threading.local()
-        db = self._db()
+        self._file = SqliteFile(path)
+        db = self._file.db()
         db.executescript(
             "CREATE TABLE IF NOT EXISTS merkle_leaves (log TEXT, idx INTEGER, notification_id "
             "INTEGER, stream TEXT, version INTEGER, leaf BLOB, PRIMARY KEY (log, idx))"
@@ -57,12 +57,7 @@ class SqliteMerkleIndexStore:
         )
 
     def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
+        return self._file.db()
 
     def frontier(self, log: str) -> dict[str, Any] | None:
         row = self._db().execute("SELECT frontier FROM merkle_frontier WHERE log = ?", (log,))
@@ -70,9 +65,7 @@ class SqliteMerkleIndexStore:
         return None if found is None else dict(json.loads(found[0]))
 
     def append(self, log: str, leaves: Sequence[IndexedLeaf], frontier: dict[str, Any]) -> None:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._file.transaction() as db:
             db.executemany(
                 "INSERT INTO merkle_leaves VALUES (?, ?, ?, ?, ?, ?)",
                 [(log, x.index, x.notification_id, x.stream, x.version, x.leaf) for x in leaves],
@@ -82,10 +75,6 @@ class SqliteMerkleIndexStore:
                 "frontier = excluded.frontier",
                 (log, json.dumps(frontier)),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def leaves(self, log: str) -> list[IndexedLeaf]:
         rows = self._db().execute(
@@ -127,12 +116,7 @@ class SqliteMerkleIndexStore:
 
 class PostgresMerkleIndexStore:
     def __init__(self, conninfo: str, schema: str) -> None:
-        import psycopg
-
-        self._psycopg = psycopg
-        self._conninfo = conninfo
-        self._schema = schema
-        self._local = threading.local()
+        self._run = PostgresSchema(conninfo, schema).run
         self._run(
             [
                 (
@@ -158,23 +142,6 @@ class PostgresMerkleIndexStore:
                 ),
             ]
         )
-
-    def _run(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[Any, ...]]:
-        db = getattr(self._local, "db", None)
-        if db is None or db.closed:
-            db = self._psycopg.connect(self._conninfo)
-            self._local.db = db
-        rows: list[tuple[Any, ...]] = []
-        with db.transaction(), db.cursor() as cursor:
-            for statement, params in statements:
-                sql = statement.replace("{s}", self._schema).encode()
-                if params and isinstance(params[0], tuple):
-                    cursor.executemany(sql, params)
-                else:
-                    cursor.execute(sql, params or None)
-                    if cursor.description:
-                        rows = list(cursor.fetchall())
-        return rows
 
     def frontier(self, log: str) -> dict[str, Any] | None:
         rows = self._run(

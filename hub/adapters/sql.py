@@ -1,0 +1,84 @@
+"""Small connection helpers shared by the hub's own tables (key store, projection, Merkle
+index): one connection per thread, explicit transactions, and PostgreSQL statements written
+against a `{s}` schema placeholder."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+Statement = tuple[str, Sequence[Any]]
+
+
+class SqliteFile:
+    """A SQLite file in WAL mode, one autocommit connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+
+    def db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (taking the write lock at once, so checks inside it hold)."""
+        db = self.db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+class PostgresSchema:
+    """Tables in one PostgreSQL schema, one connection per thread."""
+
+    def __init__(self, conninfo: str, schema: str) -> None:
+        import psycopg  # the optional postgres extra
+
+        self._psycopg = psycopg
+        self._conninfo = conninfo
+        self.schema = schema
+        self._local = threading.local()
+
+    def _conn(self) -> Any:
+        db = getattr(self._local, "db", None)
+        if db is None or db.closed:
+            db = self._psycopg.connect(self._conninfo)
+            self._local.db = db
+        return db
+
+    def sql(self, statement: str) -> bytes:
+        return statement.replace("{s}", self.schema).encode()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        db = self._conn()
+        with db.transaction(), db.cursor() as cursor:
+            yield cursor
+
+    def run(self, statements: Sequence[Statement]) -> list[tuple[Any, ...]]:
+        """Run statements in one transaction; a list of tuples as parameters means
+        executemany. Returns the rows of the last statement that produced any."""
+        rows: list[tuple[Any, ...]] = []
+        with self.transaction() as cursor:
+            for statement, params in statements:
+                if params and isinstance(params[0], tuple):
+                    cursor.executemany(self.sql(statement), params)
+                else:
+                    cursor.execute(self.sql(statement), params or None)
+                    if cursor.description:
+                        rows = list(cursor.fetchall())
+        return rows
