@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -281,10 +280,3 @@ class AuditLedger(Application[UUID]):
             if len(page) < 500:
                 return
             start = page[-1].id + 1
-
-
-@dataclass(frozen=True)
-class BroadAccess:
-    practitioner_id: str
-    children: int
-    window_days: int

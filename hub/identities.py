@@ -43,7 +43,3 @@ class IdentityService:
                 continue  # collision with an issued id: draw again
             return provisional_id
         raise RuntimeError("could not issue a unique provisional id after 5 draws")
-
-    def is_issued(self, provisional_id: str) -> bool:
-        stream = self._pseudonyms.child_stream(ChildRef(provisional_id=provisional_id))
-        return self._store.last_version(stream) > 0

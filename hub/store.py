@@ -115,10 +115,6 @@ class HubStore(Application[UUID]):
                     rows.extend(tuple(r.values()) for r in cursor.fetchall())
         return rows
 
-    def first_record(self, stream: UUID) -> HubRecord | None:
-        rows = self.recorder.select_events(stream, limit=1)
-        return self._to_record(rows[0]) if rows else None
-
     def stream(self, stream: UUID) -> list[HubRecord]:
         return [self._to_record(row) for row in self.recorder.select_events(stream)]
 
@@ -141,6 +137,3 @@ class HubStore(Application[UUID]):
     def records(self, *record_types: type[HubRecord]) -> Iterator[HubRecord]:
         for notification in self.notifications(*record_types):
             yield self._to_record(notification)
-
-    def decode(self, row: StoredEvent) -> dict[str, Any]:
-        return self.envelope.decode_state(row)

@@ -11,7 +11,7 @@ Ciphertext format v1: 0x01 | key id (16 bytes) | nonce (12 bytes) | ciphertext a
 from __future__ import annotations
 
 import os
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -101,6 +101,3 @@ class EnvelopeMapper(Mapper[UUID]):
             state=self.open_state(stored_event),
         )
         return super().to_domain_event(opened)
-
-    def decode_state(self, stored: StoredEvent) -> dict[str, Any]:
-        return cast(dict[str, Any], self.transcoder.decode(self.open_state(stored)))
