@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -194,17 +195,9 @@ class AuditLedger(Application[UUID]):
             ]
         )
 
-    def erased_at(self, child_stream: str) -> datetime | None:
-        grants = self._read(self.grants_stream(child_stream))
-        erasures = [r for r in grants if isinstance(r, ErasureRecorded)]
-        return erasures[-1].timestamp if erasures else None
-
-    def commissions(self, child_stream: str) -> list[ReviewCommission]:
-        return [
-            ReviewCommission(r.reviewer_id, r.commissioned_by, r.reason, r.starts_at, r.ends_at)
-            for r in self._read(self.grants_stream(child_stream))
-            if isinstance(r, ReviewCommissioned)
-        ]
+    def grants(self, child_stream: str) -> AccessGrants:
+        """The child's break-glass grants, review commissions and erasures, read once."""
+        return AccessGrants(self._read(self.grants_stream(child_stream)))
 
     def review_break_glass(
         self, grant: BreakGlassGranted, reviewer_id: str, outcome: str, notes: str, at: datetime
@@ -257,18 +250,6 @@ class AuditLedger(Application[UUID]):
         grants = [g for g in self._resolve(queue) if isinstance(g, BreakGlassGranted)]
         return [(g, reviews.get((g.originator_id.hex, g.originator_version))) for g in grants]
 
-    def active_grant(
-        self, practitioner_id: str, child_stream: str, at: datetime
-    ) -> BreakGlassGranted | None:
-        for record in reversed(self._read(self.grants_stream(child_stream))):
-            if (
-                isinstance(record, BreakGlassGranted)
-                and record.practitioner_id == practitioner_id
-                and record.timestamp <= at < record.expires_at
-            ):
-                return record
-        return None
-
     def all_disclosures(self) -> Iterator[DisclosureAudited]:
         start = 1
         while True:
@@ -280,3 +261,33 @@ class AuditLedger(Application[UUID]):
             if len(page) < 500:
                 return
             start = page[-1].id + 1
+
+
+@dataclass(frozen=True)
+class AccessGrants:
+    """What the small per-child grants stream says, for one access decision."""
+
+    records: list[HubRecord]
+
+    def commissions(self, started_by: datetime | None = None) -> list[ReviewCommission]:
+        return [
+            ReviewCommission(r.reviewer_id, r.commissioned_by, r.reason, r.starts_at, r.ends_at)
+            for r in self.records
+            if isinstance(r, ReviewCommissioned)
+            and (started_by is None or r.starts_at <= started_by)
+        ]
+
+    def active_break_glass(self, practitioner_id: str, at: datetime) -> BreakGlassGranted | None:
+        for record in reversed(self.records):
+            if (
+                isinstance(record, BreakGlassGranted)
+                and record.practitioner_id == practitioner_id
+                and record.timestamp <= at < record.expires_at
+            ):
+                return record
+        return None
+
+    @property
+    def erased_at(self) -> datetime | None:
+        erasures = [r for r in self.records if isinstance(r, ErasureRecorded)]
+        return erasures[-1].timestamp if erasures else None

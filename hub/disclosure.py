@@ -231,11 +231,13 @@ class ChronologyService:
             entries = self._projection.entries(stream)
         except DataKeyErasedError:  # e.g. a projection restored from before an erasure
             entries, erased_documents = [], True
-        commissions = self._audit.commissions(stream.hex)
+        grants = self._audit.grants(stream.hex)
         grant = find_relationship(
-            practitioner, derive_relationships((e.event for e in entries), commissions), now
+            practitioner,
+            derive_relationships((e.event for e in entries), grants.commissions()),
+            now,
         )
-        break_glass = None if grant else self._audit.active_grant(practitioner.id, stream.hex, now)
+        break_glass = None if grant else grants.active_break_glass(practitioner.id, now)
         new_grant = None
         if (
             grant is None
@@ -258,7 +260,7 @@ class ChronologyService:
         view = self._build(
             child, practitioner, purpose, action, agreement, grant, entries, decisions, extra_redact
         )
-        erased_at = self._audit.erased_at(stream.hex)
+        erased_at = grants.erased_at
         if not entries and not erased_documents:
             erased_documents = self._projection.keyring.was_erased(f"child:{stream.hex}")
         if erased_documents or (erased_at is not None and not entries):
@@ -276,7 +278,9 @@ class ChronologyService:
         )
         view.audit_ref = f"{audited.originator_id.hex}@{audited.originator_version}"
         view.break_glass = break_glass or (
-            self._audit.active_grant(practitioner.id, stream.hex, now) if new_grant else None
+            self._audit.grants(stream.hex).active_break_glass(practitioner.id, now)
+            if new_grant
+            else None
         )
         return view
 
@@ -294,11 +298,12 @@ class ChronologyService:
         audit entry (the reviewer's own access is audited by the caller)."""
         practitioner = self.practitioner(practitioner_id)
         stream = self._pseudonyms.child_stream(child).hex
-        commissions = [c for c in self._audit.commissions(stream) if c.starts_at <= at]
+        grants = self._audit.grants(stream)
+        commissions = grants.commissions(started_by=at)
         grant = find_relationship(
             practitioner, derive_relationships((e.event for e in entries), commissions), at
         )
-        glass = None if grant else self._audit.active_grant(practitioner.id, stream, at)
+        glass = None if grant else grants.active_break_glass(practitioner.id, at)
         context = AccessContext(purpose, grant, glass is not None, at)
         decisions = (
             self._decisions.decide(
