@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from consumers.framework import Clock, ConsumerRunner, ConsumerState
+from consumers.registry import build_consumer
 from hub.adapters.chronology_views import (
     ChronologyViewStore,
     PostgresChronologyViewStore,
@@ -136,6 +138,23 @@ class Hub:
     @cached_property
     def audit_queries(self) -> AuditQueries:
         return AuditQueries(self.audit, self.chronology, self.decisions.agreements)
+
+    def consumer_runner(self, name: str, clock: Clock | None = None) -> ConsumerRunner:
+        """A consumer (`consumers/`) following this hub's log, with its own state store:
+        `consumers/<name>.sqlite`, or tables `hub_consumer_<name>*` on PostgreSQL."""
+        consumer = build_consumer(self, name)
+        table = "consumer_" + name.replace("-", "_")
+        views: ChronologyViewStore
+        if self.settings.store == "postgres":
+            views = PostgresChronologyViewStore(
+                self.settings.postgres_dsn, self.settings.postgres_schema, table
+            )
+        else:
+            directory = self.settings.data_dir / "consumers"
+            directory.mkdir(exist_ok=True, mode=0o700)
+            views = SqliteChronologyViewStore(directory / f"{name}.sqlite", "documents")
+        state = ConsumerState(name, views, self.keyring)
+        return ConsumerRunner(consumer, self.store, state, clock or (lambda: datetime.now(UTC)))
 
     def close(self) -> None:
         for opened in self._opened:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from hub.cli.access import cmd_audit, cmd_chronology
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED
+from hub.cli.consumers import add_commands as add_consumer_commands
 from hub.cli.integrity import cmd_checkpoint, cmd_verify
 from hub.cli.keys import cmd_keys_retention, cmd_keys_rotate, cmd_keys_shred
 from hub.cli.operations import (
@@ -230,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     issue.add_argument("--agency", required=True, help="the agency asking for it")
     issue.set_defaults(handler=cmd_identity_issue)
+    add_consumer_commands(commands, common, formatted)
     return parser
 
 

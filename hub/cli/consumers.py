@@ -1,0 +1,111 @@
+"""`hub consumer run|status|rebuild` and each consumer's own commands."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from typing import Any
+
+from hub.cli.common import EXIT_OK, emit, open_hub
+
+
+def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
+    from hub.cli import clocks, indicators, notices
+
+    consumer = commands.add_parser("consumer", help="processes that follow the hub's log")
+    consumer_commands = consumer.add_subparsers(dest="consumer_command", required=True)
+    run = consumer_commands.add_parser(
+        "run", parents=[common, formatted], help="run a consumer (until stopped, or --once)"
+    )
+    run.add_argument("name", help="encompass, clocks, indicators or feed-<recipient>")
+    run.add_argument("--once", action="store_true", help="catch up, act, then exit")
+    run.add_argument("--poll", type=float, default=2.0, help="seconds between passes (2)")
+    run.set_defaults(handler=cmd_consumer_run)
+    status = consumer_commands.add_parser(
+        "status", parents=[common, formatted], help="position, lag and errors of each consumer"
+    )
+    status.add_argument("name", nargs="?", help="one consumer (default: all)")
+    status.set_defaults(handler=cmd_consumer_status)
+    rebuild = consumer_commands.add_parser(
+        "rebuild",
+        parents=[common, formatted],
+        help="drop a consumer's derived state and read the whole log again",
+    )
+    rebuild.add_argument("name")
+    rebuild.set_defaults(handler=cmd_consumer_rebuild)
+    for module in (notices, clocks, indicators):
+        module.add_commands(commands, common, formatted)
+
+
+def cmd_consumer_run(args: argparse.Namespace) -> int:
+    hub = open_hub(args)
+    try:
+        runner = hub.consumer_runner(args.name)
+        if args.once:
+            report = runner.run_once()
+            emit(
+                args,
+                vars(report),
+                lambda: print(
+                    f"{args.name}: folded {report.processed} entries "
+                    f"({report.skipped_erased} of erased children skipped, {report.errors} "
+                    f"errors); position {report.position}"
+                ),
+            )
+            return EXIT_OK
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        runner.run_forever(args.poll, stop)
+        return EXIT_OK
+    finally:
+        hub.close()
+
+
+def cmd_consumer_status(args: argparse.Namespace) -> int:
+    from consumers.registry import consumer_names
+
+    hub = open_hub(args)
+    try:
+        names = [args.name] if args.name else consumer_names(hub)
+        statuses = [hub.consumer_runner(name).status().as_dict() for name in names]
+    finally:
+        hub.close()
+
+    def text() -> None:
+        for status in statuses:
+            print(
+                f"{status['name']}: position {status['position']} of {status['head']} "
+                f"(lag {status['lag']}), {status['errors']} errors, "
+                f"last pass {status['last_pass_at'] or 'never'}"
+            )
+            for key, value in status.items():
+                if key not in {
+                    "name",
+                    "description",
+                    "position",
+                    "head",
+                    "lag",
+                    "errors",
+                    "last_pass_at",
+                    "last_error",
+                }:
+                    print(f"  {key}: {value}")
+
+    emit(args, statuses, text)
+    return EXIT_OK
+
+
+def cmd_consumer_rebuild(args: argparse.Namespace) -> int:
+    hub = open_hub(args)
+    try:
+        report = hub.consumer_runner(args.name).rebuild()
+    finally:
+        hub.close()
+    emit(
+        args,
+        vars(report),
+        lambda: print(f"{args.name}: rebuilt from {report.processed} entries"),
+    )
+    return EXIT_OK
