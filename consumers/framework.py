@@ -9,11 +9,12 @@ documents are dropped and the log is read again; documents that record effects a
 in the world (a notice delivered, a message sent, an acknowledgement) are kept, so a rebuild
 never takes them twice.
 
-Documents are named; a name starting `child:<stream>` is sealed with that child's data key
-(so erasing the child erases what consumers derived from them), any other with the hub's
-index key. An entry the consumer cannot handle is recorded as an error (the log position and
-the exception type, never content) and skipped, so one bad entry neither stops the consumer
-nor loops it; time-driven work (`act`) is retried on the next pass.
+Documents are named; a name containing `child:<stream>` (`child_document`, which a prefix
+such as `notice:` may precede) is sealed with that child's data key (so erasing the child
+erases what consumers derived from them), any other with the hub's index key. An entry the
+consumer cannot handle is recorded as an error (the log position and the exception type, never
+content) and skipped, so one bad entry neither stops the consumer nor loops it; time-driven
+work (`act`) is retried on the next pass.
 """
 
 from __future__ import annotations
@@ -57,8 +58,11 @@ class ConsumerState:
 
     @staticmethod
     def _scope(name: str) -> str:
-        if name.startswith("child:"):
-            return f"child:{name.split(':')[1]}"
+        """`...child:<stream>...` (see `child_document`) is the child's; the rest the index's."""
+        parts = name.split(":")
+        for index, part in enumerate(parts[:-1]):
+            if part == "child" and len(parts[index + 1]) == 32:
+                return f"child:{parts[index + 1]}"
         return "index"
 
     def _associated(self, name: str) -> bytes:

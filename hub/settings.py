@@ -35,6 +35,17 @@ class HubSettings(BaseSettings):
     dev_tokens: bool = Field(default=True, description="accept locally signed development tokens")
     cookie_secure: bool = Field(default=False, description="session cookie only over HTTPS")
     log_level: str = "info"
+    encompass_front_door_team: str = Field(
+        default="front-door:shire-county-council",
+        description="the team that receives Operation Encompass notices for children not in school",
+    )
+    encompass_escalate_after_minutes: int = Field(
+        default=120,
+        description="escalate a notice not acknowledged this long after the school day starts",
+    )
+    encompass_max_age_days: int = Field(
+        default=28, description="older incidents (e.g. a backfill) are recorded, not notified"
+    )
 
     @property
     def keys_dir(self) -> Path:

@@ -31,6 +31,7 @@ class Purpose(StrEnum):
     FAMILY_HELP = "family-help"
     PRACTICE_REVIEW = "practice-review"
     DATA_PROTECTION_AUDIT = "data-protection-audit"
+    OPERATION_ENCOMPASS = "operation-encompass"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class RelationshipBasis(StrEnum):
     MACPT_MEMBER = "macpt-member"
     SCHOOL_DSL = "school-dsl"
     REVIEW_COMMISSION = "review-commission"
+    NOTICE_ROUTING = "notice-routing"
+    """Only for receiving one notice (Operation Encompass to a front door): no access to the
+    chronology comes from it."""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ _SPECIFICITY = {
     RelationshipBasis.REVIEW_COMMISSION: 1,
     RelationshipBasis.MACPT_MEMBER: 2,
     RelationshipBasis.SCHOOL_DSL: 3,
+    RelationshipBasis.NOTICE_ROUTING: 4,
 }
 
 

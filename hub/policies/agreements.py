@@ -20,6 +20,8 @@ from hub.domain.taxonomy import AgencyType, HarmCategory
 
 AGREEMENTS_DIR = Path(__file__).parent / "agreements"
 SENSITIVITY_RANK: dict[Sensitivity, int] = {"standard": 0, "sensitive": 1, "restricted": 2}
+RuleAction = Literal["view", "export", "search", "receive-notice"]
+_READING: tuple[RuleAction, ...] = ("view", "export", "search")
 
 
 class AgreementError(ValueError):
@@ -41,6 +43,11 @@ class SharingRule(_Strict):
     max_sensitivity: Sensitivity
     lawful_basis: LawfulBasis
     redact: list[str] = Field(default_factory=list, description="'summary' or 'details.<field>'")
+    actions: list[RuleAction] = Field(
+        default_factory=lambda: list(_READING),
+        min_length=1,
+        description="what the rule permits: reading (view, export, search) or receiving a notice",
+    )
 
 
 class Agreement(_Strict):

@@ -89,9 +89,11 @@ def _permit(rule: SharingRule) -> str:
     ]
     if rule.categories:
         conditions.append(f"resource.categories.containsAny({_set(list(rule.categories))})")
+    actions = ", ".join(f"Action::{json.dumps(a)}" for a in rule.actions)
     return (
-        'permit(principal, action in [Action::"view", Action::"export", Action::"search", '
-        'Action::"receive-notice"], resource) when { ' + " && ".join(conditions) + " };"
+        f"permit(principal, action in [{actions}], resource) when {{ "
+        + " && ".join(conditions)
+        + " };"
     )
 
 

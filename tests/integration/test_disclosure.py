@@ -274,7 +274,7 @@ def test_deny_by_default_for_a_purpose_the_agreement_does_not_cover(case_hub: Hu
         AccessContext(Purpose.FAMILY_HELP, None, True, NOW),
     )
     assert decisions[0].reasons == (
-        "agreement shire-safeguarding-partnership@2025.1 shares nothing "
+        "agreement shire-safeguarding-partnership@2026.1 shares nothing "
         "with a police-officer for family-help",
     )
 
@@ -361,7 +361,7 @@ def test_dpo_queries_who_saw_what(case_hub: Hub) -> None:
     ]
     assert (
         who[0]["lawful_basis"] == "legal-obligation"
-        and who[0]["agreement_version"] == "shire-safeguarding-partnership@2025.1"
+        and who[0]["agreement_version"] == "shire-safeguarding-partnership@2026.1"
     )
     seen = case_hub.audit_queries.what_practitioner_saw("dpo-0001", "dsl-100001").rows
     assert [r["purpose"] for r in seen] == ["child-protection-planning"]

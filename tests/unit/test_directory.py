@@ -49,6 +49,7 @@ def test_the_sample_directory_holds_the_demo_partnership() -> None:
         "sw-0001",
         "sw-0002",
         "sw-0099",
+        "mash-0001",
         "fh-0001",
         "po-0001",
         "po-0002",
@@ -62,6 +63,12 @@ def test_the_sample_directory_holds_the_demo_partnership() -> None:
     ]
     expected = {
         # id: (role, organisation, agency type, teams)
+        "mash-0001": (
+            Role.SOCIAL_WORKER,
+            "shire-county-council",
+            AgencyType.LOCAL_AUTHORITY,
+            {"front-door:shire-county-council"},
+        ),
         "lcpp-0001": (
             Role.LEAD_CHILD_PROTECTION_PRACTITIONER,
             "shire-county-council",

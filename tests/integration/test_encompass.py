@@ -1,0 +1,340 @@
+"""Operation Encompass notices on the real store (SQLite and PostgreSQL): routing, the
+minimal notice, policy and write-ahead audit, exactly-once delivery, acknowledgement and
+escalation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from consumers.encompass import EncompassConsumer, school_day_deadline
+from consumers.framework import ConsumerRunner, ConsumerState
+from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.bootstrap import Hub, bootstrap
+from hub.domain.records import DisclosureAudited
+from hub.ingest import InboundMessage
+from hub.settings import HubSettings
+from tests.factories import event_dict, nhs_number
+
+INCIDENT_AT = datetime(2026, 11, 19, 21, 30, tzinfo=UTC)  # a Thursday evening
+POLICE = {"id": "shire-constabulary", "type": "police"}
+SCHOOL = {"id": "school-100001", "type": "education"}
+LA = {"id": "shire-county-council", "type": "local-authority"}
+ENROLLED, NOT_IN_SCHOOL, WITHHELD, HOME_EDUCATED = (nhs_number(i) for i in (11, 12, 13, 14))
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _event(
+    agency: dict[str, str], event_id: str, child: str, kind: str, at: datetime, **extra: Any
+) -> bytes:
+    return json.dumps(
+        event_dict(
+            event_id=event_id,
+            agency=agency,
+            child={"nhs_number": child},
+            kind=kind,
+            categories=extra.pop("categories", ["domestic-abuse"]),
+            occurred_at=at.isoformat(),
+            recorded_at=(at + timedelta(minutes=30)).isoformat(),
+            summary=extra.pop("summary", "Officers attended; mother injured; father arrested"),
+            details=extra.pop("details", {}),
+            **extra,
+        )
+    ).encode()
+
+
+def incident(event_id: str, child: str, at: datetime = INCIDENT_AT, **details: Any) -> bytes:
+    fields = {"child_present": True, "police_reference": f"OE-{event_id}", **details}
+    return _event(POLICE, event_id, child, "police.domestic-abuse-incident", at, details=fields)
+
+
+def publish(hub: Hub, agency: str, messages: list[bytes]) -> None:
+    start = (hub.store.position(f"inbox:{agency}/t") or 0) + 1
+    hub.ingest.ingest(
+        [InboundMessage(f"inbox:{agency}/t", start + i, m, agency) for i, m in enumerate(messages)]
+    )
+
+
+@pytest.fixture
+def encompass_hub(settings: HubSettings) -> Iterator[Hub]:
+    settings.directory = SAMPLE_DIRECTORY_PATH
+    hub = bootstrap(settings)
+    enrolled_on = (INCIDENT_AT - timedelta(days=400)).date().isoformat()
+    publish(
+        hub,
+        "school-100001",
+        [
+            _event(
+                SCHOOL,
+                f"ENR-{child}",
+                child,
+                "education.enrolled",
+                INCIDENT_AT - timedelta(days=400),
+                categories=[],
+                details={"school_urn": "100001", "starts_on": enrolled_on},
+            )
+            for child in (ENROLLED, WITHHELD, HOME_EDUCATED)
+        ]
+        + [
+            _event(
+                SCHOOL,
+                "EHE-1",
+                HOME_EDUCATED,
+                "education.elective-home-education-notice",
+                INCIDENT_AT - timedelta(days=60),
+                categories=[],
+                details={"la_consent_required": False},
+            )
+        ],
+    )
+    yield hub
+    hub.close()
+
+
+def runner(hub: Hub, clock: Clock) -> ConsumerRunner:
+    return hub.consumer_runner("encompass", clock=clock)
+
+
+def notice_audits(hub: Hub, child: str) -> list[DisclosureAudited]:
+    from hub.domain.canonical_event import ChildRef
+
+    stream = hub.pseudonyms.child_stream(ChildRef(nhs_number=child)).hex
+    return [
+        r
+        for r in hub.audit.for_child(stream)
+        if isinstance(r, DisclosureAudited) and r.action == "receive-notice"
+    ]
+
+
+def inbox(r: ConsumerRunner, practitioner: str) -> list[dict[str, Any]]:
+    consumer = r.consumer
+    assert isinstance(consumer, EncompassConsumer)
+    return consumer.inbox(r.documents(), practitioner)
+
+
+def test_a_notice_reaches_the_school_dsl_minimal_and_audited_before_the_school_day(
+    encompass_hub: Hub,
+) -> None:
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [incident("DA-1", ENROLLED, child_voice="I hid upstairs")],
+    )
+    clock = Clock(INCIDENT_AT + timedelta(hours=1))
+    r = runner(encompass_hub, clock)
+    r.run_once()
+
+    [notice] = inbox(r, "dsl-100001")
+    assert {
+        k: notice[k]
+        for k in ("child", "incident_at", "child_present", "police_reference", "child_voice")
+    } == {
+        "child": ENROLLED,
+        "incident_at": INCIDENT_AT.isoformat(),
+        "child_present": True,
+        "police_reference": "OE-DA-1",
+        "child_voice": "I hid upstairs",
+    }
+    assert "summary" not in notice and "father arrested" not in json.dumps(notice)
+    assert notice["late"] is False and notice["due_by"] == "2026-11-20T08:30:00+00:00"
+    assert inbox(r, "mash-0001") == [] and inbox(r, "dsl-100002") == []
+    [audited] = notice_audits(encompass_hub, ENROLLED)
+    assert (audited.practitioner_id, audited.outcome, audited.purpose) == (
+        "dsl-100001",
+        "disclosed",
+        "operation-encompass",
+    )
+    assert audited.disclosed == ["shire-constabulary/DA-1@1"]
+    assert "summary" in audited.redacted["shire-constabulary/DA-1@1"]
+    assert audited.agreement_version.endswith("@2026.1")
+    status = r.status().as_dict()
+    assert status["notices_delivered"] == 1 and status["lag"] == 0 and status["errors"] == 0
+
+
+def test_children_not_in_school_go_to_the_front_door(encompass_hub: Hub) -> None:
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [incident("DA-2", NOT_IN_SCHOOL), incident("DA-3", HOME_EDUCATED)],
+    )
+    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+    r.run_once()
+    assert sorted(n["child"] for n in inbox(r, "mash-0001")) == sorted(
+        [NOT_IN_SCHOOL, HOME_EDUCATED]
+    )
+    assert inbox(r, "dsl-100001") == []
+
+
+def test_an_incident_withheld_from_schools_goes_to_the_front_door_and_the_refusal_is_audited(
+    encompass_hub: Hub,
+) -> None:
+    withheld = [
+        {
+            "agency_type": "education",
+            "reason": "a parent works at the school",
+            "decided_by": "DS Kerr",
+            "review_by": "2027-01-01",
+        }
+    ]
+    incident_withheld = _event(
+        POLICE,
+        "DA-4",
+        WITHHELD,
+        "police.domestic-abuse-incident",
+        INCIDENT_AT,
+        details={"child_present": False, "police_reference": "OE-DA-4"},
+        withheld_from=withheld,
+    )
+    publish(encompass_hub, "shire-constabulary", [incident_withheld])
+    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+    r.run_once()
+    assert inbox(r, "dsl-100001") == []
+    assert [n["child"] for n in inbox(r, "mash-0001")] == [WITHHELD]
+    outcomes = [(a.practitioner_id, a.outcome) for a in notice_audits(encompass_hub, WITHHELD)]
+    assert outcomes == [("dsl-100001", "denied"), ("mash-0001", "disclosed")]
+
+
+def test_no_notice_when_the_child_does_not_live_there_or_for_a_backfilled_old_incident(
+    encompass_hub: Hub,
+) -> None:
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [
+            incident("DA-5", ENROLLED, child_lives_at_address=False),
+            incident("DA-6", ENROLLED, at=INCIDENT_AT - timedelta(days=90)),
+        ],
+    )
+    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+    r.run_once()
+    assert inbox(r, "dsl-100001") == [] and notice_audits(encompass_hub, ENROLLED) == []
+    assert r.status().as_dict()["historic_not_notified"] == 1
+
+
+def test_unacknowledged_notices_escalate_to_the_front_door_and_acknowledged_ones_do_not(
+    encompass_hub: Hub,
+) -> None:
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [incident("DA-7", ENROLLED), incident("DA-8", WITHHELD)],
+    )
+    clock = Clock(INCIDENT_AT + timedelta(hours=1))
+    r = runner(encompass_hub, clock)
+    r.run_once()
+    by_child = {n["child"]: n for n in inbox(r, "dsl-100001")}
+    consumer = r.consumer
+    assert isinstance(consumer, EncompassConsumer)
+    documents = r.documents()
+    with pytest.raises(PermissionError):
+        consumer.acknowledge(documents, by_child[WITHHELD]["id"], "dsl-100002", clock.now)
+    consumer.acknowledge(documents, by_child[WITHHELD]["id"], "dsl-100001", clock.now)
+    r.state.commit(documents.changed, None)
+
+    deadline = school_day_deadline(INCIDENT_AT)
+    clock.now = deadline + timedelta(minutes=119)
+    r.run_once()
+    assert inbox(r, "mash-0001") == []
+    clock.now = deadline + timedelta(minutes=121)
+    r.run_once()
+    r.run_once()
+    [escalated] = inbox(r, "mash-0001")
+    assert (
+        escalated["child"] == ENROLLED and escalated["escalated_from"] == by_child[ENROLLED]["id"]
+    )
+    status = r.status().as_dict()
+    assert (status["escalated_to_front_door"], status["acknowledged"]) == (1, 1)
+    assert [a.practitioner_id for a in notice_audits(encompass_hub, ENROLLED)] == [
+        "dsl-100001",
+        "mash-0001",
+    ]
+
+
+def test_a_crash_after_the_audit_entry_does_not_audit_or_deliver_twice(
+    encompass_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(encompass_hub, "shire-constabulary", [incident("DA-9", ENROLLED)])
+    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+    original = ConsumerState.commit
+
+    def crash_on_delivery(
+        self: ConsumerState, changed: Any, position: int | None, expected: int | None = None
+    ) -> None:
+        if any(name.startswith("delivered:") for name in changed):
+            raise RuntimeError("killed between the audit entry and the delivery mark")
+        original(self, changed, position, expected)
+
+    monkeypatch.setattr(ConsumerState, "commit", crash_on_delivery)
+    with pytest.raises(RuntimeError):
+        r.run_once()
+    assert len(notice_audits(encompass_hub, ENROLLED)) == 1 and inbox(r, "dsl-100001") == []
+    monkeypatch.setattr(ConsumerState, "commit", original)
+    r.run_once()
+    r.run_once()
+    assert len(inbox(r, "dsl-100001")) == 1
+    assert len(notice_audits(encompass_hub, ENROLLED)) == 1
+
+
+def test_a_rebuild_keeps_delivered_notices_and_sends_nothing_again(encompass_hub: Hub) -> None:
+    publish(encompass_hub, "shire-constabulary", [incident("DA-10", ENROLLED)])
+    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+    r.run_once()
+    before = inbox(r, "dsl-100001")
+    r.rebuild()
+    assert inbox(r, "dsl-100001") == before
+    assert len(notice_audits(encompass_hub, ENROLLED)) == 1
+    assert r.status().as_dict()["notices_pending"] == 0
+
+
+def test_a_corrected_incident_issues_a_corrected_notice(encompass_hub: Hub) -> None:
+    publish(encompass_hub, "shire-constabulary", [incident("DA-11", ENROLLED)])
+    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+    r.run_once()
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [
+            _event(
+                POLICE,
+                "DA-11",
+                ENROLLED,
+                "police.domestic-abuse-incident",
+                INCIDENT_AT,
+                revision=2,
+                details={"child_present": False, "police_reference": "OE-DA-11"},
+            )
+        ],
+    )
+    r.run_once()
+    notices = inbox(r, "dsl-100001")
+    [corrected] = [n for n in notices if n["corrects"]]
+    [first] = [n for n in notices if not n["corrects"]]
+    assert corrected["corrects"] == first["id"] and corrected["child_present"] is False
+
+
+def test_the_consumer_state_holds_no_child_data_in_clear(encompass_hub: Hub) -> None:
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [incident("DA-12", ENROLLED, child_voice="Daddy shouted")],
+    )
+    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+    r.run_once()
+    if encompass_hub.settings.store != "sqlite":
+        pytest.skip(
+            "the SQLite file is read directly here; PostgreSQL rows are sealed the same way"
+        )
+    raw = (encompass_hub.settings.data_dir / "consumers" / "encompass.sqlite").read_bytes()
+    for secret in (ENROLLED, "OE-DA-12", "Daddy shouted", "dsl-100001"):
+        assert secret.encode() not in raw
