@@ -1,0 +1,87 @@
+"""`hub consumer` and `hub notices` as an operator and a school DSL use them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.adapters.transports.inbox import write_inbox_file
+from tests.factories import event_dict, nhs_number
+
+
+def _hub(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args, "--data-dir", str(data_dir), "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "HUB_DIRECTORY": str(SAMPLE_DIRECTORY_PATH)},
+    )
+
+
+def test_an_operator_runs_a_consumer_and_a_dsl_acknowledges_the_notice(tmp_path: Path) -> None:
+    inbox, data_dir = tmp_path / "inbox", tmp_path / "hub"
+    child = {"nhs_number": nhs_number(5)}
+    at = datetime.now(UTC) - timedelta(hours=1)
+    enrolled = json.dumps(
+        event_dict(
+            event_id="ENR-5",
+            agency={"id": "school-100003", "type": "education"},
+            child=child,
+            kind="education.enrolled",
+            categories=[],
+            details={"school_urn": "100003", "starts_on": "2024-09-04"},
+        )
+    )
+    incident = json.dumps(
+        event_dict(
+            event_id="DA-5",
+            agency={"id": "shire-constabulary", "type": "police"},
+            child=child,
+            kind="police.domestic-abuse-incident",
+            categories=["domestic-abuse"],
+            occurred_at=at.isoformat(),
+            recorded_at=at.isoformat(),
+            summary="Neighbours heard shouting",
+            details={"child_present": True, "police_reference": "OE-555"},
+        )
+    )
+    write_inbox_file(inbox, "school-100003", "enrolments", [enrolled.encode()])
+    write_inbox_file(inbox, "shire-constabulary", "incidents", [incident.encode()])
+    assert _hub(data_dir, "ingest", "--inbox", str(inbox), "--once").returncode == 0
+
+    ran = _hub(data_dir, "consumer", "run", "encompass", "--once")
+    assert ran.returncode == 0, ran.stderr
+    assert "folded 2 entries" in ran.stdout
+
+    status = _hub(data_dir, "consumer", "status", "encompass", "--format", "json")
+    [encompass] = json.loads(status.stdout)
+    assert (encompass["lag"], encompass["errors"], encompass["notices_delivered"]) == (0, 0, 1)
+    assert encompass["awaiting_acknowledgement"] == 1
+
+    listed = _hub(data_dir, "notices", "list", "--as", "dsl-100003", "--format", "json")
+    [notice] = json.loads(listed.stdout)
+    assert (notice["child"], notice["police_reference"]) == (child["nhs_number"], "OE-555")
+    assert "Neighbours" not in listed.stdout
+    assert (
+        json.loads(
+            _hub(data_dir, "notices", "list", "--as", "dsl-100001", "--format", "json").stdout
+        )
+        == []
+    )
+
+    refused = _hub(data_dir, "notices", "ack", notice["id"], "--as", "dsl-100001")
+    assert refused.returncode == 4 and "only a recipient" in refused.stderr
+    acked = _hub(data_dir, "notices", "ack", notice["id"], "--as", "dsl-100003")
+    assert acked.returncode == 0 and "acknowledged by dsl-100003" in acked.stdout
+    assert _hub(data_dir, "consumer", "run", "encompass", "--once").returncode == 0
+    after = json.loads(_hub(data_dir, "consumer", "status", "encompass", "--format", "json").stdout)
+    assert (after[0]["acknowledged"], after[0]["awaiting_acknowledgement"]) == (1, 0)
+
+    unknown = _hub(data_dir, "consumer", "run", "no-such-consumer", "--once")
+    assert unknown.returncode == 1 and "no consumer called" in unknown.stderr
