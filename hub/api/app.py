@@ -220,5 +220,38 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
     def subject_access(who: CallerDep, body: ChildRequest) -> dict[str, Any]:
         return hub.audit_queries.subject_access(who.subject, child_ref(body.child))
 
+    notices: list[Any] = []  # the Operation Encompass consumer's state, opened on first use
+
+    def encompass() -> Any:
+        from consumers.encompass import EncompassConsumer
+
+        if not notices:
+            runner = hub.consumer_runner("encompass")
+            assert isinstance(runner.consumer, EncompassConsumer)
+            notices.append(runner)
+        return notices[0]
+
+    @app.get("/api/v1/notices")
+    def my_notices(who: CallerDep) -> dict[str, Any]:
+        """The Operation Encompass notices delivered to the caller (disclosed and audited at
+        delivery), newest first."""
+        hub.chronology.practitioner(who.subject)
+        runner = encompass()
+        return {"notices": runner.consumer.inbox(runner.documents(), who.subject)}
+
+    @app.post("/api/v1/notices/{notice_id}/ack")
+    def acknowledge_notice(who: CallerDep, notice_id: str) -> dict[str, Any]:
+        """Acknowledge a notice delivered to the caller, which stops its escalation."""
+        from datetime import UTC, datetime
+
+        hub.chronology.practitioner(who.subject)
+        runner = encompass()
+        documents = runner.documents()
+        ack: dict[str, Any] = runner.consumer.acknowledge(
+            documents, notice_id, who.subject, datetime.now(UTC)
+        )
+        runner.state.commit(documents.changed, None)
+        return {"notice": notice_id, "acknowledged": ack}
+
     register_pages(app, hub, verifier)
     return app

@@ -36,6 +36,8 @@ API_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/api/v1/audit/withheld"): None,
     ("POST", "/api/v1/replay"): {"child": VALID_NHS_NUMBER, "as_of": "2025-01-01T00:00:00+00:00"},
     ("POST", "/api/v1/audit/subject-access"): {"child": VALID_NHS_NUMBER},
+    ("GET", "/api/v1/notices"): None,
+    ("POST", "/api/v1/notices/{notice_id}/ack"): None,
 }
 
 
@@ -73,7 +75,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def call(client: TestClient, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
-    url = path.replace("{practitioner_id}", "lcpp-0001")
+    url = path.replace("{practitioner_id}", "lcpp-0001").replace("{notice_id}", "n")
     return client.request(method, url, json=body if body is not None else [], headers=headers)
 
 
@@ -318,3 +320,47 @@ def test_openapi_is_generated_and_published(api: tuple[Hub, TestClient]) -> None
     assert client.app.openapi() == published  # type: ignore[attr-defined]
     assert client.get("/openapi.json").status_code == 404  # not served unauthenticated
     assert client.get("/docs").status_code == 404
+
+
+def test_a_school_dsl_reads_and_acknowledges_their_notices(api: tuple[Hub, TestClient]) -> None:
+    hub, client = api
+    at = datetime.now(UTC) - timedelta(hours=1)
+    incident = event_dict(
+        event_id="DA-API-1",
+        agency={"id": "shire-constabulary", "type": "police"},
+        kind="police.domestic-abuse-incident",
+        categories=["domestic-abuse"],
+        occurred_at=at.isoformat(),
+        recorded_at=at.isoformat(),
+        summary="Shouting heard by neighbours",
+        details={"child_present": True, "police_reference": "OE-API-1"},
+    )
+    hub.ingest.ingest(
+        [
+            InboundMessage(
+                "inbox:shire-constabulary/api",
+                1,
+                json.dumps(incident).encode(),
+                "shire-constabulary",
+            )
+        ]
+    )
+    hub.consumer_runner("encompass").run_once()
+    dsl = bearer(issue_dev_token(hub.token_key, "dsl-100001"))
+    [notice] = client.get("/api/v1/notices", headers=dsl).json()["notices"]
+    assert (notice["child"], notice["police_reference"], notice["acknowledged_by"]) == (
+        VALID_NHS_NUMBER,
+        "OE-API-1",
+        None,
+    )
+    assert "Shouting" not in json.dumps(notice)
+    other = bearer(issue_dev_token(hub.token_key, "dsl-100002"))
+    assert client.get("/api/v1/notices", headers=other).json() == {"notices": []}
+    refused = client.post(f"/api/v1/notices/{notice['id']}/ack", headers=other)
+    assert refused.status_code == 403
+    missing = client.post("/api/v1/notices/0000/ack", headers=dsl)
+    assert missing.status_code == 404
+    acked = client.post(f"/api/v1/notices/{notice['id']}/ack", headers=dsl)
+    assert acked.status_code == 200 and acked.json()["acknowledged"]["by"] == "dsl-100001"
+    [after] = client.get("/api/v1/notices", headers=dsl).json()["notices"]
+    assert after["acknowledged_by"] == "dsl-100001"
