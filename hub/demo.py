@@ -22,6 +22,7 @@ from hub.adapters.agencies.registry import get_adapter
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.adapters.transports.inbox import FileInbox, encode_events, write_inbox_file
 from hub.bootstrap import bootstrap
+from hub.demo_consumers import ConsumersScene, run_consumers
 from hub.demo_disclosures import DisclosureWalkthrough, walk_through
 from hub.demo_population import LA, POLICE, generate_partnership
 from hub.identities import IdentityService
@@ -55,6 +56,7 @@ class DemoReport:
     seconds: float
     second_pass_new: int
     walkthrough: DisclosureWalkthrough
+    consumers: ConsumersScene
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,7 @@ class DemoReport:
             ],
             "sibling_case_events_by_agency": self.sibling_events,
             "sibling_case_disclosures": self.walkthrough.as_dict(),
+            "consumers": self.consumers.as_dict(),
         }
 
     def print(self) -> None:
@@ -119,6 +122,7 @@ class DemoReport:
         for agency, count in self.sibling_events.items():
             print(f"  {agency:<24}{count:>5}")
         self.walkthrough.print()
+        self.consumers.print()
         print(f"\nData lives in {self.data_dir.resolve()}  (store: {self.store})")
         print("Try: hub status | hub quarantine list | hub schema")
 
@@ -202,6 +206,9 @@ def run_demo(settings: HubSettings, *, children: int, seed: int) -> DemoReport:
         status = store_status(hub.store, settings.describe_store())
         sibling_events = _sibling_events(hub, manifest.sibling_nhs_numbers.values())
         walkthrough = walk_through(hub, manifest.sibling_nhs_numbers["Madison"])
+        consumers = run_consumers(
+            hub, inbox_dir, manifest.sibling_nhs_numbers["Madison"], settings.batch_size
+        )
         return DemoReport(
             data_dir=settings.data_dir,
             store=settings.describe_store(),
@@ -212,6 +219,7 @@ def run_demo(settings: HubSettings, *, children: int, seed: int) -> DemoReport:
             seconds=seconds,
             second_pass_new=second_pass_new,
             walkthrough=walkthrough,
+            consumers=consumers,
         )
     finally:
         hub.close()

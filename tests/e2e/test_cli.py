@@ -310,6 +310,26 @@ def test_demo_ends_with_the_sibling_case_seen_by_different_people(
     }
 
 
+def test_demo_ends_with_an_encompass_notice_and_every_consumer_caught_up(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    data_dir, report = demo
+    scene = report["consumers"]
+    [(recipient, [notice])] = scene["notices"].items()
+    assert recipient == "dsl-100001" and notice["child"] == scene["child"]
+    assert set(notice) >= {"child", "incident_at", "child_present", "police_reference"}
+    assert "arrested" not in json.dumps(scene)  # the incident's summary is never in a notice
+    assert [(s["name"], s["lag"], s["errors"]) for s in scene["statuses"]] == [
+        ("encompass", 0, 0),
+        ("clocks", 0, 0),
+        ("indicators", 0, 0),
+    ]
+    listed = as_json(
+        hub("notices", "list", "--as", recipient, "--format", "json", "--data-dir", str(data_dir))
+    )
+    assert [n["id"] for n in listed] == [notice["id"]]
+
+
 def test_chronology_and_audit_commands(demo: tuple[Path, dict[str, Any]]) -> None:
     data_dir, report = demo
     child = report["sibling_case_disclosures"]["child"]

@@ -1,0 +1,112 @@
+"""The consumers part of `hub demo`: an overnight police incident becomes an Operation
+Encompass notice, and every consumer catches up with the partnership's log once.
+
+Each consumer runs exactly as `hub consumer run NAME --once` would, against the demo's store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.adapters.transports.inbox import FileInbox, write_inbox_file
+from hub.bootstrap import Hub
+
+UK = ZoneInfo("Europe/London")
+POLICE = "shire-constabulary"
+CONSUMERS = ("encompass", "clocks", "indicators")
+
+
+@dataclass
+class ConsumersScene:
+    child: str
+    notices: dict[str, list[dict[str, Any]]]  # recipient -> their notices
+    recipients: dict[str, str] = field(default_factory=dict)  # recipient -> role, organisation
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)  # what -> file written
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "child": self.child,
+            "notices": self.notices,
+            "statuses": self.statuses,
+            "outputs": self.outputs,
+        }
+
+    def print(self) -> None:
+        print("\nLast night police attended a domestic abuse incident at Madison's home.")
+        print("Operation Encompass (`hub consumer run encompass`) sent the minimal notice to:")
+        for recipient, notices in self.notices.items():
+            print(f"  {recipient} ({self.recipients[recipient]}):")
+            for notice in notices:
+                present = "present" if notice["child_present"] else "not present"
+                print(
+                    f"    child {notice['child']}, incident {notice['incident_at']}, child "
+                    f"{present}, police ref {notice['police_reference']}, due by "
+                    f"{notice['due_by']}; the child's voice: {notice['child_voice']!r}"
+                )
+        print(
+            "  Nothing else of the incident was sent; the disclosure was policy-checked and "
+            "audited first. Acknowledge with `hub notices ack ID --as RECIPIENT`."
+        )
+        print("\nConsumers (`hub consumer status`):")
+        for status in self.statuses:
+            print(
+                f"  {status['name']:<12} position {status['position']:,} lag {status['lag']} "
+                f"errors {status['errors']}"
+            )
+        for what, path in self.outputs.items():
+            print(f"  {what}: {path}")
+
+
+def _overnight_incident(nhs_number: str, now: datetime) -> bytes:
+    evening = datetime.combine(now.astimezone(UK).date() - timedelta(days=1), time(21, 40), UK)
+    return json.dumps(
+        {
+            "schema_version": 1,
+            "event_id": f"OE-DEMO-{evening:%Y%m%d}",
+            "revision": 1,
+            "agency": {"id": POLICE, "type": "police"},
+            "child": {"nhs_number": nhs_number},
+            "kind": "police.domestic-abuse-incident",
+            "categories": ["domestic-abuse"],
+            "occurred_at": evening.isoformat(),
+            "recorded_at": (evening + timedelta(hours=2)).isoformat(),
+            "summary": "Officers attended after neighbours reported shouting; partner arrested",
+            "details": {
+                "child_present": True,
+                "police_reference": f"SC-{evening:%y%m%d}-0147",
+                "child_voice": "Madison said she hid in her room with her brother",
+            },
+            "sensitivity": "sensitive",
+            "lawful_basis": "public-task",
+        }
+    ).encode()
+
+
+def run_consumers(hub: Hub, inbox_dir: Path, madison: str, batch_size: int) -> ConsumersScene:
+    now = datetime.now(UTC)
+    write_inbox_file(inbox_dir, POLICE, "04-overnight", [_overnight_incident(madison, now)])
+    FileInbox(inbox_dir).drain(hub.ingest, batch_size)
+    scene = ConsumersScene(child=madison, notices={})
+    for name in CONSUMERS:
+        runner = hub.consumer_runner(name)
+        runner.run_once()
+        scene.statuses.append(runner.status().as_dict())
+        if name == "encompass":
+            from consumers.encompass import EncompassConsumer
+
+            consumer = runner.consumer
+            assert isinstance(consumer, EncompassConsumer)
+            for practitioner in hub.directory.all():
+                inbox = consumer.inbox(runner.documents(), practitioner.id)
+                if inbox:
+                    scene.notices[practitioner.id] = inbox
+                    scene.recipients[practitioner.id] = (
+                        f"{practitioner.role.value}, {practitioner.organisation}"
+                    )
+    return scene
