@@ -26,12 +26,14 @@ class ConsumersScene:
     child: str
     notices: dict[str, list[dict[str, Any]]]  # recipient -> their notices
     recipients: dict[str, str] = field(default_factory=dict)  # recipient -> role, organisation
+    published_events: int = 0  # the overnight incident, beyond the agencies' exports
     statuses: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # what -> file written
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "child": self.child,
+            "published_events": self.published_events,
             "notices": self.notices,
             "statuses": self.statuses,
             "outputs": self.outputs,
@@ -91,8 +93,10 @@ def _overnight_incident(nhs_number: str, now: datetime) -> bytes:
 def run_consumers(hub: Hub, inbox_dir: Path, madison: str, batch_size: int) -> ConsumersScene:
     now = datetime.now(UTC)
     write_inbox_file(inbox_dir, POLICE, "04-overnight", [_overnight_incident(madison, now)])
-    FileInbox(inbox_dir).drain(hub.ingest, batch_size)
-    scene = ConsumersScene(child=madison, notices={})
+    outcomes = FileInbox(inbox_dir).drain(hub.ingest, batch_size)
+    scene = ConsumersScene(
+        child=madison, notices={}, published_events=sum(o.accepted for o in outcomes)
+    )
     for name in CONSUMERS:
         runner = hub.consumer_runner(name)
         runner.run_once()

@@ -1,10 +1,102 @@
-"""Placeholder: filled in by this consumer's work."""
+"""`hub alerts` (a practitioner's statutory-clock alerts, audited) and `hub clocks` (counts)."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 from typing import Any
+
+from hub.cli.common import EXIT_OK, emit, open_hub
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
     """Register this consumer's own `hub` commands."""
+    alerts = commands.add_parser(
+        "alerts",
+        parents=[common, formatted],
+        help="your statutory-clock alerts: timescales about to be missed (audited)",
+    )
+    alerts.add_argument("--as", dest="as_practitioner", required=True, help="practitioner id")
+    alerts.add_argument(
+        "--all", action="store_true", help="also alerts whose clock has stopped since"
+    )
+    alerts.set_defaults(handler=cmd_alerts)
+    clocks = commands.add_parser(
+        "clocks",
+        parents=[common, formatted],
+        help="statutory clocks running, alerts and breaches by kind (counts only)",
+    )
+    clocks.add_argument(
+        "--as",
+        dest="as_practitioner",
+        required=True,
+        help="a lead child protection practitioner or data protection officer",
+    )
+    clocks.set_defaults(handler=cmd_clocks)
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from consumers.clocks import list_alerts
+
+    hub = open_hub(args)
+    try:
+        listing = list_alerts(hub, args.as_practitioner, datetime.now(UTC), args.all)
+    finally:
+        hub.close()
+
+    def text() -> None:
+        who = listing.practitioner
+        print(f"{who.id} ({who.role.value}, {who.organisation}): {len(listing.alerts)} alerts")
+        if listing.consumer_lag:
+            print(f"  (the clocks consumer is {listing.consumer_lag} log entries behind)")
+        for alert in listing.alerts:
+            left = alert.working_days_left
+            when = f"{left} working days left" if left >= 0 else f"overdue by {-left} working days"
+            if alert.status not in ("open", "breached-open"):
+                when = alert.status
+            print(f"  {alert.child or '(unknown)':<12} {alert.clock:<22} due {alert.due}  {when}")
+
+    emit(args, listing.as_dict(), text)
+    return EXIT_OK
+
+
+def cmd_clocks(args: argparse.Namespace) -> int:
+    from hub.domain.access import Role
+
+    hub = open_hub(args)
+    try:
+        practitioner = hub.chronology.practitioner(args.as_practitioner)
+        allowed = {Role.LEAD_CHILD_PROTECTION_PRACTITIONER, Role.DATA_PROTECTION_OFFICER}
+        if practitioner.role not in allowed or not practitioner.is_active(datetime.now(UTC).date()):
+            raise PermissionError(
+                "clock counts are for active lead child protection practitioners and data "
+                "protection officers"
+            )
+        status = hub.consumer_runner("clocks").status().as_dict()
+    finally:
+        hub.close()
+    document = {
+        key: status[key]
+        for key in (
+            "position",
+            "lag",
+            "last_pass_at",
+            "open_clocks",
+            "alerts_raised",
+            "breaches",
+            "breaches_withdrawn",
+        )
+    }
+
+    def text() -> None:
+        print(
+            f"clocks: position {document['position']} (lag {document['lag']}), "
+            f"last pass {document['last_pass_at'] or 'never'}"
+        )
+        for heading in ("open_clocks", "alerts_raised", "breaches", "breaches_withdrawn"):
+            counts = document[heading]
+            shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+            print(f"  {heading.replace('_', ' ')}: {shown}")
+
+    emit(args, document, text)
+    return EXIT_OK

@@ -117,3 +117,25 @@ class IdentityUnlinkDetails(IdentityLinkDetails):
     """Records that an earlier link was wrong: the two records are different children."""
 
     reason: str = Field(min_length=1, max_length=500)
+
+
+class SeriousIncidentDetails(Details):
+    """A serious child safeguarding incident the local authority must notify to the Child
+    Safeguarding Practice Review Panel (Children Act 2004 s16C). The 5 and 15 working-day
+    clocks run from when the authority became aware, which may be before it recorded it."""
+
+    aware_on: date | None = Field(
+        default=None, description="the day the authority became aware (default: occurred_at)"
+    )
+
+
+class SeriousIncidentNotifiedDetails(Details):
+    notified_on: date | None = Field(
+        default=None, description="the day the Panel was notified (default: occurred_at)"
+    )
+
+
+class RapidReviewDetails(Details):
+    completed_on: date | None = Field(
+        default=None, description="the day the Rapid Review was completed (default: occurred_at)"
+    )

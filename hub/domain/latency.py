@@ -3,7 +3,8 @@ to reaching the hub, and whether that was later than the partnership expects.
 
 Pure domain. Expectations are configurable; the defaults are a day from recording to sharing,
 and for Operation Encompass (a police domestic abuse incident where a child lives) receipt
-before the start of the next school day (08:30 UK time on the next weekday).
+before the start of the next school day (08:30 UK time on the next working day: weekends and
+English bank holidays are never school days, see `working_days`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.domain.chronology import ChronologyEntry
+from hub.domain.working_days import next_working_day
 
 UK = ZoneInfo("Europe/London")
 
@@ -30,9 +32,7 @@ class LatencyRules:
     def deadline(self, entry: ChronologyEntry) -> tuple[datetime, str]:
         event = entry.event
         if event.kind in self.next_school_day_kinds:
-            day = event.occurred_at.astimezone(UK).date() + timedelta(days=1)
-            while day.weekday() >= 5:
-                day += timedelta(days=1)
+            day = next_working_day(event.occurred_at.astimezone(UK).date())
             return datetime.combine(day, self.school_day_starts, UK), "before the next school day"
         hours = int(self.share_within.total_seconds() // 3600)
         return event.recorded_at + self.share_within, f"within {hours} hours of recording"

@@ -93,6 +93,19 @@ KINDS: dict[str, KindSpec] = {
     "la.fgdm": _k("Family group decision making offered, held or declined", _LA),
     "la.decision": _k("Decision recorded with rationale and decider", _LA, d.DecisionDetails),
     "la.worker-allocated": _k("Worker allocated or changed", _LA, d.WorkerAllocationDetails),
+    "la.serious-incident-notifiable": _k(
+        "The authority became aware of a serious incident it must notify to the national Panel",
+        _LA,
+        d.SeriousIncidentDetails,
+    ),
+    "la.serious-incident-notified": _k(
+        "Serious incident notified to the Child Safeguarding Practice Review Panel",
+        _LA,
+        d.SeriousIncidentNotifiedDetails,
+    ),
+    "la.rapid-review-completed": _k(
+        "Rapid Review of a serious incident completed", _LA, d.RapidReviewDetails
+    ),
     # Police
     "police.domestic-abuse-incident": _k(
         "Domestic abuse incident where the child lives (Operation Encompass)",

@@ -77,8 +77,11 @@ def test_demo_ingests_every_agency_and_reconciles(demo: tuple[Path, dict[str, An
     assert (data_dir / "events.sqlite").exists() and (data_dir / "keys.sqlite").exists()
 
     status = as_json(hub("status", "--format", "json", "--data-dir", str(data_dir)))
+    # Plus the overnight police incident the demo publishes for Operation Encompass.
+    overnight = report["consumers"]["published_events"]
+    assert overnight == 1
     assert (status["events"], status["duplicates"], status["quarantined"]) == (
-        report["events"],
+        report["events"] + overnight,
         50,
         6,
     )
@@ -487,5 +490,6 @@ def test_replay_from_the_command_line(demo: tuple[Path, dict[str, Any]], tmp_pat
     )
     assert written.returncode == 0 and pdf.read_bytes().startswith(b"%PDF")
     rebuilt = as_json(hub("projection", "rebuild", *common, "--format", "json"))
-    # Every child-stream entry: the events, plus the provisional id's issuance and its link.
-    assert rebuilt["entries"] == report["events"] + 2
+    # Every child-stream entry: the events, plus the provisional id's issuance and its link,
+    # plus the overnight incident.
+    assert rebuilt["entries"] == report["events"] + 2 + report["consumers"]["published_events"]
