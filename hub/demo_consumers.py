@@ -27,6 +27,7 @@ class ConsumersScene:
     notices: dict[str, list[dict[str, Any]]]  # recipient -> their notices
     recipients: dict[str, str] = field(default_factory=dict)  # recipient -> role, organisation
     published_events: int = 0  # the overnight incident, beyond the agencies' exports
+    published_recorded_at: list[str] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # what -> file written
 
@@ -34,6 +35,7 @@ class ConsumersScene:
         return {
             "child": self.child,
             "published_events": self.published_events,
+            "published_recorded_at": self.published_recorded_at,
             "notices": self.notices,
             "statuses": self.statuses,
             "outputs": self.outputs,
@@ -92,10 +94,14 @@ def _overnight_incident(nhs_number: str, now: datetime) -> bytes:
 
 def run_consumers(hub: Hub, inbox_dir: Path, madison: str, batch_size: int) -> ConsumersScene:
     now = datetime.now(UTC)
-    write_inbox_file(inbox_dir, POLICE, "04-overnight", [_overnight_incident(madison, now)])
+    overnight = _overnight_incident(madison, now)
+    write_inbox_file(inbox_dir, POLICE, "04-overnight", [overnight])
     outcomes = FileInbox(inbox_dir).drain(hub.ingest, batch_size)
     scene = ConsumersScene(
-        child=madison, notices={}, published_events=sum(o.accepted for o in outcomes)
+        child=madison,
+        notices={},
+        published_events=sum(o.accepted for o in outcomes),
+        published_recorded_at=[json.loads(overnight)["recorded_at"]],
     )
     for name in CONSUMERS:
         runner = hub.consumer_runner(name)

@@ -213,7 +213,9 @@ def test_lead_practitioner_sees_every_agency_and_patterns_and_filters(
     open_chronology(page, server.child)
 
     entries = page.locator("ol.timeline > li.entry")
+    # The walkthrough's entries, plus the overnight incident the demo publishes afterwards.
     total = len(server.demo["sibling_case_disclosures"]["scenes"][0]["entries"])
+    total += server.demo["consumers"]["published_events"]
     expect(entries).to_have_count(total)
     for agency_type, label in (
         ("local-authority", "Local authority"),
