@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +19,8 @@ from hub.bootstrap import Hub
 UK = ZoneInfo("Europe/London")
 POLICE = "shire-constabulary"
 CONSUMERS = ("encompass", "clocks", "indicators")
+# The demo population's history ends in December 2025, so its dashboard is as at 2026-01-01.
+DASHBOARD_AS_AT = date(2026, 1, 1)
 
 
 @dataclass
@@ -107,6 +109,15 @@ def run_consumers(hub: Hub, inbox_dir: Path, madison: str, batch_size: int) -> C
         runner = hub.consumer_runner(name)
         runner.run_once()
         scene.statuses.append(runner.status().as_dict())
+        if name == "indicators":
+            from consumers.indicators import load_children
+            from hub.domain.indicators import build_report
+            from hub.indicators_report import render_html
+
+            report = build_report(load_children(runner.state), DASHBOARD_AS_AT)
+            dashboard = hub.settings.data_dir / "indicators.html"
+            dashboard.write_text(render_html(report))
+            scene.outputs[f"indicators dashboard, {report.latest.label}"] = str(dashboard)
         if name == "encompass":
             from consumers.encompass import EncompassConsumer
 

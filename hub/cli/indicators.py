@@ -1,10 +1,117 @@
-"""Placeholder: filled in by this consumer's work."""
+"""`hub indicators`: the partnership indicators report (consumers/indicators.py).
+
+The command first catches the `indicators` consumer up with the log (one pass, as
+`hub consumer run indicators --once` would: safe beside a consumer running as a service,
+whose folds it never repeats), so the report always reflects everything the hub holds.
+`--no-catch-up` reports from the consumer's documents as they stand and says how far behind
+the log they are. Then it computes the figures for the last quarter complete before
+`--as-at` (default: today in England; a later date reports the quarter in progress, marked
+provisional) and writes them as a terminal table, JSON, CSV or a
+self-contained HTML dashboard.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.cli.common import EXIT_OK, EXIT_USAGE, open_hub
+from hub.domain.indicators import DEFAULT_TARGETS, Target
+
+UK = ZoneInfo("Europe/London")
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
-    """Register this consumer's own `hub` commands."""
+    """Register `hub indicators` (its own --format: the shared one has no csv)."""
+    indicators = commands.add_parser(
+        "indicators",
+        parents=[common],
+        help="partnership indicators for the last complete quarter (text, json, csv, html)",
+    )
+    indicators.add_argument(
+        "--as-at",
+        metavar="YYYY-MM-DD",
+        help="report the last quarter complete before this date (default: today)",
+    )
+    indicators.add_argument(
+        "--format", choices=["text", "json", "csv", "html"], default="text", help="(text)"
+    )
+    indicators.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    indicators.add_argument(
+        "--targets",
+        metavar="FILE",
+        help='JSON {"indicator-code": ">90.3" | "<18.7" | null} over the default targets',
+    )
+    indicators.add_argument(
+        "--no-catch-up",
+        action="store_true",
+        help="report from the consumer's documents as they stand (do not fold new entries)",
+    )
+    indicators.set_defaults(handler=cmd_indicators)
+
+
+def load_targets(path: str | None) -> dict[str, Target]:
+    """The default targets, with a file's targets replacing them (null removes one)."""
+    targets = dict(DEFAULT_TARGETS)
+    if path is None:
+        return targets
+    document = json.loads(Path(path).read_text())
+    if not isinstance(document, dict):
+        raise ValueError("a targets file is a JSON object of indicator code to target")
+    for code, text in document.items():
+        if text is None:
+            targets.pop(code, None)
+        else:
+            targets[code] = Target.parse(str(text))
+    return targets
+
+
+def cmd_indicators(args: argparse.Namespace) -> int:
+    from consumers.indicators import load_children
+    from hub.domain.indicators import build_report
+    from hub.indicators_report import render
+
+    try:
+        as_at = date.fromisoformat(args.as_at) if args.as_at else datetime.now(UK).date()
+        targets = load_targets(args.targets)
+    except (ValueError, OSError) as error:
+        print(f"hub indicators: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    hub = open_hub(args)
+    try:
+        runner = hub.consumer_runner("indicators")
+        if not args.no_catch_up:
+            runner.run_once()
+        status = runner.status()
+        children = load_children(runner.state)
+    finally:
+        hub.close()
+    if status.lag:
+        print(
+            f"note: the indicators consumer is {status.lag} log entries behind "
+            f"(position {status.position} of {status.head}); run `hub consumer run "
+            "indicators --once` or drop --no-catch-up",
+            file=sys.stderr,
+        )
+    report = build_report(children, as_at, targets)
+    if report.latest.end >= datetime.now(UK).date():
+        print(
+            f"note: {report.latest.label} has not ended yet (--as-at is in the future), so its "
+            "figures are provisional",
+            file=sys.stderr,
+        )
+    content = render(report, args.format)
+    if args.out:
+        Path(args.out).write_text(content if content.endswith("\n") else content + "\n")
+        print(
+            f"{args.format} indicators for {report.latest.label} written to {args.out}",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(content if content.endswith("\n") else content + "\n")
+    return EXIT_OK
