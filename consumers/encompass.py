@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,7 @@ from hub.domain.access import Practitioner, Purpose, RelationshipBasis, Relation
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.records import ChildRecordEntry, DisclosureAudited
 from hub.domain.relationships import derive_relationships
-from hub.domain.working_days import next_working_day
+from hub.domain.working_days import next_school_day_start
 from hub.policies.decision import AccessContext, Action, DecisionPoint, ItemAttributes
 
 if TYPE_CHECKING:
@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("hub.consumers.encompass")
 UK = ZoneInfo("Europe/London")
 INCIDENT = "police.domestic-abuse-incident"
-SCHOOL_DAY_STARTS = time(8, 30)
 NOTICE_FIELDS = ("child_present", "police_reference", "child_voice")
 # What the child's school needs to know about: enrolments, home education and retractions.
 _ROUTING_KINDS = {"education.enrolled", "education.elective-home-education-notice"}
@@ -74,12 +73,6 @@ NOTICE, PENDING, DELIVERED, OPEN, ACK, ESCALATED, HISTORIC = (
 def _notice_name(stream: str, notice_id: str) -> str:
     # Sealed with the child's key; kept by a rebuild (an escalation is not derived from the log).
     return NOTICE + child_document(stream, notice_id)
-
-
-def school_day_deadline(occurred_at: datetime) -> datetime:
-    """The start of the next school day after the incident (08:30 UK time)."""
-    day = next_working_day(occurred_at.astimezone(UK).date())
-    return datetime.combine(day, SCHOOL_DAY_STARTS, UK)
 
 
 def notice_content(body: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +171,7 @@ class EncompassConsumer:
             "enrolment": school.source_event_id if school else None,
             "recipients": recipients,
             "issued_at": now.isoformat(),
-            "deadline": school_day_deadline(occurred).isoformat(),
+            "deadline": next_school_day_start(occurred).isoformat(),
             "corrects": earlier,
             "escalated_from": None,
         }

@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.domain.chronology import ChronologyEntry
-from hub.domain.working_days import next_working_day
+from hub.domain.working_days import SCHOOL_DAY_STARTS, next_school_day_start
 
 UK = ZoneInfo("Europe/London")
 
@@ -27,13 +27,13 @@ class LatencyRules:
     next_school_day_kinds: frozenset[str] = field(
         default_factory=lambda: frozenset({"police.domestic-abuse-incident"})
     )
-    school_day_starts: time = time(8, 30)
+    school_day_starts: time = SCHOOL_DAY_STARTS
 
     def deadline(self, entry: ChronologyEntry) -> tuple[datetime, str]:
         event = entry.event
         if event.kind in self.next_school_day_kinds:
-            day = next_working_day(event.occurred_at.astimezone(UK).date())
-            return datetime.combine(day, self.school_day_starts, UK), "before the next school day"
+            deadline = next_school_day_start(event.occurred_at, self.school_day_starts)
+            return deadline, "before the next school day"
         hours = int(self.share_within.total_seconds() // 3600)
         return event.recorded_at + self.share_within, f"within {hours} hours of recording"
 

@@ -20,12 +20,15 @@ is upgraded.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import holidays
 
 _DAY = timedelta(days=1)
+SCHOOL_DAY_STARTS = time(8, 30)
+_UK = ZoneInfo("Europe/London")
 
 
 @cache
@@ -79,3 +82,10 @@ def working_days_between(start: date, end: date) -> int:
         return sum(1 for day in days if is_working_day(day))
     days = (start - offset * _DAY for offset in range(1, (start - end).days + 1))
     return -sum(1 for day in days if is_working_day(day))
+
+
+def next_school_day_start(moment: datetime, starts: time = SCHOOL_DAY_STARTS) -> datetime:
+    """The start (UK time) of the first school day after the day of `moment`: Operation
+    Encompass's "before the next school day". The hub has no school term dates, so school days
+    are working days."""
+    return datetime.combine(next_working_day(moment.astimezone(_UK).date()), starts, _UK)

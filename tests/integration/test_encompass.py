@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from consumers.encompass import EncompassConsumer, school_day_deadline
+from consumers.encompass import EncompassConsumer
 from consumers.framework import ConsumerRunner, ConsumerState
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.records import DisclosureAudited
+from hub.domain.working_days import next_school_day_start
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 from tests.factories import event_dict, nhs_number
@@ -249,7 +250,7 @@ def test_unacknowledged_notices_escalate_to_the_front_door_and_acknowledged_ones
     consumer.acknowledge(documents, by_child[WITHHELD]["id"], "dsl-100001", clock.now)
     r.state.commit(documents.changed, None)
 
-    deadline = school_day_deadline(INCIDENT_AT)
+    deadline = next_school_day_start(INCIDENT_AT)
     clock.now = deadline + timedelta(minutes=119)
     r.run_once()
     assert inbox(r, "mash-0001") == []

@@ -133,3 +133,18 @@ def test_the_next_school_day_for_operation_encompass_skips_bank_holidays() -> No
     deadline, expectation = LatencyRules().deadline(entry)
     assert expectation == "before the next school day"
     assert deadline == datetime(2026, 12, 29, 8, 30, tzinfo=UK)  # not Monday 28 (substitute day)
+
+
+def test_the_next_school_day_starts_after_weekends_and_bank_holidays() -> None:
+    from hub.domain.working_days import next_school_day_start
+
+    uk = UK
+    thursday_evening = datetime(2026, 11, 19, 21, 30, tzinfo=UTC)
+    christmas_eve = datetime(2026, 12, 24, 22, 0, tzinfo=UTC)
+    friday_after_midnight_bst = datetime(2026, 6, 4, 23, 30, tzinfo=UTC)  # Fri 00:30 in the UK
+    assert next_school_day_start(thursday_evening) == datetime(2026, 11, 20, 8, 30, tzinfo=uk)
+    # Christmas Day, Boxing Day (Saturday) and its substitute Monday 28 December are skipped.
+    assert next_school_day_start(christmas_eve) == datetime(2026, 12, 29, 8, 30, tzinfo=uk)
+    assert next_school_day_start(friday_after_midnight_bst) == datetime(
+        2026, 6, 8, 8, 30, tzinfo=uk
+    )
