@@ -102,7 +102,8 @@ class UnknownNoticeError(LookupError):
 class EncompassConsumer:
     name = "encompass"
     description = "Operation Encompass notices to schools (or the LA front door)"
-    kept_on_rebuild = (NOTICE, DELIVERED, ACK, ESCALATED)
+    # Everything about issued notices: a rebuild re-derives only routing facts and historic marks.
+    kept_on_rebuild = (NOTICE, PENDING, DELIVERED, OPEN, ACK, ESCALATED)
 
     def __init__(
         self,

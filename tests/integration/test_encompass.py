@@ -294,15 +294,36 @@ def test_a_crash_after_the_audit_entry_does_not_audit_or_deliver_twice(
     assert len(notice_audits(encompass_hub, ENROLLED)) == 1
 
 
-def test_a_rebuild_keeps_delivered_notices_and_sends_nothing_again(encompass_hub: Hub) -> None:
-    publish(encompass_hub, "shire-constabulary", [incident("DA-10", ENROLLED)])
-    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+def test_a_rebuild_keeps_notices_in_flight_and_sends_nothing_again(
+    encompass_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [incident("DA-10", ENROLLED), incident("DA-13", WITHHELD)],
+    )
+    clock = Clock(INCIDENT_AT + timedelta(hours=1))
+    r = runner(encompass_hub, clock)
+    consumer = r.consumer
+    assert isinstance(consumer, EncompassConsumer)
+    deliver = consumer.act
+    with monkeypatch.context() as patched:  # issued, not yet delivered, when the rebuild comes
+        patched.setattr(consumer, "act", lambda *args: None)
+        r.run_once()
+        r.rebuild()
+    assert consumer.act == deliver
     r.run_once()
-    before = inbox(r, "dsl-100001")
+    delivered = inbox(r, "dsl-100001")
+    assert len(delivered) == 2
     r.rebuild()
-    assert inbox(r, "dsl-100001") == before
+    assert inbox(r, "dsl-100001") == delivered
     assert len(notice_audits(encompass_hub, ENROLLED)) == 1
-    assert r.status().as_dict()["notices_pending"] == 0
+    status = r.status().as_dict()
+    assert (status["notices_pending"], status["awaiting_acknowledgement"]) == (0, 2)
+    clock.now = next_school_day_start(INCIDENT_AT) + timedelta(hours=3)
+    r.run_once()
+    r.run_once()
+    assert len(inbox(r, "mash-0001")) == 2  # still escalated after the rebuild
 
 
 def test_a_corrected_incident_issues_a_corrected_notice(encompass_hub: Hub) -> None:
