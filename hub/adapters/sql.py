@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +65,24 @@ class PostgresSchema:
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
+        with ExitStack() as stack:
+            db = self._begin(stack)
+            with db.cursor() as cursor:
+                yield cursor
+
+    def _begin(self, stack: ExitStack) -> Any:
+        """Start a transaction. A connection the server has dropped (restart, failover,
+        `pg_terminate_backend`) only shows it when used: the BEGIN fails and psycopg marks
+        it closed. Nothing has run in it yet, so reconnect and begin again, once."""
         db = self._conn()
-        with db.transaction(), db.cursor() as cursor:
-            yield cursor
+        try:
+            stack.enter_context(db.transaction())
+        except self._psycopg.OperationalError:
+            if not db.closed:
+                raise
+            db = self._conn()
+            stack.enter_context(db.transaction())
+        return db
 
     def run(self, statements: Sequence[Statement]) -> list[tuple[Any, ...]]:
         """Run statements in one transaction; a list of tuples as parameters means

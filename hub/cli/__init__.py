@@ -235,10 +235,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_DISK_FULL = (
+    "the store's disk is full ({detail}); nothing half-done: whatever was committed is kept. "
+    "Free space (or grow the volume) and run the command again: it carries on from there"
+)
+
+
+def _disk_full(error: BaseException) -> str | None:
+    """The error's database detail if it (or what caused it) is a full disk: SQLITE_FULL,
+    ENOSPC, or PostgreSQL's disk_full (SQLSTATE 53100)."""
+    import errno
+    import sqlite3
+
+    seen: BaseException | None = error
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
+        if isinstance(seen, sqlite3.Error) and getattr(seen, "sqlite_errorcode", None) == 13:
+            return str(seen)  # SQLITE_FULL
+        if isinstance(seen, sqlite3.OperationalError) and "disk is full" in str(seen):
+            return str(seen)
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return seen.strerror or "no space left on device"
+        if getattr(seen, "sqlstate", None) == "53100":
+            return "PostgreSQL: could not extend a file, no space left on device"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        result: int = args.handler(args)
+        try:
+            result: int = args.handler(args)
+        except Exception as error:
+            if (detail := _disk_full(error)) is None:
+                raise
+            print(f"hub: {_DISK_FULL.format(detail=detail)}", file=sys.stderr)
+            return EXIT_FAILED
     except PermissionError as error:
         print(f"hub: refused: {error}", file=sys.stderr)
         return EXIT_DENIED
