@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -126,6 +127,16 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         return JSONResponse(
             {"detail": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        # Where and why, never the input: it may hold personal data, or values (NaN, lone
+        # surrogates) that cannot be rendered as JSON, which made this a 500.
+        problems = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in error.errors()
+        ]
+        return JSONResponse({"detail": problems}, status_code=422)
 
     @app.exception_handler(PermissionError)
     async def forbidden(_: Request, error: PermissionError) -> JSONResponse:

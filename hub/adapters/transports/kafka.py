@@ -4,6 +4,12 @@ pseudonymous stream id so a child's events stay in order within a partition.
 Ingest assigns partitions explicitly (no consumer group: joins are slow, and the position that
 counts is the one committed in the store with the events) and seeks each partition to the
 tracked offset + 1, so a restart neither skips nor repeats a message.
+
+When the broker becomes unreachable mid-run, ingest keeps running: every empty poll probes
+the broker with a bounded request, and while that fails it logs `kafka_unavailable` (with
+`retry_in_s`) and waits with exponential backoff (0.5 s doubling to 30 s). When the broker
+answers again it logs `kafka_available_again` and seeks every partition back to the store's
+committed position + 1, so nothing is skipped or recorded twice.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from hub.ingest import BatchOutcome, InboundMessage, IngestService
 
 TOPIC_PREFIX = "hub.events."
 DEFAULT_PARTITIONS = 3
+BACKOFF_INITIAL_S = 0.5
+BACKOFF_MAX_S = 30.0
 log = structlog.get_logger("hub.kafka")
 
 
@@ -86,11 +94,13 @@ class KafkaIngestRunner:
         batch_size: int = 1000,
         poll_timeout_ms: int = 500,
         bootstrap_timeout_ms: int = 30_000,
+        probe_timeout_ms: int = 3_000,
     ) -> None:
         self._bootstrap = bootstrap
         self._ingest = ingest
         self._batch_size = batch_size
         self._poll_timeout_ms = poll_timeout_ms
+        self._probe_timeout_ms = probe_timeout_ms
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=None,
@@ -105,7 +115,23 @@ class KafkaIngestRunner:
     def close(self) -> None:
         self._consumer.close()
 
+    def _end_offsets(self) -> dict[TopicPartition, int]:
+        """The assigned partitions' end offsets, from a request bounded in time: it raises a
+        KafkaError when the broker does not answer (where `topics()` would wait forever)."""
+        if not self._assigned:
+            return {}
+        ends: dict[TopicPartition, int] = self._consumer.end_offsets(
+            list(self._assigned), timeout_ms=self._probe_timeout_ms
+        )
+        return ends
+
+    def _seek_to_store_positions(self) -> None:
+        for partition in self._assigned:
+            committed = self._ingest.resume_after(source_name(partition))
+            self._consumer.seek(partition, 0 if committed is None else committed + 1)
+
     def _refresh_assignment(self) -> None:
+        self._end_offsets()  # is the broker there? (topics() below would block until it is)
         partitions = set()
         for topic in self._consumer.topics():
             if topic.startswith(TOPIC_PREFIX):
@@ -123,13 +149,10 @@ class KafkaIngestRunner:
         self._assigned = partitions
         log.info("kafka_partitions_assigned", partitions=len(partitions))
 
-    def _caught_up(self) -> bool:
+    def _caught_up(self, ends: dict[TopicPartition, int]) -> bool:
         """True when the store holds every partition up to its end offset. The store, not the
         consumer's position, is the truth: where the consumer thinks it is done but the store
         is behind, it is sent back to the stored position."""
-        if not self._assigned:
-            return True
-        ends = self._consumer.end_offsets(list(self._assigned))
         caught_up = True
         for partition in self._assigned:
             committed = self._ingest.resume_after(source_name(partition))
@@ -146,28 +169,45 @@ class KafkaIngestRunner:
         stop = stop or threading.Event()
         outcomes: list[BatchOutcome] = []
         last_refresh = 0.0
-        backoff = 0.5
-        idle = False
+        broker_backoff = ingest_backoff = BACKOFF_INITIAL_S
+        unavailable_since: float | None = None
         while not stop.is_set():
             try:
                 if time.monotonic() - last_refresh > 10 or not self._assigned:
                     self._refresh_assignment()
                     last_refresh = time.monotonic()
-                # Done when a whole poll brought nothing and the store has reached the end
-                # offsets. Both, because the test broker (tansu 0.6, memory storage) reports
-                # end offsets below the high watermark when producers batch.
-                if once and idle and self._caught_up():
-                    return outcomes
                 polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
-                idle = not polled
-                backoff = 0.5
+                # An empty poll may be an idle topic or a broker that has gone: ask it.
+                ends = None if polled else self._end_offsets()
             except KafkaError as error:
+                now = time.monotonic()
+                unavailable_since = unavailable_since or now
                 log.warning(
-                    "kafka_unavailable_retrying", error=type(error).__name__, wait_s=backoff
+                    "kafka_unavailable",
+                    bootstrap=self._bootstrap,
+                    error=type(error).__name__,
+                    unavailable_for_s=round(now - unavailable_since, 1),
+                    retry_in_s=broker_backoff,
                 )
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                stop.wait(broker_backoff)
+                broker_backoff = min(broker_backoff * 2, BACKOFF_MAX_S)
                 continue
+            broker_backoff = BACKOFF_INITIAL_S
+            if unavailable_since is not None:
+                # Whatever the client buffered or thinks, resume from what the store holds.
+                self._seek_to_store_positions()
+                log.warning(
+                    "kafka_available_again",
+                    bootstrap=self._bootstrap,
+                    unavailable_for_s=round(time.monotonic() - unavailable_since, 1),
+                )
+                unavailable_since = None
+                continue
+            # Done when a whole poll brought nothing and the store has reached the end
+            # offsets. Both, because the test broker (tansu 0.6, memory storage) reports end
+            # offsets below the high watermark when producers batch.
+            if ends is not None and once and self._caught_up(ends):
+                return outcomes
             for partition, records in sorted(polled.items()):
                 batch = [
                     InboundMessage(
@@ -180,12 +220,18 @@ class KafkaIngestRunner:
                 ]
                 try:
                     outcomes.append(self._ingest.ingest(batch))
+                    ingest_backoff = BACKOFF_INITIAL_S
                 except Exception:
-                    # Nothing of the batch committed: rewind to the stored position and retry.
-                    committed = self._ingest.resume_after(source_name(partition))
-                    self._consumer.seek(partition, 0 if committed is None else committed + 1)
-                    log.exception("ingest_batch_failed_retrying", source=source_name(partition))
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 30.0)
+                    # Nothing of the batch committed: rewind to the stored positions and retry.
+                    # Every partition, not just this one: the rest of this poll is not ingested
+                    # either, and the consumer's position is already past it.
+                    self._seek_to_store_positions()
+                    log.exception(
+                        "ingest_batch_failed_retrying",
+                        source=source_name(partition),
+                        retry_in_s=ingest_backoff,
+                    )
+                    stop.wait(ingest_backoff)
+                    ingest_backoff = min(ingest_backoff * 2, BACKOFF_MAX_S)
                     break
         return outcomes
