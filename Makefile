@@ -31,8 +31,9 @@ browser:
 test: lint browser
 	$(BIN)/pytest
 
+# Every benchmark, one table + benchmarks/results/suite-<ts>.json; BENCH_ARGS=--quick for a smoke run.
 bench: $(VENV)/.test
-	$(BIN)/python -m benchmarks.ingest_inbox
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .hub .hub-demo .pytest_cache .mypy_cache .ruff_cache

@@ -23,11 +23,11 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+from benchmarks.common import Figure, add_common_args, write_result
 from benchmarks.workload import canonical_lines
 from hub.adapters.transports.inbox import write_inbox_file
 
@@ -99,11 +99,15 @@ async def read_concurrently(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--readers", type=int, default=50)
-    parser.add_argument("--requests", type=int, default=40)
-    parser.add_argument("--children", type=int, default=2000)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_common_args(parser)
+    parser.add_argument("--readers", type=int)
+    parser.add_argument("--requests", type=int)
+    parser.add_argument("--children", type=int)
     args = parser.parse_args()
+    args.readers = args.readers or (10 if args.quick else 50)
+    args.requests = args.requests or (5 if args.quick else 40)
+    args.children = args.children or (200 if args.quick else 2000)
     data_dir = Path(tempfile.mkdtemp(prefix="hub-load-")) / "hub"
     report = json.loads(
         hub_cli(
@@ -189,25 +193,35 @@ def main() -> None:
         server.wait(timeout=30)
         ingest.wait(timeout=30)
     q = statistics.quantiles(sorted(timings), n=100, method="inclusive")
-    result = {
-        "benchmark": "api_load_sqlite",
-        "readers": args.readers,
-        "requests": len(timings),
-        "errors": len(errors),
-        "error_kinds": sorted(set(errors)),
-        "p50_ms": round(q[49] * 1000, 1),
-        "p95_ms": round(q[94] * 1000, 1),
-        "p99_ms": round(q[98] * 1000, 1),
-        "requests_per_s": round(len(timings) / elapsed, 1),
-        "inbox_events_written_during_run": sum(written),
-        "store_rows_added_during_run": rows_after - events_before,
-        "at": datetime.now(UTC).isoformat(),
-    }
-    print(json.dumps(result, indent=2))
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"api_load-{datetime.now(UTC):%Y%m%dT%H%M%S}.json").write_text(
-        json.dumps(result, indent=2)
+    rate = len(timings) / elapsed
+    figures = [
+        Figure(
+            f"API chronology p50, {args.readers} readers + ingest",
+            round(q[49] * 1000, 1),
+            "ms",
+            better="lower",
+        ),
+        Figure("API chronology p95", round(q[94] * 1000, 1), "ms", better="lower"),
+        Figure("API chronology p99", round(q[98] * 1000, 1), "ms", better="lower"),
+        Figure("API chronology throughput", round(rate, 1), "requests/s"),
+        Figure("API errors", len(errors), "requests", target={"max": 0}, better="lower"),
+    ]
+    write_result(
+        args,
+        "api_load_sqlite",
+        figures,
+        params={
+            "readers": args.readers,
+            "requests_per_reader": args.requests,
+            "children": args.children,
+        },
+        notes=["no baseline: latency under concurrent load with ingest running is reported"],
+        extra={
+            "requests": len(timings),
+            "error_kinds": sorted(set(errors)),
+            "inbox_events_written_during_run": sum(written),
+            "store_rows_added_during_run": rows_after - events_before,
+        },
     )
 
 

@@ -55,8 +55,13 @@ class HubStore(Application[UUID]):
         return self.recorder
 
     def append(self, records: Sequence[HubRecord], tracking: Tracking) -> None:
-        """Record `records` and move the transport position, atomically."""
-        self.events.put(records, tracking=tracking)
+        """Record `records` and move the transport position, atomically.
+
+        Straight to the recorder (what `events.put` does, without building a `Recording` per
+        row that nothing here reads)."""
+        self.recorder.insert_events(
+            [self.mapper.to_stored_event(record) for record in records], tracking=tracking
+        )
 
     def position(self, source: str) -> int | None:
         return self.process_recorder.max_tracking_id(source)

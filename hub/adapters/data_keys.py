@@ -67,15 +67,21 @@ class Keyring:
         return key
 
     def _cached(self, scope: str) -> DataKey | None:
-        with self._lock:
-            key = self._cache.get(scope)
-            if key is None:
-                return None
-            if time.monotonic() - key.loaded_at > self._cache_seconds:
-                del self._cache[scope]
-                return None
+        # Called per sealed row (ingest's hot path), so the hit path takes no lock: single
+        # OrderedDict operations are atomic, and a key evicted meanwhile is simply a miss.
+        key = self._cache.get(scope)
+        if key is None:
+            return None
+        if time.monotonic() - key.loaded_at > self._cache_seconds:
+            with self._lock:
+                if self._cache.get(scope) is key:
+                    del self._cache[scope]
+            return None
+        try:
             self._cache.move_to_end(scope)
-            return key
+        except KeyError:
+            return key  # evicted or erased by another thread just now; this caller holds it
+        return key
 
     def _unwrap(self, stored: WrappedDataKey) -> DataKey:
         plain = self._keks.unwrap(stored.kek_id, stored.wrapped)

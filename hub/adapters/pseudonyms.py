@@ -3,23 +3,30 @@
 There are only about 10^9 NHS numbers, so an unkeyed hash could be reversed by enumeration;
 every identifier is therefore HMAC-SHA256'd under the pseudonym key, which lives apart from
 the database. Each use has its own domain label so pseudonyms cannot be matched across uses.
+
+Child stream pseudonyms are cached (bounded): ingest asks for the same heavy-tail children
+again and again. The cache holds only what the store already names streams by.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+from collections import OrderedDict
 from uuid import UUID
 
 from hub.domain.canonical_event import ChildRef
+
+_CHILD_CACHE_SIZE = 100_000
 
 
 class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         self._key = key
+        self._children: OrderedDict[str, UUID] = OrderedDict()
 
     def _uuid(self, label: str, value: str) -> UUID:
-        digest = hmac.new(self._key, f"{label}\x1f{value}".encode(), hashlib.sha256).digest()
+        # hmac.digest is OpenSSL's one-shot HMAC: the same MAC as hmac.new(...).digest().
+        digest = hmac.digest(self._key, f"{label}\x1f{value}".encode(), "sha256")
         # RFC 9562 version 8 (custom) UUID from the first 16 bytes of the MAC.
         raw = bytearray(digest[:16])
         raw[6] = (raw[6] & 0x0F) | 0x80
@@ -32,7 +39,13 @@ class Pseudonymiser:
         return self._uuid("child-provisional", child.identifier)
 
     def nhs_stream(self, nhs_number: str) -> UUID:
-        return self._uuid("child-nhs", nhs_number)
+        cached = self._children.get(nhs_number)
+        if cached is not None:
+            return cached
+        stream = self._children[nhs_number] = self._uuid("child-nhs", nhs_number)
+        if len(self._children) > _CHILD_CACHE_SIZE:
+            self._children.popitem(last=False)
+        return stream
 
     def ingest_key(self, idempotency_key: str) -> UUID:
         return self._uuid("ingest-key", idempotency_key)
