@@ -20,6 +20,7 @@ audit stream (the same rows, not decrypted or decoded).
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import tempfile
@@ -132,6 +133,9 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=100_000)
     parser.add_argument("--target-entries", type=int, default=500)
     parser.add_argument("--reads", type=int, default=200)
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() after the warm-up queries"
+    )
     args = parser.parse_args()
     if args.quick:
         args.entries, args.children, args.target_entries, args.reads = 20_000, 2_000, 200, 50
@@ -154,6 +158,9 @@ def main() -> None:
     queries = hub.audit_queries
     for _ in range(3):
         queries.who_saw_child(DPO, child)
+    if args.gc_freeze:  # as chronology_latency: a server may freeze its heap after start-up
+        gc.collect()
+        gc.freeze()
     timings = []
     answered = 0
     for _ in range(args.reads):
@@ -192,6 +199,7 @@ def main() -> None:
             "children": args.children,
             "target_entries": args.target_entries,
             "reads": args.reads,
+            "gc_freeze": args.gc_freeze,
         },
         notes=[
             "each query writes its own audit entry to the child's stream first (write-ahead), "

@@ -193,6 +193,7 @@ def main() -> None:
     else:
         hub.projection.catch_up()
 
+    gc.collect()  # the rebuild's garbage is not the reads' to pay for
     service = hub.chronology
     service.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)  # first read: caches
     if args.gc_freeze:

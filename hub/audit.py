@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+from eventsourcing.sqlite import SQLiteAggregateRecorder
+from eventsourcing.utils import resolve_topic
 
 from hub.adapters.data_keys import Keyring
 from hub.adapters.envelope import EnvelopeMapper
@@ -46,10 +50,21 @@ class AuditUnavailableError(RuntimeError):
 class AuditLedger(Application[UUID]):
     name = "audit"
 
-    def __init__(self, env: dict[str, str], keyring: Keyring, pseudonyms: Pseudonymiser) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        keyring: Keyring,
+        pseudonyms: Pseudonymiser,
+        *,
+        cache_records: int = 20_000,
+    ) -> None:
         self._keyring = keyring
         self._pseudonyms = pseudonyms
         self._write_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        # (stream id as an int, version) -> (sealed state, record)
+        self._cache: OrderedDict[tuple[int, int], tuple[bytes, HubRecord]] = OrderedDict()
+        self._cache_size = cache_records
         super().__init__(env)
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -81,12 +96,87 @@ class AuditLedger(Application[UUID]):
         return rows[0].originator_version if rows else 0
 
     def _read(self, stream: UUID) -> list[HubRecord]:
-        records = []
-        for row in self.recorder.select_events(stream):
-            record = self.mapper.to_domain_event(row)
-            assert isinstance(record, HubRecord)
-            records.append(record)
-        return records
+        recorder = self.recorder
+        if not isinstance(recorder, SQLiteAggregateRecorder):
+            return [self._decoded(row) for row in recorder.select_events(stream)]
+        # SQLite: the stream's rows straight from the table (as HubStore batches look-ups),
+        # so a row whose record is already decoded costs no StoredEvent or UUID.
+        statement = (
+            "SELECT originator_version, topic, state FROM "  # noqa: S608
+            f"{recorder.events_table_name} WHERE originator_id = ? ORDER BY originator_version"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (stream.hex,))
+            rows = cursor.fetchall()
+        return [self._decoded_row(stream, row[0], row[1], row[2]) for row in rows]
+
+    def _decoded_row(self, stream: UUID, version: int, topic: str, state: bytes) -> HubRecord:
+        key = (stream.int, version)
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] == state:
+                self._cache.move_to_end(key)
+                return cached[1]
+        return self._decoded(StoredEvent(stream, version, topic, state))
+
+    def _decoded(self, row: StoredEvent) -> HubRecord:
+        """The record a stored row holds. Ledger rows never change, and a busy child's
+        stream is read whole by every "who saw" query, so decoded records are kept (LRU)
+        with the exact sealed bytes they came from and reused only while the stored row is
+        byte-for-byte the same (so a changed row is still opened, and fails, as before)."""
+        stream = row.originator_id
+        key = ((stream if isinstance(stream, UUID) else UUID(stream)).int, row.originator_version)
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached[0] == row.state:
+                self._cache.move_to_end(key)
+                return cached[1]
+        record = self._decode(row)
+        with self._cache_lock:
+            self._cache[key] = (row.state, record)
+            self._cache.move_to_end(key)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return record
+
+    def _decode(self, row: StoredEvent) -> HubRecord:
+        """The record a stored row holds, as the mapper would make it.
+
+        Audit records are the transcoder's JSON with one wrapped value, the timestamp; when
+        the decrypted bytes show just that one (`"_type_"` once), they are read with orjson
+        and the record is made as the mapper makes it (no __init__), without the standard
+        library decoder's per-object hook, which is most of the cost of reading a child's
+        audit stream. Anything else (another wrapped value, a number orjson refuses, an
+        upcast class) goes through the mapper."""
+        plain = self.envelope.open_state(row)
+        if plain.count(b'"_type_"') == 1:
+            try:
+                state = orjson.loads(plain)
+            except orjson.JSONDecodeError:
+                state = None
+            stamp = state.get("timestamp") if isinstance(state, dict) else None
+            cls = resolve_topic(row.topic)
+            if (
+                isinstance(stamp, dict)
+                and len(stamp) == 2
+                and stamp.get("_type_") == "datetime_iso"
+                and isinstance(stamp.get("_data_"), str)
+                and isinstance(cls, type)
+                and issubclass(cls, HubRecord)
+                and getattr(cls, "class_version", 1) == 1
+                and "class_version" not in state
+            ):
+                assert isinstance(state, dict)
+                state["timestamp"] = datetime.fromisoformat(stamp["_data_"])
+                stream = row.originator_id
+                state["originator_id"] = stream if isinstance(stream, UUID) else UUID(stream)
+                state["originator_version"] = row.originator_version
+                record = object.__new__(cls)
+                object.__setattr__(record, "__dict__", state)
+                return record
+        decoded = self.mapper.to_domain_event(row)
+        assert isinstance(decoded, HubRecord)
+        return decoded
 
     # Writing -------------------------------------------------------------------------------
 
@@ -235,9 +325,7 @@ class AuditLedger(Application[UUID]):
                     lte=pointer.audit_version,
                 )
                 for row in rows:
-                    record = self.mapper.to_domain_event(row)
-                    assert isinstance(record, HubRecord)
-                    yield record
+                    yield self._decoded(row)
 
     def for_practitioner(self, practitioner_id: str) -> list[HubRecord]:
         return list(self._resolve(self._read(self.practitioner_stream(practitioner_id))))
@@ -255,7 +343,7 @@ class AuditLedger(Application[UUID]):
         while True:
             page = self.recorder.select_notifications(start=start, limit=500)
             for notification in page:
-                record = self.mapper.to_domain_event(notification)
+                record = self._decoded(notification)
                 if isinstance(record, DisclosureAudited):
                     yield record
             if len(page) < 500:

@@ -38,10 +38,11 @@ def _disclosure(record: DisclosureAudited) -> dict[str, Any]:
         "agreement_version": record.agreement_version,
         "child": record.child_stream,
         "outcome": record.outcome,
-        "disclosed": record.disclosed,
-        "redacted": record.redacted,
-        "withheld": record.withheld,
-        "denied": record.denied,
+        # Copies: the ledger keeps decoded records, so an answer must not share its lists.
+        "disclosed": list(record.disclosed),
+        "redacted": {ref: list(paths) for ref, paths in record.redacted.items()},
+        "withheld": list(record.withheld),
+        "denied": dict(record.denied),
         "relationship": record.relationship,
         "break_glass_reason": record.break_glass_reason,
     }

@@ -17,16 +17,19 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
+import orjson
+from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from hub.adapters.chronology_views import ChronologyViewStore, ProjectionConflictError
-from hub.adapters.data_keys import DataKeyErasedError, Keyring
+from hub.adapters.data_keys import KEY_ID_LENGTH, DataKeyErasedError, Keyring
 from hub.adapters.envelope import open_sealed, seal
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import CanonicalEvent
@@ -34,8 +37,10 @@ from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.records import ChildRecordEntry
 from hub.store import HubStore
 
-PAGE = 20_000
+PAGE = 50_000  # rows folded per transaction (fewer rewrites of a busy child's last chunk)
 CHUNK = 100  # entries per sealed chunk of a child's document
+_SNAPSHOTS = 64  # merged chronologies kept (the chunks they hold are bounded separately)
+_MEMO_KEYS = 64  # values derived from one snapshot
 _LINK_TYPES = {"identity-linked": "linked", "identity-unlinked": "unlinked"}
 
 
@@ -50,6 +55,46 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+@dataclass(frozen=True, eq=False)
+class ChronologySnapshot:
+    """A child's merged chronology as of the documents it was read from. The projection hands
+    out the same snapshot while those documents are unchanged, so a caller may keep what it
+    derives from the entries (policy attributes, relationships) in `memo` for as long."""
+
+    entries: tuple[ChronologyEntry, ...]
+    memo: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, key: object, compute: Callable[[], Any]) -> Any:
+        """`compute()`, once per snapshot and key (racing threads may both compute it)."""
+        try:
+            return self.memo[key]
+        except KeyError:
+            value = compute()
+            if len(self.memo) >= _MEMO_KEYS:  # e.g. many distinct viewers' patterns
+                self.memo.clear()
+            self.memo[key] = value
+            return value
+
+
+_EMPTY = ChronologySnapshot(())
+
+
+class _Row(NamedTuple):
+    """A child entry as folding needs it."""
+
+    stream: str
+    version: int
+    entry_type: str
+    received_at: str  # ISO 8601, as the chunk keeps it
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, eq=False)
+class _Chunk:
+    sealed: bytes
+    entries: tuple[ChronologyEntry, ...]
+
+
 def _associated(stream: str) -> bytes:
     return b"hub-chronology-v1\x1f" + stream.encode()
 
@@ -61,6 +106,8 @@ class ChronologyProjection:
         views: ChronologyViewStore,
         keyring: Keyring,
         pseudonyms: Pseudonymiser,
+        *,
+        cache_entries: int = 50_000,
     ) -> None:
         self._store = store
         self._views = views
@@ -68,6 +115,15 @@ class ChronologyProjection:
         self._pseudonyms = pseudonyms
         self._topic = get_topic(ChildRecordEntry)
         self._lock = threading.RLock()
+        # Opened, validated chunks by name, each with the exact sealed bytes it came from, and
+        # merged snapshots by child stream with the chunks they were merged from (both LRU).
+        self._cache_lock = threading.Lock()
+        self._cache_entries = cache_entries
+        self._cached_entries = 0
+        self._chunks: OrderedDict[str, _Chunk] = OrderedDict()
+        self._snapshots: OrderedDict[str, tuple[tuple[_Chunk, ...], ChronologySnapshot]] = (
+            OrderedDict()
+        )
 
     @staticmethod
     def _scope(name: str) -> str:
@@ -77,11 +133,17 @@ class ChronologyProjection:
 
     def _open(self, name: str, sealed: bytes) -> dict[str, Any]:
         plain = open_sealed(self._keyring, self._scope(name), sealed, _associated(name))
-        document: dict[str, Any] = json.loads(plain)
+        try:
+            document: dict[str, Any] = orjson.loads(plain)
+        except orjson.JSONDecodeError:  # written by the standard library (NaN, big integers)
+            document = json.loads(plain)
         return document
 
     def _seal(self, name: str, document: dict[str, Any]) -> bytes:
-        plain = json.dumps(document, separators=(",", ":")).encode()
+        try:
+            plain = orjson.dumps(document)
+        except TypeError:  # e.g. an integer beyond 64 bits: the standard library writes it
+            plain = json.dumps(document, separators=(",", ":")).encode()
         return seal(self._keyring, self._scope(name), plain, _associated(name))
 
     def household_name(self, agency_id: str, household_ref: str) -> str:
@@ -127,24 +189,21 @@ class ChronologyProjection:
             )
             if not page:
                 break
-            entries: dict[str, list[ChildRecordEntry]] = {}
+            entries: dict[str, list[_Row]] = {}
             households: dict[str, dict[str, str]] = {}
             for notification in page:
                 try:
-                    record = self._store.mapper.to_domain_event(notification)
+                    row = self._row(notification)
                 except DataKeyErasedError:
                     continue  # an erased child's entry: never folded, so never resurrected
-                assert isinstance(record, ChildRecordEntry)
-                entries.setdefault(record.originator_id.hex, []).append(record)
+                entries.setdefault(row.stream, []).append(row)
                 household = (
-                    record.body.get("household_ref")
-                    if record.entry_type == "agency-event"
-                    else None
+                    row.body.get("household_ref") if row.entry_type == "agency-event" else None
                 )
                 if household:
-                    name = self.household_name(record.body["agency"]["id"], household)
-                    child = record.body["child"]
-                    households.setdefault(name, {})[record.originator_id.hex] = (
+                    name = self.household_name(row.body["agency"]["id"], household)
+                    child = row.body["child"]
+                    households.setdefault(name, {})[row.stream] = (
                         child.get("nhs_number") or child["provisional_id"]
                     )
             documents = self._fold_households(households)
@@ -157,6 +216,39 @@ class ChronologyProjection:
                 on_progress(Progress(processed, position, head, processed / elapsed))
         return processed
 
+    def _row(self, notification: Notification) -> _Row:
+        """What folding needs of a stored child entry. Its state is the eventsourcing
+        transcoder's JSON, whose only wrapped value in a child entry is the timestamp; when
+        that is so (checked on the bytes) it is read with orjson, skipping the transcoder's
+        per-object hook and the record object. Anything else goes through the mapper."""
+        plain = self._store.envelope.open_state(notification)
+        if plain.count(b'"_type_"') == 1:
+            try:
+                state = orjson.loads(plain)
+                stamp = state["timestamp"]
+                if stamp["_type_"] == "datetime_iso" and len(stamp) == 2:
+                    stream = notification.originator_id
+                    return _Row(
+                        stream.hex if isinstance(stream, UUID) else UUID(stream).hex,
+                        notification.originator_version,
+                        state["entry_type"],
+                        # The transcoder wrote `timestamp.isoformat()`, which reads back to
+                        # the same datetime and so writes back to the same text.
+                        stamp["_data_"],
+                        state["body"],
+                    )
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                pass
+        record = self._store.mapper.to_domain_event(notification)
+        assert isinstance(record, ChildRecordEntry)
+        return _Row(
+            record.originator_id.hex,
+            record.originator_version,
+            record.entry_type,
+            record.timestamp.isoformat(),
+            record.body,
+        )
+
     def _fold_households(self, households: dict[str, dict[str, str]]) -> dict[str, bytes]:
         sealed = self._views.get_many(list(households))
         documents = {}
@@ -166,7 +258,7 @@ class ChronologyProjection:
             documents[name] = self._seal(name, document)
         return documents
 
-    def _fold_streams(self, entries: dict[str, list[ChildRecordEntry]]) -> dict[str, bytes]:
+    def _fold_streams(self, entries: dict[str, list[_Row]]) -> dict[str, bytes]:
         """Append to each stream's last chunk (starting new chunks as they fill), so the cost
         of folding an entry does not grow with the size of the child's record."""
         heads_sealed = self._views.get_many(list(entries))
@@ -181,9 +273,11 @@ class ChronologyProjection:
         documents: dict[str, bytes] = {}
         for stream, new in entries.items():
             head = heads[stream]
+            before = (head["chunks"], dict(head["links"]), head.get("last_occurred_at"))
             chunk_index = max(head["chunks"] - 1, 0)
             name = _chunk(stream, chunk_index)
             chunk = self._open(name, last_sealed[name]) if name in last_sealed else {"entries": []}
+            added = False
             for record in new:
                 if record.entry_type in _LINK_TYPES:
                     head["links"][record.body["provisional_stream"]] = _LINK_TYPES[
@@ -195,42 +289,98 @@ class ChronologyProjection:
                             _chunk(stream, chunk_index), chunk
                         )
                         chunk_index, chunk = chunk_index + 1, {"entries": []}
-                    chunk["entries"].append(
-                        [record.originator_version, record.timestamp.isoformat(), record.body]
-                    )
+                    chunk["entries"].append([record.version, record.received_at, record.body])
+                    added = True
                     occurred = (
                         datetime.fromisoformat(record.body["occurred_at"])
                         .astimezone(UTC)
                         .isoformat()
                     )
                     head["last_occurred_at"] = max(head.get("last_occurred_at", occurred), occurred)
-            if chunk["entries"]:
+            if added:  # (a chunk that only link entries passed through is unchanged)
                 documents[_chunk(stream, chunk_index)] = self._seal(
                     _chunk(stream, chunk_index), chunk
                 )
+            if chunk["entries"]:
                 head["chunks"] = chunk_index + 1
-            documents[stream] = self._seal(stream, head)
+            after = (head["chunks"], head["links"], head.get("last_occurred_at"))
+            if stream not in heads_sealed or after != before:
+                documents[stream] = self._seal(stream, head)
         return documents
 
     def rebuild(self, on_progress: ProgressCallback | None = None) -> int:
         self._views.clear()
+        self.clear_cache()
         return self.catch_up(on_progress)
 
-    def _stream_entries(self, stream: str, head: dict[str, Any]) -> list[ChronologyEntry]:
+    # Reading -------------------------------------------------------------------------------
+    #
+    # Opening a chunk (decrypt, JSON, validating 100 canonical events) is most of the cost of
+    # reading a chronology, and a busy child's chunks rarely change: only the last one takes
+    # new entries. So opened chunks are kept, each with the exact sealed bytes it was opened
+    # from, and reused only while the stored document is byte-for-byte the same. A reused
+    # chunk is still checked against the keyring (its data key must still be held), so an
+    # erased child's cached entries are never served: they fail as a decryption would.
+
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self._chunks.clear()
+            self._snapshots.clear()
+            self._cached_entries = 0
+
+    def _drop_cached(self, stream: str) -> None:
+        with self._cache_lock:
+            self._snapshots.pop(stream, None)
+            for name in [n for n in self._chunks if n.split(":")[0] == stream]:
+                self._cached_entries -= len(self._chunks.pop(name).entries)
+
+    def _cached_chunk(self, name: str, sealed: bytes) -> _Chunk | None:
+        with self._cache_lock:
+            chunk = self._chunks.get(name)
+            if chunk is None or chunk.sealed != sealed:
+                return None
+            self._chunks.move_to_end(name)
+        # The key must still be held (raises DataKeyErasedError as opening would).
+        self._keyring.for_decryption(self._scope(name), sealed[1 : 1 + KEY_ID_LENGTH])
+        return chunk
+
+    def _remember_chunk(self, name: str, chunk: _Chunk) -> None:
+        with self._cache_lock:
+            previous = self._chunks.pop(name, None)
+            if previous is not None:
+                self._cached_entries -= len(previous.entries)
+            self._chunks[name] = chunk
+            self._cached_entries += len(chunk.entries)
+            while self._cached_entries > self._cache_entries and len(self._chunks) > 1:
+                _, evicted = self._chunks.popitem(last=False)
+                self._cached_entries -= len(evicted.entries)
+
+    def _stream_chunks(self, stream: str, head: dict[str, Any]) -> list[_Chunk]:
         names = [_chunk(stream, i) for i in range(head["chunks"])]
         sealed = self._views.get_many(names)
-        items = []
+        chunks = []
         for name in names:
-            for version, received_at, body in self._open(name, sealed[name])["entries"]:
-                items.append(
-                    ChronologyEntry(
-                        event=CanonicalEvent.model_validate(body),
-                        received_at=datetime.fromisoformat(received_at),
-                        stream=stream,
-                        version=version,
-                    )
+            blob = sealed[name]
+            chunk = self._cached_chunk(name, blob)
+            if chunk is None:
+                chunk = _Chunk(
+                    blob,
+                    tuple(
+                        ChronologyEntry(
+                            event=CanonicalEvent.model_validate(body),
+                            received_at=datetime.fromisoformat(received_at),
+                            stream=stream,
+                            version=version,
+                        )
+                        for version, received_at, body in self._open(name, blob)["entries"]
+                    ),
                 )
-        return items
+                self._remember_chunk(name, chunk)
+            chunks.append(chunk)
+        return chunks
+
+    def _stream_entries(self, stream: str, head: dict[str, Any]) -> list[ChronologyEntry]:
+        return [e for chunk in self._stream_chunks(stream, head) for e in chunk.entries]
 
     def _head(self, stream: str) -> dict[str, Any] | None:
         sealed = self._views.get_many([stream]).get(stream)
@@ -242,9 +392,10 @@ class ChronologyProjection:
 
     def forget(self, stream: str) -> None:
         """Drop everything the projection derived from a stream (before its key is erased):
-        its documents, and its membership of household documents."""
+        its documents, its membership of household documents, and what is cached of it."""
         with self._lock:
             self._forget(stream)
+            self._drop_cached(stream)
 
     def _forget(self, stream: str) -> None:
         head = self._head(stream)
@@ -280,15 +431,42 @@ class ChronologyProjection:
 
     def entries(self, stream: UUID) -> list[ChronologyEntry]:
         """The merged chronology of a child stream and the streams linked to it."""
+        return list(self.snapshot(stream).entries)
+
+    def snapshot(self, stream: UUID) -> ChronologySnapshot:
+        """The merged chronology of a child stream and the streams linked to it, as a snapshot
+        that stays the same object while the child's documents are unchanged."""
         own = stream.hex
-        head = self._head(own)
-        if head is None:
-            return []
-        items = self._stream_entries(own, head)
-        linked = [s for s, state in head["links"].items() if state == "linked"]
-        for other, other_sealed in self._views.get_many(linked).items():
-            items += self._stream_entries(other, self._open(other, other_sealed))
-        return merge_chronology(items)
+        try:
+            head = self._head(own)
+            if head is None:
+                return _EMPTY
+            chunks = self._stream_chunks(own, head)
+            linked = [s for s, state in head["links"].items() if state == "linked"]
+            for other, other_sealed in self._views.get_many(linked).items():
+                chunks += self._stream_chunks(other, self._open(other, other_sealed))
+        except DataKeyErasedError:
+            self._drop_cached(own)
+            raise
+        key = tuple(chunks)
+        with self._cache_lock:
+            cached = self._snapshots.get(own)
+            if (
+                cached is not None
+                and len(cached[0]) == len(key)
+                and all(a is b for a, b in zip(cached[0], key, strict=True))
+            ):
+                self._snapshots.move_to_end(own)
+                return cached[1]
+        snapshot = ChronologySnapshot(
+            tuple(merge_chronology(e for chunk in chunks for e in chunk.entries))
+        )
+        with self._cache_lock:
+            self._snapshots[own] = (key, snapshot)
+            self._snapshots.move_to_end(own)
+            while len(self._snapshots) > _SNAPSHOTS:
+                self._snapshots.popitem(last=False)
+        return snapshot
 
 
 def _chunk(stream: str, index: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,13 +23,13 @@ from hub.adapters.data_keys import DataKeyErasedError
 from hub.adapters.directory import PractitionerDirectory
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.audit import AuditLedger
-from hub.chronology_projection import ChronologyProjection
+from hub.chronology_projection import ChronologyProjection, ChronologySnapshot
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
 from hub.domain.patterns import detect_patterns
 from hub.domain.records import BreakGlassGranted, WithholdingIndexed
-from hub.domain.relationships import derive_relationships, find_relationship
+from hub.domain.relationships import ReviewCommission, derive_relationships, find_relationship
 from hub.policies.decision import AccessContext, Action, Decision, DecisionPoint, ItemAttributes
 
 log = structlog.get_logger("hub.disclosure")
@@ -61,6 +62,15 @@ class ShownEntry:
     redacted: list[str]
     shielded: list[str]
     withheld_from: list[dict[str, Any]] | None  # only for data protection officers
+
+    @classmethod
+    def _assemble(cls, **values: Any) -> ShownEntry:
+        """Construct without the frozen dataclass's per-field `object.__setattr__` calls (a
+        quarter of the cost; a chronology builds a thousand per request). The caller passes
+        every field, as the generated __init__ would require."""
+        shown = object.__new__(cls)
+        shown.__dict__.update(values)
+        return shown
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(vars(self))
@@ -124,15 +134,53 @@ class ChronologyView:
         }
 
 
-def _shield_and_redact(
-    entry: ChronologyEntry, redact: frozenset[str]
-) -> tuple[str, dict[str, Any], list[str], list[str]]:
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """What every viewer's `ShownEntry` of one entry starts from, before redaction (immutable,
+    so it is derived once per chronology snapshot and shared by every request)."""
+
+    entry: ChronologyEntry
+    ref: str
+    agency: str
+    agency_type: str
+    categories: tuple[str, ...]
+    status: str
+    shielded: frozenset[str]
+    shielded_sorted: tuple[str, ...]
+
+
+def _shown(entry: ChronologyEntry) -> _Shown:
     event = entry.event
-    shielded = set(event.shielded_fields)
+    shielded = frozenset(event.shielded_fields)
+    return _Shown(
+        entry=entry,
+        ref=entry.ref,
+        agency=event.agency.id,
+        agency_type=event.agency.type.value,
+        categories=tuple(c.value for c in event.categories),
+        status=entry.status.value,
+        shielded=shielded,
+        shielded_sorted=tuple(sorted(shielded)),
+    )
+
+
+def _own_copy(value: Any) -> Any:
+    """A detail value the view may hand out without sharing the (cached) event's containers."""
+    return deepcopy(value) if isinstance(value, dict | list) else value
+
+
+def _shield_and_redact(
+    shown: _Shown, redact: frozenset[str]
+) -> tuple[str, dict[str, Any], list[str], list[str]]:
+    event = shown.entry.event
+    shielded = shown.shielded
+    if not shielded and not redact:
+        details = {name: _own_copy(value) for name, value in event.details.items()}
+        return event.summary, details, [], []
     summary = (
         SHIELDED if "summary" in shielded else (REDACTED if "summary" in redact else event.summary)
     )
-    details: dict[str, Any] = {}
+    details = {}
     redacted = ["summary"] if "summary" in redact and "summary" not in shielded else []
     for name, value in event.details.items():
         path = f"details.{name}"
@@ -142,8 +190,35 @@ def _shield_and_redact(
             details[name] = REDACTED
             redacted.append(path)
         else:
-            details[name] = value
-    return summary, details, redacted, sorted(shielded)
+            details[name] = _own_copy(value)
+    return summary, details, redacted, list(shown.shielded_sorted)
+
+
+def _relationships(
+    snapshot: ChronologySnapshot, commissions: tuple[ReviewCommission, ...]
+) -> tuple[RelationshipGrant, ...]:
+    """The relationships the child's events and these commissions establish, derived once per
+    snapshot and set of commissions."""
+    grants: tuple[RelationshipGrant, ...] = snapshot.derived(
+        ("relationships", commissions),
+        lambda: tuple(derive_relationships((e.event for e in snapshot.entries), commissions)),
+    )
+    return grants
+
+
+def _policy_items(snapshot: ChronologySnapshot) -> list[ItemAttributes]:
+    """What the policy looks at of each entry, derived once per snapshot."""
+
+    def derive() -> list[ItemAttributes]:
+        # Equal attributes share one object, so grouping them finds each by identity.
+        interned: dict[ItemAttributes, ItemAttributes] = {}
+        return [
+            interned.setdefault(item, item)
+            for item in (ItemAttributes.of(e.event) for e in snapshot.entries)
+        ]
+
+    items: list[ItemAttributes] = snapshot.derived("policy-items", derive)
+    return items
 
 
 class ChronologyService:
@@ -228,13 +303,15 @@ class ChronologyService:
         self._projection.catch_up()
         erased_documents = False
         try:
-            entries = self._projection.entries(stream)
+            snapshot = self._projection.snapshot(stream)
         except DataKeyErasedError:  # e.g. a projection restored from before an erasure
-            entries, erased_documents = [], True
+            snapshot, erased_documents = ChronologySnapshot(()), True
+        entries = snapshot.entries
         grants = self._audit.grants(stream.hex)
+        commissions = tuple(grants.commissions())
         grant = find_relationship(
             practitioner,
-            derive_relationships((e.event for e in entries), grants.commissions()),
+            _relationships(snapshot, commissions),
             now,
         )
         break_glass = None if grant else grants.active_break_glass(practitioner.id, now)
@@ -250,15 +327,22 @@ class ChronologyService:
             purpose, grant, break_glass is not None or new_grant is not None, now
         )
         decisions = (
-            self._decisions.decide(
-                practitioner, action, [ItemAttributes.of(e.event) for e in entries], context
-            )
+            self._decisions.decide(practitioner, action, _policy_items(snapshot), context)
             if entries
             else []
         )
         agreement = self._decisions.agreement_in_force(now)
         view = self._build(
-            child, practitioner, purpose, action, agreement, grant, entries, decisions, extra_redact
+            child,
+            practitioner,
+            purpose,
+            action,
+            agreement,
+            grant,
+            entries,
+            decisions,
+            extra_redact,
+            snapshot,
         )
         erased_at = grants.erased_at
         if not entries and not erased_documents:
@@ -345,7 +429,9 @@ class ChronologyService:
         entries: Sequence[ChronologyEntry],
         decisions: Sequence[Decision],
         extra_redact: frozenset[str],
+        snapshot: ChronologySnapshot | None = None,
     ) -> ChronologyView:
+        """`snapshot`: where `entries` came from, to reuse what was derived from them."""
         view = ChronologyView(
             child=child.identifier,
             practitioner=practitioner,
@@ -363,30 +449,36 @@ class ChronologyService:
         shown: list[ChronologyEntry] = []
         reasons: Counter[str] = Counter()
         is_dpo = practitioner.role is Role.DATA_PROTECTION_OFFICER
-        for entry, decision in zip(entries, decisions, strict=True):
+        bases = (
+            snapshot.derived("shown", lambda: [_shown(e) for e in entries])
+            if snapshot is not None
+            else [_shown(e) for e in entries]
+        )
+        for base, decision in zip(bases, decisions, strict=True):
             if not decision.permitted:
                 reasons.update(decision.reasons)
                 continue
             summary, details, redacted, shielded = _shield_and_redact(
-                entry, decision.redact | extra_redact
+                base, decision.redact | extra_redact if extra_redact else decision.redact
             )
+            entry = base.entry
             event = entry.event
             view.entries.append(
-                ShownEntry(
-                    ref=entry.ref,
-                    agency=event.agency.id,
-                    agency_type=event.agency.type.value,
+                ShownEntry._assemble(
+                    ref=base.ref,
+                    agency=base.agency,
+                    agency_type=base.agency_type,
                     kind=event.kind,
-                    categories=[c.value for c in event.categories],
+                    categories=list(base.categories),
                     occurred_at=event.occurred_at,
                     recorded_at=event.recorded_at,
                     received_at=entry.received_at,
                     summary=summary,
                     details=details,
                     sensitivity=event.sensitivity,
-                    status=entry.status.value,
+                    status=base.status,
                     replaced_by=entry.replaced_by,
-                    household_ref=getattr(event, "household_ref", None),
+                    household_ref=event.household_ref,
                     redacted=redacted,
                     shielded=shielded,
                     withheld_from=[
@@ -398,7 +490,16 @@ class ChronologyService:
             )
             shown.append(entry)
         self._group_households(view, practitioner, {e.stream for e in entries})
-        view.patterns = detect_patterns([e for e in shown if e.status is EntryStatus.CURRENT])
+        current = [e for e in shown if e.status is EntryStatus.CURRENT]
+        view.patterns = list(
+            detect_patterns(current)
+            if snapshot is None
+            # Patterns depend only on which entries are shown: the same for most viewers.
+            else snapshot.derived(
+                ("patterns", tuple(id(e) for e in current)),
+                lambda: tuple(detect_patterns(current)),
+            )
+        )
         if not view.entries:
             view.outcome = "denied"
             view.denied_reasons = sorted(reasons)
@@ -423,9 +524,10 @@ class ChronologyService:
                 for stream, identifier in sorted(members.items()):
                     if stream in own:
                         continue
-                    sibling_entries = self._projection.entries(UUID(stream))
                     related = find_relationship(
-                        practitioner, derive_relationships(e.event for e in sibling_entries), now
+                        practitioner,
+                        _relationships(self._projection.snapshot(UUID(stream)), ()),
+                        now,
                     )
                     if related is not None:
                         group["siblings"].append({"child": identifier})

@@ -12,23 +12,26 @@ checkpoint, and names each changed, deleted, inserted or reordered row.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from hub.adapters.data_keys import DataKeyErasedError, DataKeyMissingError
 from hub.adapters.envelope import SealedRowError
-from hub.adapters.merkle_index import IndexedLeaf, MerkleIndexStore
+from hub.adapters.merkle_index import IndexedLeaf, LeafRow, MerkleIndexStore
 from hub.adapters.signing import CheckpointSigner, signature_valid
 from hub.domain.merkle import (
     Frontier,
     consistency_proof,
     inclusion_proof,
-    leaf_hash,
     root_of,
     verify_consistency,
     verify_inclusion,
@@ -36,16 +39,57 @@ from hub.domain.merkle import (
 
 WITNESS_FORMAT = "hub-checkpoint-v1"
 _PAGE = 2000
+_SCAN_PAGE = 5000
+
+
+_Row = tuple[int, str, int, str, bytes]  # notification id, str(stream id), version, topic, state
+_HEX_UUID = re.compile(r"[0-9a-f]{32}")
+_topic_parts: dict[str, bytes] = {}
+
+
+def _length(part: bytes) -> bytes:
+    return len(part).to_bytes(4, "big")
+
+
+def _leaf(stream: str, version: int, topic: str, state: bytes) -> bytes:
+    """SHA-256(0x00 || length-prefixed stream id, version, topic, state), as `leaf_hash` of
+    the joined parts, with one hashlib call and the topic's part kept per topic."""
+    topic_part = _topic_parts.get(topic)
+    if topic_part is None:
+        encoded = topic.encode()
+        topic_part = _topic_parts.setdefault(topic, _length(encoded) + encoded)
+    stream_part, version_part = stream.encode(), str(version).encode()
+    return hashlib.sha256(
+        b"".join(
+            (
+                b"\x00",
+                _length(stream_part),
+                stream_part,
+                _length(version_part),
+                version_part,
+                topic_part,
+                _length(state),
+                state,
+            )
+        )
+    ).digest()
 
 
 def row_leaf(notification: Notification) -> bytes:
-    parts = [
-        str(notification.originator_id).encode(),
-        str(notification.originator_version).encode(),
-        notification.topic.encode(),
+    return _leaf(
+        str(notification.originator_id),
+        notification.originator_version,
+        notification.topic,
         notification.state,
-    ]
-    return leaf_hash(b"".join(len(p).to_bytes(4, "big") + p for p in parts))
+    )
+
+
+def _uuid_text(stored: str) -> str:
+    """str(UUID(stored)) for a stored stream id, without the UUID object for the usual form."""
+    if _HEX_UUID.fullmatch(stored):
+        h = stored
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(UUID(stored))
 
 
 def _canonical(document: dict[str, Any]) -> bytes:
@@ -96,14 +140,52 @@ class IntegrityService:
         self._authenticate = authenticate
         self._clock = clock
 
-    def _rows(self, log: str, after: int = 0) -> Iterator[Notification]:
-        start = after + 1
+    def _rows(self, log: str, after: int = 0) -> Iterator[_Row]:
+        """Every row after `after`, in notification order, as a plain tuple whose stream id
+        is the text `str(notification.originator_id)` would give.
+
+        From a SQLite recorder the rows are read with one query per page straight from its
+        table (as `HubStore` does for batch look-ups): verifying reads every row, and
+        building a `Notification` and a `UUID` per row costs more than hashing it. Any other
+        recorder is read through `select_notifications`."""
+        recorder = self._recorders[log]
+        if not isinstance(recorder, SQLiteAggregateRecorder):
+            start = after + 1
+            while True:
+                page = recorder.select_notifications(start=start, limit=_PAGE)
+                for n in page:
+                    yield n.id, str(n.originator_id), n.originator_version, n.topic, n.state
+                if len(page) < _PAGE:
+                    return
+                start = page[-1].id + 1
+        uuids = recorder.datastore.originator_id_type == "uuid"
+        statement = (
+            "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
+            f"FROM {recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+        )
         while True:
-            page = self._recorders[log].select_notifications(start=start, limit=_PAGE)
-            yield from page
-            if len(page) < _PAGE:
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, (after, _SCAN_PAGE))
+                page = cursor.fetchall()
+            for row in page:
+                stream = _uuid_text(row[1]) if uuids else row[1]
+                yield row[0], stream, row[2], row[3], bytes(row[4])
+            if len(page) < _SCAN_PAGE:
                 return
-            start = page[-1].id + 1
+            after = page[-1][0]
+
+    def _notification(self, log: str, row: _Row) -> Notification:
+        recorder = self._recorders[log]
+        uuids = not isinstance(recorder, SQLiteAggregateRecorder) or (
+            recorder.datastore.originator_id_type == "uuid"
+        )
+        return Notification(
+            id=row[0],
+            originator_id=UUID(row[1]) if uuids else row[1],
+            originator_version=row[2],
+            topic=row[3],
+            state=row[4],
+        )
 
     def extend(self, log: str) -> Frontier:
         """Add every row recorded since the last extension to the log's tree."""
@@ -111,15 +193,11 @@ class IntegrityService:
         frontier = Frontier.from_json(state["frontier"])
         last = int(state["last"])
         batch: list[IndexedLeaf] = []
-        for row in self._rows(log, last):
-            leaf = row_leaf(row)
-            batch.append(
-                IndexedLeaf(
-                    frontier.size, row.id, str(row.originator_id), row.originator_version, leaf
-                )
-            )
+        for row_id, stream, version, topic, sealed in self._rows(log, last):
+            leaf = _leaf(stream, version, topic, sealed)
+            batch.append(IndexedLeaf(frontier.size, row_id, stream, version, leaf))
             frontier.append(leaf)
-            last = row.id
+            last = row_id
             if len(batch) >= _PAGE:
                 self._index.append(log, batch, {"frontier": frontier.to_json(), "last": last})
                 batch = []
@@ -169,8 +247,8 @@ class IntegrityService:
                 findings.append(
                     Finding(log, "bad-signature", "checkpoint signature does not verify")
                 )
-            recorded = self._index.leaves(log)
-            hashes = [leaf.leaf for leaf in recorded]
+            recorded = self._index.leaf_rows(log)
+            hashes = [leaf[4] for leaf in recorded]
             size = int(reference["size"])
             if len(hashes) < size or root_of(hashes[:size]).hex() != reference["root"]:
                 findings.append(
@@ -203,30 +281,36 @@ class IntegrityService:
             reports.append(report)
         return VerifyReport(reports, findings)
 
-    def _compare_rows(
-        self, log: str, recorded: list[IndexedLeaf], report: LogReport
-    ) -> list[Finding]:
-        current = {row.id: row for row in self._rows(log)}
-        leaves = {row_id: row_leaf(row) for row_id, row in current.items()}
-        report.rows = len(current)
-        findings: list[Finding] = []
-        recorded_ids = {leaf.notification_id for leaf in recorded}
+    def _compare_rows(self, log: str, recorded: list[LeafRow], report: LogReport) -> list[Finding]:
+        recorded_ids = {leaf[1] for leaf in recorded}
         last_recorded = max(recorded_ids, default=0)
-        mismatched: dict[int, IndexedLeaf] = {}
+        # One pass over the rows, keeping each row's leaf and, for rows the index does not
+        # name (pending or inserted), the row itself.
+        leaves: dict[int, bytes] = {}
+        unindexed: dict[int, _Row] = {}
+        for row in self._rows(log):
+            leaves[row[0]] = _leaf(row[1], row[2], row[3], row[4])
+            if row[0] not in recorded_ids:
+                unindexed[row[0]] = row
+        report.rows = len(leaves)
+        findings: list[Finding] = []
+        mismatched: dict[int, LeafRow] = {}
         for leaf in recorded:
-            if leaf.notification_id not in current:
+            index, row_id, stream, version, recorded_leaf = leaf
+            current = leaves.get(row_id)
+            if current is None:
                 findings.append(
                     Finding(
                         log,
                         "deleted",
-                        f"row {leaf.notification_id} (leaf {leaf.index}, stream "
-                        f"{leaf.stream} version {leaf.version}) is missing",
-                        [leaf.notification_id],
+                        f"row {row_id} (leaf {index}, stream {stream} version {version}) "
+                        "is missing",
+                        [row_id],
                     )
                 )
-            elif leaves[leaf.notification_id] != leaf.leaf:
-                mismatched[leaf.notification_id] = leaf
-        by_hash = {leaf.leaf: row_id for row_id, leaf in mismatched.items()}
+            elif current != recorded_leaf:
+                mismatched[row_id] = leaf
+        by_hash = {leaf[4]: row_id for row_id, leaf in mismatched.items()}
         reported: set[int] = set()
         for row_id in sorted(mismatched):
             if row_id in reported:
@@ -240,33 +324,35 @@ class IntegrityService:
                 )
                 reported |= {row_id, other}
             else:
-                leaf = mismatched[row_id]
+                index, _, stream, version, _ = mismatched[row_id]
                 findings.append(
                     Finding(
                         log,
                         "changed",
-                        f"row {row_id} (leaf {leaf.index}, stream {leaf.stream} "
-                        f"version {leaf.version}) was changed",
+                        f"row {row_id} (leaf {index}, stream {stream} "
+                        f"version {version}) was changed",
                         [row_id],
                     )
                 )
                 reported.add(row_id)
-        for row_id in sorted(set(current) - recorded_ids):
+        for row_id in sorted(unindexed):
+            row = unindexed[row_id]
             if row_id < last_recorded:
-                row = current[row_id]
                 findings.append(
                     Finding(
                         log,
                         "inserted",
-                        f"row {row_id} (stream {row.originator_id} version "
-                        f"{row.originator_version}) was inserted among checkpointed rows",
+                        f"row {row_id} (stream {row[1]} version "
+                        f"{row[2]}) was inserted among checkpointed rows",
                         [row_id],
                     )
                 )
             else:
                 report.pending += 1
                 # Not covered by a checkpoint yet: it must at least be a row the hub sealed.
-                if self._authenticate is not None and not self._authentic(current[row_id]):
+                if self._authenticate is not None and not self._authentic(
+                    self._notification(log, row)
+                ):
                     findings.append(
                         Finding(
                             log,

@@ -26,6 +26,9 @@ class IndexedLeaf:
     leaf: bytes
 
 
+LeafRow = tuple[int, int, str, int, bytes]
+
+
 class MerkleIndexStore(Protocol):
     def frontier(self, log: str) -> dict[str, Any] | None: ...
 
@@ -34,6 +37,11 @@ class MerkleIndexStore(Protocol):
         ...
 
     def leaves(self, log: str) -> list[IndexedLeaf]: ...
+
+    def leaf_rows(self, log: str) -> list[LeafRow]:
+        """The leaves as plain tuples (index, notification id, stream, version, leaf hash), in
+        tree order: what verifying a whole log reads, without an object per leaf."""
+        ...
 
     def find(self, log: str, stream: str, version: int) -> IndexedLeaf | None: ...
 
@@ -83,6 +91,18 @@ class SqliteMerkleIndexStore:
             (log,),
         )
         return [IndexedLeaf(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+
+    def leaf_rows(self, log: str) -> list[LeafRow]:
+        rows: list[LeafRow] = (
+            self._db()
+            .execute(
+                "SELECT idx, notification_id, stream, version, leaf FROM merkle_leaves "
+                "WHERE log = ? ORDER BY idx",
+                (log,),
+            )
+            .fetchall()
+        )
+        return rows  # sqlite3 gives BLOBs as bytes
 
     def find(self, log: str, stream: str, version: int) -> IndexedLeaf | None:
         row = (
@@ -182,6 +202,12 @@ class PostgresMerkleIndexStore:
             ]
         )
         return [IndexedLeaf(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+
+    def leaf_rows(self, log: str) -> list[LeafRow]:
+        return [
+            (leaf.index, leaf.notification_id, leaf.stream, leaf.version, leaf.leaf)
+            for leaf in self.leaves(log)
+        ]
 
     def find(self, log: str, stream: str, version: int) -> IndexedLeaf | None:
         rows = self._run(

@@ -145,11 +145,39 @@ class Frontier:
         return f"Frontier(size={self._size}, root={self.root().hex()})"
 
 
+def _check_leaves(leaf_hashes: Sequence[bytes], *, numbered: bool) -> None:
+    if not all(isinstance(value, bytes) and len(value) == HASH_SIZE for value in leaf_hashes):
+        for position, value in enumerate(leaf_hashes):
+            _check_hash(value, f"leaf hash {position}" if numbered else "leaf hash")
+
+
+def _parents(level: Sequence[bytes]) -> list[bytes]:
+    """The level above: neighbours paired (0x01 || left || right), an unpaired last node
+    carried up unchanged. One list comprehension over hashlib, no per-node Python calls."""
+    sha256 = hashlib.sha256
+    parents = [
+        sha256(b"\x01" + left + right).digest()
+        for left, right in zip(level[0::2], level[1::2], strict=False)
+    ]
+    if len(level) % 2:
+        parents.append(level[-1])
+    return parents
+
+
 def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
-    """MTH(D[n]) of already-hashed leaves, in linear time and logarithmic extra space."""
-    frontier = Frontier.empty()
-    frontier.extend(leaf_hashes)
-    return frontier.root()
+    """MTH(D[n]) of already-hashed leaves, in linear time.
+
+    Level by level (pairing neighbours and carrying an unpaired last node up unchanged builds
+    exactly the RFC 6962 tree, see `_levels`), which hashes as the frontier does but without
+    a Python call per node: verifying a store hashes every leaf of its tree.
+    """
+    _check_leaves(leaf_hashes, numbered=False)
+    if not leaf_hashes:
+        return EMPTY_ROOT
+    level = list(leaf_hashes)
+    while len(level) > 1:
+        level = _parents(level)
+    return level[0]
 
 
 def _levels(leaf_hashes: Sequence[bytes], size: int) -> list[list[bytes]]:
@@ -159,14 +187,10 @@ def _levels(leaf_hashes: Sequence[bytes], size: int) -> list[list[bytes]]:
     RFC 6962 tree (left subtree = largest power of two below n), in O(n) time.
     """
     level = list(leaf_hashes[:size])
-    for position, value in enumerate(level):
-        _check_hash(value, f"leaf hash {position}")
+    _check_leaves(level, numbered=True)
     levels = [level]
     while len(level) > 1:
-        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            paired.append(level[-1])
-        level = paired
+        level = _parents(level)
         levels.append(level)
     return levels
 

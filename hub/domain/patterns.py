@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
@@ -29,6 +30,8 @@ SUDDEN_HOME_EDUCATION = "sudden-home-education"
 MULTI_AGENCY_CONCERNS = "multi-agency-concerns"
 
 _UK = ZoneInfo("Europe/London")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _WAS_NOT_BROUGHT = "health.was-not-brought"
 _HOME_VISIT = "police.home-visit"
 _HOME_EDUCATION = "education.elective-home-education-notice"
@@ -77,10 +80,11 @@ def detect_patterns(
     entries: Sequence[ChronologyEntry], rules: PatternRules = PatternRules()
 ) -> list[PatternFlag]:
     """Every flag the rules raise on the current entries, sorted by window start, then code."""
-    current = sorted(
-        (e for e in entries if e.status is EntryStatus.CURRENT),
-        key=lambda e: (e.event.occurred_at, e.event.recorded_at, e.received_at, e.ref),
-    )
+    current = [e for e in entries if e.status is EntryStatus.CURRENT]
+    occurred = [e.event.occurred_at for e in current]
+    if any(a >= b for a, b in pairwise(occurred)):
+        # Not strictly in occurred-at order already (a chronology is): order it fully.
+        current.sort(key=lambda e: (e.event.occurred_at, e.event.recorded_at, e.received_at, e.ref))
     flags = [
         *_repeated_was_not_brought(current, rules),
         *_child_not_seen_on_visit(current),
@@ -127,23 +131,30 @@ def _flag(code: str, description: str, window: Sequence[ChronologyEntry]) -> Pat
 def _maximal_windows(
     entries: Sequence[ChronologyEntry],
     within: timedelta,
-    qualifies: Callable[[Sequence[ChronologyEntry]], bool],
+    qualifies: Callable[[int, int], bool],
 ) -> list[list[ChronologyEntry]]:
     """Maximal runs of time-ordered entries covered by qualifying windows.
 
     A window starts at each entry and holds every entry up to `within` later; windows that
     qualify and share an entry are merged, so one pattern gives one flag however many ways
-    its entries could be grouped, and two episodes far apart give two.
+    its entries could be grouped, and two episodes far apart give two. `qualifies(start,
+    end)` says whether the window `entries[start:end]` qualifies (in constant time, so the
+    scan stays linear in the number of entries).
     """
     runs: list[list[ChronologyEntry]] = []
+    # Exact integer microseconds: comparing aware datetimes with distinct tzinfo objects
+    # (as parsed) costs an offset look-up each time.
+    occurred = [(e.event.occurred_at - _EPOCH) // _MICROSECOND for e in entries]
+    span = within // _MICROSECOND
+    count = len(entries)
     end = 0  # one past the last entry of the window starting at `start`
     run_end = -1  # one past the last entry of the run being built
-    for start, first in enumerate(entries):
+    for start in range(count):
         end = max(end, start)
-        limit = first.event.occurred_at + within
-        while end < len(entries) and entries[end].event.occurred_at <= limit:
+        limit = occurred[start] + span
+        while end < count and occurred[end] <= limit:
             end += 1
-        if not qualifies(entries[start:end]):
+        if not qualifies(start, end):
             continue
         if runs and start < run_end:
             runs[-1].extend(entries[run_end:end])
@@ -160,7 +171,7 @@ def _repeated_was_not_brought(
     runs = _maximal_windows(
         missed,
         rules.was_not_brought_within,
-        lambda window: len(window) >= rules.was_not_brought_count,
+        lambda start, end: end - start >= rules.was_not_brought_count,
     )
     return [
         _flag(
@@ -242,11 +253,20 @@ def _multi_agency_concerns(
     def types(window: Sequence[ChronologyEntry]) -> set[AgencyType]:
         return {e.event.agency.type for e in window}
 
-    runs = _maximal_windows(
-        concerns,
-        rules.multi_agency_within,
-        lambda window: len(types(window)) >= rules.multi_agency_types,
-    )
+    # How many concerns of each agency type precede each position, so that the number of
+    # agency types in any window is a few subtractions.
+    before: dict[AgencyType, list[int]] = {t: [0] * (len(concerns) + 1) for t in AgencyType}
+    for index, entry in enumerate(concerns):
+        kind = entry.event.agency.type
+        for agency_type, counts in before.items():
+            counts[index + 1] = counts[index] + (agency_type is kind)
+    prefixes = list(before.values())
+
+    def enough_types(start: int, end: int) -> bool:
+        present = sum(1 for counts in prefixes if counts[end] > counts[start])
+        return present >= rules.multi_agency_types
+
+    runs = _maximal_windows(concerns, rules.multi_agency_within, enough_types)
     flags = []
     for run in runs:
         named = _and([_AGENCY_TYPE_NAMES[t] for t in AgencyType if t in types(run)])

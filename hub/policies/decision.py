@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -62,6 +62,28 @@ class ItemAttributes:
     categories: frozenset[str]
     withheld_roles: frozenset[str]
     withheld_agency_types: frozenset[str]
+    # Hashed once: a chronology's items are grouped by attributes on every request.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "_hash",
+            hash(
+                (
+                    self.publisher,
+                    self.agency_type,
+                    self.kind,
+                    self.sensitivity,
+                    self.categories,
+                    self.withheld_roles,
+                    self.withheld_agency_types,
+                )
+            ),
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def of(cls, event: CanonicalEvent) -> ItemAttributes:
