@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 
 from hub.cli.common import EXIT_OK, emit, open_hub
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import gc
+
     import uvicorn
 
     from hub.api.app import create_app
@@ -15,6 +18,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     hub = open_hub(args)
     try:
         app = create_app(hub, hub.token_verifier())
+        # Warm the long-lived parts (directory, compiled agreements, audit ledger, projection)
+        # and move everything built so far out of the collector's reach: full collections then
+        # scan only request garbage, which is what kept chronology p99 high (docs/chronology.md).
+        hub.directory.all()
+        hub.chronology.agreement_in_force(datetime.now(UTC))
+        hub.audit_queries  # noqa: B018 - builds the audit ledger and its queries now
+        gc.collect()
+        gc.freeze()
         # uvicorn's own access log prints paths and client addresses; the app logs requests
         # itself (method, route, status, time) with nothing personal in them.
         uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None)
