@@ -50,7 +50,20 @@ MODULES = [
     Module("ingest_inbox"),
     Module("ingest_inbox", args=("--store", "postgres"), quick_args=("--store", "postgres")),
     Module("ingest_kafka"),
-    Module("chronology_latency", shared_data_dir=True),
+    # Build + rebuild, then the views in a fresh process (a server does not run the rebuild
+    # itself: `hub projection rebuild` is its own process, and its heap is not the server's).
+    Module(
+        "chronology_latency",
+        args=("--no-views",),
+        quick_args=("--no-views",),
+        shared_data_dir=True,
+    ),
+    Module(
+        "chronology_latency",
+        args=("--no-rebuild",),
+        quick_args=("--no-rebuild",),
+        shared_data_dir=True,
+    ),
     Module("verify_and_rotation", shared_data_dir=True),
     Module("audit_queries", shared_data_dir=True),
     Module("national"),
