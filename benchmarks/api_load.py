@@ -16,7 +16,6 @@ import asyncio
 import json
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,18 +29,13 @@ import httpx
 from benchmarks.common import Figure, add_common_args, write_result
 from benchmarks.workload import canonical_lines
 from hub.adapters.transports.inbox import write_inbox_file
+from tests.tcp_proxy import free_port
 
 
 def hub_cli(*args: str) -> str:
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *args], capture_output=True, text=True, check=True
     ).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def feed_inbox(inbox: Path, stop: threading.Event, written: list[int]) -> None:

