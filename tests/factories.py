@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub.domain.identity import nhs_check_digit
@@ -42,3 +43,14 @@ def event_dict(**overrides: Any) -> dict[str, Any]:
 
 def event_bytes(**overrides: Any) -> bytes:
     return json.dumps(event_dict(**overrides)).encode()
+
+
+def event_days_ago(now: datetime, days_ago: float, **overrides: Any) -> bytes:
+    """Event bytes for something that happened `days_ago` before `now` and was recorded about
+    a quarter of an hour later (details empty unless given)."""
+    overrides.setdefault("details", {})
+    return event_bytes(
+        occurred_at=(now - timedelta(days=days_ago)).isoformat(),
+        recorded_at=(now - timedelta(days=days_ago - 0.01)).isoformat(),
+        **overrides,
+    )

@@ -36,7 +36,7 @@ from hub.domain.records import ChildRecordEntry
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
-from tests.factories import event_dict, nhs_number
+from tests.factories import event_days_ago, nhs_number
 
 READERS = 50
 RUN_SECONDS = 15.0  # how long the load runs (a bound on the test, not an assertion)
@@ -52,17 +52,15 @@ PURPOSE = "child-protection-enquiry"
 
 def event(agency: dict[str, str], event_id: str, kind: str, child: str, **fields: Any) -> bytes:
     days_ago = fields.pop("days_ago", 10)
-    document = event_dict(
+    return event_days_ago(
+        NOW,
+        days_ago,
         event_id=event_id,
         agency=agency,
         kind=kind,
         child={"nhs_number": child},
-        occurred_at=(NOW - timedelta(days=days_ago)).isoformat(),
-        recorded_at=(NOW - timedelta(days=days_ago - 0.01)).isoformat(),
-        details=fields.pop("details", {}),
         **fields,
     )
-    return json.dumps(document).encode()
 
 
 def seed_case(hub: Hub, children: list[str]) -> None:

@@ -32,7 +32,7 @@ from hub.adapters.transports.inbox import write_inbox_file
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
 from tests.e2e.test_concurrency import hub_env, start_server, stop_server
-from tests.factories import event_dict, nhs_number
+from tests.factories import event_days_ago, nhs_number
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LA = {"id": "shire-county-council", "type": "local-authority"}
@@ -57,24 +57,11 @@ REFERENCE = frozenset({CHILD})  # audited answers that echo the child asked abou
 DISCLOSURE = frozenset({CHILD, *CONTENT})  # authorised, audited responses for CHILD
 
 
-def _at(days_ago: float) -> str:
-    return (NOW - timedelta(days=days_ago)).isoformat()
-
-
 def _event(
     agency: dict[str, str], event_id: str, kind: str, days_ago: float, **fields: Any
 ) -> bytes:
-    document = event_dict(
-        event_id=event_id,
-        agency=agency,
-        kind=kind,
-        child=fields.pop("child", {"nhs_number": CHILD}),
-        occurred_at=_at(days_ago),
-        recorded_at=_at(days_ago - 0.01),
-        details=fields.pop("details", {}),
-        **fields,
-    )
-    return json.dumps(document).encode()
+    fields.setdefault("child", {"nhs_number": CHILD})
+    return event_days_ago(NOW, days_ago, event_id=event_id, agency=agency, kind=kind, **fields)
 
 
 def write_inbox(inbox: Path) -> None:

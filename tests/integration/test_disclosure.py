@@ -20,7 +20,7 @@ from hub.identities import IdentityService
 from hub.ingest import InboundMessage
 from hub.policies.decision import AccessContext, Action, ItemAttributes
 from hub.settings import HubSettings
-from tests.factories import VALID_NHS_NUMBER, event_dict
+from tests.factories import VALID_NHS_NUMBER, event_days_ago
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CHILD = ChildRef(nhs_number=VALID_NHS_NUMBER)
@@ -32,23 +32,10 @@ ICB = {"id": "shire-icb", "type": "health"}
 SCHOOL = {"id": "school-100001", "type": "education"}
 
 
-def at(days_ago: float) -> str:
-    return (NOW - timedelta(days=days_ago)).isoformat()
-
-
 def event(
     agency: dict[str, str], event_id: str, kind: str, days_ago: float, **fields: Any
 ) -> bytes:
-    document = event_dict(
-        event_id=event_id,
-        agency=agency,
-        kind=kind,
-        occurred_at=at(days_ago),
-        recorded_at=at(days_ago - 0.01),
-        details=fields.pop("details", {}),
-        **fields,
-    )
-    return json.dumps(document).encode()
+    return event_days_ago(NOW, days_ago, event_id=event_id, agency=agency, kind=kind, **fields)
 
 
 CASE = {

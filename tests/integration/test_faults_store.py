@@ -22,7 +22,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from hub.domain.records import ChildRecordEntry, DisclosureAudited
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
-from tests.factories import VALID_NHS_NUMBER, event_bytes, event_dict, nhs_number
+from tests.factories import VALID_NHS_NUMBER, event_bytes, event_days_ago, nhs_number
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CHILD = ChildRef(nhs_number=VALID_NHS_NUMBER)
@@ -51,16 +51,7 @@ POLICE = {"id": "shire-constabulary", "type": "police"}
 def _event(
     agency: dict[str, str], event_id: str, kind: str, days_ago: float, **fields: Any
 ) -> bytes:
-    document = event_dict(
-        event_id=event_id,
-        agency=agency,
-        kind=kind,
-        occurred_at=(NOW - timedelta(days=days_ago)).isoformat(),
-        recorded_at=(NOW - timedelta(days=days_ago - 0.01)).isoformat(),
-        details=fields.pop("details", {}),
-        **fields,
-    )
-    return json.dumps(document).encode()
+    return event_days_ago(NOW, days_ago, event_id=event_id, agency=agency, kind=kind, **fields)
 
 
 CASE = [

@@ -9,7 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from hub.domain.canonical_event import ChildRef
 from hub.domain.records import DisclosureAudited
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number
+from tests.factories import event_days_ago, nhs_number
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LA = {"id": "shire-county-council", "type": "local-authority"}
@@ -45,24 +45,18 @@ SUMMARY_TEXT = "Mother disclosed new partner at address"
 SIBLING_NHS = "943 476 5919"  # a valid NHS number, written with spaces, in free text
 
 
-def at(days_ago: float) -> str:
-    return (NOW - timedelta(days=days_ago)).isoformat()
-
-
 def event(
     agency: dict[str, str], event_id: str, kind: str, days_ago: float, child: int, **fields: Any
 ) -> bytes:
-    document = event_dict(
+    return event_days_ago(
+        NOW,
+        days_ago,
         event_id=event_id,
         agency=agency,
         child={"nhs_number": nhs_number(child)},
         kind=kind,
-        occurred_at=at(days_ago),
-        recorded_at=at(days_ago - 0.01),
-        details=fields.pop("details", {}),
         **fields,
     )
-    return json.dumps(document).encode()
 
 
 @dataclass
