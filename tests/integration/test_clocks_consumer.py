@@ -344,21 +344,26 @@ def test_a_provisional_childs_clock_is_stopped_by_events_after_the_link(
     assert details(clock_hub)["open_clocks"] == {}
 
 
-def test_a_linked_provisional_childs_alert_names_the_nhs_number(
-    clock_hub: Hub, publish: Publisher
-) -> None:
-    provisional = IdentityService(clock_hub.store, clock_hub.pseudonyms).issue_provisional(
+def referred_then_linked(hub: Hub, publish: Publisher, nhs: str) -> tuple[str, str]:
+    """A child referred under a provisional id on 4 March 2024, linked to `nhs` on 25 March."""
+    provisional = IdentityService(hub.store, hub.pseudonyms).issue_provisional(
         "shire-county-council"
     )
-    newborn = nhs_number(4243)
     publish("REF-P", "la.referral", "2024-03-04", child={"provisional_id": provisional})
     publish(
         "LINK-1",
         "identity.linked",
         "2024-03-25",
         child={"provisional_id": provisional},
-        details={"nhs_number": newborn},
+        details={"nhs_number": nhs},
     )
+    return provisional, nhs
+
+
+def test_a_linked_provisional_childs_alert_names_the_nhs_number(
+    clock_hub: Hub, publish: Publisher
+) -> None:
+    _, newborn = referred_then_linked(clock_hub, publish, nhs_number(4243))
     runner(clock_hub, ALERT_DAY).run_once()
     (shown,) = list_alerts(clock_hub, "lcpp-0001", ALERT_DAY).alerts
     assert shown.child == newborn
@@ -369,18 +374,7 @@ def test_a_linked_provisional_childs_alert_names_the_nhs_number(
 def test_an_unlink_gives_the_clock_and_its_alert_back_to_the_provisional_child(
     clock_hub: Hub, publish: Publisher
 ) -> None:
-    provisional = IdentityService(clock_hub.store, clock_hub.pseudonyms).issue_provisional(
-        "shire-county-council"
-    )
-    other_child = nhs_number(4244)
-    publish("REF-P", "la.referral", "2024-03-04", child={"provisional_id": provisional})
-    publish(
-        "LINK-1",
-        "identity.linked",
-        "2024-03-25",
-        child={"provisional_id": provisional},
-        details={"nhs_number": other_child},
-    )
+    provisional, other_child = referred_then_linked(clock_hub, publish, nhs_number(4244))
     runner(clock_hub, ALERT_DAY).run_once()
     (shown,) = list_alerts(clock_hub, "lcpp-0001", ALERT_DAY).alerts
     assert shown.child == other_child
