@@ -276,10 +276,12 @@ class ConsumerRunner:
     def documents(self) -> Documents:
         return Documents(self._state)
 
-    def run_once(self) -> PassReport:
-        """Fold everything recorded so far, then act. Returns what the folding did."""
+    def run_once(self, heartbeat: Callable[[], None] = lambda: None) -> PassReport:
+        """Fold everything recorded so far, then act. Returns what the folding did.
+        `heartbeat` is called before each page (liveness during a long catch-up)."""
         processed = skipped = errors = 0
         while True:
+            heartbeat()
             report = self._fold_page()
             if report is None:
                 break
@@ -289,11 +291,21 @@ class ConsumerRunner:
         self._act()
         return PassReport(processed, skipped, errors, self._state.position())
 
-    def run_forever(self, poll_seconds: float, stop: threading.Event) -> None:
+    def run_forever(
+        self,
+        poll_seconds: float,
+        stop: threading.Event,
+        on_pass: Callable[[PassReport | None], None] | None = None,
+        heartbeat: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Pass after pass until `stop`; `on_pass` hears each pass's report (None when the pass
+        failed), e.g. to update metrics; `heartbeat` is called per page and per pass."""
         backoff = poll_seconds
         while not stop.is_set():
+            heartbeat()
+            report: PassReport | None = None
             try:
-                report = self.run_once()
+                report = self.run_once(heartbeat)
                 backoff = poll_seconds
                 if report.processed:
                     log.info("consumer_pass", consumer=self.consumer.name, **vars(report))
@@ -305,6 +317,8 @@ class ConsumerRunner:
                     error=type(error).__name__,
                     retry_in_s=backoff,
                 )
+            if on_pass is not None:
+                on_pass(report)
             stop.wait(backoff)
 
     def _fold_page(self) -> PassReport | None:

@@ -24,6 +24,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import resolve_topic
 
+from hub import metrics
 from hub.adapters.data_keys import Keyring
 from hub.adapters.envelope import EnvelopeMapper
 from hub.adapters.pseudonyms import Pseudonymiser
@@ -246,6 +247,9 @@ class AuditLedger(Application[UUID]):
             return [*records, entry, self._pointer(index, stream, entry.originator_version, at)]
 
         self._put(build)
+        metrics.record_access(
+            str(entry_fields["action"]), str(entry_fields["outcome"]), grant is not None
+        )
         return written[0]
 
     def commission_review(

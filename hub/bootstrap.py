@@ -35,6 +35,7 @@ from hub.disclosure import ChronologyService
 from hub.erasure import ErasureService
 from hub.ingest import IngestService
 from hub.integrity import IntegrityService
+from hub.onboarding import AgencyRegistry, PostgresAgencyRegistry, SqliteAgencyRegistry
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import CedarDecisionPoint
 from hub.replay import ReplayService
@@ -95,6 +96,12 @@ class Hub:
         )
 
     @cached_property
+    def agencies(self) -> AgencyRegistry:
+        if self.settings.store == "postgres":
+            return PostgresAgencyRegistry(self.settings.postgres_dsn, self.settings.postgres_schema)
+        return SqliteAgencyRegistry(self.settings.data_dir / "agencies.sqlite")
+
+    @cached_property
     def integrity(self) -> IntegrityService:
         index: MerkleIndexStore
         if self.settings.store == "postgres":
@@ -103,7 +110,10 @@ class Hub:
             )
         else:
             index = SqliteMerkleIndexStore(self.settings.data_dir / "integrity.sqlite")
-        signer = CheckpointSigner.from_file(self.settings.keys_dir / "checkpoint-signing.pem")
+        signer = CheckpointSigner.from_file(
+            self.settings.keys_path / "checkpoint-signing.pem",
+            create=self.settings.create_missing_keys,
+        )
         # Rows of both logs are sealed through the same keyring, so one mapper opens either.
         return IntegrityService(
             {"events": self.store.recorder, "audit": self.audit.recorder},
@@ -114,7 +124,11 @@ class Hub:
 
     @cached_property
     def token_key(self) -> bytes:
-        return load_or_create_secret(self.settings.keys_dir / "api-token.key", name="API token key")
+        return load_or_create_secret(
+            self.settings.keys_path / "api-token.key",
+            name="API token key",
+            create=self.settings.create_missing_keys,
+        )
 
     def token_verifier(self) -> TokenVerifier:
         s = self.settings
@@ -165,13 +179,17 @@ class Hub:
 def _kek_provider(settings: HubSettings) -> KekProvider:
     if settings.kek:
         return EnvironmentKekProvider(settings.kek)
-    return FileKekProvider(settings.keys_dir / "kek")
+    return FileKekProvider(settings.keys_path / "kek", create=settings.create_missing_keys)
 
 
 def _pseudonym_key(settings: HubSettings) -> bytes:
     if settings.pseudonym_key:
         return decode_secret(settings.pseudonym_key, name="HUB_PSEUDONYM_KEY")
-    return load_or_create_secret(settings.keys_dir / "pseudonym.key", name="pseudonym key")
+    return load_or_create_secret(
+        settings.keys_path / "pseudonym.key",
+        name="pseudonym key",
+        create=settings.create_missing_keys,
+    )
 
 
 def _key_store(settings: HubSettings) -> DataKeyStore:

@@ -23,6 +23,7 @@ import orjson
 import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from hub import metrics
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.records import (
@@ -151,6 +152,9 @@ class IngestService:
                 log.warning("ingest_conflict_retrying", source=source, attempt=attempt)
                 continue
             outcome.skipped_already_recorded = len(batch) - len(fresh)
+            metrics.record_ingest(
+                batch[0].owner_agency, outcome.accepted, outcome.duplicates, outcome.quarantined
+            )
             log.info(
                 "batch_committed",
                 source=source,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -279,7 +280,11 @@ class IntegrityService:
                         )
                     )
             reports.append(report)
+        self._index.record_verification(time.time(), not findings, len(findings))
         return VerifyReport(reports, findings)
+
+    def last_verification(self) -> dict[str, Any] | None:
+        return self._index.last_verification()
 
     def _compare_rows(self, log: str, recorded: list[LeafRow], report: LogReport) -> list[Finding]:
         recorded_ids = {leaf[1] for leaf in recorded}

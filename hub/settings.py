@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 
 
 class HubSettings(BaseSettings):
+    """Every setting is read from `HUB_<NAME>` in the environment, or from a file named
+    `hub_<name>` in `HUB_SECRETS_DIR` (e.g. /run/secrets/hub_postgres_dsn, as compose and
+    Kubernetes mount secrets), so a deployment never has to put a secret in the environment."""
+
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
 
     data_dir: Path = Field(
         default=Path(".hub"), description="where the embedded store and keys live"
+    )
+    secrets_dir: Path | None = Field(
+        default=None, description="directory of secret files, one per setting (hub_<name>)"
+    )
+    keys_dir: Path | None = Field(
+        default=None,
+        description="KEKs, pseudonym, API token and checkpoint signing keys "
+        "(default <data-dir>/keys)",
     )
     store: Literal["sqlite", "postgres"] = "sqlite"
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
@@ -25,6 +45,13 @@ class HubSettings(BaseSettings):
     clock_skew_seconds: int = 300
     batch_size: int = 1000
     kafka_bootstrap_timeout_ms: int = 30_000
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: Path | None = Field(default=None, description="CA that signed the brokers")
+    kafka_cert_file: Path | None = Field(default=None, description="client certificate (mTLS)")
+    kafka_key_file: Path | None = None
     directory: Path | None = Field(default=None, description="practitioner directory YAML")
     agreements_dir: Path | None = Field(default=None, description="information sharing agreements")
     break_glass_minutes: int = 240
@@ -47,9 +74,66 @@ class HubSettings(BaseSettings):
         default=28, description="older incidents (e.g. a backfill) are recorded, not notified"
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Where the secret files are is itself a setting: read it before the others.
+        secrets_dir = os.environ.get("HUB_SECRETS_DIR")
+        if secrets_dir:
+            if not Path(secrets_dir).is_dir():
+                raise ValueError(f"HUB_SECRETS_DIR {secrets_dir} is not a directory")
+            file_secret_settings = SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _kafka_credentials_complete(self) -> HubSettings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_username and self.kafka_password
+        ):
+            raise ValueError(
+                f"HUB_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "HUB_KAFKA_USERNAME and HUB_KAFKA_PASSWORD (or the file hub_kafka_password in "
+                "HUB_SECRETS_DIR)"
+            )
+        return self
+
     @property
-    def keys_dir(self) -> Path:
-        return self.data_dir / "keys"
+    def keys_path(self) -> Path:
+        return self.keys_dir or self.data_dir / "keys"
+
+    @property
+    def create_missing_keys(self) -> bool:
+        """Keys under the data directory are created on first use (development, the demo);
+        keys in an explicit HUB_KEYS_DIR (a deployment's secret volume) only by
+        `hub keys init`."""
+        return self.keys_dir is None
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """kafka-python connection options (security protocol, SASL, TLS) for every client the
+        hub opens: ingest consumers, publishers, the admin client."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol.startswith("SASL"):
+            assert self.kafka_password is not None  # checked by _kafka_credentials_complete
+            options.update(
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_plain_username=self.kafka_username,
+                sasl_plain_password=self.kafka_password.get_secret_value(),
+            )
+        if self.kafka_security_protocol.endswith("SSL"):
+            options["ssl_check_hostname"] = True
+            if self.kafka_ca_file:
+                options["ssl_cafile"] = str(self.kafka_ca_file)
+            if self.kafka_cert_file:
+                options["ssl_certfile"] = str(self.kafka_cert_file)
+            if self.kafka_key_file:
+                options["ssl_keyfile"] = str(self.kafka_key_file)
+        return options
 
     @property
     def sqlite_path(self) -> Path:

@@ -15,7 +15,12 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
-from hub.adapters.secrets import SecretConfigurationError, decode_secret, load_or_create_secret
+from hub.adapters.secrets import (
+    SecretConfigurationError,
+    decode_secret,
+    load_or_create_secret,
+    missing_key_error,
+)
 
 _KEK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -72,10 +77,12 @@ class FileKekProvider(_KekSet):
     wrap and load a KEK they do not hold yet on demand, so they follow a rotation while serving.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, create: bool = True) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not (directory / "current").exists():
+            if not create:
+                raise missing_key_error(directory / "current", "KEK")
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._create()
         super().__init__({}, self._read_current())
         self._load(self._current)

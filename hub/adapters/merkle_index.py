@@ -49,6 +49,14 @@ class MerkleIndexStore(Protocol):
 
     def latest_checkpoint(self, log: str) -> dict[str, Any] | None: ...
 
+    def record_verification(self, at_epoch: float, ok: bool, findings: int) -> None:
+        """Remember a `hub verify` run's result (kept: the history of every run)."""
+        ...
+
+    def last_verification(self) -> dict[str, Any] | None:
+        """The latest run: {"at_epoch", "ok", "findings"}; None if verify never ran."""
+        ...
+
 
 class SqliteMerkleIndexStore:
     def __init__(self, path: Path) -> None:
@@ -62,6 +70,8 @@ class SqliteMerkleIndexStore:
             "CREATE TABLE IF NOT EXISTS merkle_frontier (log TEXT PRIMARY KEY, frontier TEXT);"
             "CREATE TABLE IF NOT EXISTS merkle_checkpoints (log TEXT, size INTEGER, document TEXT,"
             " PRIMARY KEY (log, size)) WITHOUT ROWID;"
+            "CREATE TABLE IF NOT EXISTS merkle_verifications (at_epoch REAL, ok INTEGER, "
+            "findings INTEGER);"
         )
 
     def _db(self) -> sqlite3.Connection:
@@ -133,6 +143,22 @@ class SqliteMerkleIndexStore:
         )
         return None if row is None else dict(json.loads(row[0]))
 
+    def record_verification(self, at_epoch: float, ok: bool, findings: int) -> None:
+        self._db().execute(
+            "INSERT INTO merkle_verifications VALUES (?, ?, ?)", (at_epoch, int(ok), findings)
+        )
+
+    def last_verification(self) -> dict[str, Any] | None:
+        row = (
+            self._db()
+            .execute(
+                "SELECT at_epoch, ok, findings FROM merkle_verifications "
+                "ORDER BY at_epoch DESC LIMIT 1"
+            )
+            .fetchone()
+        )
+        return None if row is None else {"at_epoch": row[0], "ok": bool(row[1]), "findings": row[2]}
+
 
 class PostgresMerkleIndexStore:
     def __init__(self, conninfo: str, schema: str) -> None:
@@ -158,6 +184,11 @@ class PostgresMerkleIndexStore:
                 (
                     'CREATE TABLE IF NOT EXISTS "{s}".hub_merkle_checkpoints '
                     "(log text, size bigint, document text, PRIMARY KEY (log, size))",
+                    (),
+                ),
+                (
+                    'CREATE TABLE IF NOT EXISTS "{s}".hub_merkle_verifications '
+                    "(at_epoch double precision, ok boolean, findings integer)",
                     (),
                 ),
             ]
@@ -248,3 +279,27 @@ class PostgresMerkleIndexStore:
             ]
         )
         return None if not rows else dict(json.loads(rows[0][0]))
+
+    def record_verification(self, at_epoch: float, ok: bool, findings: int) -> None:
+        self._run(
+            [
+                (
+                    'INSERT INTO "{s}".hub_merkle_verifications VALUES (%s, %s, %s)',
+                    (at_epoch, ok, findings),
+                )
+            ]
+        )
+
+    def last_verification(self) -> dict[str, Any] | None:
+        rows = self._run(
+            [
+                (
+                    'SELECT at_epoch, ok, findings FROM "{s}".hub_merkle_verifications '
+                    "ORDER BY at_epoch DESC LIMIT 1",
+                    (),
+                )
+            ]
+        )
+        if not rows:
+            return None
+        return {"at_epoch": rows[0][0], "ok": bool(rows[0][1]), "findings": rows[0][2]}

@@ -32,9 +32,20 @@ def decode_secret(value: str, *, name: str) -> bytes:
     return key
 
 
-def load_or_create_secret(path: Path, *, name: str) -> bytes:
-    """Read a base64 secret file, creating it (mode 0600) with a fresh random key if absent."""
+def missing_key_error(path: Path, name: str) -> SecretConfigurationError:
+    return SecretConfigurationError(
+        f"{name} not found at {path}: HUB_KEYS_DIR is set, so keys are never created on the "
+        "fly (a mis-mounted key volume must not mint new keys). Check the mount, or create "
+        "the keys once with `hub keys init`"
+    )
+
+
+def load_or_create_secret(path: Path, *, name: str, create: bool = True) -> bytes:
+    """Read a base64 secret file, creating it (mode 0600) with a fresh random key if absent
+    and `create` is true; otherwise a missing file is a SecretConfigurationError."""
     if not path.exists():
+        if not create:
+            raise missing_key_error(path, name)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         encoded = base64.b64encode(secrets.token_bytes(SECRET_LENGTH)).decode()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -16,6 +16,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from hub.adapters.secrets import missing_key_error
+
 
 class CheckpointSigner:
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
@@ -27,8 +29,10 @@ class CheckpointSigner:
         self.key_id = "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
 
     @classmethod
-    def from_file(cls, path: Path) -> CheckpointSigner:
+    def from_file(cls, path: Path, *, create: bool = True) -> CheckpointSigner:
         if not path.exists():
+            if not create:
+                raise missing_key_error(path, "checkpoint signing key")
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             pem = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM,

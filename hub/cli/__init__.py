@@ -12,10 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from hub.cli.access import cmd_audit, cmd_chronology
+from hub.cli.agencies import add_commands as add_agency_commands
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED
 from hub.cli.consumers import add_commands as add_consumer_commands
 from hub.cli.integrity import cmd_checkpoint, cmd_verify
-from hub.cli.keys import cmd_keys_retention, cmd_keys_rotate, cmd_keys_shred
+from hub.cli.keys import cmd_keys_init, cmd_keys_retention, cmd_keys_rotate, cmd_keys_shred
 from hub.cli.operations import (
     cmd_demo,
     cmd_identity_issue,
@@ -64,6 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--inbox", metavar="DIR", help="directory of <agency-id>/*.jsonl files")
     source.add_argument("--kafka", metavar="HOST:PORT", help="Kafka bootstrap server")
     ingest.add_argument("--once", action="store_true", help="take what is there, then exit")
+    ingest.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Kafka: how many ingest workers share the agency topics' partitions (default 1)",
+    )
+    ingest.add_argument(
+        "--worker-index",
+        default="0",
+        help="Kafka: this worker's index, 0..workers-1, or 'auto': the hostname's trailing "
+        "-<n> (a Kubernetes StatefulSet ordinal)",
+    )
+    ingest.add_argument("--metrics-port", type=int, help="serve /metrics, /healthz, /readyz")
     ingest.set_defaults(handler=cmd_ingest)
 
     publish = commands.add_parser(
@@ -155,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="run the HTTP API and web pages")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--metrics-port", type=int, help="serve /metrics, /healthz, /readyz on this port"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     token = commands.add_parser("token", help="development bearer tokens")
@@ -203,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="key rotation, crypto-shredding, retention")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    init = key_commands.add_parser(
+        "init",
+        parents=[common, formatted],
+        help="create the missing keys under HUB_KEYS_DIR (never overwrites one)",
+    )
+    init.set_defaults(handler=cmd_keys_init)
     rotate = key_commands.add_parser(
         "rotate", parents=[common, formatted], help="rewrap every data key under a new KEK"
     )
@@ -232,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--agency", required=True, help="the agency asking for it")
     issue.set_defaults(handler=cmd_identity_issue)
     add_consumer_commands(commands, common, formatted)
+    add_agency_commands(commands, common, formatted)
     return parser
 
 
@@ -282,9 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         from kafka.errors import KafkaError
 
+        from hub.adapters.secrets import SecretConfigurationError
         from hub.audit import AuditUnavailableError
 
-        if isinstance(error, AuditUnavailableError):
+        if isinstance(error, AuditUnavailableError | SecretConfigurationError):
             print(f"hub: {error}", file=sys.stderr)
             return EXIT_FAILED
         if not isinstance(error, KafkaError):

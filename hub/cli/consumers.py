@@ -21,6 +21,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
     run.add_argument("name", help="encompass, clocks, indicators or feed-<recipient>")
     run.add_argument("--once", action="store_true", help="catch up, act, then exit")
     run.add_argument("--poll", type=float, default=2.0, help="seconds between passes (2)")
+    run.add_argument("--metrics-port", type=int, help="serve /metrics, /healthz, /readyz")
     run.set_defaults(handler=cmd_consumer_run)
     status = consumer_commands.add_parser(
         "status", parents=[common, formatted], help="position, lag and errors of each consumer"
@@ -57,10 +58,31 @@ def cmd_consumer_run(args: argparse.Namespace) -> int:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        runner.run_forever(args.poll, stop)
+        if args.metrics_port is None:
+            runner.run_forever(args.poll, stop)
+        else:
+            health, on_pass = _serve_consumer_metrics(hub, args.name, args.metrics_port)
+            runner.run_forever(args.poll, stop, on_pass, health.beat)
         return EXIT_OK
     finally:
         hub.close()
+
+
+def _serve_consumer_metrics(hub: Any, name: str, port: int) -> tuple[Any, Any]:
+    """Start the metrics port; return its health and what the runner calls after a pass."""
+    from consumers.framework import PassReport
+    from hub.metrics import CONSUMER_ERRORS, CONSUMER_LAG, Health, serve_metrics
+
+    health = Health(ready_check=lambda: hub.store.recorder.max_notification_id())
+    serve_metrics(port, health)
+
+    def on_pass(report: PassReport | None) -> None:
+        if report is not None:
+            CONSUMER_ERRORS.labels(name).inc(report.errors)
+            head = hub.store.recorder.max_notification_id() or 0
+            CONSUMER_LAG.labels(name).set(max(0, head - report.position))
+
+    return health, on_pass
 
 
 def cmd_consumer_status(args: argparse.Namespace) -> int:

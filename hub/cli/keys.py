@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hub.cli.common import EXIT_OK, child_ref, emit, open_hub
+from hub.cli.common import EXIT_OK, child_ref, emit, open_hub, settings_from
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
@@ -74,6 +74,52 @@ def cmd_keys_retention(args: argparse.Namespace) -> int:
             print(f"dry run: {len(document['due'])} children's records are due for erasure")
             for row in document["due"]:
                 print(f"  {row['child']}  last event {row['last_event'][:10]}")
+
+    emit(args, document, text)
+    return EXIT_OK
+
+
+KEY_FILES = {
+    "kek/current": "key-encryption key (names the current KEK file beside it)",
+    "pseudonym.key": "pseudonym key (stream ids, NHS number hashes)",
+    "api-token.key": "API development token key",
+    "checkpoint-signing.pem": "checkpoint signing key (Ed25519)",
+}
+
+
+def cmd_keys_init(args: argparse.Namespace) -> int:
+    """Create whichever of the hub's keys are missing under the keys directory; never
+    overwrite one. Prints file names only, never key material."""
+    from hub.adapters.kek import FileKekProvider
+    from hub.adapters.secrets import load_or_create_secret
+    from hub.adapters.signing import CheckpointSigner
+
+    settings = settings_from(args)
+    keys = settings.keys_path
+    present = {name for name in KEY_FILES if (keys / name).exists()}
+    if not settings.kek:
+        FileKekProvider(keys / "kek")
+    if not settings.pseudonym_key:
+        load_or_create_secret(keys / "pseudonym.key", name="pseudonym key")
+    load_or_create_secret(keys / "api-token.key", name="API token key")
+    CheckpointSigner.from_file(keys / "checkpoint-signing.pem")
+    kek_id = (keys / "kek" / "current").read_text().strip() if not settings.kek else "HUB_KEK"
+    document = {
+        "keys_dir": str(keys),
+        "created": sorted(n for n in KEY_FILES if (keys / n).exists() and n not in present),
+        "already_present": sorted(present),
+        "current_kek": kek_id,
+    }
+
+    def text() -> None:
+        for name, description in KEY_FILES.items():
+            state = "already present" if name in present else "created"
+            if (name == "kek/current" and settings.kek) or (
+                name == "pseudonym.key" and settings.pseudonym_key
+            ):
+                state = "from the environment"
+            print(f"{state:<20} {keys / name}  ({description})")
+        print(f"current KEK: {kek_id}")
 
     emit(args, document, text)
     return EXIT_OK

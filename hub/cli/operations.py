@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import signal
+import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +104,24 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def worker_index(value: str, workers: int, hostname: str | None = None) -> int:
+    """`--worker-index`: a number, or `auto` for the hostname's trailing -<n> (a StatefulSet
+    pod `hub-ingest-1` is worker 1)."""
+    if value == "auto":
+        name = hostname or socket.gethostname()
+        match = re.search(r"-(\d+)$", name)
+        if match is None:
+            raise ValueError(f"--worker-index auto: the hostname {name!r} does not end in -<n>")
+        index = int(match.group(1))
+    elif value.isdigit():
+        index = int(value)
+    else:
+        raise ValueError(f"--worker-index must be a number or 'auto', not {value!r}")
+    if not 0 <= index < workers:
+        raise ValueError(f"worker index {index} is not in 0..{workers - 1} (--workers {workers})")
+    return index
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from hub.ingest import BatchOutcome
 
@@ -118,15 +140,32 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 outcomes.extend(inbox.drain(hub.ingest, hub.settings.batch_size))
         else:
             from hub.adapters.transports.kafka import KafkaIngestRunner
+            from hub.metrics import Health, serve_metrics
 
+            health = Health(ready_check=lambda: None)
             runner = KafkaIngestRunner(
                 args.kafka,
                 hub.ingest,
                 batch_size=hub.settings.batch_size,
                 bootstrap_timeout_ms=hub.settings.kafka_bootstrap_timeout_ms,
+                workers=args.workers,
+                worker_index=worker_index(args.worker_index, args.workers),
+                client_options=hub.settings.kafka_client_options(),
+                heartbeat=health.beat,
             )
+
+            def ready() -> None:
+                hub.store.recorder.max_notification_id()  # the store answers
+                if not runner.broker_available:
+                    raise ConnectionError("the Kafka broker is not answering")
+
+            health.ready_check = ready
+            if args.metrics_port is not None:
+                serve_metrics(args.metrics_port, health)
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
             try:
-                outcomes = runner.run(once=args.once)
+                outcomes = runner.run(once=args.once, stop=stop)
             finally:
                 runner.close()
     except KeyboardInterrupt:
@@ -175,7 +214,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
         hub = open_hub(args)
         try:
-            receipt = publish_events(args.kafka, args.agency, result.events, hub.pseudonyms)
+            receipt = publish_events(
+                args.kafka,
+                args.agency,
+                result.events,
+                hub.pseudonyms,
+                hub.settings.kafka_client_options(),
+            )
         finally:
             hub.close()
         document["written_to"] = f"kafka topic {receipt.topic}"

@@ -24,6 +24,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         hub.directory.all()
         hub.chronology.agreement_in_force(datetime.now(UTC))
         hub.audit_queries  # noqa: B018 - builds the audit ledger and its queries now
+        if args.metrics_port is not None:
+            from hub.metrics import Health, VerifyStatusCollector, serve_metrics
+
+            # uvicorn runs the event loop; liveness is the process answering at all.
+            health = Health(
+                ready_check=lambda: hub.store.recorder.max_notification_id(),
+                stall_after_s=float("inf"),
+            )
+            serve_metrics(
+                args.metrics_port,
+                health,
+                [VerifyStatusCollector(hub.integrity.last_verification)],
+            )
         gc.collect()
         gc.freeze()
         # uvicorn's own access log prints paths and client addresses; the app logs requests

@@ -185,7 +185,7 @@ def test_kek_rotation_rewraps_every_data_key_while_serving(erasable: Hub) -> Non
     assert report.rewrapped == keys_before
     assert reads and set(reads) == {"disclosed"}
     assert provider.active_kek_ids() == [report.new_kek]  # type: ignore[attr-defined]
-    assert not any((hub.settings.keys_dir / "kek" / f"{k}.kek").exists() for k in old)
+    assert not any((hub.settings.keys_path / "kek" / f"{k}.kek").exists() for k in old)
     assert hub.key_store.wrapped_under_other_keks(report.new_kek, 10) == []
 
     fresh = bootstrap(hub.settings)  # a new process, new KEK only

@@ -5,6 +5,13 @@ Ingest assigns partitions explicitly (no consumer group: joins are slow, and the
 counts is the one committed in the store with the events) and seeks each partition to the
 tracked offset + 1, so a restart neither skips nor repeats a message.
 
+Scale-out: `workers` processes share the partitions by static assignment. Worker `index` owns
+partition p of topic t when (p + crc32(t)) mod workers == index: stable (no rebalancing, no
+group coordinator), spread evenly within each topic, and computed the same way by every
+worker with no coordination. Exactly once does not depend on the assignment being disjoint:
+the store's tracking row per (partition, offset) refuses a second writer, and that writer
+re-reads the stored position and skips what is recorded (see IngestService.ingest).
+
 When the broker becomes unreachable mid-run, ingest keeps running: every empty poll probes
 the broker with a bounded request, and while that fails it logs `kafka_unavailable` (with
 `retry_in_s`) and waits with exponential backoff (0.5 s doubling to 30 s). When the broker
@@ -16,14 +23,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from hub import metrics
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import CanonicalEvent
 from hub.ingest import BatchOutcome, InboundMessage, IngestService
@@ -43,8 +53,20 @@ def source_name(partition: TopicPartition) -> str:
     return f"kafka:{partition.topic}:{partition.partition}"
 
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITIONS) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin")
+def owner_worker(partition: TopicPartition, workers: int) -> int:
+    """The worker index that ingests this partition (static assignment, see the module doc)."""
+    return (int(partition.partition) + zlib.crc32(partition.topic.encode())) % workers
+
+
+def ensure_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int = DEFAULT_PARTITIONS,
+    client_options: dict[str, Any] | None = None,
+) -> None:
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="hub-admin", **(client_options or {})
+    )
     try:
         if topic not in admin.list_topics():
             admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
@@ -61,12 +83,18 @@ class PublishReceipt:
 
 
 def publish_events(
-    bootstrap: str, agency_id: str, events: Iterable[CanonicalEvent], pseudonyms: Pseudonymiser
+    bootstrap: str,
+    agency_id: str,
+    events: Iterable[CanonicalEvent],
+    pseudonyms: Pseudonymiser,
+    client_options: dict[str, Any] | None = None,
 ) -> PublishReceipt:
     """Produce canonical events to the agency's topic and wait until the broker has them all."""
     topic = agency_topic(agency_id)
-    ensure_topic(bootstrap, topic)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, retries=5)
+    ensure_topic(bootstrap, topic, client_options=client_options)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, retries=5, **(client_options or {})
+    )
     sent = 0
     try:
         futures = []
@@ -84,7 +112,8 @@ def publish_events(
 
 
 class KafkaIngestRunner:
-    """Follows every agency topic and feeds each partition's messages to the ingest core."""
+    """Follows the agency topics' partitions this worker owns and feeds each partition's
+    messages to the ingest core."""
 
     def __init__(
         self,
@@ -95,22 +124,33 @@ class KafkaIngestRunner:
         poll_timeout_ms: int = 500,
         bootstrap_timeout_ms: int = 30_000,
         probe_timeout_ms: int = 3_000,
+        workers: int = 1,
+        worker_index: int = 0,
+        client_options: dict[str, Any] | None = None,
+        heartbeat: Callable[[], None] = lambda: None,
     ) -> None:
+        if not 0 <= worker_index < workers:
+            raise ValueError(f"worker index {worker_index} is not in 0..{workers - 1}")
         self._bootstrap = bootstrap
         self._ingest = ingest
         self._batch_size = batch_size
         self._poll_timeout_ms = poll_timeout_ms
         self._probe_timeout_ms = probe_timeout_ms
+        self._workers = workers
+        self._worker_index = worker_index
+        self._heartbeat = heartbeat
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=batch_size,
-            client_id="hub-ingest",
+            client_id=f"hub-ingest-{worker_index}",
             bootstrap_timeout_ms=bootstrap_timeout_ms,
+            **(client_options or {}),
         )
         self._assigned: set[TopicPartition] = set()
+        self.broker_available = True  # false from a failed broker request until one succeeds
 
     def close(self) -> None:
         self._consumer.close()
@@ -136,7 +176,9 @@ class KafkaIngestRunner:
         for topic in self._consumer.topics():
             if topic.startswith(TOPIC_PREFIX):
                 for number in self._consumer.partitions_for_topic(topic) or ():
-                    partitions.add(TopicPartition(topic, number))
+                    partition = TopicPartition(topic, number)
+                    if owner_worker(partition, self._workers) == self._worker_index:
+                        partitions.add(partition)
         if partitions == self._assigned:
             return
         self._consumer.assign(sorted(partitions))
@@ -147,7 +189,20 @@ class KafkaIngestRunner:
             else:
                 self._consumer.seek(partition, committed + 1)
         self._assigned = partitions
-        log.info("kafka_partitions_assigned", partitions=len(partitions))
+        log.info(
+            "kafka_partitions_assigned",
+            partitions=len(partitions),
+            worker=self._worker_index,
+            workers=self._workers,
+        )
+
+    def _report_lag(self, ends: dict[TopicPartition, int]) -> None:
+        """Per owned partition: messages on the broker not yet recorded in the store."""
+        for partition, end in ends.items():
+            committed = self._ingest.resume_after(source_name(partition))
+            recorded = 0 if committed is None else committed + 1
+            lag = max(0, end - recorded)
+            metrics.INGEST_LAG.labels(partition.topic, str(partition.partition)).set(lag)
 
     def _caught_up(self, ends: dict[TopicPartition, int]) -> bool:
         """True when the store holds every partition up to its end offset. The store, not the
@@ -172,16 +227,24 @@ class KafkaIngestRunner:
         broker_backoff = ingest_backoff = BACKOFF_INITIAL_S
         unavailable_since: float | None = None
         while not stop.is_set():
+            self._heartbeat()
             try:
                 if time.monotonic() - last_refresh > 10 or not self._assigned:
                     self._refresh_assignment()
+                    self._report_lag(self._end_offsets())
                     last_refresh = time.monotonic()
+                if not self._assigned:  # no topics yet, or more workers than partitions
+                    if once:
+                        return outcomes
+                    stop.wait(self._poll_timeout_ms / 1000)
+                    continue
                 polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
                 # An empty poll may be an idle topic or a broker that has gone: ask it.
                 ends = None if polled else self._end_offsets()
             except KafkaError as error:
                 now = time.monotonic()
                 unavailable_since = unavailable_since or now
+                self.broker_available = False
                 log.warning(
                     "kafka_unavailable",
                     bootstrap=self._bootstrap,
@@ -202,12 +265,15 @@ class KafkaIngestRunner:
                     unavailable_for_s=round(time.monotonic() - unavailable_since, 1),
                 )
                 unavailable_since = None
+                self.broker_available = True
                 continue
             # Done when a whole poll brought nothing and the store has reached the end
             # offsets. Both, because the test broker (tansu 0.6, memory storage) reports end
             # offsets below the high watermark when producers batch.
-            if ends is not None and once and self._caught_up(ends):
-                return outcomes
+            if ends is not None:
+                self._report_lag(ends)
+                if once and self._caught_up(ends):
+                    return outcomes
             for partition, records in sorted(polled.items()):
                 batch = [
                     InboundMessage(

@@ -1,0 +1,112 @@
+"""`hub agency register|list`: onboarding an agency (docs/runbook.md, "Agency onboarding")."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hub.cli.common import EXIT_OK, emit, open_hub
+
+
+def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
+    agency = commands.add_parser("agency", help="agency onboarding: topic, credential, ACLs")
+    agency_commands = agency.add_subparsers(dest="agency_command", required=True)
+    register = agency_commands.add_parser(
+        "register",
+        parents=[common, formatted],
+        help="register an agency: its topic, Kafka credential and ACLs, and the hub's record",
+    )
+    register.add_argument("agency_id", metavar="ID", help="the agency's hub id, e.g. shire-police")
+    register.add_argument(
+        "--type",
+        dest="agency_type",
+        required=True,
+        help="local-authority, police, health or education",
+    )
+    register.add_argument(
+        "--adapter",
+        required=True,
+        help="la-csv, police-json, health-fhir, school-csv, or canonical (publishes canonical "
+        "events itself)",
+    )
+    register.add_argument("--kafka", required=True, metavar="HOST:PORT", help="Kafka bootstrap")
+    register.add_argument("--partitions", type=int, default=3, help="for a new topic (3)")
+    register.add_argument(
+        "--password-file",
+        required=True,
+        type=Path,
+        help="the agency's Kafka password: read if the file exists, else generated into it "
+        "(mode 0600); hand it over by a secure route, never printed",
+    )
+    register.add_argument(
+        "--skip-acls",
+        action="store_true",
+        help="do not create ACLs (only for a broker without an authorizer, e.g. a test broker)",
+    )
+    register.set_defaults(handler=cmd_agency_register)
+    listing = agency_commands.add_parser(
+        "list", parents=[common, formatted], help="the registered agencies"
+    )
+    listing.set_defaults(handler=cmd_agency_list)
+
+
+def cmd_agency_register(args: argparse.Namespace) -> int:
+    from hub.onboarding import new_agency, provision_on_kafka, read_or_create_password
+
+    record = new_agency(args.agency_id, args.agency_type, args.adapter, datetime.now(UTC))
+    hub = open_hub(args)
+    try:
+        password = read_or_create_password(args.password_file)
+        provisioned = provision_on_kafka(
+            record,
+            args.kafka,
+            password,
+            partitions=args.partitions,
+            client_options=hub.settings.kafka_client_options(),
+            acls=not args.skip_acls,
+        )
+        changed = hub.agencies.register(record)
+    finally:
+        hub.close()
+    document = {
+        **vars(record),
+        "record": "registered" if changed else "already registered",
+        "credential": provisioned.credential,
+        "acls": provisioned.acls,
+        "password_file": str(args.password_file),
+    }
+
+    def text() -> None:
+        print(
+            f"{record.agency_id} ({record.agency_type}, adapter {record.adapter}): "
+            f"{document['record']}"
+        )
+        print(f"  topic {record.topic} ({args.partitions} partitions if new)")
+        print(f"  Kafka principal User:{record.principal}: SCRAM-SHA-512 credential set")
+        print(f"  ACLs (WRITE, DESCRIBE on {record.topic} only): {provisioned.acls}")
+        print(f"  password in {args.password_file}: hand it to the agency by a secure route")
+
+    emit(args, document, text)
+    return EXIT_OK
+
+
+def cmd_agency_list(args: argparse.Namespace) -> int:
+    hub = open_hub(args)
+    try:
+        records = hub.agencies.all()
+    finally:
+        hub.close()
+
+    def text() -> None:
+        if not records:
+            print("no agencies registered")
+        for r in records:
+            print(
+                f"{r.agency_id:<28} {r.agency_type:<16} {r.adapter:<12} {r.topic:<40} "
+                f"User:{r.principal}  since {r.registered_at[:10]}"
+            )
+
+    emit(args, [vars(r) for r in records], text)
+    return EXIT_OK
