@@ -1,0 +1,88 @@
+"""What the deployment reads from the store, on SQLite and PostgreSQL: the agency registry,
+the last `hub verify` result (for `hub_verify_ok`), and the ingest and disclosure counters
+driven by the real services."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from prometheus_client import REGISTRY
+
+from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.bootstrap import Hub, bootstrap
+from hub.domain.access import Purpose
+from hub.domain.canonical_event import ChildRef
+from hub.ingest import InboundMessage
+from hub.onboarding import OnboardingError, new_agency
+from hub.settings import HubSettings
+from tests.factories import VALID_NHS_NUMBER
+from tests.integration.test_disclosure import CASE
+
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_the_agency_registry_records_each_agency_once(hub: Hub) -> None:
+    police = new_agency("shire-police", "police", "police-json", NOW)
+    assert hub.agencies.register(police) is True
+    assert hub.agencies.register(police) is False  # registering again changes nothing
+    moved = new_agency("shire-police", "police", "canonical", NOW)
+    assert hub.agencies.register(moved) is True  # a new adapter is a change
+    with pytest.raises(OnboardingError, match="registered as police"):
+        hub.agencies.register(new_agency("shire-police", "health", "health-fhir", NOW))
+    school = new_agency("oak-primary", "education", "school-csv", NOW)
+    hub.agencies.register(school)
+    assert [(a.agency_id, a.adapter) for a in hub.agencies.all()] == [
+        ("oak-primary", "school-csv"),
+        ("shire-police", "canonical"),
+    ]
+
+
+def test_each_verify_run_is_recorded_for_the_metrics(hub: Hub) -> None:
+    assert hub.integrity.last_verification() is None
+    hub.integrity.checkpoint()
+    report = hub.integrity.verify()
+    last = hub.integrity.last_verification()
+    assert last is not None and report.ok
+    assert (last["ok"], last["findings"]) == (True, 0)
+    assert abs(last["at_epoch"] - datetime.now(UTC).timestamp()) < 600
+
+
+def test_ingest_and_disclosure_counters_follow_the_real_services(settings: HubSettings) -> None:
+    hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    try:
+        accepted = sample("hub_ingest_events_total", agency="shire-icb", outcome="accepted")
+        quarantined = sample("hub_ingest_quarantined_total", reason="malformed-json")
+        values = [*CASE["shire-icb"], b"{not json"]
+        hub.ingest.ingest(
+            [
+                InboundMessage("inbox:shire-icb/m", i + 1, v, "shire-icb")
+                for i, v in enumerate(values)
+            ]
+        )
+        for agency, messages in CASE.items():
+            if agency != "shire-icb":
+                hub.ingest.ingest(
+                    [
+                        InboundMessage(f"inbox:{agency}/m", i + 1, v, agency)
+                        for i, v in enumerate(messages)
+                    ]
+                )
+        assert sample(
+            "hub_ingest_events_total", agency="shire-icb", outcome="accepted"
+        ) == accepted + len(CASE["shire-icb"])
+        assert sample("hub_ingest_quarantined_total", reason="malformed-json") == quarantined + 1
+
+        shown = sample("hub_disclosures_total", action="view", outcome="disclosed")
+        denied = sample("hub_denials_total", action="view")
+        child = ChildRef(nhs_number=VALID_NHS_NUMBER)
+        hub.chronology.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+        hub.chronology.view(child, "lcpp-0001", None)  # no purpose: denied, and audited
+        assert sample("hub_disclosures_total", action="view", outcome="disclosed") == shown + 1
+        assert sample("hub_denials_total", action="view") == denied + 1
+    finally:
+        hub.close()
