@@ -138,12 +138,25 @@ def main() -> None:
     parser.add_argument(
         "--gc-freeze", action="store_true", help="gc.freeze() after the first read (see notes)"
     )
+    parser.add_argument(
+        "--postgres-schema",
+        help="use PostgreSQL (HUB_POSTGRES_DSN or the local server), this schema (created if "
+        "missing, kept for a later run like --data-dir; drop it yourself)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.events, args.children, args.reads, args.cold_reads = 20_000, 4_000, 50, 10
     configure_logging("warning")
     root = args.data_dir or Path(tempfile.mkdtemp(prefix="hub-bench-"))
     settings = HubSettings(data_dir=root, directory=SAMPLE_DIRECTORY_PATH)
+    if args.postgres_schema:
+        import psycopg
+
+        settings = settings.model_copy(
+            update={"store": "postgres", "postgres_schema": args.postgres_schema}
+        )
+        with psycopg.connect(settings.postgres_dsn, autocommit=True) as db:
+            db.execute(f'CREATE SCHEMA IF NOT EXISTS "{args.postgres_schema}"')
     hub = bootstrap(settings)
     child = ChildRef(nhs_number=TARGET_NHS)
     stream = hub.pseudonyms.child_stream(child)
@@ -208,6 +221,7 @@ def main() -> None:
             args,
             "chronology_latency",
             figures,
+            store=settings.store,
             params={"events": args.events, "children": args.children},
             notes=["views are measured by a separate run (--no-rebuild), in a fresh process"],
             extra=extra,
@@ -272,6 +286,7 @@ def main() -> None:
         args,
         "chronology_latency",
         figures,
+        store=settings.store,
         params={
             "events": args.events,
             "children": args.children,
