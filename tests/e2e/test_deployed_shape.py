@@ -329,8 +329,12 @@ def test_two_ingest_workers_api_and_a_consumer_as_deployed(deployment: Deploymen
     assert httpx.get(f"{d.api_url}/metrics").status_code in {401, 404}
     assert httpx.get(f"{d.api_url}/readyz").status_code == 200
 
+    # SIGTERM (what `docker stop` and Kubernetes send) stops a worker cleanly.
+    d.processes["ingest-0"].terminate()
+    assert d.processes.pop("ingest-0").wait(timeout=30) == 0
+
     # Nothing personal in any process's log.
-    for name in d.processes:
+    for name in ("api", "ingest-0", "ingest-1", "encompass"):
         assert VALID_NHS_NUMBER not in d.log(name), name
 
 
