@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -55,7 +57,8 @@ class Hub:
 
     @cached_property
     def audit(self) -> AuditLedger:
-        ledger = AuditLedger(self.settings.audit_env(), self.keyring, self.pseudonyms)
+        with schema_lock(self.settings):
+            ledger = AuditLedger(self.settings.audit_env(), self.keyring, self.pseudonyms)
         self._opened.append(ledger)
         return ledger
 
@@ -198,13 +201,36 @@ def _key_store(settings: HubSettings) -> DataKeyStore:
     return SqliteDataKeyStore(settings.data_dir / "keys.sqlite")
 
 
+_SCHEMA_LOCK = 0x6875625F736368  # "hub_sch": one advisory lock id for the hub's DDL
+
+
+@contextmanager
+def schema_lock(settings: HubSettings) -> Iterator[None]:
+    """On PostgreSQL, hold a session advisory lock while eventsourcing creates (or re-creates)
+    its tables, type and insert function: its `CREATE OR REPLACE FUNCTION` runs at every start,
+    and two processes starting together (two ingest workers, the API and a consumer) otherwise
+    fail with "tuple concurrently updated"."""
+    if settings.store != "postgres":
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as db:
+        db.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            db.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+
+
 def bootstrap(settings: HubSettings | None = None) -> Hub:
     settings = settings or HubSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_store = _key_store(settings)
     keyring = Keyring(key_store, _kek_provider(settings))
     pseudonyms = Pseudonymiser(_pseudonym_key(settings))
-    store = HubStore(settings.eventsourcing_env(), keyring)
+    with schema_lock(settings):
+        store = HubStore(settings.eventsourcing_env(), keyring)
     ingest = IngestService(
         store,
         pseudonyms,

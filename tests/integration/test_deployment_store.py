@@ -4,7 +4,11 @@ driven by the real services."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -16,6 +20,7 @@ from hub.domain.canonical_event import ChildRef
 from hub.ingest import InboundMessage
 from hub.onboarding import OnboardingError, new_agency
 from hub.settings import HubSettings
+from tests.conftest import POSTGRES_DSN
 from tests.factories import VALID_NHS_NUMBER
 from tests.integration.test_disclosure import CASE
 
@@ -86,3 +91,33 @@ def test_ingest_and_disclosure_counters_follow_the_real_services(settings: HubSe
         assert sample("hub_denials_total", action="view") == denied + 1
     finally:
         hub.close()
+
+
+@pytest.mark.postgres
+def test_processes_starting_together_on_postgres_all_start(
+    postgres_schema: str, tmp_path: Path
+) -> None:
+    """eventsourcing re-creates its insert function at every start; without the hub's schema
+    lock, two processes starting at once failed with "tuple concurrently updated"."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_DATA_DIR": str(tmp_path / "data"),
+        "HUB_STORE": "postgres",
+        "HUB_POSTGRES_DSN": POSTGRES_DSN,
+        "HUB_POSTGRES_SCHEMA": postgres_schema,
+    }
+    assert (
+        subprocess.run([sys.executable, "-m", "hub.cli", "keys", "init"], env=env).returncode == 0
+    )
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "audit", "--as", "nobody", "--break-glass"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in starts]
+    assert not [e for e in errors if "concurrently" in e or "Traceback" in e]
