@@ -28,9 +28,6 @@ class HubSettings(BaseSettings):
     data_dir: Path = Field(
         default=Path(".hub"), description="where the embedded store and keys live"
     )
-    secrets_dir: Path | None = Field(
-        default=None, description="directory of secret files, one per setting (hub_<name>)"
-    )
     keys_dir: Path | None = Field(
         default=None,
         description="KEKs, pseudonym, API token and checkpoint signing keys "

@@ -142,7 +142,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             from hub.adapters.transports.kafka import KafkaIngestRunner
             from hub.metrics import Health, serve_metrics
 
-            health = Health(ready_check=lambda: None)
+            def ready() -> None:
+                hub.store.recorder.max_notification_id()  # the store answers
+                if not runner.broker_available:
+                    raise ConnectionError("the Kafka broker is not answering")
+
+            health = Health(ready_check=ready)
             runner = KafkaIngestRunner(
                 args.kafka,
                 hub.ingest,
@@ -153,13 +158,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 client_options=hub.settings.kafka_client_options(),
                 heartbeat=health.beat,
             )
-
-            def ready() -> None:
-                hub.store.recorder.max_notification_id()  # the store answers
-                if not runner.broker_available:
-                    raise ConnectionError("the Kafka broker is not answering")
-
-            health.ready_check = ready
             if args.metrics_port is not None:
                 serve_metrics(args.metrics_port, health)
             stop = threading.Event()
