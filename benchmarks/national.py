@@ -24,6 +24,7 @@ the last tenth of the run (same rows, same number of batches), into a fresh stor
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sqlite3
 import statistics
@@ -33,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
@@ -49,14 +51,13 @@ from hub.structured_logging import configure_logging
 
 TARGET_NHS = "9434765919"
 PRACTITIONER = "lcpp-0001"
+INGEST_RECORD = "ingest.json"  # what an --ingest-only run measured, beside its store
 DPO = "dpo-0001"
 
 
 def target_lines(count: int) -> Iterator[tuple[str, bytes]]:
     """A heavy-tail child with `count` events over ~3 years, ending in an s47 enquiry (so the
     local authority practitioner has a relationship and the chronology is disclosed)."""
-    import json
-
     now = datetime.now(UTC)
     for i in range(count):
         agency_id, agency_type, kind = AGENCIES[i % 4]
@@ -173,28 +174,56 @@ def pct(samples: list[float], q: int) -> float:
     return statistics.quantiles(sorted(samples), n=100, method="inclusive")[q - 1] * 1000
 
 
+def ingest_phase(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    """Ingest `--events` into a fresh store and measure it; what the rest of the run needs."""
+    hub = bootstrap(HubSettings(data_dir=data_dir, directory=SAMPLE_DIRECTORY_PATH))
+    seconds, marks = ingest(hub, args.events, args.children, args.batch_size)
+    rss_after_ingest = peak_rss_bytes()
+    tenth_events = args.events / len(seconds)
+    # Baseline: the last tenth's rows, inserted raw (hub's batches: one per agency flush).
+    last_rows = rows_between(hub, (marks[-2] if len(marks) > 1 else 0) + 1, marks[-1])
+    raw_s = raw_inserts(
+        last_rows, data_dir.parent / "raw.sqlite", max(1, round(tenth_events / args.batch_size))
+    )
+    (data_dir.parent / "raw.sqlite").unlink()
+    hub.store.recorder.datastore.close()  # type: ignore[attr-defined]
+    hub.close()
+    return {
+        "events": args.events,
+        "children": args.children,
+        "seconds": seconds,
+        "marks": marks,
+        "raw_s": raw_s,
+        "rss_after_ingest": rss_after_ingest,
+        "files": checkpointed_bytes(data_dir),
+    }
+
+
 def run(args: argparse.Namespace) -> None:
     configure_logging("warning")
-    scratch = Path(tempfile.mkdtemp(prefix="hub-bench-national-", dir=args.data_dir))
+    if args.store:  # the store a previous `--ingest-only` run kept, and its ingest figures
+        scratch = args.store
+        ingested = json.loads((scratch / INGEST_RECORD).read_text())
+        args.events, args.children = ingested["events"], ingested["children"]
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix="hub-bench-national-", dir=args.data_dir))
     data_dir = scratch / "hub"
+    keep = args.keep or args.ingest_only or args.store
     try:
-        hub = bootstrap(HubSettings(data_dir=data_dir, directory=SAMPLE_DIRECTORY_PATH))
-        seconds, marks = ingest(hub, args.events, args.children, args.batch_size)
-        rss_after_ingest = peak_rss_bytes()
+        if not args.store:
+            ingested = ingest_phase(args, data_dir)
+            (scratch / INGEST_RECORD).write_text(json.dumps(ingested))
+            if args.ingest_only:
+                print(f"store kept: rerun with --store {scratch}", flush=True)
+                return
+        seconds, marks = ingested["seconds"], ingested["marks"]
+        rss_after_ingest, raw_s = ingested["rss_after_ingest"], ingested["raw_s"]
+        files = ingested["files"]
         ingest_s = sum(seconds)
         rows = marks[-1]
         tenth_events = args.events / len(seconds)
         last_rate = tenth_events / seconds[-1]
         first_rate = tenth_events / seconds[0]
-
-        # Baseline: the last tenth's rows, inserted raw (hub's batches: one per agency flush).
-        last_rows = rows_between(hub, (marks[-2] if len(marks) > 1 else 0) + 1, rows)
-        raw_s = raw_inserts(
-            last_rows, scratch / "raw.sqlite", max(1, round(tenth_events / args.batch_size))
-        )
-        hub.store.recorder.datastore.close()  # type: ignore[attr-defined]
-        hub.close()
-        files = checkpointed_bytes(data_dir)
         disk = sum(files.values())
 
         hub = bootstrap(HubSettings(data_dir=data_dir, directory=SAMPLE_DIRECTORY_PATH))
@@ -217,7 +246,7 @@ def run(args: argparse.Namespace) -> None:
         hub.close()
         files_with_projection = checkpointed_bytes(data_dir)
     finally:
-        if not args.keep:
+        if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
 
     per_million = disk / (args.events / 1e6)
@@ -321,6 +350,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--reads", type=int)
     parser.add_argument("--keep", action="store_true", help="keep the store (under --data-dir)")
+    parser.add_argument(
+        "--ingest-only", action="store_true", help="ingest, keep the store and stop there"
+    )
+    parser.add_argument(
+        "--store", type=Path, help="measure a store an `--ingest-only` run kept (no ingest)"
+    )
     args = parser.parse_args()
     args.events = args.events or (20_000 if args.quick else 1_000_000)
     args.children = args.children or max(1, args.events // 5)
