@@ -19,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -28,7 +29,11 @@ import orjson
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
-from hub.adapters.chronology_views import ChronologyViewStore, ProjectionConflictError
+from hub.adapters.chronology_views import (
+    ChronologyViewStore,
+    ProjectionConflictError,
+    Rebuild,
+)
 from hub.adapters.data_keys import KEY_ID_LENGTH, DataKeyErasedError, Keyring
 from hub.adapters.envelope import open_sealed, seal
 from hub.adapters.pseudonyms import Pseudonymiser
@@ -39,6 +44,7 @@ from hub.store import HubStore
 
 PAGE = 50_000  # rows folded per transaction (fewer rewrites of a busy child's last chunk)
 CHUNK = 100  # entries per sealed chunk of a child's document
+REBUILD_PAGE = 5_000  # rows read per query by a rebuild (in stream order)
 _SNAPSHOTS = 64  # merged chronologies kept (the chunks they hold are bounded separately)
 _MEMO_KEYS = 64  # values derived from one snapshot
 _LINK_TYPES = {"identity-linked": "linked", "identity-unlinked": "unlinked"}
@@ -197,16 +203,8 @@ class ChronologyProjection:
                 except DataKeyErasedError:
                     continue  # an erased child's entry: never folded, so never resurrected
                 entries.setdefault(row.stream, []).append(row)
-                household = (
-                    row.body.get("household_ref") if row.entry_type == "agency-event" else None
-                )
-                if household:
-                    name = self.household_name(row.body["agency"]["id"], household)
-                    child = row.body["child"]
-                    households.setdefault(name, {})[row.stream] = (
-                        child.get("nhs_number") or child["provisional_id"]
-                    )
-            documents = self._fold_households(households)
+                self._note_household(row, households)
+            documents = self._fold_households(households, self._views)
             documents.update(self._fold_streams(entries))
             self._views.put(documents, page[-1].id, expected=position)
             position = page[-1].id
@@ -249,8 +247,10 @@ class ChronologyProjection:
             record.body,
         )
 
-    def _fold_households(self, households: dict[str, dict[str, str]]) -> dict[str, bytes]:
-        sealed = self._views.get_many(list(households))
+    def _fold_households(
+        self, households: dict[str, dict[str, str]], views: ChronologyViewStore | Rebuild
+    ) -> dict[str, bytes]:
+        sealed = views.get_many(list(households))
         documents = {}
         for name, members in households.items():
             document = self._open(name, sealed[name]) if name in sealed else {"members": {}}
@@ -259,8 +259,6 @@ class ChronologyProjection:
         return documents
 
     def _fold_streams(self, entries: dict[str, list[_Row]]) -> dict[str, bytes]:
-        """Append to each stream's last chunk (starting new chunks as they fill), so the cost
-        of folding an entry does not grow with the size of the child's record."""
         heads_sealed = self._views.get_many(list(entries))
         heads: dict[str, dict[str, Any]] = {
             stream: self._open(stream, heads_sealed[stream])
@@ -273,45 +271,151 @@ class ChronologyProjection:
         documents: dict[str, bytes] = {}
         for stream, new in entries.items():
             head = heads[stream]
-            before = (head["chunks"], dict(head["links"]), head.get("last_occurred_at"))
-            chunk_index = max(head["chunks"] - 1, 0)
-            name = _chunk(stream, chunk_index)
+            name = _chunk(stream, max(head["chunks"] - 1, 0))
             chunk = self._open(name, last_sealed[name]) if name in last_sealed else {"entries": []}
-            added = False
-            for record in new:
-                if record.entry_type in _LINK_TYPES:
-                    head["links"][record.body["provisional_stream"]] = _LINK_TYPES[
-                        record.entry_type
-                    ]
-                elif record.entry_type == "agency-event":
-                    if len(chunk["entries"]) >= CHUNK:
-                        documents[_chunk(stream, chunk_index)] = self._seal(
-                            _chunk(stream, chunk_index), chunk
-                        )
-                        chunk_index, chunk = chunk_index + 1, {"entries": []}
-                    chunk["entries"].append([record.version, record.received_at, record.body])
-                    added = True
-                    occurred = (
-                        datetime.fromisoformat(record.body["occurred_at"])
-                        .astimezone(UTC)
-                        .isoformat()
-                    )
-                    head["last_occurred_at"] = max(head.get("last_occurred_at", occurred), occurred)
-            if added:  # (a chunk that only link entries passed through is unchanged)
-                documents[_chunk(stream, chunk_index)] = self._seal(
-                    _chunk(stream, chunk_index), chunk
-                )
-            if chunk["entries"]:
-                head["chunks"] = chunk_index + 1
-            after = (head["chunks"], head["links"], head.get("last_occurred_at"))
-            if stream not in heads_sealed or after != before:
-                documents[stream] = self._seal(stream, head)
+            self._fold(stream, head, chunk, new, documents, stored=stream in heads_sealed)
         return documents
 
+    def _fold(
+        self,
+        stream: str,
+        head: dict[str, Any],
+        chunk: dict[str, Any],
+        new: list[_Row],
+        documents: dict[str, bytes],
+        *,
+        stored: bool,
+    ) -> dict[str, Any]:
+        """Append a stream's new entries to its last chunk (`chunk`, starting new chunks as
+        they fill), so the cost of folding an entry does not grow with the size of the
+        child's record; seal what changed into `documents` and return the last chunk."""
+        before = (head["chunks"], dict(head["links"]), head.get("last_occurred_at"))
+        chunk_index = max(head["chunks"] - 1, 0)
+        added = False
+        for record in new:
+            if record.entry_type in _LINK_TYPES:
+                head["links"][record.body["provisional_stream"]] = _LINK_TYPES[record.entry_type]
+            elif record.entry_type == "agency-event":
+                if len(chunk["entries"]) >= CHUNK:
+                    name = _chunk(stream, chunk_index)
+                    documents[name] = self._seal(name, chunk)
+                    chunk_index, chunk = chunk_index + 1, {"entries": []}
+                chunk["entries"].append([record.version, record.received_at, record.body])
+                added = True
+                occurred = (
+                    datetime.fromisoformat(record.body["occurred_at"]).astimezone(UTC).isoformat()
+                )
+                head["last_occurred_at"] = max(head.get("last_occurred_at", occurred), occurred)
+        if added:  # (a chunk that only link entries passed through is unchanged)
+            name = _chunk(stream, chunk_index)
+            documents[name] = self._seal(name, chunk)
+        if chunk["entries"]:
+            head["chunks"] = chunk_index + 1
+        after = (head["chunks"], head["links"], head.get("last_occurred_at"))
+        if not stored or after != before:
+            documents[stream] = self._seal(stream, head)
+        return chunk
+
     def rebuild(self, on_progress: ProgressCallback | None = None) -> int:
-        self._views.clear()
-        self.clear_cache()
-        return self.catch_up(on_progress)
+        """Build every document afresh beside the live ones and swap them in at once (readers
+        are served the old documents until then), then catch up with what arrived meanwhile.
+        Returns how many entries were folded.
+
+        The store is read in stream order, so each child's entries come together and its
+        documents are sealed and written once, rather than reopened and resealed for every
+        page of the log its entries are spread over, as catching up must. What is forgotten
+        (erased) while the rebuild runs is purged from the new documents before the swap."""
+        with self._lock:
+            head = self._store.recorder.max_notification_id() or 0
+            build = self._views.begin_rebuild()
+            processed = self._build(build, head, on_progress)
+            purged = 0
+            while True:
+                forgotten = build.forgotten(purged)
+                for stream in dict.fromkeys(stream for _, stream, _ in forgotten):
+                    self._delete_stream_documents(build, stream)
+                members: dict[str, list[str]] = {}
+                for _, stream, household in forgotten:
+                    if household:
+                        members.setdefault(household, []).append(stream)
+                build.put(self._without_members(build, members))
+                purged = forgotten[-1][0] if forgotten else purged
+                if build.replace_live(head, purged):
+                    break
+            self.clear_cache()
+        return processed + self.catch_up(on_progress)
+
+    def _build(self, build: Rebuild, head: int, on_progress: ProgressCallback | None) -> int:
+        """Fold each stream's entries as soon as the next stream's begin: one stream's rows
+        are held at a time (holding a page of parsed entries makes the garbage collector
+        rescan them over and over), and its documents are sealed once. A page's documents
+        are written by a second thread while the next page is decrypted and folded."""
+        processed = 0
+        started = time.perf_counter()
+        stream, pending, stored = "", list[_Row](), False
+        top: dict[str, Any] = {}
+        chunk: dict[str, Any] = {}
+        with ThreadPoolExecutor(1, thread_name_prefix="projection-writer") as writer:
+            writing: Future[None] | None = None
+            for page in self._store.notifications_by_stream(self._topic, head, REBUILD_PAGE):
+                documents: dict[str, bytes] = {}
+                households: dict[str, dict[str, str]] = {}
+                for notification in page:
+                    try:
+                        row = self._row(notification)
+                    except DataKeyErasedError:
+                        continue  # an erased child's entry: never folded, so never resurrected
+                    if row.stream != stream:
+                        if pending:
+                            self._fold(stream, top, chunk, pending, documents, stored=stored)
+                        stream, top = row.stream, {"chunks": 0, "links": {}}
+                        chunk, pending, stored = {"entries": []}, [], False
+                    pending.append(row)
+                    self._note_household(row, households)
+                    processed += 1
+                if pending:  # the stream may go on into the next page: keep its head and chunk
+                    chunk = self._fold(stream, top, chunk, pending, documents, stored=stored)
+                    pending, stored = [], True
+                if writing is not None:
+                    writing.result()  # (household documents are read back: wait for them)
+                documents.update(self._fold_households(households, build))
+                writing = writer.submit(build.put, documents)
+                if on_progress is not None:
+                    elapsed = max(time.perf_counter() - started, 1e-9)
+                    on_progress(Progress(processed, page[-1].id, head, processed / elapsed))
+            if writing is not None:
+                writing.result()
+        return processed
+
+    def _note_household(self, row: _Row, households: dict[str, dict[str, str]]) -> None:
+        household = row.body.get("household_ref") if row.entry_type == "agency-event" else None
+        if household:
+            name = self.household_name(row.body["agency"]["id"], household)
+            child = row.body["child"]
+            households.setdefault(name, {})[row.stream] = (
+                child.get("nhs_number") or child["provisional_id"]
+            )
+
+    def _without_members(
+        self, views: ChronologyViewStore | Rebuild, members: dict[str, list[str]]
+    ) -> dict[str, bytes]:
+        """Household documents with these child streams taken out of them."""
+        documents = {}
+        for name, blob in views.get_many(list(members)).items():
+            document = self._open(name, blob)
+            for stream in members[name]:
+                document["members"].pop(stream, None)
+            documents[name] = self._seal(name, document)
+        return documents
+
+    @staticmethod
+    def _delete_stream_documents(views: ChronologyViewStore | Rebuild, stream: str) -> None:
+        names = []
+        after = stream
+        while batch := [n for n in views.names(after, 500) if n.startswith(f"{stream}:")]:
+            names += batch
+            after = batch[-1]
+        views.delete([stream, *names])
 
     # Reading -------------------------------------------------------------------------------
     #
@@ -405,19 +509,11 @@ class ChronologyProjection:
                 if entry.event.household_ref:
                     name = self.household_name(entry.event.agency.id, entry.event.household_ref)
                     households[name] = None
-        sealed = self._views.get_many(list(households))
-        documents = {}
-        for name, blob in sealed.items():
-            document = self._open(name, blob)
-            document["members"].pop(stream, None)
-            documents[name] = self._seal(name, document)
-        self._views.put(documents, self._views.position())
-        names = []
-        after = stream
-        while batch := [n for n in self._views.names(after, 500) if n.startswith(f"{stream}:")]:
-            names += batch
-            after = batch[-1]
-        self._views.delete([stream, *names])
+        # First, so that a rebuild under way (in any process) purges it from what it built.
+        self._views.record_forgotten(stream, list(households))
+        members = {name: [stream] for name in households}
+        self._views.put(self._without_members(self._views, members), None)
+        self._delete_stream_documents(self._views, stream)
 
     def last_activity(self) -> Iterator[tuple[str, str | None]]:
         """(child stream, latest occurred-at) for every child document, for retention."""

@@ -120,6 +120,54 @@ class HubStore(Application[UUID]):
                     rows.extend(tuple(r.values()) for r in cursor.fetchall())
         return rows
 
+    def notifications_by_stream(
+        self, topic: str, upto: int, page: int
+    ) -> Iterator[list[Notification]]:
+        """Every notification of `topic` with id <= `upto`, in pages, ordered by stream and
+        version (the recorder's primary key), so that one stream's rows come together: what
+        a projection rebuild wants, where the notification order scatters each stream."""
+        recorder = self.recorder
+        after: tuple[str, int] = ("", 0)
+        while True:
+            if isinstance(recorder, SQLiteAggregateRecorder):
+                statement = (
+                    "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608
+                    f"FROM {recorder.events_table_name} "
+                    "WHERE (originator_id, originator_version) > (?, ?) AND topic = ? "
+                    "AND rowid <= ? ORDER BY originator_id, originator_version LIMIT ?"
+                )
+                with recorder.datastore.transaction(commit=False) as cursor:
+                    cursor.execute(statement, (*after, topic, upto, page))
+                    rows = [tuple(r) for r in cursor.fetchall()]
+            else:
+                from eventsourcing.postgres import PostgresAggregateRecorder  # optional extra
+
+                assert isinstance(recorder, PostgresAggregateRecorder)
+                table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+                statement = (
+                    "SELECT notification_id, originator_id, originator_version, topic, state "  # noqa: S608
+                    f"FROM {table} WHERE (originator_id, originator_version) > (%s, %s) "
+                    "AND topic = %s AND notification_id <= %s "
+                    "ORDER BY originator_id, originator_version LIMIT %s"
+                )
+                first = UUID(after[0]) if after[0] else UUID(int=0)
+                with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+                    cursor.execute(statement.encode(), (first, after[1], topic, upto, page))
+                    rows = [tuple(r.values()) for r in cursor.fetchall()]
+            if not rows:
+                return
+            yield [
+                Notification(
+                    id=int(row[0]),
+                    originator_id=UUID(str(row[1])),
+                    originator_version=int(row[2]),
+                    topic=str(row[3]),
+                    state=bytes(row[4]),
+                )
+                for row in rows
+            ]
+            after = (UUID(str(rows[-1][1])).hex, int(rows[-1][2]))
+
     def stream(self, stream: UUID) -> list[HubRecord]:
         return [self._to_record(row) for row in self.recorder.select_events(stream)]
 

@@ -9,10 +9,11 @@ so nothing is in clear here and erasing a child's key erases what was derived fr
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from hub.adapters.sql import PostgresSchema, SqliteFile
 
@@ -42,6 +43,40 @@ class ChronologyViewStore(Protocol):
         """Document names in order, after `after` (for scans such as retention)."""
         ...
 
+    def begin_rebuild(self) -> Rebuild:
+        """Start building a new set of documents beside the live ones (replacing any
+        unfinished one: a rebuild started later takes over from one started earlier)."""
+        ...
+
+    def record_forgotten(self, stream: str, households: Sequence[str]) -> None:
+        """Note that a stream's documents, and its membership of these household documents,
+        are being forgotten, so that a rebuild under way purges them from what it built."""
+        ...
+
+
+class Rebuild(Protocol):
+    """Documents a rebuild is building beside the live ones, swapped in by `replace_live`."""
+
+    def get_many(self, streams: Sequence[str]) -> dict[str, bytes]: ...
+
+    def put(self, documents: Mapping[str, bytes], deleted: Sequence[str] = ()) -> None:
+        """Store and delete (ProjectionConflictError if another rebuild has taken over)."""
+        ...
+
+    def delete(self, names: Sequence[str]) -> None: ...
+
+    def names(self, after: str, limit: int) -> list[str]: ...
+
+    def forgotten(self, after: int) -> list[tuple[int, str, str]]:
+        """(sequence, stream, household or "") recorded by `record_forgotten`, in order."""
+        ...
+
+    def replace_live(self, position: int, forgotten_upto: int) -> bool:
+        """Make these the live documents at `position`, in one transaction, unless more was
+        forgotten after `forgotten_upto` (then False: purge that too and call again).
+        ProjectionConflictError if another rebuild has taken over."""
+        ...
+
 
 class ProjectionConflictError(RuntimeError):
     """Another process advanced the projection first; the caller re-reads and continues."""
@@ -66,6 +101,14 @@ class SqliteChronologyViewStore:
             f"CREATE TABLE IF NOT EXISTS {t}_position "
             "(id INTEGER PRIMARY KEY CHECK (id = 1), position INTEGER NOT NULL)"
         )
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {t}_forgotten "
+            "(seq INTEGER PRIMARY KEY, stream TEXT NOT NULL, household TEXT NOT NULL)"
+        )
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {t}_rebuild "
+            "(id INTEGER PRIMARY KEY CHECK (id = 1), token TEXT NOT NULL)"
+        )
 
     def _db(self) -> sqlite3.Connection:
         return self._file.db()
@@ -75,16 +118,7 @@ class SqliteChronologyViewStore:
         return int(row[0]) if row else 0
 
     def get_many(self, streams: Sequence[str]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
-        for start in range(0, len(streams), 500):
-            chunk = list(streams[start : start + 500])
-            marks = ",".join("?" * len(chunk))
-            rows = self._db().execute(
-                f"SELECT stream, sealed FROM {self._t} WHERE stream IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            found.update({r[0]: bytes(r[1]) for r in rows})
-        return found
+        return _sqlite_get_many(self._db(), self._t, streams)
 
     def put(
         self,
@@ -99,12 +133,7 @@ class SqliteChronologyViewStore:
                 row = db.execute(f"SELECT position FROM {t}_position WHERE id = 1").fetchone()  # noqa: S608
                 if (int(row[0]) if row else 0) != expected:
                     raise ProjectionConflictError("the projection moved on")
-            db.executemany(
-                f"INSERT INTO {t} (stream, sealed) VALUES (?, ?) "  # noqa: S608
-                "ON CONFLICT (stream) DO UPDATE SET sealed = excluded.sealed",
-                list(documents.items()),
-            )
-            db.executemany(f"DELETE FROM {t} WHERE stream = ?", [(n,) for n in deleted])  # noqa: S608
+            _sqlite_write(db, t, documents, deleted)
             if position is not None:
                 db.execute(
                     f"INSERT INTO {t}_position (id, position) VALUES (1, ?) "  # noqa: S608
@@ -121,11 +150,124 @@ class SqliteChronologyViewStore:
         self.put({}, None, deleted=names)
 
     def names(self, after: str, limit: int) -> list[str]:
-        rows = self._db().execute(
-            f"SELECT stream FROM {self._t} WHERE stream > ? ORDER BY stream LIMIT ?",  # noqa: S608
-            (after, limit),
+        return _sqlite_names(self._db(), self._t, after, limit)
+
+    def record_forgotten(self, stream: str, households: Sequence[str]) -> None:
+        with self._file.transaction() as db:
+            db.executemany(
+                f"INSERT INTO {self._t}_forgotten (stream, household) VALUES (?, ?)",  # noqa: S608
+                [(stream, household) for household in households or [""]],
+            )
+
+    def begin_rebuild(self) -> SqliteRebuild:
+        t, token = self._t, secrets.token_hex(16)
+        with self._file.transaction() as db:
+            db.execute(f"DROP TABLE IF EXISTS {t}_next")
+            db.execute(
+                f"CREATE TABLE {t}_next (stream TEXT PRIMARY KEY, sealed BLOB NOT NULL) "
+                "WITHOUT ROWID"
+            )
+            db.execute(
+                f"INSERT INTO {t}_rebuild (id, token) VALUES (1, ?) "  # noqa: S608
+                "ON CONFLICT (id) DO UPDATE SET token = excluded.token",
+                (token,),
+            )
+        self._db().execute(f"DROP TABLE IF EXISTS {t}_old")  # an interrupted swap's leftover
+        return SqliteRebuild(self._file, t, token)
+
+
+def _sqlite_get_many(db: sqlite3.Connection, table: str, names: Sequence[str]) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    for start in range(0, len(names), 500):
+        chunk = list(names[start : start + 500])
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            f"SELECT stream, sealed FROM {table} WHERE stream IN ({marks})",  # noqa: S608
+            chunk,
         )
-        return [r[0] for r in rows]
+        found.update({r[0]: bytes(r[1]) for r in rows})
+    return found
+
+
+def _sqlite_write(
+    db: sqlite3.Connection, table: str, documents: Mapping[str, bytes], deleted: Sequence[str]
+) -> None:
+    db.executemany(
+        f"INSERT INTO {table} (stream, sealed) VALUES (?, ?) "  # noqa: S608
+        "ON CONFLICT (stream) DO UPDATE SET sealed = excluded.sealed",
+        list(documents.items()),
+    )
+    db.executemany(f"DELETE FROM {table} WHERE stream = ?", [(n,) for n in deleted])  # noqa: S608
+
+
+def _sqlite_names(db: sqlite3.Connection, table: str, after: str, limit: int) -> list[str]:
+    rows = db.execute(
+        f"SELECT stream FROM {table} WHERE stream > ? ORDER BY stream LIMIT ?",  # noqa: S608
+        (after, limit),
+    )
+    return [r[0] for r in rows]
+
+
+class SqliteRebuild:
+    """A rebuild's documents in table `<table>_next` of the same file, which `replace_live`
+    renames over the live table (the old one is dropped after, outside the swap)."""
+
+    def __init__(self, file: SqliteFile, table: str, token: str) -> None:
+        self._file, self._t, self._token = file, table, token
+
+    def _check_owner(self, db: sqlite3.Connection) -> None:
+        row = db.execute(f"SELECT token FROM {self._t}_rebuild WHERE id = 1").fetchone()  # noqa: S608
+        if row is None or row[0] != self._token:
+            raise ProjectionConflictError("another rebuild of the projection took over")
+
+    def get_many(self, streams: Sequence[str]) -> dict[str, bytes]:
+        return _sqlite_get_many(self._file.db(), f"{self._t}_next", streams)
+
+    def put(self, documents: Mapping[str, bytes], deleted: Sequence[str] = ()) -> None:
+        with self._file.transaction() as db:
+            self._check_owner(db)
+            _sqlite_write(db, f"{self._t}_next", documents, deleted)
+
+    def delete(self, names: Sequence[str]) -> None:
+        self.put({}, deleted=names)
+
+    def names(self, after: str, limit: int) -> list[str]:
+        return _sqlite_names(self._file.db(), f"{self._t}_next", after, limit)
+
+    def forgotten(self, after: int) -> list[tuple[int, str, str]]:
+        rows = self._file.db().execute(
+            f"SELECT seq, stream, household FROM {self._t}_forgotten "  # noqa: S608
+            "WHERE seq > ? ORDER BY seq",
+            (after,),
+        )
+        return [(int(r[0]), r[1], r[2]) for r in rows]
+
+    def replace_live(self, position: int, forgotten_upto: int) -> bool:
+        t = self._t
+        with self._file.transaction() as db:
+            self._check_owner(db)
+            latest = db.execute(f"SELECT MAX(seq) FROM {t}_forgotten").fetchone()[0]  # noqa: S608
+            if (latest or 0) > forgotten_upto:
+                return False
+            db.execute(f"ALTER TABLE {t} RENAME TO {t}_old")
+            db.execute(f"ALTER TABLE {t}_next RENAME TO {t}")
+            db.execute(
+                f"INSERT INTO {t}_position (id, position) VALUES (1, ?) "  # noqa: S608
+                "ON CONFLICT (id) DO UPDATE SET position = excluded.position",
+                (position,),
+            )
+            db.execute(f"DELETE FROM {t}_forgotten WHERE seq <= ?", (forgotten_upto,))  # noqa: S608
+            db.execute(f"DELETE FROM {t}_rebuild")  # noqa: S608
+        # Free the old documents a batch per transaction (dropping a big table at once would
+        # hold the write lock, and so every other process's folds, for as long as it takes).
+        db = self._file.db()
+        while db.execute(
+            f"DELETE FROM {t}_old WHERE stream IN "  # noqa: S608
+            f"(SELECT stream FROM {t}_old ORDER BY stream LIMIT 1000)"
+        ).rowcount:
+            pass
+        db.execute(f"DROP TABLE {t}_old")
+        return True
 
 
 class PostgresChronologyViewStore:
@@ -145,6 +287,20 @@ class PostgresChronologyViewStore:
                     self._q(
                         'CREATE TABLE IF NOT EXISTS "{s}".{t}_position '
                         "(id int PRIMARY KEY CHECK (id = 1), position bigint NOT NULL)"
+                    ),
+                    (),
+                ),
+                (
+                    self._q(
+                        'CREATE TABLE IF NOT EXISTS "{s}".{t}_forgotten '
+                        "(seq bigserial PRIMARY KEY, stream text NOT NULL, household text NOT NULL)"
+                    ),
+                    (),
+                ),
+                (
+                    self._q(
+                        'CREATE TABLE IF NOT EXISTS "{s}".{t}_rebuild '
+                        "(id int PRIMARY KEY CHECK (id = 1), token text NOT NULL)"
                     ),
                     (),
                 ),
@@ -214,8 +370,118 @@ class PostgresChronologyViewStore:
         self.put({}, None, deleted=names)
 
     def names(self, after: str, limit: int) -> list[str]:
-        statement = self._q(
-            'SELECT stream FROM "{s}".{t} WHERE stream > %s ORDER BY stream LIMIT %s'
+        return _pg_names(self._pg, self._t, after, limit)
+
+    def record_forgotten(self, stream: str, households: Sequence[str]) -> None:
+        statement = self._q('INSERT INTO "{s}".{t}_forgotten (stream, household) VALUES (%s, %s)')
+        self._pg.run([(statement, [(stream, household) for household in households or [""]])])
+
+    def begin_rebuild(self) -> PostgresRebuild:
+        token = secrets.token_hex(16)
+        # The token row first: a rebuild's writes lock it before they touch its table.
+        self._pg.run(
+            [
+                (
+                    self._q(
+                        'INSERT INTO "{s}".{t}_rebuild (id, token) VALUES (1, %s) '
+                        "ON CONFLICT (id) DO UPDATE SET token = excluded.token"
+                    ),
+                    (token,),
+                ),
+                (self._q('DROP TABLE IF EXISTS "{s}".{t}_next'), ()),
+                (self._q('DROP TABLE IF EXISTS "{s}".{t}_old'), ()),
+                (
+                    self._q(
+                        'CREATE TABLE "{s}".{t}_next (stream text NOT NULL, sealed bytea NOT NULL,'
+                        " CONSTRAINT {t}_next_pkey PRIMARY KEY (stream))"
+                    ),
+                    (),
+                ),
+            ]
         )
-        rows = self._pg.run([(statement, (after, limit))])
-        return [r[0] for r in rows]
+        return PostgresRebuild(self._pg, self._t, token)
+
+
+def _pg_names(pg: PostgresSchema, table: str, after: str, limit: int) -> list[str]:
+    statement = f'SELECT stream FROM "{{s}}".{table} WHERE stream > %s ORDER BY stream LIMIT %s'  # noqa: S608
+    return [r[0] for r in pg.run([(statement, (after, limit))])]
+
+
+class PostgresRebuild:
+    """A rebuild's documents in table `<table>_next`, which `replace_live` renames over the
+    live table (with its primary key index, so the names stay free for the next rebuild)."""
+
+    def __init__(self, pg: PostgresSchema, table: str, token: str) -> None:
+        self._pg, self._t, self._token = pg, table, token
+
+    def _sql(self, statement: str) -> bytes:
+        return self._pg.sql(statement.replace("{t}", self._t))
+
+    def _check_owner(self, cursor: Any) -> None:
+        cursor.execute(self._sql('SELECT token FROM "{s}".{t}_rebuild WHERE id = 1 FOR UPDATE'))
+        row = cursor.fetchone()
+        if row is None or row[0] != self._token:
+            raise ProjectionConflictError("another rebuild of the projection took over")
+
+    def get_many(self, streams: Sequence[str]) -> dict[str, bytes]:
+        statement = f'SELECT stream, sealed FROM "{{s}}".{self._t}_next WHERE stream = ANY(%s)'  # noqa: S608
+        return {r[0]: bytes(r[1]) for r in self._pg.run([(statement, (list(streams),))])}
+
+    def put(self, documents: Mapping[str, bytes], deleted: Sequence[str] = ()) -> None:
+        with self._pg.transaction() as cursor:
+            self._check_owner(cursor)
+            if documents:
+                cursor.executemany(
+                    self._sql(
+                        'INSERT INTO "{s}".{t}_next (stream, sealed) VALUES (%s, %s) '
+                        "ON CONFLICT (stream) DO UPDATE SET sealed = excluded.sealed"
+                    ),
+                    list(documents.items()),
+                )
+            if deleted:
+                cursor.execute(
+                    self._sql('DELETE FROM "{s}".{t}_next WHERE stream = ANY(%s)'), (list(deleted),)
+                )
+
+    def delete(self, names: Sequence[str]) -> None:
+        self.put({}, deleted=names)
+
+    def names(self, after: str, limit: int) -> list[str]:
+        return _pg_names(self._pg, f"{self._t}_next", after, limit)
+
+    def forgotten(self, after: int) -> list[tuple[int, str, str]]:
+        statement = (
+            f'SELECT seq, stream, household FROM "{{s}}".{self._t}_forgotten '  # noqa: S608
+            "WHERE seq > %s ORDER BY seq"
+        )
+        return [(int(r[0]), r[1], r[2]) for r in self._pg.run([(statement, (after,))])]
+
+    def replace_live(self, position: int, forgotten_upto: int) -> bool:
+        with self._pg.transaction() as cursor:
+            # The order every writer takes: forgetting, then the position, then documents.
+            cursor.execute(self._sql('LOCK TABLE "{s}".{t}_forgotten IN EXCLUSIVE MODE'))
+            cursor.execute(self._sql('LOCK TABLE "{s}".{t}_position IN EXCLUSIVE MODE'))
+            self._check_owner(cursor)
+            cursor.execute(self._sql('SELECT MAX(seq) FROM "{s}".{t}_forgotten'))
+            if (cursor.fetchone()[0] or 0) > forgotten_upto:
+                return False
+            for statement in (
+                'ALTER TABLE "{s}".{t} RENAME TO {t}_old',
+                'ALTER INDEX "{s}".{t}_pkey RENAME TO {t}_old_pkey',
+                'ALTER TABLE "{s}".{t}_next RENAME TO {t}',
+                'ALTER INDEX "{s}".{t}_next_pkey RENAME TO {t}_pkey',
+            ):
+                cursor.execute(self._sql(statement))
+            cursor.execute(
+                self._sql(
+                    'INSERT INTO "{s}".{t}_position (id, position) VALUES (1, %s) '
+                    "ON CONFLICT (id) DO UPDATE SET position = excluded.position"
+                ),
+                (position,),
+            )
+            cursor.execute(
+                self._sql('DELETE FROM "{s}".{t}_forgotten WHERE seq <= %s'), (forgotten_upto,)
+            )
+            cursor.execute(self._sql('DELETE FROM "{s}".{t}_rebuild'))
+        self._pg.run([(f'DROP TABLE "{{s}}".{self._t}_old', ())])
+        return True

@@ -5,11 +5,18 @@ from __future__ import annotations
 import pytest
 
 import hub.chronology_projection as projection_module
+from hub.adapters.chronology_views import (
+    PostgresChronologyViewStore,
+    ProjectionConflictError,
+    SqliteChronologyViewStore,
+)
 from hub.bootstrap import Hub
+from hub.chronology_projection import ChronologyProjection
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import ChildRecordEntry
+from hub.identities import IdentityService
 from hub.ingest import InboundMessage
-from tests.factories import VALID_NHS_NUMBER, event_bytes
+from tests.factories import VALID_NHS_NUMBER, event_bytes, nhs_number
 
 SOURCE = "inbox:shire-county-council/big"
 
@@ -43,7 +50,9 @@ def test_a_large_record_is_folded_in_chunks_across_pages_and_reads_back_whole(
     assert hub.projection.rebuild() == 600
     assert [(e.ref, e.version) for e in hub.projection.entries(stream)] == before
     last_entry = list(hub.store.notifications(ChildRecordEntry))[-1]
-    assert hub.projection.position() == last_entry.id  # its own tracked position
+    # Its own tracked position: the log's head when the rebuild read it (past the last entry).
+    assert hub.projection.position() == hub.store.recorder.max_notification_id()
+    assert hub.projection.position() >= last_entry.id
 
 
 def test_a_process_that_read_a_stale_position_does_not_fold_entries_twice(
@@ -51,12 +60,6 @@ def test_a_process_that_read_a_stale_position_does_not_fold_entries_twice(
 ) -> None:
     """Two processes catching up at once: the slower one read the position before the faster
     one committed. Its fold must be refused (compare-and-set), not applied a second time."""
-    from hub.adapters.chronology_views import (
-        PostgresChronologyViewStore,
-        SqliteChronologyViewStore,
-    )
-    from hub.chronology_projection import ChronologyProjection
-
     settings = hub.settings
     views = (
         SqliteChronologyViewStore(settings.data_dir / "chronology.sqlite")
@@ -83,3 +86,196 @@ def test_a_process_that_read_a_stale_position_does_not_fold_entries_twice(
     monkeypatch.setattr(views, "position", position)
     assert slower.catch_up() == 0  # refused, re-read, nothing left to fold
     assert sorted(e.version for e in hub.projection.entries(stream)) == list(range(1, 31))
+
+
+# Rebuild: built beside the live documents in stream order, then swapped in ----------------
+
+ICB_SOURCE = "inbox:shire-icb/prebirth"
+
+
+def _other_process(hub: Hub) -> ChronologyProjection:
+    """The same projection as another process sees it: its own connections, no shared cache."""
+    settings = hub.settings
+    views = (
+        SqliteChronologyViewStore(settings.data_dir / "chronology.sqlite")
+        if settings.store == "sqlite"
+        else PostgresChronologyViewStore(settings.postgres_dsn, settings.postgres_schema)
+    )
+    return ChronologyProjection(hub.store, views, hub.keyring, hub.pseudonyms)
+
+
+def _ingest_children(hub: Hub, children: int, first_position: int = 1) -> list[ChildRef]:
+    """Children with 0..250 events each (some over a chunk), every third one in a household
+    with the next, and one provisional child linked into the first child's record."""
+    refs = [ChildRef(nhs_number=nhs_number(serial)) for serial in range(children)]
+    messages = []
+    position = first_position
+    for serial, child in enumerate(refs):
+        for i in range((serial * 37) % 251 + 1):
+            fields = {"household_ref": f"FAM-{serial // 3}"} if serial % 3 < 2 else {}
+            messages.append(
+                InboundMessage(
+                    SOURCE,
+                    position,
+                    event_bytes(
+                        event_id=f"E{serial}-{i}",
+                        child=child.model_dump(exclude_none=True),
+                        occurred_at=f"2024-{i % 12 + 1:02d}-{i % 28 + 1:02d}T09:00:00+00:00",
+                        recorded_at=f"2024-{i % 12 + 1:02d}-{i % 28 + 1:02d}T10:00:00+00:00",
+                        **fields,
+                    ),
+                    "shire-county-council",
+                )
+            )
+            position += 1
+    hub.ingest.ingest(messages)
+    provisional = IdentityService(hub.store, hub.pseudonyms).issue_provisional("shire-icb")
+    icb = {"id": "shire-icb", "type": "health"}
+    hub.ingest.ingest(
+        [
+            InboundMessage(
+                ICB_SOURCE,
+                first_position + i,
+                event_bytes(
+                    event_id=f"PB-{first_position}-{i}",
+                    agency=icb,
+                    kind=kind,
+                    child={"provisional_id": provisional},
+                    details=details,
+                ),
+                "shire-icb",
+            )
+            for i, (kind, details) in enumerate(
+                [
+                    ("health.maternity-pre-birth-concern", {}),
+                    ("identity.linked", {"nhs_number": refs[0].nhs_number}),
+                ]
+            )
+        ]
+    )
+    return refs
+
+
+def _everything(projection: ChronologyProjection, hub: Hub, refs: list[ChildRef]) -> object:
+    """What the projection serves: each child's merged entries, links, household members and
+    last activity."""
+    projection.clear_cache()
+    children = {}
+    for child in refs:
+        stream = hub.pseudonyms.child_stream(child)
+        children[stream.hex] = (
+            [(e.ref, e.version, e.received_at) for e in projection.entries(stream)],
+            projection.linked_streams(stream),
+        )
+    households = {
+        f"FAM-{n}": projection.household_members("shire-county-council", f"FAM-{n}")
+        for n in range(len(refs) // 3 + 1)
+    }
+    return children, households, sorted(projection.last_activity())
+
+
+def test_a_rebuild_builds_what_following_the_log_built(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projection_module, "REBUILD_PAGE", 97)  # streams split across pages
+    refs = _ingest_children(hub, 24)
+    hub.projection.catch_up()
+    followed = _everything(hub.projection, hub, refs)
+    assert followed[0][hub.pseudonyms.child_stream(refs[0]).hex][1]  # the link is there
+    assert len(followed[1]["FAM-0"]) == 2
+
+    folded = hub.projection.rebuild()
+
+    assert folded == len(list(hub.store.notifications(ChildRecordEntry)))  # each entry once
+    assert _everything(hub.projection, hub, refs) == followed
+    assert _everything(_other_process(hub), hub, refs) == followed
+
+
+def test_readers_are_served_the_old_documents_until_the_rebuilt_ones_replace_them(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projection_module, "REBUILD_PAGE", 50)
+    refs = _ingest_children(hub, 12)
+    hub.projection.catch_up()
+    followed = _everything(hub.projection, hub, refs)
+    reader = _other_process(hub)
+    seen_during: list[object] = []
+
+    def meanwhile(progress: projection_module.Progress) -> None:
+        if not seen_during:  # partway through: another process reads, and the log grows
+            seen_during.append(_everything(reader, hub, refs))
+            hub.ingest.ingest(
+                [
+                    InboundMessage(
+                        SOURCE,
+                        10_000,
+                        event_bytes(event_id="LATE", child={"nhs_number": refs[1].nhs_number}),
+                        "shire-county-council",
+                    )
+                ]
+            )
+            reader.catch_up()  # the other process follows the log into the live documents
+
+    hub.projection.rebuild(meanwhile)
+
+    assert seen_during == [followed]  # whole chronologies, never a half-built projection
+    late = [e.ref for e in hub.projection.entries(hub.pseudonyms.child_stream(refs[1]))]
+    assert "shire-county-council/LATE@1" in [str(ref) for ref in late]  # caught up after
+    assert _everything(hub.projection, hub, refs) == _everything(reader, hub, refs)
+
+
+def test_a_child_erased_while_a_rebuild_runs_is_not_in_the_rebuilt_documents(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projection_module, "REBUILD_PAGE", 40)
+    refs = _ingest_children(hub, 6)
+    hub.projection.catch_up()
+    erased = hub.pseudonyms.child_stream(refs[1]).hex  # in household FAM-0 with refs[0]
+    kept = hub.pseudonyms.child_stream(refs[0])
+    kept_before = hub.projection.entries(kept)
+    other = _other_process(hub)
+    total = len(list(hub.store.notifications(ChildRecordEntry)))
+    forgotten: list[str] = []
+
+    def erase_when_built(progress: projection_module.Progress) -> None:
+        # After the last page: the erased child's documents are already in the new set.
+        if progress.processed == total and not forgotten:
+            forgotten.append(erased)
+            other.forget(erased)
+            hub.keyring.erase(f"child:{erased}")
+
+    hub.projection.rebuild(erase_when_built)
+
+    assert forgotten
+    names = _names(hub.projection)
+    assert not [n for n in names if n.split(":")[0] == erased]
+    members = hub.projection.household_members("shire-county-council", "FAM-0")
+    assert list(members) == [hub.pseudonyms.child_stream(refs[0]).hex]
+    assert refs[1].nhs_number not in members.values()
+    assert hub.projection.entries(kept) == kept_before  # the sibling's record is untouched
+
+
+def test_a_rebuild_started_later_takes_over_from_one_still_running(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projection_module, "REBUILD_PAGE", 60)
+    refs = _ingest_children(hub, 8)
+    hub.projection.catch_up()
+    followed = _everything(hub.projection, hub, refs)
+    later = _other_process(hub)
+    started: list[int] = []
+
+    def start_another(progress: projection_module.Progress) -> None:
+        if not started:
+            started.append(later.rebuild())
+
+    with pytest.raises(ProjectionConflictError, match="another rebuild"):
+        hub.projection.rebuild(start_another)
+    assert started and _everything(hub.projection, hub, refs) == followed
+
+
+def _names(projection: ChronologyProjection) -> list[str]:
+    names: list[str] = []
+    while batch := projection._views.names(names[-1] if names else "", 1000):
+        names += batch
+    return names
