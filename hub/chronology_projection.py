@@ -52,10 +52,11 @@ _LINK_TYPES = {"identity-linked": "linked", "identity-unlinked": "unlinked"}
 
 @dataclass(frozen=True)
 class Progress:
-    processed: int
-    position: int
-    head: int
+    processed: int  # entries folded so far
+    position: int  # notification id of the last row read
+    head: int  # the log's head when this pass started
     rate_per_s: float
+    done: float  # the share of the work done, 0..1 (a rebuild estimates it from stream ids)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -211,7 +212,9 @@ class ChronologyProjection:
             processed += sum(len(new) for new in entries.values())
             if on_progress is not None:
                 elapsed = max(time.perf_counter() - started, 1e-9)
-                on_progress(Progress(processed, position, head, processed / elapsed))
+                on_progress(
+                    Progress(processed, position, head, processed / elapsed, position / head)
+                )
         return processed
 
     def _row(self, notification: Notification) -> _Row:
@@ -382,7 +385,9 @@ class ChronologyProjection:
                 writing = writer.submit(build.put, documents)
                 if on_progress is not None:
                     elapsed = max(time.perf_counter() - started, 1e-9)
-                    on_progress(Progress(processed, page[-1].id, head, processed / elapsed))
+                    # Stream ids are pseudonyms (uniform): the last one read says how far.
+                    done = int(stream[:8], 16) / 0x1_0000_0000 if stream else 0.0
+                    on_progress(Progress(processed, page[-1].id, head, processed / elapsed, done))
             if writing is not None:
                 writing.result()
         return processed

@@ -78,7 +78,7 @@ def cmd_projection_rebuild(args: argparse.Namespace) -> int:
 
     def progress(p: Progress) -> None:
         print(
-            f"rebuilt {p.processed:,} entries, at row {p.position:,} of {p.head:,}, "
+            f"rebuilt {p.processed:,} entries (about {p.done:.0%} done), "
             f"{p.rate_per_s:,.0f} entries/s",
             file=sys.stderr,
         )
