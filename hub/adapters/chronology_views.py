@@ -35,8 +35,6 @@ class ChronologyViewStore(Protocol):
         ProjectionConflictError: another process folded those entries first)."""
         ...
 
-    def clear(self) -> None: ...
-
     def delete(self, names: Sequence[str]) -> None: ...
 
     def names(self, after: str, limit: int) -> list[str]:
@@ -140,11 +138,6 @@ class SqliteChronologyViewStore:
                     "ON CONFLICT (id) DO UPDATE SET position = excluded.position",
                     (position,),
                 )
-
-    def clear(self) -> None:
-        db = self._db()
-        db.execute(f"DELETE FROM {self._t}")  # noqa: S608
-        db.execute(f"DELETE FROM {self._t}_position")  # noqa: S608
 
     def delete(self, names: Sequence[str]) -> None:
         self.put({}, None, deleted=names)
@@ -357,14 +350,6 @@ class PostgresChronologyViewStore:
                     ),
                     (position,),
                 )
-
-    def clear(self) -> None:
-        self._pg.run(
-            [
-                (self._q('DELETE FROM "{s}".{t}'), ()),
-                (self._q('DELETE FROM "{s}".{t}_position'), ()),
-            ]
-        )
 
     def delete(self, names: Sequence[str]) -> None:
         self.put({}, None, deleted=names)
