@@ -79,6 +79,7 @@ class FileKekProvider(_KekSet):
 
     def __init__(self, directory: Path, *, create: bool = True) -> None:
         self.directory = directory
+        self._current_seen: tuple[tuple[int, int, int], str] | None = None  # (stat, KEK id)
         if not (directory / "current").exists():
             if not create:
                 raise missing_key_error(directory / "current", "KEK")
@@ -96,9 +97,17 @@ class FileKekProvider(_KekSet):
         return kek_id
 
     def _read_current(self) -> str:
-        current = (self.directory / "current").read_text().strip()
+        """The KEK `current` names, read again only when the file was replaced or changed
+        (a stat per wrap, not an open and read: each new child's data key is wrapped)."""
+        path = self.directory / "current"
+        stat = path.stat()
+        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._current_seen is not None and self._current_seen[0] == seen:
+            return self._current_seen[1]
+        current = path.read_text().strip()
         if not _KEK_ID.match(current):
-            raise SecretConfigurationError(f"{self.directory / 'current'} does not name a KEK")
+            raise SecretConfigurationError(f"{path} does not name a KEK")
+        self._current_seen = (seen, current)
         return current
 
     def _load(self, kek_id: str) -> bytes | None:

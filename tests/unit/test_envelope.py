@@ -136,3 +136,14 @@ def test_erasing_a_key_in_one_process_reaches_another_within_the_cache_time(tmp_
     with pytest.raises(DataKeyErasedError):
         second.for_decryption("child:abc", key.key_id)  # the eraser evicted at once
     assert first.for_encryption("child:abc").key_id != key.key_id  # a new record gets a new key
+
+
+def test_a_process_follows_a_kek_rotation_made_by_another(tmp_path: Path) -> None:
+    """`current` is re-read when the file is replaced (it is cached against its stat)."""
+    serving = FileKekProvider(tmp_path / "kek")
+    before = serving.wrap(b"k" * 32)[0]
+    assert serving.wrap(b"k" * 32)[0] == before  # unchanged file: the cached name
+    rotated = FileKekProvider(tmp_path / "kek").rotate()  # another process rotates
+    kek_id, wrapped = serving.wrap(b"k" * 32)
+    assert kek_id == rotated != before
+    assert serving.unwrap(kek_id, wrapped) == b"k" * 32

@@ -81,3 +81,21 @@ def test_provisional_id_with_changed_character_is_rejected() -> None:
 def test_malformed_provisional_ids_rejected(raw: str) -> None:
     with pytest.raises(InvalidIdentifierError):
         validate_provisional_id(raw)
+
+
+def test_check_digit_is_modulus_11_over_the_digit_values() -> None:
+    """The fast sum over ASCII codes agrees with the textbook formula on every kind of input."""
+    import random
+
+    rng = random.Random(8)
+    for _ in range(20_000):
+        first_nine = "".join(rng.choice("0123456789") for _ in range(9))
+        total = sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True))
+        textbook = {11: 0, 10: None}.get(11 - total % 11, 11 - total % 11)
+        assert nhs_check_digit(first_nine) == textbook
+
+
+@pytest.mark.parametrize("bad", ["12345678", "1234567890", "12345678a", "١٢٣٤٥٦٧٨٩"])
+def test_check_digit_needs_nine_ascii_digits(bad: str) -> None:
+    with pytest.raises(ValueError, match="nine digits"):
+        nhs_check_digit(bad)
