@@ -10,6 +10,7 @@ Ciphertext format v1: 0x01 | key id (16 bytes) | nonce (12 bytes) | ciphertext a
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import datetime
 from decimal import Decimal
@@ -45,12 +46,21 @@ def _associated_data(stored: StoredEvent) -> bytes:
     )
 
 
-def scope_of(topic: str, originator_id: UUID | str) -> str:
+@functools.cache
+def _key_scope(topic: str) -> str:
+    """The key scope of a stored topic's record class (resolved once per topic)."""
     cls = resolve_topic(topic)
     if not (isinstance(cls, type) and issubclass(cls, HubRecord)):
         raise SealedRowError(f"topic {topic!r} is not a hub record class")
-    scope = cls.key_scope
-    return f"child:{UUID(str(originator_id)).hex}" if scope == "child" else scope
+    return cls.key_scope
+
+
+def scope_of(topic: str, originator_id: UUID | str) -> str:
+    scope = _key_scope(topic)
+    if scope != "child":
+        return scope
+    stream = originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+    return f"child:{stream.hex}"
 
 
 def seal(keyring: Keyring, scope: str, plaintext: bytes, associated: bytes) -> bytes:
