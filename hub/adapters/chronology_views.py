@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from hub.adapters.sql import PostgresSchema, SqliteFile
 
@@ -213,8 +214,20 @@ class SqliteRebuild:
         if row is None or row[0] != self._token:
             raise ProjectionConflictError("another rebuild of the projection took over")
 
+    @contextmanager
+    def _owned_read(self) -> Iterator[sqlite3.Connection]:
+        """A read snapshot in which this rebuild still owns its table (so it exists)."""
+        db = self._file.db()
+        db.execute("BEGIN")
+        try:
+            self._check_owner(db)
+            yield db
+        finally:
+            db.execute("COMMIT")
+
     def get_many(self, streams: Sequence[str]) -> dict[str, bytes]:
-        return _sqlite_get_many(self._file.db(), f"{self._t}_next", streams)
+        with self._owned_read() as db:
+            return _sqlite_get_many(db, f"{self._t}_next", streams)
 
     def put(self, documents: Mapping[str, bytes], deleted: Sequence[str] = ()) -> None:
         with self._file.transaction() as db:
@@ -225,7 +238,8 @@ class SqliteRebuild:
         self.put({}, deleted=names)
 
     def names(self, after: str, limit: int) -> list[str]:
-        return _sqlite_names(self._file.db(), f"{self._t}_next", after, limit)
+        with self._owned_read() as db:
+            return _sqlite_names(db, f"{self._t}_next", after, limit)
 
     def forgotten(self, after: int) -> list[tuple[int, str, str]]:
         rows = self._file.db().execute(
@@ -402,15 +416,28 @@ class PostgresRebuild:
     def _sql(self, statement: str) -> bytes:
         return self._pg.sql(statement.replace("{t}", self._t))
 
-    def _check_owner(self, cursor: Any) -> None:
-        cursor.execute(self._sql('SELECT token FROM "{s}".{t}_rebuild WHERE id = 1 FOR UPDATE'))
+    def _check_owner(self, cursor: Any, lock: Literal["UPDATE", "SHARE"] = "UPDATE") -> None:
+        """Raise unless this rebuild still owns its table; the token row stays locked (FOR
+        UPDATE, or FOR SHARE to read) until the transaction ends, so a later rebuild's
+        `begin_rebuild`, which rewrites that row first, waits for it."""
+        cursor.execute(
+            self._sql(f'SELECT token FROM "{{s}}".{{t}}_rebuild WHERE id = 1 FOR {lock}')  # noqa: S608
+        )
         row = cursor.fetchone()
         if row is None or row[0] != self._token:
             raise ProjectionConflictError("another rebuild of the projection took over")
 
+    def _owned_read(self, statement: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._pg.transaction() as cursor:
+            self._check_owner(cursor, "SHARE")
+            cursor.execute(self._sql(statement), params)
+            return list(cursor.fetchall())
+
     def get_many(self, streams: Sequence[str]) -> dict[str, bytes]:
-        statement = f'SELECT stream, sealed FROM "{{s}}".{self._t}_next WHERE stream = ANY(%s)'  # noqa: S608
-        return {r[0]: bytes(r[1]) for r in self._pg.run([(statement, (list(streams),))])}
+        rows = self._owned_read(
+            'SELECT stream, sealed FROM "{s}".{t}_next WHERE stream = ANY(%s)', (list(streams),)
+        )
+        return {r[0]: bytes(r[1]) for r in rows}
 
     def put(self, documents: Mapping[str, bytes], deleted: Sequence[str] = ()) -> None:
         with self._pg.transaction() as cursor:
@@ -432,7 +459,8 @@ class PostgresRebuild:
         self.put({}, deleted=names)
 
     def names(self, after: str, limit: int) -> list[str]:
-        return _pg_names(self._pg, f"{self._t}_next", after, limit)
+        statement = 'SELECT stream FROM "{s}".{t}_next WHERE stream > %s ORDER BY stream LIMIT %s'
+        return [r[0] for r in self._owned_read(statement, (after, limit))]
 
     def forgotten(self, after: int) -> list[tuple[int, str, str]]:
         statement = (
