@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -155,19 +155,22 @@ class SqliteChronologyViewStore:
 
     def begin_rebuild(self) -> SqliteRebuild:
         t, token = self._t, secrets.token_hex(16)
-        with self._file.transaction() as db:
-            db.execute(f"DROP TABLE IF EXISTS {t}_next")
-            db.execute(
-                f"CREATE TABLE {t}_next (stream TEXT PRIMARY KEY, sealed BLOB NOT NULL) "
-                "WITHOUT ROWID"
-            )
+        with self._file.transaction() as db:  # take over first: an earlier rebuild stops
             db.execute(
                 f"INSERT INTO {t}_rebuild (id, token) VALUES (1, ?) "  # noqa: S608
                 "ON CONFLICT (id) DO UPDATE SET token = excluded.token",
                 (token,),
             )
-        self._db().execute(f"DROP TABLE IF EXISTS {t}_old")  # an interrupted swap's leftover
-        return SqliteRebuild(self._file, t, token)
+        rebuild = SqliteRebuild(self._file, t, token)
+        for leftover in (f"{t}_next", f"{t}_old"):  # an unfinished rebuild's, or swap's
+            rebuild.free(leftover)
+        with self._file.transaction() as db:
+            rebuild.check_owner(db)
+            db.execute(
+                f"CREATE TABLE {t}_next (stream TEXT PRIMARY KEY, sealed BLOB NOT NULL) "
+                "WITHOUT ROWID"
+            )
+        return rebuild
 
 
 def _sqlite_get_many(db: sqlite3.Connection, table: str, names: Sequence[str]) -> dict[str, bytes]:
@@ -209,10 +212,29 @@ class SqliteRebuild:
     def __init__(self, file: SqliteFile, table: str, token: str) -> None:
         self._file, self._t, self._token = file, table, token
 
-    def _check_owner(self, db: sqlite3.Connection) -> None:
+    def check_owner(self, db: sqlite3.Connection) -> None:
         row = db.execute(f"SELECT token FROM {self._t}_rebuild WHERE id = 1").fetchone()  # noqa: S608
         if row is None or row[0] != self._token:
             raise ProjectionConflictError("another rebuild of the projection took over")
+
+    def free(self, table: str) -> None:
+        """Delete a table of documents a thousand rows per transaction, then drop it: one
+        DROP of a big table would hold the write lock, and every other process's folds, for
+        as long as SQLite takes to free its pages."""
+        while True:
+            with self._file.transaction() as db:
+                if not db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+                ).fetchone():
+                    return
+                self.check_owner(db)
+                deleted = db.execute(
+                    f"DELETE FROM {table} WHERE stream IN "  # noqa: S608
+                    f"(SELECT stream FROM {table} ORDER BY stream LIMIT 1000)"
+                ).rowcount
+                if not deleted:
+                    db.execute(f"DROP TABLE {table}")
+                    return
 
     @contextmanager
     def _owned_read(self) -> Iterator[sqlite3.Connection]:
@@ -220,7 +242,7 @@ class SqliteRebuild:
         db = self._file.db()
         db.execute("BEGIN")
         try:
-            self._check_owner(db)
+            self.check_owner(db)
             yield db
         finally:
             db.execute("COMMIT")
@@ -231,7 +253,7 @@ class SqliteRebuild:
 
     def put(self, documents: Mapping[str, bytes], deleted: Sequence[str] = ()) -> None:
         with self._file.transaction() as db:
-            self._check_owner(db)
+            self.check_owner(db)
             _sqlite_write(db, f"{self._t}_next", documents, deleted)
 
     def delete(self, names: Sequence[str]) -> None:
@@ -252,7 +274,7 @@ class SqliteRebuild:
     def replace_live(self, position: int, forgotten_upto: int) -> bool:
         t = self._t
         with self._file.transaction() as db:
-            self._check_owner(db)
+            self.check_owner(db)
             latest = db.execute(f"SELECT MAX(seq) FROM {t}_forgotten").fetchone()[0]  # noqa: S608
             if (latest or 0) > forgotten_upto:
                 return False
@@ -264,16 +286,9 @@ class SqliteRebuild:
                 (position,),
             )
             db.execute(f"DELETE FROM {t}_forgotten WHERE seq <= ?", (forgotten_upto,))  # noqa: S608
-            db.execute(f"DELETE FROM {t}_rebuild")  # noqa: S608
-        # Free the old documents a batch per transaction (dropping a big table at once would
-        # hold the write lock, and so every other process's folds, for as long as it takes).
-        db = self._file.db()
-        while db.execute(
-            f"DELETE FROM {t}_old WHERE stream IN "  # noqa: S608
-            f"(SELECT stream FROM {t}_old ORDER BY stream LIMIT 1000)"
-        ).rowcount:
-            pass
-        db.execute(f"DROP TABLE {t}_old")
+        with suppress(ProjectionConflictError):  # a rebuild started since frees what is left
+            self.free(f"{t}_old")
+        self._file.db().execute(f"DELETE FROM {t}_rebuild WHERE token = ?", (self._token,))  # noqa: S608
         return True
 
 
@@ -495,6 +510,8 @@ class PostgresRebuild:
             cursor.execute(
                 self._sql('DELETE FROM "{s}".{t}_forgotten WHERE seq <= %s'), (forgotten_upto,)
             )
-            cursor.execute(self._sql('DELETE FROM "{s}".{t}_rebuild'))
+            cursor.execute(
+                self._sql('DELETE FROM "{s}".{t}_rebuild WHERE token = %s'), (self._token,)
+            )
         self._pg.run([(f'DROP TABLE "{{s}}".{self._t}_old', ())])
         return True

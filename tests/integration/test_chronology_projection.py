@@ -279,3 +279,21 @@ def _names(projection: ChronologyProjection) -> list[str]:
     while batch := projection._views.names(names[-1] if names else "", 1000):
         names += batch
     return names
+
+
+def test_a_rebuild_interrupted_midway_leaves_the_live_documents_and_the_next_one_cleans_up(
+    hub: Hub,
+) -> None:
+    refs = _ingest_children(hub, 6)
+    hub.projection.catch_up()
+    followed = _everything(hub.projection, hub, refs)
+    crashed = hub.projection._views.begin_rebuild()  # a process killed while building
+    crashed.put({"stale-document": b"left over by the killed rebuild"})
+    assert _everything(_other_process(hub), hub, refs) == followed  # still served
+
+    hub.projection.rebuild()
+
+    assert _everything(hub.projection, hub, refs) == followed
+    assert "stale-document" not in _names(hub.projection)
+    with pytest.raises(ProjectionConflictError):
+        crashed.put({"late": b"the killed rebuild no longer owns a table"})
