@@ -191,6 +191,9 @@ class ChronologyProjection:
         processed = 0
         started = time.perf_counter()
         while position < head:
+            # Taken before any row is decrypted: a child forgotten (and its key erased) after
+            # this may already be in the page's documents, so their write is then refused.
+            forgotten = self._views.forgotten_mark()
             page = self._store.recorder.select_notifications(
                 start=position + 1, limit=PAGE, topics=[self._topic]
             )
@@ -207,7 +210,7 @@ class ChronologyProjection:
                 self._note_household(row, households)
             documents = self._fold_households(households, self._views)
             documents.update(self._fold_streams(entries))
-            self._views.put(documents, page[-1].id, expected=position)
+            self._views.put(documents, page[-1].id, expected=position, forgotten_mark=forgotten)
             position = page[-1].id
             processed += sum(len(new) for new in entries.values())
             if on_progress is not None:

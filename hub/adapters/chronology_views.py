@@ -30,10 +30,17 @@ class ChronologyViewStore(Protocol):
         position: int | None,
         expected: int | None = None,
         deleted: Sequence[str] = (),
+        forgotten_mark: int | None = None,
     ) -> None:
         """Store the documents, delete `deleted` and move to the new position (None: leave it)
         atomically; with `expected`, only if the stored position is still that (else
-        ProjectionConflictError: another process folded those entries first)."""
+        ProjectionConflictError: another process folded those entries first); with
+        `forgotten_mark`, only if nothing was forgotten since `forgotten_mark()` returned it
+        (else ProjectionConflictError: the documents may hold a child just erased)."""
+        ...
+
+    def forgotten_mark(self) -> int:
+        """The latest `record_forgotten` so far (0 for none)."""
         ...
 
     def delete(self, names: Sequence[str]) -> None: ...
@@ -102,7 +109,7 @@ class SqliteChronologyViewStore:
         )
         db.execute(
             f"CREATE TABLE IF NOT EXISTS {t}_forgotten "
-            "(seq INTEGER PRIMARY KEY, stream TEXT NOT NULL, household TEXT NOT NULL)"
+            "(seq INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, household TEXT NOT NULL)"
         )
         db.execute(
             f"CREATE TABLE IF NOT EXISTS {t}_rebuild "
@@ -125,6 +132,7 @@ class SqliteChronologyViewStore:
         position: int | None,
         expected: int | None = None,
         deleted: Sequence[str] = (),
+        forgotten_mark: int | None = None,
     ) -> None:
         t = self._t
         with self._file.transaction() as db:
@@ -132,6 +140,8 @@ class SqliteChronologyViewStore:
                 row = db.execute(f"SELECT position FROM {t}_position WHERE id = 1").fetchone()  # noqa: S608
                 if (int(row[0]) if row else 0) != expected:
                     raise ProjectionConflictError("the projection moved on")
+            if forgotten_mark is not None and _sqlite_mark(db, t) != forgotten_mark:
+                raise ProjectionConflictError("a child was forgotten meanwhile")
             _sqlite_write(db, t, documents, deleted)
             if position is not None:
                 db.execute(
@@ -145,6 +155,9 @@ class SqliteChronologyViewStore:
 
     def names(self, after: str, limit: int) -> list[str]:
         return _sqlite_names(self._db(), self._t, after, limit)
+
+    def forgotten_mark(self) -> int:
+        return _sqlite_mark(self._db(), self._t)
 
     def record_forgotten(self, stream: str, households: Sequence[str]) -> None:
         with self._file.transaction() as db:
@@ -171,6 +184,13 @@ class SqliteChronologyViewStore:
                 "WITHOUT ROWID"
             )
         return rebuild
+
+
+def _sqlite_mark(db: sqlite3.Connection, table: str) -> int:
+    # AUTOINCREMENT: a sequence number is never reused, even after the rows are purged.
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (f"{table}_forgotten",))
+    found = row.fetchone()
+    return int(found[0]) if found else 0
 
 
 def _sqlite_get_many(db: sqlite3.Connection, table: str, names: Sequence[str]) -> dict[str, bytes]:
@@ -347,6 +367,7 @@ class PostgresChronologyViewStore:
         position: int | None,
         expected: int | None = None,
         deleted: Sequence[str] = (),
+        forgotten_mark: int | None = None,
     ) -> None:
         def sql(statement: str) -> bytes:
             return self._pg.sql(self._q(statement))
@@ -359,6 +380,10 @@ class PostgresChronologyViewStore:
                 row = cursor.fetchone()
                 if (int(row[0]) if row else 0) != expected:
                     raise ProjectionConflictError("the projection moved on")
+            if forgotten_mark is not None:
+                cursor.execute(sql('SELECT COALESCE(MAX(seq), 0) FROM "{s}".{t}_forgotten'))
+                if int(cursor.fetchone()[0]) > forgotten_mark:
+                    raise ProjectionConflictError("a child was forgotten meanwhile")
             if documents:
                 cursor.executemany(
                     sql(
@@ -385,6 +410,12 @@ class PostgresChronologyViewStore:
 
     def names(self, after: str, limit: int) -> list[str]:
         return _pg_names(self._pg, self._t, after, limit)
+
+    def forgotten_mark(self) -> int:
+        rows = self._pg.run(
+            [(self._q('SELECT COALESCE(MAX(seq), 0) FROM "{s}".{t}_forgotten'), ())]
+        )
+        return int(rows[0][0])
 
     def record_forgotten(self, stream: str, households: Sequence[str]) -> None:
         statement = self._q('INSERT INTO "{s}".{t}_forgotten (stream, household) VALUES (%s, %s)')

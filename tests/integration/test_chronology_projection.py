@@ -297,3 +297,32 @@ def test_a_rebuild_interrupted_midway_leaves_the_live_documents_and_the_next_one
     assert "stale-document" not in _names(hub.projection)
     with pytest.raises(ProjectionConflictError):
         crashed.put({"late": b"the killed rebuild no longer owns a table"})
+
+
+def test_a_child_erased_while_another_process_folds_it_is_not_written_back(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Process A has decrypted a page holding child X; process B forgets X and erases its key
+    before A writes. A's write is refused (X was forgotten since A began), and A folds the
+    page again without X: X's household membership (its NHS number) is not written back."""
+    refs = _ingest_children(hub, 3)
+    erased = hub.pseudonyms.child_stream(refs[1]).hex  # in household FAM-0 with refs[0]
+    other = _other_process(hub)
+    views = hub.projection._views
+    real_put = views.put
+    interleaved: list[str] = []
+
+    def put_after_an_erasure(*args: object, **kwargs: object) -> None:
+        if kwargs.get("forgotten_mark") is not None and not interleaved:
+            interleaved.append(erased)
+            other.forget(erased)
+            hub.keyring.erase(f"child:{erased}")
+        real_put(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(views, "put", put_after_an_erasure)
+    hub.projection.catch_up()
+
+    assert interleaved
+    assert not [n for n in _names(hub.projection) if n.split(":")[0] == erased]
+    members = hub.projection.household_members("shire-county-council", "FAM-0")
+    assert list(members) == [hub.pseudonyms.child_stream(refs[0]).hex]
