@@ -409,7 +409,10 @@ class PostgresChronologyViewStore:
         self.put({}, None, deleted=names)
 
     def names(self, after: str, limit: int) -> list[str]:
-        return _pg_names(self._pg, self._t, after, limit)
+        statement = self._q(
+            'SELECT stream FROM "{s}".{t} WHERE stream > %s ORDER BY stream LIMIT %s'
+        )
+        return [r[0] for r in self._pg.run([(statement, (after, limit))])]
 
     def forgotten_mark(self) -> int:
         rows = self._pg.run(
@@ -445,11 +448,6 @@ class PostgresChronologyViewStore:
             ]
         )
         return PostgresRebuild(self._pg, self._t, token)
-
-
-def _pg_names(pg: PostgresSchema, table: str, after: str, limit: int) -> list[str]:
-    statement = f'SELECT stream FROM "{{s}}".{table} WHERE stream > %s ORDER BY stream LIMIT %s'  # noqa: S608
-    return [r[0] for r in pg.run([(statement, (after, limit))])]
 
 
 class PostgresRebuild:
