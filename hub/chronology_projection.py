@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -201,11 +201,7 @@ class ChronologyProjection:
                 break
             entries: dict[str, list[_Row]] = {}
             households: dict[str, dict[str, str]] = {}
-            for notification in page:
-                try:
-                    row = self._row(notification)
-                except DataKeyErasedError:
-                    continue  # an erased child's entry: never folded, so never resurrected
+            for row in self._rows(page):
                 entries.setdefault(row.stream, []).append(row)
                 self._note_household(row, households)
             documents = self._fold_households(households, self._views)
@@ -219,6 +215,15 @@ class ChronologyProjection:
                     Progress(processed, position, head, processed / elapsed, position / head)
                 )
         return processed
+
+    def _rows(self, page: Iterable[Notification]) -> Iterator[_Row]:
+        """The page's child entries as folding needs them, without an erased child's (never
+        folded, so never resurrected)."""
+        for notification in page:
+            try:
+                yield self._row(notification)
+            except DataKeyErasedError:
+                continue
 
     def _row(self, notification: Notification) -> _Row:
         """What folding needs of a stored child entry. Its state is the eventsourcing
@@ -366,11 +371,7 @@ class ChronologyProjection:
             for page in self._store.notifications_by_stream(self._topic, head, REBUILD_PAGE):
                 documents: dict[str, bytes] = {}
                 households: dict[str, dict[str, str]] = {}
-                for notification in page:
-                    try:
-                        row = self._row(notification)
-                    except DataKeyErasedError:
-                        continue  # an erased child's entry: never folded, so never resurrected
+                for row in self._rows(page):
                     if row.stream != stream:
                         if pending:
                             self._fold(stream, top, chunk, pending, documents, stored=stored)

@@ -174,13 +174,18 @@ def _everything(projection: ChronologyProjection, hub: Hub, refs: list[ChildRef]
     return children, households, sorted(projection.last_activity())
 
 
+def _followed(hub: Hub, children: int) -> tuple[list[ChildRef], object]:
+    """Children ingested and folded by following the log, and what the projection serves."""
+    refs = _ingest_children(hub, children)
+    hub.projection.catch_up()
+    return refs, _everything(hub.projection, hub, refs)
+
+
 def test_a_rebuild_builds_what_following_the_log_built(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(projection_module, "REBUILD_PAGE", 97)  # streams split across pages
-    refs = _ingest_children(hub, 24)
-    hub.projection.catch_up()
-    followed = _everything(hub.projection, hub, refs)
+    refs, followed = _followed(hub, 24)
     assert followed[0][hub.pseudonyms.child_stream(refs[0]).hex][1]  # the link is there
     assert len(followed[1]["FAM-0"]) == 2
 
@@ -195,9 +200,7 @@ def test_readers_are_served_the_old_documents_until_the_rebuilt_ones_replace_the
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(projection_module, "REBUILD_PAGE", 50)
-    refs = _ingest_children(hub, 12)
-    hub.projection.catch_up()
-    followed = _everything(hub.projection, hub, refs)
+    refs, followed = _followed(hub, 12)
     reader = _other_process(hub)
     seen_during: list[object] = []
 
@@ -228,8 +231,7 @@ def test_a_child_erased_while_a_rebuild_runs_is_not_in_the_rebuilt_documents(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(projection_module, "REBUILD_PAGE", 40)
-    refs = _ingest_children(hub, 6)
-    hub.projection.catch_up()
+    refs, _ = _followed(hub, 6)
     erased = hub.pseudonyms.child_stream(refs[1]).hex  # in household FAM-0 with refs[0]
     kept = hub.pseudonyms.child_stream(refs[0])
     kept_before = hub.projection.entries(kept)
@@ -259,9 +261,7 @@ def test_a_rebuild_started_later_takes_over_from_one_still_running(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(projection_module, "REBUILD_PAGE", 60)
-    refs = _ingest_children(hub, 8)
-    hub.projection.catch_up()
-    followed = _everything(hub.projection, hub, refs)
+    refs, followed = _followed(hub, 8)
     later = _other_process(hub)
     started: list[int] = []
 
@@ -284,9 +284,7 @@ def _names(projection: ChronologyProjection) -> list[str]:
 def test_a_rebuild_interrupted_midway_leaves_the_live_documents_and_the_next_one_cleans_up(
     hub: Hub,
 ) -> None:
-    refs = _ingest_children(hub, 6)
-    hub.projection.catch_up()
-    followed = _everything(hub.projection, hub, refs)
+    refs, followed = _followed(hub, 6)
     crashed = hub.projection._views.begin_rebuild()  # a process killed while building
     crashed.put({"stale-document": b"left over by the killed rebuild"})
     assert _everything(_other_process(hub), hub, refs) == followed  # still served
