@@ -207,10 +207,10 @@ _SCHEMA_LOCK = 0x6875625F736368  # "hub_sch": one advisory lock id for the hub's
 @contextmanager
 def schema_lock(settings: HubSettings) -> Iterator[None]:
     """On PostgreSQL, hold a session advisory lock while eventsourcing creates (or re-creates)
-    its tables, type and insert function (its `CREATE OR REPLACE FUNCTION` runs at every start)
-    and the hub creates its key table: two processes starting together (two ingest workers,
-    the API and a consumer) otherwise fail with "tuple concurrently updated" or a duplicate
-    pg_type key."""
+    its tables, type and insert function (its `CREATE OR REPLACE FUNCTION` runs at every start):
+    two processes starting together (two ingest workers, the API and a consumer) otherwise fail
+    with "tuple concurrently updated" or a duplicate pg_type key. The hub's own tables take
+    their own lock (`PostgresSchema.create`)."""
     if settings.store != "postgres":
         yield
         return
@@ -227,11 +227,10 @@ def schema_lock(settings: HubSettings) -> Iterator[None]:
 def bootstrap(settings: HubSettings | None = None) -> Hub:
     settings = settings or HubSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    kek_provider = _kek_provider(settings)
+    key_store = _key_store(settings)
+    keyring = Keyring(key_store, _kek_provider(settings))
     pseudonyms = Pseudonymiser(_pseudonym_key(settings))
-    with schema_lock(settings):  # each creates tables when the schema is new
-        key_store = _key_store(settings)
-        keyring = Keyring(key_store, kek_provider)
+    with schema_lock(settings):  # eventsourcing creates its tables when the schema is new
         store = HubStore(settings.eventsourcing_env(), keyring)
     ingest = IngestService(
         store,

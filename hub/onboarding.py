@@ -229,7 +229,7 @@ def _upsert(existing: Any, record: AgencyRecord, write: Any) -> bool:
 class PostgresAgencyRegistry:
     def __init__(self, conninfo: str, schema: str) -> None:
         self._schema = PostgresSchema(conninfo, schema)
-        self._schema.run(
+        self._schema.create(
             [
                 (
                     'CREATE TABLE IF NOT EXISTS "{s}".hub_agencies (agency_id text PRIMARY KEY, '

@@ -316,7 +316,7 @@ class PostgresChronologyViewStore:
     def __init__(self, conninfo: str, schema: str, table: str = "chronology") -> None:
         self._pg = PostgresSchema(conninfo, schema)
         self._t = f"hub_{_table_name(table)}"
-        self._pg.run(
+        self._pg.create(
             [
                 (
                     self._q(

@@ -164,7 +164,7 @@ class PostgresDataKeyStore:
     def __init__(self, conninfo: str, schema: str = "public") -> None:
         self._pg = PostgresSchema(conninfo, schema)
         self._run = self._pg.run
-        self._run(
+        self._pg.create(
             [
                 (
                     'CREATE TABLE IF NOT EXISTS "{s}".hub_data_keys (scope text PRIMARY KEY, '

@@ -162,8 +162,9 @@ class SqliteMerkleIndexStore:
 
 class PostgresMerkleIndexStore:
     def __init__(self, conninfo: str, schema: str) -> None:
-        self._run = PostgresSchema(conninfo, schema).run
-        self._run(
+        schema_tables = PostgresSchema(conninfo, schema)
+        self._run = schema_tables.run
+        schema_tables.create(
             [
                 (
                     'CREATE TABLE IF NOT EXISTS "{s}".hub_merkle_leaves (log text, idx bigint, '

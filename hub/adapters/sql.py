@@ -42,6 +42,11 @@ class SqliteFile:
             raise
 
 
+# Distinct from bootstrap's session lock around eventsourcing's DDL, which is held while some
+# of these run (the same key, on another connection of the same process, would wait forever).
+_DDL_LOCK = 0x6875625F64646C  # "hub_ddl"
+
+
 class PostgresSchema:
     """Tables in one PostgreSQL schema, one connection per thread."""
 
@@ -83,6 +88,12 @@ class PostgresSchema:
             db = self._conn()
             stack.enter_context(db.transaction())
         return db
+
+    def create(self, statements: Sequence[Statement]) -> None:
+        """Run `CREATE ... IF NOT EXISTS` statements in one transaction under an advisory
+        lock: processes starting together on a new schema (ingest workers, the API,
+        consumers) otherwise collide in the catalog ("duplicate key ... pg_type")."""
+        self.run([("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,)), *statements])
 
     def run(self, statements: Sequence[Statement]) -> list[tuple[Any, ...]]:
         """Run statements in one transaction; a list of tuples as parameters means

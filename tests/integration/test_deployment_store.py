@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -98,7 +99,8 @@ def test_processes_starting_together_on_postgres_all_start(
     postgres_schema: str, tmp_path: Path
 ) -> None:
     """eventsourcing re-creates its insert function at every start; without the hub's schema
-    lock, two processes starting at once failed with "tuple concurrently updated"."""
+    lock, two processes starting at once failed with "tuple concurrently updated" (and two
+    creating the same new table, with a duplicate pg_type key)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
         "HUB_DATA_DIR": str(tmp_path / "data"),
@@ -109,15 +111,62 @@ def test_processes_starting_together_on_postgres_all_start(
     assert (
         subprocess.run([sys.executable, "-m", "hub.cli", "keys", "init"], env=env).returncode == 0
     )
+    commands = [  # the audit ledger; and every consumer's state tables
+        ["audit", "--as", "nobody", "--break-glass"],
+        ["consumer", "status"],
+    ]
     starts = [
         subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "audit", "--as", "nobody", "--break-glass"],
+            [sys.executable, "-m", "hub.cli", *commands[i % 2]],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(6)
+        for i in range(6)
     ]
     errors = [p.communicate(timeout=120)[1] for p in starts]
     assert not [e for e in errors if "concurrently" in e or "Traceback" in e]
+
+
+def _create_the_hubs_tables(schema: str, barrier: Any, results: Any) -> None:
+    from hub.adapters.chronology_views import PostgresChronologyViewStore
+    from hub.adapters.key_stores import PostgresDataKeyStore
+    from hub.adapters.merkle_index import PostgresMerkleIndexStore
+    from hub.onboarding import PostgresAgencyRegistry
+
+    try:
+        for create in (
+            lambda: PostgresChronologyViewStore(POSTGRES_DSN, schema),
+            lambda: PostgresChronologyViewStore(POSTGRES_DSN, schema, "consumer_clocks"),
+            lambda: PostgresDataKeyStore(POSTGRES_DSN, schema),
+            lambda: PostgresMerkleIndexStore(POSTGRES_DSN, schema),
+            lambda: PostgresAgencyRegistry(POSTGRES_DSN, schema),
+        ):
+            barrier.wait(timeout=60)  # all at once, per table set
+            create()
+        results.put("ok")
+    except Exception as error:  # reported to the test, which shows it
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def test_the_hubs_own_tables_are_created_by_processes_starting_together(
+    postgres_schema: str,
+) -> None:
+    """Eight processes creating the hub's tables in a new schema at the same moment: without
+    the DDL lock in `PostgresSchema.create`, CREATE TABLE IF NOT EXISTS collided in the
+    catalog (duplicate pg_type key) in every one of ten trial rounds."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(8), context.Queue()
+    workers = [
+        context.Process(target=_create_the_hubs_tables, args=(postgres_schema, barrier, results))
+        for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+    assert outcomes == ["ok"] * 8
