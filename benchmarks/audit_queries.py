@@ -31,6 +31,7 @@ from typing import Any
 from uuid import UUID
 
 from benchmarks.common import Figure, add_common_args, write_result
+from benchmarks.workload import register_workload_agencies
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.canonical_event import ChildRef
@@ -143,8 +144,9 @@ def main() -> None:
     root = (args.data_dir or Path(tempfile.mkdtemp(prefix="hub-bench-"))) / "audit-queries"
     root.mkdir(parents=True, exist_ok=True)
     hub = bootstrap(HubSettings(data_dir=root, directory=SAMPLE_DIRECTORY_PATH))
+    register_workload_agencies(hub)
     child = ChildRef(nhs_number=TARGET_NHS)
-    target_stream = hub.chronology.child_stream(child)
+    target_stream = hub.gate.child_stream(child)
     audit_stream = hub.audit.child_stream(target_stream)
 
     rows_before = hub.audit.recorder.max_notification_id() or 0

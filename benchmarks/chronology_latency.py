@@ -32,7 +32,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from benchmarks.common import Figure, add_common_args, write_result
-from benchmarks.workload import canonical_lines
+from benchmarks.workload import canonical_lines, register_workload_agencies
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
 from hub.disclosure import ChronologyService
@@ -158,6 +158,7 @@ def main() -> None:
         with psycopg.connect(settings.postgres_dsn, autocommit=True) as db:
             db.execute(f'CREATE SCHEMA IF NOT EXISTS "{args.postgres_schema}"')
     hub = bootstrap(settings)
+    register_workload_agencies(hub)
     child = ChildRef(nhs_number=TARGET_NHS)
     stream = hub.pseudonyms.child_stream(child)
 
@@ -229,7 +230,7 @@ def main() -> None:
         return
 
     gc.collect()  # the rebuild's garbage is not the reads' to pay for
-    service = hub.chronology
+    service = hub.gate
     service.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)  # first read: caches
     if args.gc_freeze:
         # What a long-running server can do after start-up: move everything alive now out of

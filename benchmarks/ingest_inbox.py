@@ -36,7 +36,7 @@ from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from benchmarks.common import Figure, add_common_args, dir_bytes, peak_rss_bytes, write_result
-from benchmarks.workload import canonical_lines
+from benchmarks.workload import canonical_lines, register_workload_agencies
 from hub.adapters.transports.inbox import FileInbox, write_inbox_file
 from hub.bootstrap import bootstrap
 from hub.domain.canonical_event import CanonicalEvent
@@ -123,6 +123,7 @@ def write_inbox(inbox: Path, events: int, children: int) -> list[bytes]:
 def hub_ingest(settings: HubSettings, inbox: Path) -> tuple[Timing, int, int, list[StoredEvent]]:
     """(time taken, events recorded, batches, every row the hub wrote)."""
     hub = bootstrap(settings)
+    register_workload_agencies(hub)
     outcomes: list[BatchOutcome] = []
     elapsed = timed(
         lambda: outcomes.extend(FileInbox(inbox).drain(hub.ingest, settings.batch_size))

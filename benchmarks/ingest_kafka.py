@@ -28,7 +28,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from benchmarks.common import Figure, add_common_args, peak_rss_bytes, write_result
-from benchmarks.workload import canonical_lines
+from benchmarks.workload import canonical_lines, register_workload_agencies
 from hub.adapters.transports.kafka import KafkaIngestRunner, agency_topic, ensure_topic
 from hub.bootstrap import bootstrap
 from hub.reports import store_status
@@ -94,6 +94,7 @@ def raw_consume(bootstrap_servers: str, topics: list[str], expected: int, batch:
 
 def hub_ingest(bootstrap_servers: str, data_dir: Path, batch: int) -> tuple[float, int, int]:
     hub = bootstrap(HubSettings(data_dir=data_dir, batch_size=batch))
+    register_workload_agencies(hub)
     runner = KafkaIngestRunner(bootstrap_servers, hub.ingest, batch_size=batch, poll_timeout_ms=50)
     started = time.perf_counter()
     outcomes = runner.run(once=True)

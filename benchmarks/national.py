@@ -40,7 +40,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from benchmarks.common import Figure, add_common_args, peak_rss_bytes, write_result
-from benchmarks.workload import AGENCIES, canonical_lines
+from benchmarks.workload import AGENCIES, canonical_lines, register_workload_agencies
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
@@ -177,6 +177,7 @@ def pct(samples: list[float], q: int) -> float:
 def ingest_phase(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     """Ingest `--events` into a fresh store and measure it; what the rest of the run needs."""
     hub = bootstrap(HubSettings(data_dir=data_dir, directory=SAMPLE_DIRECTORY_PATH))
+    register_workload_agencies(hub)
     seconds, marks = ingest(hub, args.events, args.children, args.batch_size)
     rss_after_ingest = peak_rss_bytes()
     tenth_events = args.events / len(seconds)
@@ -227,15 +228,17 @@ def run(args: argparse.Namespace) -> None:
         disk = sum(files.values())
 
         hub = bootstrap(HubSettings(data_dir=data_dir, directory=SAMPLE_DIRECTORY_PATH))
+
+        register_workload_agencies(hub)
         started = time.perf_counter()
         projected = hub.projection.rebuild()
         rebuild_s = time.perf_counter() - started
 
         child = ChildRef(nhs_number=TARGET_NHS)
-        view = hub.chronology.view(child, PRACTITIONER, Purpose.CHILD_PROTECTION_ENQUIRY)
+        view = hub.gate.view(child, PRACTITIONER, Purpose.CHILD_PROTECTION_ENQUIRY)
         entries = len(view.entries)
         chronology = timings(
-            lambda: hub.chronology.view(child, PRACTITIONER, Purpose.CHILD_PROTECTION_ENQUIRY),
+            lambda: hub.gate.view(child, PRACTITIONER, Purpose.CHILD_PROTECTION_ENQUIRY),
             args.reads,
         )
         queries = hub.audit_queries

@@ -44,10 +44,11 @@ def hash_rows(hub: Hub) -> int:
 
 
 def build_quick_store(data_dir: Path) -> None:
-    from benchmarks.workload import canonical_lines
+    from benchmarks.workload import canonical_lines, register_workload_agencies
     from hub.ingest import InboundMessage
 
     hub = bootstrap(HubSettings(data_dir=data_dir))
+    register_workload_agencies(hub)
     by_agency: dict[str, list[InboundMessage]] = {}
     for agency, line in canonical_lines(20_000, children=4_000):
         messages = by_agency.setdefault(agency, [])

@@ -7,6 +7,7 @@ import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hub.domain.identity import nhs_check_digit
 
@@ -79,3 +80,13 @@ def canonical_lines(
             "lawful_basis": "public-task",
         }
         yield agency_id, json.dumps(event).encode()
+
+
+def register_workload_agencies(hub: Any) -> None:
+    """Register the workload's agencies with the hub (the agency register is authoritative:
+    nothing is ingested from an agency that is not registered)."""
+    from hub.onboarding import new_agency
+
+    now = datetime.now(UTC)
+    for agency_id, agency_type, _ in AGENCIES:
+        hub.agencies.register(new_agency(agency_id, agency_type, "canonical", now))

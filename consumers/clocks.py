@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumers.framework import Document, Documents, child_document
 from hub.adapters.pseudonyms import Pseudonymiser
+from hub.disclosure import Disclosure
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.clocks import (
     BREACHED,
@@ -53,7 +54,6 @@ from hub.domain.clocks import (
 )
 from hub.domain.records import ChildRecordEntry
 from hub.domain.working_days import working_days_between
-from hub.policies.decision import Action
 
 if TYPE_CHECKING:
     from hub.bootstrap import Hub
@@ -446,8 +446,9 @@ class ClocksConsumer:
         if recipient.key != key:
             return None
         return ShownAlert(
-            child=doc["identifier"],
+            child=None,  # released by the gate (`list_alerts`)
             child_stream=stream,
+            source=clock.source,
             clock=clock.kind.value,
             authority=clock.authority,
             started_on=clock.started_on,
@@ -463,6 +464,7 @@ class ClocksConsumer:
 class ShownAlert:
     child: str | None
     child_stream: str
+    source: str  # `agency/event_id` of the record that started the clock
     clock: str
     authority: str
     started_on: date
@@ -502,48 +504,49 @@ class AlertListing:
 
 
 def list_alerts(
-    hub: Hub, practitioner_id: str, now: datetime, include_closed: bool = False
+    hub: Hub,
+    practitioner_id: str,
+    now: datetime,
+    include_closed: bool = False,
+    purpose: Purpose = Purpose.CHILD_PROTECTION_PLANNING,
 ) -> AlertListing:
-    """A practitioner's alerts, with the children's identifiers: a disclosure, so the
-    practitioner must be in the directory and active, each alert must still be theirs, and
-    an audit entry for each child is written before anything is returned."""
-    practitioner = hub.chronology.practitioner(practitioner_id)
+    """A practitioner's alerts, with the children's identifiers. Which child an alert is about,
+    and that the record starting its clock exists, is a disclosure: the gate releases the
+    starting records of each child's alerts to the practitioner (no content, just that they
+    may see them), audited, and only the alerts whose record it released are shown (a record
+    withheld from them, retracted, or erased since raises no alert to them)."""
+    practitioner = hub.gate.practitioner(practitioner_id)
     if not practitioner.is_active(uk_date(now)):
         raise PermissionError("your account is not active in the practitioner directory")
     runner = hub.consumer_runner(NAME)
     consumer = runner.consumer
     if not isinstance(consumer, ClocksConsumer):  # pragma: no cover - the registry's wiring
         raise TypeError("the clocks consumer is not wired to consumers.clocks")
-    alerts = consumer.alerts_for(runner.documents(), practitioner, uk_date(now), include_closed)
-    agreement = hub.chronology.agreement_in_force(now)
+    candidates = consumer.alerts_for(runner.documents(), practitioner, uk_date(now), include_closed)
+    alerts: list[ShownAlert] = []
     refs = []
-    for stream in sorted({a.child_stream for a in alerts}):
-        relationships = sorted({a.relationship for a in alerts if a.child_stream == stream})
-        audited = hub.audit.record_access(
-            {
-                "practitioner_id": practitioner.id,
-                "organisation": practitioner.organisation,
-                "role": practitioner.role.value,
-                "action": Action.RECEIVE_NOTICE.value,
-                "purpose": Purpose.CHILD_PROTECTION_PLANNING.value,
-                "lawful_basis": "public-task",
-                "agreement_version": agreement,
-                "child_stream": stream,
-                "outcome": "disclosed",
-                "disclosed": [],
-                "redacted": {},
-                "withheld": [],
-                "denied": {},
-                "relationship": "; ".join(relationships),
-                "break_glass_reason": None,
-                "siblings": [],
-            },
-            now,
-            None,
+    for stream in sorted({a.child_stream for a in candidates}):
+        theirs = [a for a in candidates if a.child_stream == stream]
+        view = hub.gate.disclose(
+            stream,
+            practitioner.id,
+            Disclosure(
+                purpose,
+                items=frozenset(a.source for a in theirs),
+                fields=frozenset(),
+                reuse_audit=True,
+                at=now,
+            ),
         )
-        refs.append(f"{audited.originator_id.hex}@{audited.originator_version}")
+        refs.append(view.audit_ref)
+        released = {e.ref.rpartition("@")[0] for e in view.entries if not e.retracted}
+        alerts += [replace(a, child=view.child) for a in theirs if a.source in released]
     status = runner.status()
-    return AlertListing(practitioner, alerts, refs, status.lag)
+    return AlertListing(practitioner, sorted(alerts, key=_alert_order), refs, status.lag)
+
+
+def _alert_order(alert: ShownAlert) -> tuple[date, str, str]:
+    return (alert.due, alert.clock, alert.child_stream)
 
 
 def build(hub: Hub) -> ClocksConsumer:

@@ -4,21 +4,26 @@ a domestic abuse incident where the child lives, so the school can support the c
 The consumer follows the hub's log. For each `police.domestic-abuse-incident` where the child
 lives at the address it issues a minimal notice: the child, when the incident happened, whether
 the child was present, the police reference and the child's voice if recorded, and nothing
-else. The notice goes to the designated safeguarding leads of the school the child is enrolled
-at (the same enrolment relationship the chronology uses); for a child not in school (never
-enrolled, home educated, or a school with no DSL in the directory) it goes to the local
-authority's front door team.
+else. What a notice says is released by the disclosure gate, at delivery and each time the
+recipient reads it, so a field the police shielded, a withholding or a retraction they publish
+later is honoured in the recipient's inbox too; the consumer's own documents hold the routing,
+never the incident's content. The notice goes to the designated safeguarding leads of the
+school the child is enrolled at (the same enrolment relationship the chronology uses); for a
+child not in school (never enrolled, home educated, or a school with no DSL in the directory)
+it goes to the local authority's front door team.
 
 Issuing and delivering are separate steps, so each happens exactly once:
 
 1. `apply` (folding the log): the notice is derived, with its recipients, and committed with
    the consumer's position. A correction of the incident issues a corrected notice; an
    incident older than `max_age` when first seen (a backfill) is recorded, not notified.
-2. `act` (delivery): each recipient is policy-checked (action `receive-notice`, purpose
-   `operation-encompass`) and the disclosure is audited before the notice is marked delivered.
-   After a crash between the audit entry and the mark, the audit entry is found again and not
-   written twice. A school recipient the policy refuses (the police withheld the incident from
-   education) is replaced by the front door.
+2. `act` (delivery): each recipient is released the notice through the disclosure gate
+   (action `receive-notice`, purpose `operation-encompass`), which decides and audits before
+   the notice is marked delivered. After a crash between the audit entry and the mark, the
+   gate finds the audit entry again and does not write it twice; reading the inbox again does
+   not write it again either (the disclosure happened at delivery), unless it would show more.
+   A school recipient the policy refuses (the police withheld the incident from education) is
+   replaced by the front door.
 3. Acknowledgement is by the recipient (`hub notices ack`). A school notice not acknowledged
    `escalate_after` past the start of the school day (or past delivery, if later) is escalated:
    a new notice to the front door, itself policy-checked and audited. A front-door notice left
@@ -40,22 +45,24 @@ import structlog
 
 from consumers.framework import Document, Documents, child_document
 from hub.adapters.pseudonyms import Pseudonymiser
+from hub.disclosure import ChronologyView, Disclosure, DisclosureGate
 from hub.domain.access import Practitioner, Purpose, RelationshipBasis, RelationshipGrant, Role
 from hub.domain.canonical_event import CanonicalEvent
-from hub.domain.records import ChildRecordEntry, DisclosureAudited
+from hub.domain.records import ChildRecordEntry
 from hub.domain.relationships import derive_relationships
 from hub.domain.working_days import next_school_day_start
-from hub.policies.decision import AccessContext, Action, DecisionPoint, ItemAttributes
+from hub.policies.decision import Action
 
 if TYPE_CHECKING:
     from hub.adapters.directory import PractitionerDirectory
-    from hub.audit import AuditLedger
     from hub.bootstrap import Hub
 
 log = structlog.get_logger("hub.consumers.encompass")
 UK = ZoneInfo("Europe/London")
 INCIDENT = "police.domestic-abuse-incident"
 NOTICE_FIELDS = ("child_present", "police_reference", "child_voice")
+# What a notice may carry of the incident; the gate redacts everything else.
+NOTICE_PATHS = frozenset(f"details.{name}" for name in NOTICE_FIELDS)
 # What the child's school needs to know about: enrolments, home education and retractions.
 _ROUTING_KINDS = {"education.enrolled", "education.elective-home-education-notice"}
 
@@ -75,16 +82,27 @@ def _notice_name(stream: str, notice_id: str) -> str:
     return NOTICE + child_document(stream, notice_id)
 
 
-def notice_content(body: dict[str, Any]) -> dict[str, Any]:
-    """The minimal notice: nothing from the incident beyond these fields is ever sent."""
-    details = body.get("details", {})
-    child = body["child"]
+WITHDRAWN = "the police no longer share this incident with you"
+RETRACTED_NOTICE = "the police retracted this incident"
+
+
+def notice_content(view: ChronologyView, ref: str) -> dict[str, Any]:
+    """The minimal notice, from what the gate released of the incident to this recipient:
+    nothing beyond these fields, with the markers the gate put in their place. An incident no
+    longer released (withheld or erased since) or retracted says so, and nothing of itself."""
+    entry = next((e for e in view.entries if e.ref == ref), None)
+    if entry is None or entry.retracted:
+        empty = dict.fromkeys(("child", "incident_at", *NOTICE_FIELDS))
+        return empty | {"shared": False, "note": RETRACTED_NOTICE if entry else WITHDRAWN}
+    details = entry.details
     return {
-        "child": child.get("nhs_number") or child.get("provisional_id"),
-        "incident_at": datetime.fromisoformat(body["occurred_at"]).isoformat(),
-        "child_present": bool(details.get("child_present")),
+        "child": view.child,
+        "incident_at": entry.occurred_at.isoformat(),
+        "child_present": details.get("child_present"),
         "police_reference": details.get("police_reference"),
         "child_voice": details.get("child_voice"),
+        "shared": True,
+        "note": None,
     }
 
 
@@ -109,14 +127,12 @@ class EncompassConsumer:
         self,
         rules: EncompassRules,
         directory: PractitionerDirectory,
-        decisions: DecisionPoint,
-        audit: AuditLedger,
+        gate: Callable[[], DisclosureGate],
         pseudonyms: Pseudonymiser,
     ) -> None:
         self._rules = rules
         self._directory = directory
-        self._decisions = decisions
-        self._audit = audit
+        self._gate = gate
         self._pseudonyms = pseudonyms
 
     # -- folding the log ---------------------------------------------------------------
@@ -165,8 +181,7 @@ class EncompassConsumer:
             "id": notice_id,
             "child_stream": stream,
             "ref": f"{body['agency']['id']}/{body['event_id']}@{body['revision']}",
-            "incident": body,
-            "content": notice_content(body),
+            "occurred_at": occurred.isoformat(),
             "route": "school" if school else "front-door",
             "organisation": school.organisation if school else None,
             "enrolment": school.source_event_id if school else None,
@@ -239,7 +254,6 @@ class EncompassConsumer:
             commit()
 
     def _deliver(self, notice: Document, documents: Documents, now: datetime) -> None:
-        event = CanonicalEvent.model_validate(notice["incident"])
         delivered_to: list[str] = []
         refused: list[str] = []
         for practitioner_id in notice["recipients"]:
@@ -247,7 +261,7 @@ class EncompassConsumer:
             if practitioner is None:
                 refused.append(practitioner_id)
                 continue
-            if self._disclose(notice, event, practitioner, now):
+            if self._disclose(notice, practitioner, now):
                 delivered_to.append(practitioner_id)
             else:
                 refused.append(practitioner_id)
@@ -258,7 +272,7 @@ class EncompassConsumer:
             documents.put(_notice_name(notice["child_stream"], notice["id"]), notice)
             for practitioner_id in notice["recipients"]:
                 practitioner = self._directory.get(practitioner_id)
-                if practitioner and self._disclose(notice, event, practitioner, now):
+                if practitioner and self._disclose(notice, practitioner, now):
                     delivered_to.append(practitioner_id)
         deadline = datetime.fromisoformat(notice["deadline"])
         record = {
@@ -281,9 +295,11 @@ class EncompassConsumer:
         else:
             log.error("encompass_notice_undeliverable", route=notice["route"])
 
-    def _grant(self, notice: Document, practitioner: Practitioner) -> RelationshipGrant:
+    def _grant(self, notice: Document) -> RelationshipGrant:
+        """The relationship the notice was routed by: the child's enrolment, or the front
+        door's for this one notice."""
         ref = notice["ref"]
-        occurred = datetime.fromisoformat(notice["incident"]["occurred_at"]).astimezone(UTC)
+        occurred = datetime.fromisoformat(notice["occurred_at"]).astimezone(UTC)
         if notice["route"] == "school":
             return RelationshipGrant(  # the enrolment the notice was routed by
                 basis=RelationshipBasis.SCHOOL_DSL,
@@ -301,58 +317,28 @@ class EncompassConsumer:
             team=self._rules.front_door_team,
         )
 
-    def _disclose(
-        self, notice: Document, event: CanonicalEvent, practitioner: Practitioner, now: datetime
-    ) -> bool:
-        """Policy-check this recipient; audit the disclosure (once) before it counts."""
-        grant = self._grant(notice, practitioner)
-        decision = self._decisions.decide(
-            practitioner,
-            Action.RECEIVE_NOTICE,
-            [ItemAttributes.of(event)],
-            AccessContext(Purpose.OPERATION_ENCOMPASS, grant, False, now),
-        )[0]
-        ref = notice["ref"]
-        outcome = "disclosed" if decision.permitted else "denied"
-        if decision.permitted and self._already_audited(
-            notice["child_stream"], practitioner.id, ref
-        ):
-            return True  # audited before a crash, not yet marked delivered
-        left_out = ["summary", *(f"details.{k}" for k in event.details if k not in NOTICE_FIELDS)]
-        self._audit.record_access(
-            {
-                "practitioner_id": practitioner.id,
-                "organisation": practitioner.organisation,
-                "role": practitioner.role.value,
-                "action": Action.RECEIVE_NOTICE.value,
-                "purpose": Purpose.OPERATION_ENCOMPASS.value,
-                "lawful_basis": decision.lawful_basis,
-                "agreement_version": decision.agreement_version,
-                "child_stream": notice["child_stream"],
-                "outcome": outcome,
-                "disclosed": [ref] if decision.permitted else [],
-                "redacted": {ref: left_out} if decision.permitted else {},
-                "withheld": [ref] if decision.withheld else [],
-                "denied": {} if decision.permitted else {p: 1 for p in decision.policies},
-                "relationship": f"{grant.basis.value} via {grant.source_event_id}",
-                "break_glass_reason": None,
-                "siblings": [],
-            },
-            now,
+    def _release(self, notice: Document, recipient: str, now: datetime | None) -> ChronologyView:
+        """The notice's incident as the gate releases it to this recipient (audited, once per
+        recipient: a delivery retried after a crash, or the inbox read again, finds the audit
+        entry of the delivery)."""
+        return self._gate().disclose(
+            notice["child_stream"],
+            recipient,
+            Disclosure(
+                Purpose.OPERATION_ENCOMPASS,
+                Action.RECEIVE_NOTICE,
+                items=frozenset({notice["ref"]}),
+                fields=NOTICE_PATHS,
+                relationship=self._grant(notice),
+                reuse_audit=True,
+                at=now,
+            ),
         )
-        return decision.permitted
 
-    def _already_audited(self, child_stream: str, practitioner_id: str, ref: str) -> bool:
-        """Whether this notice was disclosed to this practitioner already (a notice's ref and
-        recipient identify it: an escalation goes to other people). A repeated refusal is
-        harmless and not looked for."""
-        return any(
-            isinstance(record, DisclosureAudited)
-            and record.action == Action.RECEIVE_NOTICE.value
-            and record.practitioner_id == practitioner_id
-            and ref in record.disclosed
-            for record in self._audit.for_child(child_stream)
-        )
+    def _disclose(self, notice: Document, practitioner: Practitioner, now: datetime) -> bool:
+        """Whether the notice was released to this recipient (decided and audited first)."""
+        view = self._release(notice, practitioner.id, now)
+        return bool(notice_content(view, notice["ref"])["shared"])
 
     def _escalate(
         self, notice_id: str, opened: Document, documents: Documents, now: datetime
@@ -386,8 +372,11 @@ class EncompassConsumer:
 
     # -- the recipients' side ---------------------------------------------------------
 
-    def inbox(self, documents: Documents, practitioner_id: str) -> list[dict[str, Any]]:
-        """The notices delivered to this practitioner, newest first, with acknowledgement."""
+    def inbox(
+        self, documents: Documents, practitioner_id: str, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The notices delivered to this practitioner, newest first, with acknowledgement;
+        what each says is released again by the gate (so later restrictions apply)."""
         notices = []
         for name in documents.names(DELIVERED):
             delivered = documents.get(name)
@@ -402,7 +391,7 @@ class EncompassConsumer:
             notices.append(
                 {
                     "id": notice_id,
-                    **notice["content"],
+                    **notice_content(self._release(notice, practitioner_id, now), notice["ref"]),
                     "delivered_at": delivered["at"],
                     "due_by": delivered["deadline"],
                     "late": delivered["late"],
@@ -454,7 +443,6 @@ def build(hub: Hub) -> EncompassConsumer:
             max_age=timedelta(days=settings.encompass_max_age_days),
         ),
         hub.directory,
-        hub.decisions,
-        hub.audit,
+        lambda: hub.gate,
         hub.pseudonyms,
     )

@@ -5,30 +5,33 @@ One consumer per recipient system (`hub consumer run feed-<name>`), configured i
 organisation, agency type, role, teams and one purpose, so the partnership's information
 sharing agreement decides what it receives exactly as it would for a person.
 
-Folding (`apply`, no I/O) keeps, in each child's own document (sealed with the child's key),
-the facts that establish relationships and the items already relayed. When an entry of a kind
-the recipient takes arrives, the policy decision is made there and then, with the relationship
-valid at that moment (the time of relaying). A permitted item is queued in the child's outbox
-already shaped as it will leave: shielded fields removed, the decision's and the recipient's
-redactions applied, free-text summary only if the recipient is configured for it, no NHS
-number, provisional id or hub stream id, the child named by a pseudonym only this recipient
-sees. A queued item is marked by an index-key `pending:` document.
+Folding (`apply`, no I/O) queues, in the child's outbox (sealed with the child's key), a
+reference to each entry the recipient might take: an event of a kind it takes, a correction,
+a retraction. Nothing of the event's content is queued. A queued item is marked by an
+index-key `pending:` document.
 
-Acting (`act`) relays the queue, chunk by chunk: connect to the broker; commit the intent to
-audit; write one audit entry per child (write-ahead) and commit that each is written; produce;
-flush and wait for the broker's acknowledgement; then drop the outbox items and record
-`sent:<dedupe key>` (kept on rebuild) in one commit. A crash after producing and before that
-commit sends the chunk again on restart: at-least-once, with the same dedupe key and the same
-bytes, so the receiving system discards the repeat. A crash between writing an audit entry
-and recording it finds the entry in the ledger on restart, so nothing is audited twice.
-docs/feed.md has the message format and the receiving system's side of the contract.
+Acting (`act`) relays the queue, chunk by chunk, child by child, in log order: the disclosure
+gate screens the items (decides without releasing), the child's document keeps which items the
+recipient holds, and the items the recipient may have now are released by the gate to the
+recipient's principal (decided with the relationship the child's record gives at that moment,
+shielded and identifying fields left out, the agreement's and the recipient's redactions
+marked, the summary only if the recipient is configured for it), which audits the disclosure
+first. The messages are built from what the gate released (no NHS number, provisional id or
+hub stream id; the child named by a pseudonym only this recipient sees) and committed with the
+intent to send; then they are produced, the broker's acknowledgement awaited, and the outbox
+items dropped and `sent:<dedupe key>` recorded (kept on rebuild) in one commit. A crash after
+producing and before that commit sends the chunk again on restart: at-least-once, with the
+same dedupe key and the same bytes, so the receiving system discards the repeat. A crash after
+the gate's audit entry and before its commit finds that entry again, so nothing is audited
+twice. An item retracted by its publisher before it was relayed is never relayed; one
+retracted after is withdrawn. docs/feed.md has the message format and the receiving system's
+side of the contract.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -40,17 +43,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumers.framework import Document, Documents, child_document
-from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
-from hub.domain.canonical_event import CanonicalEvent, describe_validation_error
-from hub.domain.identity import InvalidIdentifierError, validate_nhs_number
-from hub.domain.records import ChildRecordEntry, DisclosureAudited
-from hub.domain.relationships import derive_relationships, find_relationship
+from hub.disclosure import Disclosure, DisclosureGate, ShownEntry
+from hub.domain.access import Practitioner, Purpose, Role
+from hub.domain.canonical_event import describe_validation_error
+from hub.domain.records import ChildRecordEntry
 from hub.domain.taxonomy import KINDS, AgencyType
-from hub.policies.decision import AccessContext, Action, DecisionPoint, ItemAttributes
+from hub.policies.decision import Action
 
 if TYPE_CHECKING:
     from hub.adapters.pseudonyms import Pseudonymiser
-    from hub.audit import AuditLedger
     from hub.bootstrap import Hub
     from hub.settings import HubSettings
 
@@ -63,50 +64,12 @@ SAMPLE_RECIPIENTS_PATH = Path(__file__).resolve().parents[1] / "hub" / "samples"
 REDACTED = "[redacted]"
 RETRACTED_KIND = "record.retracted"
 
-# The kinds whose events establish or end a relationship (hub/domain/relationships.py): the
-# child's document keeps the latest revision of each, so the relationship at any moment can be
-# derived without reading the child's whole record again.
-RELATIONSHIP_KINDS = frozenset(
-    {
-        "la.worker-allocated",
-        "la.s47-enquiry-started",
-        "la.s47-enquiry-outcome",
-        "la.cp-plan-started",
-        "la.cp-plan-ended",
-        "education.enrolled",
-        "education.elective-home-education-notice",
-        RETRACTED_KIND,
-    }
-)
-# What a relationship rule reads of an event; the rest (summary, withholding, shielding,
-# household) is not kept in the feed's copy of the facts.
-_FACT_FIELDS = (
-    "schema_version",
-    "event_id",
-    "revision",
-    "agency",
-    "child",
-    "kind",
-    "categories",
-    "occurred_at",
-    "recorded_at",
-    "details",
-    "sensitivity",
-    "lawful_basis",
-    "supersedes",
-)
-
 # Document names. `child:<stream>...` documents are sealed with the child's key.
 PENDING_PREFIX = "pending:"  # pending:<stream>:<version>, one per queued item (index key)
 SENT_PREFIX = "sent:"  # sent:<dedupe key>, one per item the broker acknowledged (kept)
 TOTALS = "sent-totals"  # how many sent, when last (kept)
-STATS = "stats"  # what folding decided: queued, denied by policy (derived)
+STATS = "stats"  # what relaying decided: queued, relayed, withdrawn, refused by policy
 _OUTBOX = "out"
-
-# NHS numbers as people write them (943 476 5919, 943-476-5919, 9434765919) and provisional
-# ids: any details value or summary containing one is never relayed, whoever's it is.
-_NHS_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
-_PROVISIONAL_LIKE = re.compile(r"PRV-[0-9A-Z]{10}[0-9A-Z*~$=]", re.IGNORECASE)
 
 
 class FeedConfigError(ValueError):
@@ -256,8 +219,7 @@ def build_feed(hub: Hub, recipient: str) -> FeedConsumer:
         if candidate.name == recipient:
             return FeedConsumer(
                 candidate,
-                decisions=lambda: hub.decisions,
-                audit=lambda: hub.audit,
+                gate=lambda: hub.gate,
                 pseudonyms=hub.pseudonyms,
                 bootstrap=candidate.bootstrap_servers or FeedSettings().bootstrap,
             )
@@ -352,8 +314,7 @@ class FeedConsumer:
         self,
         recipient: FeedRecipient,
         *,
-        decisions: Callable[[], DecisionPoint],
-        audit: Callable[[], AuditLedger],
+        gate: Callable[[], DisclosureGate],
         pseudonyms: Pseudonymiser,
         bootstrap: str | None,
         producer_factory: ProducerFactory = kafka_producer,
@@ -363,13 +324,15 @@ class FeedConsumer:
         self.name = f"feed-{recipient.name}"
         self.description = f"outbound feed to {recipient.name}: {recipient.description}"
         self._principal = recipient.principal
-        self._decisions = decisions
-        self._audit = audit
+        self._gate = gate
         self._pseudonyms = pseudonyms
         self._bootstrap = bootstrap
         self._producer_factory = producer_factory
         self._send_timeout_s = send_timeout_s
         self._producer: FeedProducer | None = None
+        # What leaves of each event: the details (the gate leaves out what is shielded or
+        # identifying), and the summary only for a recipient configured to take it.
+        self._fields = frozenset({"details.*", *(["summary"] if recipient.include_summary else [])})
 
     # Pseudonyms: keyed by the hub's pseudonym key under labels naming this recipient, so
     # each recipient's pseudonyms are unrelated to every other recipient's and to the hub's.
@@ -390,215 +353,33 @@ class FeedConsumer:
     # Folding ----------------------------------------------------------------------------
 
     def apply(self, entry: ChildRecordEntry, documents: Documents, now: datetime) -> None:
+        """Queue a reference to an entry that may change what the recipient holds: an event
+        of a kind it takes, a later revision of any record (it may correct or withdraw one
+        relayed), a retraction. What it may receive is decided when relaying."""
         if entry.entry_type != "agency-event":
             return  # identity links: a linked provisional stream keeps its own pseudonym
         body: dict[str, Any] = entry.body
         kind, revision = str(body["kind"]), int(body["revision"])
-        if not (
-            self.recipient.takes(kind)
-            or kind in RELATIONSHIP_KINDS
-            or revision > 1  # may correct an item already relayed
-        ):
+        retraction = kind == RETRACTED_KIND
+        if not (self.recipient.takes(kind) or retraction or revision > 1):
             return
         stream = entry.originator_id.hex
-        state_name = child_document(stream)
-        state = documents.get(state_name) or {"facts": {}, "relayed": {}, "retracted": []}
-        event = CanonicalEvent.model_validate(body)
-        item = f"{event.agency.id}/{event.event_id}"
-        changed = self._remember_fact(state, event, item, body)
-        queued = self._decide(state, event, item, stream, entry, documents, now)
-        if changed or queued is not None:
-            documents.put(state_name, state)
-        if queued is None:
-            return
+        agency = body["agency"]["id"]
+        target = (body.get("supersedes") or {}).get("event_id") if retraction else None
+        queued = {
+            "ref": f"{agency}/{body['event_id']}@{revision}",
+            "item": f"{agency}/{target or body['event_id']}",
+            "kind": kind,
+            "revision": revision,
+            "retraction": retraction,
+            "received_at": entry.timestamp.isoformat(),
+            "value": None,  # the message, once the gate has released it
+            "audited": None,
+        }
         version = f"{entry.originator_version:010d}"
-        if documents.get(SENT_PREFIX + queued["dedupe_key"]) is not None:
-            return  # sent before a rebuild: the recipient has it
         documents.put(child_document(stream, _OUTBOX, version), queued)
         documents.put(f"{PENDING_PREFIX}{stream}:{version}", {})
-        self._count(documents, "queued" if queued["value"]["type"] == "event" else "withdrawals")
-
-    @staticmethod
-    def _remember_fact(
-        state: Document, event: CanonicalEvent, item: str, body: dict[str, Any]
-    ) -> bool:
-        facts: dict[str, Any] = state["facts"]
-        if event.kind not in RELATIONSHIP_KINDS and item not in facts:
-            return False
-        known = facts.get(item)
-        if known is not None and int(known["revision"]) >= event.revision:
-            return False
-        fact = {name: body[name] for name in _FACT_FIELDS if name in body}
-        fact["summary"] = "-"  # not needed to derive relationships; not kept
-        facts[item] = fact
-        if event.kind == RETRACTED_KIND and event.supersedes is not None:
-            target = f"{event.agency.id}/{event.supersedes.event_id}"
-            if target not in state["retracted"]:
-                state["retracted"].append(target)
-        return True
-
-    def _relationship(self, state: Document, now: datetime) -> RelationshipGrant | None:
-        facts = [CanonicalEvent.model_validate(f) for f in state["facts"].values()]
-        return find_relationship(self._principal, derive_relationships(facts), now)
-
-    def _decide(
-        self,
-        state: Document,
-        event: CanonicalEvent,
-        item: str,
-        stream: str,
-        entry: ChildRecordEntry,
-        documents: Documents,
-        now: datetime,
-    ) -> Document | None:
-        """The outbox item this event causes (an event or a withdrawal), or None."""
-        relayed: dict[str, Any] = state["relayed"]
-        ref = f"{item}@{event.revision}"
-        if event.kind == RETRACTED_KIND:
-            target = f"{event.agency.id}/{event.supersedes.event_id}" if event.supersedes else ""
-            held = relayed.pop(target, None)
-            if held is None:
-                return None
-            return self._withdrawal(stream, target, held, ref, "retracted", state, now)
-        held = relayed.get(item)
-        if held is not None and int(held["revision"]) >= event.revision:
-            return None  # an older revision arriving late, or the same one again
-        if item in state["retracted"]:
-            return None
-        if not self.recipient.takes(event.kind):
-            if held is None:
-                return None
-            del relayed[item]
-            return self._withdrawal(stream, item, held, ref, "no-longer-shared", state, now)
-        grant = self._relationship(state, now)
-        decisions = self._decisions()
-        decision = decisions.decide(
-            self._principal,
-            Action.EXPORT,
-            [ItemAttributes.of(event)],
-            AccessContext(self.recipient.purpose, grant, False, now),
-        )[0]
-        if not decision.permitted:
-            for policy in decision.policies:
-                self._count(documents, "denied", policy)
-            if held is None:
-                return None
-            del relayed[item]
-            return self._withdrawal(stream, item, held, ref, "no-longer-shared", state, now)
-        relayed[item] = {"revision": event.revision, "lawful_basis": decision.lawful_basis}
-        details, redacted = self._shape(event, decision.redact | frozenset(self.recipient.redact))
-        dedupe = self.dedupe_key("event", ref)
-        value: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "type": "event",
-            "dedupe_key": dedupe,
-            "recipient": self.recipient.name,
-            "child": self.child_pseudonym(stream),
-            "item": self.item_pseudonym(item),
-            "revision": event.revision,
-            "kind": event.kind,
-            "agency": {"id": event.agency.id, "type": event.agency.type.value},
-            "occurred_at": event.occurred_at.isoformat(),
-            "recorded_at": event.recorded_at.isoformat(),
-            "received_at": entry.timestamp.isoformat(),
-            "categories": [c.value for c in event.categories],
-            "sensitivity": event.sensitivity,
-            "details": details,
-            "redacted": redacted,
-            "lawful_basis": decision.lawful_basis,
-            "agreement_version": decision.agreement_version,
-            "queued_at": now.isoformat(),
-        }
-        summary = self._summary(event, decision.redact | frozenset(self.recipient.redact))
-        if summary is not None:
-            value["summary"] = summary
-            if summary == REDACTED:
-                value["redacted"] = ["summary", *redacted]
-        return {
-            "ref": ref,
-            "dedupe_key": dedupe,
-            "key": value["child"],
-            "value": value,
-            "lawful_basis": decision.lawful_basis,
-            "agreement_version": decision.agreement_version,
-            "relationship": _describe_grant(grant),
-            "redacted": value["redacted"],
-            "audited": None,
-        }
-
-    def _withdrawal(
-        self,
-        stream: str,
-        item: str,
-        held: dict[str, Any],
-        ref: str,
-        reason: str,
-        state: Document,
-        now: datetime,
-    ) -> Document:
-        """Tells the recipient to drop an item it holds: retracted by its publisher, or its
-        latest revision is not one the recipient may receive. Sent whatever the policy says
-        now (it discloses nothing new and corrects what was disclosed), under the lawful
-        basis the item was disclosed under."""
-        dedupe = self.dedupe_key("withdrawn", ref)
-        value = {
-            "schema_version": SCHEMA_VERSION,
-            "type": "withdrawn",
-            "dedupe_key": dedupe,
-            "recipient": self.recipient.name,
-            "child": self.child_pseudonym(stream),
-            "item": self.item_pseudonym(item),
-            "revision": held["revision"],
-            "reason": reason,
-            "queued_at": now.isoformat(),
-        }
-        return {
-            "ref": ref,
-            "dedupe_key": dedupe,
-            "key": value["child"],
-            "value": value,
-            "lawful_basis": held["lawful_basis"],
-            "agreement_version": self._decisions().agreement_in_force(now),
-            "relationship": _describe_grant(self._relationship(state, now)),
-            "redacted": [],
-            "audited": None,
-        }
-
-    @staticmethod
-    def _shape(event: CanonicalEvent, redact: frozenset[str]) -> tuple[dict[str, Any], list[str]]:
-        """Details as they may leave: shielded fields and anything carrying a child
-        identifier removed (not marked: their existence is not disclosed either), redactions
-        marked."""
-        shielded = set(event.shielded_fields)
-        details: dict[str, Any] = {}
-        redacted: list[str] = []
-        for name, value in event.details.items():
-            path = f"details.{name}"
-            if path in shielded or name == "nhs_number" or _carries_identifier(value):
-                continue
-            if path in redact:
-                details[name] = REDACTED
-                redacted.append(path)
-            else:
-                details[name] = value
-        return details, redacted
-
-    def _summary(self, event: CanonicalEvent, redact: frozenset[str]) -> str | None:
-        if not self.recipient.include_summary or "summary" in event.shielded_fields:
-            return None
-        if _carries_identifier(event.summary):
-            return None
-        return REDACTED if "summary" in redact else event.summary
-
-    @staticmethod
-    def _count(documents: Documents, counter: str, key: str | None = None) -> None:
-        stats = documents.get(STATS) or {}
-        if key is None:
-            stats[counter] = stats.get(counter, 0) + 1
-        else:
-            bucket = stats.setdefault(counter, {})
-            bucket[key] = bucket.get(key, 0) + 1
-        documents.put(STATS, stats)
+        self._count(documents, "queued")
 
     # Acting -----------------------------------------------------------------------------
 
@@ -627,20 +408,25 @@ class FeedConsumer:
             commit()
             return
         producer = self._connect()  # a broker that is down fails the pass before any audit
-        self._audit_chunk(chunk, documents, now, commit)
+        by_child: dict[str, list[_Pending]] = {}
+        for pending in chunk:
+            by_child.setdefault(pending.stream, []).append(pending)
+        for stream, items in by_child.items():
+            self._prepare(stream, items, documents, now, commit)
+        sending = [p for p in chunk if p.item["value"] is not None]
         try:
             results = [
                 producer.send(
                     self.recipient.topic,
-                    key=str(p.item["key"]).encode(),
+                    key=str(p.item["value"]["child"]).encode(),
                     value=_encode(p.item["value"]),
                     headers=[
-                        ("dedupe_key", str(p.item["dedupe_key"]).encode()),
+                        ("dedupe_key", str(p.item["value"]["dedupe_key"]).encode()),
                         ("schema_version", str(SCHEMA_VERSION).encode()),
                         ("type", str(p.item["value"]["type"]).encode()),
                     ],
                 )
-                for p in chunk
+                for p in sending
             ]
             producer.flush(timeout=self._send_timeout_s)
             for result in results:
@@ -649,101 +435,204 @@ class FeedConsumer:
             self.close()  # a fresh connection next pass; the outbox is untouched
             raise
         for pending in chunk:
-            documents.put(SENT_PREFIX + str(pending.item["dedupe_key"]), {"at": now.isoformat()})
+            if pending.item["value"] is not None:
+                key = SENT_PREFIX + str(pending.item["value"]["dedupe_key"])
+                documents.put(key, {"at": now.isoformat()})
             documents.delete(pending.outbox)
             documents.delete(pending.marker)
-        totals = documents.get(TOTALS) or {}
-        totals["sent"] = totals.get("sent", 0) + len(chunk)
-        totals["last_sent_at"] = now.isoformat()
-        documents.put(TOTALS, totals)
+        if sending:
+            totals = documents.get(TOTALS) or {}
+            totals["sent"] = totals.get("sent", 0) + len(sending)
+            totals["last_sent_at"] = now.isoformat()
+            documents.put(TOTALS, totals)
         commit()
-        log.info("feed_relayed", feed=self.name, messages=len(chunk))
+        if sending:
+            log.info("feed_relayed", feed=self.name, messages=len(sending))
 
-    def _audit_chunk(
-        self, chunk: list[_Pending], documents: Documents, now: datetime, commit: Callable[[], None]
+    def _prepare(
+        self,
+        stream: str,
+        items: list[_Pending],
+        documents: Documents,
+        now: datetime,
+        commit: Callable[[], None],
     ) -> None:
-        """One audit entry per child (and lawful basis, agreement, relationship) for the items
-        not yet audited, each committed as audited before anything is produced.
+        """Turn one child's queued references (in log order) into messages, through the gate.
 
-        The intent to audit is committed first. An item found with the intent but no audit
-        reference was being audited when the process died: its entry is looked for in the
-        ledger before a new one is written, so a crash never audits an item twice."""
-        todo = [p for p in chunk if p.item["audited"] is None]
+        Items already prepared (before a crash) keep their message. For the rest: the gate
+        screens what may be released; the child's document says what the recipient holds, so a
+        retraction or a revision it may no longer have becomes a withdrawal; what may be
+        released is released (and audited) in one disclosure; withdrawals are recorded. The
+        intent is committed before the audit, and the messages after it, so a crash in between
+        finds the audit entry again instead of writing another."""
+        todo = [p for p in items if p.item["value"] is None]
         if not todo:
             return
-        ledger = self._audit()
-        for stream in sorted({p.stream for p in todo if p.item.get("auditing")}):
-            found = self._audited_refs(ledger, stream)
-            for pending in todo:
-                if pending.stream == stream and pending.item["ref"] in found:
-                    pending.item["audited"] = found[pending.item["ref"]]
-                    documents.put(pending.outbox, pending.item)
-        todo = [p for p in todo if p.item["audited"] is None]
+        gate = self._gate()
+        retried = any(p.item.get("auditing") for p in todo)
         for pending in todo:
             pending.item["auditing"] = True
             documents.put(pending.outbox, pending.item)
         commit()
-        groups: dict[tuple[str, str | None, str, str | None], list[_Pending]] = {}
+        state_name = child_document(stream)
+        state = documents.get(state_name) or {"relayed": {}, "retracted": []}
+        relayed: dict[str, Any] = state["relayed"]
+        events = [p for p in todo if not p.item["retraction"]]
+        screened = gate.screen(
+            stream,
+            self._principal,
+            self.recipient.purpose,
+            action=Action.EXPORT,
+            items=frozenset(p.item["ref"] for p in events),
+            at=now,
+        )
+        releasing: list[_Pending] = []
+        withdrawals: list[tuple[_Pending, str]] = []
         for pending in todo:
-            key = (
-                pending.stream,
-                pending.item["lawful_basis"],
-                pending.item["agreement_version"],
-                pending.item["relationship"],
-            )
-            groups.setdefault(key, []).append(pending)
-        for (stream, lawful_basis, agreement, relationship), items in groups.items():
-            audited = ledger.record_access(
-                self._audit_fields(stream, lawful_basis, agreement, relationship, items), now
-            )
-            audit_ref = f"{audited.originator_id.hex}@{audited.originator_version}"
-            for pending in items:
-                pending.item["audited"] = audit_ref
-                documents.put(pending.outbox, pending.item)
-            commit()
+            queued = pending.item
+            item, held = queued["item"], relayed.get(queued["item"])
+            if queued["retraction"]:
+                state["retracted"] = sorted({*state["retracted"], item})
+                queued["held"] = relayed.pop(item, None)
+                if queued["held"] is not None:
+                    withdrawals.append((pending, "retracted"))
+                continue
+            if item in state["retracted"] or (held and int(held["revision"]) >= queued["revision"]):
+                continue  # retracted, or an older revision arriving late
+            screening = screened.get(queued["ref"])
+            if screening is None:  # erased since, or not (yet) in the projection
+                continue
+            if self.recipient.takes(queued["kind"]) and screening.permitted:
+                relayed[item] = {"revision": queued["revision"], "lawful_basis": None}
+                releasing.append(pending)
+                continue
+            for policy in screening.policies:
+                self._count(documents, "denied", policy)
+            queued["held"] = relayed.pop(item, None)
+            if queued["held"] is not None:
+                withdrawals.append((pending, "no-longer-shared"))
+        if releasing:
+            self._release(stream, releasing, relayed, documents, now, retried)
+        for pending, reason in withdrawals:
+            self._withdraw(stream, pending, reason, documents, now, retried)
+        documents.put(state_name, state)
+        for pending in todo:
+            documents.put(pending.outbox, pending.item)
+        commit()
 
-    def _audited_refs(self, ledger: AuditLedger, stream: str) -> dict[str, str]:
-        """The items this feed has had audited for the child: reference -> audit entry."""
-        found = {}
-        for record in ledger.for_child(stream):
-            if (
-                isinstance(record, DisclosureAudited)
-                and record.practitioner_id == self._principal.id
-                and record.action == Action.EXPORT.value
-            ):
-                entry = f"{record.originator_id.hex}@{record.originator_version}"
-                found.update(dict.fromkeys(record.disclosed, entry))
-        return found
-
-    def _audit_fields(
+    def _release(
         self,
         stream: str,
-        lawful_basis: str | None,
-        agreement: str,
-        relationship: str | None,
-        items: Iterable[_Pending],
+        releasing: list[_Pending],
+        relayed: dict[str, Any],
+        documents: Documents,
+        now: datetime,
+        retried: bool,
+    ) -> None:
+        view = self._gate().disclose(
+            stream,
+            self._principal,
+            Disclosure(
+                self.recipient.purpose,
+                Action.EXPORT,
+                items=frozenset(p.item["ref"] for p in releasing),
+                fields=self._fields,
+                redact=frozenset(self.recipient.redact),
+                to_system=True,
+                reuse_audit=retried,
+                at=now,
+            ),
+        )
+        shown = {e.ref: e for e in view.entries}
+        for pending in releasing:
+            entry = shown.get(pending.item["ref"])
+            if entry is None or entry.retracted:  # refused after all: nothing is sent
+                relayed.pop(pending.item["item"], None)
+                self._count(documents, "denied", "at-release")
+                continue
+            relayed[pending.item["item"]]["lawful_basis"] = entry.lawful_basis
+            pending.item["value"] = self._message(
+                stream, pending, entry, view.agreement_version, now
+            )
+            pending.item["audited"] = view.audit_ref
+            self._count(documents, "relayed")
+
+    def _message(
+        self, stream: str, pending: _Pending, entry: ShownEntry, agreement: str, now: datetime
     ) -> dict[str, Any]:
-        items = list(items)
-        return {
-            "practitioner_id": self._principal.id,
-            "organisation": self._principal.organisation,
-            "role": self._principal.role.value,
-            "action": Action.EXPORT.value,
-            "purpose": self.recipient.purpose.value,
-            "lawful_basis": lawful_basis,
+        """The message, from what the gate released and nothing else."""
+        value: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "type": "event",
+            "dedupe_key": self.dedupe_key("event", entry.ref),
+            "recipient": self.recipient.name,
+            "child": self.child_pseudonym(stream),
+            "item": self.item_pseudonym(pending.item["item"]),
+            "revision": pending.item["revision"],
+            "kind": entry.kind,
+            "agency": {"id": entry.agency, "type": entry.agency_type},
+            "occurred_at": entry.occurred_at.isoformat(),
+            "recorded_at": entry.recorded_at.isoformat(),
+            "received_at": entry.received_at.isoformat(),
+            "categories": entry.categories,
+            "sensitivity": entry.sensitivity,
+            "details": entry.details,
+            "redacted": entry.redacted,
+            "lawful_basis": entry.lawful_basis,
             "agreement_version": agreement,
-            "child_stream": stream,
-            "outcome": "disclosed",
-            "disclosed": [str(p.item["ref"]) for p in items],
-            "redacted": {
-                str(p.item["ref"]): p.item["redacted"] for p in items if p.item["redacted"]
-            },
-            "withheld": [],
-            "denied": {},
-            "relationship": relationship,
-            "break_glass_reason": None,
-            "siblings": [],
+            "queued_at": now.isoformat(),
         }
+        if entry.summary is not None:
+            value["summary"] = entry.summary
+        return value
+
+    def _withdraw(
+        self,
+        stream: str,
+        pending: _Pending,
+        reason: str,
+        documents: Documents,
+        now: datetime,
+        retried: bool,
+    ) -> None:
+        """Tell the recipient to drop an item it holds: retracted by its publisher, or its
+        latest revision is not one the recipient may have. It discloses nothing new and
+        corrects what was disclosed, so it is sent whatever the policy says now; the gate
+        records it under the basis the item was sent under."""
+        queued = pending.item
+        held = queued.get("held") or {}
+        ref = queued["ref"]
+        pending.item["audited"] = self._gate().record_withdrawal(
+            self._principal,
+            self.recipient.purpose,
+            stream,
+            [ref],
+            held.get("lawful_basis"),
+            at=now,
+            reuse_audit=retried,
+        )
+        pending.item["value"] = {
+            "schema_version": SCHEMA_VERSION,
+            "type": "withdrawn",
+            "dedupe_key": self.dedupe_key("withdrawn", ref),
+            "recipient": self.recipient.name,
+            "child": self.child_pseudonym(stream),
+            "item": self.item_pseudonym(queued["item"]),
+            "revision": held.get("revision", queued["revision"]),
+            "reason": reason,
+            "queued_at": now.isoformat(),
+        }
+        self._count(documents, "withdrawals")
+
+    @staticmethod
+    def _count(documents: Documents, counter: str, key: str | None = None) -> None:
+        stats = documents.get(STATS) or {}
+        if key is None:
+            stats[counter] = stats.get(counter, 0) + 1
+        else:
+            bucket = stats.setdefault(counter, {})
+            bucket[key] = bucket.get(key, 0) + 1
+        documents.put(STATS, stats)
 
     def _connect(self) -> FeedProducer:
         if self._producer is None:
@@ -775,28 +664,11 @@ class FeedConsumer:
             "sent": totals.get("sent", 0),
             "last_sent_at": totals.get("last_sent_at"),
             "queued": stats.get("queued", 0),
-            "withdrawals_queued": stats.get("withdrawals", 0),
+            "relayed": stats.get("relayed", 0),
+            "withdrawals": stats.get("withdrawals", 0),
             "denied_by_policy": stats.get("denied", {}),
         }
 
 
-def _describe_grant(grant: RelationshipGrant | None) -> str | None:
-    return None if grant is None else f"{grant.basis.value} via {grant.source_event_id}"
-
-
 def _encode(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
-
-
-def _carries_identifier(value: Any) -> bool:
-    """True if the value mentions anything that could be an NHS number or a provisional id."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    if _PROVISIONAL_LIKE.search(text):
-        return True
-    for candidate in _NHS_LIKE.findall(text):
-        try:
-            validate_nhs_number(candidate)
-        except InvalidIdentifierError:
-            continue
-        return True
-    return False

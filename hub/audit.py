@@ -13,9 +13,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import orjson
@@ -29,6 +28,7 @@ from hub.adapters.data_keys import Keyring
 from hub.adapters.envelope import EnvelopeMapper
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.records import (
+    AuditEntry,
     AuditPointer,
     BreakGlassGranted,
     BreakGlassReviewed,
@@ -210,12 +210,12 @@ class AuditLedger(Application[UUID]):
         )
 
     def record_access(
-        self, entry_fields: dict[str, Any], at: datetime, grant: tuple[str, timedelta] | None = None
+        self, audited: AuditEntry, at: datetime, grant: tuple[str, timedelta] | None = None
     ) -> DisclosureAudited:
         """Write the audit entry (and a break-glass grant) durably, or raise
-        AuditUnavailableError. Callers disclose only after this returns."""
-        child = str(entry_fields["child_stream"])
-        practitioner = str(entry_fields["practitioner_id"])
+        AuditUnavailableError. The disclosure gate discloses only after this returns."""
+        child = audited.child_stream
+        practitioner = audited.practitioner_id
         written: list[DisclosureAudited] = []
 
         def build() -> list[HubRecord]:
@@ -240,16 +240,14 @@ class AuditLedger(Application[UUID]):
                 originator_id=stream,
                 originator_version=self._last_version(stream) + 1,
                 timestamp=at,
-                **entry_fields,
+                **asdict(audited),
             )
             written[:] = [entry]
             index = self.practitioner_stream(practitioner)
             return [*records, entry, self._pointer(index, stream, entry.originator_version, at)]
 
         self._put(build)
-        metrics.record_access(
-            str(entry_fields["action"]), str(entry_fields["outcome"]), grant is not None
-        )
+        metrics.record_access(audited.action, audited.outcome, grant is not None)
         return written[0]
 
     def commission_review(

@@ -1,7 +1,9 @@
 """What data protection officers ask of the audit ledger, and subject access exports.
 
 Every query here is itself a disclosure (of who saw what), so it is only answered for a data
-protection officer, and is audited before the answer is returned.
+protection officer, and is recorded through the disclosure gate before the answer is returned.
+What a query shows of a child's record (the withheld items' reasons, a subject access export)
+is released by the gate like any other disclosure.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hub.audit import AuditLedger
-from hub.disclosure import ChronologyService
+from hub.disclosure import Disclosure, DisclosureGate
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import BreakGlassGranted, DisclosureAudited, HubRecord
@@ -58,7 +60,7 @@ class AuditQueries:
     def __init__(
         self,
         audit: AuditLedger,
-        chronology: ChronologyService,
+        gate: DisclosureGate,
         agreements: AgreementRegistry,
         *,
         broad_access_children: int = 20,
@@ -66,14 +68,14 @@ class AuditQueries:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._audit = audit
-        self._chronology = chronology
+        self._gate = gate
         self._agreements = agreements
         self._broad_children = broad_access_children
         self._broad_window = broad_access_window
         self._clock = clock
 
     def _dpo(self, practitioner_id: str, query: str) -> Practitioner:
-        dpo = self._chronology.practitioner(practitioner_id)
+        dpo = self._gate.practitioner(practitioner_id)
         if dpo.role is not Role.DATA_PROTECTION_OFFICER:
             self._record(dpo, query, "denied")
             raise NotADataProtectionOfficerError(
@@ -82,31 +84,18 @@ class AuditQueries:
         return dpo
 
     def _record(self, dpo: Practitioner, query: str, outcome: str, child_stream: str = "") -> None:
-        self._audit.record_access(
-            {
-                "practitioner_id": dpo.id,
-                "organisation": dpo.organisation,
-                "role": dpo.role.value,
-                "action": f"audit-query:{query}",
-                "purpose": Purpose.DATA_PROTECTION_AUDIT.value,
-                "lawful_basis": "legal-obligation",
-                "agreement_version": "",
-                "child_stream": child_stream,
-                "outcome": outcome,
-                "disclosed": [],
-                "redacted": {},
-                "withheld": [],
-                "denied": {},
-                "relationship": None,
-                "break_glass_reason": None,
-                "siblings": [],
-            },
-            self._clock(),
-        )
+        self._gate.record_query(dpo, query, outcome, child_stream)
+
+    def authorise(self, practitioner_id: str, query: str) -> Practitioner:
+        """A DPO action outside these queries (e.g. reading quarantined raw bytes): refused for
+        anyone else, and recorded either way."""
+        dpo = self._dpo(practitioner_id, query)
+        self._record(dpo, query, "answered")
+        return dpo
 
     def who_saw_child(self, dpo_id: str, child: ChildRef) -> AuditAnswer:
         dpo = self._dpo(dpo_id, "who-saw-child")
-        stream = self._chronology.child_stream(child)
+        stream = self._gate.child_stream(child)
         self._record(dpo, "who-saw-child", "answered", stream)
         rows = [
             _disclosure(r)
@@ -162,20 +151,40 @@ class AuditQueries:
         """Record a practice review commission: the reviewer is related to the child for the
         review's duration. Administered by a DPO on the partnership's instruction; audited."""
         dpo = self._dpo(dpo_id, "commission-review")
-        reviewer = self._chronology.practitioner(reviewer_id)
+        reviewer = self._gate.practitioner(reviewer_id)
         if reviewer.role is not Role.PRACTICE_REVIEWER:
             raise ValueError(f"{reviewer_id} is not a practice reviewer")
         now = self._clock()
         commission = ReviewCommission(reviewer_id, dpo.id, reason, now, now + timedelta(days=days))
-        stream = self._chronology.child_stream(child)
+        stream = self._gate.child_stream(child)
         self._record(dpo, "commission-review", "recorded", stream)
         self._audit.commission_review(stream, commission, now)
         return commission
 
     def withheld(self, dpo_id: str) -> AuditAnswer:
+        """Every item a publisher withheld from some recipients, with reason, decider and review
+        date (from the child's own record, released to the DPO by the gate child by child)."""
         dpo = self._dpo(dpo_id, "withheld")
         self._record(dpo, "withheld", "answered")
-        rows = [{"child": child, **item} for child, item in self._chronology.withheld_items()]
+        rows = []
+        for child, refs in sorted(self._gate.withheld_streams().items()):
+            view = self._gate.disclose(
+                child,
+                dpo.id,
+                Disclosure(Purpose.DATA_PROTECTION_AUDIT, items=frozenset(refs)),
+            )
+            shown = {e.ref: e for e in view.entries}
+            for ref in refs:
+                entry = shown.get(ref)
+                rows.append(
+                    {
+                        "child": child,
+                        "ref": ref,
+                        "kind": None if entry is None else entry.kind,
+                        "withheld_from": None if entry is None else entry.withheld_from,
+                        "erased": view.outcome == "erased",
+                    }
+                )
         return AuditAnswer("withheld", rows)
 
     def outside_relationship(self, dpo_id: str) -> AuditAnswer:
@@ -207,21 +216,30 @@ class AuditQueries:
 
     def subject_access(self, dpo_id: str, child: ChildRef) -> dict[str, Any]:
         """What the hub holds about the child and to whom it was disclosed, with shielded and
-        third-party details redacted (the agreement's subject_access_redact list)."""
+        third-party details redacted (the agreement's subject_access_redact list), and the items
+        a publisher withheld as more detrimental to the child left out and marked as such."""
         self._dpo(dpo_id, "subject-access")
         redact = frozenset(self._agreements.in_force(self._clock()).subject_access_redact)
-        view = self._chronology.view(
-            child, dpo_id, Purpose.DATA_PROTECTION_AUDIT, action=Action.EXPORT, extra_redact=redact
+        view = self._gate.disclose(
+            child,
+            dpo_id,
+            Disclosure(
+                Purpose.DATA_PROTECTION_AUDIT,
+                Action.EXPORT,
+                subject_access=True,
+                redact=redact,
+            ),
         )
-        disclosures: list[HubRecord] = self._audit.for_child(self._chronology.child_stream(child))
+        disclosures: list[HubRecord] = self._audit.for_child(self._gate.child_stream(child))
         return {
             "child": child.identifier,
             "generated_at": self._clock().isoformat(),
             "agreement_version": view.agreement_version,
+            "audit_ref": view.audit_ref,
             "records": [
-                {k: v for k, v in e.as_dict().items() if k not in ("withheld_from",)}
-                for e in view.entries
+                {k: v for k, v in e.as_dict().items() if k != "withheld_from"} for e in view.entries
             ],
+            "withheld": view.withheld,
             "disclosed_to": [
                 {
                     "at": r.timestamp.isoformat(),

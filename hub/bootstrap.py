@@ -33,11 +33,16 @@ from hub.api.tokens import TokenVerifier
 from hub.audit import AuditLedger
 from hub.audit_queries import AuditQueries
 from hub.chronology_projection import ChronologyProjection
-from hub.disclosure import ChronologyService
+from hub.disclosure import DisclosureGate
 from hub.erasure import ErasureService
 from hub.ingest import IngestService
 from hub.integrity import IntegrityService
-from hub.onboarding import AgencyRegistry, PostgresAgencyRegistry, SqliteAgencyRegistry
+from hub.onboarding import (
+    AgencyRegistry,
+    PostgresAgencyRegistry,
+    RegisteredAgencies,
+    SqliteAgencyRegistry,
+)
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import CedarDecisionPoint
 from hub.replay import ReplayService
@@ -52,8 +57,25 @@ class Hub:
     keyring: Keyring
     key_store: DataKeyStore
     pseudonyms: Pseudonymiser
-    ingest: IngestService
     _opened: list[Any] = field(default_factory=list)
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        """The one ingest core: the agency register says who may publish, as what; the
+        directory which practitioners an allocation may name. A directory file that does not
+        exist is an empty directory here (every allocation is quarantined, saying so); one
+        that exists but is malformed stops ingest at start, before anything is read."""
+        directory = self.directory if self.settings.directory_path.exists() else None
+        return IngestService(
+            self.store,
+            self.pseudonyms,
+            agencies=RegisteredAgencies(self.agencies),
+            find_practitioner=lambda practitioner_id: (
+                None if directory is None else directory.get(practitioner_id)
+            ),
+            max_message_bytes=self.settings.max_message_bytes,
+            clock_skew=timedelta(seconds=self.settings.clock_skew_seconds),
+        )
 
     @cached_property
     def audit(self) -> AuditLedger:
@@ -88,8 +110,9 @@ class Hub:
         return CedarDecisionPoint(registry)
 
     @cached_property
-    def chronology(self) -> ChronologyService:
-        return ChronologyService(
+    def gate(self) -> DisclosureGate:
+        """The one disclosure gate every surface releases a child's information through."""
+        return DisclosureGate(
             self.projection,
             self.directory,
             self.decisions,
@@ -146,15 +169,15 @@ class Hub:
 
     @cached_property
     def erasure(self) -> ErasureService:
-        return ErasureService(self.chronology, self.projection, self.keyring, self.audit)
+        return ErasureService(self.gate, self.projection, self.keyring, self.audit)
 
     @cached_property
     def replay(self) -> ReplayService:
-        return ReplayService(self.chronology, self.audit)
+        return ReplayService(self.gate, self.audit)
 
     @cached_property
     def audit_queries(self) -> AuditQueries:
-        return AuditQueries(self.audit, self.chronology, self.decisions.agreements)
+        return AuditQueries(self.audit, self.gate, self.decisions.agreements)
 
     def consumer_runner(self, name: str, clock: Clock | None = None) -> ConsumerRunner:
         """A consumer (`consumers/`) following this hub's log, with its own state store:
@@ -232,10 +255,4 @@ def bootstrap(settings: HubSettings | None = None) -> Hub:
     pseudonyms = Pseudonymiser(_pseudonym_key(settings))
     with schema_lock(settings):  # eventsourcing creates its tables when the schema is new
         store = HubStore(settings.eventsourcing_env(), keyring)
-    ingest = IngestService(
-        store,
-        pseudonyms,
-        max_message_bytes=settings.max_message_bytes,
-        clock_skew=timedelta(seconds=settings.clock_skew_seconds),
-    )
-    return Hub(settings, store, keyring, key_store, pseudonyms, ingest)
+    return Hub(settings, store, keyring, key_store, pseudonyms)

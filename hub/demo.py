@@ -14,6 +14,7 @@ import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from hub.demo_consumers import ConsumersScene, run_consumers
 from hub.demo_disclosures import DisclosureWalkthrough, walk_through
 from hub.demo_population import LA, POLICE, generate_partnership
 from hub.identities import IdentityService
+from hub.onboarding import new_agency
 from hub.reports import QuarantineItem, StoreStatus, quarantined_messages, store_status
 from hub.settings import HubSettings
 
@@ -178,6 +180,11 @@ def run_demo(settings: HubSettings, *, children: int, seed: int) -> DemoReport:
         inbox_dir = settings.data_dir / "inbox"
         lines: list[AgencyLine] = []
         la_lines: list[bytes] = []
+        for export in manifest.agencies:  # onboarded first: the register is authoritative
+            adapter = get_adapter(export.adapter)
+            hub.agencies.register(
+                new_agency(export.agency_id, adapter.agency_type, export.adapter, datetime.now(UTC))
+            )
         for export in manifest.agencies:
             adapter = get_adapter(export.adapter)
             result = adapter.read(export.path, export.agency_id)

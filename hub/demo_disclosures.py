@@ -84,7 +84,7 @@ class DisclosureWalkthrough:
 
 def walk_through(hub: Hub, nhs_number: str) -> DisclosureWalkthrough:
     child = ChildRef(nhs_number=nhs_number)
-    service = hub.chronology
+    service = hub.gate
     scenes = [
         Scene(
             "Lead child protection practitioner (lcpp-0001), child protection planning",

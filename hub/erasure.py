@@ -19,7 +19,7 @@ import structlog
 from hub.adapters.data_keys import Keyring
 from hub.audit import AuditLedger
 from hub.chronology_projection import ChronologyProjection
-from hub.disclosure import ChronologyService
+from hub.disclosure import DisclosureGate
 from hub.domain.access import Role
 from hub.domain.canonical_event import ChildRef
 
@@ -47,27 +47,27 @@ class RetentionCandidate:
 class ErasureService:
     def __init__(
         self,
-        chronology: ChronologyService,
+        gate: DisclosureGate,
         projection: ChronologyProjection,
         keyring: Keyring,
         audit: AuditLedger,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._chronology = chronology
+        self._gate = gate
         self._projection = projection
         self._keyring = keyring
         self._audit = audit
         self._clock = clock
 
     def _dpo(self, practitioner_id: str) -> str:
-        practitioner = self._chronology.practitioner(practitioner_id)
+        practitioner = self._gate.practitioner(practitioner_id)
         if practitioner.role is not Role.DATA_PROTECTION_OFFICER:
             raise NotPermittedError("erasure is for data protection officers only")
         return practitioner.id
 
     def erase_child(self, dpo_id: str, child: ChildRef, reason: str) -> Erasure:
-        return self.erase_stream(dpo_id, self._chronology.child_stream(child), reason)
+        return self.erase_stream(dpo_id, self._gate.child_stream(child), reason)
 
     def erase_stream(self, dpo_id: str, stream: str, reason: str) -> Erasure:
         if not reason.strip():

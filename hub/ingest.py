@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
 import orjson
@@ -25,6 +26,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 
 from hub import metrics
 from hub.adapters.pseudonyms import Pseudonymiser
+from hub.domain.access import Practitioner
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.records import (
     BatchCommitted,
@@ -34,6 +36,7 @@ from hub.domain.records import (
     MessageQuarantined,
     WithholdingIndexed,
 )
+from hub.domain.taxonomy import AgencyType
 from hub.store import HubStore
 from hub.validation import Rejection, parse_message
 
@@ -82,6 +85,14 @@ class _BatchLookups:
         return self.heads[stream]
 
 
+class AgencyTypes(Protocol):
+    """The agency register, as ingest reads it: which type of agency each channel owner is."""
+
+    def registered_type(self, agency_id: str) -> AgencyType | None:
+        """The registered type, or None if the agency is not registered."""
+        ...
+
+
 class BatchOrderError(ValueError):
     """A transport handed over a batch that is not one source in increasing position order."""
 
@@ -116,12 +127,16 @@ class IngestService:
         store: HubStore,
         pseudonyms: Pseudonymiser,
         *,
+        agencies: AgencyTypes,
+        find_practitioner: Callable[[str], Practitioner | None],
         max_message_bytes: int,
         clock_skew: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._pseudonyms = pseudonyms
+        self._agencies = agencies
+        self._find_practitioner = find_practitioner
         self._max_bytes = max_message_bytes
         self._skew = clock_skew
         self._clock = clock
@@ -169,12 +184,18 @@ class IngestService:
 
     def _commit(self, source: str, batch: Sequence[InboundMessage]) -> BatchOutcome:
         received_at = self._clock()
+        owner_types = {
+            owner: self._agencies.registered_type(owner)
+            for owner in {message.owner_agency for message in batch}
+        }
         parsed = [
             (
                 message,
                 parse_message(
                     message.value,
                     owner_agency=message.owner_agency,
+                    owner_type=owner_types[message.owner_agency],
+                    find_practitioner=self._find_practitioner,
                     received_at=received_at,
                     max_bytes=self._max_bytes,
                     clock_skew=self._skew,
@@ -263,8 +284,8 @@ class IngestService:
                 return None
             return Rejection(
                 "conflicting-duplicate",
-                f"agency {event.agency.id!r} already published record {event.event_id!r} revision "
-                f"{event.revision} with different content; publish a correction as a new revision",
+                "the agency already published this event_id and revision with different "
+                "content; publish a correction as a new revision",
             )
         child_stream = lookups.child_streams[event.child.identifier]
         if event.child.provisional_id is not None and lookups.heads.get(child_stream, 0) == 0:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,6 +180,30 @@ class AgencyRegistry(Protocol):
         ...
 
     def all(self) -> list[AgencyRecord]: ...
+
+
+class RegisteredAgencies:
+    """The agency register as ingest reads it, on every transport and in every mode: which
+    type each agency is registered as. Read once and kept; read again when an agency is not
+    found (one registered since), so a registration takes effect at once. Registrations are
+    never removed or retyped (`register` refuses a change of type), so a kept entry stays true.
+    """
+
+    def __init__(self, registry: AgencyRegistry) -> None:
+        self._registry = registry
+        self._types: dict[str, AgencyType] = {}
+        self._lock = threading.Lock()
+
+    def registered_type(self, agency_id: str) -> AgencyType | None:
+        found = self._types.get(agency_id)
+        if found is None:
+            with self._lock:
+                self._types = {
+                    record.agency_id: AgencyType(record.agency_type)
+                    for record in self._registry.all()
+                }
+            found = self._types.get(agency_id)
+        return found
 
 
 _COLUMNS = "agency_id, agency_type, adapter, topic, principal, registered_at"

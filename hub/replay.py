@@ -6,9 +6,10 @@ received after it. Beside that: who was shown what by T (from the audit ledger),
 held that nobody was shown, how late each item was shared, the agreement in force at T, and
 optionally what a given practitioner would have been shown at T.
 
-The reviewer's own access goes through the decision point and the write-ahead audit like any
-other disclosure (purpose practice-review, normally via a review commission), and the replay
-never shows the reviewer more than that access allows today.
+The reviewer's own access goes through the disclosure gate like any other disclosure (purpose
+practice-review, normally via a review commission), and the replay never shows the reviewer
+more than that access released today: every entry's content comes from that release, and what
+a practitioner would have been shown then is bounded by it too.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from datetime import datetime
 from typing import Any
 
 from hub.audit import AuditLedger
-from hub.disclosure import ChronologyService, ChronologyView
+from hub.disclosure import ChronologyView, DisclosureGate, ShownEntry
 from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import ChildRef
-from hub.domain.chronology import merge_chronology
+from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.latency import LatencyRules, event_latency, latency_by_agency
 from hub.domain.records import DisclosureAudited
 
@@ -67,11 +68,11 @@ class ReplayReport:
 class ReplayService:
     def __init__(
         self,
-        chronology: ChronologyService,
+        gate: DisclosureGate,
         audit: AuditLedger,
         latency_rules: LatencyRules | None = None,
     ) -> None:
-        self._chronology = chronology
+        self._gate = gate
         self._audit = audit
         self._rules = latency_rules or LatencyRules()
 
@@ -84,41 +85,36 @@ class ReplayService:
         as_practitioner: str | None = None,
         as_purpose: Purpose | None = None,
     ) -> ReplayReport:
-        reviewer = self._chronology.practitioner(reviewer_id)
+        reviewer = self._gate.practitioner(reviewer_id)
         purpose = (
             Purpose.DATA_PROTECTION_AUDIT
             if reviewer.role is Role.DATA_PROTECTION_OFFICER
             else Purpose.PRACTICE_REVIEW
         )
-        access = self._chronology.view(child, reviewer_id, purpose)  # audited like any access
+        access = self._gate.view(child, reviewer_id, purpose)  # audited like any access
         report = ReplayReport(
             child.identifier,
             as_of,
             reviewer_id,
-            self._chronology.agreement_in_force(as_of),
+            self._gate.agreement_in_force(as_of),
             access,
         )
         if not report.permitted:
             return report
         allowed = {e.ref: e for e in access.entries}
-        entries = [e for e in self._chronology.entries(child) if e.ref in allowed]
+        entries = [e for e in self._gate.held_entries(child) if e.ref in allowed]
         held = merge_chronology(e for e in entries if e.received_at <= as_of)
-        report.held = [
-            allowed[e.ref].as_dict()
-            | {
-                "status": e.status.value,
-                "replaced_by": e.replaced_by,
-                "stream": e.stream,
-                "version": e.version,
-            }
-            for e in held
-        ]
+        report.held = [self._held(allowed[e.ref], e) for e in held]
         report.known_not_shared = [
             allowed[e.ref].as_dict()
             for e in entries
             if e.event.recorded_at <= as_of < e.received_at
         ]
-        latencies = [event_latency(e, self._rules) for e in entries if e.event.recorded_at <= as_of]
+        latencies = [
+            event_latency(e, self._rules)
+            for e in entries
+            if e.event.recorded_at <= as_of and not allowed[e.ref].retracted
+        ]
         report.latency = [
             vars(item)
             | {
@@ -129,7 +125,7 @@ class ReplayService:
         ]
         report.latency_by_agency = latency_by_agency(latencies)
         shown: set[str] = set()
-        for record in self._audit.for_child(self._chronology.child_stream(child)):
+        for record in self._audit.for_child(self._gate.child_stream(child)):
             if (
                 isinstance(record, DisclosureAudited)
                 and record.timestamp <= as_of
@@ -151,12 +147,23 @@ class ReplayService:
         report.never_shown = [e.ref for e in held if e.ref not in shown]
         if as_practitioner is not None:
             purpose_then = as_purpose or self._last_purpose(child, as_practitioner, as_of)
-            then = self._chronology.as_of(child, as_practitioner, purpose_then, held, as_of)
+            then = self._gate.as_of(child, as_practitioner, purpose_then, held, as_of, access)
             report.as_practitioner = then.as_dict()
         return report
 
+    @staticmethod
+    def _held(shown: ShownEntry, held: ChronologyEntry) -> dict[str, Any]:
+        """An entry as held at the moment: its status then (a correction received later had not
+        replaced it yet), unless it was retracted since, which is all the reviewer is told."""
+        then = (
+            {}
+            if shown.retracted
+            else {"status": held.status.value, "replaced_by": held.replaced_by}
+        )
+        return shown.as_dict() | then | {"stream": held.stream, "version": held.version}
+
     def _last_purpose(self, child: ChildRef, practitioner_id: str, as_of: datetime) -> Purpose:
-        for record in reversed(self._audit.for_child(self._chronology.child_stream(child))):
+        for record in reversed(self._audit.for_child(self._gate.child_stream(child))):
             if (
                 isinstance(record, DisclosureAudited)
                 and record.practitioner_id == practitioner_id

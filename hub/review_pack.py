@@ -28,6 +28,7 @@ from fpdf.enums import XPos, YPos
 
 from hub.bootstrap import Hub
 from hub.domain.canonical_event import ChildRef
+from hub.policies.redaction import MARKERS, RETRACTED
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "api" / "templates"
 LOG = "events"
@@ -189,6 +190,10 @@ def _details(entry: dict[str, Any]) -> str:
 
 def _markers(entry: dict[str, Any]) -> list[str]:
     """What the reader is told about fields they cannot see, and about corrections."""
+    if entry.get("kind") == RETRACTED:
+        return [
+            f"Retracted since by {entry['agency']}: what it said is shown only to its publisher."
+        ]
     notes = []
     if entry.get("status") not in (None, "current"):
         by = f" by {entry['replaced_by']}" if entry.get("replaced_by") else ""
@@ -217,7 +222,7 @@ def _environment() -> jinja2.Environment:
 def render_html(pack: ReviewPack) -> str:
     """A standalone HTML document (styles inline, nothing fetched), to keep or print."""
     template = _environment().get_template("review_pack.html")
-    return template.render(pack=pack, verify_note=VERIFY_NOTE)
+    return template.render(pack=pack, verify_note=VERIFY_NOTE, markers=sorted(MARKERS))
 
 
 def _latin1(text: Any) -> str:

@@ -14,6 +14,7 @@ import pytest
 from hub.bootstrap import Hub, bootstrap
 from hub.settings import HubSettings
 from tests.brokers import tansu_broker
+from tests.factories import register_agencies
 
 POSTGRES_DSN = os.environ.get("HUB_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -50,7 +51,9 @@ def sqlite_settings(tmp_path: Path) -> HubSettings:
 
 @pytest.fixture
 def hub(settings: HubSettings) -> Iterator[Hub]:
+    """A hub on each store backend, with the test agencies registered."""
     instance = bootstrap(settings)
+    register_agencies(instance)
     yield instance
     instance.close()
 

@@ -54,3 +54,42 @@ def event_days_ago(now: datetime, days_ago: float, **overrides: Any) -> bytes:
         recorded_at=(now - timedelta(days=days_ago - 0.01)).isoformat(),
         **overrides,
     )
+
+
+# The agencies the tests publish as, with their registered types. The agency register is
+# authoritative on every transport: a hub ingests only from agencies registered with it.
+TEST_AGENCIES: dict[str, str] = {
+    "shire-county-council": "local-authority",
+    "wold-borough-council": "local-authority",
+    "shire-constabulary": "police",
+    "shire-icb": "health",
+    "school-100001": "education",
+    "school-100002": "education",
+    "school-100003": "education",
+    "school-100004": "education",
+}
+_CANONICAL_ADAPTER = "canonical"
+
+
+def register_agencies(hub: Any, agencies: dict[str, str] | None = None) -> None:
+    """Register agencies (by default `TEST_AGENCIES`) with a hub, as `hub agency register`
+    without Kafka does."""
+    from datetime import UTC
+
+    from hub.onboarding import new_agency
+
+    now = datetime.now(UTC)
+    for agency_id, agency_type in (agencies or TEST_AGENCIES).items():
+        hub.agencies.register(new_agency(agency_id, agency_type, _CANONICAL_ADAPTER, now))
+
+
+def register_agencies_for(settings: Any, agencies: dict[str, str] | None = None) -> None:
+    """Register agencies with the hub these settings open (for tests that run `hub` commands
+    in other processes)."""
+    from hub.bootstrap import bootstrap
+
+    hub = bootstrap(settings)
+    try:
+        register_agencies(hub, agencies)
+    finally:
+        hub.close()

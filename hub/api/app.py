@@ -16,14 +16,14 @@ import structlog
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from hub.api.pages import register_pages
 from hub.api.tokens import Caller, InvalidTokenError, TokenVerifier
 from hub.bootstrap import Hub
 from hub.disclosure import UnknownPractitionerError
 from hub.domain.access import Purpose
-from hub.domain.canonical_event import ChildRef
+from hub.domain.canonical_event import child_ref, validate_child_identifier
 from hub.ingest import InboundMessage
 
 SECURITY_HEADERS = {
@@ -39,8 +39,15 @@ PUBLIC_PATHS = {"/healthz", "/readyz"}
 access_log = structlog.get_logger("hub.api")
 
 
+ChildIdentifier = Annotated[
+    str,
+    AfterValidator(validate_child_identifier),
+    Field(description="NHS number or provisional id (in the body, never the URL)"),
+]
+
+
 class ChildRequest(BaseModel):
-    child: str = Field(description="NHS number or provisional id (in the body, never the URL)")
+    child: ChildIdentifier
 
 
 class BreakGlassRequest(ChildRequest):
@@ -56,13 +63,6 @@ class ReviewRequest(BaseModel):
     grant: str
     outcome: str = Field(pattern="^(appropriate|inappropriate)$")
     notes: str = Field(default="", max_length=2000)
-
-
-def child_ref(identifier: str) -> ChildRef:
-    text = identifier.strip()
-    if text.upper().startswith("PRV-"):
-        return ChildRef(provisional_id=text)
-    return ChildRef(nhs_number=text)
 
 
 def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
@@ -108,7 +108,16 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as error:
+            # A defect, not the caller's mistake. The response and the log say what kind of
+            # failure, never its message or traceback: both can carry what was being handled.
+            access_log.error("request_failed", error=type(error).__name__)
+            response = JSONResponse(
+                {"detail": "the hub could not complete this request; nothing was disclosed"},
+                status_code=500,
+            )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         route = request.scope.get("route")
@@ -184,12 +193,12 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
 
     @app.post("/api/v1/chronology")
     def chronology(who: CallerDep, why: PurposeDep, body: ChildRequest) -> dict[str, Any]:
-        view = hub.chronology.view(child_ref(body.child), who.subject, why)
+        view = hub.gate.view(child_ref(body.child), who.subject, why)
         return view.as_dict()
 
     @app.post("/api/v1/break-glass")
     def break_glass(who: CallerDep, why: PurposeDep, body: BreakGlassRequest) -> dict[str, Any]:
-        view = hub.chronology.view(
+        view = hub.gate.view(
             child_ref(body.child), who.subject, why, break_glass_reason=body.reason
         )
         return view.as_dict()
@@ -246,7 +255,7 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
     def my_notices(who: CallerDep) -> dict[str, Any]:
         """The Operation Encompass notices delivered to the caller (disclosed and audited at
         delivery), newest first."""
-        hub.chronology.practitioner(who.subject)
+        hub.gate.practitioner(who.subject)
         runner = encompass()
         return {"notices": runner.consumer.inbox(runner.documents(), who.subject)}
 
@@ -255,7 +264,7 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         """Acknowledge a notice delivered to the caller, which stops its escalation."""
         from datetime import UTC, datetime
 
-        hub.chronology.practitioner(who.subject)
+        hub.gate.practitioner(who.subject)
         runner = encompass()
         documents = runner.documents()
         ack: dict[str, Any] = runner.consumer.acknowledge(

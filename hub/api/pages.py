@@ -6,7 +6,7 @@ from elsewhere. Child identifiers travel only in POST bodies (never in a URL, so
 history, logs or referrers), every POST carries the session's CSRF token (`hub.api.sessions`),
 and every page says who is signed in and for what purpose.
 
-A chronology request calls `ChronologyService.view` exactly once, which decides and audits the
+A chronology request calls `DisclosureGate.view` exactly once, which decides and audits the
 disclosure; the optional filters (agency, harm category, dates) only narrow what is rendered
 from that disclosure afterwards, so they never change what was disclosed or what the audit
 ledger records.
@@ -32,9 +32,11 @@ from hub.api.sessions import Session, page_session, posted_session, register_ses
 from hub.api.tokens import TokenVerifier
 from hub.audit import AuditUnavailableError
 from hub.bootstrap import Hub
-from hub.disclosure import REDACTED, SHIELDED, ShownEntry, UnknownPractitionerError
-from hub.domain.canonical_event import ChildRef
+from hub.disclosure import ShownEntry, UnknownPractitionerError
+from hub.domain.canonical_event import ChildRef, child_ref
+from hub.domain.identity import InvalidIdentifierError
 from hub.domain.taxonomy import AgencyType, HarmCategory
+from hub.policies.redaction import REDACTED, RETRACTED, SHIELDED
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -108,12 +110,9 @@ class Filters:
 
 def parse_child(identifier: str) -> ChildRef | None:
     """The child reference a form names, or None when it is not a valid identifier."""
-    text = identifier.strip()
     try:
-        if text.upper().startswith("PRV-"):
-            return ChildRef(provisional_id=text)
-        return ChildRef(nhs_number=text.replace(" ", ""))
-    except ValueError:
+        return child_ref(identifier)
+    except InvalidIdentifierError:
         return None
 
 
@@ -147,6 +146,7 @@ def page_templates() -> Jinja2Templates:
         harm_categories=[c.value for c in HarmCategory],
         REDACTED=REDACTED,
         SHIELDED=SHIELDED,
+        RETRACTED=RETRACTED,
         child_hint=CHILD_HINT,
     )
     return Jinja2Templates(env=env)
@@ -223,7 +223,7 @@ def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
                 request, session, child=child, filters=filters, errors=errors, status=400
             )
         try:
-            view = hub.chronology.view(
+            view = hub.gate.view(
                 ref, session.practitioner_id, session.purpose, break_glass_reason=reason or None
             )
         except UnknownPractitionerError:

@@ -40,7 +40,7 @@ def cmd_chronology(args: argparse.Namespace) -> int:
 
     hub = open_hub(args)
     try:
-        view = hub.chronology.view(
+        view = hub.gate.view(
             child_ref(args.child),
             args.as_practitioner,
             Purpose(args.purpose) if args.purpose else None,

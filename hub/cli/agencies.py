@@ -31,14 +31,18 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
         help="la-csv, police-json, health-fhir, school-csv, or canonical (publishes canonical "
         "events itself)",
     )
-    register.add_argument("--kafka", required=True, metavar="HOST:PORT", help="Kafka bootstrap")
+    register.add_argument(
+        "--kafka",
+        metavar="HOST:PORT",
+        help="Kafka bootstrap: also create the agency's topic, credential and ACLs (without it "
+        "the agency is registered for the file inbox and HTTPS only)",
+    )
     register.add_argument("--partitions", type=int, default=3, help="for a new topic (3)")
     register.add_argument(
         "--password-file",
-        required=True,
         type=Path,
-        help="the agency's Kafka password: read if the file exists, else generated into it "
-        "(mode 0600); hand it over by a secure route, never printed",
+        help="with --kafka: the agency's Kafka password, read if the file exists, else "
+        "generated into it (mode 0600); hand it over by a secure route, never printed",
     )
     register.add_argument(
         "--skip-acls",
@@ -53,29 +57,42 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
 
 
 def cmd_agency_register(args: argparse.Namespace) -> int:
-    from hub.onboarding import new_agency, provision_on_kafka, read_or_create_password
+    from hub.onboarding import (
+        KafkaProvisioning,
+        OnboardingError,
+        new_agency,
+        provision_on_kafka,
+        read_or_create_password,
+    )
 
+    if args.kafka and args.password_file is None:
+        raise OnboardingError("--kafka needs --password-file for the agency's Kafka credential")
     record = new_agency(args.agency_id, args.agency_type, args.adapter, datetime.now(UTC))
     hub = open_hub(args)
+    provisioned: KafkaProvisioning | None = None
     try:
-        password = read_or_create_password(args.password_file)
-        provisioned = provision_on_kafka(
-            record,
-            args.kafka,
-            password,
-            partitions=args.partitions,
-            client_options=hub.settings.kafka_client_options(),
-            acls=not args.skip_acls,
-        )
+        if args.kafka:
+            provisioned = provision_on_kafka(
+                record,
+                args.kafka,
+                read_or_create_password(args.password_file),
+                partitions=args.partitions,
+                client_options=hub.settings.kafka_client_options(),
+                acls=not args.skip_acls,
+            )
         changed = hub.agencies.register(record)
     finally:
         hub.close()
     document = {
         **vars(record),
         "record": "registered" if changed else "already registered",
-        "credential": provisioned.credential,
-        "acls": provisioned.acls,
-        "password_file": str(args.password_file),
+        "kafka": None
+        if provisioned is None
+        else {
+            "credential": provisioned.credential,
+            "acls": provisioned.acls,
+            "password_file": str(args.password_file),
+        },
     }
 
     def text() -> None:
@@ -83,6 +100,12 @@ def cmd_agency_register(args: argparse.Namespace) -> int:
             f"{record.agency_id} ({record.agency_type}, adapter {record.adapter}): "
             f"{document['record']}"
         )
+        if provisioned is None:
+            print(
+                "  Kafka: not provisioned (no --kafka); the agency publishes through the file "
+                f"inbox ({record.agency_id}/ subdirectory) or HTTPS"
+            )
+            return
         print(f"  topic {record.topic} ({args.partitions} partitions if new)")
         print(f"  Kafka principal User:{record.principal}: SCRAM-SHA-512 credential set")
         print(f"  ACLs (WRITE, DESCRIBE on {record.topic} only): {provisioned.acls}")

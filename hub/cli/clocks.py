@@ -65,7 +65,7 @@ def cmd_clocks(args: argparse.Namespace) -> int:
 
     hub = open_hub(args)
     try:
-        practitioner = hub.chronology.practitioner(args.as_practitioner)
+        practitioner = hub.gate.practitioner(args.as_practitioner)
         allowed = {Role.LEAD_CHILD_PROTECTION_PRACTITIONER, Role.DATA_PROTECTION_OFFICER}
         if practitioner.role not in allowed or not practitioner.is_active(datetime.now(UTC).date()):
             raise PermissionError(

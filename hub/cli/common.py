@@ -38,8 +38,8 @@ def emit(args: argparse.Namespace, document: Any, text: Callable[[], None]) -> N
 
 
 def child_ref(identifier: str) -> Any:
-    from hub.domain.canonical_event import ChildRef
+    """The child a command names; a malformed identifier fails with what is wrong with it (as
+    `hub: InvalidIdentifierError: ...`, exit 1), never repeating it."""
+    from hub.domain.canonical_event import child_ref as parse
 
-    if identifier.strip().upper().startswith("PRV-"):
-        return ChildRef(provisional_id=identifier)
-    return ChildRef(nhs_number=identifier)
+    return parse(identifier)

@@ -36,7 +36,7 @@ def _encompass(hub: Any) -> Any:
 def cmd_notices_list(args: argparse.Namespace) -> int:
     hub = open_hub(args)
     try:
-        hub.chronology.practitioner(args.as_practitioner)  # unknown ids are refused
+        hub.gate.practitioner(args.as_practitioner)  # unknown ids are refused
         runner = _encompass(hub)
         notices = runner.consumer.inbox(runner.documents(), args.as_practitioner)
     finally:
@@ -68,7 +68,7 @@ def cmd_notices_list(args: argparse.Namespace) -> int:
 def cmd_notices_ack(args: argparse.Namespace) -> int:
     hub = open_hub(args)
     try:
-        hub.chronology.practitioner(args.as_practitioner)
+        hub.gate.practitioner(args.as_practitioner)
         runner = _encompass(hub)
         documents = runner.documents()
         ack = runner.consumer.acknowledge(

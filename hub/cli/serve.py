@@ -22,7 +22,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # and move everything built so far out of the collector's reach: full collections then
         # scan only request garbage, which is what kept chronology p99 high (docs/chronology.md).
         hub.directory.all()
-        hub.chronology.agreement_in_force(datetime.now(UTC))
+        hub.gate.agreement_in_force(datetime.now(UTC))
         hub.audit_queries  # noqa: B018 - builds the audit ledger and its queries now
         if args.metrics_port is not None:
             from hub.metrics import Health, VerifyStatusCollector, serve_metrics
@@ -55,7 +55,7 @@ def cmd_token_issue(args: argparse.Namespace) -> int:
         if args.agency:
             subject = f"agency:{args.agency}"
         else:
-            hub.chronology.practitioner(args.practitioner)  # refuse ids not in the directory
+            hub.gate.practitioner(args.practitioner)  # refuse ids not in the directory
             subject = args.practitioner
         token = issue_dev_token(hub.token_key, subject, args.minutes)
     finally:

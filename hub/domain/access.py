@@ -49,6 +49,15 @@ class Practitioner:
         return self.active_from <= on and (self.active_to is None or on <= self.active_to)
 
 
+def works_for(practitioner: Practitioner, agency_id: str) -> bool:
+    """Whether the practitioner is the agency's own staff, or a member of one of its teams
+    (a team id ends with the agency it belongs to: `macpt:<local authority>`, as
+    `macpt_team` names it)."""
+    return practitioner.organisation == agency_id or any(
+        team.rpartition(":")[2] == agency_id for team in practitioner.teams
+    )
+
+
 class RelationshipBasis(StrEnum):
     ALLOCATED_WORKER = "allocated-worker"
     MACPT_MEMBER = "macpt-member"
@@ -66,7 +75,9 @@ class RelationshipGrant:
     Exactly one of `practitioner_id`, `team` or (`organisation`, `role`) says who it covers:
     an allocated worker or commissioned reviewer by id; the area's multi-agency child
     protection team by team id (`macpt:<local-authority agency id>`); a school's designated
-    safeguarding leads by organisation and role.
+    safeguarding leads by organisation and role. An allocation also names the authority that
+    made it (`organisation`): it covers the worker only while they work for that authority or
+    one of its teams, so no publisher can give access to someone who is not theirs.
     """
 
     basis: RelationshipBasis
@@ -82,7 +93,9 @@ class RelationshipGrant:
         if at < self.valid_from or (self.valid_to is not None and at >= self.valid_to):
             return False
         if self.practitioner_id is not None:
-            return practitioner.id == self.practitioner_id
+            return practitioner.id == self.practitioner_id and (
+                self.organisation is None or works_for(practitioner, self.organisation)
+            )
         if self.team is not None:
             return self.team in practitioner.teams
         return practitioner.organisation == self.organisation and practitioner.role == self.role

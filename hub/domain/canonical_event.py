@@ -4,6 +4,7 @@ carries. Unknown fields are rejected, never ignored, so a publisher's mistake is
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Self
 
@@ -19,7 +20,9 @@ from pydantic import (
     model_validator,
 )
 
+from hub.domain.access import Role
 from hub.domain.details import NhsNumber, ProvisionalId
+from hub.domain.identity import PROVISIONAL_PREFIX, validate_nhs_number, validate_provisional_id
 from hub.domain.taxonomy import KINDS, AgencyType, HarmCategory
 
 SCHEMA_VERSION = 1
@@ -63,12 +66,29 @@ class ChildRef(_Strict):
         return self.nhs_number or self.provisional_id or ""
 
 
+def child_ref(identifier: str) -> ChildRef:
+    """The child a person or a request names: an NHS number (spaces allowed) or a provisional
+    id. Raises InvalidIdentifierError saying what is wrong, never repeating what was given."""
+    text = identifier.strip()
+    if text.upper().startswith(PROVISIONAL_PREFIX):
+        return ChildRef(provisional_id=validate_provisional_id(text))
+    return ChildRef(nhs_number=validate_nhs_number(text))
+
+
+def validate_child_identifier(identifier: str) -> str:
+    """For request models: the identifier as given if it names a child validly."""
+    child_ref(identifier)
+    return identifier.strip()
+
+
 class Withholding(_Strict):
     """A publisher's decision that sharing this item with some recipients would be more
-    detrimental to the child than not sharing it."""
+    detrimental to the child than not sharing it. The recipients are named by an agency type or
+    a role from the hub's role list: anything else is an error, because a typo would otherwise
+    withhold the item from nobody."""
 
     agency_type: AgencyType | None = None
-    role: str | None = Field(default=None, min_length=1, max_length=100)
+    role: Role | None = None
     reason: str = Field(min_length=1, max_length=1000)
     decided_by: str = Field(min_length=1, max_length=200)
     review_by: date
@@ -115,9 +135,8 @@ class CanonicalEvent(_Strict):
     @classmethod
     def _known_kind(cls, kind: str) -> str:
         if kind not in KINDS:
-            raise ValueError(
-                f"unknown kind {kind!r}; see docs/taxonomy.md for the kinds of schema v1"
-            )
+            # The value is not repeated: a reason is read by operators and may reach logs.
+            raise ValueError("not a kind of schema v1; see docs/taxonomy.md for the kinds")
         return kind
 
     @field_validator("categories")
@@ -145,8 +164,8 @@ class CanonicalEvent(_Strict):
             return spec.details.model_validate(details).model_dump(mode="json", exclude_none=True)
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc']) or '(details)'}: {e['msg']}"
-                for e in error.errors(include_url=False)
+                f"{field_path(e['loc']) or '(details)'}: {e['msg']}"
+                for e in error.errors(include_url=False, include_input=False, include_context=False)
             )
             raise ValueError(f"details do not fit kind {kind!r}: {problems}") from None
 
@@ -168,10 +187,10 @@ class CanonicalEvent(_Strict):
             )
         if self.kind.startswith("identity.") and self.child.provisional_id is None:
             raise ValueError(f"{self.kind} events are published against the provisional id")
-        for path in self.shielded_fields:
+        for index, path in enumerate(self.shielded_fields):
             if path != "summary" and not (path.startswith("details.") and path[8:] in self.details):
                 raise ValueError(
-                    f"shielded_fields entry {path!r} must be 'summary' "
+                    f"shielded_fields[{index}] must be 'summary' "
                     "or 'details.<a field present in details>'"
                 )
         return self
@@ -197,10 +216,42 @@ def canonical_json_schema() -> dict[str, Any]:
     return schema
 
 
+def _field_names(model: type[BaseModel], into: set[str]) -> set[str]:
+    for name, info in model.model_fields.items():
+        into.add(name)
+        for candidate in getattr(info.annotation, "__args__", (info.annotation,)):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                _field_names(candidate, into)
+    return into
+
+
+@functools.cache
+def _schema_field_names() -> frozenset[str]:
+    names = _field_names(CanonicalEvent, set())
+    for spec in KINDS.values():
+        if spec.details is not None:
+            _field_names(spec.details, names)
+    return frozenset(names)
+
+
+UNNAMED_FIELD = "(a field the schema does not define)"
+
+
+def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """A validation error's location as a dotted path of the schema's own field names. A
+    key the schema does not define (an extra field, a key of free-form details) is content
+    the publisher chose, possibly personal data, so it is named only as such."""
+    known = _schema_field_names()
+    return ".".join(
+        str(part) if isinstance(part, int) or part in known else UNNAMED_FIELD for part in loc
+    )
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """`field.path: message` for each problem, joined. Pydantic's default rendering includes
-    `input_value`, which would copy personal data into a reason that operators read."""
+    `input_value`, which would copy personal data into a reason that operators read; keys the
+    schema does not define are not repeated either (`field_path`)."""
     return "; ".join(
-        f"{'.'.join(str(part) for part in item['loc']) or '(event)'}: {item['msg']}"
+        f"{field_path(item['loc']) or '(event)'}: {item['msg']}"
         for item in error.errors(include_url=False, include_input=False, include_context=False)
     )

@@ -55,6 +55,13 @@ def validate_nhs_number(raw: str) -> str:
             if number.isascii() and number.isdigit()
             else "an NHS number is 10 digits (spaces allowed); it contains other characters"
         )
+    if number.count(number[0]) == NHS_NUMBER_LENGTH:
+        # 0000000000 and 1111111111 pass the check digit, but are what systems put in when
+        # the number is unknown: accepting them would merge unrelated children into one record.
+        raise InvalidIdentifierError(
+            "not a valid NHS number: one digit repeated ten times is a placeholder, "
+            "not a child's number"
+        )
     expected = nhs_check_digit(number[:9])
     if expected is None:
         raise InvalidIdentifierError(

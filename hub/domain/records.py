@@ -98,13 +98,40 @@ class WithholdingIndexed(HubRecord):
     kind: str
 
 
-@dataclass(frozen=True)
-class DisclosureAudited(HubRecord):
-    """One access decision, written before anything is disclosed (denials too).
+@dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    """What one access decision records: who (and for which organisation, in which role),
+    did what, for which purpose, under which lawful basis and agreement, to which child, with
+    what outcome, what was disclosed, redacted and withheld, why others were denied, by which
+    relationship or break-glass reason, and which siblings were named. Only the disclosure gate
+    makes these (`hub/disclosure.py`); the ledger records them as `DisclosureAudited`.
 
     `disclosed`, `withheld` and the keys of `redacted` are publisher references
     (`agency/event_id@revision`), never content.
     """
+
+    practitioner_id: str
+    organisation: str
+    role: str
+    action: str
+    purpose: str | None
+    lawful_basis: str | None
+    agreement_version: str
+    child_stream: str
+    outcome: str  # "disclosed" | "partially-disclosed" | "denied" | "no-record" | "erased" ...
+    disclosed: list[str]
+    redacted: dict[str, list[str]]
+    withheld: list[str]
+    denied: dict[str, int]  # the policy that denied -> how many items
+    relationship: str | None  # "<basis> via <source event>"
+    break_glass_reason: str | None
+    siblings: list[str]  # pseudonyms of siblings whose identity was shown (household groups)
+
+
+@dataclass(frozen=True)
+class DisclosureAudited(HubRecord):
+    """One access decision (an `AuditEntry`), written before anything is disclosed (denials
+    too)."""
 
     key_scope: ClassVar[str] = "audit"
 

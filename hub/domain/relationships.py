@@ -215,6 +215,7 @@ def _allocation(
         valid_to=end,
         source_event_id=_source(event),
         practitioner_id=practitioner_id,
+        organisation=event.agency.id,
     )
 
 

@@ -20,7 +20,7 @@ from hub.domain.indicators import quarter_of
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
-from tests.factories import event_dict, nhs_number
+from tests.factories import event_dict, nhs_number, register_agencies
 
 LA = {"id": "shire-county-council", "type": "local-authority"}
 POLICE = {"id": "shire-constabulary", "type": "police"}
@@ -49,6 +49,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Path:
     real command line."""
     work = tmp_path_factory.mktemp("indicators")
     hub = bootstrap(HubSettings(data_dir=work / "hub"))
+    register_agencies(hub)
     la = [
         _event(LA, f"REF-{i}", "la.referral", i, details={"referral_source": "police"})
         for i in range(12)

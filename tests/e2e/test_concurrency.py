@@ -36,7 +36,7 @@ from hub.domain.records import ChildRecordEntry
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
-from tests.factories import event_days_ago, nhs_number
+from tests.factories import event_days_ago, nhs_number, register_agencies
 
 READERS = 50
 RUN_SECONDS = 15.0  # how long the load runs (a bound on the test, not an assertion)
@@ -189,6 +189,7 @@ def served(
     hub_settings: HubSettings, tmp_path: Path
 ) -> Iterator[tuple[HubSettings, str, dict[str, str]]]:
     hub = bootstrap(hub_settings)
+    register_agencies(hub)
     try:
         seed_case(hub, CHILDREN)
         tokens = {p: issue_dev_token(hub.token_key, p, 60) for p in READER_PRACTITIONERS}
@@ -283,8 +284,10 @@ def test_fifty_readers_and_a_writer_every_disclosure_audited_exactly_once(
     assert all(refs) and len(set(refs)) == len(refs)
 
     hub = bootstrap(settings)
+
+    register_agencies(hub)
     try:
-        streams = {c: hub.chronology.child_stream(ChildRef(nhs_number=c)) for c in CHILDREN}
+        streams = {c: hub.gate.child_stream(ChildRef(nhs_number=c)) for c in CHILDREN}
         ledger = {
             f"{r.originator_id.hex}@{r.originator_version}": r
             for r in hub.audit.all_disclosures()
@@ -317,7 +320,7 @@ def test_fifty_readers_and_a_writer_every_disclosure_audited_exactly_once(
         full = {
             e.ref
             for c in CHILDREN
-            for e in hub.chronology.entries(ChildRef(nhs_number=c))
+            for e in hub.gate.entries(ChildRef(nhs_number=c))
             if e.ref.split("/")[1].startswith("W-")
         }
         assert {f"{LA['id']}/{i}@1" for i in load.published} == full

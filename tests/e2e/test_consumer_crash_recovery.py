@@ -18,7 +18,7 @@ from hub.adapters.transports.inbox import write_inbox_file
 from hub.bootstrap import bootstrap
 from hub.domain.records import DisclosureAudited
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number
+from tests.factories import event_dict, nhs_number, register_agencies
 
 CHILDREN = 300
 
@@ -64,6 +64,7 @@ def _inbox(root: Path) -> None:
 
 def _delivered(settings: HubSettings) -> int:
     hub = bootstrap(settings)
+    register_agencies(hub)
     try:
         return int(hub.consumer_runner("encompass").status().details["notices_delivered"])
     finally:
@@ -100,6 +101,8 @@ def test_sigkill_mid_delivery_then_restart_delivers_and_audits_each_notice_once(
     assert finished.returncode == 0
 
     hub = bootstrap(settings)
+
+    register_agencies(hub)
     try:
         status = hub.consumer_runner("encompass").status().as_dict()
         audited = Counter(

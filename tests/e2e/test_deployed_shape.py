@@ -36,7 +36,7 @@ from hub.settings import HubSettings
 from tests.brokers import tansu_broker
 from tests.conftest import POSTGRES_DSN
 from tests.e2e.test_faults_ingest import AGENCIES, publish
-from tests.factories import VALID_NHS_NUMBER, event_dict
+from tests.factories import VALID_NHS_NUMBER, event_dict, register_agencies
 from tests.integration.test_disclosure import CASE
 from tests.tcp_proxy import free_port
 
@@ -254,6 +254,7 @@ def test_two_ingest_workers_api_and_a_consumer_as_deployed(deployment: Deploymen
         postgres_schema=d.env["HUB_POSTGRES_SCHEMA"],
     )
     hub = bootstrap(settings)
+    register_agencies(hub)
     try:
         counts = recorded(hub)
     finally:

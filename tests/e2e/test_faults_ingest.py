@@ -32,7 +32,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.domain.records import ChildRecordEntry
 from hub.settings import HubSettings
 from tests.brokers import tansu_broker
-from tests.factories import event_dict, nhs_number
+from tests.factories import event_dict, nhs_number, register_agencies
 from tests.tcp_proxy import TcpProxy, free_port
 
 pytestmark = pytest.mark.kafka
@@ -184,6 +184,7 @@ def test_sigkill_at_random_points_of_a_100k_run_records_every_message_exactly_on
 ) -> None:
     rng = random.Random(seed())
     hub = bootstrap(settings)  # creates keys and store first; then watches the positions
+    register_agencies(hub)
     env = hub_env(settings, HUB_BATCH_SIZE="500")
     ingest = hub_command("ingest", "--kafka", published_100k.bootstrap)
     # Kill points: a progress threshold, then a random delay, so kills land anywhere: in
@@ -247,6 +248,7 @@ def test_broker_unreachable_mid_run_ingest_waits_with_backoff_and_resumes_withou
     ):
         expected = publish(proxy.address, 0, first_part, police)
         hub = bootstrap(settings)
+        register_agencies(hub)
         stderr = tmp_path / "ingest.log"
         env = hub_env(settings, HUB_BATCH_SIZE="200")
         with stderr.open("w") as log_file:

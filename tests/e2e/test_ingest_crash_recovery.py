@@ -15,7 +15,7 @@ from hub.bootstrap import bootstrap
 from hub.domain.records import ChildRecordEntry
 from hub.reports import store_status
 from hub.settings import HubSettings
-from tests.factories import event_bytes, nhs_number
+from tests.factories import event_bytes, nhs_number, register_agencies, register_agencies_for
 
 AGENCY = "shire-county-council"
 FILES, PER_FILE = 4, 3000
@@ -38,6 +38,7 @@ def _hub_command(data_dir: Path, inbox: Path, *extra: str) -> list[str]:
 
 def _committed(settings: HubSettings) -> int:
     hub = bootstrap(settings)
+    register_agencies(hub)
     try:
         return sum(
             hub.store.position(f"inbox:{AGENCY}/export-{f}.jsonl") or 0 for f in range(FILES)
@@ -49,7 +50,7 @@ def _committed(settings: HubSettings) -> int:
 def test_sigkill_mid_run_then_restart_records_every_message_exactly_once(tmp_path: Path) -> None:
     inbox, data_dir = tmp_path / "inbox", tmp_path / "hub"
     settings = HubSettings(data_dir=data_dir)
-    bootstrap(settings).close()  # create keys and store before the workers race for them
+    register_agencies_for(settings)  # create keys and store before the workers race for them
     expected = set()
     for f in range(FILES):
         lines = []
@@ -76,6 +77,8 @@ def test_sigkill_mid_run_then_restart_records_every_message_exactly_once(tmp_pat
     assert finished.returncode == 0
 
     hub = bootstrap(settings)
+
+    register_agencies(hub)
     recorded = Counter(
         record.body["event_id"]
         for record in hub.store.records(ChildRecordEntry)

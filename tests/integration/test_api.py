@@ -20,7 +20,7 @@ from hub.api.tokens import DEV_AUDIENCE, DEV_ISSUER, issue_dev_token
 from hub.bootstrap import Hub, bootstrap
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from tests.factories import VALID_NHS_NUMBER, event_dict
+from tests.factories import VALID_NHS_NUMBER, event_dict, register_agencies
 from tests.integration.test_disclosure import CASE
 
 # Every API route with a body that would succeed for an authorised caller. A new route fails
@@ -62,6 +62,7 @@ PAGE_ROUTES: set[tuple[str, str]] = {
 @pytest.fixture
 def api(settings: HubSettings) -> Iterator[tuple[Hub, TestClient]]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    register_agencies(hub)
     for agency, values in CASE.items():
         hub.ingest.ingest(
             [InboundMessage(f"inbox:{agency}/case", i + 1, v, agency) for i, v in enumerate(values)]
@@ -275,6 +276,7 @@ def test_oidc_tokens_are_verified_against_the_providers_published_keys(
         }
     )
     hub = bootstrap(settings)
+    register_agencies(hub)
     client = TestClient(create_app(hub, hub.token_verifier()))
     now = datetime.now(UTC)
     claims = {

@@ -25,7 +25,7 @@ from hub.domain.working_days import add_working_days, working_days_between
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from tests.factories import VALID_NHS_NUMBER, event_dict, nhs_number
+from tests.factories import VALID_NHS_NUMBER, event_dict, nhs_number, register_agencies
 
 LA = {"id": "shire-county-council", "type": "local-authority"}
 CHILD = ChildRef(nhs_number=VALID_NHS_NUMBER)
@@ -74,6 +74,7 @@ class Publisher:
 @pytest.fixture
 def clock_hub(settings: HubSettings) -> Iterator[Hub]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    register_agencies(hub)
     yield hub
     hub.close()
 
@@ -126,7 +127,7 @@ def test_alert_before_breach_then_breach_each_once_across_passes_and_restarts(
         "2024-05-09",
         "2024-05-01",
     )
-    assert alert["child_stream"] == clock_hub.chronology.child_stream(CHILD)
+    assert alert["child_stream"] == clock_hub.gate.child_stream(CHILD)
     assert documents(clock_hub, "breach:") == {}
 
     for _ in range(2):
@@ -266,7 +267,7 @@ def test_hub_alerts_shows_the_child_to_the_recipient_only_and_audits_it(
         "open",
     )
     assert alert.working_days_left == 4  # 3, 7, 8 and 9 May (6 May is a bank holiday)
-    stream = clock_hub.chronology.child_stream(CHILD)
+    stream = clock_hub.gate.child_stream(CHILD)
     (audited,) = [
         r for r in clock_hub.audit.for_practitioner("sw-0002") if isinstance(r, DisclosureAudited)
     ]
@@ -367,7 +368,7 @@ def test_a_linked_provisional_childs_alert_names_the_nhs_number(
     runner(clock_hub, ALERT_DAY).run_once()
     (shown,) = list_alerts(clock_hub, "lcpp-0001", ALERT_DAY).alerts
     assert shown.child == newborn
-    assert shown.child_stream == clock_hub.chronology.child_stream(ChildRef(nhs_number=newborn))
+    assert shown.child_stream == clock_hub.gate.child_stream(ChildRef(nhs_number=newborn))
     assert details(clock_hub, ALERT_DAY)["open_clocks"] == {"assessment": 1}
 
 

@@ -17,7 +17,7 @@ from hub.domain.canonical_event import ChildRef
 from hub.domain.records import ChildRecordEntry
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number
+from tests.factories import event_dict, nhs_number, register_agencies
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -99,6 +99,7 @@ def runner(hub: Hub) -> ConsumerRunner:
 def framework_hub(settings: HubSettings) -> Any:
     settings.directory = SAMPLE_DIRECTORY_PATH
     hub = bootstrap(settings)
+    register_agencies(hub)
     yield hub
     hub.close()
 

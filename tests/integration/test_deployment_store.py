@@ -22,7 +22,7 @@ from hub.ingest import InboundMessage
 from hub.onboarding import OnboardingError, new_agency
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
-from tests.factories import VALID_NHS_NUMBER
+from tests.factories import VALID_NHS_NUMBER, register_agencies
 from tests.integration.test_disclosure import CASE
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -60,6 +60,7 @@ def test_each_verify_run_is_recorded_for_the_metrics(hub: Hub) -> None:
 
 def test_ingest_and_disclosure_counters_follow_the_real_services(settings: HubSettings) -> None:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    register_agencies(hub)
     try:
         accepted = sample("hub_ingest_events_total", agency="shire-icb", outcome="accepted")
         quarantined = sample("hub_ingest_quarantined_total", reason="malformed-json")
@@ -86,8 +87,8 @@ def test_ingest_and_disclosure_counters_follow_the_real_services(settings: HubSe
         shown = sample("hub_disclosures_total", action="view", outcome="disclosed")
         denied = sample("hub_denials_total", action="view")
         child = ChildRef(nhs_number=VALID_NHS_NUMBER)
-        hub.chronology.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
-        hub.chronology.view(child, "lcpp-0001", None)  # no purpose: denied, and audited
+        hub.gate.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+        hub.gate.view(child, "lcpp-0001", None)  # no purpose: denied, and audited
         assert sample("hub_disclosures_total", action="view", outcome="disclosed") == shown + 1
         assert sample("hub_denials_total", action="view") == denied + 1
     finally:

@@ -20,7 +20,7 @@ from hub.identities import IdentityService
 from hub.ingest import InboundMessage
 from hub.policies.decision import AccessContext, Action, ItemAttributes
 from hub.settings import HubSettings
-from tests.factories import VALID_NHS_NUMBER, event_days_ago
+from tests.factories import VALID_NHS_NUMBER, event_days_ago, register_agencies
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CHILD = ChildRef(nhs_number=VALID_NHS_NUMBER)
@@ -132,6 +132,7 @@ CASE = {
 @pytest.fixture
 def case_hub(settings: HubSettings) -> Iterator[Hub]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    register_agencies(hub)
     for agency, values in CASE.items():
         hub.ingest.ingest(
             [InboundMessage(f"inbox:{agency}/case", i + 1, v, agency) for i, v in enumerate(values)]
@@ -145,7 +146,7 @@ def kinds(view: Any) -> list[str]:
 
 
 def test_macpt_member_sees_the_whole_multi_agency_picture(case_hub: Hub) -> None:
-    view = case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    view = case_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert view.outcome == "disclosed"
     assert view.relationship == "macpt-member via shire-county-council/S47-1"
     assert len(view.entries) == 16
@@ -167,7 +168,7 @@ def test_macpt_member_sees_the_whole_multi_agency_picture(case_hub: Hub) -> None
 
 
 def test_school_dsl_sees_a_narrower_view_with_withheld_item_invisible(case_hub: Hub) -> None:
-    view = case_hub.chronology.view(CHILD, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING)
+    view = case_hub.gate.view(CHILD, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING)
     assert view.outcome == "partially-disclosed"
     assert view.relationship == "school-dsl via school-100001/ENROL-1"
     assert sorted(e.ref for e in view.entries) == [
@@ -185,7 +186,7 @@ def test_school_dsl_sees_a_narrower_view_with_withheld_item_invisible(case_hub: 
     assert all(e.withheld_from is None for e in view.entries)
     (entry,) = [
         r
-        for r in case_hub.audit.for_child(case_hub.chronology.child_stream(CHILD))
+        for r in case_hub.audit.for_child(case_hub.gate.child_stream(CHILD))
         if isinstance(r, DisclosureAudited)
     ]
     assert entry.withheld == ["shire-constabulary/DA-2@1"]
@@ -194,7 +195,7 @@ def test_school_dsl_sees_a_narrower_view_with_withheld_item_invisible(case_hub: 
 
 
 def test_dpo_sees_withheld_items_with_reason_and_decider(case_hub: Hub) -> None:
-    view = case_hub.chronology.view(CHILD, "dpo-0001", Purpose.DATA_PROTECTION_AUDIT)
+    view = case_hub.gate.view(CHILD, "dpo-0001", Purpose.DATA_PROTECTION_AUDIT)
     (da2,) = [e for e in view.entries if e.ref == "shire-constabulary/DA-2@1"]
     assert da2.withheld_from == [
         {
@@ -211,7 +212,7 @@ def test_dpo_sees_withheld_items_with_reason_and_decider(case_hub: Hub) -> None:
 
 
 def test_no_relationship_no_data_and_the_denial_is_audited(case_hub: Hub) -> None:
-    view = case_hub.chronology.view(CHILD, "po-0002", Purpose.CHILD_PROTECTION_ENQUIRY)
+    view = case_hub.gate.view(CHILD, "po-0002", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert (view.outcome, view.entries) == ("denied", [])
     assert view.denied_reasons == [
         "you have no current legitimate relationship with this child (allocation, MACPT "
@@ -229,7 +230,7 @@ def test_no_relationship_no_data_and_the_denial_is_audited(case_hub: Hub) -> Non
 
 
 def test_no_purpose_no_data(case_hub: Hub) -> None:
-    view = case_hub.chronology.view(CHILD, "lcpp-0001", None)
+    view = case_hub.gate.view(CHILD, "lcpp-0001", None)
     assert view.outcome == "denied"
     assert view.denied_reasons == [
         "no purpose was declared; every request must say why the information is needed"
@@ -238,7 +239,7 @@ def test_no_purpose_no_data(case_hub: Hub) -> None:
 
 def test_deny_by_default_for_a_purpose_the_agreement_does_not_cover(case_hub: Hub) -> None:
     """No rule shares anything with police for family help, not even their own records."""
-    view = case_hub.chronology.view(CHILD, "po-0001", Purpose.FAMILY_HELP)
+    view = case_hub.gate.view(CHILD, "po-0001", Purpose.FAMILY_HELP)
     assert (view.outcome, view.entries) == ("denied", [])
     (audited,) = [
         r for r in case_hub.audit.for_practitioner("po-0001") if isinstance(r, DisclosureAudited)
@@ -267,10 +268,10 @@ def test_deny_by_default_for_a_purpose_the_agreement_does_not_cover(case_hub: Hu
 
 
 def test_sensitivity_is_honoured(case_hub: Hub) -> None:
-    view = case_hub.chronology.view(CHILD, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING)
+    view = case_hub.gate.view(CHILD, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING)
     assert "shire-constabulary/DA-3@1" not in {e.ref for e in view.entries}  # sensitive
     assert "school-100001/DISC-2@1" in {e.ref for e in view.entries}  # sensitive, but their own
-    lcpp = case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_PLANNING)
+    lcpp = case_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_PLANNING)
     assert "shire-constabulary/DA-3@1" in {e.ref for e in lcpp.entries}
 
 
@@ -282,7 +283,7 @@ def test_shielded_fields_never_appear_in_any_output(
         ("lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY),
         ("dpo-0001", Purpose.DATA_PROTECTION_AUDIT),
     ]:
-        view = case_hub.chronology.view(CHILD, practitioner, purpose)
+        view = case_hub.gate.view(CHILD, practitioner, purpose)
         outputs.append(json.dumps(view.as_dict()))
         shielded = {e.ref: (e.summary, e.details) for e in view.entries if e.shielded}
         assert shielded["shire-county-council/CONTACT-1@1"][1] == {"refuge_address": "[shielded]"}
@@ -300,7 +301,7 @@ def test_shielded_fields_never_appear_in_any_output(
 
 
 def test_break_glass_is_time_limited_marked_and_queued_for_review(case_hub: Hub) -> None:
-    view = case_hub.chronology.view(
+    view = case_hub.gate.view(
         CHILD,
         "po-0002",
         Purpose.CHILD_PROTECTION_ENQUIRY,
@@ -309,7 +310,7 @@ def test_break_glass_is_time_limited_marked_and_queued_for_review(case_hub: Hub)
     assert view.outcome == "disclosed" and view.relationship is None
     assert view.break_glass is not None and view.break_glass.reason == "child missing overnight"
     assert view.break_glass.expires_at - view.break_glass.timestamp == timedelta(hours=4)
-    again = case_hub.chronology.view(CHILD, "po-0002", Purpose.CHILD_PROTECTION_ENQUIRY)
+    again = case_hub.gate.view(CHILD, "po-0002", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert again.break_glass is not None and again.outcome == "disclosed"  # within the grant
     (queued,) = case_hub.audit_queries.break_glass("dpo-0001").rows
     assert (queued["practitioner"], queued["reason"], queued["review"]) == (
@@ -335,12 +336,12 @@ def test_nothing_is_disclosed_when_the_audit_cannot_be_written(case_hub: Hub) ->
 
     ledger.events.put = broken  # type: ignore[method-assign]
     with pytest.raises(AuditUnavailableError, match="nothing is disclosed"):
-        case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+        case_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
 
 
 def test_dpo_queries_who_saw_what(case_hub: Hub) -> None:
-    case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
-    case_hub.chronology.view(CHILD, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING)
+    case_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    case_hub.gate.view(CHILD, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING)
     who = case_hub.audit_queries.who_saw_child("dpo-0001", CHILD).rows
     assert [(r["practitioner"], r["outcome"], len(r["disclosed"])) for r in who] == [
         ("lcpp-0001", "disclosed", 16),
@@ -361,7 +362,7 @@ def test_dpo_queries_who_saw_what(case_hub: Hub) -> None:
 
 
 def test_subject_access_export_redacts_third_parties_and_lists_recipients(case_hub: Hub) -> None:
-    case_hub.chronology.view(CHILD, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING)
+    case_hub.gate.view(CHILD, "dsl-100001", Purpose.CHILD_PROTECTION_PLANNING)
     export = case_hub.audit_queries.subject_access("dpo-0001", CHILD)
     (da1,) = [r for r in export["records"] if r["ref"] == "shire-constabulary/DA-1@1"]
     assert (
@@ -385,12 +386,12 @@ def test_subject_access_export_redacts_third_parties_and_lists_recipients(case_h
 def test_projection_rebuilds_to_the_same_chronology_and_holds_nothing_in_clear(
     case_hub: Hub,
 ) -> None:
-    before = case_hub.chronology.view(
+    before = case_hub.gate.view(
         CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY
     ).as_dict()["entries"]
     seen: list[int] = []
     case_hub.projection.rebuild(lambda progress: seen.append(progress.processed))
-    after = case_hub.chronology.view(
+    after = case_hub.gate.view(
         CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY
     ).as_dict()["entries"]
     assert after == before and seen and seen[-1] == 16
@@ -446,7 +447,7 @@ def test_provisional_child_linked_to_nhs_number_keeps_shielding(case_hub: Hub) -
             ),
         ]
     )
-    view = case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    view = case_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     (prebirth,) = [e for e in view.entries if e.kind == "health.maternity-pre-birth-concern"]
     assert prebirth.summary == "[shielded]"
     assert "Wren House" not in json.dumps(view.as_dict())
@@ -454,11 +455,11 @@ def test_provisional_child_linked_to_nhs_number_keeps_shielding(case_hub: Hub) -
 
 def test_relationships_expire(case_hub: Hub) -> None:
     """sw-0002's allocation (40 days ago) relates them; sw-0099 left the authority."""
-    assert case_hub.chronology.view(
+    assert case_hub.gate.view(
         CHILD, "sw-0002", Purpose.CHILD_PROTECTION_ENQUIRY
     ).relationship == ("allocated-worker via shire-county-council/ALLOC-1")
     assert (
-        case_hub.chronology.view(CHILD, "sw-0099", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
+        case_hub.gate.view(CHILD, "sw-0099", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
         == "denied"
     )
 
@@ -486,7 +487,7 @@ def test_siblings_are_grouped_by_household_and_identified_only_to_related_viewer
             ),
         ]
     )
-    view = case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    view = case_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert view.households == {
         "shire-county-council/FAM-77": {
             "entries": ["shire-county-council/HH-1@1"],
@@ -505,7 +506,7 @@ def test_siblings_are_grouped_by_household_and_identified_only_to_related_viewer
             ),
         ]
     )
-    view = case_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    view = case_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert view.households["shire-county-council/FAM-77"]["siblings"] == [{"child": sibling}]
     audited = [
         r for r in case_hub.audit.for_practitioner("lcpp-0001") if isinstance(r, DisclosureAudited)
@@ -516,7 +517,7 @@ def test_siblings_are_grouped_by_household_and_identified_only_to_related_viewer
 
 
 def test_a_review_commission_relates_the_reviewer_for_the_review_only(case_hub: Hub) -> None:
-    before = case_hub.chronology.view(CHILD, "rev-0001", Purpose.PRACTICE_REVIEW)
+    before = case_hub.gate.view(CHILD, "rev-0001", Purpose.PRACTICE_REVIEW)
     assert before.outcome == "denied"
     with pytest.raises(ValueError, match="not a practice reviewer"):
         case_hub.audit_queries.commission_review("dpo-0001", CHILD, "sw-0002", "rapid review", 30)
@@ -524,13 +525,13 @@ def test_a_review_commission_relates_the_reviewer_for_the_review_only(case_hub: 
         "dpo-0001", CHILD, "rev-0001", "Rapid Review commissioned by the partnership", 30
     )
     assert commission.ends_at - commission.starts_at == timedelta(days=30)
-    after = case_hub.chronology.view(CHILD, "rev-0001", Purpose.PRACTICE_REVIEW)
+    after = case_hub.gate.view(CHILD, "rev-0001", Purpose.PRACTICE_REVIEW)
     assert (after.outcome, after.relationship) == (
         "disclosed",
         "review-commission via commission:rev-0001",
     )
     assert len(after.entries) == 16
-    casework = case_hub.chronology.view(CHILD, "rev-0001", Purpose.CHILD_PROTECTION_PLANNING)
+    casework = case_hub.gate.view(CHILD, "rev-0001", Purpose.CHILD_PROTECTION_PLANNING)
     assert casework.outcome == "denied"  # the commission is for practice review, not casework
 
 
@@ -540,7 +541,7 @@ def test_concurrent_requests_are_each_audited_and_none_fails(case_hub: Hub) -> N
     from concurrent.futures import ThreadPoolExecutor
 
     def view(_: int) -> str:
-        return case_hub.chronology.view(
+        return case_hub.gate.view(
             CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY
         ).outcome
 

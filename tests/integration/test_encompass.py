@@ -20,7 +20,7 @@ from hub.domain.records import DisclosureAudited
 from hub.domain.working_days import next_school_day_start
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number
+from tests.factories import event_dict, nhs_number, register_agencies
 
 INCIDENT_AT = datetime(2026, 11, 19, 21, 30, tzinfo=UTC)  # a Thursday evening
 POLICE = {"id": "shire-constabulary", "type": "police"}
@@ -72,6 +72,7 @@ def publish(hub: Hub, agency: str, messages: list[bytes]) -> None:
 def enrolled_hub(settings: HubSettings) -> Iterator[Hub]:
     settings.directory = SAMPLE_DIRECTORY_PATH
     hub = bootstrap(settings)
+    register_agencies(hub)
     enrolled_on = (INCIDENT_AT - timedelta(days=400)).date().isoformat()
     publish(
         hub,

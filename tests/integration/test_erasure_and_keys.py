@@ -20,7 +20,7 @@ from hub.erasure import NotPermittedError
 from hub.ingest import InboundMessage
 from hub.key_rotation import rotate_kek
 from hub.settings import HubSettings
-from tests.factories import VALID_NHS_NUMBER, event_dict, nhs_number
+from tests.factories import VALID_NHS_NUMBER, event_dict, nhs_number, register_agencies
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CHILD = ChildRef(nhs_number=VALID_NHS_NUMBER)
@@ -49,6 +49,7 @@ def message(
 @pytest.fixture
 def erasable(settings: HubSettings) -> Iterator[Hub]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    register_agencies(hub)
     hub.ingest.ingest(
         [
             message(1, "S47", 5, kind="la.s47-enquiry-started"),
@@ -76,16 +77,16 @@ def erasable(settings: HubSettings) -> Iterator[Hub]:
 
 def test_shredding_erases_every_read_path_but_keeps_the_log(erasable: Hub) -> None:
     hub = erasable
-    before = hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    before = hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert before.outcome == "disclosed" and len(before.entries) == 2
     rows_before = hub.store.recorder.max_notification_id()
     with pytest.raises(NotPermittedError):
         hub.erasure.erase_child("lcpp-0001", CHILD, "asked to")
 
     erasure = hub.erasure.erase_child("dpo-0001", CHILD, "retention period ended")
-    assert erasure.streams == [hub.chronology.child_stream(CHILD)]
+    assert erasure.streams == [hub.gate.child_stream(CHILD)]
 
-    view = hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    view = hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert (view.outcome, view.entries) == ("erased", [])
     assert view.denied_reasons == [f"this child's record was erased on {NOW:%Y-%m-%d}"]
     sar = hub.audit_queries.subject_access("dpo-0001", CHILD)
@@ -94,14 +95,14 @@ def test_shredding_erases_every_read_path_but_keeps_the_log(erasable: Hub) -> No
     assert [(r["ref"], r["erased"], r["withheld_from"]) for r in withheld] == [
         ("shire-county-council/C1@1", True, None)
     ]
-    sibling = hub.chronology.view(SIBLING, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    sibling = hub.gate.view(SIBLING, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert sibling.outcome == "disclosed"
     assert sibling.households["shire-county-council/FAM-9"]["siblings"] == []  # forgotten
 
     # The log is intact: same rows, and the erased child's rows cannot be opened.
     assert hub.store.recorder.max_notification_id() == rows_before
     assert hub.projection.rebuild() == 2  # only the sibling's entries fold again
-    again = hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    again = hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert again.outcome == "erased"  # rebuilding resurrects nothing
 
 
@@ -109,7 +110,7 @@ def test_a_new_event_after_erasure_starts_a_new_record(erasable: Hub) -> None:
     hub = erasable
     hub.erasure.erase_child("dpo-0001", CHILD, "erasure request upheld")
     hub.ingest.ingest([message(5, "S47-NEW", 1, kind="la.s47-enquiry-started")])
-    view = hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    view = hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert [e.ref for e in view.entries] == ["shire-county-council/S47-NEW@1"]
     assert view.notes == [f"an earlier record for this child was erased on {NOW:%Y-%m-%d}"]
 
@@ -119,14 +120,14 @@ def test_retention_dry_run_then_apply(erasable: Hub) -> None:
     hub.ingest.ingest([message(6, "OLD", 9000, child=ChildRef(nhs_number=nhs_number(5)))])
     due = hub.erasure.retention_due(years_after_last_event=20)
     assert [c.child_stream for c in due] == [
-        hub.chronology.child_stream(ChildRef(nhs_number=nhs_number(5)))
+        hub.gate.child_stream(ChildRef(nhs_number=nhs_number(5)))
     ]
     assert hub.erasure.retention_due(years_after_last_event=30) == []
     erased = hub.erasure.apply_retention("dpo-0001", years_after_last_event=20)
     assert [e.reason for e in erased] == ["retention: 20 years after the last event"]
     assert hub.erasure.retention_due(years_after_last_event=20) == []
     assert (
-        hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
+        hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
         == "disclosed"
     )
 
@@ -136,9 +137,10 @@ def test_restoring_an_event_store_backup_from_before_a_shred_does_not_bring_the_
 ) -> None:
     settings = sqlite_settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH})
     hub = bootstrap(settings)
+    register_agencies(hub)
     hub.ingest.ingest([message(1, "S47", 5, kind="la.s47-enquiry-started"), message(2, "C1", 4)])
     assert (
-        hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
+        hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
         == "disclosed"
     )
     hub.close()
@@ -149,6 +151,8 @@ def test_restoring_an_event_store_backup_from_before_a_shred_does_not_bring_the_
             shutil.copy2(path, backup / path.name)
 
     hub = bootstrap(settings)
+
+    register_agencies(hub)
     hub.erasure.erase_child("dpo-0001", CHILD, "retention period ended")
     hub.close()
     for name in ("events.sqlite", "chronology.sqlite", "audit.sqlite"):
@@ -158,11 +162,13 @@ def test_restoring_an_event_store_backup_from_before_a_shred_does_not_bring_the_
         shutil.copy2(path, settings.data_dir / path.name)
 
     hub = bootstrap(settings)
-    view = hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+
+    register_agencies(hub)
+    view = hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert (view.outcome, view.entries) == ("erased", [])
     assert hub.projection.rebuild() == 0
     assert (
-        hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
+        hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
         == "erased"
     )
     hub.close()
@@ -176,7 +182,7 @@ def test_kek_rotation_rewraps_every_data_key_while_serving(erasable: Hub) -> Non
 
     def read_during_rotation(done: int) -> None:
         reads.append(
-            hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
+            hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
         )
 
     keys_before = hub.key_store.count()
@@ -189,7 +195,9 @@ def test_kek_rotation_rewraps_every_data_key_while_serving(erasable: Hub) -> Non
     assert hub.key_store.wrapped_under_other_keks(report.new_kek, 10) == []
 
     fresh = bootstrap(hub.settings)  # a new process, new KEK only
-    view = fresh.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+
+    register_agencies(fresh)
+    view = fresh.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert view.outcome == "disclosed" and len(view.entries) == 2
     assert len(list(fresh.store.records(ChildRecordEntry))) == 4
     fresh.close()

@@ -40,7 +40,13 @@ from hub.domain.records import ChildRecordEntry, DisclosureAudited
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
-from tests.factories import VALID_NHS_NUMBER, event_bytes, event_days_ago, nhs_number
+from tests.factories import (
+    VALID_NHS_NUMBER,
+    event_bytes,
+    event_days_ago,
+    nhs_number,
+    register_agencies,
+)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CHILD = ChildRef(nhs_number=VALID_NHS_NUMBER)
@@ -82,6 +88,7 @@ def pg_hub(postgres_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         directory=SAMPLE_DIRECTORY_PATH,
     )
     hub = bootstrap(settings)
+    register_agencies(hub)
     for agency in (LA, POLICE):
         values = [v for v in CASE if json.loads(v)["agency"] == agency]
         hub.ingest.ingest(
@@ -109,7 +116,7 @@ def cut_connections() -> int:
 def disclosures(hub: Hub) -> list[DisclosureAudited]:
     return [
         r
-        for r in hub.audit.for_child(hub.chronology.child_stream(CHILD))
+        for r in hub.audit.for_child(hub.gate.child_stream(CHILD))
         if isinstance(r, DisclosureAudited) and r.action == "view"
     ]
 
@@ -122,7 +129,7 @@ def audit_ref(entry: DisclosureAudited) -> str:
 def test_the_hub_reconnects_after_its_connections_are_cut(pg_hub: Hub) -> None:
     """Every kind of work succeeds on the first try after the server dropped every connection
     the hub held: ingest, a chronology view (audited) and a DPO's audit query."""
-    first = pg_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    first = pg_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert first.outcome == "disclosed"
     pg_hub.audit_queries.who_saw_child("dpo-0001", CHILD)
 
@@ -137,7 +144,7 @@ def test_the_hub_reconnects_after_its_connections_are_cut(pg_hub: Hub) -> None:
     assert (result.accepted, sum(result.quarantined.values())) == (1, 0)
 
     assert cut_connections() > 0
-    view = pg_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    view = pg_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert "shire-county-council/CONTACT-2@1" in {e.ref for e in view.entries}
 
     assert cut_connections() > 0
@@ -191,13 +198,13 @@ def test_a_disclosure_in_flight_when_the_connections_are_cut_completes_with_its_
 ) -> None:
     """The cut comes at each step of decide, audit, show: the hub reconnects and the view is
     returned with exactly one committed audit entry, whose reference it carries."""
-    pg_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)  # warm up
+    pg_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)  # warm up
     before = disclosures(pg_hub)
     practitioner = "po-0002" if break_glass else "lcpp-0001"
     cuts: Cuts = []
     CUT_POINTS[point](pg_hub, cuts, monkeypatch)
 
-    view = pg_hub.chronology.view(
+    view = pg_hub.gate.view(
         CHILD,
         practitioner,
         Purpose.CHILD_PROTECTION_ENQUIRY,
@@ -232,7 +239,7 @@ def test_a_disclosure_whose_audit_cannot_be_written_after_a_cut_is_refused(
 ) -> None:
     """The cut comes just before the audit write and the database does not come back: the
     view is refused (nothing returned) and no audit entry claims a disclosure."""
-    pg_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    pg_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     before = [audit_ref(e) for e in disclosures(pg_hub)]
     original = pg_hub.audit.record_access
 
@@ -244,7 +251,7 @@ def test_a_disclosure_whose_audit_cannot_be_written_after_a_cut_is_refused(
     returned: list[object] = []
     with pytest.raises(AuditUnavailableError, match="nothing is disclosed"):
         returned.append(
-            pg_hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+            pg_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
         )
     monkeypatch.undo()
     assert returned == []
@@ -271,7 +278,7 @@ def test_a_break_glass_view_cut_off_after_its_audit_entry_is_audited_but_not_del
     returned: list[object] = []
     with pytest.raises(OperationalError):
         returned.append(
-            pg_hub.chronology.view(
+            pg_hub.gate.view(
                 CHILD, "po-0002", Purpose.CHILD_PROTECTION_ENQUIRY, break_glass_reason="missing"
             )
         )
@@ -337,6 +344,7 @@ def _integrity(data_dir: Path, scratch: Path) -> dict[str, str]:
 
 def _recorded(data_dir: Path) -> Counter[str]:
     hub = bootstrap(HubSettings(data_dir=data_dir))
+    register_agencies(hub)
     try:
         return Counter(
             str(record.body["event_id"])

@@ -35,7 +35,7 @@ from hub.domain.canonical_event import ChildRef
 from hub.domain.records import DisclosureAudited
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from tests.factories import event_days_ago, nhs_number
+from tests.factories import event_days_ago, nhs_number, register_agencies
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LA = {"id": "shire-county-council", "type": "local-authority"}
@@ -157,6 +157,7 @@ def feed_hub(
     monkeypatch.setenv("HUB_FEED_RECIPIENTS", str(path))
     monkeypatch.setenv("HUB_FEED_BOOTSTRAP", kafka_broker)
     hub = bootstrap(settings)
+    register_agencies(hub)
     yield hub
     hub.close()
 
@@ -533,6 +534,7 @@ def test_recipients_file_is_checked_and_optional(
     (tmp_path / "hub" / "feed-recipients.yaml").write_text(sample.read_text())
     assert [r.name for r in feed_recipients(settings)] == ["cp-is"]
     hub = bootstrap(settings)
+    register_agencies(hub)
     try:
         assert "feed-cp-is" in consumer_names(hub)
     finally:
@@ -596,6 +598,7 @@ def test_the_agreement_decides_redactions_sensitivity_and_the_summary(
     monkeypatch.setenv("HUB_FEED_RECIPIENTS", str(path))
     monkeypatch.setenv("HUB_FEED_BOOTSTRAP", kafka_broker)
     hub = bootstrap(sqlite_settings.model_copy(update={"agreements_dir": agreements}))
+    register_agencies(hub)
     try:
         Publisher(hub).publish(
             [

@@ -35,7 +35,7 @@ from hub.domain.identity import issue_provisional_id, nhs_check_digit
 from hub.reports import quarantined_messages, store_status
 from hub.settings import HubSettings
 from tests.brokers import tansu_broker
-from tests.factories import VALID_NHS_NUMBER, event_dict
+from tests.factories import VALID_NHS_NUMBER, event_dict, register_agencies, register_agencies_for
 
 MESSAGES = 10_000
 OWNER = "shire-county-council"
@@ -367,6 +367,7 @@ def test_kafka_fuzz_every_malformed_message_is_quarantined(
     rng = random.Random(seed())
     sent = [malformed_bytes(rng) for _ in range(MESSAGES)]
     hub = bootstrap(settings)
+    register_agencies(hub)
     try:
         # Its own broker: `hub ingest --kafka` follows every agency topic on it.
         with tansu_broker() as port:
@@ -405,9 +406,10 @@ def test_inbox_fuzz_every_malformed_message_is_quarantined(
     inbox = tmp_path / "inbox"
     for part in range(4):
         write_inbox_file(inbox, OWNER, f"fuzz-{part}", [m for m, _ in sent[part::4]])
-    bootstrap(settings).close()
+    register_agencies_for(settings)
     run_ingest(settings, tmp_path / "ingest.log", "--inbox", str(inbox))
     hub = bootstrap(settings)
+    register_agencies(hub)
     try:
         assert_every_message_quarantined(hub, f"inbox:{OWNER}/", sent)
     finally:
@@ -419,6 +421,7 @@ def test_http_publish_fuzz_every_malformed_event_is_quarantined_and_bad_bodies_g
 ) -> None:
     rng = random.Random(seed())
     hub = bootstrap(settings)
+    register_agencies(hub)
     try:
         client = TestClient(create_app(hub, hub.token_verifier()), raise_server_exceptions=False)
         token = {"Authorization": f"Bearer {issue_dev_token(hub.token_key, f'agency:{OWNER}')}"}

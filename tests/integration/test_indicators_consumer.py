@@ -27,7 +27,7 @@ from hub.identities import IdentityService
 from hub.indicators_report import render_csv, render_html, render_json
 from hub.ingest import InboundMessage, IngestService
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number
+from tests.factories import event_dict, nhs_number, register_agencies
 
 LA = {"id": "shire-county-council", "type": "local-authority"}
 POLICE = {"id": "shire-constabulary", "type": "police"}
@@ -228,6 +228,7 @@ class World:
 @pytest.fixture
 def world(settings: HubSettings) -> Iterator[World]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    register_agencies(hub)
     clock = Clock()
     service = IngestService(
         hub.store,
@@ -379,6 +380,7 @@ def test_the_cli_catches_up_and_writes_each_format(
     sqlite_settings: HubSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hub = bootstrap(sqlite_settings)
+    register_agencies(hub)
     clock = Clock()
     service = IngestService(
         hub.store,

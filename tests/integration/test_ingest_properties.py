@@ -15,7 +15,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.ingest import InboundMessage
 from hub.reports import quarantined_messages, store_status
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number
+from tests.factories import event_dict, nhs_number, register_agencies
 
 OWNER = "shire-county-council"
 
@@ -39,6 +39,7 @@ messages = st.one_of(valid_events, mutated_events, st.binary(max_size=300))
 @pytest.fixture(scope="module")
 def shared_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     hub = bootstrap(HubSettings(data_dir=Path(tmp_path_factory.mktemp("props")) / "hub"))
+    register_agencies(hub)
     yield hub
     hub.close()
 

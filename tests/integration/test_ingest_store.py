@@ -18,7 +18,7 @@ from hub.ingest import InboundMessage
 from hub.reports import quarantined_messages, store_status
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
-from tests.factories import VALID_NHS_NUMBER, event_bytes, nhs_number
+from tests.factories import VALID_NHS_NUMBER, event_bytes, nhs_number, register_agencies
 
 SOURCE = "inbox:shire-county-council/export.jsonl"
 OWNER = "shire-county-council"
@@ -107,10 +107,13 @@ def test_quarantine_keeps_raw_bytes_position_and_reason(hub: Hub) -> None:
 
 def test_restart_resumes_after_last_committed_position(settings: HubSettings) -> None:
     first = bootstrap(settings)
+    register_agencies(first)
     first.ingest.ingest(messages(*(event_bytes(event_id=f"C-{i}") for i in range(1, 6))))
     first.close()
 
     second = bootstrap(settings)
+
+    register_agencies(second)
     assert second.ingest.resume_after(SOURCE) == 5
     replayed = second.ingest.ingest(
         messages(*(event_bytes(event_id=f"C-{i}") for i in range(1, 9)))

@@ -18,7 +18,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
 from hub.reports import quarantined_messages, store_status
 from hub.settings import HubSettings
-from tests.factories import event_bytes, event_dict, nhs_number
+from tests.factories import event_bytes, event_dict, nhs_number, register_agencies
 
 pytestmark = pytest.mark.kafka
 
@@ -60,6 +60,7 @@ def test_publish_and_ingest_exactly_once_across_restarts(
     agency = unique_agency()
     events = police_events(agency, 250)
     first = bootstrap(settings)
+    register_agencies(first)
     receipt = publish_events(kafka_broker, agency, events[:150], first.pseudonyms)
     assert receipt.sent == 150
     ingest_once(first, kafka_broker)
@@ -68,6 +69,8 @@ def test_publish_and_ingest_exactly_once_across_restarts(
     first.close()
 
     second = bootstrap(settings)  # a restarted ingest process
+
+    register_agencies(second)
     publish_events(kafka_broker, agency, events[150:], second.pseudonyms)
     publish_events(kafka_broker, agency, events[:10], second.pseudonyms)  # a producer retry storm
     ingest_once(second, kafka_broker)

@@ -20,6 +20,7 @@ from hub.domain.records import DisclosureAudited
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage, IngestService
 from hub.settings import HubSettings
+from tests.factories import register_agencies
 
 
 def ingest_at(hub: Hub, event: CanonicalEvent, received_at: datetime, position: int) -> None:
@@ -46,6 +47,7 @@ def sibling_case(
     settings: HubSettings, tmp_path: Path
 ) -> Iterator[tuple[Hub, ChildRef, list[CanonicalEvent]]]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    register_agencies(hub)
     provisional = IdentityService(hub.store, hub.pseudonyms).issue_provisional(
         "shire-county-council"
     )
@@ -122,7 +124,7 @@ def test_a_practitioners_view_at_t_matches_what_the_audit_says_they_were_shown(
     sibling_case: tuple[Hub, ChildRef, list[CanonicalEvent]],
 ) -> None:
     hub, child, _ = sibling_case
-    shown = hub.chronology.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_PLANNING)
+    shown = hub.gate.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_PLANNING)
     assert shown.outcome == "disclosed"
     (audited,) = [
         r for r in hub.audit.for_practitioner("lcpp-0001") if isinstance(r, DisclosureAudited)
@@ -140,6 +142,8 @@ def test_known_but_not_shared_and_late_sharing_are_flagged(settings: HubSettings
     from tests.factories import event_dict
 
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+
+    register_agencies(hub)
     now = datetime.now(UTC).replace(microsecond=0)
     child = ChildRef(nhs_number="9434765919")
     s47 = CanonicalEvent.model_validate(

@@ -28,6 +28,7 @@ from hub.ingest import InboundMessage
 from hub.integrity import _canonical, row_leaf
 from hub.review_pack import ReviewPack, build_pack, render_html, render_pdf
 from hub.settings import HubSettings
+from tests.factories import register_agencies
 from tests.integration.test_disclosure import CHILD, ICB, LA, POLICE, SHIELDED_SUMMARY, event
 
 FIRST = {
@@ -95,8 +96,9 @@ def ingest(hub: Hub, batch: dict[str, list[bytes]], start: int) -> None:
 @pytest.fixture
 def case(settings: HubSettings) -> Iterator[Case]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    register_agencies(hub)
     ingest(hub, FIRST, 1)
-    seen = hub.chronology.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    seen = hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert sorted(e.ref for e in seen.entries) == FIRST_REFS
     between = datetime.now(UTC)
     ingest(hub, SECOND, 10)
@@ -143,7 +145,7 @@ def test_the_pack_replays_each_date_and_every_proof_checks_out(case: Case) -> No
     assert sorted(now["never_shown"]) == SECOND_REFS
     assert {e["ref"]: e["late"] for e in now["latency"]}["shire-icb/WNB-0@1"] is True
     assert now["latency_by_agency"]["shire-icb"]["late"] == 1
-    agreement = hub.chronology.agreement_in_force(case.end)
+    agreement = hub.gate.agreement_in_force(case.end)
     assert pack.agreement_versions == {
         case.between.isoformat(): agreement,
         case.end.isoformat(): agreement,

@@ -15,7 +15,7 @@ from hub.domain.merkle import verify_inclusion
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
-from tests.factories import event_bytes, nhs_number
+from tests.factories import event_bytes, nhs_number, register_agencies
 
 OWNER = "shire-county-council"
 
@@ -23,6 +23,7 @@ OWNER = "shire-county-council"
 @pytest.fixture
 def checkpointed(settings: HubSettings) -> Iterator[Hub]:
     hub = bootstrap(settings)
+    register_agencies(hub)
     hub.ingest.ingest(
         [
             InboundMessage(
@@ -146,7 +147,9 @@ def test_audit_entries_are_leaves_too(checkpointed: Hub) -> None:
     from hub.domain.canonical_event import ChildRef
 
     hub = bootstrap(checkpointed.settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
-    hub.chronology.view(
+
+    register_agencies(hub)
+    hub.gate.view(
         ChildRef(nhs_number=nhs_number(0)), "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY
     )
     witness = hub.integrity.checkpoint()

@@ -32,7 +32,18 @@ def test_number_whose_check_would_be_ten_is_invalid() -> None:
 
 def test_check_of_eleven_means_zero() -> None:
     assert nhs_check_digit("000000000") == 0
-    assert validate_nhs_number("0000000000") == "0000000000"
+    assert validate_nhs_number("9000000009") == "9000000009"
+
+
+@pytest.mark.parametrize("digit", "0123456789")
+def test_placeholder_numbers_are_rejected_although_their_check_digit_fits(digit: str) -> None:
+    """Every repeated-digit number passes Modulus 11, and each is a placeholder ("not
+    known"): accepting them would merge unrelated children into one stream."""
+    number = digit * 10
+    assert nhs_check_digit(number[:9]) == int(digit)
+    with pytest.raises(InvalidIdentifierError, match="placeholder") as raised:
+        validate_nhs_number(number)
+    assert number not in str(raised.value)
 
 
 @pytest.mark.parametrize(

@@ -109,8 +109,35 @@ def test_an_allocation_lasts_at_most_allocation_max() -> None:
             valid_to=at("2025-01-09T09:00:00"),
             source_event_id="shire-county-council/ALLOC-1",
             practitioner_id="sw-0001",
+            organisation="shire-county-council",
         )
     ]
+
+
+def test_an_allocation_covers_only_the_authoritys_staff_and_its_teams_members() -> None:
+    """However an allocation reached the store, it relates only someone who works for the
+    authority that made it (or is on one of its teams): a practitioner id alone is not enough."""
+    grants = derive_relationships([allocated("ALLOC-1", "2024-01-10T09:00:00", "po-0001")])
+    when = at("2024-02-01T09:00:00")
+    police = AgencyType.POLICE
+    outsider = person("po-0001", Role.POLICE_OFFICER, "shire-constabulary", police)
+    on_macpt = person(
+        "po-0001",
+        Role.POLICE_OFFICER,
+        "shire-constabulary",
+        police,
+        teams=frozenset({"macpt:shire-county-council"}),
+    )
+    other_team = person(
+        "po-0001",
+        Role.POLICE_OFFICER,
+        "shire-constabulary",
+        police,
+        teams=frozenset({"macpt:wold-borough-council"}),
+    )
+    assert find_relationship(outsider, grants, when) is None
+    assert find_relationship(other_team, grants, when) is None
+    assert find_relationship(on_macpt, grants, when) == grants[0]
 
 
 def test_a_handover_of_the_same_role_ends_the_previous_workers_allocation_at_once() -> None:
