@@ -39,7 +39,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from consumers.framework import Document, Documents, child_document
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.disclosure import Disclosure
-from hub.domain.access import Practitioner, Purpose, Role
+from hub.domain.access import (
+    Practitioner,
+    Purpose,
+    RelationshipBasis,
+    RelationshipGrant,
+    Role,
+)
 from hub.domain.clocks import (
     BREACHED,
     DEFAULT_ALERT_LEAD,
@@ -449,6 +455,7 @@ class ClocksConsumer:
             child=None,  # released by the gate (`list_alerts`)
             child_stream=stream,
             source=clock.source,
+            team=key.removeprefix("team:") if key.startswith("team:") else None,
             clock=clock.kind.value,
             authority=clock.authority,
             started_on=clock.started_on,
@@ -465,6 +472,7 @@ class ShownAlert:
     child: str | None
     child_stream: str
     source: str  # `agency/event_id` of the record that started the clock
+    team: str | None  # the team the alert was routed to (an unallocated child's MACPT)
     clock: str
     authority: str
     started_on: date
@@ -525,8 +533,10 @@ def list_alerts(
     candidates = consumer.alerts_for(runner.documents(), practitioner, uk_date(now), include_closed)
     alerts: list[ShownAlert] = []
     refs = []
-    for stream in sorted({a.child_stream for a in candidates}):
-        theirs = [a for a in candidates if a.child_stream == stream]
+    groups: dict[tuple[str, str | None], list[ShownAlert]] = {}
+    for alert in candidates:
+        groups.setdefault((alert.child_stream, alert.team), []).append(alert)
+    for (stream, team), theirs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "")):
         view = hub.gate.disclose(
             stream,
             practitioner.id,
@@ -534,6 +544,7 @@ def list_alerts(
                 purpose,
                 items=frozenset(a.source for a in theirs),
                 fields=frozenset(),
+                relationship=None if team is None else _routed(team, theirs),
                 reuse_audit=True,
                 at=now,
             ),
@@ -543,6 +554,19 @@ def list_alerts(
         alerts += [replace(a, child=view.child) for a in theirs if a.source in released]
     status = runner.status()
     return AlertListing(practitioner, sorted(alerts, key=_alert_order), refs, status.lag)
+
+
+def _routed(team: str, alerts: list[ShownAlert]) -> RelationshipGrant:
+    """An unallocated child's alerts go to the authority's MACPT, led by its lead child
+    protection practitioner: the alert is routed to them as a notice is, which relates them to
+    the child for these alerts alone (no access to the chronology comes from it)."""
+    return RelationshipGrant(
+        basis=RelationshipBasis.NOTICE_ROUTING,
+        valid_from=datetime.min.replace(tzinfo=UTC),
+        valid_to=None,
+        source_event_id=", ".join(sorted({a.source for a in alerts})),
+        team=team,
+    )
 
 
 def _alert_order(alert: ShownAlert) -> tuple[date, str, str]:

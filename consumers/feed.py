@@ -491,6 +491,13 @@ class FeedConsumer:
         for pending in todo:
             queued = pending.item
             item, held = queued["item"], relayed.get(queued["item"])
+            sent = self._sent_before(queued["ref"], documents)  # a rebuild reads the log again
+            if sent == "event":
+                relayed[item] = {"revision": queued["revision"], "lawful_basis": None}
+                continue
+            if sent == "withdrawn":
+                relayed.pop(item, None)
+                continue
             if queued["retraction"]:
                 state["retracted"] = sorted({*state["retracted"], item})
                 queued["held"] = relayed.pop(item, None)
@@ -519,6 +526,13 @@ class FeedConsumer:
         for pending in todo:
             documents.put(pending.outbox, pending.item)
         commit()
+
+    def _sent_before(self, ref: str, documents: Documents) -> str | None:
+        """Which message this entry caused was sent already (kept by a rebuild), if any."""
+        for message_type in ("event", "withdrawn"):
+            if documents.get(SENT_PREFIX + self.dedupe_key(message_type, ref)) is not None:
+                return message_type
+        return None
 
     def _release(
         self,

@@ -114,7 +114,7 @@ class Hub:
         """The one disclosure gate every surface releases a child's information through."""
         return DisclosureGate(
             self.projection,
-            self.directory,
+            lambda: self.directory,  # read on first use: a system recipient needs none
             self.decisions,
             self.audit,
             self.pseudonyms,

@@ -300,7 +300,7 @@ class DisclosureGate:
     def __init__(
         self,
         projection: ChronologyProjection,
-        directory: PractitionerDirectory,
+        directory: Callable[[], PractitionerDirectory],
         decisions: DecisionPoint,
         audit: AuditLedger,
         pseudonyms: Pseudonymiser,
@@ -322,7 +322,7 @@ class DisclosureGate:
         return self._pseudonyms.child_stream(child).hex
 
     def practitioner(self, practitioner_id: str) -> Practitioner:
-        practitioner = self._directory.get(practitioner_id)
+        practitioner = self._directory().get(practitioner_id)
         if practitioner is None:
             log.warning("unknown_practitioner_refused")
             raise UnknownPractitionerError("that practitioner id is not in the directory")
@@ -372,7 +372,7 @@ class DisclosureGate:
         before it is returned. `child` is a reference or a child stream (consumers hold
         streams); `viewer` a practitioner id, or a system principal (the outbound feed)."""
         practitioner = viewer if isinstance(viewer, Practitioner) else self.practitioner(viewer)
-        now = self._clock()
+        now = request.at or self._clock()
         stream = self._pseudonyms.child_stream(child).hex if isinstance(child, ChildRef) else child
         self._projection.catch_up()
         erased_documents = False
@@ -416,6 +416,7 @@ class DisclosureGate:
             items,
             decisions,
             snapshot,
+            now,
         )
         erased_at = grants.erased_at
         if not snapshot.entries and not erased_documents:
@@ -526,6 +527,7 @@ class DisclosureGate:
             items,
             decisions,
             snapshot,
+            at,
             bound={e.ref: e for e in bound.entries},
         )
         then.break_glass = glass
@@ -612,6 +614,7 @@ class DisclosureGate:
         items: Sequence[_Item],
         decisions: Sequence[Decision],
         snapshot: ChronologySnapshot,
+        at: datetime,
         bound: dict[str, ShownEntry] | None = None,
     ) -> ChronologyView:
         view = ChronologyView(
@@ -656,7 +659,7 @@ class DisclosureGate:
             view.entries.append(shown)
             if out is not None:
                 released.append(out)
-        self._group_households(view, practitioner, {i.entry.stream for i in items})
+        self._group_households(view, practitioner, {i.entry.stream for i in items}, at)
         view.patterns = self._patterns(snapshot, released)
         if not view.entries:
             view.outcome = "denied"
@@ -705,7 +708,9 @@ class DisclosureGate:
             status=entry.status.value,
             replaced_by=entry.replaced_by,
             household_ref=event.household_ref,
-            redacted=sorted({*shaped.redacted, *(ceiling.redacted if ceiling else ())}),
+            redacted=list(
+                dict.fromkeys([*shaped.redacted, *(ceiling.redacted if ceiling else ())])
+            ),
             shielded=list(shaped.shielded),
             withheld_from=withholding_summary(item.restricted.withholdings) if is_dpo else None,
             lawful_basis=decision.lawful_basis,
@@ -756,11 +761,10 @@ class DisclosureGate:
         return list(flags)
 
     def _group_households(
-        self, view: ChronologyView, practitioner: Practitioner, own: set[str]
+        self, view: ChronologyView, practitioner: Practitioner, own: set[str], now: datetime
     ) -> None:
         """Group released entries by the household they name, and say which siblings share it.
         A sibling is identified only to a viewer with a relationship to that sibling too."""
-        now = self._clock()
         for shown in view.entries:
             if not shown.household_ref:
                 continue

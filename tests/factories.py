@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hub.domain.identity import nhs_check_digit
+from hub.ingest import IngestService
 
 VALID_NHS_NUMBER = "9434765919"
 
@@ -93,3 +94,20 @@ def register_agencies_for(settings: Any, agencies: dict[str, str] | None = None)
         register_agencies(hub, agencies)
     finally:
         hub.close()
+
+
+def ingest_service(hub: Any, clock: Any) -> IngestService:
+    """The hub's ingest core as bootstrap wires it, but receiving at the times `clock` gives
+    (tests that replay time)."""
+    from hub.onboarding import RegisteredAgencies
+
+    directory = hub.directory if hub.settings.directory_path.exists() else None
+    return IngestService(
+        hub.store,
+        hub.pseudonyms,
+        agencies=RegisteredAgencies(hub.agencies),
+        find_practitioner=lambda pid: None if directory is None else directory.get(pid),
+        max_message_bytes=hub.settings.max_message_bytes,
+        clock_skew=timedelta(seconds=hub.settings.clock_skew_seconds),
+        clock=clock,
+    )

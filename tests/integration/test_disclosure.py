@@ -386,14 +386,14 @@ def test_subject_access_export_redacts_third_parties_and_lists_recipients(case_h
 def test_projection_rebuilds_to_the_same_chronology_and_holds_nothing_in_clear(
     case_hub: Hub,
 ) -> None:
-    before = case_hub.gate.view(
-        CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY
-    ).as_dict()["entries"]
+    before = case_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).as_dict()[
+        "entries"
+    ]
     seen: list[int] = []
     case_hub.projection.rebuild(lambda progress: seen.append(progress.processed))
-    after = case_hub.gate.view(
-        CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY
-    ).as_dict()["entries"]
+    after = case_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).as_dict()[
+        "entries"
+    ]
     assert after == before and seen and seen[-1] == 16
     if case_hub.settings.store == "sqlite":
         raw = b"".join(
@@ -455,12 +455,11 @@ def test_provisional_child_linked_to_nhs_number_keeps_shielding(case_hub: Hub) -
 
 def test_relationships_expire(case_hub: Hub) -> None:
     """sw-0002's allocation (40 days ago) relates them; sw-0099 left the authority."""
-    assert case_hub.gate.view(
-        CHILD, "sw-0002", Purpose.CHILD_PROTECTION_ENQUIRY
-    ).relationship == ("allocated-worker via shire-county-council/ALLOC-1")
+    assert case_hub.gate.view(CHILD, "sw-0002", Purpose.CHILD_PROTECTION_ENQUIRY).relationship == (
+        "allocated-worker via shire-county-council/ALLOC-1"
+    )
     assert (
-        case_hub.gate.view(CHILD, "sw-0099", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
-        == "denied"
+        case_hub.gate.view(CHILD, "sw-0099", Purpose.CHILD_PROTECTION_ENQUIRY).outcome == "denied"
     )
 
 
@@ -541,9 +540,7 @@ def test_concurrent_requests_are_each_audited_and_none_fails(case_hub: Hub) -> N
     from concurrent.futures import ThreadPoolExecutor
 
     def view(_: int) -> str:
-        return case_hub.gate.view(
-            CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY
-        ).outcome
+        return case_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         outcomes = list(pool.map(view, range(40)))

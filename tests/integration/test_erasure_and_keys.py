@@ -127,8 +127,7 @@ def test_retention_dry_run_then_apply(erasable: Hub) -> None:
     assert [e.reason for e in erased] == ["retention: 20 years after the last event"]
     assert hub.erasure.retention_due(years_after_last_event=20) == []
     assert (
-        hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
-        == "disclosed"
+        hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome == "disclosed"
     )
 
 
@@ -140,8 +139,7 @@ def test_restoring_an_event_store_backup_from_before_a_shred_does_not_bring_the_
     register_agencies(hub)
     hub.ingest.ingest([message(1, "S47", 5, kind="la.s47-enquiry-started"), message(2, "C1", 4)])
     assert (
-        hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
-        == "disclosed"
+        hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome == "disclosed"
     )
     hub.close()
     backup = tmp_path / "backup"
@@ -167,10 +165,7 @@ def test_restoring_an_event_store_backup_from_before_a_shred_does_not_bring_the_
     view = hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert (view.outcome, view.entries) == ("erased", [])
     assert hub.projection.rebuild() == 0
-    assert (
-        hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
-        == "erased"
-    )
+    assert hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome == "erased"
     hub.close()
 
 
@@ -181,9 +176,7 @@ def test_kek_rotation_rewraps_every_data_key_while_serving(erasable: Hub) -> Non
     reads: list[str] = []
 
     def read_during_rotation(done: int) -> None:
-        reads.append(
-            hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome
-        )
+        reads.append(hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY).outcome)
 
     keys_before = hub.key_store.count()
     report = rotate_kek(hub.keyring, progress=read_during_rotation)

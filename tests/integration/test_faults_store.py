@@ -250,9 +250,7 @@ def test_a_disclosure_whose_audit_cannot_be_written_after_a_cut_is_refused(
     monkeypatch.setattr(pg_hub.audit, "record_access", record_access)
     returned: list[object] = []
     with pytest.raises(AuditUnavailableError, match="nothing is disclosed"):
-        returned.append(
-            pg_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
-        )
+        returned.append(pg_hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY))
     monkeypatch.undo()
     assert returned == []
     assert [audit_ref(e) for e in disclosures(pg_hub)] == before  # reconnects; nothing new
@@ -376,6 +374,10 @@ def test_a_full_disk_stops_ingest_cleanly_and_a_rerun_finishes_exactly_once(
         write_inbox_file(inbox, AGENCY, name, lines)
 
     export("first", 50)
+    registered = _hub(
+        data_dir, "agency", "register", AGENCY, "--type", "local-authority", "--adapter", "la-csv"
+    )
+    assert registered.returncode == 0, registered.stderr
     assert _hub(data_dir, "ingest", "--inbox", str(inbox), "--once").returncode == 0
     assert _hub(data_dir, "checkpoint", "--out", str(witness)).returncode == 0
     for f in range(BULK_FILES):

@@ -43,6 +43,7 @@ OTHER_LA = {"id": "wold-borough-council", "type": "local-authority"}
 REFUGE = "Kestrel-Refuge-Unit-7"
 SUMMARY_TEXT = "Mother disclosed new partner at address"
 SIBLING_NHS = "943 476 5919"  # a valid NHS number, written with spaces, in free text
+RETRACTED_TEXT = "Heron House, retracted: recorded against the wrong child"
 
 
 def event(
@@ -216,7 +217,9 @@ CASE = [
         ],
     ),
     event(LA, "LAC-1", "la.looked-after", 30, 1, revision=2, details={"legal_status": "s31"}),
-    event(LA, "RETRACT-1", "record.retracted", 10, 1, supersedes={"event_id": "PLACE-1"}),
+    # Retracted before the feed relayed it: nothing of it ever leaves.
+    event(LA, "PLACE-2", "la.placement-started", 12, 1, details={"address": RETRACTED_TEXT}),
+    event(LA, "RETRACT-2", "record.retracted", 10, 1, supersedes={"event_id": "PLACE-2"}),
     event(LA, "LAC-9", "la.looked-after", 15, 2, details={"legal_status": "s20"}),
     event(OTHER_LA, "CP-3", "la.cp-plan-started", 40, 3, details={"category": "neglect"}),
     event(OTHER_LA, "LAC-3", "la.looked-after", 20, 3, details={"legal_status": "s20"}),
@@ -226,8 +229,9 @@ EXPECTED = {  # (kind, revision, message type) relayed for child 1
     ("la.looked-after", 1, "event"),
     ("la.placement-ended", 1, "event"),
     ("la.looked-after", 2, "event"),
-    (None, 1, "withdrawn"),
 }
+# Published after the first relay: the publisher retracts a record the recipient holds.
+RETRACTION = event(LA, "RETRACT-1", "record.retracted", 5, 1, supersedes={"event_id": "PLACE-1"})
 
 
 class AuditedFirst:
@@ -275,7 +279,6 @@ def test_relays_only_what_the_recipient_may_receive_pseudonymised_redacted_and_a
 
     consumer._producer_factory = spying_factory
     report = runner.run_once()
-    consumer.close()
     assert report.errors == 0
     assert spies and spies[0].checked == len(EXPECTED)
 
@@ -286,13 +289,15 @@ def test_relays_only_what_the_recipient_may_receive_pseudonymised_redacted_and_a
     ) == len(EXPECTED)
 
     # Pseudonymised: one recipient-specific pseudonym for child 1, never the hub's stream id
-    # or any NHS number; shielded values, free text and identifiers in free text never leave.
+    # or any NHS number; shielded values, free text, identifiers in free text and anything of
+    # a record retracted before it was relayed never leave.
     child_one = stream_of(feed_hub, 1)
     assert {r.key for r in records} == {consumer.child_pseudonym(child_one).encode()}
     assert {m["child"] for m in messages} == {consumer.child_pseudonym(child_one)}
     raw = b"\n".join(r.value + (r.key or b"") for r in records)
     secrets = [child_one, *(stream_of(feed_hub, c) for c in (2, 3)), REFUGE, SUMMARY_TEXT]
     secrets += [nhs_number(c) for c in (1, 2, 3)] + [SIBLING_NHS, SIBLING_NHS.replace(" ", "")]
+    secrets += [RETRACTED_TEXT, consumer.item_pseudonym("shire-county-council/PLACE-2")]
     for secret in secrets:
         assert secret.encode() not in raw, secret
     for header in (h for r in records for h in r.headers):
@@ -305,52 +310,74 @@ def test_relays_only_what_the_recipient_may_receive_pseudonymised_redacted_and_a
     assert plan["agency"] == LA and plan["lawful_basis"] == "legal-obligation"
     assert "summary" not in plan
     placement = by_kind[("la.placement-ended", 1)]
-    assert placement["details"] == {"reason": "moved"}  # shielded and identifying removed
+    assert placement["details"] == {"reason": "moved"}  # shielded and identifying left out
     assert by_kind[("la.looked-after", 2)]["details"] == {"legal_status": "s31"}
     looked_after = [m for m in messages if m.get("kind") == "la.looked-after"]
     assert len({m["item"] for m in looked_after}) == 1  # a correction names the same item
-    withdrawn = next(m for m in messages if m["type"] == "withdrawn")
-    assert (withdrawn["item"], withdrawn["reason"]) == (placement["item"], "retracted")
     assert len({m["dedupe_key"] for m in messages}) == len(messages)
     for record, message in zip(records, messages, strict=True):
         assert dict(record.headers)["dedupe_key"] == message["dedupe_key"].encode()
 
-    # Audited: every relayed item, as an export by the feed principal, before it was sent;
-    # nothing for the children the recipient has no relationship with.
-    entries = disclosures(feed_hub, child_one)
-    assert {e.practitioner_id for e in entries} == {"feed:cp-is"}
-    assert {(e.action, e.outcome, e.purpose) for e in entries} == {
-        ("export", "disclosed", "child-protection-planning")
-    }
-    assert all(e.relationship and e.relationship.startswith("macpt-member via ") for e in entries)
-    refs = [ref for e in entries for ref in e.disclosed]
-    assert sorted(refs) == sorted(
-        [
-            "shire-county-council/CP-1@1",
-            "shire-county-council/LAC-1@1",
-            "shire-county-council/PLACE-1@1",
-            "shire-county-council/LAC-1@2",
-            "shire-county-council/RETRACT-1@1",
-        ]
+    # Audited: what was relayed, as one export by the feed principal, before it was sent;
+    # nothing for the children the recipient has no relationship with (screening refused
+    # them without releasing anything).
+    (entry,) = disclosures(feed_hub, child_one)
+    assert (entry.practitioner_id, entry.action, entry.outcome, entry.purpose) == (
+        "feed:cp-is",
+        "export",
+        "disclosed",
+        "child-protection-planning",
     )
+    assert entry.relationship and entry.relationship.startswith("macpt-member via ")
+    assert sorted(entry.disclosed) == [
+        "shire-county-council/CP-1@1",
+        "shire-county-council/LAC-1@1",
+        "shire-county-council/LAC-1@2",
+        "shire-county-council/PLACE-1@1",
+    ]
     assert disclosures(feed_hub, stream_of(feed_hub, 2)) == []
     assert disclosures(feed_hub, stream_of(feed_hub, 3)) == []
 
     status = runner.status().as_dict()
-    assert (status["lag"], status["errors"], status["pending"], status["sent"]) == (0, 0, 0, 5)
-    assert status["denied_by_policy"] == {"no-relationship": 3, "withheld": 1}
-    assert status["queued"] == 4 and status["withdrawals_queued"] == 1
+    assert (status["lag"], status["errors"], status["pending"], status["sent"]) == (0, 0, 0, 4)
+    assert status["denied_by_policy"] == {"no-relationship": 3, "withheld": 1, "retracted": 1}
+    assert (status["queued"], status["relayed"], status["withdrawals"]) == (10, 4, 0)
     assert not any(s in json.dumps(status) for s in (child_one, nhs_number(1)))
+
+    # The publisher retracts a record the recipient holds: it is told to drop it.
+    Publisher(feed_hub, Counter({"test:shire-county-council": 100})).publish([RETRACTION])
+    runner.run_once()
+    consumer.close()
+    assert spies[0].checked == len(EXPECTED) + 1
+    withdrawn = [m for m in values(read_topic(kafka_broker, topic, 5)) if m["type"] == "withdrawn"]
+    assert [(m["item"], m["reason"], m["revision"]) for m in withdrawn] == [
+        (placement["item"], "retracted", 1)
+    ]
+    assert set(withdrawn[0]) == {
+        "schema_version", "type", "dedupe_key", "recipient", "child", "item", "revision",
+        "reason", "queued_at",
+    }  # fmt: skip
+    recorded = disclosures(feed_hub, child_one)[-1]
+    assert (recorded.outcome, recorded.disclosed) == (
+        "withdrawn",
+        ["shire-county-council/RETRACT-1@1"],
+    )
 
     # A second recipient receives the same child under a pseudonym that cannot be joined.
     gp_runner, gp = feed_runner(feed_hub, "feed-gp-alerts")
     gp_runner.run_once()
     gp.close()
-    gp_messages = values(read_topic(kafka_broker, f"{topic}.gp", len(EXPECTED)))
+    gp_messages = values(read_topic(kafka_broker, f"{topic}.gp", 3))
     assert {m["child"] for m in gp_messages} == {gp.child_pseudonym(child_one)}
     assert gp.child_pseudonym(child_one) != consumer.child_pseudonym(child_one)
     assert not {m["item"] for m in gp_messages} & {m["item"] for m in messages}
     assert not {m["dedupe_key"] for m in gp_messages} & {m["dedupe_key"] for m in messages}
+    # It came later: the retracted placement was never relayed to it at all.
+    assert {(m["kind"], m["revision"]) for m in gp_messages} == {
+        ("la.cp-plan-started", 1),
+        ("la.looked-after", 1),
+        ("la.looked-after", 2),
+    }
 
 
 class SimulatedCrash(Exception):

@@ -27,7 +27,7 @@ from hub.identities import IdentityService
 from hub.indicators_report import render_csv, render_html, render_json
 from hub.ingest import InboundMessage, IngestService
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number, register_agencies
+from tests.factories import event_dict, ingest_service, nhs_number, register_agencies
 
 LA = {"id": "shire-county-council", "type": "local-authority"}
 POLICE = {"id": "shire-constabulary", "type": "police"}
@@ -230,13 +230,7 @@ def world(settings: HubSettings) -> Iterator[World]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
     register_agencies(hub)
     clock = Clock()
-    service = IngestService(
-        hub.store,
-        hub.pseudonyms,
-        max_message_bytes=settings.max_message_bytes,
-        clock_skew=timedelta(seconds=settings.clock_skew_seconds),
-        clock=clock,
-    )
+    service = ingest_service(hub, clock)
     provisional = IdentityService(hub.store, hub.pseudonyms).issue_provisional(LA["id"])
     yield World(hub, clock, service, Partnership(provisional).build())
     hub.close()
@@ -382,13 +376,7 @@ def test_the_cli_catches_up_and_writes_each_format(
     hub = bootstrap(sqlite_settings)
     register_agencies(hub)
     clock = Clock()
-    service = IngestService(
-        hub.store,
-        hub.pseudonyms,
-        max_message_bytes=sqlite_settings.max_message_bytes,
-        clock_skew=timedelta(seconds=sqlite_settings.clock_skew_seconds),
-        clock=clock,
-    )
+    service = ingest_service(hub, clock)
     provisional = IdentityService(hub.store, hub.pseudonyms).issue_provisional(LA["id"])
     partnership = Partnership(provisional).build()
     ingest(service, partnership.q2, "q2")

@@ -87,8 +87,8 @@ def test_corrections_are_new_entries_and_conflicting_resends_are_quarantined(hub
     ]
     (item,) = quarantined_messages(hub.store)
     assert item.reason == (
-        "agency 'shire-county-council' already published record 'B-1' revision 1 with "
-        "different content; publish a correction as a new revision"
+        "the agency already published this event_id and revision with different content; "
+        "publish a correction as a new revision"
     )
     assert json.loads(item.raw)["summary"] == "first, edited in place"
 

@@ -60,7 +60,7 @@ def test_publish_and_ingest_exactly_once_across_restarts(
     agency = unique_agency()
     events = police_events(agency, 250)
     first = bootstrap(settings)
-    register_agencies(first)
+    register_agencies(first, {agency: "police"})
     receipt = publish_events(kafka_broker, agency, events[:150], first.pseudonyms)
     assert receipt.sent == 150
     ingest_once(first, kafka_broker)
@@ -69,8 +69,6 @@ def test_publish_and_ingest_exactly_once_across_restarts(
     first.close()
 
     second = bootstrap(settings)  # a restarted ingest process
-
-    register_agencies(second)
     publish_events(kafka_broker, agency, events[150:], second.pseudonyms)
     publish_events(kafka_broker, agency, events[:10], second.pseudonyms)  # a producer retry storm
     ingest_once(second, kafka_broker)
@@ -114,6 +112,7 @@ def test_message_key_is_the_child_pseudonym_so_a_child_stays_in_one_partition(
 
 def test_bad_messages_on_a_topic_are_quarantined_not_dropped(kafka_broker: str, hub: Hub) -> None:
     agency = unique_agency()
+    register_agencies(hub, {agency: "police"})
     topic = agency_topic(agency)
     ensure_topic(kafka_broker, topic, partitions=1)
     producer = KafkaProducer(bootstrap_servers=kafka_broker, acks="all")
@@ -138,14 +137,40 @@ def test_bad_messages_on_a_topic_are_quarantined_not_dropped(kafka_broker: str, 
             details={},
             child={"nhs_number": "1234567890"},
         ),
+        event_bytes(  # the police topic's owner declaring itself a local authority
+            event_id="X-3",
+            agency={"id": agency, "type": "local-authority"},
+            kind="la.worker-allocated",
+            details={"practitioner_id": "sw-0001", "role": "social-worker"},
+        ),
     ]
     for value in values:
         producer.send(topic, key=b"k", value=value).get(timeout=30)
+    unregistered = unique_agency()  # a topic whose agency this hub has no record of
+    ensure_topic(kafka_broker, agency_topic(unregistered), partitions=1)
+    producer.send(
+        agency_topic(unregistered),
+        key=b"k",
+        value=event_bytes(
+            agency={"id": unregistered, "type": "police"}, kind="police.nrm-referral", details={}
+        ),
+    ).get(timeout=30)
     producer.close()
     ingest_once(hub, kafka_broker)
     items = {
         (i.position, i.reason_code) for i in quarantined_messages(hub.store) if topic in i.source
     }
-    assert items == {(1, "wrong-agency"), (2, "malformed-json"), (3, "invalid-event")}
-    assert hub.store.position(source_name(TopicPartition(topic, 0))) == 3
+    assert items == {
+        (1, "wrong-agency"),
+        (2, "malformed-json"),
+        (3, "invalid-event"),
+        (4, "wrong-agency-type"),
+    }
+    assert hub.store.position(source_name(TopicPartition(topic, 0))) == 4
+    refused = [
+        i.reason_code
+        for i in quarantined_messages(hub.store)
+        if agency_topic(unregistered) in i.source
+    ]
+    assert refused == ["unregistered-agency"]
     assert store_status(hub.store, "t").events_by_agency[agency] == 1

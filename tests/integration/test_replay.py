@@ -18,20 +18,14 @@ from hub.domain.access import Purpose
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
 from hub.domain.records import DisclosureAudited
 from hub.identities import IdentityService
-from hub.ingest import InboundMessage, IngestService
+from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from tests.factories import register_agencies
+from tests.factories import ingest_service, register_agencies
 
 
 def ingest_at(hub: Hub, event: CanonicalEvent, received_at: datetime, position: int) -> None:
     """Ingest one event as if the hub received it at `received_at`."""
-    service = IngestService(
-        hub.store,
-        hub.pseudonyms,
-        max_message_bytes=65536,
-        clock_skew=timedelta(minutes=5),
-        clock=lambda: received_at,
-    )
+    service = ingest_service(hub, lambda: received_at)
     source = f"inbox:{event.agency.id}/replay"
     service.ingest(
         [

@@ -149,9 +149,7 @@ def test_audit_entries_are_leaves_too(checkpointed: Hub) -> None:
     hub = bootstrap(checkpointed.settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
 
     register_agencies(hub)
-    hub.gate.view(
-        ChildRef(nhs_number=nhs_number(0)), "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY
-    )
+    hub.gate.view(ChildRef(nhs_number=nhs_number(0)), "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     witness = hub.integrity.checkpoint()
     audit = next(c for c in witness["checkpoints"] if c["log"] == "audit")
     assert audit["size"] == 2  # the disclosure entry and its practitioner pointer
