@@ -287,7 +287,7 @@ def test_hub_alerts_shows_the_child_to_the_recipient_only_and_audits_it(
         "disclosed",
         stream,
         ["shire-county-council/REF-1@1"],
-        {"shire-county-council/REF-1@1": ["details.referral_source", "summary"]},
+        {"shire-county-council/REF-1@1": ["summary", "details.referral_source"]},
         "allocated-worker via shire-county-council/ALLOC-1",
     )
     assert audited.timestamp == at
