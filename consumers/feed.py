@@ -375,6 +375,7 @@ class FeedConsumer:
             "received_at": entry.timestamp.isoformat(),
             "value": None,  # the message, once the gate has released it
             "audited": None,
+            "decided": False,
         }
         version = f"{entry.originator_version:010d}"
         documents.put(child_document(stream, _OUTBOX, version), queued)
@@ -465,7 +466,7 @@ class FeedConsumer:
         released is released (and audited) in one disclosure; withdrawals are recorded. The
         intent is committed before the audit, and the messages after it, so a crash in between
         finds the audit entry again instead of writing another."""
-        todo = [p for p in items if p.item["value"] is None]
+        todo = [p for p in items if p.item["value"] is None and not p.item.get("decided")]
         if not todo:
             return
         gate = self._gate()
@@ -524,6 +525,7 @@ class FeedConsumer:
             self._withdraw(stream, pending, reason, documents, now, retried)
         documents.put(state_name, state)
         for pending in todo:
+            pending.item["decided"] = True  # a restart before it is sent does not decide again
             documents.put(pending.outbox, pending.item)
         commit()
 

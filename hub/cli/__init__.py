@@ -99,8 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
         "list", parents=[common, formatted], help="list quarantined messages"
     )
     q_list.add_argument(
-        "--include-raw", action="store_true", help="include raw bytes (base64; personal data)"
+        "--include-raw",
+        action="store_true",
+        help="include the raw bytes (base64; may hold personal data): a data protection "
+        "officer's action, audited (needs --as)",
     )
+    q_list.add_argument("--as", dest="as_practitioner", help="with --include-raw: your DPO id")
     q_list.set_defaults(handler=cmd_quarantine_list)
 
     status = commands.add_parser(

@@ -16,6 +16,7 @@ from typing import Any
 from hub.cli.common import (
     EXIT_OK,
     EXIT_REJECTED_INPUT,
+    EXIT_USAGE,
     emit,
     open_hub,
     settings_from,
@@ -70,12 +71,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    """What ingest could not accept: reasons for operators; the raw bytes (which may hold
+    anything a publisher sent, a child's details included) only for a data protection officer,
+    recorded in the audit ledger before they are shown."""
     import base64
 
     from hub.reports import quarantined_messages
 
+    if args.include_raw and not args.as_practitioner:
+        print(
+            "hub: --include-raw shows what publishers sent, which may be personal data: it is a "
+            "data protection officer's action; give --as with your id",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     hub = open_hub(args)
     try:
+        if args.include_raw:
+            hub.audit_queries.authorise(args.as_practitioner, "quarantine-raw")
         items = quarantined_messages(hub.store)
     finally:
         hub.close()

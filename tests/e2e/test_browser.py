@@ -468,6 +468,7 @@ def test_redactions_shielding_and_corrections_are_marked(
             "redacted": ["details.police_reference"],
             "shielded": ["details.victim_address"],
             "withheld_from": None,
+            "lawful_basis": "legal-obligation",
         }
         return ShownEntry(**(base | fields))
 

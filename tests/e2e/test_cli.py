@@ -97,17 +97,36 @@ def test_demo_ingests_every_agency_and_reconciles(demo: tuple[Path, dict[str, An
 
 def test_quarantine_list_shows_reason_and_position(demo: tuple[Path, dict[str, Any]]) -> None:
     data_dir, _ = demo
-    items = as_json(
-        hub("quarantine", "list", "--format", "json", "--include-raw", "--data-dir", str(data_dir))
-    )
+    listed = ("quarantine", "list", "--format", "json", "--data-dir", str(data_dir))
+    items = as_json(hub(*listed))
     by_position = {i["position"]: i for i in items}
     assert by_position[2]["reason"] == "message is not UTF-8 (bad byte at offset 0)"
-    assert by_position[2]["raw_base64"] == "//4Abm90IHV0Zi04"
     assert by_position[3]["reason"] == (
-        "message claims agency 'shire-constabulary' "
-        "but arrived on the channel of 'shire-county-council'"
+        "agency.id is not 'shire-county-council', the agency whose channel the message arrived on"
     )
     assert all(i["source"] == "inbox:shire-county-council/03-partner-gateway.jsonl" for i in items)
+    assert all("raw_base64" not in i for i in items)
+
+    # The raw bytes are a data protection officer's to see, and the look is audited.
+    assert hub(*listed, "--include-raw").returncode == 2
+    refused = hub(*listed, "--include-raw", "--as", "lcpp-0001")
+    assert refused.returncode == 4 and "data protection officers" in refused.stderr
+    raw = as_json(hub(*listed, "--include-raw", "--as", "dpo-0001"))
+    assert {i["position"]: i for i in raw}[2]["raw_base64"] == "//4Abm90IHV0Zi04"
+    looked = as_json(
+        hub("audit", "--as", "dpo-0001", "--practitioner", "dpo-0001", "--format", "json",
+            "--data-dir", str(data_dir))
+    )  # fmt: skip
+    assert [r["action"] for r in looked["rows"] if "quarantine" in r["action"]] == [
+        "audit-query:quarantine-raw"
+    ]
+    denied = as_json(
+        hub("audit", "--as", "dpo-0001", "--practitioner", "lcpp-0001", "--format", "json",
+            "--data-dir", str(data_dir))
+    )  # fmt: skip
+    assert [(r["action"], r["outcome"]) for r in denied["rows"] if "quarantine" in r["action"]] == [
+        ("audit-query:quarantine-raw", "denied")
+    ]
 
 
 def test_demo_refuses_a_data_dir_that_is_not_a_demo(tmp_path: Path) -> None:
@@ -132,6 +151,14 @@ def test_full_ingest_logs_are_json_and_carry_no_nhs_number(
     nhs_numbers: set[bytes] = set()
     for agency, path in exports.items():
         adapter = adapters.get(agency, "school-csv")
+        agency_type = {"la-csv": "local-authority", "police-json": "police"}.get(
+            adapter, {"health-fhir": "health"}.get(adapter, "education")
+        )
+        registered = hub(
+            "agency", "register", agency, "--type", agency_type, "--adapter", adapter,
+            "--data-dir", str(data_dir),
+        )  # fmt: skip
+        assert registered.returncode == 0, registered.stderr
         nhs_numbers.update(b"".join(m) for m in NHS_IN_TEXT.findall(path.read_bytes()))
         published = hub(
             "publish",
@@ -156,12 +183,14 @@ def test_full_ingest_logs_are_json_and_carry_no_nhs_number(
         str(data_dir),
         env={"HUB_LOG_LEVEL": "info"},
     )
-    # This fresh hub never issued the demo's provisional id, so its events are quarantined.
+    # This fresh hub never issued the demo's provisional id, so its events are quarantined;
+    # it has no practitioner directory, so no allocation can name the authority's staff.
     assert result.returncode == 3, result.stderr
     lines = [json.loads(line) for line in result.stderr.strip().splitlines()]
     assert {line["event"] for line in lines} == {"batch_committed", "message_quarantined"}
     assert {line["reason_code"] for line in lines if line["event"] == "message_quarantined"} == {
-        "unknown-provisional-id"
+        "unknown-provisional-id",
+        "allocation-outside-authority",
     }
     logged = result.stderr.encode()
     leaked = [n for n in nhs_numbers if n in logged or b" ".join((n[:3], n[3:6], n[6:])) in logged]
@@ -250,6 +279,11 @@ def own_broker() -> Iterator[str]:
 def test_adapter_to_kafka_to_store(own_broker: str, tmp_path: Path) -> None:
     kafka_broker = own_broker
     data_dir = str(tmp_path / "hub")
+    registered = hub(
+        "agency", "register", "e2e-police", "--type", "police", "--adapter", "police-json",
+        "--data-dir", data_dir,
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
     published = hub(
         "publish",
         "--adapter",

@@ -53,6 +53,14 @@ def test_an_operator_runs_a_consumer_and_a_dsl_acknowledges_the_notice(tmp_path:
     )
     write_inbox_file(inbox, "school-100003", "enrolments", [enrolled.encode()])
     write_inbox_file(inbox, "shire-constabulary", "incidents", [incident.encode()])
+    for agency, kind, adapter in (
+        ("school-100003", "education", "school-csv"),
+        ("shire-constabulary", "police", "police-json"),
+    ):
+        registered = _hub(
+            data_dir, "agency", "register", agency, "--type", kind, "--adapter", adapter
+        )
+        assert registered.returncode == 0, registered.stderr
     assert _hub(data_dir, "ingest", "--inbox", str(inbox), "--once").returncode == 0
 
     ran = _hub(data_dir, "consumer", "run", "encompass", "--once")

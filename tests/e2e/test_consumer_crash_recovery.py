@@ -18,7 +18,7 @@ from hub.adapters.transports.inbox import write_inbox_file
 from hub.bootstrap import bootstrap
 from hub.domain.records import DisclosureAudited
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number, register_agencies
+from tests.factories import event_dict, nhs_number, register_agencies_for
 
 CHILDREN = 300
 
@@ -64,7 +64,6 @@ def _inbox(root: Path) -> None:
 
 def _delivered(settings: HubSettings) -> int:
     hub = bootstrap(settings)
-    register_agencies(hub)
     try:
         return int(hub.consumer_runner("encompass").status().details["notices_delivered"])
     finally:
@@ -80,6 +79,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_and_audits_each_notice_once(
     _inbox(inbox)
     hub_cli = [sys.executable, "-m", "hub.cli"]
     common = ["--data-dir", str(data_dir), "--quiet"]
+    register_agencies_for(settings)
     subprocess.run([*hub_cli, "ingest", "--inbox", str(inbox), "--once", *common], check=True)
 
     kills = 0
@@ -101,8 +101,6 @@ def test_sigkill_mid_delivery_then_restart_delivers_and_audits_each_notice_once(
     assert finished.returncode == 0
 
     hub = bootstrap(settings)
-
-    register_agencies(hub)
     try:
         status = hub.consumer_runner("encompass").status().as_dict()
         audited = Counter(

@@ -184,7 +184,7 @@ def test_sigkill_at_random_points_of_a_100k_run_records_every_message_exactly_on
 ) -> None:
     rng = random.Random(seed())
     hub = bootstrap(settings)  # creates keys and store first; then watches the positions
-    register_agencies(hub)
+    register_agencies(hub, {agency: agency_type for agency, agency_type, _, _ in AGENCIES})
     env = hub_env(settings, HUB_BATCH_SIZE="500")
     ingest = hub_command("ingest", "--kafka", published_100k.bootstrap)
     # Kill points: a progress threshold, then a random delay, so kills land anywhere: in
@@ -248,7 +248,7 @@ def test_broker_unreachable_mid_run_ingest_waits_with_backoff_and_resumes_withou
     ):
         expected = publish(proxy.address, 0, first_part, police)
         hub = bootstrap(settings)
-        register_agencies(hub)
+        register_agencies(hub, {agency: agency_type for agency, agency_type, _, _ in police})
         stderr = tmp_path / "ingest.log"
         env = hub_env(settings, HUB_BATCH_SIZE="200")
         with stderr.open("w") as log_file:

@@ -26,7 +26,7 @@ from hub.adapters.transports.inbox import write_inbox_file
 from hub.bootstrap import bootstrap
 from hub.domain.records import DisclosureAudited
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number, register_agencies
+from tests.factories import event_dict, nhs_number, register_agencies_for
 from tests.integration.test_feed_consumer import read_topic
 
 pytestmark = pytest.mark.kafka
@@ -106,12 +106,12 @@ def test_sigkill_at_random_points_then_restart_relays_every_item_at_least_once(
     write_inbox_file(inbox, LA["id"], "case-management", lines)
     hub_cli = [sys.executable, "-m", "hub.cli"]
     common = ["--data-dir", str(data_dir), "--quiet"]
+    register_agencies_for(HubSettings(data_dir=data_dir))
     subprocess.run([*hub_cli, "ingest", "--inbox", str(inbox), "--once", *common], check=True)
 
     monkeypatch.setenv("HUB_FEED_RECIPIENTS", str(recipients))  # for this process too
     monkeypatch.setenv("HUB_FEED_BOOTSTRAP", kafka_broker)
     hub = bootstrap(HubSettings(data_dir=data_dir))
-    register_agencies(hub)
     request.addfinalizer(hub.close)
     runner = hub.consumer_runner("feed-cp-is")
     assert isinstance(runner.consumer, FeedConsumer)

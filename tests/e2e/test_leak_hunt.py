@@ -270,6 +270,9 @@ def test_secrets_appear_only_in_authorised_audited_responses(
     inbox, authorised = tmp_path / "inbox", tmp_path / "authorised"
     authorised.mkdir()
     write_inbox(inbox)
+    for agency, adapter in ((LA, "la-csv"), (POLICE, "police-json"), (ICB, "health-fhir")):
+        hub("agency", "register", agency["id"], "--type", agency["type"], "--adapter", adapter)
+    hub("agency", "register", SCHOOL["id"], "--type", "education", "--adapter", "school-csv")
 
     ingested = json.loads(
         hub("ingest", "--inbox", str(inbox), "--once", "--format", "json", codes=[3])
