@@ -1,0 +1,515 @@
+"""The leak property: whatever publishers send, no shielded value and no withheld or retracted
+item reaches anyone it must not, on any surface, for any role.
+
+Hypothesis generates children's records: events from all four agency types, against the NHS
+number or a provisional id later linked (and sometimes unlinked), each record with revisions
+that add or drop shields and withholdings, some retracted, some in households, sometimes
+followed by a projection rebuild. Every text in them is a distinct canary. Then every surface
+is driven for every role: the chronology (the gate's view, the CLI's text, the HTTP API),
+replay and the review pack, Operation Encompass notices, statutory clock alerts, the outbound
+feed (a real broker), the DPO's withheld list and a subject access export. An oracle that
+knows the rules from the canonical events alone (not from the hub's code) says which canaries
+each viewer must never receive, and each output is searched for them.
+
+The rules the oracle applies (docs/policy.md):
+- a field shielded in a revision or in its record's latest revision: nobody, ever;
+- a revision withheld (in itself or in its record's latest revision) from a role or agency
+  type: nobody with that role or agency type (data protection officers auditing excepted),
+  and never in a subject access export;
+- a retracted record: nobody outside its publisher's organisation;
+- a subject access export also never carries the agreement's subject_access_redact fields.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consumers.clocks import list_alerts
+from consumers.encompass import EncompassConsumer
+from consumers.feed import FeedConsumer, FeedProducer, kafka_producer
+from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.api.app import create_app
+from hub.api.tokens import issue_dev_token
+from hub.bootstrap import Hub, bootstrap
+from hub.cli.access import _print_chronology
+from hub.domain.access import Purpose
+from hub.domain.canonical_event import ChildRef
+from hub.identities import IdentityService
+from hub.ingest import InboundMessage
+from hub.review_pack import build_pack, render_html
+from hub.settings import HubSettings
+from tests.factories import event_dict, nhs_number, register_agencies
+
+pytestmark = pytest.mark.kafka
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+LA = {"id": "shire-county-council", "type": "local-authority"}
+POLICE = {"id": "shire-constabulary", "type": "police"}
+ICB = {"id": "shire-icb", "type": "health"}
+SCHOOL = {"id": "school-100001", "type": "education"}
+POLICE_DPO = {
+    "id": "dpo-police",
+    "name": "Test Police DPO",
+    "organisation": "shire-constabulary",
+    "agency_type": "police",
+    "role": "data-protection-officer",
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    id: str
+    role: str
+    agency_type: str
+    organisation: str
+    purpose: Purpose
+
+    @property
+    def auditing(self) -> bool:
+        return self.purpose is Purpose.DATA_PROTECTION_AUDIT
+
+
+VIEWERS = [
+    Viewer("lcpp-0001", "lead-child-protection-practitioner", "local-authority",
+           "shire-county-council", Purpose.CHILD_PROTECTION_ENQUIRY),
+    Viewer("sw-0002", "social-worker", "local-authority", "shire-county-council",
+           Purpose.CHILD_PROTECTION_PLANNING),
+    Viewer("fh-0001", "family-help-worker", "local-authority", "shire-county-council",
+           Purpose.FAMILY_HELP),
+    Viewer("po-0001", "police-officer", "police", "shire-constabulary",
+           Purpose.CHILD_PROTECTION_ENQUIRY),
+    Viewer("hp-0001", "health-practitioner", "health", "shire-icb",
+           Purpose.CHILD_PROTECTION_PLANNING),
+    Viewer("dsl-100001", "school-designated-safeguarding-lead", "education", "school-100001",
+           Purpose.CHILD_PROTECTION_PLANNING),
+    Viewer("mash-0001", "social-worker", "local-authority", "shire-county-council",
+           Purpose.OPERATION_ENCOMPASS),
+    Viewer("dpo-0001", "data-protection-officer", "local-authority", "shire-county-council",
+           Purpose.DATA_PROTECTION_AUDIT),
+    Viewer("dpo-police", "data-protection-officer", "police", "shire-constabulary",
+           Purpose.DATA_PROTECTION_AUDIT),
+    Viewer("rev-0001", "practice-reviewer", "local-authority", "shire-county-council",
+           Purpose.PRACTICE_REVIEW),
+]  # fmt: skip
+BY_ID = {v.id: v for v in VIEWERS}
+FEED = Viewer("feed:leak", "health-practitioner", "health", "nhs-unscheduled-care",
+              Purpose.CHILD_PROTECTION_PLANNING)  # fmt: skip
+WITHHOLDABLE = [
+    ("role", "social-worker"),
+    ("role", "police-officer"),
+    ("role", "health-practitioner"),
+    ("role", "school-designated-safeguarding-lead"),
+    ("role", "lead-child-protection-practitioner"),
+    ("agency_type", "police"),
+    ("agency_type", "health"),
+    ("agency_type", "education"),
+    ("agency_type", "local-authority"),
+]
+# (agency, kind, the detail that carries free text, the other details the kind needs)
+TEMPLATES = [
+    (LA, "la.contact", "note", {}),
+    (POLICE, "police.domestic-abuse-incident", "child_voice",
+     {"child_present": True, "police_reference": "OE-1"}),
+    (POLICE, "police.home-visit", "reason", {"child_seen": True, "child_spoken_to": False}),
+    (ICB, "health.health-visitor-concern", "note", {}),
+    (SCHOOL, "education.safeguarding-disclosure", "note", {}),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RevisionSpec:
+    shield_summary: bool
+    shield_detail: bool
+    withheld: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    template: int
+    revisions: tuple[RevisionSpec, ...]
+    retracted: bool
+    on_provisional: bool
+    household: bool
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    records: tuple[RecordSpec, ...]
+    provisional: bool
+    unlink: bool
+    rebuild: bool
+
+
+revisions = st.builds(
+    RevisionSpec,
+    st.booleans(),
+    st.booleans(),
+    st.lists(st.sampled_from(WITHHOLDABLE), max_size=2, unique=True).map(tuple),
+)
+records = st.builds(
+    RecordSpec,
+    st.integers(0, len(TEMPLATES) - 1),
+    st.lists(revisions, min_size=1, max_size=3).map(tuple),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+cases = st.builds(
+    CaseSpec,
+    st.lists(records, min_size=1, max_size=4).map(tuple),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 3).map(lambda n: n == 0),
+)
+
+
+@dataclass
+class Canary:
+    text: str
+    publisher: str
+    path: str  # "summary", "details.<name>" or "withholding" (a withholding's reason)
+    shielded: bool
+    withheld_roles: frozenset[str]
+    withheld_types: frozenset[str]
+    retracted: bool
+
+    def forbidden_to(self, viewer: Viewer) -> bool:
+        if self.shielded:
+            return True
+        if self.retracted and viewer.organisation != self.publisher:
+            return True
+        if self.path == "withholding":  # only data protection officers see withholdings
+            return not (viewer.role == "data-protection-officer" and viewer.auditing)
+        withheld = viewer.role in self.withheld_roles or viewer.agency_type in self.withheld_types
+        return withheld and not (viewer.role == "data-protection-officer" and viewer.auditing)
+
+    def forbidden_in_subject_access(self, redacted: frozenset[str]) -> bool:
+        return (
+            self.shielded
+            or bool(self.withheld_roles or self.withheld_types)
+            or self.path in redacted
+            or self.path == "withholding"
+        )
+
+
+@dataclass
+class World:
+    hub: Hub
+    api: TestClient
+    tokens: dict[str, str]
+    feed_sent: list[bytes]
+    serial: Iterator[int] = field(default_factory=lambda: itertools.count(9000))
+    positions: dict[str, int] = field(default_factory=dict)
+
+    def publish(self, agency: dict[str, str], document: dict[str, Any]) -> None:
+        source = f"inbox:{agency['id']}/leak-property"
+        self.positions[source] = position = self.positions.get(source, 0) + 1
+        value = json.dumps(document).encode()
+        outcome = self.hub.ingest.ingest([InboundMessage(source, position, value, agency["id"])])
+        assert outcome.accepted == 1, (outcome, document["event_id"])
+
+
+class SpyProducer:
+    """The real Kafka producer; every message handed to it is also kept to be searched."""
+
+    def __init__(self, inner: FeedProducer, sent: list[bytes]) -> None:
+        self._inner, self._sent = inner, sent
+
+    def send(self, topic: str, *, key: bytes, value: bytes, headers: list[Any]) -> Any:
+        self._sent.append(key + b"\n" + value)
+        return self._inner.send(topic, key=key, value=value, headers=headers)
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._inner.flush(timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: str) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("leak-property")
+    directory = yaml.safe_load(SAMPLE_DIRECTORY_PATH.read_text())
+    directory["practitioners"].append(POLICE_DPO)
+    (root / "practitioners.yaml").write_text(yaml.safe_dump(directory))
+    recipients = {
+        "recipients": [
+            {
+                "name": "leak",
+                "description": "unscheduled care (leak property)",
+                "organisation": FEED.organisation,
+                "agency_type": FEED.agency_type,
+                "role": FEED.role,
+                "teams": ["macpt:shire-county-council"],
+                "purpose": FEED.purpose.value,
+                "topic": f"hub.feed.leak-{root.name}",
+                "kinds": ["la.contact", "police.*", "health.*", "education.*"],
+                "include_summary": True,
+                "bootstrap_servers": kafka_broker,
+                "connect_timeout_ms": 5000,
+            }
+        ]
+    }
+    (root / "hub").mkdir()
+    (root / "hub" / "feed-recipients.yaml").write_text(yaml.safe_dump(recipients))
+    hub = bootstrap(HubSettings(data_dir=root / "hub", directory=root / "practitioners.yaml"))
+    register_agencies(hub)
+    app = create_app(hub, hub.token_verifier())
+    tokens = {v.id: issue_dev_token(hub.token_key, v.id, 600) for v in VIEWERS}
+    with TestClient(app) as api:
+        yield World(hub, api, tokens, [])
+    hub.close()
+
+
+def build_case(world: World, spec: CaseSpec) -> tuple[list[ChildRef], list[Canary]]:
+    """Publish the case; the children whose records hold it (a provisional id unlinked again
+    is a child of its own) and its canaries."""
+    serial = next(world.serial)
+    nhs = nhs_number(serial)
+    child = ChildRef(nhs_number=nhs)
+    provisional = (
+        IdentityService(world.hub.store, world.hub.pseudonyms).issue_provisional(LA["id"])
+        if spec.provisional
+        else None
+    )
+    stamp = f"LK{serial}"
+
+    def event(
+        agency: dict[str, str], event_id: str, kind: str, days: float, **fields: Any
+    ) -> dict[str, Any]:
+        fields.setdefault("child", {"nhs_number": nhs})
+        fields.setdefault("details", {})
+        fields.setdefault("summary", "routine")
+        occurred = NOW - timedelta(days=days)
+        return event_dict(
+            event_id=f"{stamp}-{event_id}",  # record ids are the publisher's: one per child
+            agency=agency,
+            kind=kind,
+            categories=[],
+            occurred_at=occurred.isoformat(),
+            recorded_at=(occurred + timedelta(minutes=20)).isoformat(),
+            **fields,
+        )
+
+    # Relationships: the MACPT (s47), the allocated social worker and family help worker, the
+    # school's DSL; a referral for the assessment clock.
+    enrolled = (NOW - timedelta(days=400)).date().isoformat()
+    world.publish(LA, event(LA, "S47", "la.s47-enquiry-started", 30))
+    world.publish(
+        LA,
+        event(
+            LA,
+            "ALLOC-SW",
+            "la.worker-allocated",
+            29,
+            details={"practitioner_id": "sw-0002", "role": "social-worker"},
+        ),
+    )
+    world.publish(
+        LA,
+        event(
+            LA,
+            "ALLOC-FH",
+            "la.worker-allocated",
+            29,
+            details={"practitioner_id": "fh-0001", "role": "family-help-worker"},
+        ),
+    )
+    world.publish(LA, event(LA, "REF", "la.referral", 62, details={"referral_source": "school"}))
+    world.publish(
+        SCHOOL,
+        event(
+            SCHOOL,
+            "ENROL",
+            "education.enrolled",
+            400,
+            details={"school_urn": "100001", "starts_on": enrolled},
+        ),
+    )
+
+    canaries: list[Canary] = []
+    for index, record in enumerate(spec.records):
+        agency, kind, free, extra = TEMPLATES[record.template]
+        event_id = f"R{index}"
+        owner = (
+            {"provisional_id": provisional}
+            if provisional and record.on_provisional
+            else {"nhs_number": nhs}
+        )
+        latest = record.revisions[-1]
+        latest_shields = {"summary"} if latest.shield_summary else set()
+        latest_shields |= {f"details.{free}"} if latest.shield_detail else set()
+        for number, revision in enumerate(record.revisions, start=1):
+            text = f"{stamp}R{index}V{number}"
+            shields = ["summary"] if revision.shield_summary else []
+            shields += [f"details.{free}"] if revision.shield_detail else []
+            withheld = [
+                {key: value, "reason": f"{text}W", "decided_by": "DI Hale",
+                 "review_by": "2030-01-01"}
+                for key, value in revision.withheld
+            ]  # fmt: skip
+            world.publish(
+                agency,
+                event(
+                    agency,
+                    event_id,
+                    kind,
+                    2 + index,
+                    revision=number,
+                    child=owner,
+                    summary=f"{text}S",
+                    details={free: f"{text}D", **extra},
+                    shielded_fields=shields,
+                    withheld_from=withheld,
+                    household_ref=f"HH-{serial}" if record.household else None,
+                ),
+            )
+            every = {*revision.withheld, *latest.withheld}
+            roles = frozenset(v for k, v in every if k == "role")
+            types = frozenset(v for k, v in every if k == "agency_type")
+            for path, value in (("summary", f"{text}S"), (f"details.{free}", f"{text}D")):
+                canaries.append(
+                    Canary(value, agency["id"], path, path in {*shields, *latest_shields},
+                           roles, types, record.retracted)
+                )  # fmt: skip
+            if withheld:
+                canaries.append(
+                    Canary(f"{text}W", agency["id"], "withholding", False, roles, types,
+                           record.retracted)
+                )  # fmt: skip
+        if record.retracted:
+            world.publish(
+                agency,
+                event(agency, f"X{index}", "record.retracted", 1, child=owner,
+                      supersedes={"event_id": f"{stamp}-{event_id}"}),
+            )  # fmt: skip
+    if provisional:
+        world.publish(LA, event(LA, "LINK", "identity.linked", 1,
+                                child={"provisional_id": provisional},
+                                details={"nhs_number": nhs}))  # fmt: skip
+        if spec.unlink:
+            world.publish(
+                LA,
+                event(
+                    LA,
+                    "UNLINK",
+                    "identity.unlinked",
+                    0.5,
+                    child={"provisional_id": provisional},
+                    details={"nhs_number": nhs, "reason": "different children"},
+                ),
+            )
+    if spec.rebuild:
+        world.hub.projection.rebuild()
+    children = [child]
+    if provisional and spec.unlink:
+        children.append(ChildRef(provisional_id=provisional))
+    return children, canaries
+
+
+def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
+    """(surface, viewer, text) for every surface and role."""
+    hub = world.hub
+    found: list[tuple[str, Viewer, str]] = []
+    hub.audit_queries.commission_review("dpo-0001", child, "rev-0001", "rapid review", 30)
+    for viewer in VIEWERS:
+        if viewer.purpose is Purpose.OPERATION_ENCOMPASS:
+            continue
+        view = hub.gate.view(child, viewer.id, viewer.purpose)
+        found.append(("chronology", viewer, json.dumps(view.as_dict(), default=str)))
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            _print_chronology(view)
+        found.append(("chronology (CLI text)", viewer, printed.getvalue()))
+        response = world.api.post(
+            "/api/v1/chronology",
+            json={"child": child.identifier},
+            headers={
+                "Authorization": f"Bearer {world.tokens[viewer.id]}",
+                "X-Hub-Purpose": viewer.purpose.value,
+            },
+        )
+        found.append(("chronology (API)", viewer, response.text))
+    reviewer = BY_ID["rev-0001"]
+    for other in ("lcpp-0001", "dsl-100001", "po-0001", "hp-0001", "fh-0001"):
+        report = hub.replay.replay(child, reviewer.id, NOW, as_practitioner=other)
+        found.append((f"replay as {other}", reviewer, json.dumps(report.as_dict(), default=str)))
+    pack = build_pack(hub, child, reviewer.id, [NOW], "dsl-100001")
+    found.append(("review pack", reviewer, render_html(pack)))
+    notices = hub.consumer_runner("encompass")
+    notices.run_once()
+    assert isinstance(notices.consumer, EncompassConsumer)
+    for recipient in ("dsl-100001", "mash-0001"):
+        inbox = notices.consumer.inbox(notices.documents(), recipient)
+        found.append(("notices", BY_ID[recipient], json.dumps(inbox, default=str)))
+        response = world.api.get(
+            "/api/v1/notices", headers={"Authorization": f"Bearer {world.tokens[recipient]}"}
+        )
+        found.append(("notices (API)", BY_ID[recipient], response.text))
+    hub.consumer_runner("clocks").run_once()
+    for practitioner in ("sw-0002", "lcpp-0001"):
+        listing = list_alerts(hub, practitioner, datetime.now(UTC))
+        found.append(("alerts", BY_ID[practitioner], json.dumps(listing.as_dict(), default=str)))
+    world.feed_sent.clear()
+    feed = hub.consumer_runner("feed-leak")
+    assert isinstance(feed.consumer, FeedConsumer)
+    feed.consumer._producer_factory = lambda recipient, servers: SpyProducer(
+        kafka_producer(recipient, servers), world.feed_sent
+    )
+    feed.run_once()
+    feed.consumer.close()
+    found.append(("outbound feed", FEED, b"\n".join(world.feed_sent).decode()))
+    for dpo in ("dpo-0001", "dpo-police"):
+        rows = hub.audit_queries.withheld(dpo).rows
+        found.append(("DPO withheld list", BY_ID[dpo], json.dumps(rows, default=str)))
+    return found
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(spec=cases)
+def test_nothing_shielded_withheld_or_retracted_reaches_anyone_it_must_not(
+    world: World, spec: CaseSpec
+) -> None:
+    children, canaries = build_case(world, spec)
+    leaks = []
+    seen = 0
+    redact = frozenset(
+        world.hub.decisions.agreements.in_force(datetime.now(UTC)).subject_access_redact
+    )
+    for child in children:
+        for surface, viewer, text in outputs(world, child):
+            for canary in canaries:
+                if canary.text in text:
+                    seen += 1
+                    if canary.forbidden_to(viewer):
+                        leaks.append(f"{canary} reached {viewer.id} through {surface}")
+        export = world.hub.audit_queries.subject_access("dpo-0001", child)
+        text = json.dumps(export, default=str)
+        for canary in canaries:
+            if canary.text in text:
+                seen += 1
+                if canary.forbidden_in_subject_access(redact) or canary.forbidden_to(
+                    BY_ID["dpo-0001"]
+                ):
+                    leaks.append(f"{canary} reached the subject access export")
+    assert leaks == []
+    # The search looks where it must: some canary reached someone it may.
+    allowed_somewhere = any(not c.shielded and c.path != "withholding" for c in canaries)
+    assert seen > 0 or not allowed_somewhere
