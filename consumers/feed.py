@@ -61,7 +61,6 @@ SCHEMA_VERSION = 1
 FEED_PRINCIPAL_PREFIX = "feed:"
 CONFIG_FILE = "feed-recipients.yaml"
 SAMPLE_RECIPIENTS_PATH = Path(__file__).resolve().parents[1] / "hub" / "samples" / CONFIG_FILE
-REDACTED = "[redacted]"
 RETRACTED_KIND = "record.retracted"
 
 # Document names. `child:<stream>...` documents are sealed with the child's key.

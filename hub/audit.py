@@ -247,7 +247,7 @@ class AuditLedger(Application[UUID]):
             return [*records, entry, self._pointer(index, stream, entry.originator_version, at)]
 
         self._put(build)
-        metrics.record_access(audited.action, audited.outcome, grant is not None)
+        metrics.count_access(audited.action, audited.outcome, grant is not None)
         return written[0]
 
     def commission_review(

@@ -29,6 +29,7 @@ from hub.adapters.merkle_index import (
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.adapters.secrets import decode_secret, load_or_create_secret
 from hub.adapters.signing import CheckpointSigner
+from hub.adapters.transports.inbox import purge_lines
 from hub.api.tokens import TokenVerifier
 from hub.audit import AuditLedger
 from hub.audit_queries import AuditQueries
@@ -169,7 +170,14 @@ class Hub:
 
     @cached_property
     def erasure(self) -> ErasureService:
-        return ErasureService(self.gate, self.projection, self.keyring, self.audit)
+        return ErasureService(
+            self.gate,
+            self.projection,
+            self.keyring,
+            self.audit,
+            # Clear copies the hub can reach: inbox files kept under the data directory.
+            clear_copies=lambda identifiers: purge_lines(self.settings.data_dir, identifiers),
+        )
 
     @cached_property
     def replay(self) -> ReplayService:

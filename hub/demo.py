@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -22,10 +23,10 @@ from hub.adapters.agencies.base import AdapterProblem
 from hub.adapters.agencies.registry import get_adapter
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.adapters.transports.inbox import FileInbox, encode_events, write_inbox_file
-from hub.bootstrap import bootstrap
+from hub.bootstrap import Hub, bootstrap
 from hub.demo_consumers import ConsumersScene, run_consumers
 from hub.demo_disclosures import DisclosureWalkthrough, walk_through
-from hub.demo_population import LA, POLICE, generate_partnership
+from hub.demo_population import LA, POLICE, PartnershipManifest, generate_partnership
 from hub.identities import IdentityService
 from hub.onboarding import new_agency
 from hub.reports import QuarantineItem, StoreStatus, quarantined_messages, store_status
@@ -174,33 +175,8 @@ def run_demo(settings: HubSettings, *, children: int, seed: int) -> DemoReport:
     try:
         started = time.perf_counter()
         provisional = IdentityService(hub.store, hub.pseudonyms).issue_provisional(LA)
-        manifest = generate_partnership(
-            settings.data_dir / "exports", seed=seed, children=children, provisional_id=provisional
-        )
         inbox_dir = settings.data_dir / "inbox"
-        lines: list[AgencyLine] = []
-        la_lines: list[bytes] = []
-        for export in manifest.agencies:  # onboarded first: the register is authoritative
-            adapter = get_adapter(export.adapter)
-            hub.agencies.register(
-                new_agency(export.agency_id, adapter.agency_type, export.adapter, datetime.now(UTC))
-            )
-        for export in manifest.agencies:
-            adapter = get_adapter(export.adapter)
-            result = adapter.read(export.path, export.agency_id)
-            encoded = list(encode_events(result.events))
-            write_inbox_file(inbox_dir, export.agency_id, "01-export", encoded)
-            if export.agency_id == LA:
-                la_lines = encoded
-            lines.append(
-                AgencyLine(
-                    export.agency_id,
-                    export.adapter,
-                    export.rows_written,
-                    len(result.events),
-                    result.problems,
-                )
-            )
+        lines, la_lines, manifest = _publish_exports(hub, inbox_dir, seed, children, provisional)
         # Inbox files are read in name order, so they are named in order of arrival.
         write_inbox_file(inbox_dir, LA, "02-resent-export", la_lines[:50])
         write_inbox_file(inbox_dir, LA, "03-partner-gateway", _gateway_messages(la_lines))
@@ -230,6 +206,45 @@ def run_demo(settings: HubSettings, *, children: int, seed: int) -> DemoReport:
         )
     finally:
         hub.close()
+
+
+def _publish_exports(
+    hub: Hub, inbox_dir: Path, seed: int, children: int, provisional: str
+) -> tuple[list[AgencyLine], list[bytes], PartnershipManifest]:
+    """Register the partnership's agencies (the register is authoritative), generate each
+    agency's native export and run it through its adapter into the inbox. The exports stand
+    for files on the agencies' own systems: they are written to a temporary directory and
+    removed once read, so the hub keeps no clear copy of them."""
+    exports = Path(tempfile.mkdtemp(prefix="hub-demo-exports-"))
+    try:
+        manifest = generate_partnership(
+            exports, seed=seed, children=children, provisional_id=provisional
+        )
+        for export in manifest.agencies:
+            adapter = get_adapter(export.adapter)
+            hub.agencies.register(
+                new_agency(export.agency_id, adapter.agency_type, export.adapter, datetime.now(UTC))
+            )
+        lines: list[AgencyLine] = []
+        la_lines: list[bytes] = []
+        for export in manifest.agencies:
+            result = get_adapter(export.adapter).read(export.path, export.agency_id)
+            encoded = list(encode_events(result.events))
+            write_inbox_file(inbox_dir, export.agency_id, "01-export", encoded)
+            if export.agency_id == LA:
+                la_lines = encoded
+            lines.append(
+                AgencyLine(
+                    export.agency_id,
+                    export.adapter,
+                    export.rows_written,
+                    len(result.events),
+                    result.problems,
+                )
+            )
+    finally:
+        shutil.rmtree(exports, ignore_errors=True)
+    return lines, la_lines, manifest
 
 
 def _sibling_events(hub: Any, nhs_numbers: Any) -> dict[str, int]:

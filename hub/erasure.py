@@ -2,21 +2,22 @@
 
 The events stay in the log (so the Merkle tree still verifies) but can never be opened again.
 Before the keys go, the projection forgets what it derived (the child's documents and their
-membership of household documents); afterwards every read path says "erased". The erasure is
-a data protection officer's action and is written to the audit ledger first: if that fails,
-nothing is erased.
+membership of household documents); afterwards every read path says "erased". Clear copies the
+hub can reach under its data directory (inbox files kept there) have every line naming the
+child overwritten. The erasure is a data protection officer's action and is written to the
+audit ledger first: if that fails, nothing is erased.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import structlog
 
-from hub.adapters.data_keys import Keyring
+from hub.adapters.data_keys import DataKeyErasedError, Keyring
 from hub.audit import AuditLedger
 from hub.chronology_projection import ChronologyProjection
 from hub.disclosure import DisclosureGate
@@ -36,6 +37,7 @@ class Erasure:
     streams: list[str]
     reason: str
     at: datetime
+    purged_lines: int = 0  # clear copies overwritten under the data directory
 
 
 @dataclass(frozen=True)
@@ -52,9 +54,11 @@ class ErasureService:
         keyring: Keyring,
         audit: AuditLedger,
         *,
+        clear_copies: Callable[[Iterable[str]], int] = lambda _: 0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._gate = gate
+        self._clear_copies = clear_copies
         self._projection = projection
         self._keyring = keyring
         self._audit = audit
@@ -75,13 +79,32 @@ class ErasureService:
         dpo = self._dpo(dpo_id)
         self._projection.catch_up()
         streams = [stream, *self._projection.linked_streams(UUID(stream))]
+        identifiers = self._identifiers(stream)
         now = self._clock()
         self._audit.record_erasure(stream, streams, reason.strip(), dpo, now)  # audit first
         for erased in streams:
             self._projection.forget(erased)
             self._keyring.erase(f"child:{erased}")
-        log.info("child_record_erased", streams=len(streams))
-        return Erasure(stream, streams, reason.strip(), now)
+        purged = self._clear_copies(identifiers)
+        log.info("child_record_erased", streams=len(streams), clear_lines_purged=purged)
+        return Erasure(stream, streams, reason.strip(), now, purged)
+
+    def _identifiers(self, stream: str) -> set[str]:
+        """The child's identifiers as the record holds them (an NHS number, linked provisional
+        ids), in the forms people write them, to find clear copies by."""
+        try:
+            entries = self._projection.entries(UUID(stream))
+        except DataKeyErasedError:
+            return set()
+        found: set[str] = set()
+        for entry in entries:
+            event = entry.event
+            found.add(event.child.identifier)
+            if event.kind.startswith("identity."):
+                found.add(str(event.details.get("nhs_number", "")))
+        spaced = {f"{n[:3]} {n[3:6]} {n[6:]}" for n in found if len(n) == 10 and n.isdigit()}
+        hyphened = {n.replace(" ", "-") for n in spaced}
+        return {n for n in found | spaced | hyphened if n}
 
     def retention_due(self, years_after_last_event: int) -> list[RetentionCandidate]:
         """Children whose latest event occurred more than N years ago. Provisional streams

@@ -60,7 +60,7 @@ def record_ingest(agency: str, accepted: int, duplicates: int, quarantined: dict
         INGEST_QUARANTINED.labels(reason).inc(count)
 
 
-def record_access(action: str, outcome: str, break_glass: bool) -> None:
+def count_access(action: str, outcome: str, break_glass: bool) -> None:
     if outcome == "denied":
         DENIALS.labels(action).inc()
     else:

@@ -43,9 +43,16 @@ def cmd_keys_shred(args: argparse.Namespace) -> int:
         "erased_streams": erasure.streams,
         "reason": erasure.reason,
         "at": erasure.at.isoformat(),
+        "clear_lines_purged": erasure.purged_lines,
     }
     emit(
-        args, document, lambda: print(f"erased {len(erasure.streams)} stream(s): {erasure.reason}")
+        args,
+        document,
+        lambda: print(
+            f"erased {len(erasure.streams)} stream(s): {erasure.reason}; "
+            f"{erasure.purged_lines} line(s) naming the child overwritten in inbox files under "
+            "the data directory"
+        ),
     )
     return EXIT_OK
 

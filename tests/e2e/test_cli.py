@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hub.demo_population import generate_partnership
 from tests.brokers import tansu_broker
 
 SAMPLES = Path(__file__).resolve().parents[2] / "hub" / "samples"
@@ -137,12 +138,10 @@ def test_demo_refuses_a_data_dir_that_is_not_a_demo(tmp_path: Path) -> None:
     assert (tmp_path / "events.sqlite").read_bytes() == b"precious"
 
 
-def test_full_ingest_logs_are_json_and_carry_no_nhs_number(
-    demo: tuple[Path, dict[str, Any]], tmp_path: Path
-) -> None:
-    demo_dir, _ = demo
+def test_full_ingest_logs_are_json_and_carry_no_nhs_number(tmp_path: Path) -> None:
     inbox, data_dir = tmp_path / "inbox", tmp_path / "hub"
-    exports = {p.stem: p for p in (demo_dir / "exports").iterdir()}
+    manifest = generate_partnership(tmp_path / "exports", seed=7, children=80)
+    exports = {e.agency_id: e.path for e in manifest.agencies}
     adapters = {
         "shire-county-council": "la-csv",
         "shire-constabulary": "police-json",
@@ -183,7 +182,7 @@ def test_full_ingest_logs_are_json_and_carry_no_nhs_number(
         str(data_dir),
         env={"HUB_LOG_LEVEL": "info"},
     )
-    # This fresh hub never issued the demo's provisional id, so its events are quarantined;
+    # This fresh hub never issued the exports' provisional id, so its events are quarantined;
     # it has no practitioner directory, so no allocation can name the authority's staff.
     assert result.returncode == 3, result.stderr
     lines = [json.loads(line) for line in result.stderr.strip().splitlines()]
@@ -539,3 +538,43 @@ def test_replay_from_the_command_line(demo: tuple[Path, dict[str, Any]], tmp_pat
     # Every child-stream entry: the events, plus the provisional id's issuance and its link,
     # plus the overnight incident.
     assert rebuilt["entries"] == report["events"] + 2 + report["consumers"]["published_events"]
+
+
+def test_after_shredding_nothing_under_the_data_dir_holds_the_child_in_clear(
+    tmp_path: Path,
+) -> None:
+    """The demo's inbox keeps the agencies' lines in clear; its exports were never kept. After
+    `hub keys shred`, every file under the data directory is read byte for byte: the child's
+    NHS number (as people write it) and the overnight incident's child's voice are nowhere."""
+    data_dir = tmp_path / "hub"
+    report = as_json(
+        hub("demo", "--children", "30", "--format", "json", "--data-dir", str(data_dir))
+    )
+    child = report["sibling_case_disclosures"]["child"]
+    voice = b"Madison said she hid in her room with her brother"
+    forms = [child.encode(), f"{child[:3]} {child[3:6]} {child[6:]}".encode()]
+
+    def holding() -> list[str]:
+        return sorted(
+            str(path.relative_to(data_dir))
+            for path in data_dir.rglob("*")
+            if path.is_file() and any(s in path.read_bytes() for s in (*forms, voice))
+        )
+
+    assert not (data_dir / "exports").exists()  # native exports are never kept
+    assert holding() and all(name.startswith("inbox/") for name in holding())
+    common = ("--data-dir", str(data_dir), "--format", "json")
+    shredded = as_json(
+        hub("keys", "shred", child, "--reason", "erasure request upheld", "--as", "dpo-0001",
+            *common)
+    )  # fmt: skip
+    assert shredded["clear_lines_purged"] > 0
+    assert holding() == []
+    # Positions are kept: the overwritten lines are skipped, nothing is ingested twice.
+    again = as_json(hub("ingest", "--inbox", str(data_dir / "inbox"), "--once", *common))
+    assert (again["accepted"], again["quarantined"]) == (0, 0)
+    erased = as_json(
+        hub("chronology", child, "--as", "lcpp-0001", "--purpose", "child-protection-planning",
+            *common)
+    )  # fmt: skip
+    assert erased["outcome"] == "erased"

@@ -257,6 +257,36 @@ def test_agencies_publish_over_https_with_the_same_validation_and_idempotency(
     assert practitioner.status_code == 403
 
 
+def test_over_https_too_only_registered_agencies_publish_and_only_as_their_type(
+    api: tuple[Hub, TestClient],
+) -> None:
+    """A token names the agency; the register says what it is. A school claiming to be a local
+    authority (to allocate a worker, which would give them access to the child) and an agency
+    the hub has never registered are quarantined, each with its own reason."""
+    hub, client = api
+    school = bearer(issue_dev_token(hub.token_key, "agency:school-100001"))
+    claim = event_dict(
+        event_id="SPOOF-1",
+        agency={"id": "school-100001", "type": "local-authority"},
+        kind="la.worker-allocated",
+        details={"practitioner_id": "po-0002", "role": "social-worker"},
+    )
+    spoofed = client.post("/api/v1/events", json=[claim], headers=school).json()
+    assert (spoofed["accepted"], spoofed["quarantined"]) == (0, {"wrong-agency-type": 1})
+    stranger = bearer(issue_dev_token(hub.token_key, "agency:rogue-council"))
+    unknown = event_dict(event_id="R-1", agency={"id": "rogue-council", "type": "local-authority"})
+    refused = client.post("/api/v1/events", json=[unknown], headers=stranger).json()
+    assert (refused["accepted"], refused["quarantined"]) == (0, {"unregistered-agency": 1})
+    council = bearer(issue_dev_token(hub.token_key, "agency:shire-county-council"))
+    outsider = event_dict(
+        event_id="ALLOC-9",
+        kind="la.worker-allocated",
+        details={"practitioner_id": "po-0002", "role": "social-worker"},
+    )
+    allocation = client.post("/api/v1/events", json=[outsider], headers=council).json()
+    assert allocation["quarantined"] == {"allocation-outside-authority": 1}
+
+
 def test_oidc_tokens_are_verified_against_the_providers_published_keys(
     tmp_path: Path, sqlite_settings: HubSettings
 ) -> None:

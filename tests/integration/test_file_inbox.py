@@ -54,6 +54,34 @@ def test_a_line_claiming_another_agency_is_quarantined(hub: Hub, tmp_path: Path)
     )
 
 
+def test_an_unregistered_agency_or_a_false_agency_type_is_quarantined_with_its_own_reason(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """The register is authoritative on the inbox too: a directory named after an agency the
+    hub does not know, and a school's line declaring it is a local authority, go to
+    quarantine (the raw bytes kept), each with a code that says which."""
+    inbox_dir = tmp_path / "inbox"
+    write_inbox_file(
+        inbox_dir,
+        "rogue-council",
+        "log",
+        [event_bytes(event_id="R-1", agency={"id": "rogue-council", "type": "local-authority"})],
+    )
+    as_council = event_bytes(
+        event_id="S-1",
+        agency={"id": "school-100001", "type": "local-authority"},
+        kind="la.s47-enquiry-started",
+        details={},
+    )
+    write_inbox_file(inbox_dir, "school-100001", "log", [as_council])
+    FileInbox(inbox_dir).drain(hub.ingest, batch_size=10)
+    assert sorted((i.source, i.reason_code) for i in quarantined_messages(hub.store)) == [
+        ("inbox:rogue-council/log.jsonl", "unregistered-agency"),
+        ("inbox:school-100001/log.jsonl", "wrong-agency-type"),
+    ]
+    assert store_status(hub.store, "t").events == 0
+
+
 def test_inbox_files_are_append_only(tmp_path: Path) -> None:
     write_inbox_file(tmp_path, "shire-icb", "batch", [b"{}"])
     with pytest.raises(FileExistsError, match="append-only"):

@@ -90,3 +90,29 @@ def write_inbox_file(directory: Path, agency_id: str, name: str, lines: Iterable
 def encode_events(events: Iterable[CanonicalEvent]) -> Iterator[bytes]:
     for event in events:
         yield event.model_dump_json(exclude_none=True).encode()
+
+
+def purge_lines(directory: Path, needles: Iterable[str]) -> int:
+    """Overwrite with spaces, in place, every line of every `.jsonl` file under `directory`
+    that contains any of `needles` (a child's identifiers, as people write them), and return
+    how many. The file keeps its length and line numbers, so positions already committed stay
+    right, ingest skips the blank lines, and an agency appending meanwhile loses nothing."""
+    wanted = [needle.encode() for needle in needles if needle]
+    purged = 0
+    if not wanted or not directory.is_dir():
+        return 0
+    for path in sorted(directory.rglob("*.jsonl")):
+        with path.open("r+b") as handle:
+            offset = 0
+            for line in handle.readlines():
+                content = line.rstrip(b"\r\n")
+                if content.strip() and any(needle in content for needle in wanted):
+                    here = handle.tell()
+                    handle.seek(offset)
+                    handle.write(b" " * len(content))
+                    handle.seek(here)
+                    purged += 1
+                offset += len(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return purged

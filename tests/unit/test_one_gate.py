@@ -1,0 +1,65 @@
+"""One gate, by construction: the code itself is read to check that nothing but the disclosure
+gate decides disclosures, writes audit entries or builds them, and nothing but the redaction
+module writes the markers that stand in for withheld content. A new surface that shapes or
+audits by itself fails here before it can leak."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GATE = "hub/disclosure.py"
+REDACTION = "hub/policies/redaction.py"
+MARKERS = {"[redacted]", "[shielded]", "[retracted]"}
+# The log scrubber masks what must never be logged; it shapes no disclosure.
+LOG_SCRUBBER = "hub/structured_logging.py"
+
+
+def modules() -> list[tuple[str, ast.Module]]:
+    found = []
+    for folder in ("hub", "consumers"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            found.append((str(path.relative_to(ROOT)), ast.parse(path.read_text())))
+    return found
+
+
+def calls(tree: ast.Module, name: str) -> list[int]:
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Attribute) and node.func.attr == name)
+            or (isinstance(node.func, ast.Name) and node.func.id == name)
+        )
+    ]
+
+
+def test_only_the_gate_writes_audit_entries_and_decides() -> None:
+    writers = {
+        (module, line) for module, tree in modules() for line in calls(tree, "record_access")
+    }
+    assert writers and {module for module, _ in writers} == {GATE}
+    builders = {module for module, tree in modules() if calls(tree, "AuditEntry")}
+    assert builders == {GATE}
+    deciders = {module for module, tree in modules() if calls(tree, "decide")}
+    assert deciders == {GATE}
+
+
+def test_only_the_redaction_module_writes_markers() -> None:
+    found = {
+        module
+        for module, tree in modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value in MARKERS
+    }
+    assert found - {LOG_SCRUBBER} == {REDACTION}
+
+
+def test_only_the_gate_shapes_event_content() -> None:
+    """`shape` (shielding and redaction) and the restrictions of a record are called by the
+    gate alone."""
+    for name in ("shape", "restrictions", "released_copy"):
+        users = {module for module, tree in modules() if calls(tree, name)}
+        assert users <= {GATE, REDACTION}, (name, users)
