@@ -23,11 +23,13 @@ from uuid import UUID
 import orjson
 import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
+from pydantic import ValidationError
 
 from hub import metrics
+from hub.adapters.envelope import seal
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.access import Practitioner
-from hub.domain.canonical_event import CanonicalEvent
+from hub.domain.canonical_event import CanonicalEvent, ChildRef
 from hub.domain.records import (
     BatchCommitted,
     ChildRecordEntry,
@@ -91,6 +93,11 @@ class AgencyTypes(Protocol):
     def registered_type(self, agency_id: str) -> AgencyType | None:
         """The registered type, or None if the agency is not registered."""
         ...
+
+
+def quarantined_raw_context(source: str, position: int) -> bytes:
+    """What a quarantined message's raw bytes sealed with a child's key are bound to."""
+    return f"hub-quarantined-raw-v1\x1f{source}\x1f{position}".encode()
 
 
 class BatchOrderError(ValueError):
@@ -357,13 +364,32 @@ class IngestService:
             position=message.position,
             reason_code=rejection.code,
         )
+        raw, child = message.value, self._named_child(message.value)
+        if child is not None:  # erased with the child: sealed again with the child's key
+            raw = seal(
+                self._store.keyring,
+                f"child:{child}",
+                raw,
+                quarantined_raw_context(message.source, message.position),
+            )
         return MessageQuarantined(
             originator_id=self._pseudonyms.source_stream("quarantine", message.source),
             originator_version=message.position + 1,
             timestamp=received_at,
             source=message.source,
             position=message.position,
-            raw=base64.b64encode(message.value).decode(),
+            raw=base64.b64encode(raw).decode(),
             reason=rejection.reason,
             reason_code=rejection.code,
+            raw_child=child,
         )
+
+    def _named_child(self, value: bytes) -> str | None:
+        """The stream of the child a rejected message names validly, if it is readable enough
+        to say (an invalid identifier names nobody)."""
+        try:
+            document = orjson.loads(value)
+            child = document.get("child") if isinstance(document, dict) else None
+            return self._pseudonyms.child_stream(ChildRef.model_validate(child)).hex
+        except (orjson.JSONDecodeError, ValidationError, TypeError, ValueError):
+            return None

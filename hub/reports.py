@@ -11,7 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from hub.adapters.data_keys import DataKeyErasedError
+from hub.adapters.envelope import open_sealed
 from hub.domain.records import BatchCommitted, ChildRecordEntry, MessageQuarantined
+from hub.ingest import quarantined_raw_context
 from hub.store import HubStore
 
 
@@ -77,14 +80,28 @@ class QuarantineItem:
     reason_code: str
     reason: str
     size_bytes: int
-    raw: bytes
+    raw: bytes | None  # None: it named a child whose record was erased since
 
 
 def quarantined_messages(store: HubStore) -> list[QuarantineItem]:
+    """Every quarantined message; the raw bytes of one naming a child whose record was erased
+    since are gone with it (`raw` None)."""
     items = []
     for record in store.records(MessageQuarantined):
         assert isinstance(record, MessageQuarantined)
-        raw = base64.b64decode(record.raw)
+        stored = base64.b64decode(record.raw)
+        raw: bytes | None = stored
+        if record.raw_child:
+            try:
+                raw = open_sealed(
+                    store.keyring,
+                    f"child:{record.raw_child}",
+                    stored,
+                    quarantined_raw_context(record.source, record.position),
+                )
+            except DataKeyErasedError:
+                raw = None
+        size = 0 if raw is None else len(raw)
         items.append(
             QuarantineItem(
                 record.source,
@@ -92,7 +109,7 @@ def quarantined_messages(store: HubStore) -> list[QuarantineItem]:
                 record.timestamp,
                 record.reason_code,
                 record.reason,
-                len(raw),
+                size,
                 raw,
             )
         )

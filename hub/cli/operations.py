@@ -100,7 +100,12 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
             "reason_code": i.reason_code,
             "reason": i.reason,
             "size_bytes": i.size_bytes,
-            **({"raw_base64": base64.b64encode(i.raw).decode()} if args.include_raw else {}),
+            "raw_erased": i.raw is None,
+            **(
+                {"raw_base64": None if i.raw is None else base64.b64encode(i.raw).decode()}
+                if args.include_raw
+                else {}
+            ),
         }
         for i in items
     ]
@@ -109,9 +114,12 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
         if not items:
             print("nothing quarantined")
         for i in items:
-            print(
-                f"{i.source} #{i.position}  [{i.reason_code}] {i.reason}  ({i.size_bytes:,} bytes)"
+            size = (
+                "raw bytes erased with the child's record"
+                if i.raw is None
+                else (f"{i.size_bytes:,} bytes")
             )
+            print(f"{i.source} #{i.position}  [{i.reason_code}] {i.reason}  ({size})")
 
     emit(args, document, text)
     return EXIT_OK

@@ -58,15 +58,19 @@ class IngestKeyClaimed(HubRecord):
 
 @dataclass(frozen=True)
 class MessageQuarantined(HubRecord):
-    """A message ingest could not accept, kept with its raw bytes, its position and why."""
+    """A message ingest could not accept, kept with its raw bytes, its position and why.
+
+    When the message names a child validly, its raw bytes are sealed again with that child's
+    data key (`raw_child` names the child's stream), so erasing the child erases them too."""
 
     key_scope: ClassVar[str] = "quarantine"
 
     source: str
     position: int
-    raw: str  # base64 of the bytes exactly as received
+    raw: str  # base64 of the bytes exactly as received (sealed with the child's key if named)
     reason: str
     reason_code: str
+    raw_child: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -564,12 +565,36 @@ def test_after_shredding_nothing_under_the_data_dir_holds_the_child_in_clear(
     assert not (data_dir / "exports").exists()  # native exports are never kept
     assert holding() and all(name.startswith("inbox/") for name in holding())
     common = ("--data-dir", str(data_dir), "--format", "json")
+    # A message about the child that ingest could not accept: its raw bytes are kept for a
+    # DPO to read, sealed with the child's key, so they go with the child's record.
+    rejected = json.dumps(
+        {
+            "schema_version": 1, "event_id": "LATE-1", "revision": 1,
+            "agency": {"id": "shire-county-council", "type": "local-authority"},
+            "child": {"nhs_number": child}, "kind": "la.contact",
+            "occurred_at": "2099-01-01T00:00:00+00:00",
+            "recorded_at": "2099-01-01T00:00:00+00:00",
+            "summary": "Dated in the future by mistake", "sensitivity": "standard",
+            "lawful_basis": "public-task",
+        }
+    )  # fmt: skip
+    inbox = data_dir / "inbox" / "shire-county-council"
+    (inbox / "05-late.jsonl").write_text(rejected + "\n")
+    hub("ingest", "--inbox", str(data_dir / "inbox"), "--once", *common)
+    raw = "--include-raw", "--as", "dpo-0001"
+
+    def late() -> dict[str, Any]:
+        listed = as_json(hub("quarantine", "list", *raw, *common))
+        return next(i for i in listed if i["source"].endswith("05-late.jsonl"))
+
+    assert child in base64.b64decode(late()["raw_base64"]).decode()
     shredded = as_json(
         hub("keys", "shred", child, "--reason", "erasure request upheld", "--as", "dpo-0001",
             *common)
     )  # fmt: skip
     assert shredded["clear_lines_purged"] > 0
     assert holding() == []
+    assert (late()["raw_base64"], late()["raw_erased"]) == (None, True)
     # Positions are kept: the overwritten lines are skipped, nothing is ingested twice.
     again = as_json(hub("ingest", "--inbox", str(data_dir / "inbox"), "--once", *common))
     assert (again["accepted"], again["quarantined"]) == (0, 0)
