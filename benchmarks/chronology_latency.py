@@ -35,7 +35,7 @@ from benchmarks.common import Figure, add_common_args, write_result
 from benchmarks.workload import canonical_lines, register_workload_agencies
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
-from hub.disclosure import ChronologyService
+from hub.disclosure import DisclosureGate
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import ChildRecordEntry
@@ -109,7 +109,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": q[49] * 1000, "p95": q[94] * 1000, "p99": q[98] * 1000}
 
 
-def timed_views(service: ChronologyService, child: ChildRef, reads: int) -> list[float]:
+def timed_views(service: DisclosureGate, child: ChildRef, reads: int) -> list[float]:
     timings = []
     for _ in range(reads):
         begun = time.perf_counter()

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import structlog
@@ -41,8 +39,7 @@ from hub.audit import AuditLedger
 from hub.chronology_projection import ChronologyProjection, ChronologySnapshot
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
 from hub.domain.canonical_event import ChildRef
-from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
-from hub.domain.patterns import detect_patterns
+from hub.domain.chronology import ChronologyEntry
 from hub.domain.records import (
     AuditEntry,
     BreakGlassGranted,
@@ -50,25 +47,30 @@ from hub.domain.records import (
     WithholdingIndexed,
 )
 from hub.domain.relationships import ReviewCommission, derive_relationships, find_relationship
-from hub.policies.decision import AccessContext, Action, Decision, DecisionPoint, ItemAttributes
-from hub.policies.redaction import (
-    REDACTED,
-    RETRACTED,
-    RETRACTED_FIELDS,
-    SHIELDED,
-    Restrictions,
-    bounded,
-    bounded_details,
-    outside,
-    released_copy,
-    restrictions,
-    shape,
-    subject_access_withheld,
-    withholding_summary,
+from hub.policies.decision import AccessContext, Action, Decision, DecisionPoint
+from hub.policies.redaction import RETRACTED_FIELDS, subject_access_withheld
+from hub.release import (
+    ChronologyView,
+    Disclosure,
+    ReleaseItem,
+    Screening,
+    ShownEntry,
+    release_items,
+    released_patterns,
+    retracted_entry,
+    shown_entry,
+    wanted,
 )
 
 log = structlog.get_logger("hub.disclosure")
-__all__ = ["REDACTED", "RETRACTED", "SHIELDED", "DisclosureGate", "ShownEntry"]
+__all__ = [
+    "ChronologyView",
+    "Disclosure",
+    "DisclosureGate",
+    "Screening",
+    "ShownEntry",
+    "UnknownPractitionerError",
+]
 SUBJECT_ACCESS_WITHHELD = (
     "withheld by its publisher from some recipients as more detrimental to the child; not "
     "included: a data protection officer decides (DPA 2018 Schedule 3) before any release"
@@ -77,196 +79,6 @@ SUBJECT_ACCESS_WITHHELD = (
 
 class UnknownPractitionerError(LookupError):
     """The practitioner id is not in the directory: nothing is shown to an unknown person."""
-
-
-@dataclass(frozen=True)
-class ShownEntry:
-    """One chronology entry as a particular viewer may see it."""
-
-    ref: str
-    agency: str
-    agency_type: str
-    kind: str
-    categories: list[str]
-    occurred_at: datetime
-    recorded_at: datetime
-    received_at: datetime
-    summary: str | None
-    details: dict[str, Any]
-    sensitivity: str
-    status: str
-    replaced_by: str | None
-    household_ref: str | None
-    redacted: list[str]
-    shielded: list[str]
-    withheld_from: list[dict[str, Any]] | None  # only for data protection officers
-    lawful_basis: str | None  # of the rule that permitted it
-
-    @classmethod
-    def _assemble(cls, **values: Any) -> ShownEntry:
-        """Construct without the frozen dataclass's per-field `object.__setattr__` calls (a
-        quarter of the cost; a chronology builds a thousand per request). The caller passes
-        every field, as the generated __init__ would require."""
-        shown = object.__new__(cls)
-        shown.__dict__.update(values)
-        return shown
-
-    @property
-    def retracted(self) -> bool:
-        """A retracted record's stand-in: that it was retracted, nothing of what it said."""
-        return self.kind == RETRACTED
-
-    def as_dict(self) -> dict[str, Any]:
-        data = dict(vars(self))
-        for name in ("occurred_at", "recorded_at", "received_at"):
-            data[name] = data[name].isoformat()
-        return data
-
-
-@dataclass
-class ChronologyView:
-    """What the gate released to one viewer for one request (and what it audited)."""
-
-    child: str
-    practitioner: Practitioner
-    purpose: Purpose | None
-    action: Action
-    agreement_version: str
-    outcome: str
-    relationship: str | None
-    break_glass: BreakGlassGranted | None
-    entries: list[ShownEntry] = field(default_factory=list)
-    patterns: list[PatternFlag] = field(default_factory=list)
-    households: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sibling_streams: set[str] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
-    denied_reasons: list[str] = field(default_factory=list)
-    withheld: list[dict[str, Any]] = field(default_factory=list)  # subject access markers
-    audit_ref: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "child": self.child,
-            "practitioner": {
-                "id": self.practitioner.id,
-                "organisation": self.practitioner.organisation,
-                "role": self.practitioner.role.value,
-            },
-            "purpose": self.purpose.value if self.purpose else None,
-            "action": self.action.value,
-            "agreement_version": self.agreement_version,
-            "outcome": self.outcome,
-            "relationship": self.relationship,
-            "break_glass": None
-            if self.break_glass is None
-            else {
-                "reason": self.break_glass.reason,
-                "expires_at": self.break_glass.expires_at.isoformat(),
-            },
-            "entries": [e.as_dict() for e in self.entries],
-            "patterns": [
-                {
-                    "code": p.code,
-                    "description": p.description,
-                    "refs": list(p.refs),
-                    "window_start": p.window_start.isoformat(),
-                    "window_end": p.window_end.isoformat(),
-                }
-                for p in self.patterns
-            ],
-            "households": self.households,
-            "denied_reasons": self.denied_reasons,
-            "notes": self.notes,
-            "audit_ref": self.audit_ref,
-        }
-
-
-@dataclass(frozen=True)
-class Disclosure:
-    """What a surface asks the gate to release.
-
-    `items` names what is wanted by publisher reference (`agency/event_id@revision`, or
-    `agency/event_id` for every revision of a record); None is the whole record. `fields` is
-    the surface's own limit on what may leave (`summary`, `details.<name>`, `details.*`);
-    anything else is redacted (for a system, left out). `redact` adds redactions beyond the
-    agreement's (a subject access export's, a feed recipient's own). `relationship` is one a
-    surface established for this disclosure alone (the enrolment or front door a notice was
-    routed by); otherwise the child's events decide.
-    `to_system`: a system recipient, from which shielded fields and any value carrying a child
-    identifier are left out rather than marked. `reuse_audit`: a delivery retried after a crash,
-    or a notice read again; an audit entry already written for the same recipient, action and
-    items, that redacted no more, stands for this one.
-    """
-
-    purpose: Purpose | None
-    action: Action = Action.VIEW
-    items: frozenset[str] | None = None
-    fields: frozenset[str] | None = None
-    relationship: RelationshipGrant | None = None
-    break_glass_reason: str | None = None
-    subject_access: bool = False
-    redact: frozenset[str] = frozenset()
-    to_system: bool = False
-    reuse_audit: bool = False
-    at: datetime | None = None  # a consumer's own clock (tests move it); otherwise now
-
-
-@dataclass(frozen=True)
-class Screening:
-    """Whether an item would be released to a recipient, without releasing it."""
-
-    permitted: bool
-    policies: tuple[str, ...]  # what refused it (policy ids, or "retracted"); empty if permitted
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    """What every viewer's release of one entry starts from (derived once per snapshot)."""
-
-    entry: ChronologyEntry
-    restricted: Restrictions
-    attributes: ItemAttributes
-    categories: tuple[str, ...]
-
-
-def _items(snapshot: ChronologySnapshot) -> list[_Item]:
-    """Each entry with its restrictions and what the policy looks at, once per snapshot.
-    Equal policy attributes share one object, so the decision point groups them by identity."""
-
-    def derive() -> list[_Item]:
-        restricted = restrictions(snapshot.entries)
-        interned: dict[ItemAttributes, ItemAttributes] = {}
-        items = []
-        for entry in snapshot.entries:
-            event, limits = entry.event, restricted[id(entry)]
-            attributes = ItemAttributes(
-                publisher=event.agency.id,
-                agency_type=event.agency.type.value,
-                kind=event.kind,
-                sensitivity=event.sensitivity,
-                categories=frozenset(c.value for c in event.categories),
-                withheld_roles=limits.withheld_roles,
-                withheld_agency_types=limits.withheld_agency_types,
-            )
-            items.append(
-                _Item(
-                    entry,
-                    limits,
-                    interned.setdefault(attributes, attributes),
-                    tuple(c.value for c in event.categories),
-                )
-            )
-        return items
-
-    found: list[_Item] = snapshot.derived("gate-items", derive)
-    return found
-
-
-def _wanted(item: _Item, items: frozenset[str] | None) -> bool:
-    if items is None:
-        return True
-    ref = item.entry.ref
-    return ref in items or ref.rpartition("@")[0] in items
 
 
 def _relationships(
@@ -399,7 +211,7 @@ class DisclosureGate:
         context = AccessContext(
             request.purpose, grant, break_glass is not None or new_grant is not None, now
         )
-        items = [i for i in _items(snapshot) if _wanted(i, request.items)]
+        items = [i for i in release_items(snapshot) if wanted(i, request.items)]
         decisions = (
             self._decisions.decide(
                 practitioner, request.action, [i.attributes for i in items], context
@@ -467,7 +279,7 @@ class DisclosureGate:
             _relationships(snapshot, tuple(self._audit.grants(child_stream).commissions())),
             now,
         )
-        wanted = [i for i in _items(snapshot) if _wanted(i, items)]
+        wanted = [i for i in release_items(snapshot) if wanted(i, items)]
         if not wanted:
             return {}
         decisions = self._decisions.decide(
@@ -509,7 +321,7 @@ class DisclosureGate:
         )
         glass = None if grant else grants.active_break_glass(practitioner.id, at)
         snapshot = ChronologySnapshot(tuple(held))
-        items = _items(snapshot)
+        items = release_items(snapshot)
         context = AccessContext(purpose, grant, glass is not None, at)
         decisions = (
             self._decisions.decide(
@@ -611,7 +423,7 @@ class DisclosureGate:
         request: Disclosure,
         agreement: str,
         grant: RelationshipGrant | None,
-        items: Sequence[_Item],
+        items: Sequence[ReleaseItem],
         decisions: Sequence[Decision],
         snapshot: ChronologySnapshot,
         at: datetime,
@@ -630,7 +442,7 @@ class DisclosureGate:
         if not items:
             return view
         reasons: Counter[str] = Counter()
-        released: list[ChronologyEntry] = []
+        released: list[tuple[ShownEntry, ChronologyEntry]] = []
         is_dpo = practitioner.role is Role.DATA_PROTECTION_OFFICER
         for item, decision in zip(items, decisions, strict=True):
             if not decision.permitted:
@@ -653,14 +465,14 @@ class DisclosureGate:
             if (limits.retracted_by and practitioner.organisation != entry.event.agency.id) or (
                 ceiling is not None and ceiling.retracted
             ):
-                view.entries.append(self._retracted(item, limits, decision.lawful_basis))
+                view.entries.append(retracted_entry(item, decision.lawful_basis))
                 continue
-            shown, out = self._shaped(item, decision, request, is_dpo, ceiling)
+            shown, derivable = shown_entry(item, decision, request, dpo=is_dpo, ceiling=ceiling)
             view.entries.append(shown)
-            if out is not None:
-                released.append(out)
+            if derivable is not None:
+                released.append((shown, derivable))
         self._group_households(view, practitioner, {i.entry.stream for i in items}, at)
-        view.patterns = self._patterns(snapshot, released)
+        view.patterns = released_patterns(snapshot, released)
         if not view.entries:
             view.outcome = "denied"
             view.denied_reasons = sorted(reasons) or (
@@ -669,96 +481,6 @@ class DisclosureGate:
         else:
             view.outcome = "partially-disclosed" if reasons or view.withheld else "disclosed"
         return view
-
-    def _shaped(
-        self,
-        item: _Item,
-        decision: Decision,
-        request: Disclosure,
-        is_dpo: bool,
-        ceiling: ShownEntry | None,
-    ) -> tuple[ShownEntry, ChronologyEntry | None]:
-        """The entry as released, and (if current) the entry patterns may be derived from."""
-        entry = item.entry
-        event = entry.event
-        omit = frozenset() if request.fields is None else outside(event, request.fields)
-        shaped = shape(
-            event,
-            shielded=item.restricted.shielded,
-            redact=decision.redact | request.redact,
-            omit=omit,
-            for_system=request.to_system,
-        )
-        summary, details = shaped.summary, shaped.details
-        if ceiling is not None and (ceiling.redacted or ceiling.shielded):
-            summary = bounded(summary, ceiling.summary)
-            details = bounded_details(details, ceiling.details)
-        shown = ShownEntry._assemble(
-            ref=entry.ref,
-            agency=event.agency.id,
-            agency_type=item.attributes.agency_type,
-            kind=event.kind,
-            categories=list(item.categories),
-            occurred_at=event.occurred_at,
-            recorded_at=event.recorded_at,
-            received_at=entry.received_at,
-            summary=summary,
-            details=details,
-            sensitivity=event.sensitivity,
-            status=entry.status.value,
-            replaced_by=entry.replaced_by,
-            household_ref=event.household_ref,
-            redacted=list(
-                dict.fromkeys([*shaped.redacted, *(ceiling.redacted if ceiling else ())])
-            ),
-            shielded=list(shaped.shielded),
-            withheld_from=withholding_summary(item.restricted.withholdings) if is_dpo else None,
-            lawful_basis=decision.lawful_basis,
-        )
-        if entry.status is not EntryStatus.CURRENT:
-            return shown, None
-        if not shown.redacted and not shown.shielded and len(details) == len(event.details):
-            return shown, entry  # released whole: derive from the entry as it is
-        return shown, released_copy(entry, summary, details)
-
-    @staticmethod
-    def _retracted(item: _Item, limits: Restrictions, lawful_basis: str | None) -> ShownEntry:
-        """A retracted record as anyone outside its publisher sees it: who published it, when
-        the hub received it, that it was retracted and by what; nothing of what it said."""
-        entry = item.entry
-        return ShownEntry._assemble(
-            ref=entry.ref,
-            agency=entry.event.agency.id,
-            agency_type=item.attributes.agency_type,
-            kind=RETRACTED,
-            categories=[],
-            occurred_at=entry.received_at,
-            recorded_at=entry.received_at,
-            received_at=entry.received_at,
-            summary=RETRACTED,
-            details={},
-            sensitivity="standard",
-            status=EntryStatus.RETRACTED.value,
-            replaced_by=limits.retracted_by,
-            household_ref=None,
-            redacted=list(RETRACTED_FIELDS),
-            shielded=[],
-            withheld_from=None,
-            lawful_basis=lawful_basis,
-        )
-
-    @staticmethod
-    def _patterns(
-        snapshot: ChronologySnapshot, released: list[ChronologyEntry]
-    ) -> list[PatternFlag]:
-        """Pattern flags from the released current entries only: a shielded or withheld fact
-        cannot reappear in a flag's text. Most viewers are released the same entries, so the
-        flags are kept per snapshot and release."""
-        key = ("patterns", tuple((id(e.event), e.ref) for e in released))
-        flags: tuple[PatternFlag, ...] = snapshot.derived(
-            key, lambda: tuple(detect_patterns(released))
-        )
-        return list(flags)
 
     def _group_households(
         self, view: ChronologyView, practitioner: Practitioner, own: set[str], now: datetime
@@ -799,7 +521,7 @@ class DisclosureGate:
     def _audit_entry(
         view: ChronologyView,
         child_stream: str,
-        items: Sequence[_Item],
+        items: Sequence[ReleaseItem],
         decisions: Sequence[Decision],
         break_glass: BreakGlassGranted | None,
         new_grant: tuple[str, timedelta] | None,

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 import cedarpy
 
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
-from hub.domain.canonical_event import CanonicalEvent
 from hub.policies.agreements import SENSITIVITY_RANK, Agreement, AgreementRegistry
 from hub.policies.cedar_policies import (
     GUARDS,
@@ -53,7 +52,9 @@ class AccessContext:
 
 @dataclass(frozen=True)
 class ItemAttributes:
-    """What the policy may look at about one event (never its content)."""
+    """What the policy may look at about one event (never its content). The withholdings are
+    the ones in force for the item: its own and its record's latest revision's (the gate works
+    them out, `hub.policies.redaction.restrictions`)."""
 
     publisher: str
     agency_type: str
@@ -84,20 +85,6 @@ class ItemAttributes:
 
     def __hash__(self) -> int:
         return self._hash
-
-    @classmethod
-    def of(cls, event: CanonicalEvent) -> ItemAttributes:
-        return cls(
-            publisher=event.agency.id,
-            agency_type=event.agency.type.value,
-            kind=event.kind,
-            sensitivity=event.sensitivity,
-            categories=frozenset(c.value for c in event.categories),
-            withheld_roles=frozenset(w.role for w in event.withheld_from if w.role),
-            withheld_agency_types=frozenset(
-                w.agency_type.value for w in event.withheld_from if w.agency_type
-            ),
-        )
 
 
 @dataclass(frozen=True)

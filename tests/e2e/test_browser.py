@@ -27,10 +27,11 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hub.api.pages import Filters, page_templates
 from hub.api.sessions import Session
-from hub.disclosure import REDACTED, SHIELDED, ChronologyView, ShownEntry
+from hub.disclosure import ChronologyView, ShownEntry
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.taxonomy import AgencyType
 from hub.policies.decision import Action
+from hub.policies.redaction import REDACTED, SHIELDED
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 GATE = "hub/disclosure.py"
+RELEASE = "hub/release.py"  # the gate's pure part: what one decided entry releases
 REDACTION = "hub/policies/redaction.py"
 MARKERS = {"[redacted]", "[shielded]", "[retracted]"}
 # The log scrubber masks what must never be logged; it shapes no disclosure.
@@ -58,8 +59,11 @@ def test_only_the_redaction_module_writes_markers() -> None:
 
 
 def test_only_the_gate_shapes_event_content() -> None:
-    """`shape` (shielding and redaction) and the restrictions of a record are called by the
-    gate alone."""
+    """`shape` (shielding and redaction), a record's restrictions and the release of one entry
+    are called by the gate alone."""
     for name in ("shape", "restrictions", "released_copy"):
         users = {module for module, tree in modules() if calls(tree, name)}
-        assert users <= {GATE, REDACTION}, (name, users)
+        assert users and users <= {RELEASE, REDACTION}, (name, users)
+    for name in ("shown_entry", "retracted_entry", "released_patterns", "release_items"):
+        users = {module for module, tree in modules() if calls(tree, name)}
+        assert users == {GATE}, (name, users)

@@ -1,0 +1,315 @@
+"""What the disclosure gate releases, and the pure part of releasing it.
+
+The shapes surfaces receive (`ShownEntry`, `ChronologyView`) and ask with (`Disclosure`,
+`Screening`); and, for one decided entry, what the viewer is released of it: shaped by the
+record's restrictions, the decision's and the surface's redactions, or a retracted record's
+stand-in; and the pattern flags of what was released. No I/O: `hub/disclosure.py` reads the
+record, decides, audits and calls these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hub.chronology_projection import ChronologySnapshot
+from hub.domain.access import Practitioner, Purpose, RelationshipGrant
+from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
+from hub.domain.patterns import detect_patterns
+from hub.domain.records import BreakGlassGranted
+from hub.policies.decision import Action, Decision, ItemAttributes
+from hub.policies.redaction import (
+    RETRACTED,
+    RETRACTED_FIELDS,
+    Restrictions,
+    bounded,
+    bounded_details,
+    outside,
+    released_copy,
+    restrictions,
+    shape,
+    withholding_summary,
+)
+
+
+@dataclass(frozen=True)
+class ShownEntry:
+    """One chronology entry as a particular viewer may see it."""
+
+    ref: str
+    agency: str
+    agency_type: str
+    kind: str
+    categories: list[str]
+    occurred_at: datetime
+    recorded_at: datetime
+    received_at: datetime
+    summary: str | None
+    details: dict[str, Any]
+    sensitivity: str
+    status: str
+    replaced_by: str | None
+    household_ref: str | None
+    redacted: list[str]
+    shielded: list[str]
+    withheld_from: list[dict[str, Any]] | None  # only for data protection officers
+    lawful_basis: str | None  # of the rule that permitted it
+
+    @classmethod
+    def _assemble(cls, **values: Any) -> ShownEntry:
+        """Construct without the frozen dataclass's per-field `object.__setattr__` calls (a
+        quarter of the cost; a chronology builds a thousand per request). The caller passes
+        every field, as the generated __init__ would require."""
+        shown = object.__new__(cls)
+        shown.__dict__.update(values)
+        return shown
+
+    @property
+    def retracted(self) -> bool:
+        """A retracted record's stand-in: that it was retracted, nothing of what it said."""
+        return self.kind == RETRACTED
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(vars(self))
+        for name in ("occurred_at", "recorded_at", "received_at"):
+            data[name] = data[name].isoformat()
+        return data
+
+
+@dataclass
+class ChronologyView:
+    """What the gate released to one viewer for one request (and what it audited)."""
+
+    child: str
+    practitioner: Practitioner
+    purpose: Purpose | None
+    action: Action
+    agreement_version: str
+    outcome: str
+    relationship: str | None
+    break_glass: BreakGlassGranted | None
+    entries: list[ShownEntry] = field(default_factory=list)
+    patterns: list[PatternFlag] = field(default_factory=list)
+    households: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sibling_streams: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    denied_reasons: list[str] = field(default_factory=list)
+    withheld: list[dict[str, Any]] = field(default_factory=list)  # subject access markers
+    audit_ref: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "child": self.child,
+            "practitioner": {
+                "id": self.practitioner.id,
+                "organisation": self.practitioner.organisation,
+                "role": self.practitioner.role.value,
+            },
+            "purpose": self.purpose.value if self.purpose else None,
+            "action": self.action.value,
+            "agreement_version": self.agreement_version,
+            "outcome": self.outcome,
+            "relationship": self.relationship,
+            "break_glass": None
+            if self.break_glass is None
+            else {
+                "reason": self.break_glass.reason,
+                "expires_at": self.break_glass.expires_at.isoformat(),
+            },
+            "entries": [e.as_dict() for e in self.entries],
+            "patterns": [
+                {
+                    "code": p.code,
+                    "description": p.description,
+                    "refs": list(p.refs),
+                    "window_start": p.window_start.isoformat(),
+                    "window_end": p.window_end.isoformat(),
+                }
+                for p in self.patterns
+            ],
+            "households": self.households,
+            "denied_reasons": self.denied_reasons,
+            "notes": self.notes,
+            "audit_ref": self.audit_ref,
+        }
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What a surface asks the gate to release.
+
+    `items` names what is wanted by publisher reference (`agency/event_id@revision`, or
+    `agency/event_id` for every revision of a record); None is the whole record. `fields` is
+    the surface's own limit on what may leave (`summary`, `details.<name>`, `details.*`);
+    anything else is redacted (for a system, left out). `redact` adds redactions beyond the
+    agreement's (a subject access export's, a feed recipient's own). `relationship` is one a
+    surface established for this disclosure alone (the enrolment or front door a notice was
+    routed by); otherwise the child's events decide.
+    `to_system`: a system recipient, from which shielded fields and any value carrying a child
+    identifier are left out rather than marked. `reuse_audit`: a delivery retried after a crash,
+    or a notice read again; an audit entry already written for the same recipient, action and
+    items, that redacted no more, stands for this one.
+    """
+
+    purpose: Purpose | None
+    action: Action = Action.VIEW
+    items: frozenset[str] | None = None
+    fields: frozenset[str] | None = None
+    relationship: RelationshipGrant | None = None
+    break_glass_reason: str | None = None
+    subject_access: bool = False
+    redact: frozenset[str] = frozenset()
+    to_system: bool = False
+    reuse_audit: bool = False
+    at: datetime | None = None  # a consumer's own clock (tests move it); otherwise now
+
+
+@dataclass(frozen=True)
+class Screening:
+    """Whether an item would be released to a recipient, without releasing it."""
+
+    permitted: bool
+    policies: tuple[str, ...]  # what refused it (policy ids, or "retracted"); empty if permitted
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseItem:
+    """What every viewer's release of one entry starts from (derived once per snapshot)."""
+
+    entry: ChronologyEntry
+    restricted: Restrictions
+    attributes: ItemAttributes
+    categories: tuple[str, ...]
+
+
+def release_items(snapshot: ChronologySnapshot) -> list[ReleaseItem]:
+    """Each entry with its restrictions and what the policy looks at, once per snapshot.
+    Equal policy attributes share one object, so the decision point groups them by identity."""
+
+    def derive() -> list[ReleaseItem]:
+        restricted = restrictions(snapshot.entries)
+        interned: dict[ItemAttributes, ItemAttributes] = {}
+        items = []
+        for entry in snapshot.entries:
+            event, limits = entry.event, restricted[id(entry)]
+            attributes = ItemAttributes(
+                publisher=event.agency.id,
+                agency_type=event.agency.type.value,
+                kind=event.kind,
+                sensitivity=event.sensitivity,
+                categories=frozenset(c.value for c in event.categories),
+                withheld_roles=limits.withheld_roles,
+                withheld_agency_types=limits.withheld_agency_types,
+            )
+            items.append(
+                ReleaseItem(
+                    entry,
+                    limits,
+                    interned.setdefault(attributes, attributes),
+                    tuple(c.value for c in event.categories),
+                )
+            )
+        return items
+
+    found: list[ReleaseItem] = snapshot.derived("release-items", derive)
+    return found
+
+
+def wanted(item: ReleaseItem, items: frozenset[str] | None) -> bool:
+    """Whether a request names this entry: by its reference, or by its record (every revision)."""
+    if items is None:
+        return True
+    ref = item.entry.ref
+    return ref in items or ref.rpartition("@")[0] in items
+
+
+def shown_entry(
+    item: ReleaseItem,
+    decision: Decision,
+    request: Disclosure,
+    *,
+    dpo: bool,
+    ceiling: ShownEntry | None = None,
+) -> tuple[ShownEntry, ChronologyEntry | None]:
+    """The entry as released to one viewer, and (if current) the entry pattern flags may be
+    derived from: the released content, markers in place of what was withheld. `ceiling`: what
+    a wider release (a reviewer's) gave of the same entry, which this one may not exceed."""
+    entry = item.entry
+    event = entry.event
+    omit = frozenset() if request.fields is None else outside(event, request.fields)
+    shaped = shape(
+        event,
+        shielded=item.restricted.shielded,
+        redact=decision.redact | request.redact,
+        omit=omit,
+        for_system=request.to_system,
+    )
+    summary, details = shaped.summary, shaped.details
+    if ceiling is not None and (ceiling.redacted or ceiling.shielded):
+        summary = bounded(summary, ceiling.summary)
+        details = bounded_details(details, ceiling.details)
+    shown = ShownEntry._assemble(
+        ref=entry.ref,
+        agency=event.agency.id,
+        agency_type=item.attributes.agency_type,
+        kind=event.kind,
+        categories=list(item.categories),
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        received_at=entry.received_at,
+        summary=summary,
+        details=details,
+        sensitivity=event.sensitivity,
+        status=entry.status.value,
+        replaced_by=entry.replaced_by,
+        household_ref=event.household_ref,
+        redacted=list(dict.fromkeys([*shaped.redacted, *(ceiling.redacted if ceiling else ())])),
+        shielded=list(shaped.shielded),
+        withheld_from=withholding_summary(item.restricted.withholdings) if dpo else None,
+        lawful_basis=decision.lawful_basis,
+    )
+    if entry.status is not EntryStatus.CURRENT:
+        return shown, None
+    if not shown.redacted and not shown.shielded and len(details) == len(event.details):
+        return shown, entry  # released whole: derive from the entry as it is
+    return shown, released_copy(entry, summary, details)
+
+
+def retracted_entry(item: ReleaseItem, lawful_basis: str | None) -> ShownEntry:
+    """A retracted record as anyone outside its publisher sees it: who published it, when the
+    hub received it, that it was retracted and by what; nothing of what it said."""
+    entry = item.entry
+    return ShownEntry._assemble(
+        ref=entry.ref,
+        agency=entry.event.agency.id,
+        agency_type=item.attributes.agency_type,
+        kind=RETRACTED,
+        categories=[],
+        occurred_at=entry.received_at,
+        recorded_at=entry.received_at,
+        received_at=entry.received_at,
+        summary=RETRACTED,
+        details={},
+        sensitivity="standard",
+        status=EntryStatus.RETRACTED.value,
+        replaced_by=item.restricted.retracted_by,
+        household_ref=None,
+        redacted=list(RETRACTED_FIELDS),
+        shielded=[],
+        withheld_from=None,
+        lawful_basis=lawful_basis,
+    )
+
+
+def released_patterns(
+    snapshot: ChronologySnapshot, released: list[tuple[ShownEntry, ChronologyEntry]]
+) -> list[PatternFlag]:
+    """Pattern flags from the released current entries only, so a shielded, redacted or
+    withheld fact cannot reappear in a flag's text. The entries a viewer is released are fixed
+    by the snapshot and each entry's redactions and shields, so the flags are kept per snapshot
+    and that release (most viewers share one)."""
+    key = ("patterns", tuple((s.ref, tuple(s.redacted), tuple(s.shielded)) for s, _ in released))
+    entries = [entry for _, entry in released]
+    flags: tuple[PatternFlag, ...] = snapshot.derived(key, lambda: tuple(detect_patterns(entries)))
+    return list(flags)
