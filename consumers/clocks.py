@@ -106,11 +106,11 @@ def uk_date(moment: datetime) -> date:
 
 
 def _new_child() -> Document:
+    """A child's clock state. No identifier: which child an alert is about is released by
+    the disclosure gate when it is shown (`list_alerts`), never kept here."""
     return {
-        "identifier": None,
         "facts": {},
         "links": {},
-        "linked_nhs": None,
         "merged_into": None,
         "clocks": [],
         "scheduled": None,
@@ -151,13 +151,6 @@ class ClocksConsumer:
         if entry.entry_type != "agency-event":
             return
         body = entry.body
-        if body["kind"] == "identity.linked":
-            # Remember the NHS number, so the NHS stream's clocks can say whose they are even
-            # if nothing else about the child was recorded against it.
-            doc = documents.get(child_document(stream)) or _new_child()
-            doc["linked_nhs"] = body["details"]["nhs_number"]
-            documents.put(child_document(stream), doc)
-            return
         fact = fact_from_event(body, stream)
         if fact is None:
             return
@@ -168,10 +161,6 @@ class ClocksConsumer:
         stored = doc["facts"].get(fact.ref)
         if stored is not None and stored["revision"] >= fact.revision:
             return  # an earlier revision arriving after a later one
-        child = body.get("child") or {}
-        doc["identifier"] = (
-            doc["identifier"] or child.get("nhs_number") or child.get("provisional_id")
-        )
         doc["facts"][fact.ref] = fact.as_dict()
         documents.put(child_document(stream), doc)
         self._refresh(documents, doc.get("merged_into") or stream, today)
@@ -186,7 +175,6 @@ class ClocksConsumer:
         own["links"][provisional] = state
         if state == "linked":
             other["merged_into"] = stream
-            own["identifier"] = own["identifier"] or other.get("linked_nhs")
         elif other.get("merged_into") == stream:
             other["merged_into"] = None
         documents.put(child_document(stream), own)
