@@ -279,17 +279,17 @@ class DisclosureGate:
             _relationships(snapshot, tuple(self._audit.grants(child_stream).commissions())),
             now,
         )
-        wanted = [i for i in release_items(snapshot) if wanted(i, items)]
-        if not wanted:
+        asked = [i for i in release_items(snapshot) if wanted(i, items)]
+        if not asked:
             return {}
         decisions = self._decisions.decide(
             viewer,
             action,
-            [i.attributes for i in wanted],
+            [i.attributes for i in asked],
             AccessContext(purpose, grant, False, now),
         )
         screened = {}
-        for item, decision in zip(wanted, decisions, strict=True):
+        for item, decision in zip(asked, decisions, strict=True):
             if not decision.permitted:
                 screened[item.entry.ref] = Screening(False, decision.policies)
             elif item.restricted.retracted_by and viewer.organisation != item.attributes.publisher:
@@ -553,21 +553,28 @@ class DisclosureGate:
         )
 
     def _audited_before(self, child_stream: str, entry: AuditEntry) -> str | None:
-        """An audit entry already written for this recipient, action and items that redacted
-        no more than this release does (a delivery retried after a crash, a notice read again),
-        so the same disclosure is not audited twice; one that would show more is audited."""
-        if not entry.disclosed:
+        """An audit entry already written for the same recipient, action and items (a
+        delivery retried after a crash, a notice read again), so the same disclosure is not
+        audited twice: one that disclosed these items and redacted no more than this release
+        does, or one that withheld the same items from them. One that would show more is new."""
+        if not entry.disclosed and not entry.withheld:
             return None
         for record in self._audit.for_child(child_stream):
             if (
-                isinstance(record, DisclosureAudited)
-                and record.practitioner_id == entry.practitioner_id
-                and record.action == entry.action
-                and set(entry.disclosed) <= set(record.disclosed)
+                not isinstance(record, DisclosureAudited)
+                or record.practitioner_id != entry.practitioner_id
+                or record.action != entry.action
+            ):
+                continue
+            same = (
+                set(entry.disclosed) <= set(record.disclosed)
                 and all(
                     set(record.redacted.get(ref, ())) <= set(entry.redacted.get(ref, ()))
                     for ref in entry.disclosed
                 )
-            ):
+                if entry.disclosed
+                else record.outcome == entry.outcome and set(entry.withheld) <= set(record.withheld)
+            )
+            if same:
                 return f"{record.originator_id.hex}@{record.originator_version}"
         return None
