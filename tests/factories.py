@@ -111,3 +111,25 @@ def ingest_service(hub: Any, clock: Any) -> IngestService:
         clock_skew=timedelta(seconds=hub.settings.clock_skew_seconds),
         clock=clock,
     )
+
+
+POLICE_DPO = {
+    "id": "dpo-police",
+    "name": "Test Police DPO",
+    "organisation": "shire-constabulary",
+    "agency_type": "police",
+    "role": "data-protection-officer",
+}
+
+
+def directory_with_police_dpo(path: Any) -> Any:
+    """The demo partnership's directory with a police DPO beside the council's, written to
+    `path` (for tests of what each organisation's DPO may see)."""
+    import yaml
+
+    from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+
+    directory = yaml.safe_load(SAMPLE_DIRECTORY_PATH.read_text())
+    directory["practitioners"].append(POLICE_DPO)
+    path.write_text(yaml.safe_dump(directory))
+    return path

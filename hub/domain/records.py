@@ -133,28 +133,11 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
-class DisclosureAudited(HubRecord):
-    """One access decision (an `AuditEntry`), written before anything is disclosed (denials
-    too)."""
+class DisclosureAudited(HubRecord, AuditEntry):
+    """One access decision (an `AuditEntry`, its fields), as the ledger stores it: written
+    before anything is disclosed (denials too)."""
 
     key_scope: ClassVar[str] = "audit"
-
-    practitioner_id: str
-    organisation: str
-    role: str
-    action: str
-    purpose: str | None
-    lawful_basis: str | None
-    agreement_version: str
-    child_stream: str
-    outcome: str  # "disclosed" | "partially-disclosed" | "denied" | "no-record"
-    disclosed: list[str]
-    redacted: dict[str, list[str]]
-    withheld: list[str]
-    denied: dict[str, int]  # reason -> how many items
-    relationship: str | None  # "<basis> via <source event>"
-    break_glass_reason: str | None
-    siblings: list[str]  # pseudonyms of siblings whose identity was shown (household groups)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from consumers.encompass import EncompassConsumer
-from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
@@ -26,7 +24,12 @@ from hub.domain.records import DisclosureAudited
 from hub.ingest import InboundMessage
 from hub.policies.redaction import REDACTED, RETRACTED, SHIELDED
 from hub.settings import HubSettings
-from tests.factories import event_days_ago, nhs_number, register_agencies
+from tests.factories import (
+    directory_with_police_dpo,
+    event_days_ago,
+    nhs_number,
+    register_agencies,
+)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LA = {"id": "shire-county-council", "type": "local-authority"}
@@ -35,22 +38,12 @@ SCHOOL = {"id": "school-100001", "type": "education"}
 REFUGE = "GATECANARY-Kestrel-Refuge-Unit-7"
 VOICE = "GATECANARY-I hid under the stairs"
 ADDRESS = "GATECANARY-14 Heron Close"
-POLICE_DPO = {
-    "id": "dpo-police",
-    "name": "Test Police DPO",
-    "organisation": "shire-constabulary",
-    "agency_type": "police",
-    "role": "data-protection-officer",
-}
 
 
 @pytest.fixture
 def gate_hub(settings: HubSettings, tmp_path: Path) -> Iterator[Hub]:
     """The demo partnership's directory with a police DPO beside the council's."""
-    directory = yaml.safe_load(SAMPLE_DIRECTORY_PATH.read_text())
-    directory["practitioners"].append(POLICE_DPO)
-    path = tmp_path / "practitioners.yaml"
-    path.write_text(yaml.safe_dump(directory))
+    path = directory_with_police_dpo(tmp_path / "practitioners.yaml")
     hub = bootstrap(settings.model_copy(update={"directory": path}))
     register_agencies(hub)
     yield hub

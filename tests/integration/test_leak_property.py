@@ -40,7 +40,6 @@ from hypothesis import strategies as st
 from consumers.clocks import list_alerts
 from consumers.encompass import EncompassConsumer
 from consumers.feed import FeedConsumer, FeedProducer, kafka_producer
-from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.api.app import create_app
 from hub.api.tokens import issue_dev_token
 from hub.bootstrap import Hub, bootstrap
@@ -51,7 +50,12 @@ from hub.identities import IdentityService
 from hub.ingest import InboundMessage
 from hub.review_pack import build_pack, render_html
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number, register_agencies
+from tests.factories import (
+    directory_with_police_dpo,
+    event_dict,
+    nhs_number,
+    register_agencies,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -60,13 +64,6 @@ LA = {"id": "shire-county-council", "type": "local-authority"}
 POLICE = {"id": "shire-constabulary", "type": "police"}
 ICB = {"id": "shire-icb", "type": "health"}
 SCHOOL = {"id": "school-100001", "type": "education"}
-POLICE_DPO = {
-    "id": "dpo-police",
-    "name": "Test Police DPO",
-    "organisation": "shire-constabulary",
-    "agency_type": "police",
-    "role": "data-protection-officer",
-}
 
 
 @dataclass(frozen=True)
@@ -242,9 +239,7 @@ class SpyProducer:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: str) -> Iterator[World]:
     root = tmp_path_factory.mktemp("leak-property")
-    directory = yaml.safe_load(SAMPLE_DIRECTORY_PATH.read_text())
-    directory["practitioners"].append(POLICE_DPO)
-    (root / "practitioners.yaml").write_text(yaml.safe_dump(directory))
+    directory_with_police_dpo(root / "practitioners.yaml")
     recipients = {
         "recipients": [
             {

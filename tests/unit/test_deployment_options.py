@@ -218,8 +218,8 @@ def test_ingest_and_access_counters() -> None:
 
     denied = value("hub_denials_total", action="unit-view")
     glass = value("hub_break_glass_total")
-    metrics.record_access("unit-view", "denied", break_glass=False)
-    metrics.record_access("unit-view", "disclosed", break_glass=True)
+    metrics.count_access("unit-view", "denied", break_glass=False)
+    metrics.count_access("unit-view", "disclosed", break_glass=True)
     assert value("hub_denials_total", action="unit-view") == denied + 1
     assert value("hub_disclosures_total", action="unit-view", outcome="disclosed") >= 1
     assert value("hub_break_glass_total") == glass + 1
