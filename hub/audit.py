@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -240,7 +240,7 @@ class AuditLedger(Application[UUID]):
                 originator_id=stream,
                 originator_version=self._last_version(stream) + 1,
                 timestamp=at,
-                **asdict(audited),
+                **vars(audited),  # the entry's own fields: its lists are not shared elsewhere
             )
             written[:] = [entry]
             index = self.practitioner_stream(practitioner)

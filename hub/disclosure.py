@@ -291,11 +291,11 @@ class DisclosureGate:
         screened = {}
         for item, decision in zip(asked, decisions, strict=True):
             if not decision.permitted:
-                screened[item.entry.ref] = Screening(False, decision.policies)
+                screened[item.ref] = Screening(False, decision.policies)
             elif item.restricted.retracted_by and viewer.organisation != item.attributes.publisher:
-                screened[item.entry.ref] = Screening(False, ("retracted",))
+                screened[item.ref] = Screening(False, ("retracted",))
             else:
-                screened[item.entry.ref] = Screening(True, ())
+                screened[item.ref] = Screening(True, ())
         return screened
 
     def as_of(
@@ -442,7 +442,7 @@ class DisclosureGate:
         if not items:
             return view
         reasons: Counter[str] = Counter()
-        released: list[tuple[ShownEntry, ChronologyEntry]] = []
+        released: list[tuple[ReleaseItem, ShownEntry, ChronologyEntry]] = []
         is_dpo = practitioner.role is Role.DATA_PROTECTION_OFFICER
         for item, decision in zip(items, decisions, strict=True):
             if not decision.permitted:
@@ -453,13 +453,13 @@ class DisclosureGate:
             if request.subject_access and subject_access_withheld(limits):
                 view.withheld.append(
                     {
-                        "ref": entry.ref,
+                        "ref": item.ref,
                         "agency": entry.event.agency.id,
                         "note": SUBJECT_ACCESS_WITHHELD,
                     }
                 )
                 continue
-            ceiling = bound.get(entry.ref) if bound is not None else None
+            ceiling = bound.get(item.ref) if bound is not None else None
             if bound is not None and ceiling is None:
                 continue  # the reviewer was not shown it: neither is its replay
             if (limits.retracted_by and practitioner.organisation != entry.event.agency.id) or (
@@ -470,7 +470,7 @@ class DisclosureGate:
             shown, derivable = shown_entry(item, decision, request, dpo=is_dpo, ceiling=ceiling)
             view.entries.append(shown)
             if derivable is not None:
-                released.append((shown, derivable))
+                released.append((item, shown, derivable))
         self._group_households(view, practitioner, {i.entry.stream for i in items}, at)
         view.patterns = released_patterns(snapshot, released)
         if not view.entries:
@@ -526,7 +526,7 @@ class DisclosureGate:
         break_glass: BreakGlassGranted | None,
         new_grant: tuple[str, timedelta] | None,
     ) -> AuditEntry:
-        withheld = [i.entry.ref for i, d in zip(items, decisions, strict=True) if d.withheld]
+        withheld = [i.ref for i, d in zip(items, decisions, strict=True) if d.withheld]
         withheld += [w["ref"] for w in view.withheld]
         denied: Counter[str] = Counter(
             p for d in decisions if not d.permitted and not d.withheld for p in d.policies

@@ -25,6 +25,7 @@ from hub.policies.redaction import (
     Restrictions,
     bounded,
     bounded_details,
+    copied,
     outside,
     released_copy,
     restrictions,
@@ -178,6 +179,9 @@ class ReleaseItem:
     """What every viewer's release of one entry starts from (derived once per snapshot)."""
 
     entry: ChronologyEntry
+    ref: str  # the entry's publisher reference, computed once
+    agency: str
+    status: str
     restricted: Restrictions
     attributes: ItemAttributes
     categories: tuple[str, ...]
@@ -205,6 +209,9 @@ def release_items(snapshot: ChronologySnapshot) -> list[ReleaseItem]:
             items.append(
                 ReleaseItem(
                     entry,
+                    entry.ref,
+                    event.agency.id,
+                    entry.status.value,
                     limits,
                     interned.setdefault(attributes, attributes),
                     tuple(c.value for c in event.categories),
@@ -220,8 +227,7 @@ def wanted(item: ReleaseItem, items: frozenset[str] | None) -> bool:
     """Whether a request names this entry: by its reference, or by its record (every revision)."""
     if items is None:
         return True
-    ref = item.entry.ref
-    return ref in items or ref.rpartition("@")[0] in items
+    return item.ref in items or item.ref.rpartition("@")[0] in items
 
 
 def shown_entry(
@@ -237,21 +243,32 @@ def shown_entry(
     a wider release (a reviewer's) gave of the same entry, which this one may not exceed."""
     entry = item.entry
     event = entry.event
-    omit = frozenset() if request.fields is None else outside(event, request.fields)
-    shaped = shape(
-        event,
-        shielded=item.restricted.shielded,
-        redact=decision.redact | request.redact,
-        omit=omit,
-        for_system=request.to_system,
-    )
-    summary, details = shaped.summary, shaped.details
-    if ceiling is not None and (ceiling.redacted or ceiling.shielded):
-        summary = bounded(summary, ceiling.summary)
-        details = bounded_details(details, ceiling.details)
+    summary: str | None
+    if (
+        item.restricted.shielded
+        or decision.redact
+        or request.redact
+        or request.fields is not None
+        or request.to_system
+        or ceiling is not None
+    ):
+        omit = frozenset() if request.fields is None else outside(event, request.fields)
+        summary, details, redacted, shielded = shape(
+            event,
+            shielded=item.restricted.shielded,
+            redact=decision.redact | request.redact,
+            omit=omit,
+            for_system=request.to_system,
+        )
+        if ceiling is not None and (ceiling.redacted or ceiling.shielded):
+            summary = bounded(summary, ceiling.summary)
+            details = bounded_details(details, ceiling.details)
+            redacted = tuple(dict.fromkeys([*redacted, *ceiling.redacted]))
+    else:  # most entries of most views: nothing to withhold, released whole
+        summary, details, redacted, shielded = event.summary, copied(event.details), (), ()
     shown = ShownEntry._assemble(
-        ref=entry.ref,
-        agency=event.agency.id,
+        ref=item.ref,
+        agency=item.agency,
         agency_type=item.attributes.agency_type,
         kind=event.kind,
         categories=list(item.categories),
@@ -261,17 +278,17 @@ def shown_entry(
         summary=summary,
         details=details,
         sensitivity=event.sensitivity,
-        status=entry.status.value,
+        status=item.status,
         replaced_by=entry.replaced_by,
         household_ref=event.household_ref,
-        redacted=list(dict.fromkeys([*shaped.redacted, *(ceiling.redacted if ceiling else ())])),
-        shielded=list(shaped.shielded),
+        redacted=list(redacted),
+        shielded=list(shielded),
         withheld_from=withholding_summary(item.restricted.withholdings) if dpo else None,
         lawful_basis=decision.lawful_basis,
     )
     if entry.status is not EntryStatus.CURRENT:
         return shown, None
-    if not shown.redacted and not shown.shielded and len(details) == len(event.details):
+    if not redacted and not shielded and len(details) == len(event.details):
         return shown, entry  # released whole: derive from the entry as it is
     return shown, released_copy(entry, summary, details)
 
@@ -281,8 +298,8 @@ def retracted_entry(item: ReleaseItem, lawful_basis: str | None) -> ShownEntry:
     hub received it, that it was retracted and by what; nothing of what it said."""
     entry = item.entry
     return ShownEntry._assemble(
-        ref=entry.ref,
-        agency=entry.event.agency.id,
+        ref=item.ref,
+        agency=item.agency,
         agency_type=item.attributes.agency_type,
         kind=RETRACTED,
         categories=[],
@@ -303,13 +320,23 @@ def retracted_entry(item: ReleaseItem, lawful_basis: str | None) -> ShownEntry:
 
 
 def released_patterns(
-    snapshot: ChronologySnapshot, released: list[tuple[ShownEntry, ChronologyEntry]]
+    snapshot: ChronologySnapshot,
+    released: list[tuple[ReleaseItem, ShownEntry, ChronologyEntry]],
 ) -> list[PatternFlag]:
     """Pattern flags from the released current entries only, so a shielded, redacted or
-    withheld fact cannot reappear in a flag's text. The entries a viewer is released are fixed
-    by the snapshot and each entry's redactions and shields, so the flags are kept per snapshot
-    and that release (most viewers share one)."""
-    key = ("patterns", tuple((s.ref, tuple(s.redacted), tuple(s.shielded)) for s, _ in released))
-    entries = [entry for _, entry in released]
+    withheld fact cannot reappear in a flag's text. What a viewer is released of the snapshot
+    is fixed by which of its entries they get and each one's redactions and shields, so the
+    flags are kept per snapshot and that release (most viewers share one). The snapshot holds
+    its entries, so their ids name them for as long as the flags are kept."""
+    key = (
+        "patterns",
+        tuple(
+            id(item.entry)
+            if entry is item.entry
+            else (id(item.entry), tuple(shown.redacted), tuple(shown.shielded))
+            for item, shown, entry in released
+        ),
+    )
+    entries = [entry for _, _, entry in released]
     flags: tuple[PatternFlag, ...] = snapshot.derived(key, lambda: tuple(detect_patterns(entries)))
     return list(flags)

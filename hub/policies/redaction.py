@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from hub.domain.canonical_event import CanonicalEvent, Withholding
 from hub.domain.chronology import ChronologyEntry, EntryStatus
@@ -115,18 +115,23 @@ def outside(event: CanonicalEvent, fields: frozenset[str]) -> frozenset[str]:
     )
 
 
-@dataclass(frozen=True)
-class Shaped:
-    """An event's content as one viewer may receive it."""
+class Shaped(NamedTuple):
+    """An event's content as one viewer may receive it (a tuple: a chronology shapes a
+    thousand per request)."""
 
     summary: str | None  # None: left out (a system recipient, or a shielded summary)
     details: dict[str, Any]
     redacted: tuple[str, ...]  # paths marked [redacted], in the event's order
     shielded: tuple[str, ...]  # paths shielded by the publisher, sorted
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.redacted or self.shielded)
+
+def copied(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Details with nothing withheld, copied: a release never shares the stored event's
+    containers (it is cached and handed to every viewer)."""
+    return {
+        name: deepcopy(value) if isinstance(value, dict | list) else value
+        for name, value in details.items()
+    }
 
 
 def shape(
@@ -146,6 +151,8 @@ def shape(
     fields outside its limits and any value that carries a child identifier are left out
     altogether, because a system cannot be told to ignore a marker: their existence is not
     disclosed either; the agreement's redactions are marked."""
+    if not (shielded or redact or omit or for_system):
+        return Shaped(event.summary, copied(event.details), (), ())
     if not for_system:
         redact, omit = redact | omit, frozenset()
     summary: str | None
