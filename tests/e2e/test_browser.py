@@ -31,7 +31,7 @@ from hub.disclosure import ChronologyView, ShownEntry
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.taxonomy import AgencyType
 from hub.policies.decision import Action
-from hub.policies.redaction import REDACTED, SHIELDED
+from hub.policies.redaction import REDACTED, RETRACTED, RETRACTED_FIELDS, SHIELDED
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -481,6 +481,21 @@ def test_redactions_shielding_and_corrections_are_marked(
             redacted=["summary", "details.police_reference"],
         ),
         entry("shire-constabulary/N-2@1", status="retracted", replaced_by="N-3@1"),
+        # A retracted record as anyone outside its publisher is shown it: nothing it said.
+        entry(
+            "shire-constabulary/N-4@1",
+            kind=RETRACTED,
+            categories=[],
+            occurred_at=at + timedelta(days=1),
+            recorded_at=at + timedelta(days=1),
+            summary=RETRACTED,
+            details={},
+            sensitivity="standard",
+            status="retracted",
+            replaced_by="N-5@1",
+            redacted=list(RETRACTED_FIELDS),
+            shielded=[],
+        ),
     ]
     view = ChronologyView(
         child="9999939082",
@@ -520,7 +535,12 @@ def test_redactions_shielding_and_corrections_are_marked(
     page = new_page()
     page.goto("/")  # so the stylesheet's /static URL resolves against the hub
     page.set_content(html)
-    superseded, current, retracted = (page.locator("li.entry").nth(i) for i in range(3))
+    superseded, current, retracted, stand_in = (page.locator("li.entry").nth(i) for i in range(4))
+    expect(stand_in.locator("h3 .kind")).to_have_text("Retracted record")
+    expect(stand_in.locator(".status-note")).to_contain_text(
+        "shire-constabulary withdrew a record it had shared"
+    )
+    expect(stand_in.locator(".summary, .details, .redaction-note")).to_have_count(0)
     expect(superseded.locator(".status-note")).to_contain_text("Superseded by N-1@2")
     expect(retracted.locator(".status-note")).to_contain_text("Retracted by N-3@1")
     expect(current.locator(".status-note")).to_have_count(0)
