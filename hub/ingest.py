@@ -45,6 +45,10 @@ from hub.validation import Rejection, parse_message
 log = structlog.get_logger("hub.ingest")
 
 _VERSION_CACHE_SIZE = 50_000
+# What is kept of a message larger than the limit: its first bytes (with its length and
+# digest). A row as large as the message made PostgreSQL inserts hang (psycopg's pipeline
+# waiting on the server, the server on the rest of the statement), stopping ingest.
+OVERSIZE_KEPT_BYTES = 4096
 _MAX_ATTEMPTS = 3
 _LINK_KINDS = frozenset({"identity.linked", "identity.unlinked"})
 
@@ -365,6 +369,10 @@ class IngestService:
             reason_code=rejection.code,
         )
         raw, child = message.value, self._named_child(message.value)
+        whole: tuple[int, str] | None = None
+        if len(raw) > OVERSIZE_KEPT_BYTES:  # (only an oversize message can be this long)
+            whole = (len(raw), hashlib.sha256(raw).hexdigest())
+            raw = raw[:OVERSIZE_KEPT_BYTES]
         if child is not None:  # erased with the child: sealed again with the child's key
             raw = seal(
                 self._store.keyring,
@@ -382,6 +390,8 @@ class IngestService:
             reason=rejection.reason,
             reason_code=rejection.code,
             raw_child=child,
+            raw_length=None if whole is None else whole[0],
+            raw_sha256=None if whole is None else whole[1],
         )
 
     def _named_child(self, value: bytes) -> str | None:

@@ -79,8 +79,13 @@ class QuarantineItem:
     received_at: datetime
     reason_code: str
     reason: str
-    size_bytes: int
+    size_bytes: int  # the message's own length
     raw: bytes | None  # None: it named a child whose record was erased since
+    sha256: str | None = None  # set when only the start of an oversize message was kept
+
+    @property
+    def truncated(self) -> bool:
+        return self.sha256 is not None
 
 
 def quarantined_messages(store: HubStore) -> list[QuarantineItem]:
@@ -101,7 +106,6 @@ def quarantined_messages(store: HubStore) -> list[QuarantineItem]:
                 )
             except DataKeyErasedError:
                 raw = None
-        size = 0 if raw is None else len(raw)
         items.append(
             QuarantineItem(
                 record.source,
@@ -109,8 +113,9 @@ def quarantined_messages(store: HubStore) -> list[QuarantineItem]:
                 record.timestamp,
                 record.reason_code,
                 record.reason,
-                size,
+                record.raw_length or (0 if raw is None else len(raw)),
                 raw,
+                record.raw_sha256,
             )
         )
     return items

@@ -39,6 +39,11 @@ class HubSettings(BaseSettings):
     kek: str | None = Field(default=None, description="base64 KEK; overrides the file provider")
     pseudonym_key: str | None = Field(default=None, description="base64 pseudonym key")
     max_message_bytes: int = 64 * 1024
+    max_request_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="the largest HTTP request body the API reads (larger: 413, nothing read)",
+    )
     clock_skew_seconds: int = 300
     batch_size: int = 1000
     kafka_bootstrap_timeout_ms: int = 30_000

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
+from hub.api.body_limit import BodyLimit
 from hub.api.pages import register_pages
 from hub.api.tokens import Caller, InvalidTokenError, TokenVerifier
 from hub.bootstrap import Hub
@@ -101,6 +102,7 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
     )
     app.state.hub = hub
     app.state.verifier = verifier
+    app.add_middleware(BodyLimit, max_bytes=hub.settings.max_request_bytes)
     publish_lock = threading.Lock()
 
     @app.middleware("http")

@@ -101,6 +101,8 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
             "reason": i.reason,
             "size_bytes": i.size_bytes,
             "raw_erased": i.raw is None,
+            "raw_kept_bytes": None if i.raw is None else len(i.raw),
+            "sha256": i.sha256,
             **(
                 {"raw_base64": None if i.raw is None else base64.b64encode(i.raw).decode()}
                 if args.include_raw
@@ -114,11 +116,12 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
         if not items:
             print("nothing quarantined")
         for i in items:
-            size = (
-                "raw bytes erased with the child's record"
-                if i.raw is None
-                else (f"{i.size_bytes:,} bytes")
-            )
+            if i.raw is None:
+                size = "raw bytes erased with the child's record"
+            elif i.truncated:
+                size = f"{i.size_bytes:,} bytes; the first {len(i.raw):,} kept, sha256 {i.sha256}"
+            else:
+                size = f"{i.size_bytes:,} bytes"
             print(f"{i.source} #{i.position}  [{i.reason_code}] {i.reason}  ({size})")
 
     emit(args, document, text)

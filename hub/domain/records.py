@@ -61,16 +61,20 @@ class MessageQuarantined(HubRecord):
     """A message ingest could not accept, kept with its raw bytes, its position and why.
 
     When the message names a child validly, its raw bytes are sealed again with that child's
-    data key (`raw_child` names the child's stream), so erasing the child erases them too."""
+    data key (`raw_child` names the child's stream), so erasing the child erases them too. Of an
+    oversize message only the first bytes are kept, with its length and SHA-256 digest, so no
+    single message can make a row (and an insert) as large as itself."""
 
     key_scope: ClassVar[str] = "quarantine"
 
     source: str
     position: int
-    raw: str  # base64 of the bytes exactly as received (sealed with the child's key if named)
+    raw: str  # base64 of the bytes as received (sealed with the child's key if named)
     reason: str
     reason_code: str
     raw_child: str | None = None
+    raw_length: int | None = None  # an oversize message: its whole length (raw is its start)
+    raw_sha256: str | None = None  # and the SHA-256 of all of it
 
 
 @dataclass(frozen=True)
