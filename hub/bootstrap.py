@@ -38,6 +38,7 @@ from hub.disclosure import DisclosureGate
 from hub.erasure import ErasureService
 from hub.ingest import IngestService
 from hub.integrity import IntegrityService
+from hub.key_check import check_keys
 from hub.onboarding import (
     AgencyRegistry,
     PostgresAgencyRegistry,
@@ -263,4 +264,12 @@ def bootstrap(settings: HubSettings | None = None) -> Hub:
     pseudonyms = Pseudonymiser(_pseudonym_key(settings))
     with schema_lock(settings):  # eventsourcing creates its tables when the schema is new
         store = HubStore(settings.eventsourcing_env(), keyring)
+    try:
+        keys = "HUB_KEK" if settings.kek else str(settings.keys_path)
+        check_keys(
+            store, key_store, keyring, pseudonyms, f"the store {settings.describe_store()} ({keys})"
+        )
+    except BaseException:
+        store.close()
+        raise
     return Hub(settings, store, keyring, key_store, pseudonyms)

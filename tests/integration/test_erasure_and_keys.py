@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg.sql import SQL, Identifier
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
@@ -18,6 +21,7 @@ from hub.domain.canonical_event import ChildRef
 from hub.domain.records import ChildRecordEntry
 from hub.erasure import NotPermittedError
 from hub.ingest import InboundMessage
+from hub.key_check import CHECK_SCOPE, KeysDoNotMatchStoreError
 from hub.key_rotation import rotate_kek
 from hub.settings import HubSettings
 from tests.factories import VALID_NHS_NUMBER, event_dict, nhs_number, register_agencies
@@ -194,3 +198,47 @@ def test_kek_rotation_rewraps_every_data_key_while_serving(erasable: Hub) -> Non
     assert view.outcome == "disclosed" and len(view.entries) == 2
     assert len(list(fresh.store.records(ChildRecordEntry))) == 4
     fresh.close()
+
+
+def test_a_hub_refuses_to_start_on_a_store_its_keys_do_not_belong_to(
+    settings: HubSettings, tmp_path: Path
+) -> None:
+    """Fresh keys pointed at a store holding another hub's data: before, ingest wrote into it
+    (under other pseudonyms) and later commands failed to write the audit ledger. Now the hub
+    says so and refuses to start, for its own store and for one from before the check."""
+    first = bootstrap(settings)
+    register_agencies(first)
+    first.ingest.ingest([message(1, "REF-1", 3)])
+    first.close()
+    assert bootstrap(settings).close() is None  # its own keys: starts again
+
+    bootstrap(HubSettings(data_dir=tmp_path / "other")).close()  # another hub's keys
+    shutil.copytree(tmp_path / "other" / "keys", tmp_path / "other-keys")
+    wrong = settings.model_copy(update={"keys_dir": tmp_path / "other-keys"})
+    with pytest.raises(KeysDoNotMatchStoreError, match="is not the one the store") as refused:
+        bootstrap(wrong)
+    assert "Nothing was read or written" in str(refused.value)
+
+    # A store written before the check: the check is made from its rows, then recorded.
+    forget_check(settings)
+    with pytest.raises(KeysDoNotMatchStoreError):
+        bootstrap(wrong)
+    forget_check(settings)
+    bootstrap(settings).close()  # the right keys pass and record the check
+    with pytest.raises(KeysDoNotMatchStoreError):
+        bootstrap(wrong)
+
+
+def forget_check(settings: HubSettings) -> None:
+    """Remove the key check, as a store from before it has none."""
+    if settings.store == "sqlite":
+        with sqlite3.connect(settings.data_dir / "keys.sqlite") as db:
+            db.execute("DELETE FROM data_keys WHERE scope = ?", (CHECK_SCOPE,))
+        return
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as db:
+        db.execute(
+            SQL("DELETE FROM {}.hub_data_keys WHERE scope = %s").format(
+                Identifier(settings.postgres_schema)
+            ),
+            (CHECK_SCOPE,),
+        )
