@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status", parents=[common, formatted], help="events, children, agencies, positions"
     )
+    status.add_argument(
+        "--inbox", metavar="DIR", help="also list what the file inbox DIR holds but cannot read"
+    )
     status.set_defaults(handler=cmd_status)
 
     schema = commands.add_parser("schema", help="print the canonical event JSON Schema (v1)")

@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from hub.cli.common import (
     EXIT_OK,
     EXIT_REJECTED_INPUT,
@@ -22,6 +24,8 @@ from hub.cli.common import (
     settings_from,
 )
 from hub.structured_logging import configure_logging
+
+log = structlog.get_logger("hub.cli")
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -33,6 +37,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from hub.adapters.transports.inbox import FileInbox
     from hub.reports import store_status
 
     hub = open_hub(args)
@@ -40,6 +45,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         status = store_status(hub.store, hub.settings.describe_store())
     finally:
         hub.close()
+    unplaced = FileInbox(Path(args.inbox)).unplaced() if args.inbox else []
     document = {
         "store": status.store,
         "events": status.events,
@@ -49,6 +55,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         "quarantined": status.quarantined,
         "stored_rows": status.stored_rows,
         "sources": [vars(s) for s in status.sources],
+        "inbox_not_read": [{"file": str(path), "why": why} for path, why in unplaced],
     }
 
     def text() -> None:
@@ -65,9 +72,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"{s.accepted:,} accepted + {s.duplicates:,} duplicates + "
                 f"{s.quarantined:,} quarantined"
             )
+        if args.inbox:
+            print(f"inbox {args.inbox}: {len(unplaced)} not read")
+            for path, why in unplaced:
+                print(f"  {path}: {why}")
 
     emit(args, document, text)
-    return EXIT_OK
+    return EXIT_REJECTED_INPUT if unplaced else EXIT_OK
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
@@ -151,17 +162,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     hub = open_hub(args)
     outcomes: list[BatchOutcome] = []
+    skipped: dict[str, str] = {}
     try:
         if args.inbox:
             from hub.adapters.transports.inbox import FileInbox
 
             inbox = FileInbox(Path(args.inbox))
-            outcomes = inbox.drain(hub.ingest, hub.settings.batch_size)
+
+            def drain() -> None:
+                outcomes.extend(inbox.drain(hub.ingest, hub.settings.batch_size))
+                for path, why in inbox.unplaced():
+                    if str(path) not in skipped:  # said once per file, not at every poll
+                        skipped[str(path)] = why
+                        log.warning("inbox_file_skipped", file=str(path), why=why)
+
+            drain()
             while not args.once:
                 import time
 
                 time.sleep(1.0)  # the inbox is polled: new files and appended lines
-                outcomes.extend(inbox.drain(hub.ingest, hub.settings.batch_size))
+                drain()
         else:
             from hub.adapters.transports.kafka import KafkaIngestRunner
             from hub.metrics import Health, serve_metrics
@@ -194,11 +214,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         pass
     finally:
         hub.close()
-    totals = {
+    totals: dict[str, Any] = {
         "accepted": sum(o.accepted for o in outcomes),
         "duplicates": sum(o.duplicates for o in outcomes),
         "quarantined": sum(sum(o.quarantined.values()) for o in outcomes),
         "already_recorded": sum(o.skipped_already_recorded for o in outcomes),
+        "skipped_files": [{"file": path, "why": why} for path, why in skipped.items()],
     }
 
     def text() -> None:
@@ -206,9 +227,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"ingested {totals['accepted']:,} events, {totals['duplicates']:,} duplicates, "
             f"{totals['quarantined']:,} quarantined"
         )
+        for path, why in skipped.items():
+            print(f"  not read: {path}: {why}")
 
     emit(args, totals, text)
-    return EXIT_REJECTED_INPUT if totals["quarantined"] else EXIT_OK
+    return EXIT_REJECTED_INPUT if totals["quarantined"] or skipped else EXIT_OK
 
 
 def cmd_publish(args: argparse.Namespace) -> int:

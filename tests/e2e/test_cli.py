@@ -603,3 +603,28 @@ def test_after_shredding_nothing_under_the_data_dir_holds_the_child_in_clear(
             *common)
     )  # fmt: skip
     assert erased["outcome"] == "erased"
+
+
+def test_the_inbox_names_what_it_cannot_place_and_never_skips_silently(tmp_path: Path) -> None:
+    """A file at the inbox root, a directory that is no agency id, a file of the wrong type:
+    before, `ingest --once` said "ingested 0 events" and exited 0."""
+    inbox, data_dir = tmp_path / "inbox", tmp_path / "hub"
+    common = ("--data-dir", str(data_dir), "--format", "json")
+    (inbox / "la.northshire").mkdir(parents=True)
+    (inbox / "la.northshire" / "day1.jsonl").write_text("{}\n")
+    (inbox / "loose.jsonl").write_text("{}\n")
+    (inbox / "shire-county-council").mkdir()
+    (inbox / "shire-county-council" / "export.csv").write_text("a,b\n")
+    result = hub("ingest", "--inbox", str(inbox), "--once", *common, env={"HUB_LOG_LEVEL": "info"})
+    assert result.returncode == 3, result.stderr
+    skipped = {Path(s["file"]).name: s["why"] for s in as_json(result)["skipped_files"]}
+    assert set(skipped) == {"la.northshire", "loose.jsonl", "export.csv"}
+    assert "not an agency id" in skipped["la.northshire"]
+    assert "inbox root" in skipped["loose.jsonl"] and ".jsonl" in skipped["export.csv"]
+    logged = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {Path(e["file"]).name for e in logged if e["event"] == "inbox_file_skipped"} == set(
+        skipped
+    )
+    status = hub("status", "--inbox", str(inbox), *common)
+    assert status.returncode == 3
+    assert {Path(s["file"]).name for s in as_json(status)["inbox_not_read"]} == set(skipped)

@@ -19,6 +19,13 @@ from hub.domain.canonical_event import CanonicalEvent
 from hub.ingest import BatchOutcome, InboundMessage, IngestService
 
 _AGENCY_DIR = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_INCOMING = ".incoming-"  # a file `write_inbox_file` is still writing
+_AT_ROOT = "a file at the inbox root belongs to no agency: move it into <inbox>/<agency id>/"
+_NOT_AN_AGENCY = (
+    "not an agency id (2-63 characters of a-z, 0-9 and '-', as registered): its files are not read"
+)
+_NESTED = "a directory inside an agency's directory: only that directory's own files are read"
+_NOT_JSONL = "not a .jsonl file: only <name>.jsonl files of canonical events are read"
 
 
 def source_name(agency_id: str, file_name: str) -> str:
@@ -49,6 +56,25 @@ class FileInbox:
                 found.extend((agency_dir.name, f) for f in sorted(agency_dir.glob("*.jsonl")))
         return found
 
+    def unplaced(self) -> list[tuple[Path, str]]:
+        """(path, why) for everything in the inbox that is not read: it belongs to no agency,
+        or is not a `.jsonl` file in an agency's directory. Nothing is skipped silently."""
+        if not self.directory.is_dir():
+            return []
+        skipped: list[tuple[Path, str]] = []
+        for entry in sorted(self.directory.iterdir()):
+            if entry.is_file():
+                skipped.append((entry, _AT_ROOT))
+            elif entry.is_dir() and not _AGENCY_DIR.match(entry.name):
+                skipped.append((entry, _NOT_AN_AGENCY))
+            elif entry.is_dir():
+                for inner in sorted(entry.iterdir()):
+                    if inner.is_dir():
+                        skipped.append((inner, _NESTED))
+                    elif inner.suffix != ".jsonl" and not inner.name.startswith(_INCOMING):
+                        skipped.append((inner, _NOT_JSONL))
+        return skipped
+
     def drain(self, ingest: IngestService, batch_size: int) -> list[BatchOutcome]:
         """Ingest every complete line not yet committed, batch by batch, file by file."""
         outcomes = []
@@ -77,7 +103,7 @@ def write_inbox_file(directory: Path, agency_id: str, name: str, lines: Iterable
     target = target_dir / f"{name}.jsonl"
     if target.exists():
         raise FileExistsError(f"{target} exists; inbox files are append-only, choose a new name")
-    fd, temp_name = tempfile.mkstemp(dir=target_dir, prefix=".incoming-", suffix=".tmp")
+    fd, temp_name = tempfile.mkstemp(dir=target_dir, prefix=_INCOMING, suffix=".tmp")
     with os.fdopen(fd, "wb") as handle:
         for line in lines:
             handle.write(line.rstrip(b"\n") + b"\n")
