@@ -9,7 +9,8 @@ and every page says who is signed in and for what purpose.
 A chronology request calls `DisclosureGate.view` exactly once, which decides and audits the
 disclosure; the optional filters (agency, harm category, dates) only narrow what is rendered
 from that disclosure afterwards, so they never change what was disclosed or what the audit
-ledger records.
+ledger records: a filter form names the disclosure it narrows (its audit reference), and the
+session keeps its latest disclosure to filter again without asking the gate.
 
 The replay pages for practice reviewers are in `hub.api.replay_pages`.
 """
@@ -32,7 +33,7 @@ from hub.api.sessions import Session, page_session, posted_session, register_ses
 from hub.api.tokens import TokenVerifier
 from hub.audit import AuditUnavailableError
 from hub.bootstrap import Hub
-from hub.disclosure import ShownEntry, UnknownPractitionerError
+from hub.disclosure import ChronologyView, ShownEntry, UnknownPractitionerError
 from hub.domain.canonical_event import ChildRef, child_ref
 from hub.domain.identity import InvalidIdentifierError
 from hub.domain.taxonomy import AgencyType, HarmCategory
@@ -209,6 +210,7 @@ def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
         date_from: FormText = "",
         date_to: FormText = "",
         break_glass_reason: FormText = "",
+        disclosure: FormText = "",
     ) -> Response:
         filters, errors = Filters.parse(agency, category, date_from, date_to)
         ref = parse_child(child)
@@ -221,6 +223,18 @@ def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
         if errors or ref is None:  # nothing is disclosed (or audited) for a malformed request
             return chronology_page(
                 request, session, child=child, filters=filters, errors=errors, status=400
+            )
+        shown: ChronologyView | None = session.disclosed.get(disclosure)
+        if shown is not None and shown.child == ref.identifier and not reason:
+            # Narrowing what this session was already shown: no new disclosure, no audit.
+            return chronology_page(
+                request,
+                session,
+                child=child.strip(),
+                filters=filters,
+                view=shown,
+                shown=[e for e in shown.entries if filters.keeps(e)],
+                agencies=sorted({(e.agency_type, e.agency) for e in shown.entries}),
             )
         try:
             view = hub.gate.view(
@@ -242,6 +256,7 @@ def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
                 "Audit unavailable",
                 "The audit ledger could not be written, so nothing is disclosed. Try again later.",
             )
+        session.disclosed = {view.audit_ref: view}  # the latest, to filter: one kept per session
         agencies = sorted({(e.agency_type, e.agency) for e in view.entries})
         return chronology_page(
             request,

@@ -48,6 +48,9 @@ class Session:
     csrf: str
     expires_at: datetime
     flash: list[str] = field(default_factory=list)
+    # The last chronology disclosed in this session (its audit reference -> the view), so
+    # narrowing what was shown filters it again instead of disclosing (and auditing) anew.
+    disclosed: dict[str, Any] = field(default_factory=dict)
 
     def take_flash(self) -> list[str]:
         """Messages for the next page only (after a redirect), then gone."""

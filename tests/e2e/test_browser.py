@@ -234,6 +234,7 @@ def test_lead_practitioner_sees_every_agency_and_patterns_and_filters(
     expect(page.locator(".households")).to_contain_text(server.other_sibling)
     shot(page, "chronology-lead-practitioner")
 
+    audit_ref = page.locator("dt:has-text('Audit reference') + dd").inner_text()
     health = page.locator("li.entry.agency-health").count()
     page.get_by_label("Agency", exact=True).select_option("type:health")
     page.get_by_role("button", name="Apply filters").click()
@@ -244,6 +245,13 @@ def test_lead_practitioner_sees_every_agency_and_patterns_and_filters(
         assert kind == "health"
     expect(page.locator(".patterns")).to_contain_text("Child not seen on visit")  # not filtered
     shot(page, "chronology-filtered-health")
+    # Filtering narrowed what was disclosed: the same disclosure, no new audit entry.
+    page.get_by_role("button", name="Show all entries").click()
+    expect(entries).to_have_count(total)
+    expect(page.locator("dt:has-text('Audit reference') + dd")).to_have_text(audit_ref)
+    page.goto("/chronology")
+    open_chronology(page, server.child)  # looking the child up again is a new disclosure
+    expect(page.locator("dt:has-text('Audit reference') + dd")).not_to_have_text(audit_ref)
 
 
 def test_school_dsl_sees_a_narrower_view(server: Server, new_page: Callable[..., Page]) -> None:
