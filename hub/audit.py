@@ -30,6 +30,7 @@ from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.records import (
     AuditEntry,
     AuditPointer,
+    BreakGlassEnded,
     BreakGlassGranted,
     BreakGlassReviewed,
     DisclosureAudited,
@@ -287,6 +288,21 @@ class AuditLedger(Application[UUID]):
             ]
         )
 
+    def end_break_glass(self, grant: BreakGlassGranted, at: datetime) -> None:
+        stream = self.grants_stream(grant.child_stream)
+        self._put(
+            lambda: [
+                BreakGlassEnded(
+                    originator_id=stream,
+                    originator_version=self._last_version(stream) + 1,
+                    timestamp=at,
+                    practitioner_id=grant.practitioner_id,
+                    child_stream=grant.child_stream,
+                    grant_version=grant.originator_version,
+                )
+            ]
+        )
+
     def grants(self, child_stream: str) -> AccessGrants:
         """The child's break-glass grants, review commissions and erasures, read once."""
         return AccessGrants(self._read(self.grants_stream(child_stream)))
@@ -367,12 +383,25 @@ class AccessGrants:
             and (started_by is None or r.starts_at <= started_by)
         ]
 
+    def ended_at(self, grant: BreakGlassGranted) -> datetime | None:
+        """When the practitioner ended the grant before it expired, if they did."""
+        for record in self.records:
+            if (
+                isinstance(record, BreakGlassEnded)
+                and record.grant_version == grant.originator_version
+            ):
+                return record.timestamp
+        return None
+
     def active_break_glass(self, practitioner_id: str, at: datetime) -> BreakGlassGranted | None:
+        """The practitioner's grant in force at `at`: not expired, and not ended by them
+        before `at`."""
         for record in reversed(self.records):
             if (
                 isinstance(record, BreakGlassGranted)
                 and record.practitioner_id == practitioner_id
                 and record.timestamp <= at < record.expires_at
+                and at < (self.ended_at(record) or record.expires_at)
             ):
                 return record
         return None

@@ -65,6 +65,7 @@ class AuditQueries:
         *,
         broad_access_children: int = 20,
         broad_access_window: timedelta = timedelta(days=30),
+        longest_commission: timedelta = timedelta(days=365),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._audit = audit
@@ -72,6 +73,7 @@ class AuditQueries:
         self._agreements = agreements
         self._broad_children = broad_access_children
         self._broad_window = broad_access_window
+        self._longest_commission = longest_commission
         self._clock = clock
 
     def _dpo(self, practitioner_id: str, query: str) -> Practitioner:
@@ -121,6 +123,7 @@ class AuditQueries:
         for grant, review in self._audit.break_glass():
             if review is not None and not include_reviewed:
                 continue
+            ended = self._audit.grants(grant.child_stream).ended_at(grant)
             rows.append(
                 {
                     "granted_at": grant.timestamp.isoformat(),
@@ -128,6 +131,7 @@ class AuditQueries:
                     "practitioner": grant.practitioner_id,
                     "child": grant.child_stream,
                     "reason": grant.reason,
+                    "ended_at": None if ended is None else ended.isoformat(),
                     "grant": f"{grant.originator_id.hex}@{grant.originator_version}",
                     "review": None
                     if review is None
@@ -151,6 +155,12 @@ class AuditQueries:
         """Record a practice review commission: the reviewer is related to the child for the
         review's duration. Administered by a DPO on the partnership's instruction; audited."""
         dpo = self._dpo(dpo_id, "commission-review")
+        longest = self._longest_commission.days
+        if not 1 <= days <= longest:
+            raise ValueError(
+                f"a review commission lasts 1 to {longest} days (HUB_REVIEW_COMMISSION_MAX_DAYS); "
+                "for a longer review, commission it again when this one ends"
+            )
         reviewer = self._gate.practitioner(reviewer_id)
         if reviewer.role is not Role.PRACTICE_REVIEWER:
             raise ValueError(f"{reviewer_id} is not a practice reviewer")

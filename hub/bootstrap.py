@@ -19,6 +19,7 @@ from hub.adapters.chronology_views import (
 )
 from hub.adapters.data_keys import Keyring
 from hub.adapters.directory import PractitionerDirectory, load_directory
+from hub.adapters.file_modes import check_data_dir, keep_new_files_private
 from hub.adapters.kek import EnvironmentKekProvider, FileKekProvider, KekProvider
 from hub.adapters.key_stores import DataKeyStore, PostgresDataKeyStore, SqliteDataKeyStore
 from hub.adapters.merkle_index import (
@@ -186,7 +187,12 @@ class Hub:
 
     @cached_property
     def audit_queries(self) -> AuditQueries:
-        return AuditQueries(self.audit, self.gate, self.decisions.agreements)
+        return AuditQueries(
+            self.audit,
+            self.gate,
+            self.decisions.agreements,
+            longest_commission=timedelta(days=self.settings.review_commission_max_days),
+        )
 
     def consumer_runner(self, name: str, clock: Clock | None = None) -> ConsumerRunner:
         """A consumer (`consumers/`) following this hub's log, with its own state store:
@@ -258,7 +264,9 @@ def schema_lock(settings: HubSettings) -> Iterator[None]:
 
 def bootstrap(settings: HubSettings | None = None) -> Hub:
     settings = settings or HubSettings()
+    keep_new_files_private()
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    check_data_dir(settings.data_dir)
     key_store = _key_store(settings)
     keyring = Keyring(key_store, _kek_provider(settings))
     pseudonyms = Pseudonymiser(_pseudonym_key(settings))

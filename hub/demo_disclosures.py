@@ -108,5 +108,8 @@ def walk_through(hub: Hub, nhs_number: str) -> DisclosureWalkthrough:
             ),
         ),
     ]
+    # The child is found: the officer ends the emergency access (it would otherwise last
+    # HUB_BREAK_GLASS_MINUTES), so afterwards they are refused again, as before it.
+    service.end_break_glass(child, "po-0002")
     trail = hub.audit_queries.who_saw_child("dpo-0001", child).rows
     return DisclosureWalkthrough(nhs_number, scenes, trail)

@@ -205,8 +205,8 @@ class DisclosureGate:
         reason = (request.break_glass_reason or "").strip()
         new_grant = (
             (reason, self._break_glass_duration)
-            if grant is None and break_glass is None and reason
-            else None
+            if grant is None and break_glass is None and reason and practitioner.in_post_at(now)
+            else None  # no grant for one no longer in post: they are refused, and nothing held
         )
         context = AccessContext(
             request.purpose, grant, break_glass is not None or new_grant is not None, now
@@ -344,6 +344,18 @@ class DisclosureGate:
         )
         then.break_glass = glass
         return then
+
+    def end_break_glass(self, child: ChildRef, practitioner_id: str) -> bool:
+        """The practitioner ends their emergency access to the child now (the emergency is
+        over); False if they held none. The grant stays in the review queue."""
+        practitioner = self.practitioner(practitioner_id)
+        now = self._clock()
+        stream = self.child_stream(child)
+        grant = self._audit.grants(stream).active_break_glass(practitioner.id, now)
+        if grant is None:
+            return False
+        self._audit.end_break_glass(grant, now)
+        return True
 
     # Recording what is not a release of content -----------------------------------------------
 

@@ -57,6 +57,9 @@ class HubSettings(BaseSettings):
     directory: Path | None = Field(default=None, description="practitioner directory YAML")
     agreements_dir: Path | None = Field(default=None, description="information sharing agreements")
     break_glass_minutes: int = 240
+    review_commission_max_days: int = Field(
+        default=365, ge=1, description="the longest a practice review commission may last"
+    )
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_file: Path | None = None
@@ -92,6 +95,30 @@ class HubSettings(BaseSettings):
                 raise ValueError(f"HUB_SECRETS_DIR {secrets_dir} is not a directory")
             file_secret_settings = SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir)
         return init_settings, env_settings, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> HubSettings:
+        """An issuer alone would accept a token minted for any service the provider serves
+        (no audience to check), or verify nothing at all (no keys): refuse to start instead."""
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError(
+                "HUB_OIDC_ISSUER is set without HUB_OIDC_AUDIENCE: set the audience the identity "
+                "provider puts in this hub's tokens (its client id), or tokens meant for other "
+                "services would be accepted"
+            )
+        if self.oidc_issuer and not (self.oidc_jwks_file or self.oidc_jwks_url):
+            raise ValueError(
+                "HUB_OIDC_ISSUER is set without HUB_OIDC_JWKS_URL or HUB_OIDC_JWKS_FILE: say "
+                "where the identity provider publishes its signing keys"
+            )
+        if (self.oidc_audience or self.oidc_jwks_file or self.oidc_jwks_url) and not (
+            self.oidc_issuer
+        ):
+            raise ValueError(
+                "HUB_OIDC_AUDIENCE or HUB_OIDC_JWKS_* is set without HUB_OIDC_ISSUER: set the "
+                "identity provider's issuer, or no token from it will ever be accepted"
+            )
+        return self
 
     @model_validator(mode="after")
     def _kafka_credentials_complete(self) -> HubSettings:

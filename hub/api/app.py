@@ -23,7 +23,7 @@ from hub.api.pages import register_pages
 from hub.api.tokens import Caller, InvalidTokenError, TokenVerifier
 from hub.bootstrap import Hub
 from hub.disclosure import UnknownPractitionerError
-from hub.domain.access import Purpose
+from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 from hub.domain.canonical_event import child_ref, validate_child_identifier
 from hub.ingest import InboundMessage
 
@@ -77,12 +77,14 @@ def purpose(x_hub_purpose: Annotated[str | None, Header()] = None) -> Purpose | 
     """The purpose the request declares (`X-Hub-Purpose`); without one, nothing is shown."""
     if x_hub_purpose is None:
         return None
-    try:
-        return Purpose(x_hub_purpose)
-    except ValueError:
+    declared = next((p for p in CHRONOLOGY_PURPOSES if p.value == x_hub_purpose), None)
+    if declared is None:
         raise HTTPException(
-            422, f"unknown purpose; use one of {[p.value for p in Purpose]}"
-        ) from None
+            422,
+            "X-Hub-Purpose is not a purpose for looking a child up; use one of "
+            + ", ".join(p.value for p in CHRONOLOGY_PURPOSES),
+        )
+    return declared
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
@@ -204,6 +206,11 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
             child_ref(body.child), who.subject, why, break_glass_reason=body.reason
         )
         return view.as_dict()
+
+    @app.post("/api/v1/break-glass/end")
+    def end_break_glass(who: CallerDep, body: ChildRequest) -> dict[str, bool]:
+        """The caller ends their own emergency access to the child (the emergency is over)."""
+        return {"ended": hub.gate.end_break_glass(child_ref(body.child), who.subject)}
 
     @app.post("/api/v1/replay")
     def replay(who: CallerDep, body: ReplayRequest) -> dict[str, Any]:

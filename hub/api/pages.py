@@ -174,6 +174,15 @@ def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
     ) -> Response:
         return render(request, session, "error.html", status, title=title, message=text)
 
+    def not_in_directory(request: Request, session: Session) -> Response:
+        return error(
+            request,
+            session,
+            403,
+            "Not in the directory",
+            "Your practitioner id is no longer in the hub's directory; nothing is shown.",
+        )
+
     def chronology_page(
         request: Request,
         session: Session,
@@ -184,7 +193,12 @@ def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
         status: int = 200,
         **results: Any,
     ) -> Response:
-        context: dict[str, Any] = {"view": None, "shown": [], "agencies": []} | results
+        context: dict[str, Any] = {
+            "view": None,
+            "shown": [],
+            "agencies": [],
+            "status_message": None,
+        } | results
         return render(
             request,
             session,
@@ -241,13 +255,7 @@ def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
                 ref, session.practitioner_id, session.purpose, break_glass_reason=reason or None
             )
         except UnknownPractitionerError:
-            return error(
-                request,
-                session,
-                403,
-                "Not in the directory",
-                "Your practitioner id is no longer in the hub's directory; nothing is shown.",
-            )
+            return not_in_directory(request, session)
         except AuditUnavailableError:
             return error(
                 request,
@@ -266,6 +274,26 @@ def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
             view=view,
             shown=[e for e in view.entries if filters.keeps(e)],
             agencies=agencies,
+        )
+
+    @app.post("/chronology/end-break-glass", include_in_schema=False)
+    def end_break_glass(request: Request, session: PostSession, child: FormText = "") -> Response:
+        ref = parse_child(child)
+        if ref is None:
+            return chronology_page(request, session, child=child, errors=[CHILD_HINT], status=400)
+        try:
+            ended = hub.gate.end_break_glass(ref, session.practitioner_id)
+        except UnknownPractitionerError:
+            return not_in_directory(request, session)
+        session.disclosed = {}  # what emergency access showed is not to be filtered again
+        return chronology_page(
+            request,
+            session,
+            child=child.strip(),
+            status_message="Your emergency access to this child has ended. A data protection "
+            "officer will still review it."
+            if ended
+            else "You hold no emergency access to this child, so there was nothing to end.",
         )
 
     def dpo_refused(request: Request, session: Session) -> Response:

@@ -28,7 +28,7 @@ from starlette.templating import Jinja2Templates
 
 from hub.api.tokens import InvalidTokenError, TokenVerifier
 from hub.bootstrap import Hub
-from hub.domain.access import Purpose
+from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 
 SESSION_COOKIE = "hub_session"
 LOGIN_COOKIE = "hub_login_csrf"
@@ -160,7 +160,7 @@ def register_sessions(
         response = templates.TemplateResponse(
             request,
             "login.html",
-            {"session": None, "purposes": list(Purpose), "error": error, "csrf": login_csrf},
+            {"session": None, "purposes": CHRONOLOGY_PURPOSES, "error": error, "csrf": login_csrf},
             status_code=status,
         )
         response.set_cookie(
@@ -190,9 +190,8 @@ def register_sessions(
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not hmac.compare_digest(csrf_token.encode(), expected.encode()):
             raise CsrfRefusedError
-        try:
-            declared = Purpose(purpose)
-        except ValueError:
+        declared = next((p for p in CHRONOLOGY_PURPOSES if p.value == purpose), None)
+        if declared is None:
             return login_page(request, "Choose the purpose you are using the hub for.", 400)
         token = token.strip().removeprefix("Bearer ").strip()
         try:

@@ -45,6 +45,8 @@ class TokenVerifier:
         oidc_jwks_url: str | None = None,
     ) -> None:
         self._dev_key = dev_key
+        if oidc_issuer and not oidc_audience:
+            raise ValueError("an OpenID issuer needs the audience this hub's tokens carry")
         self._issuer = oidc_issuer
         self._audience = oidc_audience
         self._jwks = jwt.PyJWKSet.from_dict(oidc_jwks) if oidc_jwks else None

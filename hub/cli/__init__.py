@@ -11,7 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from hub.cli.access import cmd_audit, cmd_chronology
+from hub.adapters.file_modes import keep_new_files_private
+from hub.cli.access import cmd_audit, cmd_break_glass_end, cmd_chronology
 from hub.cli.agencies import add_commands as add_agency_commands
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED
 from hub.cli.consumers import add_commands as add_consumer_commands
@@ -31,7 +32,7 @@ from hub.cli.serve import cmd_serve, cmd_token_issue
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hub.domain.access import Purpose
+    from hub.domain.access import CHRONOLOGY_PURPOSES
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     chronology.add_argument("--as", dest="as_practitioner", required=True, help="practitioner id")
     chronology.add_argument(
         "--purpose",
-        choices=[p.value for p in Purpose],
+        choices=[p.value for p in CHRONOLOGY_PURPOSES],
         help="why you need it (required to see anything)",
     )
     chronology.add_argument(
@@ -136,6 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="emergency access without a relationship (time-limited, reviewed)",
     )
     chronology.set_defaults(handler=cmd_chronology)
+
+    glass = commands.add_parser("break-glass", help="emergency access you hold")
+    glass_commands = glass.add_subparsers(dest="glass_command", required=True)
+    end = glass_commands.add_parser(
+        "end",
+        parents=[common, formatted],
+        help="end your emergency access to a child now (the emergency is over)",
+    )
+    end.add_argument("child", help="NHS number or provisional id")
+    end.add_argument("--as", dest="as_practitioner", required=True, help="your practitioner id")
+    end.set_defaults(handler=cmd_break_glass_end)
 
     audit = commands.add_parser(
         "audit", parents=[common, formatted], help="data protection officer queries (audited)"
@@ -168,7 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="commission a practice review (needs --reviewer, --notes)",
     )
     audit.add_argument("--reviewer", help="the practice reviewer's id, with --commission-review")
-    audit.add_argument("--days", type=int, default=90, help="how long the review commission lasts")
+    audit.add_argument(
+        "--days",
+        type=int,
+        default=90,
+        help="days the review commission lasts (90; at most HUB_REVIEW_COMMISSION_MAX_DAYS)",
+    )
     audit.add_argument("--outcome", choices=["appropriate", "inappropriate"], default="appropriate")
     audit.add_argument("--notes")
     audit.set_defaults(handler=cmd_audit)
@@ -296,6 +313,7 @@ def _disk_full(error: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_new_files_private()  # inbox files and exports hold children's records too
     try:
         try:
             result: int = args.handler(args)

@@ -21,6 +21,8 @@ def _print_chronology(view: Any) -> None:
             f"{view.break_glass.reason}"
         )
     print(f"outcome: {view.outcome}; {len(view.entries)} entries; audit {view.audit_ref}")
+    if view.outcome == "no-record":
+        print("  the hub holds no record of this child: no agency has published anything for them")
     for reason in view.denied_reasons:
         print(f"  denied: {reason}")
     for e in view.entries:
@@ -49,8 +51,28 @@ def cmd_chronology(args: argparse.Namespace) -> int:
     finally:
         hub.close()
     emit(args, view.as_dict(), lambda: _print_chronology(view))
-    shown = ("disclosed", "partially-disclosed", "erased")
-    return EXIT_OK if view.outcome in shown else EXIT_DENIED
+    # Only a refusal is "access denied": a child the hub holds nothing about (outcome
+    # "no-record") or whose record was erased is an answer, not a refusal.
+    return EXIT_DENIED if view.outcome == "denied" else EXIT_OK
+
+
+def cmd_break_glass_end(args: argparse.Namespace) -> int:
+    """The practitioner ends their own emergency access to a child: the emergency is over."""
+    hub = open_hub(args)
+    try:
+        ended = hub.gate.end_break_glass(child_ref(args.child), args.as_practitioner)
+    finally:
+        hub.close()
+
+    def text() -> None:
+        print(
+            "emergency access ended; a data protection officer will still review it"
+            if ended
+            else "you hold no emergency access to this child; nothing to end"
+        )
+
+    emit(args, {"ended": ended}, text)
+    return EXIT_OK
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

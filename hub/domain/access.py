@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from hub.domain.taxonomy import AgencyType
+
+_ENGLAND = ZoneInfo("Europe/London")
 
 
 class Role(StrEnum):
@@ -34,6 +37,13 @@ class Purpose(StrEnum):
     OPERATION_ENCOMPASS = "operation-encompass"
 
 
+# What a person may declare when they look a child up (the CLI, the API's X-Hub-Purpose, the
+# sign-in page). Operation Encompass is not one: only its consumer delivers notices under it.
+CHRONOLOGY_PURPOSES: tuple[Purpose, ...] = tuple(
+    p for p in Purpose if p is not Purpose.OPERATION_ENCOMPASS
+)
+
+
 @dataclass(frozen=True)
 class Practitioner:
     id: str
@@ -47,6 +57,11 @@ class Practitioner:
 
     def is_active(self, on: date) -> bool:
         return self.active_from <= on and (self.active_to is None or on <= self.active_to)
+
+    def in_post_at(self, at: datetime) -> bool:
+        """Whether they are employed at `at` (a time-zone-aware time), judged by the date in
+        England: employment runs in calendar days where they work."""
+        return self.is_active(at.astimezone(_ENGLAND).date())
 
 
 def works_for(practitioner: Practitioner, agency_id: str) -> bool:

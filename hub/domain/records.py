@@ -167,6 +167,18 @@ class BreakGlassGranted(HubRecord):
 
 
 @dataclass(frozen=True)
+class BreakGlassEnded(HubRecord):
+    """The practitioner ended their emergency access before it expired (the emergency is
+    over): the grant gives no access from `timestamp` on. Its review is still due."""
+
+    key_scope: ClassVar[str] = "audit"
+
+    practitioner_id: str
+    child_stream: str
+    grant_version: int
+
+
+@dataclass(frozen=True)
 class ReviewCommissioned(HubRecord):
     """A practice review commissioned for this child: the reviewer's relationship to them."""
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from hub.domain.access import (
     Practitioner,
@@ -28,9 +27,6 @@ from hub.domain.access import (
     macpt_team,
 )
 from hub.domain.canonical_event import CanonicalEvent
-
-# Practitioners' active dates are calendar dates in England, where they are employed.
-_UK = ZoneInfo("Europe/London")
 
 # Most specific first: a relationship naming the person beats one reaching them through a team
 # or their role, so the access record says the strongest reason they had.
@@ -136,7 +132,7 @@ def find_relationship(
     """
     if at.tzinfo is None:
         raise ValueError("find_relationship needs a time-zone-aware time")
-    if not practitioner.is_active(at.astimezone(_UK).date()):
+    if not practitioner.in_post_at(at):
         return None
     best: RelationshipGrant | None = None
     for grant in grants:

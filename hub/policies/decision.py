@@ -158,7 +158,7 @@ class CedarDecisionPoint:
                     "role": practitioner.role.value,
                     "agency_type": practitioner.agency_type.value,
                     "organisation": practitioner.organisation,
-                    "active": practitioner.is_active(context.at.date()),
+                    "active": practitioner.in_post_at(context.at),
                 },
                 "parents": [],
             }

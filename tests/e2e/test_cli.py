@@ -7,6 +7,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 
 from hub.demo_population import generate_partnership
 from tests.brokers import tansu_broker
+from tests.factories import VALID_NHS_NUMBER
 
 SAMPLES = Path(__file__).resolve().parents[2] / "hub" / "samples"
 NHS_IN_TEXT = re.compile(rb"(?<!\d)(\d{3}) ?(\d{3}) ?(\d{4})(?!\d)")
@@ -390,19 +392,36 @@ def test_chronology_and_audit_commands(demo: tuple[Path, dict[str, Any]]) -> Non
     view = as_json(shown)
     assert view["practitioner"]["id"] == "sw-0001" and view["entries"]
 
-    # po-0002 still holds the demo's break-glass grant, so ask as another school's DSL.
+    # The demo's officer ended their emergency access when the child was found: refused again,
+    # as the README says.
     refused = hub(
-        "chronology", child, "--as", "dsl-100002", "--purpose", "child-protection-planning", *common
+        "chronology", child, "--as", "po-0002", "--purpose", "child-protection-enquiry", *common
     )
     assert refused.returncode == 4 and as_json(refused)["outcome"] == "denied"
+    assert as_json(refused)["break_glass"] is None
+    ended = hub("break-glass", "end", child, "--as", "po-0002", *common)
+    assert (ended.returncode, as_json(ended)) == (0, {"ended": False})  # nothing left to end
+    # A child the hub holds nothing about is an answer, not a refusal.
+    unheld = hub(
+        "chronology",
+        VALID_NHS_NUMBER,
+        "--as",
+        "sw-0001",
+        "--purpose",
+        "family-help",
+        "--data-dir",
+        str(data_dir),
+    )
+    assert unheld.returncode == 0, unheld.stderr
+    assert "the hub holds no record of this child" in unheld.stdout
     no_purpose = hub("chronology", child, "--as", "lcpp-0001", *common)
     assert no_purpose.returncode == 4
 
     who = as_json(hub("audit", "--as", "dpo-0001", "--child", child, *common))
-    assert [r["practitioner"] for r in who["rows"]][-3:] == ["sw-0001", "dsl-100002", "lcpp-0001"]
+    assert [r["practitioner"] for r in who["rows"]][-3:] == ["sw-0001", "po-0002", "lcpp-0001"]
     queue = as_json(hub("audit", "--as", "dpo-0001", "--break-glass", *common))
     (grant,) = queue["rows"]
-    assert grant["practitioner"] == "po-0002"
+    assert grant["practitioner"] == "po-0002" and grant["ended_at"] < grant["expires_at"]
     reviewed = hub(
         "audit", "--as", "dpo-0001", "--review", grant["grant"], "--outcome", "appropriate", *common
     )
@@ -628,3 +647,43 @@ def test_the_inbox_names_what_it_cannot_place_and_never_skips_silently(tmp_path:
     status = hub("status", "--inbox", str(inbox), *common)
     assert status.returncode == 3
     assert {Path(s["file"]).name for s in as_json(status)["inbox_not_read"]} == set(skipped)
+
+
+def test_every_file_the_hub_writes_is_its_users_alone(tmp_path: Path) -> None:
+    """Before, with a data directory that already existed 0755 and the usual umask 022, the
+    stores were created 0644: readable by every account on the machine."""
+    data_dir, inbox = tmp_path / "hub", tmp_path / "hub" / "inbox"
+    data_dir.mkdir()
+    data_dir.chmod(0o755)
+
+    def as_operator(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hub.cli", *args, "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+            preexec_fn=lambda: os.umask(0o022),  # the usual umask of a login shell
+        )
+
+    published = as_operator(
+        "publish", "--adapter", "la-csv", "--agency", "shire-county-council",
+        "--file", str(SAMPLES / "la-case-management.csv"), "--inbox", str(inbox),
+    )  # fmt: skip
+    assert published.returncode == 3, published.stderr  # one sample row is unmapped, on purpose
+    ingested = as_operator("ingest", "--inbox", str(inbox), "--once")
+    assert ingested.returncode in (0, 3), ingested.stderr
+    assert "data_dir_open_to_others" in ingested.stderr and "chmod 700" in ingested.stderr
+    assert as_operator("consumer", "run", "clocks", "--once").returncode == 0
+    written = list(data_dir.rglob("*"))
+    assert {p.name for p in written} >= {"events.sqlite", "keys.sqlite"}
+    assert any(p.parent.name == "consumers" for p in written)
+    assert any(p.suffix == ".jsonl" for p in written)
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+    (data_dir / "events.sqlite").chmod(0o644)  # as an earlier version left it
+    status = as_operator("status")
+    assert status.returncode == 0, status.stderr
+    assert "store_files_narrowed" in status.stderr
+    assert stat.S_IMODE((data_dir / "events.sqlite").stat().st_mode) == 0o600

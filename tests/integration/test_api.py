@@ -29,6 +29,7 @@ API_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/events"): None,
     ("POST", "/api/v1/chronology"): {"child": VALID_NHS_NUMBER},
     ("POST", "/api/v1/break-glass"): {"child": VALID_NHS_NUMBER, "reason": "missing child"},
+    ("POST", "/api/v1/break-glass/end"): {"child": VALID_NHS_NUMBER},
     ("POST", "/api/v1/audit/who-saw"): {"child": VALID_NHS_NUMBER},
     ("GET", "/api/v1/audit/practitioners/{practitioner_id}"): None,
     ("GET", "/api/v1/audit/break-glass"): None,
@@ -49,6 +50,7 @@ PAGE_ROUTES: set[tuple[str, str]] = {
     ("POST", "/logout"),
     ("GET", "/chronology"),
     ("POST", "/chronology"),
+    ("POST", "/chronology/end-break-glass"),
     ("GET", "/dpo"),
     ("POST", "/dpo/review"),
     ("POST", "/dpo/who-saw"),
@@ -230,6 +232,47 @@ def test_chronology_needs_a_declared_purpose_and_is_audited(api: tuple[Hub, Test
         headers=bearer(issue_dev_token(hub.token_key, "nobody")),
     )
     assert unknown.status_code == 403
+
+
+def test_only_the_documented_purposes_open_a_chronology(api: tuple[Hub, TestClient]) -> None:
+    hub, client = api
+    token = bearer(issue_dev_token(hub.token_key, "lcpp-0001"))
+    for path, body in (
+        ("/api/v1/chronology", {"child": VALID_NHS_NUMBER}),
+        ("/api/v1/break-glass", {"child": VALID_NHS_NUMBER, "reason": "child missing"}),
+    ):
+        for undocumented in ("operation-encompass", "curiosity", "CHILD-PROTECTION-ENQUIRY"):
+            refused = client.post(path, json=body, headers={**token, "X-Hub-Purpose": undocumented})
+            assert refused.status_code == 422, (path, undocumented)
+            detail = refused.json()["detail"]
+            assert "X-Hub-Purpose" in detail and undocumented not in detail
+            assert "child-protection-enquiry" in detail  # says what it accepts
+    dpo = issue_dev_token(hub.token_key, "dpo-0001")
+    who = client.post(
+        "/api/v1/audit/who-saw", json={"child": VALID_NHS_NUMBER}, headers=bearer(dpo)
+    )
+    assert who.json()["rows"] == []  # nothing was disclosed, so nothing was recorded
+
+
+def test_an_officer_ends_emergency_access_over_the_api(api: tuple[Hub, TestClient]) -> None:
+    hub, client = api
+    headers = {
+        **bearer(issue_dev_token(hub.token_key, "po-0002")),
+        "X-Hub-Purpose": "child-protection-enquiry",
+    }
+    child = {"child": VALID_NHS_NUMBER}
+    glass = client.post(
+        "/api/v1/break-glass", json={**child, "reason": "child missing"}, headers=headers
+    )
+    assert glass.json()["outcome"] == "disclosed"
+    assert client.post("/api/v1/break-glass/end", json=child, headers=headers).json() == {
+        "ended": True
+    }
+    after = client.post("/api/v1/chronology", json=child, headers=headers).json()
+    assert (after["outcome"], after["break_glass"]) == ("denied", None)
+    assert client.post("/api/v1/break-glass/end", json=child, headers=headers).json() == {
+        "ended": False
+    }
 
 
 def test_agencies_publish_over_https_with_the_same_validation_and_idempotency(

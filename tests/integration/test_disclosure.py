@@ -328,6 +328,32 @@ def test_break_glass_is_time_limited_marked_and_queued_for_review(case_hub: Hub)
     assert case_hub.audit_queries.break_glass("dpo-0001").rows == []
 
 
+def test_an_officer_ends_their_emergency_access_and_is_refused_again(case_hub: Hub) -> None:
+    assert case_hub.gate.end_break_glass(CHILD, "po-0002") is False  # none held: nothing to end
+    case_hub.gate.view(
+        CHILD, "po-0002", Purpose.CHILD_PROTECTION_ENQUIRY, break_glass_reason="child missing"
+    )
+    assert case_hub.gate.end_break_glass(CHILD, "po-0002") is True
+    after = case_hub.gate.view(CHILD, "po-0002", Purpose.CHILD_PROTECTION_ENQUIRY)
+    assert (after.outcome, after.break_glass, after.entries) == ("denied", None, [])
+    assert case_hub.gate.end_break_glass(CHILD, "po-0002") is False
+    (queued,) = case_hub.audit_queries.break_glass("dpo-0001").rows
+    assert queued["review"] is None and queued["ended_at"] is not None  # still to be reviewed
+    assert queued["ended_at"] < queued["expires_at"]
+
+
+def test_one_no_longer_in_post_is_refused_emergency_access_and_holds_no_grant(
+    case_hub: Hub,
+) -> None:
+    view = case_hub.gate.view(
+        CHILD, "sw-0099", Purpose.CHILD_PROTECTION_ENQUIRY, break_glass_reason="child missing"
+    )
+    assert (view.outcome, view.break_glass, view.entries) == ("denied", None, [])
+    assert case_hub.audit_queries.break_glass("dpo-0001").rows == []
+    stream = case_hub.gate.child_stream(CHILD)
+    assert case_hub.audit.grants(stream).records == []
+
+
 def test_nothing_is_disclosed_when_the_audit_cannot_be_written(case_hub: Hub) -> None:
     ledger = case_hub.audit
 
@@ -532,6 +558,24 @@ def test_a_review_commission_relates_the_reviewer_for_the_review_only(case_hub: 
     assert len(after.entries) == 16
     casework = case_hub.gate.view(CHILD, "rev-0001", Purpose.CHILD_PROTECTION_PLANNING)
     assert casework.outcome == "denied"  # the commission is for practice review, not casework
+    for days in (0, 366, 365_000):  # at most HUB_REVIEW_COMMISSION_MAX_DAYS, a year by default
+        with pytest.raises(ValueError, match="1 to 365 days"):
+            case_hub.audit_queries.commission_review("dpo-0001", CHILD, "rev-0001", "review", days)
+    year = case_hub.audit_queries.commission_review("dpo-0001", CHILD, "rev-0001", "review", 365)
+    assert year.ends_at - year.starts_at == timedelta(days=365)
+
+
+def test_the_longest_review_commission_is_configurable(settings: HubSettings) -> None:
+    month = settings.model_copy(
+        update={"directory": SAMPLE_DIRECTORY_PATH, "review_commission_max_days": 30}
+    )
+    hub = bootstrap(month)
+    try:
+        with pytest.raises(ValueError, match="1 to 30 days"):
+            hub.audit_queries.commission_review("dpo-0001", CHILD, "rev-0001", "review", 31)
+        hub.audit_queries.commission_review("dpo-0001", CHILD, "rev-0001", "review", 30)
+    finally:
+        hub.close()
 
 
 def test_concurrent_requests_are_each_audited_and_none_fails(case_hub: Hub) -> None:

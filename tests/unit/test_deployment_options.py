@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from hub import metrics
 from hub.adapters.secrets import SecretConfigurationError
 from hub.adapters.transports.kafka import agency_topic, owner_worker
+from hub.api.tokens import TokenVerifier
 from hub.bootstrap import bootstrap
 from hub.cli import main
 from hub.cli.operations import worker_index
@@ -66,6 +67,28 @@ def test_a_secrets_dir_that_is_not_there_is_an_error_not_a_silent_default(
 def test_sasl_needs_a_username_and_password() -> None:
     with pytest.raises(ValueError, match="HUB_KAFKA_PASSWORD"):
         HubSettings(kafka_security_protocol="SASL_SSL", kafka_username="hub-ingest")
+
+
+def test_an_openid_issuer_without_an_audience_refuses_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "hub"))
+    monkeypatch.setenv("HUB_OIDC_ISSUER", "https://login.example.org/realms/safeguarding")
+    monkeypatch.setenv("HUB_OIDC_JWKS_URL", "https://login.example.org/certs")
+    assert main(["status"]) == 1  # every command, `hub serve` included, refuses to start
+    assert "HUB_OIDC_ISSUER is set without HUB_OIDC_AUDIENCE" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="audience"):
+        TokenVerifier(
+            dev_key=None, oidc_issuer="https://idp.example", oidc_jwks_url="https://idp.example/k"
+        )
+    monkeypatch.setenv("HUB_OIDC_AUDIENCE", "safeguarding-hub")
+    assert HubSettings().oidc_audience == "safeguarding-hub"
+    monkeypatch.delenv("HUB_OIDC_JWKS_URL")
+    with pytest.raises(ValueError, match="HUB_OIDC_JWKS_URL or HUB_OIDC_JWKS_FILE"):
+        HubSettings()
+    monkeypatch.delenv("HUB_OIDC_ISSUER")
+    with pytest.raises(ValueError, match="without HUB_OIDC_ISSUER"):
+        HubSettings()
 
 
 def test_kafka_client_options_by_security_protocol(tmp_path: Path) -> None:
