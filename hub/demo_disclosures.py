@@ -9,9 +9,11 @@ decision point and write-ahead audit as any other request.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from hub.bootstrap import Hub
+from hub.chronology_text import chronology_lines, uk_time
 from hub.disclosure import ChronologyView
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
@@ -50,16 +52,13 @@ class DisclosureWalkthrough:
             )
             if view.break_glass is not None:
                 print(
-                    f"   BREAK-GLASS until {view.break_glass.expires_at:%Y-%m-%d %H:%M} UTC "
+                    f"   BREAK-GLASS until {uk_time(view.break_glass.expires_at)} "
                     f"({view.break_glass.reason}); the DPO is alerted"
                 )
             for reason in view.denied_reasons:
                 print(f"   denied: {reason}")
-            for entry in view.entries:
-                status = "" if entry.status == "current" else f"  ({entry.status})"
-                redacted = f"  [redacted: {', '.join(entry.redacted)}]" if entry.redacted else ""
-                when = f"{entry.occurred_at:%Y-%m-%d}"
-                print(f"   {when}  {entry.agency:<22} {entry.kind:<40}{status}{redacted}")
+            for line in chronology_lines(view.entries, indent="   "):
+                print(line)
             for flag in view.patterns:
                 print(f"   PATTERN {flag.code}: {flag.description}")
             for household, group in view.households.items():
@@ -75,8 +74,9 @@ class DisclosureWalkthrough:
             glass = (
                 f", break-glass: {row['break_glass_reason']}" if row["break_glass_reason"] else ""
             )
+            at = uk_time(datetime.fromisoformat(row["at"]))
             print(
-                f"   {row['at'][:19]}  {row['practitioner']:<11} {row['role']:<36} "
+                f"   {at}  {row['practitioner']:<11} {row['role']:<36} "
                 f"{row['purpose'] or '-':<26} {row['outcome']:<20} "
                 f"{len(row['disclosed']):>3} shown{glass}"
             )

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from hub.chronology_text import chronology_lines, uk_time
 from hub.cli.common import EXIT_DENIED, EXIT_OK, child_ref, emit, open_hub
 
 
@@ -17,7 +18,7 @@ def _print_chronology(view: Any) -> None:
     print(f"agreement {view.agreement_version}; relationship: {view.relationship or 'none'}")
     if view.break_glass is not None:
         print(
-            f"BREAK-GLASS ACCESS until {view.break_glass.expires_at:%Y-%m-%d %H:%M} UTC: "
+            f"BREAK-GLASS ACCESS until {uk_time(view.break_glass.expires_at)}: "
             f"{view.break_glass.reason}"
         )
     print(f"outcome: {view.outcome}; {len(view.entries)} entries; audit {view.audit_ref}")
@@ -25,14 +26,8 @@ def _print_chronology(view: Any) -> None:
         print("  the hub holds no record of this child: no agency has published anything for them")
     for reason in view.denied_reasons:
         print(f"  denied: {reason}")
-    for e in view.entries:
-        marks = [] if e.status == "current" else [f"{e.status} by {e.replaced_by}"]
-        marks += [f"redacted {', '.join(e.redacted)}"] if e.redacted else []
-        suffix = f"  [{'; '.join(marks)}]" if marks else ""
-        print(
-            f"  {e.occurred_at:%Y-%m-%d %H:%M}  rec {e.recorded_at:%Y-%m-%d}  {e.agency:<22} "
-            f"{e.kind:<36} {e.summary}{suffix}"
-        )
+    for line in chronology_lines(view.entries):
+        print(line)
     for flag in view.patterns:
         print(f"  PATTERN {flag.code}: {flag.description}")
 

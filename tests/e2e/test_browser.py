@@ -108,8 +108,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = str(work / "hub")
     demo = hub_cli("demo", "--children", "40", "--data-dir", data_dir)
     case = demo["sibling_case_disclosures"]
-    # The demo itself breaks the glass for po-0002 on `child` (active for hours), so the
-    # denial is shown on a sibling from the same household, whom po-0002 has never seen.
+    # The demo itself breaks the glass for po-0002 on `child` (and ends it), so the denial is
+    # shown on a sibling from the same household, whom po-0002 has never seen.
     households = case["scenes"][0]["households"].values()
     siblings = {s["child"] for h in households for s in h["siblings"] if s["child"]}
     tokens = {
@@ -291,6 +291,13 @@ def test_police_officer_without_relationship_is_denied_then_breaks_glass(
     expect(banner).to_contain_text(reason)
     expect(page.locator("li.entry").first).to_be_visible()
     shot(page, "chronology-break-glass")
+
+    page.get_by_role("button", name="The emergency is over: end my emergency access now").click()
+    expect(page.get_by_role("status")).to_contain_text("Your emergency access to this child has")
+    expect(page.locator("li.entry")).to_have_count(0)
+    shot(page, "break-glass-ended")
+    open_chronology(page, server.other_sibling)
+    expect(page.get_by_role("heading", name="Access denied")).to_be_visible()
 
     dpo = new_page()
     login(dpo, server, "dpo-0001", "data-protection-audit")

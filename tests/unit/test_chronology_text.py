@@ -1,0 +1,76 @@
+"""The chronology as text: every summary shown in full at any terminal width (before, a narrow
+terminal lost the summary column, and the demo printed kind codes only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from hub.chronology_text import chronology_lines
+from hub.policies.redaction import RETRACTED
+from hub.release import ShownEntry
+
+SUMMARY = (
+    "Officers attended a domestic incident at the family home overnight; the children were "
+    "present and were not spoken to; mother declined a referral to the refuge service"
+)
+
+
+def entry(**fields: Any) -> ShownEntry:
+    at = datetime(2024, 7, 1, 23, 30, tzinfo=UTC)  # 00:30 on 2 July in England (BST)
+    base: dict[str, Any] = {
+        "ref": "shire-constabulary/N-1@1",
+        "agency": "shire-constabulary",
+        "agency_type": "police",
+        "kind": "police.domestic-abuse-incident",
+        "categories": ["domestic-abuse"],
+        "occurred_at": at,
+        "recorded_at": at + timedelta(days=3),
+        "received_at": at + timedelta(days=3),
+        "summary": SUMMARY,
+        "details": {},
+        "sensitivity": "sensitive",
+        "status": "current",
+        "replaced_by": None,
+        "household_ref": None,
+        "redacted": [],
+        "shielded": [],
+        "withheld_from": None,
+        "lawful_basis": "legal-obligation",
+    }
+    return ShownEntry(**(base | fields))
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100, 140, 220])
+def test_every_word_of_every_summary_is_shown_within_the_width(width: int) -> None:
+    entries = [
+        entry(),
+        entry(agency="school-100001", kind="education.enrolled", summary="Started in Reception"),
+        entry(status="superseded", replaced_by="N-1@2", redacted=["details.police_reference"]),
+    ]
+    lines = chronology_lines(entries, width)
+    assert all(len(line) <= width for line in lines), "\n".join(lines)
+    words = " ".join(lines).split()
+    for shown in entries:
+        assert shown.kind in words and shown.agency in words
+        assert all(word in words for word in (shown.summary or "").split())
+    assert words.count("2024-07-02") == 3 and words.count("BST") == 3  # the day in England
+    assert "recorded 2024-07-05" in " ".join(words)  # recorded days later (UK date): said
+    assert "superseded by N-1@2; redacted: details.police_reference]" in " ".join(words)
+
+
+def test_a_wide_terminal_gets_one_row_per_short_entry() -> None:
+    short = entry(summary="Mother taken to hospital", recorded_at=entry().occurred_at)
+    (line,) = chronology_lines([short], 140)
+    assert " ".join(line.split()) == (
+        "2024-07-02 00:30 BST shire-constabulary police.domestic-abuse-incident "
+        "Mother taken to hospital"
+    )
+
+
+def test_a_retracted_entry_says_so_and_nothing_it_said() -> None:
+    retracted = entry(kind=RETRACTED, summary=RETRACTED, status="retracted")
+    text = " ".join(chronology_lines([retracted], 80))
+    assert "retracted by the agency that shared it" in text and SUMMARY not in text
