@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,8 +19,6 @@ from hub.bootstrap import Hub
 UK = ZoneInfo("Europe/London")
 POLICE = "shire-constabulary"
 CONSUMERS = ("encompass", "clocks", "indicators")
-# The demo population's history ends in December 2025, so its dashboard is as at 2026-01-01.
-DASHBOARD_AS_AT = date(2026, 1, 1)
 
 
 @dataclass
@@ -111,13 +109,19 @@ def run_consumers(hub: Hub, inbox_dir: Path, madison: str, batch_size: int) -> C
         scene.statuses.append(runner.status().as_dict())
         if name == "indicators":
             from consumers.indicators import load_children
-            from hub.domain.indicators import build_report
+            from hub.domain.indicators import build_report, default_as_at
             from hub.indicators_report import render_html
 
-            report = build_report(load_children(runner.state), DASHBOARD_AS_AT)
+            children = load_children(runner.state)
+            # As `hub indicators` chooses: the demo's history ends in December 2025, so this
+            # is the quarter to 31 December 2025, and the command reports the same.
+            report = build_report(children, default_as_at(children, now.astimezone(UK).date()))
             dashboard = hub.settings.data_dir / "indicators.html"
             dashboard.write_text(render_html(report))
-            scene.outputs[f"indicators dashboard, {report.latest.label}"] = str(dashboard)
+            scene.outputs[
+                f"indicators dashboard, {report.latest.label} (what `hub indicators --format "
+                "html` writes)"
+            ] = str(dashboard)
         if name == "encompass":
             from consumers.encompass import EncompassConsumer
 

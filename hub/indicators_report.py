@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,12 +122,26 @@ def counts(figure: Figure) -> str:
     return f"{figure.denominator:,} shares"
 
 
-def render_text(report: IndicatorReport) -> str:
+def render_text(report: IndicatorReport, width: int | None = None) -> str:
+    """A terminal table: figures in fixed columns on the right, indicator names wrapped at
+    words in the space left (the terminal's width by default), never cut."""
+    width = width or shutil.get_terminal_size((122, 24)).columns
+    figures = 12 + 12 + 2 + 16 + 9 + 5  # latest, previous, DOT, target, RAG
+    name_width = max(width - figures - 1, 20)
+
+    def wrapped(text: str, within: int) -> list[str]:
+        return textwrap.wrap(text, within, break_long_words=False, break_on_hyphens=False)
+
     lines = [
-        f"Partnership indicators as at {report.as_at:%d %B %Y}: latest {report.latest.label}, "
-        f"previous {report.previous.label}",
+        *wrapped(
+            f"Partnership indicators as at {report.as_at.day} {report.as_at:%B %Y}: latest "
+            f"{report.latest.label}, previous {report.previous.label}",
+            width,
+        ),
+        *(line for note in report.notes for line in wrapped(f"Note: {note}", width)),
         "",
-        f"{'Indicator':<66}{'Latest':>12}{'Previous':>12}  {'DOT':<16}{'Target':>9}  RAG",
+        f"{'Indicator':<{name_width + 1}}{'Latest':>12}{'Previous':>12}  {'DOT':<16}"
+        f"{'Target':>9}  RAG",
     ]
     for section, heading in (
         ("dashboard", "Dashboard"),
@@ -137,11 +153,13 @@ def render_text(report: IndicatorReport) -> str:
         for row in report.section(section):
             dot = " ".join(p for p in (row.direction, row.travel and f"({row.travel})") if p)
             target = row.target.text(row.unit) if row.target else ""
+            name, *more = wrapped(row.title, name_width)
             lines.append(
-                f"{row.title[:65]:<66}{shown(row.latest, row.unit):>12}"
+                f"{name:<{name_width + 1}}{shown(row.latest, row.unit):>12}"
                 f"{shown(row.previous, row.unit):>12}  {dot:<16}{target:>9}  {row.rag or ''}"
             )
-    lines += ["", f"c: suppressed (small numbers). {report.rule.describe()}."]
+            lines += [f"  {line}" for line in wrapped(" ".join(more), name_width - 2)]
+    lines += ["", *wrapped(f"c: suppressed (small numbers). {report.rule.describe()}.", width)]
     return "\n".join(lines)
 
 

@@ -5,9 +5,10 @@ The command first catches the `indicators` consumer up with the log (one pass, a
 whose folds it never repeats), so the report always reflects everything the hub holds.
 `--no-catch-up` reports from the consumer's documents as they stand and says how far behind
 the log they are. Then it computes the figures for the last quarter complete before
-`--as-at` (default: today in England; a later date reports the quarter in progress, marked
-provisional) and writes them as a terminal table, JSON, CSV or a
-self-contained HTML dashboard.
+`--as-at` (default: today in England, or, when the hub holds no event in the quarter before
+today, the day after the last quarter it holds events in: `default_as_at`; a later date
+reports the quarter in progress, marked provisional) and writes them as a terminal table,
+JSON, CSV or a self-contained HTML dashboard.
 """
 
 from __future__ import annotations
@@ -73,11 +74,11 @@ def load_targets(path: str | None) -> dict[str, Target]:
 
 def cmd_indicators(args: argparse.Namespace) -> int:
     from consumers.indicators import load_children
-    from hub.domain.indicators import build_report
+    from hub.domain.indicators import build_report, default_as_at
     from hub.indicators_report import render
 
     try:
-        as_at = date.fromisoformat(args.as_at) if args.as_at else datetime.now(UK).date()
+        given = date.fromisoformat(args.as_at) if args.as_at else None
         targets = load_targets(args.targets)
     except (ValueError, OSError) as error:
         print(f"hub indicators: {error}", file=sys.stderr)
@@ -96,6 +97,15 @@ def cmd_indicators(args: argparse.Namespace) -> int:
             f"note: the indicators consumer is {status.lag} log entries behind "
             f"(position {status.position} of {status.head}); run `hub consumer run "
             "indicators --once` or drop --no-catch-up",
+            file=sys.stderr,
+        )
+    today = datetime.now(UK).date()
+    as_at = given or default_as_at(children, today)
+    if as_at != today and given is None:
+        print(
+            f"note: the hub holds no record of an event in the last quarter complete before "
+            f"today, so this reports the last one it holds events in (as at {as_at:%Y-%m-%d}); "
+            f"--as-at {today:%Y-%m-%d} reports the quarter before today anyway",
             file=sys.stderr,
         )
     report = build_report(children, as_at, targets)

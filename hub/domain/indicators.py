@@ -135,6 +135,19 @@ def latest_complete_quarter(as_at: date) -> Quarter:
     return quarter_of(as_at).previous()
 
 
+def default_as_at(children: Sequence[Child], today: date) -> date:
+    """The as-at date a report uses when none is given: today, unless the hub holds no record
+    of an event in the last quarter complete before today (a demo, or a hub loaded with an
+    agency's history and nothing since); then the day after the last complete quarter it holds
+    events in, so the report describes what the hub knows rather than a quarter it knows
+    nothing about. The report says so (`IndicatorReport.notes`)."""
+    latest = latest_complete_quarter(today)
+    held = [r.occurred for child in children for r in child if r.occurred <= latest.end]
+    if not held or max(held) >= latest.start:
+        return today
+    return quarter_of(max(held)).end + timedelta(days=1)
+
+
 # ---------------------------------------------------------------------------------------------
 # Facts
 
@@ -851,13 +864,16 @@ class IndicatorRow:
         }
 
 
-def finish_row(row: IndicatorRow, targets: Mapping[str, Target], rule: RagRule) -> IndicatorRow:
-    """Direction of travel, target and RAG of a row whose figures are already suppressed."""
+def finish_row(
+    row: IndicatorRow, targets: Mapping[str, Target], rule: RagRule, *, rated: bool = True
+) -> IndicatorRow:
+    """Direction of travel, target and RAG of a row whose figures are already suppressed
+    (no RAG when the quarter is not `rated`: the hub holds no events in it)."""
     direction, travel = direction_of_travel(row.latest, row.previous, row.unit, row.polarity)
     target = targets.get(row.code)
     rag: Rag | None = None
     value = None if row.latest.suppressed else published_value(row.latest.value, row.unit)
-    if target is not None and value is not None:
+    if target is not None and value is not None and rated:
         rag = rule.rag(float(value), target)
     return replace(row, direction=direction, travel=travel, target=target, rag=rag)
 
@@ -869,6 +885,7 @@ class IndicatorReport:
     previous: Quarter
     rows: tuple[IndicatorRow, ...]
     rule: RagRule = field(default_factory=RagRule)
+    notes: tuple[str, ...] = ()  # what a reader must know to read the figures right
 
     def section(self, name: str) -> list[IndicatorRow]:
         return [r for r in self.rows if r.section == name]
@@ -888,6 +905,7 @@ class IndicatorReport:
                 "quarter's end, information sharing covers records received in the quarter."
             ),
             "rag_rule": self.rule.describe(),
+            "notes": list(self.notes),
             "suppression": (
                 f"'{SUPPRESSED}': a numerator or denominator of 1 to 4, or a second figure "
                 "hidden so that the first cannot be worked out from a published total."
@@ -1073,5 +1091,43 @@ def build_report(
         )
     rows += _sharing_rows(children, latest, previous)
     rows += _withheld_rows(children, latest, previous)
-    finished = tuple(finish_row(r, targets, rule) for r in rows)
-    return IndicatorReport(as_at, latest, previous, finished, rule)
+    notes = _coverage_notes(children, latest)
+    finished = tuple(finish_row(r, targets, rule, rated=not notes.no_events) for r in rows)
+    return IndicatorReport(as_at, latest, previous, finished, rule, notes.texts)
+
+
+@dataclass(frozen=True)
+class _Coverage:
+    no_events: bool  # the hub holds no record of an event in the quarter
+    texts: tuple[str, ...]
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _coverage_notes(children: Sequence[Child], latest: Quarter) -> _Coverage:
+    """What the hub holds against the quarter reported: a quarter it holds no events in is
+    not rated (its zeros say nothing about practice), and information sharing figures over a
+    quarter in which nothing reached the hub say why they are empty."""
+    records = [r for child in children for r in child]
+    if not records:
+        return _Coverage(True, ("The hub holds no records yet: there is nothing to report.",))
+    texts = []
+    last_event = max(r.occurred for r in records)
+    no_events = not any(latest.contains(r.occurred) for r in records)
+    if no_events:
+        texts.append(
+            f"The hub holds no record of an event in {latest.label} (its latest is from "
+            f"{_day(last_event)}), so no figure is rated against its target: a zero here "
+            "says nothing about practice."
+        )
+    if not any(latest.contains(r.received) for r in records):
+        first = min(r.received for r in records)
+        last = max(r.received for r in records)
+        span = f"on {_day(first)}" if first == last else (f"between {_day(first)} and {_day(last)}")
+        texts.append(
+            f"Information sharing covers records received in the quarter, and none reached the "
+            f"hub in {latest.label}: it received the records it holds {span}."
+        )
+    return _Coverage(no_events, tuple(texts))

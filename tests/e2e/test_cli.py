@@ -11,12 +11,15 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from hub.demo_population import generate_partnership
+from hub.domain.indicators import latest_complete_quarter
 from tests.brokers import tansu_broker
 from tests.factories import VALID_NHS_NUMBER
 
@@ -687,3 +690,22 @@ def test_every_file_the_hub_writes_is_its_users_alone(tmp_path: Path) -> None:
     assert status.returncode == 0, status.stderr
     assert "store_files_narrowed" in status.stderr
     assert stat.S_IMODE((data_dir / "events.sqlite").stat().st_mode) == 0o600
+
+
+def test_the_demo_dashboard_and_hub_indicators_report_the_same_quarter_and_figures(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    """Before, the demo's dashboard was as at 1 January 2026 (Q3 2025/26) while `hub
+    indicators` reported the quarter before today, which the demo holds no events in."""
+    data_dir, _ = demo
+    asked = hub("indicators", "--format", "html", "--data-dir", str(data_dir))
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.rstrip("\n") == (data_dir / "indicators.html").read_text().rstrip("\n")
+    today = datetime.now(ZoneInfo("Europe/London")).date()
+    if latest_complete_quarter(today).contains(today - timedelta(days=1)):
+        pytest.skip("the demo's overnight incident falls in the last complete quarter today")
+    assert "Q3 2025/26" in asked.stdout  # the demo's history ends in December 2025
+    assert "reports the last one it holds events in (as at 2026-01-01)" in asked.stderr
+    text = hub("indicators", "--data-dir", str(data_dir), env={"COLUMNS": "90"})
+    assert text.stdout.startswith("Partnership indicators as at 1 January 2026: latest Q3 2025/26")
+    assert "none reached the hub in Q3 2025/26" in " ".join(text.stdout.split())

@@ -26,6 +26,7 @@ from hub.domain.indicators import (
     cic_health_assessments,
     cp_reviews_in_timescale,
     current_records,
+    default_as_at,
     direction_of_travel,
     family_help_started,
     home_educated_at_end,
@@ -626,3 +627,53 @@ def test_a_targets_mapping_replaces_the_defaults() -> None:
     custom = build_report(children, date(2025, 1, 1), {"re-referrals-12-months": Target(">", 1)})
     assert custom.row("re-referrals-12-months").rag == "R"
     assert custom.row("assessments-45-days").target is None
+
+
+# -- what the report holds against the quarter it reports (issue 16) -----------------------------
+
+
+def test_the_default_as_at_is_today_unless_the_hub_holds_no_event_in_the_last_quarter() -> None:
+    today = date(2026, 12, 6)  # the last complete quarter is Q2 2026/27, July to September
+    live = [child(fact("la.referral", "2026-08-14"), fact("la.referral", "2025-11-02"))]
+    assert default_as_at(live, today) == today
+    # History to December 2025 and an incident last night: Q3 2025/26 is the last quarter
+    # complete before today that the hub holds events in.
+    history = [child(fact("la.referral", "2025-12-15"), fact("police.x", "2026-12-05"))]
+    assert default_as_at(history, today) == date(2026, 1, 1)
+    assert latest_complete_quarter(default_as_at(history, today)) == Quarter(2025, 3)
+    assert default_as_at([], today) == today
+
+
+def test_a_quarter_the_hub_holds_no_events_in_is_not_rated_and_says_why() -> None:
+    plans = [plan("2025-04-01") for _ in range(6)]  # no review after 2025: none recorded
+    report = build_report(plans, date(2026, 12, 6))
+    row = report.row("cp-reviews-in-timescale")
+    assert (row.latest.value, row.latest.denominator, row.rag) == (0.0, 6, None)
+    assert all(r.rag is None for r in report.rows)
+    assert any("no record of an event in Q2 2026/27" in note for note in report.notes)
+    busy = [*plans, child(fact("la.referral", "2025-08-01"))]
+    rated = build_report(busy, date(2025, 10, 1))  # Q2 2025/26: a review was due and missed
+    assert rated.row("cp-reviews-in-timescale").rag == "R"
+    assert not any("no record of an event" in note for note in rated.notes)
+
+
+def test_sharing_figures_over_a_quarter_nothing_arrived_in_say_so() -> None:
+    backfill = [child(fact("la.referral", "2024-11-01", received="2026-12-06")) for _ in range(5)]
+    report = build_report(backfill, date(2025, 1, 1))
+    assert report.row("sharing-latency-median/local-authority").latest.value is None
+    (note,) = report.notes
+    assert "none reached the hub in Q3 2024/25" in note and "on 6 December 2026" in note
+    assert json.loads(render_json(report))["notes"] == [note]
+    assert note in " ".join(render_text(report, 100).split())
+    assert "Note:" in render_html(report) and "none reached the hub" in render_html(report)
+
+
+@pytest.mark.parametrize("width", [80, 100, 122, 160])
+def test_the_text_table_wraps_indicator_names_at_words_and_never_cuts_them(width: int) -> None:
+    report = build_report([child(fact("la.referral", "2024-11-01"))], date(2025, 1, 1))
+    text = render_text(report, width)
+    words = text.split()
+    for row in report.rows:
+        for word in row.title.split():
+            assert word in words, (row.title, word)
+    assert all(len(line) <= width for line in text.splitlines() if "Note:" not in line)
