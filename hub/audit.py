@@ -254,54 +254,53 @@ class AuditLedger(Application[UUID]):
     def commission_review(
         self, child_stream: str, commission: ReviewCommission, at: datetime
     ) -> None:
-        stream = self.grants_stream(child_stream)
-        self._put(
-            lambda: [
-                ReviewCommissioned(
-                    originator_id=stream,
-                    originator_version=self._last_version(stream) + 1,
-                    timestamp=at,
-                    reviewer_id=commission.reviewer_id,
-                    commissioned_by=commission.commissioned_by,
-                    reason=commission.reason,
-                    starts_at=commission.starts_at,
-                    ends_at=commission.ends_at,
-                )
-            ]
+        self._append_grants(
+            child_stream,
+            lambda stream, version: ReviewCommissioned(
+                originator_id=stream,
+                originator_version=version,
+                timestamp=at,
+                reviewer_id=commission.reviewer_id,
+                commissioned_by=commission.commissioned_by,
+                reason=commission.reason,
+                starts_at=commission.starts_at,
+                ends_at=commission.ends_at,
+            ),
         )
 
     def record_erasure(
         self, child_stream: str, streams: list[str], reason: str, erased_by: str, at: datetime
     ) -> None:
-        grants = self.grants_stream(child_stream)
-        self._put(
-            lambda: [
-                ErasureRecorded(
-                    originator_id=grants,
-                    originator_version=self._last_version(grants) + 1,
-                    timestamp=at,
-                    child_stream=child_stream,
-                    streams=streams,
-                    reason=reason,
-                    erased_by=erased_by,
-                )
-            ]
+        self._append_grants(
+            child_stream,
+            lambda stream, version: ErasureRecorded(
+                originator_id=stream,
+                originator_version=version,
+                timestamp=at,
+                child_stream=child_stream,
+                streams=streams,
+                reason=reason,
+                erased_by=erased_by,
+            ),
         )
 
     def end_break_glass(self, grant: BreakGlassGranted, at: datetime) -> None:
-        stream = self.grants_stream(grant.child_stream)
-        self._put(
-            lambda: [
-                BreakGlassEnded(
-                    originator_id=stream,
-                    originator_version=self._last_version(stream) + 1,
-                    timestamp=at,
-                    practitioner_id=grant.practitioner_id,
-                    child_stream=grant.child_stream,
-                    grant_version=grant.originator_version,
-                )
-            ]
+        self._append_grants(
+            grant.child_stream,
+            lambda stream, version: BreakGlassEnded(
+                originator_id=stream,
+                originator_version=version,
+                timestamp=at,
+                practitioner_id=grant.practitioner_id,
+                child_stream=grant.child_stream,
+                grant_version=grant.originator_version,
+            ),
         )
+
+    def _append_grants(self, child_stream: str, record: Callable[[UUID, int], HubRecord]) -> None:
+        """Append one record to the child's grants stream, at the version after its last."""
+        stream = self.grants_stream(child_stream)
+        self._put(lambda: [record(stream, self._last_version(stream) + 1)])
 
     def grants(self, child_stream: str) -> AccessGrants:
         """The child's break-glass grants, review commissions and erasures, read once."""

@@ -45,8 +45,9 @@ from hub.validation import Rejection, parse_message
 log = structlog.get_logger("hub.ingest")
 
 _VERSION_CACHE_SIZE = 50_000
-# What is kept of a message larger than the limit: its first bytes (with its length and
-# digest). A row as large as the message made PostgreSQL inserts hang (psycopg's pipeline
+# What is kept of a quarantined message larger than the limit (oversize, or refused earlier for
+# another reason, e.g. from an unregistered channel): its first bytes, with its length and
+# digest. A row as large as the message made PostgreSQL inserts hang (psycopg's pipeline
 # waiting on the server, the server on the rest of the statement), stopping ingest.
 OVERSIZE_KEPT_BYTES = 4096
 _MAX_ATTEMPTS = 3
@@ -370,7 +371,7 @@ class IngestService:
         )
         raw, child = message.value, self._named_child(message.value)
         whole: tuple[int, str] | None = None
-        if len(raw) > OVERSIZE_KEPT_BYTES:  # (only an oversize message can be this long)
+        if len(raw) > self._max_bytes:  # whatever the reason (an unregistered channel's too)
             whole = (len(raw), hashlib.sha256(raw).hexdigest())
             raw = raw[:OVERSIZE_KEPT_BYTES]
         if child is not None:  # erased with the child: sealed again with the child's key

@@ -47,12 +47,14 @@ def finishes(work: Callable[[], object], within_s: float = 300) -> bool:
     return done.wait(within_s)
 
 
-def assert_kept_bounded(hub: Hub, source: str, messages: dict[int, bytes]) -> None:
+def assert_kept_bounded(
+    hub: Hub, source: str, messages: dict[int, bytes], code: str = "oversize"
+) -> None:
     found = {q.position: q for q in quarantined_messages(hub.store) if q.source == source}
     assert set(found) == set(messages)
     for position, value in messages.items():
         item = found[position]
-        assert (item.reason_code, item.size_bytes) == ("oversize", len(value))
+        assert (item.reason_code, item.size_bytes) == (code, len(value))
         assert item.raw == value[:OVERSIZE_KEPT_BYTES] and item.truncated
         assert item.sha256 == hashlib.sha256(value).hexdigest()
 
@@ -70,6 +72,19 @@ def test_the_inbox_takes_5_and_50_mb_lines_and_what_follows(hub: Hub, tmp_path: 
         assert_kept_bounded(hub, source, {1: lines[0]})
         assert hub.store.position(source) == 2  # the line after it was ingested
     assert store_status(hub.store, "t").events == tries
+
+
+def test_a_large_message_refused_for_another_reason_is_kept_bounded_too(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """An unregistered channel's messages are refused before their size is looked at: a 50 MB
+    one was kept whole, and hung PostgreSQL as an oversize one did."""
+    inbox = FileInbox(tmp_path / "inbox")
+    value = large("BIG-U", 50 * MB)
+    write_inbox_file(tmp_path / "inbox", "unregistered-agency-x", "big", [value])
+    assert finishes(lambda: inbox.drain(hub.ingest, 100)), "ingest hung"
+    source = "inbox:unregistered-agency-x/big.jsonl"
+    assert_kept_bounded(hub, source, {1: value}, code="unregistered-agency")
 
 
 @pytest.mark.kafka
