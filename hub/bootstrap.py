@@ -12,6 +12,7 @@ from typing import Any
 
 from consumers.framework import Clock, ConsumerRunner, ConsumerState
 from consumers.registry import build_consumer
+from hub.adapters import postgres_pipeline
 from hub.adapters.chronology_views import (
     ChronologyViewStore,
     PostgresChronologyViewStore,
@@ -270,6 +271,8 @@ def bootstrap(settings: HubSettings | None = None) -> Hub:
     key_store = _key_store(settings)
     keyring = Keyring(key_store, _kek_provider(settings))
     pseudonyms = Pseudonymiser(_pseudonym_key(settings))
+    if settings.store == "postgres":
+        postgres_pipeline.install()  # else a large batch can hang the recorder's inserts
     with schema_lock(settings):  # eventsourcing creates its tables when the schema is new
         store = HubStore(settings.eventsourcing_env(), keyring)
     try:
