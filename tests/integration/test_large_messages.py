@@ -22,9 +22,11 @@ from hub.adapters.transports.inbox import FileInbox, write_inbox_file
 from hub.adapters.transports.kafka import KafkaIngestRunner, agency_topic, ensure_topic
 from hub.api.app import create_app
 from hub.api.tokens import issue_dev_token
-from hub.bootstrap import Hub
+from hub.bootstrap import Hub, bootstrap
 from hub.ingest import OVERSIZE_KEPT_BYTES, InboundMessage
 from hub.reports import quarantined_messages, store_status
+from hub.settings import HubSettings
+from tests.brokers import tansu_broker
 from tests.factories import event_bytes, register_agencies
 
 MB = 1024 * 1024
@@ -156,6 +158,41 @@ def test_kafka_takes_5_and_50_mb_messages_and_what_follows(hub: Hub, kafka_broke
     assert_kept_bounded(hub, source, {0: values[0], 1: values[1]})
     assert hub.store.position(source) == 2
     assert store_status(hub.store, "t").events_by_agency[agency] == 1
+
+
+@pytest.mark.kafka
+def test_two_agencies_50_mb_messages_at_once_do_not_stop_kafka_ingest(
+    sqlite_settings: HubSettings,
+) -> None:
+    """Two agencies' 50 MB messages among other agencies' traffic: the test broker answered one
+    fetch with both (104,858,719 bytes), over the client's 100 MB frame guard, so every fetch
+    was refused and ingest reported the broker unavailable for ever. On a broker of its own, so
+    that no other test's topics change what one fetch holds."""
+    hub = bootstrap(sqlite_settings)
+    big = {f"police-{uuid.uuid4().hex[:8]}": "police" for _ in range(2)}
+    register_agencies(hub, {**big, LA: "local-authority"})
+    with tansu_broker() as port:
+        broker = f"127.0.0.1:{port}"
+        producer = KafkaProducer(bootstrap_servers=broker, acks="all", max_request_size=64 * MB)
+        for agency in big:
+            ensure_topic(broker, agency_topic(agency), partitions=1)
+            for value in (large("BIG-5", 5 * MB), large("BIG-50", 50 * MB)):
+                producer.send(agency_topic(agency), key=b"k", value=value).get(timeout=60)
+        ensure_topic(broker, agency_topic(LA), partitions=3)
+        for i in range(100):
+            producer.send(
+                agency_topic(LA), key=str(i).encode(), value=event_bytes(event_id=f"S{i}")
+            )
+        producer.flush()
+        producer.close()
+        runner = KafkaIngestRunner(broker, hub.ingest, batch_size=100)
+        try:
+            assert_finishes(lambda: runner.run(once=True), "Kafka ingest")
+        finally:
+            runner.close()
+    assert all(hub.store.position(f"kafka:{agency_topic(a)}:0") == 1 for a in big)
+    assert store_status(hub.store, "t").events_by_agency[LA] == 100
+    hub.close()
 
 
 def test_https_quarantines_an_oversize_event_and_refuses_an_oversize_body_unread(

@@ -40,6 +40,14 @@ from hub.ingest import BatchOutcome, InboundMessage, IngestService
 
 TOPIC_PREFIX = "hub.events."
 DEFAULT_PARTITIONS = 3
+# What one fetch asks the broker for, and the largest response read. A Kafka broker returns at
+# most FETCH_MAX_BYTES of records plus one batch larger than that (KIP-74), but tansu (the
+# tests' broker) returned two 50 MB messages of two agencies in one 104,858,719-byte response:
+# over the client's 100 MB guard it was refused, fetched again and refused again, for ever.
+# Anything over HUB_MAX_MESSAGE_BYTES is quarantined anyway, so fetches are kept small and the
+# guard large: an oversize message is read once, quarantined, and ingest moves on.
+FETCH_MAX_BYTES = 8 * 1024 * 1024
+RESPONSE_MAX_BYTES = 512 * 1024 * 1024
 BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 30.0
 log = structlog.get_logger("hub.kafka")
@@ -145,6 +153,8 @@ class KafkaIngestRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=batch_size,
+            fetch_max_bytes=FETCH_MAX_BYTES,
+            receive_message_max_bytes=RESPONSE_MAX_BYTES,
             client_id=f"hub-ingest-{worker_index}",
             bootstrap_timeout_ms=bootstrap_timeout_ms,
             **(client_options or {}),
