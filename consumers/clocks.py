@@ -49,7 +49,6 @@ from hub.domain.access import (
 from hub.domain.clocks import (
     BREACHED,
     DEFAULT_ALERT_LEAD,
-    UK,
     Clock,
     ClockKind,
     ClockRules,
@@ -59,6 +58,7 @@ from hub.domain.clocks import (
     fact_from_event,
 )
 from hub.domain.records import ChildRecordEntry
+from hub.domain.uk_time import uk_date
 from hub.domain.working_days import working_days_between
 
 if TYPE_CHECKING:
@@ -99,10 +99,6 @@ class ClockSettings(BaseSettings):
                 for kind in ClockKind
             }
         )
-
-
-def uk_date(moment: datetime) -> date:
-    return moment.astimezone(UK).date()
 
 
 def _new_child() -> Document:

@@ -39,7 +39,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -50,6 +49,7 @@ from hub.domain.access import Practitioner, Purpose, RelationshipBasis, Relation
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.records import ChildRecordEntry
 from hub.domain.relationships import derive_relationships
+from hub.domain.uk_time import uk_date
 from hub.domain.working_days import next_school_day_start
 from hub.policies.decision import Action
 
@@ -58,7 +58,6 @@ if TYPE_CHECKING:
     from hub.bootstrap import Hub
 
 log = structlog.get_logger("hub.consumers.encompass")
-UK = ZoneInfo("Europe/London")
 INCIDENT = "police.domestic-abuse-incident"
 NOTICE_FIELDS = ("child_present", "police_reference", "child_voice")
 # What a notice may carry of the incident; the gate redacts everything else.
@@ -207,7 +206,7 @@ class EncompassConsumer:
             and g.valid_from <= now
             and (g.valid_to is None or now < g.valid_to)
         ]
-        today = now.astimezone(UK).date()
+        today = uk_date(now)
         for grant in sorted(schools, key=lambda g: g.valid_from, reverse=True):
             dsls = [
                 p.id
@@ -268,7 +267,7 @@ class EncompassConsumer:
         if not delivered_to and notice["route"] == "school":
             # The police withheld it from the school (or no DSL may receive it): the front door.
             notice.update(route="front-door", organisation=None, enrolment=None)
-            notice["recipients"] = self._front_door(now.astimezone(UK).date())
+            notice["recipients"] = self._front_door(uk_date(now))
             documents.put(_notice_name(notice["child_stream"], notice["id"]), notice)
             for practitioner_id in notice["recipients"]:
                 practitioner = self._directory.get(practitioner_id)
@@ -360,7 +359,7 @@ class EncompassConsumer:
             "route": "front-door",
             "organisation": None,
             "enrolment": None,
-            "recipients": self._front_door(now.astimezone(UK).date()),
+            "recipients": self._front_door(uk_date(now)),
             "issued_at": now.isoformat(),
             "deadline": now.isoformat(),
             "corrects": None,

@@ -11,19 +11,12 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections.abc import Sequence
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from hub.domain.uk_time import UK, uk_date, uk_time_text
 from hub.release import ShownEntry
 
-_UK = ZoneInfo("Europe/London")
 NARROWEST_SUMMARY = 32  # below this many columns for the summary, entries are stacked
 _GAP = "  "
-
-
-def uk_time(moment: datetime) -> str:
-    """`2024-03-07 07:40 GMT`: the time in England, with the zone."""
-    return f"{moment.astimezone(_UK):%Y-%m-%d %H:%M %Z}"
 
 
 def terminal_width(fallback: int = 100) -> int:
@@ -36,8 +29,8 @@ def _summary(entry: ShownEntry) -> str:
     else:
         text = entry.summary or "(no summary shared)"
     marks = []
-    if entry.recorded_at.astimezone(_UK).date() != entry.occurred_at.astimezone(_UK).date():
-        marks.append(f"recorded {entry.recorded_at.astimezone(_UK):%Y-%m-%d}")
+    if uk_date(entry.recorded_at) != uk_date(entry.occurred_at):
+        marks.append(f"recorded {entry.recorded_at.astimezone(UK):%Y-%m-%d}")
     marks += [] if entry.status == "current" else [f"{entry.status} by {entry.replaced_by}"]
     marks += [f"redacted: {', '.join(entry.redacted)}"] if entry.redacted else []
     return f"{text} [{'; '.join(marks)}]" if marks else text
@@ -51,7 +44,7 @@ def chronology_lines(
     width = width or terminal_width()
     if not entries:
         return []
-    when_width = max(len(uk_time(e.occurred_at)) for e in entries)
+    when_width = max(len(uk_time_text(e.occurred_at)) for e in entries)
     agency_width = max(len(e.agency) for e in entries)
     kind_width = max(len(e.kind) for e in entries)
     fixed = len(indent) + when_width + agency_width + kind_width + 3 * len(_GAP)
@@ -60,7 +53,7 @@ def chronology_lines(
         hanging = " " * fixed
         for entry in entries:
             first = (
-                f"{indent}{uk_time(entry.occurred_at):<{when_width}}{_GAP}"
+                f"{indent}{uk_time_text(entry.occurred_at):<{when_width}}{_GAP}"
                 f"{entry.agency:<{agency_width}}{_GAP}{entry.kind:<{kind_width}}{_GAP}"
             )
             wrapped = textwrap.wrap(
@@ -71,7 +64,7 @@ def chronology_lines(
         return lines
     inner = indent + "    "
     for entry in entries:
-        heading = f"{uk_time(entry.occurred_at)}{_GAP}{entry.agency}"
+        heading = f"{uk_time_text(entry.occurred_at)}{_GAP}{entry.agency}"
         for text, first in ((heading, indent), (entry.kind, inner), (_summary(entry), inner)):
             lines += textwrap.wrap(
                 text,

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hub.adapters.transports.inbox import FileInbox, write_inbox_file
 from hub.bootstrap import Hub
+from hub.domain.uk_time import UK, uk_date
 
-UK = ZoneInfo("Europe/London")
 POLICE = "shire-constabulary"
 CONSUMERS = ("encompass", "clocks", "indicators")
 
@@ -68,7 +67,7 @@ class ConsumersScene:
 
 
 def _overnight_incident(nhs_number: str, now: datetime) -> bytes:
-    evening = datetime.combine(now.astimezone(UK).date() - timedelta(days=1), time(21, 40), UK)
+    evening = datetime.combine(uk_date(now) - timedelta(days=1), time(21, 40), UK)
     return json.dumps(
         {
             "schema_version": 1,
@@ -115,7 +114,7 @@ def run_consumers(hub: Hub, inbox_dir: Path, madison: str, batch_size: int) -> C
             children = load_children(runner.state)
             # As `hub indicators` chooses: the demo's history ends in December 2025, so this
             # is the quarter to 31 December 2025, and the command reports the same.
-            report = build_report(children, default_as_at(children, now.astimezone(UK).date()))
+            report = build_report(children, default_as_at(children, uk_date(now)))
             dashboard = hub.settings.data_dir / "indicators.html"
             dashboard.write_text(render_html(report))
             scene.outputs[

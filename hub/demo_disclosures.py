@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from hub.bootstrap import Hub
-from hub.chronology_text import chronology_lines, uk_time
+from hub.chronology_text import chronology_lines
 from hub.disclosure import ChronologyView
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
+from hub.domain.uk_time import uk_time_text
 
 
 @dataclass
@@ -52,7 +53,7 @@ class DisclosureWalkthrough:
             )
             if view.break_glass is not None:
                 print(
-                    f"   BREAK-GLASS until {uk_time(view.break_glass.expires_at)} "
+                    f"   BREAK-GLASS until {uk_time_text(view.break_glass.expires_at)} "
                     f"({view.break_glass.reason}); the DPO is alerted"
                 )
             for reason in view.denied_reasons:
@@ -74,7 +75,7 @@ class DisclosureWalkthrough:
             glass = (
                 f", break-glass: {row['break_glass_reason']}" if row["break_glass_reason"] else ""
             )
-            at = uk_time(datetime.fromisoformat(row["at"]))
+            at = uk_time_text(datetime.fromisoformat(row["at"]))
             print(
                 f"   {at}  {row['practitioner']:<11} {row['role']:<36} "
                 f"{row['purpose'] or '-':<26} {row['outcome']:<20} "

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hub.demo_exports import (
     ICB,
@@ -34,6 +33,7 @@ from hub.demo_exports import (
     write_exports,
 )
 from hub.domain.identity import InvalidIdentifierError, nhs_check_digit, validate_provisional_id
+from hub.domain.uk_time import UK
 
 __all__ = [
     "ICB",
@@ -46,7 +46,6 @@ __all__ = [
     "generate_partnership",
 ]
 
-UK = ZoneInfo("Europe/London")
 WINDOW_START = date(2021, 1, 4)
 LAST_EVENT_DAY = date(2025, 12, 15)  # with recording delays, every date stays within 2025
 SIBLINGS = {"J": "Jackson", "M": "Madison", "Y": "Jayden"}  # fictional labels, manifest only

@@ -28,6 +28,7 @@ from fpdf.enums import XPos, YPos
 
 from hub.bootstrap import Hub
 from hub.domain.canonical_event import ChildRef
+from hub.domain.uk_time import uk_datetime_text
 from hub.policies.redaction import MARKERS, RETRACTED
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "api" / "templates"
@@ -166,7 +167,7 @@ def _when(moment: datetime | str | None) -> str:
         return ""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return f"{moment.astimezone(UTC):%d %b %Y, %H:%M} UTC".lstrip("0")
+    return uk_datetime_text(moment)
 
 
 def _label(value: str | None) -> str:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from hub.api.body_limit import BodyLimit
 from hub.api.pages import register_pages
@@ -25,6 +26,7 @@ from hub.bootstrap import Hub
 from hub.disclosure import UnknownPractitionerError
 from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 from hub.domain.canonical_event import child_ref, validate_child_identifier
+from hub.domain.uk_time import UK, parse_as_of
 from hub.ingest import InboundMessage
 
 SECURITY_HEADERS = {
@@ -55,8 +57,28 @@ class BreakGlassRequest(ChildRequest):
     reason: str = Field(min_length=3, max_length=500)
 
 
+def _as_of(value: object) -> object:
+    """Read as the CLI and the pages read it (`hub.domain.uk_time.parse_as_of`)."""
+    if isinstance(value, str):
+        return parse_as_of(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UK)
+    return value
+
+
+AsOf = Annotated[
+    datetime,
+    BeforeValidator(_as_of),
+    Field(
+        description="a date (the end of that day in England) or a date and time (UK time "
+        "unless a zone is given; to the minute, the end of that minute)",
+        examples=["2026-03-04", "2026-03-04T12:00", "2026-03-04T11:00:00Z"],
+    ),
+]
+
+
 class ReplayRequest(ChildRequest):
-    as_of: AwareDatetime
+    as_of: AsOf
     as_practitioner: str | None = None
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Depends, FastAPI, Form, Request
@@ -37,6 +36,7 @@ from hub.disclosure import ChronologyView, ShownEntry, UnknownPractitionerError
 from hub.domain.canonical_event import ChildRef, child_ref
 from hub.domain.identity import InvalidIdentifierError
 from hub.domain.taxonomy import AgencyType, HarmCategory
+from hub.domain.uk_time import uk_datetime_text
 from hub.policies.redaction import REDACTED, RETRACTED, SHIELDED
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +49,6 @@ AGENCY_TYPE_LABELS = {
     AgencyType.EDUCATION.value: "Education",
 }
 BREAK_GLASS_REASON = (3, 500)  # the same bounds as the API's break-glass request
-ENGLAND = ZoneInfo("Europe/London")
 CHILD_HINT = "Enter an NHS number (10 digits, spaces allowed) or a provisional id starting PRV-."
 
 PageSession = Annotated[Session, Depends(page_session)]
@@ -122,7 +121,7 @@ def _when(moment: datetime | str | None) -> str:
         return ""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return f"{moment:%d %b %Y, %H:%M} UTC".lstrip("0")
+    return uk_datetime_text(moment)
 
 
 def readable_label(value: str | None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Request
@@ -17,7 +17,6 @@ from fastapi.responses import Response
 
 from hub.api.pages import (
     CHILD_HINT,
-    ENGLAND,
     FormText,
     PageSession,
     PostSession,
@@ -30,6 +29,7 @@ from hub.bootstrap import Hub
 from hub.disclosure import UnknownPractitionerError
 from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import ChildRef
+from hub.domain.uk_time import UK, as_of_input_value, parse_as_of
 from hub.review_pack import build_pack, render_html, render_pdf
 
 Render = Callable[..., Response]
@@ -56,9 +56,9 @@ class ReplayForm:
         moments: list[datetime] = []
         latest = datetime.now(UTC) + timedelta(seconds=hub.settings.clock_skew_seconds)
         for label, text in (("As of", self.as_of), ("Also as of", self.also_as_of)):
-            moment = parse_as_of(text)
+            moment = _as_of(text)
             if moment is None and (label == "As of" or text.strip()):
-                errors.append(f"{label}: enter a date and time (UTC).")
+                errors.append(f"{label}: enter a date and time (UK time).")
             elif moment is not None and moment > latest:
                 errors.append(f"{label}: choose a time that is not in the future.")
             elif moment is not None:
@@ -68,29 +68,11 @@ class ReplayForm:
         return ref, moments, errors
 
 
-def parse_as_of(text: str) -> datetime | None:
-    """A `datetime-local` value, read as UTC like every time the pages show, or a bare date.
-    A value means the end of what it names: a date the end of that day in England (what was
-    known that day, docs/decisions.md), a time to the minute the end of that minute."""
-    text = text.strip()
+def _as_of(text: str) -> datetime | None:
     try:
-        if len(text) == len("YYYY-MM-DD"):
-            day_end = datetime.combine(date.fromisoformat(text), time.max, ENGLAND)
-            return day_end.astimezone(UTC)
-        moment = datetime.fromisoformat(text)
+        return parse_as_of(text)
     except ValueError:
         return None
-    if len(text) == len("YYYY-MM-DDTHH:MM"):
-        moment = moment.replace(second=59, microsecond=999_999)
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def as_of_value(moment: datetime) -> str:
-    """The `datetime-local` value that `parse_as_of` reads back as the same moment."""
-    moment = moment.astimezone(UTC)
-    if (moment.second, moment.microsecond) == (59, 999_999):
-        return f"{moment:%Y-%m-%dT%H:%M}"
-    return f"{moment:%Y-%m-%dT%H:%M:%S}"
 
 
 def register_replay_pages(app: FastAPI, hub: Hub, render: Render, error: Render) -> None:
@@ -126,7 +108,7 @@ def register_replay_pages(app: FastAPI, hub: Hub, render: Render, error: Render)
 
     @app.get("/replay", include_in_schema=False)
     def replay_form(request: Request, session: PageSession) -> Response:
-        now = ReplayForm(as_of=f"{datetime.now(UTC):%Y-%m-%dT%H:%M}")
+        now = ReplayForm(as_of=f"{datetime.now(UK):%Y-%m-%dT%H:%M}")
         return replay_refused(request, session) or replay_page(request, session, now)
 
     @app.post("/replay", include_in_schema=False)
@@ -152,7 +134,7 @@ def register_replay_pages(app: FastAPI, hub: Hub, render: Render, error: Render)
         return replay_page(
             request,
             session,
-            replace(form, as_of=as_of_value(report.as_of)),
+            replace(form, as_of=as_of_input_value(report.as_of)),
             outcome=report.access.outcome,
             denied_reasons=report.access.denied_reasons,
             report=report if report.permitted else None,

@@ -27,7 +27,7 @@ from hub.cli.operations import (
     cmd_schema,
     cmd_status,
 )
-from hub.cli.replay import cmd_projection_rebuild, cmd_replay
+from hub.cli.replay import as_of_argument, cmd_projection_rebuild, cmd_replay
 from hub.cli.serve import cmd_serve, cmd_token_issue
 
 
@@ -213,7 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
         "replay", parents=[common, formatted], help="the record as it stood at a past moment"
     )
     replay.add_argument("child", help="NHS number or provisional id")
-    replay.add_argument("--as-of", required=True, help="ISO date (end of that day, UK) or datetime")
+    replay.add_argument(
+        "--as-of",
+        required=True,
+        type=as_of_argument,
+        help="a date (the end of that day in England) or a date and time (UK time unless a zone "
+        "is given; to the minute, the end of that minute): the same reading as the API and pages",
+    )
     replay.add_argument("--by", required=True, help="the reviewer (commissioned) or DPO asking")
     replay.add_argument(
         "--as", dest="as_practitioner", help="also: what this practitioner saw then"

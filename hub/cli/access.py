@@ -6,8 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from hub.chronology_text import chronology_lines, uk_time
+from hub.chronology_text import chronology_lines
 from hub.cli.common import EXIT_DENIED, EXIT_OK, child_ref, emit, open_hub
+from hub.domain.uk_time import uk_time_text
 
 
 def _print_chronology(view: Any) -> None:
@@ -18,7 +19,7 @@ def _print_chronology(view: Any) -> None:
     print(f"agreement {view.agreement_version}; relationship: {view.relationship or 'none'}")
     if view.break_glass is not None:
         print(
-            f"BREAK-GLASS ACCESS until {uk_time(view.break_glass.expires_at)}: "
+            f"BREAK-GLASS ACCESS until {uk_time_text(view.break_glass.expires_at)}: "
             f"{view.break_glass.reason}"
         )
     print(f"outcome: {view.outcome}; {len(view.entries)} entries; audit {view.audit_ref}")

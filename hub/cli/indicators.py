@@ -19,12 +19,10 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hub.cli.common import EXIT_OK, EXIT_USAGE, open_hub
 from hub.domain.indicators import DEFAULT_TARGETS, Target
-
-UK = ZoneInfo("Europe/London")
+from hub.domain.uk_time import UK
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:

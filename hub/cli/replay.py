@@ -5,30 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date, datetime, time
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from hub.chronology_projection import Progress
 from hub.cli.common import EXIT_DENIED, EXIT_OK, child_ref, emit, open_hub
+from hub.domain.uk_time import parse_as_of, uk_time_text
 
-UK = ZoneInfo("Europe/London")
 
-
-def parse_as_of(text: str) -> datetime:
-    """An ISO date means the end of that day in England (everything known by then); a
-    datetime without a zone is read as UK time."""
-    if len(text) == 10:
-        return datetime.combine(date.fromisoformat(text), time(23, 59, 59), UK)
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UK)
+def as_of_argument(text: str) -> datetime:
+    try:
+        return parse_as_of(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     hub = open_hub(args)
     try:
         child = child_ref(args.child)
-        as_of = parse_as_of(args.as_of)
+        as_of = args.as_of
         if args.format in ("json", "html", "pdf"):
             from hub.review_pack import build_pack, render_html, render_pdf
 
@@ -50,7 +46,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         hub.close()
 
     def text() -> None:
-        print(f"as of {report.as_of:%Y-%m-%d %H:%M %Z} ({report.agreement_version} in force)")
+        print(f"as of {uk_time_text(report.as_of)} ({report.agreement_version} in force)")
         if not report.permitted:
             for reason in report.access.denied_reasons:
                 print(f"  denied: {reason}")

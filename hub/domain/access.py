@@ -10,11 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from hub.domain.taxonomy import AgencyType
-
-_ENGLAND = ZoneInfo("Europe/London")
+from hub.domain.uk_time import uk_date
 
 
 class Role(StrEnum):
@@ -61,7 +59,7 @@ class Practitioner:
     def in_post_at(self, at: datetime) -> bool:
         """Whether they are employed at `at` (a time-zone-aware time), judged by the date in
         England: employment runs in calendar days where they work."""
-        return self.is_active(at.astimezone(_ENGLAND).date())
+        return self.is_active(uk_date(at))
 
 
 def works_for(practitioner: Practitioner, agency_id: str) -> bool:

@@ -35,13 +35,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hub.domain.access import macpt_team
 from hub.domain.relationships import RelationshipRules
+from hub.domain.uk_time import uk_date
 from hub.domain.working_days import add_working_days
-
-UK = ZoneInfo("Europe/London")
 
 
 class ClockKind(StrEnum):
@@ -201,7 +199,7 @@ class Fact:
 
     @property
     def occurred_on(self) -> date:
-        return self.occurred_at.astimezone(UK).date()
+        return uk_date(self.occurred_at)
 
     def text(self, name: str) -> str | None:
         value = self.details.get(name)

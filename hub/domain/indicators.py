@@ -31,16 +31,15 @@ import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from hub.domain.chronology import ChronologyEntry
 from hub.domain.latency import LatencyRules
 from hub.domain.taxonomy import AgencyType
+from hub.domain.uk_time import uk_date
 from hub.domain.working_days import working_days_between
 
-UK = ZoneInfo("Europe/London")
 SUPPRESSED = "c"
 SMALL = range(1, 5)  # 1 to 4: suppressed
 ASSESSMENT_WORKING_DAYS = 45
@@ -263,10 +262,6 @@ class RecordFact:
         )
 
 
-def _uk_date(moment: datetime) -> date:
-    return moment.astimezone(UK).date()
-
-
 def _detail_date(details: Mapping[str, Any], name: str) -> date | None:
     value = details.get(name)
     return date.fromisoformat(value) if isinstance(value, str) else None
@@ -286,8 +281,8 @@ def record_fact(entry: ChronologyEntry, rules: LatencyRules) -> RecordFact:
         kind=event.kind,
         agency=event.agency.id,
         agency_type=event.agency.type.value,
-        occurred=_uk_date(event.occurred_at),
-        received=_uk_date(entry.received_at),
+        occurred=uk_date(event.occurred_at),
+        received=uk_date(entry.received_at),
         sharing_hours=round(max(sharing, 0.0), 2),
         late=entry.received_at > deadline,
         started_on=_detail_date(event.details, "started_on"),

@@ -13,12 +13,9 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from hub.domain.chronology import ChronologyEntry
 from hub.domain.working_days import SCHOOL_DAY_STARTS, next_school_day_start
-
-UK = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)

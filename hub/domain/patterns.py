@@ -19,17 +19,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
 from hub.domain.taxonomy import AgencyType
+from hub.domain.uk_time import UK
 
 REPEATED_WAS_NOT_BROUGHT = "repeated-was-not-brought"
 CHILD_NOT_SEEN_ON_VISIT = "child-not-seen-on-visit"
 SUDDEN_HOME_EDUCATION = "sudden-home-education"
 MULTI_AGENCY_CONCERNS = "multi-agency-concerns"
 
-_UK = ZoneInfo("Europe/London")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _WAS_NOT_BROUGHT = "health.was-not-brought"
@@ -96,7 +95,7 @@ def detect_patterns(
 
 def _day(moment: datetime) -> str:
     """A date as a UK reader would write it, on the UK calendar day."""
-    local = moment.astimezone(_UK)
+    local = moment.astimezone(UK)
     return f"{local.day} {local:%B %Y}"
 
 

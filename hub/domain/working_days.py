@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo
 
 import holidays
 
+from hub.domain.uk_time import UK, uk_date
+
 _DAY = timedelta(days=1)
 SCHOOL_DAY_STARTS = time(8, 30)
-_UK = ZoneInfo("Europe/London")
 
 
 @cache
@@ -88,4 +88,4 @@ def next_school_day_start(moment: datetime, starts: time = SCHOOL_DAY_STARTS) ->
     """The start (UK time) of the first school day after the day of `moment`: Operation
     Encompass's "before the next school day". The hub has no school term dates, so school days
     are working days."""
-    return datetime.combine(next_working_day(moment.astimezone(_UK).date()), starts, _UK)
+    return datetime.combine(next_working_day(uk_date(moment)), starts, UK)

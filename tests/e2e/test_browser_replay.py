@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from hub.domain.uk_time import UK
 from tests.e2e import test_browser as web
 from tests.e2e.test_browser import Server, free_port, hub_cli, login, shot, start, stop
 
@@ -66,7 +67,7 @@ def replay(page: Page, child: str, as_of: str) -> None:
     page.goto("/replay")
     expect(page.get_by_role("heading", level=1)).to_have_text("Replay a child's record")
     page.get_by_label("Child's NHS number or provisional id").fill(child)
-    page.get_by_label("As of (UTC)").fill(as_of)
+    page.get_by_label("As of (UK time)").fill(as_of)
     page.get_by_role("button", name="Replay", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Replay of child")
 
@@ -76,23 +77,23 @@ def test_a_reviewer_replays_before_and_after_sharing_and_downloads_the_pack(
 ) -> None:
     page = new_page()
     login(page, server, "rev-0001", "practice-review")
-    yesterday = f"{datetime.now(UTC) - timedelta(days=1):%Y-%m-%dT%H:%M}"
+    yesterday = f"{datetime.now(UK) - timedelta(days=1):%Y-%m-%dT%H:%M}"
     replay(page, server.child, yesterday)
     expect(page.locator("#held-count")).to_contain_text("0 entries held")
     expect(page.locator("ol.held > li.entry")).to_have_count(0)
     unshared = page.locator("table.known-not-shared tbody tr")
     expect(unshared.first).to_be_visible()
     known = unshared.count()
-    expect(page.get_by_label("As of (UTC)")).to_have_value(yesterday)  # the movable control
+    expect(page.get_by_label("As of (UK time)")).to_have_value(yesterday)  # the movable control
     expect(page.get_by_label("Child's NHS number or provisional id")).to_have_value(server.child)
     expect(page.locator("table.disclosures")).to_have_count(0)  # the demo's views came later
     shot(page, "replay-as-of-yesterday")
 
-    now = f"{datetime.now(UTC):%Y-%m-%dT%H:%M}"
-    page.get_by_label("As of (UTC)").fill(now)
+    now = f"{datetime.now(UK):%Y-%m-%dT%H:%M}"
+    page.get_by_label("As of (UK time)").fill(now)
     page.get_by_label("As practitioner (optional)").fill("lcpp-0001")
     page.get_by_role("button", name="Replay as of this time").click()
-    expect(page.get_by_label("As of (UTC)")).to_have_value(now)
+    expect(page.get_by_label("As of (UK time)")).to_have_value(now)
     expect(page.get_by_label("As practitioner (optional)")).to_have_value("lcpp-0001")
     held = page.locator("ol.held > li.entry")
     # Everything recorded by yesterday has now arrived, and so has the demo's overnight
@@ -100,7 +101,7 @@ def test_a_reviewer_replays_before_and_after_sharing_and_downloads_the_pack(
     overnight = [
         datetime.fromisoformat(t)
         for t in server.demo["consumers"]["published_recorded_at"]
-        if datetime.fromisoformat(t) > datetime.fromisoformat(yesterday).replace(tzinfo=UTC)
+        if datetime.fromisoformat(t) > datetime.fromisoformat(yesterday).replace(tzinfo=UK)
     ]
     expect(held).to_have_count(known + len(overnight))
     expect(page.locator("table.known-not-shared")).to_have_count(0)
@@ -134,7 +135,7 @@ def test_a_reviewer_without_a_commission_is_refused(
 ) -> None:
     page = new_page()
     login(page, server, "rev-0001", "practice-review")
-    replay(page, server.other_sibling, f"{datetime.now(UTC):%Y-%m-%dT%H:%M}")
+    replay(page, server.other_sibling, f"{datetime.now(UK):%Y-%m-%dT%H:%M}")
     expect(page.get_by_role("heading", name="Access denied")).to_be_visible()
     expect(page.locator(".reasons")).to_contain_text("no current legitimate relationship")
     expect(page.locator(".denied")).to_contain_text("--commission-review")
@@ -162,7 +163,7 @@ def test_replay_needs_the_practice_review_purpose(
 def test_the_replay_reflows_at_200_percent(server: Server, new_page: Callable[..., Page]) -> None:
     page = new_page(viewport={"width": 640, "height": 800}, device_scale_factor=2)
     login(page, server, "rev-0001", "practice-review")
-    replay(page, server.child, f"{datetime.now(UTC):%Y-%m-%dT%H:%M}")
+    replay(page, server.child, f"{datetime.now(UK):%Y-%m-%dT%H:%M}")
     expect(page.locator("table.latency")).to_be_visible()
     overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     assert page.evaluate(overflow) <= 0

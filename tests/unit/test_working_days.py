@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.chronology import ChronologyEntry
-from hub.domain.latency import UK, LatencyRules
+from hub.domain.latency import LatencyRules
+from hub.domain.uk_time import UK
 from hub.domain.working_days import (
     add_working_days,
     is_bank_holiday,

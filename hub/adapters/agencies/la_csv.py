@@ -17,7 +17,6 @@ from typing import Any
 from hub.adapters.agencies.base import AdapterResult
 from hub.adapters.agencies.errors import MappingError
 from hub.adapters.agencies.native import (
-    UK_TIME,
     CsvRow,
     build_event,
     child_ref,
@@ -37,6 +36,7 @@ from hub.adapters.agencies.native import (
 )
 from hub.domain.canonical_event import CanonicalEvent, Sensitivity
 from hub.domain.taxonomy import AgencyType, HarmCategory
+from hub.domain.uk_time import uk_date
 
 # Every column the format defines, in export order; docs/adapters.md says what each holds.
 COLUMNS = (
@@ -173,7 +173,7 @@ def _day(row: CsvRow, column: str) -> str:
     """A date-only column, or the UK-local day of event_date when that column is empty."""
     if row[column]:
         return parse_uk_date(row[column], column).isoformat()
-    return parse_uk_datetime(row["event_date"], "event_date").astimezone(UK_TIME).date().isoformat()
+    return uk_date(parse_uk_datetime(row["event_date"], "event_date")).isoformat()
 
 
 def _assessment_started(row: CsvRow) -> dict[str, Any]:

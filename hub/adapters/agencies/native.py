@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -26,8 +25,8 @@ from hub.adapters.agencies.base import AdapterProblem, AdapterResult
 from hub.adapters.agencies.errors import AdapterFileError, MappingError
 from hub.domain.canonical_event import CanonicalEvent, Sensitivity, describe_validation_error
 from hub.domain.identity import InvalidIdentifierError, validate_nhs_number, validate_provisional_id
+from hub.domain.uk_time import UK
 
-UK_TIME = ZoneInfo("Europe/London")
 SENSITIVITIES: tuple[Sensitivity, ...] = ("standard", "sensitive", "restricted")
 _CODE_LIKE = re.compile(r"^[A-Z0-9_.:-]{1,24}$")
 _UK_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y")
@@ -167,7 +166,7 @@ def parse_uk_datetime(value: str, column: str) -> datetime:
             local = datetime.strptime(required(value, column), fmt)
         except ValueError:
             continue
-        return local.replace(tzinfo=UK_TIME).astimezone(UTC)
+        return local.replace(tzinfo=UK).astimezone(UTC)
     raise MappingError(f"column {column}: not a valid date in dd/mm/yyyy HH:MM or dd/mm/yyyy form")
 
 
@@ -185,7 +184,7 @@ def parse_iso_datetime(value: object, field: str) -> datetime:
     text = as_str(value, field)
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), UK_TIME).astimezone(UTC)
+            return datetime.combine(date.fromisoformat(text), time(), UK).astimezone(UTC)
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise MappingError(f"{field}: not an ISO 8601 date-time") from None

@@ -17,7 +17,6 @@ from typing import Any
 from hub.adapters.agencies.base import AdapterResult
 from hub.adapters.agencies.errors import MappingError
 from hub.adapters.agencies.native import (
-    UK_TIME,
     CsvRow,
     build_event,
     collect,
@@ -37,6 +36,7 @@ from hub.adapters.agencies.native import (
 )
 from hub.domain.canonical_event import CanonicalEvent, LawfulBasis, Sensitivity
 from hub.domain.taxonomy import AgencyType, HarmCategory
+from hub.domain.uk_time import UK
 
 # Every column the format defines, in export order; docs/adapters.md says what each holds.
 COLUMNS = (
@@ -158,9 +158,7 @@ def _enrolled(row: CsvRow) -> dict[str, Any]:
         starts_on = parse_uk_date(row["start_date"], "start_date")
     else:
         starts_on = (
-            parse_uk_datetime(row["incident_datetime"], "incident_datetime")
-            .astimezone(UK_TIME)
-            .date()
+            parse_uk_datetime(row["incident_datetime"], "incident_datetime").astimezone(UK).date()
         )
     return {
         "school_urn": required(row["school_urn"], "school_urn", " (needed for ENROLLED)"),
