@@ -16,11 +16,11 @@ from typing import Any
 from hub.chronology_projection import ChronologySnapshot
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
+from hub.domain.markers import RETRACTED
 from hub.domain.patterns import detect_patterns
 from hub.domain.records import BreakGlassGranted
 from hub.policies.decision import Action, Decision, ItemAttributes
 from hub.policies.redaction import (
-    RETRACTED,
     RETRACTED_FIELDS,
     Restrictions,
     bounded,

@@ -28,8 +28,8 @@ from fpdf.enums import XPos, YPos
 
 from hub.bootstrap import Hub
 from hub.domain.canonical_event import ChildRef
+from hub.domain.markers import MARKERS, RETRACTED
 from hub.domain.uk_time import uk_datetime_text
-from hub.policies.redaction import MARKERS, RETRACTED
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "api" / "templates"
 LOG = "events"

@@ -14,6 +14,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from hub.domain.markers import REDACTED
+
 _NHS_LIKE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
 FREE_TEXT_KEYS = frozenset(
     {
@@ -28,14 +30,13 @@ FREE_TEXT_KEYS = frozenset(
         "notes",
     }
 )
-_MASK = "[redacted]"
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _NHS_LIKE.sub(_MASK, value)
+        return _NHS_LIKE.sub(REDACTED, value)
     if isinstance(value, dict):
-        return {k: (_MASK if k in FREE_TEXT_KEYS else _scrub(v)) for k, v in value.items()}
+        return {k: (REDACTED if k in FREE_TEXT_KEYS else _scrub(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(v) for v in value]
     return value
@@ -45,7 +46,7 @@ def redact_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key in list(event_dict):
-        event_dict[key] = _MASK if key in FREE_TEXT_KEYS else _scrub(event_dict[key])
+        event_dict[key] = REDACTED if key in FREE_TEXT_KEYS else _scrub(event_dict[key])
     return event_dict
 
 

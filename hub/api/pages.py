@@ -35,9 +35,9 @@ from hub.bootstrap import Hub
 from hub.disclosure import ChronologyView, ShownEntry, UnknownPractitionerError
 from hub.domain.canonical_event import ChildRef, child_ref
 from hub.domain.identity import InvalidIdentifierError
+from hub.domain.markers import REDACTED, RETRACTED, SHIELDED
 from hub.domain.taxonomy import AgencyType, HarmCategory
 from hub.domain.uk_time import uk_datetime_text
-from hub.policies.redaction import REDACTED, RETRACTED, SHIELDED
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from hub.chronology_text import chronology_lines
-from hub.cli.common import EXIT_DENIED, EXIT_OK, child_ref, emit, open_hub
+from hub.cli.common import EXIT_DENIED, EXIT_OK, emit, open_hub
+from hub.domain.canonical_event import child_ref
 from hub.domain.uk_time import uk_time_text
 
 

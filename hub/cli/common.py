@@ -35,11 +35,3 @@ def emit(args: argparse.Namespace, document: Any, text: Callable[[], None]) -> N
         sys.stdout.write("\n")
     else:
         text()
-
-
-def child_ref(identifier: str) -> Any:
-    """The child a command names; a malformed identifier fails with what is wrong with it (as
-    `hub: InvalidIdentifierError: ...`, exit 1), never repeating it."""
-    from hub.domain.canonical_event import child_ref as parse
-
-    return parse(identifier)

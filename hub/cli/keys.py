@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hub.cli.common import EXIT_OK, child_ref, emit, open_hub, settings_from
+from hub.cli.common import EXIT_OK, emit, open_hub, settings_from
+from hub.domain.canonical_event import child_ref
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:

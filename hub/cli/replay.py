@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 from hub.chronology_projection import Progress
-from hub.cli.common import EXIT_DENIED, EXIT_OK, child_ref, emit, open_hub
+from hub.cli.common import EXIT_DENIED, EXIT_OK, emit, open_hub
+from hub.domain.canonical_event import child_ref
 from hub.domain.uk_time import parse_as_of, uk_time_text
 
 

@@ -32,11 +32,8 @@ from typing import Any, NamedTuple
 from hub.domain.canonical_event import CanonicalEvent, Withholding
 from hub.domain.chronology import ChronologyEntry, EntryStatus
 from hub.domain.identity import InvalidIdentifierError, validate_nhs_number
+from hub.domain.markers import MARKERS, REDACTED, SHIELDED
 
-SHIELDED = "[shielded]"
-REDACTED = "[redacted]"
-RETRACTED = "[retracted]"
-MARKERS = frozenset({SHIELDED, REDACTED, RETRACTED})
 SUMMARY = "summary"
 DETAILS = "details."
 # What a retracted record's stand-in withholds: everything it said.

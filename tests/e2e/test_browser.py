@@ -29,9 +29,10 @@ from hub.api.pages import Filters, page_templates
 from hub.api.sessions import Session
 from hub.disclosure import ChronologyView, ShownEntry
 from hub.domain.access import Practitioner, Purpose, Role
+from hub.domain.markers import REDACTED, RETRACTED, SHIELDED
 from hub.domain.taxonomy import AgencyType
 from hub.policies.decision import Action
-from hub.policies.redaction import REDACTED, RETRACTED, RETRACTED_FIELDS, SHIELDED
+from hub.policies.redaction import RETRACTED_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"

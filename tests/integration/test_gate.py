@@ -20,9 +20,9 @@ from consumers.encompass import EncompassConsumer
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
+from hub.domain.markers import REDACTED, RETRACTED, SHIELDED
 from hub.domain.records import DisclosureAudited
 from hub.ingest import InboundMessage
-from hub.policies.redaction import REDACTED, RETRACTED, SHIELDED
 from hub.settings import HubSettings
 from tests.factories import (
     directory_with_police_dpo,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hub.chronology_text import chronology_lines
-from hub.policies.redaction import RETRACTED
+from hub.domain.markers import RETRACTED
 from hub.release import ShownEntry
 
 SUMMARY = (

@@ -25,7 +25,7 @@ from hub.adapters.agencies.native import (
     as_obj,
     as_str,
     build_event,
-    child_ref,
+    child_from_fields,
     collect,
     household_ref,
     load_json,
@@ -199,9 +199,9 @@ def _child(subject: object, where: str) -> dict[str, str]:
     value = as_str(identifier.get("value"), f"{where}.identifier.value")
     field_name = f"{where}.identifier.value"
     if system == NHS_NUMBER_SYSTEM:
-        return child_ref(value, "", nhs_field=field_name, provisional_field=field_name)
+        return child_from_fields(value, "", nhs_field=field_name, provisional_field=field_name)
     if system == PROVISIONAL_ID_SYSTEM:
-        return child_ref("", value, nhs_field=field_name, provisional_field=field_name)
+        return child_from_fields("", value, nhs_field=field_name, provisional_field=field_name)
     raise MappingError(
         f"{where}.identifier.system: expected {NHS_NUMBER_SYSTEM} or {PROVISIONAL_ID_SYSTEM}"
     )

@@ -19,7 +19,7 @@ from hub.adapters.agencies.errors import MappingError
 from hub.adapters.agencies.native import (
     CsvRow,
     build_event,
-    child_ref,
+    child_from_fields,
     collect,
     household_ref,
     lookup,
@@ -290,7 +290,7 @@ class LaCaseManagementCsvAdapter:
             "event_id": required(row["record_id"], "record_id"),
             "revision": parse_revision(required(row["revision"], "revision"), "column revision"),
             "agency": {"id": agency_id, "type": self.agency_type},
-            "child": child_ref(
+            "child": child_from_fields(
                 row["nhs_number"],
                 row["provisional_id"],
                 nhs_field="column nhs_number",

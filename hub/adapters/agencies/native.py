@@ -269,9 +269,11 @@ def provisional_id(value: str, field: str) -> str:
         raise MappingError(f"{field}: {error}") from None
 
 
-def child_ref(
+def child_from_fields(
     nhs: str, provisional: str, *, nhs_field: str, provisional_field: str
 ) -> dict[str, str]:
+    """The canonical `child` from an export's NHS number and provisional id fields (one of
+    them), with problems named by the export's own field names."""
     if nhs and provisional:
         raise MappingError(f"{nhs_field} and {provisional_field}: give one, not both")
     if nhs:

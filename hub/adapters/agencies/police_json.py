@@ -28,7 +28,7 @@ from hub.adapters.agencies.native import (
     as_obj,
     as_str,
     build_event,
-    child_ref,
+    child_from_fields,
     collect,
     household_ref,
     load_json,
@@ -195,7 +195,7 @@ class PoliceIncidentJsonAdapter:
         details_of = DETAILS.get(incident_type)
         events = []
         for suffix, where, subject in children:
-            child = child_ref(
+            child = child_from_fields(
                 optional_str(subject.get("nhs_number"), f"{where}.nhs_number"),
                 optional_str(subject.get("provisional_id"), f"{where}.provisional_id"),
                 nhs_field=f"{where}.nhs_number",
