@@ -23,6 +23,7 @@ demo: $(VENV)/.base
 lint: $(VENV)/.test
 	$(BIN)/ruff check hub consumers tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # The browser tests drive Debian's Chromium; install it if missing (never a downloaded build).
 browser:

@@ -28,7 +28,7 @@ import httpx
 
 from benchmarks.common import Figure, add_common_args, write_result
 from benchmarks.workload import canonical_lines
-from hub.adapters.transports.inbox import write_inbox_file
+from hub.transports.inbox import write_inbox_file
 from tests.tcp_proxy import free_port
 
 

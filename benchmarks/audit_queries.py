@@ -33,11 +33,11 @@ from uuid import UUID
 from benchmarks.common import Figure, add_common_args, write_result
 from benchmarks.workload import register_workload_agencies
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.adapters.structured_logging import configure_logging
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import AuditPointer, DisclosureAudited, HubRecord
 from hub.settings import HubSettings
-from hub.structured_logging import configure_logging
 
 TARGET_NHS = "9434765919"
 DPO = "dpo-0001"

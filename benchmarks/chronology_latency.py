@@ -34,14 +34,14 @@ from eventsourcing.domain import Aggregate, event
 from benchmarks.common import Figure, add_common_args, write_result
 from benchmarks.workload import canonical_lines, register_workload_agencies
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.adapters.structured_logging import configure_logging
 from hub.bootstrap import Hub, bootstrap
-from hub.disclosure import DisclosureGate
+from hub.disclosure_gate import DisclosureGate
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import ChildRecordEntry
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from hub.structured_logging import configure_logging
 
 TARGET_NHS = "9434765919"
 AGENCIES = [

@@ -37,13 +37,13 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from benchmarks.common import Figure, add_common_args, dir_bytes, peak_rss_bytes, write_result
 from benchmarks.workload import canonical_lines, register_workload_agencies
-from hub.adapters.transports.inbox import FileInbox, write_inbox_file
+from hub.adapters.structured_logging import configure_logging
 from hub.bootstrap import bootstrap
 from hub.domain.canonical_event import CanonicalEvent
 from hub.ingest import BatchOutcome
-from hub.reports import store_status
+from hub.reports.operations import store_status
 from hub.settings import HubSettings
-from hub.structured_logging import configure_logging
+from hub.transports.inbox import FileInbox, write_inbox_file
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -29,11 +29,12 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from benchmarks.common import Figure, add_common_args, peak_rss_bytes, write_result
 from benchmarks.workload import canonical_lines, register_workload_agencies
-from hub.adapters.transports.kafka import KafkaIngestRunner, agency_topic, ensure_topic
+from hub.adapters.structured_logging import configure_logging
 from hub.bootstrap import bootstrap
-from hub.reports import store_status
+from hub.onboarding import agency_topic
+from hub.reports.operations import store_status
 from hub.settings import HubSettings
-from hub.structured_logging import configure_logging
+from hub.transports.kafka import KafkaIngestRunner, ensure_topic
 from tests.brokers import tansu_broker
 
 

@@ -42,12 +42,12 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from benchmarks.common import Figure, add_common_args, peak_rss_bytes, write_result
 from benchmarks.workload import AGENCIES, canonical_lines, register_workload_agencies
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.adapters.structured_logging import configure_logging
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from hub.structured_logging import configure_logging
 
 TARGET_NHS = "9434765919"
 PRACTITIONER = "lcpp-0001"

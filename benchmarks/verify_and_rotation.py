@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Figure, add_common_args, write_result
+from hub.adapters.structured_logging import configure_logging
 from hub.bootstrap import Hub, bootstrap
 from hub.key_rotation import rotate_kek
 from hub.settings import HubSettings
-from hub.structured_logging import configure_logging
 
 
 def hash_rows(hub: Hub) -> int:

@@ -44,7 +44,7 @@ import structlog
 
 from consumers.framework import Document, Documents, child_document
 from hub.adapters.pseudonyms import Pseudonymiser
-from hub.disclosure import ChronologyView, Disclosure, DisclosureGate
+from hub.disclosure_gate import ChronologyView, Disclosure, DisclosureGate
 from hub.domain.access import Practitioner, Purpose, RelationshipBasis, RelationshipGrant, Role
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.records import ChildRecordEntry
@@ -55,7 +55,6 @@ from hub.policies.decision import Action
 
 if TYPE_CHECKING:
     from hub.adapters.directory import PractitionerDirectory
-    from hub.bootstrap import Hub
 
 log = structlog.get_logger("hub.consumers.encompass")
 INCIDENT = "police.domestic-abuse-incident"
@@ -120,7 +119,7 @@ class EncompassConsumer:
     name = "encompass"
     description = "Operation Encompass notices to schools (or the LA front door)"
     # Everything about issued notices: a rebuild re-derives only routing facts and historic marks.
-    kept_on_rebuild = (NOTICE, PENDING, DELIVERED, OPEN, ACK, ESCALATED)
+    kept_on_rebuild: tuple[str, ...] = (NOTICE, PENDING, DELIVERED, OPEN, ACK, ESCALATED)
 
     def __init__(
         self,
@@ -431,17 +430,3 @@ class EncompassConsumer:
             "unacknowledged_at_front_door": sum(1 for e in escalated if e and not e["to"]),
             "historic_not_notified": len(documents.names(HISTORIC)),
         }
-
-
-def build(hub: Hub) -> EncompassConsumer:
-    settings = hub.settings
-    return EncompassConsumer(
-        EncompassRules(
-            front_door_team=settings.encompass_front_door_team,
-            escalate_after=timedelta(minutes=settings.encompass_escalate_after_minutes),
-            max_age=timedelta(days=settings.encompass_max_age_days),
-        ),
-        hub.directory,
-        lambda: hub.gate,
-        hub.pseudonyms,
-    )

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumers.framework import Document, Documents, child_document
-from hub.disclosure import Disclosure, DisclosureGate, ShownEntry
+from hub.disclosure_gate import Disclosure, DisclosureGate, ShownEntry
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.canonical_event import describe_validation_error
 from hub.domain.records import ChildRecordEntry
@@ -52,8 +52,6 @@ from hub.policies.decision import Action
 
 if TYPE_CHECKING:
     from hub.adapters.pseudonyms import Pseudonymiser
-    from hub.bootstrap import Hub
-    from hub.settings import HubSettings
 
 log = structlog.get_logger("hub.feed")
 
@@ -199,32 +197,18 @@ def load_recipients(path: Path) -> list[FeedRecipient]:
     return parsed.recipients
 
 
-def recipients_path(settings: HubSettings) -> Path:
-    return FeedSettings().recipients or settings.data_dir / CONFIG_FILE
+def recipients_path(data_dir: Path) -> Path:
+    return FeedSettings().recipients or data_dir / CONFIG_FILE
 
 
-def feed_recipients(settings: HubSettings) -> list[FeedRecipient]:
+def feed_recipients(data_dir: Path) -> list[FeedRecipient]:
     """The configured recipient systems: none unless a recipients file is configured
     (HUB_FEED_RECIPIENTS) or present in the data directory. The sample is never used
     implicitly: relaying is something a partnership switches on, recipient by recipient."""
-    path = recipients_path(settings)
+    path = recipients_path(data_dir)
     if FeedSettings().recipients is None and not path.exists():
         return []
     return load_recipients(path)
-
-
-def build_feed(hub: Hub, recipient: str) -> FeedConsumer:
-    for candidate in feed_recipients(hub.settings):
-        if candidate.name == recipient:
-            return FeedConsumer(
-                candidate,
-                gate=lambda: hub.gate,
-                pseudonyms=hub.pseudonyms,
-                bootstrap=candidate.bootstrap_servers or FeedSettings().bootstrap,
-            )
-    raise LookupError(
-        f"no outbound feed recipient called {recipient!r} in {recipients_path(hub.settings)}"
-    )
 
 
 # Kafka --------------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ from eventsourcing.utils import get_topic
 from hub.adapters.chronology_views import ChronologyViewStore, ProjectionConflictError
 from hub.adapters.data_keys import DataKeyErasedError, Keyring
 from hub.adapters.envelope import open_sealed, seal
+from hub.adapters.event_store import HubStore
 from hub.domain.records import ChildRecordEntry
-from hub.store import HubStore
 
 log = structlog.get_logger("hub.consumers")
 PAGE = 2_000

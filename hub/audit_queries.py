@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.audit import AuditLedger
-from hub.disclosure import Disclosure, DisclosureGate
+from hub.audit_ledger import AuditLedger
+from hub.disclosure_gate import Disclosure, DisclosureGate
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import BreakGlassGranted, DisclosureAudited, HubRecord

@@ -11,7 +11,6 @@ from functools import cached_property
 from typing import Any
 
 from consumers.framework import Clock, ConsumerRunner, ConsumerState
-from consumers.registry import build_consumer
 from hub.adapters import postgres_pipeline
 from hub.adapters.chronology_views import (
     ChronologyViewStore,
@@ -20,6 +19,7 @@ from hub.adapters.chronology_views import (
 )
 from hub.adapters.data_keys import Keyring
 from hub.adapters.directory import PractitionerDirectory, load_directory
+from hub.adapters.event_store import HubStore
 from hub.adapters.file_modes import check_data_dir, keep_new_files_private
 from hub.adapters.kek import EnvironmentKekProvider, FileKekProvider, KekProvider
 from hub.adapters.key_stores import DataKeyStore, PostgresDataKeyStore, SqliteDataKeyStore
@@ -31,12 +31,11 @@ from hub.adapters.merkle_index import (
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.adapters.secrets import decode_secret, load_or_create_secret
 from hub.adapters.signing import CheckpointSigner
-from hub.adapters.transports.inbox import purge_lines
-from hub.api.tokens import TokenVerifier
-from hub.audit import AuditLedger
+from hub.adapters.tokens import TokenVerifier
+from hub.audit_ledger import AuditLedger
 from hub.audit_queries import AuditQueries
-from hub.chronology_projection import ChronologyProjection
-from hub.disclosure import DisclosureGate
+from hub.consumer_registry import build_consumer
+from hub.disclosure_gate import DisclosureGate
 from hub.erasure import ErasureService
 from hub.ingest import IngestService
 from hub.integrity import IntegrityService
@@ -49,9 +48,10 @@ from hub.onboarding import (
 )
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import CedarDecisionPoint
+from hub.read_models.chronology_projection import ChronologyProjection
 from hub.replay import ReplayService
 from hub.settings import HubSettings
-from hub.store import HubStore
+from hub.transports.inbox import purge_lines
 
 
 @dataclass

@@ -18,11 +18,11 @@ from uuid import UUID
 import structlog
 
 from hub.adapters.data_keys import DataKeyErasedError, Keyring
-from hub.audit import AuditLedger
-from hub.chronology_projection import ChronologyProjection
-from hub.disclosure import DisclosureGate
+from hub.audit_ledger import AuditLedger
+from hub.disclosure_gate import DisclosureGate
 from hub.domain.access import Role
 from hub.domain.canonical_event import ChildRef
+from hub.read_models.chronology_projection import ChronologyProjection
 
 log = structlog.get_logger("hub.erasure")
 

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 from eventsourcing.persistence import IntegrityError
 
+from hub.adapters.event_store import HubStore
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import ChildRef
 from hub.domain.identity import issue_provisional_id
 from hub.domain.records import ChildRecordEntry
-from hub.store import HubStore
 
 
 class IdentityService:

@@ -25,8 +25,9 @@ import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
 from pydantic import ValidationError
 
-from hub import metrics
+from hub.adapters import metrics
 from hub.adapters.envelope import seal
+from hub.adapters.event_store import HubStore
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.access import Practitioner
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
@@ -39,7 +40,6 @@ from hub.domain.records import (
     WithholdingIndexed,
 )
 from hub.domain.taxonomy import AgencyType
-from hub.store import HubStore
 from hub.validation import Rejection, parse_message
 
 log = structlog.get_logger("hub.ingest")

@@ -16,12 +16,12 @@ from __future__ import annotations
 import secrets
 
 from hub.adapters.data_keys import DATA_KEY_LENGTH, DataKeyErasedError, Keyring
+from hub.adapters.event_store import HubStore
 from hub.adapters.key_stores import DataKeyStore, WrappedDataKey
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.adapters.secrets import SecretConfigurationError
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import ChildRecordEntry
-from hub.store import HubStore
 
 CHECK_SCOPE = "hub:key-check"
 _ROWS_CHECKED = 200

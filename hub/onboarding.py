@@ -1,5 +1,5 @@
-"""Agency onboarding: an agency's topic, its Kafka principal and credential, the ACLs that let
-it write to its own topic and nothing else, and the hub's record of the agency.
+"""Agency onboarding: an agency's topic, its Kafka principal, and the hub's record of the agency
+(its credential and ACLs are made on the broker by `hub.transports.kafka_provisioning`).
 
 Two guards keep an agency to its own topic:
 - on the broker, ACLs: principal `User:agency-<id>` may WRITE and DESCRIBE the literal topic
@@ -12,7 +12,6 @@ Two guards keep an agency to its own topic:
 from __future__ import annotations
 
 import re
-import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,12 +19,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hub.adapters.sql import PostgresSchema, SqliteFile
-from hub.adapters.transports.kafka import agency_topic, ensure_topic
 from hub.domain.taxonomy import AgencyType
 
+TOPIC_PREFIX = "hub.events."  # an agency's channel on Kafka: hub.events.<agency id>
 AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")  # as the canonical event's agency.id
 CANONICAL_ADAPTER = "canonical"  # the agency publishes canonical events itself
-SCRAM_ITERATIONS = 8192
 
 
 class OnboardingError(ValueError):
@@ -40,6 +38,10 @@ class AgencyRecord:
     topic: str
     principal: str
     registered_at: str
+
+
+def agency_topic(agency_id: str) -> str:
+    return f"{TOPIC_PREFIX}{agency_id}"
 
 
 def principal_name(agency_id: str) -> str:
@@ -75,103 +77,6 @@ def new_agency(agency_id: str, agency_type: str, adapter: str, at: datetime) -> 
         principal=principal_name(agency_id),
         registered_at=at.astimezone(UTC).isoformat(),
     )
-
-
-def agency_acls(record: AgencyRecord) -> list[Any]:
-    """The ACL bindings for an agency's producer: WRITE and DESCRIBE on its own topic, by
-    literal name (never a prefix, which would also match `hub.events.<id>-other`)."""
-    from kafka.admin import (
-        ACL,
-        ACLOperation,
-        ACLPermissionType,
-        ACLResourcePatternType,
-        ResourcePattern,
-        ResourceType,
-    )
-
-    topic = ResourcePattern(ResourceType.TOPIC, record.topic, ACLResourcePatternType.LITERAL)
-    return [
-        ACL(f"User:{record.principal}", "*", operation, ACLPermissionType.ALLOW, topic)
-        for operation in (ACLOperation.WRITE, ACLOperation.DESCRIBE)
-    ]
-
-
-def read_or_create_password(path: Path) -> str:
-    """The agency's Kafka password from `path`; a new random one written there (mode 0600)
-    when the file does not exist yet. Never printed or logged."""
-    if path.exists():
-        password = path.read_text().strip()
-        if len(password) < 16:
-            raise OnboardingError(f"the password in {path} is shorter than 16 characters")
-        return password
-    password = secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with path.open("x") as handle:
-        path.chmod(0o600)
-        handle.write(password + "\n")
-    return password
-
-
-@dataclass(frozen=True)
-class KafkaProvisioning:
-    topic_partitions: int
-    credential: str  # "created or updated"
-    acls: str  # "created" or "skipped: <why>"
-
-
-def provision_on_kafka(
-    record: AgencyRecord,
-    bootstrap: str,
-    password: str,
-    *,
-    partitions: int,
-    client_options: dict[str, Any],
-    acls: bool = True,
-) -> KafkaProvisioning:
-    """Create the topic (if missing), upsert the agency's SCRAM-SHA-512 credential and create
-    its ACLs, through the Kafka admin API as the operator's principal. Idempotent."""
-    from kafka import KafkaAdminClient
-    from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
-    from kafka.errors import KafkaError
-
-    ensure_topic(bootstrap, record.topic, partitions, client_options)
-    admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="hub-onboarding", **client_options
-    )
-    try:
-        errors = admin.alter_user_scram_credentials(
-            [
-                UserScramCredentialUpsertion(
-                    record.principal,
-                    ScramMechanism.SCRAM_SHA_512,
-                    password,
-                    iterations=SCRAM_ITERATIONS,
-                )
-            ]
-        )
-        if errors.get(record.principal):
-            raise OnboardingError(
-                f"the broker refused the credential for {record.principal}: "
-                f"{errors[record.principal]}"
-            )
-        acl_state = "skipped: --skip-acls (the broker must have no other way in)"
-        if acls:
-            try:
-                result = admin.create_acls(agency_acls(record))
-            except KafkaError as error:
-                raise OnboardingError(
-                    f"the broker did not create the agency's ACLs ({type(error).__name__}). "
-                    "The credential exists but grants nothing while the broker denies by "
-                    "default; the agency is not registered. A broker without an authorizer "
-                    "cannot keep an agency to its own topic (--skip-acls is for test brokers)"
-                ) from error
-            failed = result.get("failed") or []
-            if failed:
-                raise OnboardingError(f"the broker refused the agency's ACLs: {failed}")
-            acl_state = "created"
-    finally:
-        admin.close()
-    return KafkaProvisioning(partitions, "created or updated", acl_state)
 
 
 class AgencyRegistry(Protocol):

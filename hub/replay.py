@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.audit import AuditLedger
-from hub.disclosure import ChronologyView, DisclosureGate, ShownEntry
+from hub.audit_ledger import AuditLedger
+from hub.disclosure_gate import ChronologyView, DisclosureGate, ShownEntry
 from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.chronology import ChronologyEntry, merge_chronology

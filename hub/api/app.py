@@ -19,11 +19,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
+from hub.adapters.tokens import Caller, InvalidTokenError, TokenVerifier
 from hub.api.body_limit import BodyLimit
 from hub.api.pages import register_pages
-from hub.api.tokens import Caller, InvalidTokenError, TokenVerifier
 from hub.bootstrap import Hub
-from hub.disclosure import UnknownPractitionerError
+from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 from hub.domain.canonical_event import child_ref, validate_child_identifier
 from hub.domain.uk_time import UK, parse_as_of
@@ -191,7 +191,10 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
 
     @app.get("/readyz")
     def readyz() -> dict[str, Any]:
-        return {"status": "ready", "events": hub.store.recorder.max_notification_id() or 0}
+        return {
+            "status": "ready",
+            "events": hub.store.recorder.max_notification_id() or 0,
+        }
 
     @app.post("/api/v1/events")
     def publish(who: CallerDep, events: Annotated[list[dict[str, Any]], Body()]) -> dict[str, Any]:

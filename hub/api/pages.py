@@ -12,48 +12,38 @@ from that disclosure afterwards, so they never change what was disclosed or what
 ledger records: a filter form names the disclosure it narrows (its audit reference), and the
 session keeps its latest disclosure to filter again without asking the gate.
 
-The replay pages for practice reviewers are in `hub.api.replay_pages`.
+The replay pages for practice reviewers are in `hub.api.replay_pages`; what every page shares
+(templates, filters, form types, the child parser) is in `hub.api.page_kit`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from pathlib import Path
-from typing import Annotated, Any
+from datetime import date
+from typing import Any
 
-import jinja2
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
-from hub.api.sessions import Session, page_session, posted_session, register_sessions
-from hub.api.tokens import TokenVerifier
-from hub.audit import AuditUnavailableError
+from hub.adapters.tokens import TokenVerifier
+from hub.api.page_kit import (
+    BREAK_GLASS_REASON,
+    CHILD_HINT,
+    STATIC_DIR,
+    FormText,
+    PageKit,
+    PageSession,
+    PostSession,
+    page_templates,
+    parse_child,
+)
+from hub.api.replay_pages import register_replay_pages
+from hub.api.sessions import Session, register_sessions
+from hub.audit_ledger import AuditUnavailableError
 from hub.bootstrap import Hub
-from hub.disclosure import ChronologyView, ShownEntry, UnknownPractitionerError
-from hub.domain.canonical_event import ChildRef, child_ref
-from hub.domain.identity import InvalidIdentifierError
-from hub.domain.markers import REDACTED, RETRACTED, SHIELDED
-from hub.domain.taxonomy import AgencyType, HarmCategory
-from hub.domain.uk_time import uk_datetime_text
-
-HERE = Path(__file__).resolve().parent
-TEMPLATES_DIR = HERE / "templates"
-STATIC_DIR = HERE / "static"
-AGENCY_TYPE_LABELS = {
-    AgencyType.LOCAL_AUTHORITY.value: "Local authority",
-    AgencyType.POLICE.value: "Police",
-    AgencyType.HEALTH.value: "Health",
-    AgencyType.EDUCATION.value: "Education",
-}
-BREAK_GLASS_REASON = (3, 500)  # the same bounds as the API's break-glass request
-CHILD_HINT = "Enter an NHS number (10 digits, spaces allowed) or a provisional id starting PRV-."
-
-PageSession = Annotated[Session, Depends(page_session)]
-PostSession = Annotated[Session, Depends(posted_session)]
-FormText = Annotated[str, Form()]
+from hub.disclosure_gate import ChronologyView, ShownEntry, UnknownPractitionerError
+from hub.domain.taxonomy import HarmCategory
 
 
 @dataclass(frozen=True)
@@ -108,70 +98,15 @@ class Filters:
         return not (self.date_to and occurred > self.date_to)
 
 
-def parse_child(identifier: str) -> ChildRef | None:
-    """The child reference a form names, or None when it is not a valid identifier."""
-    try:
-        return child_ref(identifier)
-    except InvalidIdentifierError:
-        return None
-
-
-def _when(moment: datetime | str | None) -> str:
-    if moment is None:
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return uk_datetime_text(moment)
-
-
-def readable_label(value: str | None) -> str:
-    return (value or "").replace("-", " ").replace("_", " ").capitalize()
-
-
-def page_templates() -> Jinja2Templates:
-    """The page templates: autoescaped, and strict about undefined names so a missing value is
-    an error in the tests rather than a silently blank field on a safeguarding record."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["when"] = _when
-    env.filters["label"] = readable_label
-    env.filters["field"] = lambda path: readable_label(str(path).removeprefix("details."))
-    env.globals.update(
-        agency_type_labels=AGENCY_TYPE_LABELS,
-        harm_categories=[c.value for c in HarmCategory],
-        REDACTED=REDACTED,
-        SHIELDED=SHIELDED,
-        RETRACTED=RETRACTED,
-        child_hint=CHILD_HINT,
-    )
-    return Jinja2Templates(env=env)
-
-
 def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
     """Add the web pages, their sessions and /static to an app made by `create_app`."""
     if getattr(app.state, "pages_registered", False):
         return
     app.state.pages_registered = True
-    templates = page_templates()
-    register_sessions(app, hub, verifier, templates)
+    kit = PageKit(page_templates())
+    register_sessions(app, hub, verifier, kit.templates)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-    def render(
-        request: Request, session: Session | None, name: str, status: int = 200, **context: Any
-    ) -> Response:
-        return templates.TemplateResponse(
-            request, name, {"session": session, **context}, status_code=status
-        )
-
-    def error(
-        request: Request, session: Session | None, status: int, title: str, text: str
-    ) -> Response:
-        return render(request, session, "error.html", status, title=title, message=text)
+    render, error = kit.render, kit.error
 
     def not_in_directory(request: Request, session: Session) -> Response:
         return error(
@@ -406,7 +341,5 @@ def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
             by="child",
             error=None,
         )
-
-    from hub.api.replay_pages import register_replay_pages  # after this module loads
 
     register_replay_pages(app, hub, render, error)

@@ -2,7 +2,7 @@
 
 A replay calls `ReplayService.replay` once per request, which decides and audits the reviewer's
 own access; the as-of time only chooses which moment of the record is rendered. The review pack
-is a download (a neutral file name, never an identifier) built by `hub.review_pack`.
+is a download (a neutral file name, never an identifier) built by `hub.reports.review_pack`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import Response
 
-from hub.api.pages import (
+from hub.api.page_kit import (
     CHILD_HINT,
     FormText,
     PageSession,
@@ -24,13 +24,13 @@ from hub.api.pages import (
     readable_label,
 )
 from hub.api.sessions import Session
-from hub.audit import AuditUnavailableError
+from hub.audit_ledger import AuditUnavailableError
 from hub.bootstrap import Hub
-from hub.disclosure import UnknownPractitionerError
+from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.uk_time import UK, as_of_input_value, parse_as_of
-from hub.review_pack import build_pack, render_html, render_pdf
+from hub.reports.review_pack import build_pack, render_html, render_pdf
 
 Render = Callable[..., Response]
 
@@ -159,7 +159,9 @@ def register_replay_pages(app: FastAPI, hub: Hub, render: Render, error: Render)
         if errors or ref is None:
             return replay_page(request, session, form, 400, errors=errors)
         try:
-            pack = build_pack(hub, ref, session.practitioner_id, moments, form.practitioner)
+            pack = build_pack(
+                hub.replay, hub.integrity, ref, session.practitioner_id, moments, form.practitioner
+            )
         except (UnknownPractitionerError, AuditUnavailableError) as problem:
             return replay_failed(request, session, problem)
         if not pack.permitted:

@@ -26,7 +26,7 @@ from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from hub.api.tokens import InvalidTokenError, TokenVerifier
+from hub.adapters.tokens import InvalidTokenError, TokenVerifier
 from hub.bootstrap import Hub
 from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 

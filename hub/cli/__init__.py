@@ -338,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kafka.errors import KafkaError
 
         from hub.adapters.secrets import SecretConfigurationError
-        from hub.audit import AuditUnavailableError
+        from hub.audit_ledger import AuditUnavailableError
 
         if isinstance(error, AuditUnavailableError | SecretConfigurationError):
             print(f"hub: {error}", file=sys.stderr)

@@ -6,10 +6,10 @@ import argparse
 import json
 from typing import Any
 
-from hub.chronology_text import chronology_lines
 from hub.cli.common import EXIT_DENIED, EXIT_OK, emit, open_hub
 from hub.domain.canonical_event import child_ref
 from hub.domain.uk_time import uk_time_text
+from hub.reports.chronology_text import chronology_lines
 
 
 def _print_chronology(view: Any) -> None:

@@ -57,10 +57,9 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
 
 
 def cmd_agency_register(args: argparse.Namespace) -> int:
-    from hub.onboarding import (
+    from hub.onboarding import OnboardingError, new_agency
+    from hub.transports.kafka_provisioning import (
         KafkaProvisioning,
-        OnboardingError,
-        new_agency,
         provision_on_kafka,
         read_or_create_password,
     )

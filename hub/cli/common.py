@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hub.adapters.structured_logging import configure_logging
 from hub.bootstrap import Hub, bootstrap
 from hub.settings import HubSettings
-from hub.structured_logging import configure_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED_INPUT, EXIT_DENIED = 0, 1, 2, 3, 4
 

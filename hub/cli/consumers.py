@@ -11,7 +11,7 @@ from hub.cli.common import EXIT_OK, emit, open_hub
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
-    from hub.cli import clocks, indicators, notices
+    from hub.cli import alerts, indicator_reports, notices
 
     consumer = commands.add_parser("consumer", help="processes that follow the hub's log")
     consumer_commands = consumer.add_subparsers(dest="consumer_command", required=True)
@@ -35,7 +35,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
     )
     rebuild.add_argument("name")
     rebuild.set_defaults(handler=cmd_consumer_rebuild)
-    for module in (notices, clocks, indicators):
+    for module in (notices, alerts, indicator_reports):
         module.add_commands(commands, common, formatted)
 
 
@@ -71,7 +71,7 @@ def cmd_consumer_run(args: argparse.Namespace) -> int:
 def _serve_consumer_metrics(hub: Any, name: str, port: int) -> tuple[Any, Any]:
     """Start the metrics port; return its health and what the runner calls after a pass."""
     from consumers.framework import PassReport
-    from hub.metrics import CONSUMER_ERRORS, CONSUMER_LAG, Health, serve_metrics
+    from hub.adapters.metrics import CONSUMER_ERRORS, CONSUMER_LAG, Health, serve_metrics
 
     health = Health(ready_check=lambda: hub.store.recorder.max_notification_id())
     serve_metrics(port, health)
@@ -86,7 +86,7 @@ def _serve_consumer_metrics(hub: Any, name: str, port: int) -> tuple[Any, Any]:
 
 
 def cmd_consumer_status(args: argparse.Namespace) -> int:
-    from consumers.registry import consumer_names
+    from hub.consumer_registry import consumer_names
 
     hub = open_hub(args)
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from hub.adapters.structured_logging import configure_logging
 from hub.cli.common import (
     EXIT_OK,
     EXIT_REJECTED_INPUT,
@@ -23,7 +24,6 @@ from hub.cli.common import (
     open_hub,
     settings_from,
 )
-from hub.structured_logging import configure_logging
 
 log = structlog.get_logger("hub.cli")
 
@@ -37,8 +37,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from hub.adapters.transports.inbox import FileInbox
-    from hub.reports import store_status
+    from hub.reports.operations import store_status
+    from hub.transports.inbox import FileInbox
 
     hub = open_hub(args)
     try:
@@ -87,7 +87,7 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
     recorded in the audit ledger before they are shown."""
     import base64
 
-    from hub.reports import quarantined_messages
+    from hub.reports.operations import quarantined_messages
 
     if args.include_raw and not args.as_practitioner:
         print(
@@ -165,7 +165,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     skipped: dict[str, str] = {}
     try:
         if args.inbox:
-            from hub.adapters.transports.inbox import FileInbox
+            from hub.transports.inbox import FileInbox
 
             inbox = FileInbox(Path(args.inbox))
 
@@ -183,8 +183,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 time.sleep(1.0)  # the inbox is polled: new files and appended lines
                 drain()
         else:
-            from hub.adapters.transports.kafka import KafkaIngestRunner
-            from hub.metrics import Health, serve_metrics
+            from hub.adapters.metrics import Health, serve_metrics
+            from hub.transports.kafka import KafkaIngestRunner
 
             def ready() -> None:
                 hub.store.recorder.max_notification_id()  # the store answers
@@ -248,14 +248,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
         "problems": [vars(p) for p in result.problems],
     }
     if args.inbox:
-        from hub.adapters.transports.inbox import encode_events, write_inbox_file
+        from hub.transports.inbox import encode_events, write_inbox_file
 
         name = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{Path(args.file).stem}"
         document["written_to"] = str(
             write_inbox_file(Path(args.inbox), args.agency, name, encode_events(result.events))
         )
     else:
-        from hub.adapters.transports.kafka import publish_events
+        from hub.transports.kafka import publish_events
 
         hub = open_hub(args)
         try:
@@ -292,7 +292,7 @@ def cmd_identity_issue(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from hub.demo import run_demo
+    from hub.demo.scenario import run_demo
 
     settings = settings_from(args)
     configure_logging("error")  # the report lists what was quarantined and why

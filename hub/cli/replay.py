@@ -8,10 +8,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from hub.chronology_projection import Progress
 from hub.cli.common import EXIT_DENIED, EXIT_OK, emit, open_hub
 from hub.domain.canonical_event import child_ref
 from hub.domain.uk_time import parse_as_of, uk_time_text
+from hub.read_models.chronology_projection import Progress
 
 
 def as_of_argument(text: str) -> datetime:
@@ -27,9 +27,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         child = child_ref(args.child)
         as_of = args.as_of
         if args.format in ("json", "html", "pdf"):
-            from hub.review_pack import build_pack, render_html, render_pdf
+            from hub.reports.review_pack import build_pack, render_html, render_pdf
 
-            pack = build_pack(hub, child, args.by, [as_of], args.as_practitioner)
+            pack = build_pack(
+                hub.replay, hub.integrity, child, args.by, [as_of], args.as_practitioner
+            )
             if args.format == "pdf":
                 content = render_pdf(pack)
             elif args.format == "html":

@@ -25,7 +25,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         hub.gate.agreement_in_force(datetime.now(UTC))
         hub.audit_queries  # noqa: B018 - builds the audit ledger and its queries now
         if args.metrics_port is not None:
-            from hub.metrics import Health, VerifyStatusCollector, serve_metrics
+            from hub.adapters.metrics import Health, VerifyStatusCollector, serve_metrics
 
             # uvicorn runs the event loop; liveness is the process answering at all.
             health = Health(
@@ -48,7 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_token_issue(args: argparse.Namespace) -> int:
-    from hub.api.tokens import issue_dev_token
+    from hub.adapters.tokens import issue_dev_token
 
     hub = open_hub(args)
     try:

@@ -1,6 +1,6 @@
 """What stands in for what a reader may not see, defined once: in released chronology entries,
 review packs, exports and the pages (`hub.policies.redaction` writes them), and in log lines
-(`hub.structured_logging` masks with REDACTED)."""
+(`hub.adapters.structured_logging` masks with REDACTED)."""
 
 from __future__ import annotations
 

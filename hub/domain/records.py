@@ -112,7 +112,7 @@ class AuditEntry:
     did what, for which purpose, under which lawful basis and agreement, to which child, with
     what outcome, what was disclosed, redacted and withheld, why others were denied, by which
     relationship or break-glass reason, and which siblings were named. Only the disclosure gate
-    makes these (`hub/disclosure.py`); the ledger records them as `DisclosureAudited`.
+    makes these (`hub/disclosure_gate.py`); the ledger records them as `DisclosureAudited`.
 
     `disclosed`, `withheld` and the keys of `redacted` are publisher references
     (`agency/event_id@revision`), never content.

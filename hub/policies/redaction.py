@@ -17,7 +17,7 @@ not made visible by a later revision that no longer says it). A retracted record
 was retracted, and nothing of what it said, to anyone outside the publishing organisation.
 
 This module only shapes: deciding is the decision point's, auditing and releasing the
-disclosure gate's (`hub/disclosure.py`), which is the only caller.
+disclosure gate's (`hub/disclosure_gate.py`), which is the only caller.
 """
 
 from __future__ import annotations

@@ -25,9 +25,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from hub.api.pages import Filters, page_templates
+from hub.api.page_kit import page_templates
+from hub.api.pages import Filters
 from hub.api.sessions import Session
-from hub.disclosure import ChronologyView, ShownEntry
+from hub.disclosure_gate import ChronologyView, ShownEntry
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.markers import REDACTED, RETRACTED, SHIELDED
 from hub.domain.taxonomy import AgencyType

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.demo_population import generate_partnership
+from hub.demo.population import generate_partnership
 from hub.domain.indicators import latest_complete_quarter
 from tests.brokers import tansu_broker
 from tests.factories import VALID_NHS_NUMBER

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
-from hub.adapters.transports.inbox import write_inbox_file
+from hub.transports.inbox import write_inbox_file
 from tests.factories import event_dict, nhs_number
 
 

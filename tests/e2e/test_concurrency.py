@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
-from hub.api.tokens import issue_dev_token
+from hub.adapters.tokens import issue_dev_token
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import ChildRecordEntry

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
-from hub.adapters.transports.inbox import write_inbox_file
 from hub.bootstrap import bootstrap
 from hub.domain.records import DisclosureAudited
 from hub.settings import HubSettings
+from hub.transports.inbox import write_inbox_file
 from tests.factories import event_dict, nhs_number, register_agencies_for
 
 CHILDREN = 300

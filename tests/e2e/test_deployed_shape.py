@@ -29,10 +29,11 @@ from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
-from hub.adapters.transports.kafka import DEFAULT_PARTITIONS, agency_topic, owner_worker
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.records import ChildRecordEntry
+from hub.onboarding import agency_topic
 from hub.settings import HubSettings
+from hub.transports.kafka import DEFAULT_PARTITIONS, owner_worker
 from tests.brokers import tansu_broker
 from tests.conftest import POSTGRES_DSN
 from tests.e2e.test_faults_ingest import AGENCIES, publish

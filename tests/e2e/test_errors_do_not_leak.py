@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.adapters.tokens import issue_dev_token
 from hub.api.app import create_app
-from hub.api.tokens import issue_dev_token
 from hub.bootstrap import bootstrap
 from hub.settings import HubSettings
 from tests.e2e.test_concurrency import start_server, stop_server

@@ -27,10 +27,11 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from hub.adapters.transports.kafka import DEFAULT_PARTITIONS, agency_topic, ensure_topic
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.records import ChildRecordEntry
+from hub.onboarding import agency_topic
 from hub.settings import HubSettings
+from hub.transports.kafka import DEFAULT_PARTITIONS, ensure_topic
 from tests.brokers import tansu_broker
 from tests.factories import event_dict, nhs_number, register_agencies
 from tests.tcp_proxy import TcpProxy, free_port

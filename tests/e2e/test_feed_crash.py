@@ -22,10 +22,10 @@ import pytest
 import yaml
 
 from consumers.feed import TOTALS, FeedConsumer
-from hub.adapters.transports.inbox import write_inbox_file
 from hub.bootstrap import bootstrap
 from hub.domain.records import DisclosureAudited
 from hub.settings import HubSettings
+from hub.transports.inbox import write_inbox_file
 from tests.factories import event_dict, nhs_number, register_agencies_for
 from tests.integration.test_feed_consumer import read_topic
 

@@ -10,11 +10,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from hub.adapters.transports.inbox import write_inbox_file
 from hub.bootstrap import bootstrap
 from hub.domain.records import ChildRecordEntry
-from hub.reports import store_status
+from hub.reports.operations import store_status
 from hub.settings import HubSettings
+from hub.transports.inbox import write_inbox_file
 from tests.factories import event_bytes, nhs_number, register_agencies, register_agencies_for
 
 AGENCY = "shire-county-council"

@@ -28,8 +28,8 @@ import pytest
 from psycopg.sql import SQL, Identifier
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
-from hub.adapters.transports.inbox import write_inbox_file
 from hub.settings import HubSettings
+from hub.transports.inbox import write_inbox_file
 from tests.conftest import POSTGRES_DSN
 from tests.e2e.test_concurrency import hub_env, start_server, stop_server
 from tests.factories import event_days_ago, nhs_number

@@ -15,8 +15,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.adapters.tokens import DEV_AUDIENCE, DEV_ISSUER, issue_dev_token
 from hub.api.app import PUBLIC_PATHS, create_app
-from hub.api.tokens import DEV_AUDIENCE, DEV_ISSUER, issue_dev_token
 from hub.bootstrap import Hub, bootstrap
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings

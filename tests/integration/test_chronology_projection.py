@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-import hub.chronology_projection as projection_module
+import hub.read_models.chronology_projection as projection_module
 from hub.adapters.chronology_views import (
     PostgresChronologyViewStore,
     ProjectionConflictError,
     SqliteChronologyViewStore,
 )
 from hub.bootstrap import Hub
-from hub.chronology_projection import ChronologyProjection
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import ChildRecordEntry
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
+from hub.read_models.chronology_projection import ChronologyProjection
 from tests.factories import VALID_NHS_NUMBER, event_bytes, nhs_number
 
 SOURCE = "inbox:shire-county-council/big"

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import structlog
 
-from consumers.clocks import ClocksConsumer, ClockSettings, list_alerts, uk_date
+from consumers.clock_alerts import ClocksConsumer, ClockSettings, list_alerts, uk_date
 from consumers.framework import ConsumerRunner
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
 from hub.cli import main
-from hub.disclosure import UnknownPractitionerError
+from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.canonical_event import ChildRef
 from hub.domain.clocks import ClockKind
 from hub.domain.records import DisclosureAudited
@@ -247,8 +247,12 @@ def test_a_reallocated_case_alerts_the_new_worker_and_only_they_see_it(
     runner(clock_hub, at).run_once()
     recipients = sorted(a["recipient"] for a in documents(clock_hub, "alert:").values())
     assert recipients == ["practitioner:sw-0001", "practitioner:sw-0002"]
-    assert list_alerts(clock_hub, "sw-0002", at).alerts == []
-    (alert,) = list_alerts(clock_hub, "sw-0001", at).alerts
+    assert (
+        list_alerts(clock_hub.gate, clock_hub.consumer_runner("clocks"), "sw-0002", at).alerts == []
+    )
+    (alert,) = list_alerts(
+        clock_hub.gate, clock_hub.consumer_runner("clocks"), "sw-0001", at
+    ).alerts
     assert alert.relationship == "allocated-worker via shire-county-council/ALLOC-2"
 
 
@@ -258,7 +262,7 @@ def test_hub_alerts_shows_the_child_to_the_recipient_only_and_audits_it(
     referral_with_worker(publish)
     runner(clock_hub, ALERT_DAY).run_once()
     at = datetime(2024, 5, 2, 12, tzinfo=UTC)
-    listing = list_alerts(clock_hub, "sw-0002", at)
+    listing = list_alerts(clock_hub.gate, clock_hub.consumer_runner("clocks"), "sw-0002", at)
     (alert,) = listing.alerts
     assert (alert.child, alert.clock, alert.due.isoformat(), alert.status) == (
         VALID_NHS_NUMBER,
@@ -293,13 +297,23 @@ def test_hub_alerts_shows_the_child_to_the_recipient_only_and_audits_it(
     assert audited.timestamp == at
 
     # Somebody else, even in the same team, sees nothing, and nothing is audited for them.
-    assert list_alerts(clock_hub, "sw-0001", at).alerts == []
-    assert list_alerts(clock_hub, "lcpp-0001", at).alerts == []
+    assert (
+        list_alerts(clock_hub.gate, clock_hub.consumer_runner("clocks"), "sw-0001", at).alerts == []
+    )
+    assert (
+        list_alerts(clock_hub.gate, clock_hub.consumer_runner("clocks"), "lcpp-0001", at).alerts
+        == []
+    )
     assert clock_hub.audit.for_practitioner("sw-0001") == []
     with pytest.raises(UnknownPractitionerError):
-        list_alerts(clock_hub, "nobody-0001", at)
+        list_alerts(clock_hub.gate, clock_hub.consumer_runner("clocks"), "nobody-0001", at)
     with pytest.raises(PermissionError):
-        list_alerts(clock_hub, "sw-0099", datetime(2024, 7, 1, tzinfo=UTC))  # has left
+        list_alerts(
+            clock_hub.gate,
+            clock_hub.consumer_runner("clocks"),
+            "sw-0099",
+            datetime(2024, 7, 1, tzinfo=UTC),
+        )  # has left
 
 
 def test_an_unallocated_childs_alert_goes_to_the_macpt_lead(
@@ -313,7 +327,7 @@ def test_an_unallocated_childs_alert_goes_to_the_macpt_lead(
         "team:macpt:shire-county-council",
         "initial-conference",
     )
-    listing = list_alerts(clock_hub, "lcpp-0001", at)
+    listing = list_alerts(clock_hub.gate, clock_hub.consumer_runner("clocks"), "lcpp-0001", at)
     (shown,) = listing.alerts
     assert shown.relationship == "macpt-member via shire-county-council/SD-1"
     # No s47 or plan yet, so no relationship to the child: the alert itself was routed to
@@ -323,8 +337,12 @@ def test_an_unallocated_childs_alert_goes_to_the_macpt_lead(
     ]
     assert audited.relationship == "notice-routing via shire-county-council/SD-1"
     assert f"{audited.originator_id.hex}@{audited.originator_version}" in listing.audit_refs
-    assert list_alerts(clock_hub, "sw-0001", at).alerts == []  # in the team, not its lead
-    assert list_alerts(clock_hub, "po-0001", at).alerts == []
+    assert (
+        list_alerts(clock_hub.gate, clock_hub.consumer_runner("clocks"), "sw-0001", at).alerts == []
+    )  # in the team, not its lead
+    assert (
+        list_alerts(clock_hub.gate, clock_hub.consumer_runner("clocks"), "po-0001", at).alerts == []
+    )
 
 
 def test_a_provisional_childs_clock_is_stopped_by_events_after_the_link(
@@ -377,7 +395,9 @@ def test_a_linked_provisional_childs_alert_names_the_nhs_number(
 ) -> None:
     _, newborn = referred_then_linked(clock_hub, publish, nhs_number(4243))
     runner(clock_hub, ALERT_DAY).run_once()
-    (shown,) = list_alerts(clock_hub, "lcpp-0001", ALERT_DAY).alerts
+    (shown,) = list_alerts(
+        clock_hub.gate, clock_hub.consumer_runner("clocks"), "lcpp-0001", ALERT_DAY
+    ).alerts
     assert shown.child == newborn
     assert shown.child_stream == clock_hub.gate.child_stream(ChildRef(nhs_number=newborn))
     assert details(clock_hub, ALERT_DAY)["open_clocks"] == {"assessment": 1}
@@ -388,7 +408,9 @@ def test_an_unlink_gives_the_clock_and_its_alert_back_to_the_provisional_child(
 ) -> None:
     provisional, other_child = referred_then_linked(clock_hub, publish, nhs_number(4244))
     runner(clock_hub, ALERT_DAY).run_once()
-    (shown,) = list_alerts(clock_hub, "lcpp-0001", ALERT_DAY).alerts
+    (shown,) = list_alerts(
+        clock_hub.gate, clock_hub.consumer_runner("clocks"), "lcpp-0001", ALERT_DAY
+    ).alerts
     assert shown.child == other_child
     publish(
         "UNLINK-1",
@@ -399,7 +421,9 @@ def test_an_unlink_gives_the_clock_and_its_alert_back_to_the_provisional_child(
     )
     at = datetime(2024, 5, 2, 12, tzinfo=UTC)
     runner(clock_hub, at).run_once()
-    (shown,) = list_alerts(clock_hub, "lcpp-0001", at).alerts
+    (shown,) = list_alerts(
+        clock_hub.gate, clock_hub.consumer_runner("clocks"), "lcpp-0001", at
+    ).alerts
     assert shown.child == provisional  # never again shown against the wrong child
     assert len(documents(clock_hub, "alert:")) == 1
     assert details(clock_hub, at)["open_clocks"] == {"assessment": 1}

@@ -91,7 +91,10 @@ def runner(hub: Hub) -> ConsumerRunner:
 
         views = SqliteChronologyViewStore(hub.settings.data_dir / "counting.sqlite", "documents")
     return ConsumerRunner(
-        CountingConsumer(), hub.store, ConsumerState("counting", views, hub.keyring), lambda: NOW
+        CountingConsumer(),
+        hub.store,
+        ConsumerState("counting", views, hub.keyring),
+        lambda: NOW,
     )
 
 

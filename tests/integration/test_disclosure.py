@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
-from hub.audit import AuditUnavailableError
+from hub.audit_ledger import AuditUnavailableError
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef

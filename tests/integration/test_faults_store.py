@@ -31,14 +31,14 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
-from hub.adapters.transports.inbox import write_inbox_file
-from hub.audit import AuditUnavailableError
+from hub.audit_ledger import AuditUnavailableError
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import ChildRecordEntry, DisclosureAudited
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
+from hub.transports.inbox import write_inbox_file
 from tests.conftest import POSTGRES_DSN
 from tests.factories import (
     VALID_NHS_NUMBER,

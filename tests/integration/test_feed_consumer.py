@@ -28,9 +28,9 @@ from consumers.feed import (
     load_recipients,
 )
 from consumers.framework import ConsumerRunner
-from consumers.registry import consumer_names
-from hub.audit import AuditUnavailableError
+from hub.audit_ledger import AuditUnavailableError
 from hub.bootstrap import Hub, bootstrap
+from hub.consumer_registry import consumer_names
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import DisclosureAudited
 from hub.ingest import InboundMessage
@@ -555,11 +555,11 @@ def test_recipients_file_is_checked_and_optional(
 ) -> None:
     monkeypatch.delenv("HUB_FEED_RECIPIENTS", raising=False)
     settings = HubSettings(data_dir=tmp_path / "hub")
-    assert feed_recipients(settings) == []  # nothing is relayed unless configured
+    assert feed_recipients(settings.data_dir) == []  # nothing is relayed unless configured
     sample = Path(__file__).resolve().parents[2] / "hub" / "samples" / "feed-recipients.yaml"
     (tmp_path / "hub").mkdir()
     (tmp_path / "hub" / "feed-recipients.yaml").write_text(sample.read_text())
-    assert [r.name for r in feed_recipients(settings)] == ["cp-is"]
+    assert [r.name for r in feed_recipients(settings.data_dir)] == ["cp-is"]
     hub = bootstrap(settings)
     register_agencies(hub)
     try:
@@ -585,7 +585,7 @@ def test_recipients_file_is_checked_and_optional(
         load_recipients(twice)
     monkeypatch.setenv("HUB_FEED_RECIPIENTS", str(tmp_path / "missing.yaml"))
     with pytest.raises(FeedConfigError, match="cannot read"):
-        feed_recipients(settings)
+        feed_recipients(settings.data_dir)
 
 
 AGREEMENT = {

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.adapters.transports.inbox import FileInbox, write_inbox_file
 from hub.bootstrap import Hub
-from hub.reports import quarantined_messages, store_status
+from hub.reports.operations import quarantined_messages, store_status
+from hub.transports.inbox import FileInbox, write_inbox_file
 from tests.factories import event_bytes
 
 

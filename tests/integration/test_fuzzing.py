@@ -27,15 +27,16 @@ import pytest
 from fastapi.testclient import TestClient
 from kafka import KafkaProducer
 
-from hub.adapters.transports.inbox import write_inbox_file
-from hub.adapters.transports.kafka import agency_topic, ensure_topic
+from hub.adapters.tokens import issue_dev_token
 from hub.api.app import create_app
-from hub.api.tokens import issue_dev_token
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.identity import issue_provisional_id, nhs_check_digit
 from hub.ingest import OVERSIZE_KEPT_BYTES
-from hub.reports import quarantined_messages, store_status
+from hub.onboarding import agency_topic
+from hub.reports.operations import quarantined_messages, store_status
 from hub.settings import HubSettings
+from hub.transports.inbox import write_inbox_file
+from hub.transports.kafka import ensure_topic
 from tests.brokers import tansu_broker
 from tests.factories import VALID_NHS_NUMBER, event_dict, register_agencies, register_agencies_for
 

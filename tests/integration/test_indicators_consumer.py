@@ -17,15 +17,15 @@ from typing import Any
 import pytest
 import structlog
 
-from consumers.indicators import STATS, load_children
+from consumers.indicator_facts import STATS, load_children
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
 from hub.cli import main
 from hub.domain.canonical_event import ChildRef
 from hub.domain.indicators import Figure, IndicatorReport, build_report
 from hub.identities import IdentityService
-from hub.indicators_report import render_csv, render_html, render_json
 from hub.ingest import InboundMessage, IngestService
+from hub.reports.indicators_report import render_csv, render_html, render_json
 from hub.settings import HubSettings
 from tests.factories import event_dict, ingest_service, nhs_number, register_agencies
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from hub.bootstrap import Hub, bootstrap
 from hub.ingest import InboundMessage
-from hub.reports import quarantined_messages, store_status
+from hub.reports.operations import quarantined_messages, store_status
 from hub.settings import HubSettings
 from tests.factories import event_dict, nhs_number, register_agencies
 

@@ -15,7 +15,7 @@ from hub.domain.identity import issue_provisional_id
 from hub.domain.records import ChildRecordEntry, MessageQuarantined
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
-from hub.reports import quarantined_messages, store_status
+from hub.reports.operations import quarantined_messages, store_status
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
 from tests.factories import VALID_NHS_NUMBER, event_bytes, nhs_number, register_agencies

@@ -7,17 +7,12 @@ import uuid
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from hub.adapters.transports.kafka import (
-    KafkaIngestRunner,
-    agency_topic,
-    ensure_topic,
-    publish_events,
-    source_name,
-)
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
-from hub.reports import quarantined_messages, store_status
+from hub.onboarding import agency_topic
+from hub.reports.operations import quarantined_messages, store_status
 from hub.settings import HubSettings
+from hub.transports.kafka import KafkaIngestRunner, ensure_topic, publish_events, source_name
 from tests.factories import event_bytes, event_dict, nhs_number, register_agencies
 
 pytestmark = pytest.mark.kafka

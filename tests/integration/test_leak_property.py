@@ -37,18 +37,18 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.clocks import list_alerts
+from consumers.clock_alerts import list_alerts
 from consumers.encompass import EncompassConsumer
 from consumers.feed import FeedConsumer, FeedProducer, kafka_producer
+from hub.adapters.tokens import issue_dev_token
 from hub.api.app import create_app
-from hub.api.tokens import issue_dev_token
 from hub.bootstrap import Hub, bootstrap
 from hub.cli.access import _print_chronology
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
-from hub.review_pack import build_pack, render_html
+from hub.reports.review_pack import build_pack, render_html
 from hub.settings import HubSettings
 from tests.factories import (
     directory_with_police_dpo,
@@ -442,7 +442,7 @@ def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
     for other in ("lcpp-0001", "dsl-100001", "po-0001", "hp-0001", "fh-0001"):
         report = hub.replay.replay(child, reviewer.id, NOW, as_practitioner=other)
         found.append((f"replay as {other}", reviewer, json.dumps(report.as_dict(), default=str)))
-    pack = build_pack(hub, child, reviewer.id, [NOW], "dsl-100001")
+    pack = build_pack(hub.replay, hub.integrity, child, reviewer.id, [NOW], "dsl-100001")
     found.append(("review pack", reviewer, render_html(pack)))
     notices = hub.consumer_runner("encompass")
     notices.run_once()
@@ -456,7 +456,9 @@ def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
         found.append(("notices (API)", BY_ID[recipient], response.text))
     hub.consumer_runner("clocks").run_once()
     for practitioner in ("sw-0002", "lcpp-0001"):
-        listing = list_alerts(hub, practitioner, datetime.now(UTC))
+        listing = list_alerts(
+            hub.gate, hub.consumer_runner("clocks"), practitioner, datetime.now(UTC)
+        )
         found.append(("alerts", BY_ID[practitioner], json.dumps(listing.as_dict(), default=str)))
     world.feed_sent.clear()
     feed = hub.consumer_runner("feed-leak")

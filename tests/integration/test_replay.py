@@ -13,7 +13,7 @@ import pytest
 from hub.adapters.agencies.registry import get_adapter
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
-from hub.demo_population import generate_partnership
+from hub.demo.population import generate_partnership
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
 from hub.domain.records import DisclosureAudited

@@ -26,7 +26,7 @@ from hub.domain.merkle import verify_inclusion
 from hub.domain.records import DisclosureAudited
 from hub.ingest import InboundMessage
 from hub.integrity import _canonical, row_leaf
-from hub.review_pack import ReviewPack, build_pack, render_html, render_pdf
+from hub.reports.review_pack import ReviewPack, build_pack, render_html, render_pdf
 from hub.settings import HubSettings
 from tests.factories import register_agencies
 from tests.integration.test_disclosure import CHILD, ICB, LA, POLICE, SHIELDED_SUMMARY, event
@@ -125,7 +125,9 @@ def pdf_text(document: bytes) -> str:
 def test_the_pack_replays_each_date_and_every_proof_checks_out(case: Case) -> None:
     hub = case.hub
     hub.audit_queries.commission_review("dpo-0001", CHILD, "rev-0001", "rapid review", 30)
-    pack = build_pack(hub, CHILD, "rev-0001", [case.end, case.between], "lcpp-0001")
+    pack = build_pack(
+        hub.replay, hub.integrity, CHILD, "rev-0001", [case.end, case.between], "lcpp-0001"
+    )
 
     assert (pack.permitted, pack.as_of) == (True, [case.between, case.end])
     then, now = pack.replays
@@ -207,7 +209,9 @@ def test_the_pack_replays_each_date_and_every_proof_checks_out(case: Case) -> No
 
 def test_a_reviewer_without_a_commission_gets_the_refusal_and_nothing_else(case: Case) -> None:
     hub = case.hub
-    pack = build_pack(hub, CHILD, "rev-0001", [case.between, case.end], "lcpp-0001")
+    pack = build_pack(
+        hub.replay, hub.integrity, CHILD, "rev-0001", [case.between, case.end], "lcpp-0001"
+    )
     assert pack == ReviewPack(
         child=CHILD.identifier,
         reviewer="rev-0001",

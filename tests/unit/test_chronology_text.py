@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from hub.chronology_text import chronology_lines
+from hub.disclosure_release import ShownEntry
 from hub.domain.markers import RETRACTED
-from hub.release import ShownEntry
+from hub.reports.chronology_text import chronology_lines
 
 SUMMARY = (
     "Officers attended a domestic incident at the family home overnight; the children were "

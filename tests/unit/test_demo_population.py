@@ -12,7 +12,7 @@ import pytest
 
 from hub.adapters.agencies.base import AdapterResult
 from hub.adapters.agencies.registry import get_adapter
-from hub.demo_population import SIBLING_HOUSEHOLDS, PartnershipManifest, generate_partnership
+from hub.demo.population import SIBLING_HOUSEHOLDS, PartnershipManifest, generate_partnership
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.identity import validate_provisional_id
 

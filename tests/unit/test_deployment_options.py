@@ -15,21 +15,17 @@ from kafka import TopicPartition
 from kafka.admin import ACLOperation, ACLPermissionType, ACLResourcePatternType, ResourceType
 from prometheus_client import REGISTRY
 
-from hub import metrics
+from hub.adapters import metrics
 from hub.adapters.secrets import SecretConfigurationError
-from hub.adapters.transports.kafka import agency_topic, owner_worker
-from hub.api.tokens import TokenVerifier
+from hub.adapters.structured_logging import configure_logging
+from hub.adapters.tokens import TokenVerifier
 from hub.bootstrap import bootstrap
 from hub.cli import main
 from hub.cli.operations import worker_index
-from hub.onboarding import (
-    OnboardingError,
-    agency_acls,
-    new_agency,
-    read_or_create_password,
-)
+from hub.onboarding import OnboardingError, agency_topic, new_agency
 from hub.settings import HubSettings
-from hub.structured_logging import configure_logging
+from hub.transports.kafka import owner_worker
+from hub.transports.kafka_provisioning import agency_acls, read_or_create_password
 from tests.tcp_proxy import free_port
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)

@@ -44,7 +44,7 @@ from hub.domain.indicators import (
 )
 from hub.domain.latency import LatencyRules
 from hub.domain.working_days import add_working_days
-from hub.indicators_report import render_csv, render_html, render_json, render_text
+from hub.reports.indicators_report import render_csv, render_html, render_json, render_text
 from tests.factories import event_dict
 
 Q3 = Quarter(2024, 3)  # October to December 2024; its 12 months run from 1 January 2024

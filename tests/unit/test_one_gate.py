@@ -9,8 +9,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-GATE = "hub/disclosure.py"
-RELEASE = "hub/release.py"  # the gate's pure part: what one decided entry releases
+GATE = "hub/disclosure_gate.py"
+RELEASE = "hub/disclosure_release.py"  # the gate's pure part: what one decided entry releases
 REDACTION = "hub/policies/redaction.py"
 MARKERS = {"[redacted]", "[shielded]", "[retracted]"}
 MARKERS_MODULE = "hub/domain/markers.py"  # their one definition

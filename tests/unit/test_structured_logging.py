@@ -5,7 +5,7 @@ import json
 
 import structlog
 
-from hub.structured_logging import configure_logging
+from hub.adapters.structured_logging import configure_logging
 
 
 def test_log_lines_are_json_without_nhs_numbers_or_free_text() -> None:

@@ -33,12 +33,12 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from hub import metrics
+from hub.adapters import metrics
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import CanonicalEvent
 from hub.ingest import BatchOutcome, InboundMessage, IngestService
+from hub.onboarding import TOPIC_PREFIX, agency_topic
 
-TOPIC_PREFIX = "hub.events."
 DEFAULT_PARTITIONS = 3
 # What one fetch asks the broker for, and the largest response read. A Kafka broker returns at
 # most FETCH_MAX_BYTES of records plus one batch larger than that (KIP-74), but tansu (the
@@ -51,10 +51,6 @@ RESPONSE_MAX_BYTES = 512 * 1024 * 1024
 BACKOFF_INITIAL_S = 0.5
 BACKOFF_MAX_S = 30.0
 log = structlog.get_logger("hub.kafka")
-
-
-def agency_topic(agency_id: str) -> str:
-    return f"{TOPIC_PREFIX}{agency_id}"
 
 
 def source_name(partition: TopicPartition) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from consumers.framework import ConsumerState, Document, Documents, child_document
 from hub.domain.canonical_event import CanonicalEvent
@@ -32,9 +32,6 @@ from hub.domain.chronology import ChronologyEntry
 from hub.domain.indicators import Child, RecordFact, current_records, record_fact
 from hub.domain.latency import LatencyRules
 from hub.domain.records import ChildRecordEntry
-
-if TYPE_CHECKING:
-    from hub.bootstrap import Hub
 
 RECORD = "r"
 LINKS = "links"
@@ -160,7 +157,3 @@ def load_children(state: ConsumerState) -> list[Child]:
             elif part == LINKS:
                 facts.links.update(document["links"])
     return resolve_children(streams)
-
-
-def build(hub: Hub) -> IndicatorsConsumer:
-    return IndicatorsConsumer(LatencyRules())

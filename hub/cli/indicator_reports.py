@@ -1,4 +1,4 @@
-"""`hub indicators`: the partnership indicators report (consumers/indicators.py).
+"""`hub indicators`: the partnership indicators report (consumers/indicator_facts.py).
 
 The command first catches the `indicators` consumer up with the log (one pass, as
 `hub consumer run indicators --once` would: safe beside a consumer running as a service,
@@ -71,9 +71,9 @@ def load_targets(path: str | None) -> dict[str, Target]:
 
 
 def cmd_indicators(args: argparse.Namespace) -> int:
-    from consumers.indicators import load_children
+    from consumers.indicator_facts import load_children
     from hub.domain.indicators import build_report, default_as_at
-    from hub.indicators_report import render
+    from hub.reports.indicators_report import render
 
     try:
         given = date.fromisoformat(args.as_at) if args.as_at else None

@@ -33,7 +33,7 @@ from hub.domain.indicators import (
     published_value,
 )
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "api" / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 CSV_COLUMNS = (
     "area",
     "section",

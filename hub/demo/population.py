@@ -11,7 +11,7 @@ single agency saw. Everything is fictional, derived from the seed, and dated bet
 The module is longer than most because the two cases and the population are kept as small
 text tables beside the code that reads them, so the sibling case reads as a chronology.
 The partnership's agencies, their record-id styles and the rendering of records in each
-agency's format are `hub.demo_exports`.
+agency's format are `hub.demo.agency_exports`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hub.demo_exports import (
+from hub.demo.agency_exports import (
     ICB,
     LA,
     POLICE,

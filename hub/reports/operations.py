@@ -13,9 +13,9 @@ from datetime import datetime
 
 from hub.adapters.data_keys import DataKeyErasedError
 from hub.adapters.envelope import open_sealed
+from hub.adapters.event_store import HubStore
 from hub.domain.records import BatchCommitted, ChildRecordEntry, MessageQuarantined
 from hub.ingest import quarantined_raw_context
-from hub.store import HubStore
 
 
 @dataclass

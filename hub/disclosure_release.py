@@ -3,7 +3,7 @@
 The shapes surfaces receive (`ShownEntry`, `ChronologyView`) and ask with (`Disclosure`,
 `Screening`); and, for one decided entry, what the viewer is released of it: shaped by the
 record's restrictions, the decision's and the surface's redactions, or a retracted record's
-stand-in; and the pattern flags of what was released. No I/O: `hub/disclosure.py` reads the
+stand-in; and the pattern flags of what was released. No I/O: `hub/disclosure_gate.py` reads the
 record, decides, audits and calls these.
 """
 
@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.chronology_projection import ChronologySnapshot
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
 from hub.domain.markers import RETRACTED
@@ -32,6 +31,7 @@ from hub.policies.redaction import (
     shape,
     withholding_summary,
 )
+from hub.read_models.chronology_projection import ChronologySnapshot
 
 
 @dataclass(frozen=True)

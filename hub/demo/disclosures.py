@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from hub.bootstrap import Hub
-from hub.chronology_text import chronology_lines
-from hub.disclosure import ChronologyView
+from hub.disclosure_gate import ChronologyView
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
 from hub.domain.uk_time import uk_time_text
+from hub.reports.chronology_text import chronology_lines
 
 
 @dataclass

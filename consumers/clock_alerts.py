@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from consumers.framework import Document, Documents, child_document
+from consumers.framework import ConsumerRunner, Document, Documents, child_document
 from hub.adapters.pseudonyms import Pseudonymiser
-from hub.disclosure import Disclosure
+from hub.disclosure_gate import Disclosure
 from hub.domain.access import (
     Practitioner,
     Purpose,
@@ -62,7 +62,7 @@ from hub.domain.uk_time import uk_date
 from hub.domain.working_days import working_days_between
 
 if TYPE_CHECKING:
-    from hub.bootstrap import Hub
+    from hub.disclosure_gate import DisclosureGate
 
 NAME = "clocks"
 BUCKET_PREFIX = "due:"
@@ -116,7 +116,7 @@ def _new_child() -> Document:
 class ClocksConsumer:
     name = NAME
     description = "statutory timescales: alerts to the allocated worker before breach, breaches"
-    kept_on_rebuild = (ALERT_PREFIX, BREACH_PREFIX, TALLY)
+    kept_on_rebuild: tuple[str, ...] = (ALERT_PREFIX, BREACH_PREFIX, TALLY)
 
     def __init__(self, pseudonyms: Pseudonymiser, rules: ClockRules | None = None) -> None:
         self._pseudonyms = pseudonyms
@@ -496,7 +496,8 @@ class AlertListing:
 
 
 def list_alerts(
-    hub: Hub,
+    gate: DisclosureGate,
+    runner: ConsumerRunner,
     practitioner_id: str,
     now: datetime,
     include_closed: bool = False,
@@ -507,13 +508,12 @@ def list_alerts(
     starting records of each child's alerts to the practitioner (no content, just that they
     may see them), audited, and only the alerts whose record it released are shown (a record
     withheld from them, retracted, or erased since raises no alert to them)."""
-    practitioner = hub.gate.practitioner(practitioner_id)
+    practitioner = gate.practitioner(practitioner_id)
     if not practitioner.is_active(uk_date(now)):
         raise PermissionError("your account is not active in the practitioner directory")
-    runner = hub.consumer_runner(NAME)
     consumer = runner.consumer
     if not isinstance(consumer, ClocksConsumer):  # pragma: no cover - the registry's wiring
-        raise TypeError("the clocks consumer is not wired to consumers.clocks")
+        raise TypeError("the clocks consumer is not wired to consumers.clock_alerts")
     candidates = consumer.alerts_for(runner.documents(), practitioner, uk_date(now), include_closed)
     alerts: list[ShownAlert] = []
     refs = []
@@ -521,7 +521,7 @@ def list_alerts(
     for alert in candidates:
         groups.setdefault((alert.child_stream, alert.team), []).append(alert)
     for (stream, team), theirs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "")):
-        view = hub.gate.disclose(
+        view = gate.disclose(
             stream,
             practitioner.id,
             Disclosure(
@@ -555,7 +555,3 @@ def _routed(team: str, alerts: list[ShownAlert]) -> RelationshipGrant:
 
 def _alert_order(alert: ShownAlert) -> tuple[date, str, str]:
     return (alert.due, alert.clock, alert.child_stream)
-
-
-def build(hub: Hub) -> ClocksConsumer:
-    return ClocksConsumer(hub.pseudonyms, ClockSettings().rules())

@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import resolve_topic
 
-from hub import metrics
+from hub.adapters import metrics
 from hub.adapters.data_keys import Keyring
 from hub.adapters.envelope import EnvelopeMapper
 from hub.adapters.pseudonyms import Pseudonymiser

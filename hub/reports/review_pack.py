@@ -26,12 +26,13 @@ import jinja2
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from hub.bootstrap import Hub
 from hub.domain.canonical_event import ChildRef
 from hub.domain.markers import MARKERS, RETRACTED
 from hub.domain.uk_time import uk_datetime_text
+from hub.integrity import IntegrityService
+from hub.replay import ReplayService
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "api" / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LOG = "events"
 VERIFY_NOTE = (
     "To check an entry, run the algorithm of RFC 9162 section 2.1.3.2 with its leaf hash, leaf "
@@ -103,7 +104,8 @@ class ReviewPack:
 
 
 def build_pack(
-    hub: Hub,
+    replay: ReplayService,
+    integrity: IntegrityService,
     child: ChildRef,
     reviewer_id: str,
     as_of_dates: Sequence[datetime],
@@ -117,7 +119,7 @@ def build_pack(
     pack = ReviewPack(child.identifier, reviewer_id, datetime.now(UTC), dates, "")
     pack.as_practitioner = as_practitioner
     for moment in dates:
-        report = hub.replay.replay(child, reviewer_id, moment, as_practitioner=as_practitioner)
+        report = replay.replay(child, reviewer_id, moment, as_practitioner=as_practitioner)
         if not report.permitted:  # the refusal, and nothing else
             return ReviewPack(
                 child.identifier,
@@ -129,21 +131,21 @@ def build_pack(
             )
         pack.outcome = report.access.outcome
         pack.replays.append(report.as_dict())
-    pack.checkpoint, pack.public_key, pack.proofs = _prove(hub, pack.replays[-1]["held"])
+    pack.checkpoint, pack.public_key, pack.proofs = _prove(integrity, pack.replays[-1]["held"])
     return pack
 
 
 def _prove(
-    hub: Hub, held: list[dict[str, Any]]
+    integrity: IntegrityService, held: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
     """A fresh checkpoint covering every entry, and each held entry's proof against it. If
     another checkpoint lands in between (proofs are made against the latest), do it again."""
     for _ in range(3):
-        witness = hub.integrity.checkpoint()
+        witness = integrity.checkpoint()
         checkpoint = next(c for c in witness["checkpoints"] if c["log"] == LOG)
         proofs = []
         rows = [(str(UUID(entry["stream"])), int(entry["version"])) for entry in held]
-        for entry, proof in zip(held, hub.integrity.inclusions(LOG, rows), strict=True):
+        for entry, proof in zip(held, integrity.inclusions(LOG, rows), strict=True):
             proofs.append(
                 {
                     "ref": entry["ref"],

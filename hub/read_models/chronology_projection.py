@@ -36,11 +36,11 @@ from hub.adapters.chronology_views import (
 )
 from hub.adapters.data_keys import KEY_ID_LENGTH, DataKeyErasedError, Keyring
 from hub.adapters.envelope import open_sealed, seal
+from hub.adapters.event_store import HubStore
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.records import ChildRecordEntry
-from hub.store import HubStore
 
 PAGE = 50_000  # rows folded per transaction (fewer rewrites of a busy child's last chunk)
 CHUNK = 100  # entries per sealed chunk of a child's document

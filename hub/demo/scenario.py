@@ -22,15 +22,15 @@ from typing import Any
 from hub.adapters.agencies.base import AdapterProblem
 from hub.adapters.agencies.registry import get_adapter
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
-from hub.adapters.transports.inbox import FileInbox, encode_events, write_inbox_file
 from hub.bootstrap import Hub, bootstrap
-from hub.demo_consumers import ConsumersScene, run_consumers
-from hub.demo_disclosures import DisclosureWalkthrough, walk_through
-from hub.demo_population import LA, POLICE, PartnershipManifest, generate_partnership
+from hub.demo.disclosures import DisclosureWalkthrough, walk_through
+from hub.demo.notices_and_indicators import ConsumersScene, run_consumers
+from hub.demo.population import LA, POLICE, PartnershipManifest, generate_partnership
 from hub.identities import IdentityService
 from hub.onboarding import new_agency
-from hub.reports import QuarantineItem, StoreStatus, quarantined_messages, store_status
+from hub.reports.operations import QuarantineItem, StoreStatus, quarantined_messages, store_status
 from hub.settings import HubSettings
+from hub.transports.inbox import FileInbox, encode_events, write_inbox_file
 
 DEMO_MARKER = ".hub-demo"
 

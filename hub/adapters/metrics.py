@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, gen
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-log = structlog.get_logger("hub.metrics")
+log = structlog.get_logger("hub.adapters.metrics")
 
 INGEST_EVENTS = Counter(
     "hub_ingest_events",

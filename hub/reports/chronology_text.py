@@ -12,8 +12,8 @@ import shutil
 import textwrap
 from collections.abc import Sequence
 
+from hub.disclosure_release import ShownEntry
 from hub.domain.uk_time import UK, uk_date, uk_time_text
-from hub.release import ShownEntry
 
 NARROWEST_SUMMARY = 32  # below this many columns for the summary, entries are stacked
 _GAP = "  "

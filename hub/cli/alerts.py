@@ -36,11 +36,17 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from consumers.clocks import list_alerts
+    from consumers.clock_alerts import list_alerts
 
     hub = open_hub(args)
     try:
-        listing = list_alerts(hub, args.as_practitioner, datetime.now(UTC), args.all)
+        listing = list_alerts(
+            hub.gate,
+            hub.consumer_runner("clocks"),
+            args.as_practitioner,
+            datetime.now(UTC),
+            args.all,
+        )
     finally:
         hub.close()
 

@@ -35,8 +35,19 @@ import structlog
 from hub.adapters.data_keys import DataKeyErasedError
 from hub.adapters.directory import PractitionerDirectory
 from hub.adapters.pseudonyms import Pseudonymiser
-from hub.audit import AuditLedger
-from hub.chronology_projection import ChronologyProjection, ChronologySnapshot
+from hub.audit_ledger import AuditLedger
+from hub.disclosure_release import (
+    ChronologyView,
+    Disclosure,
+    ReleaseItem,
+    Screening,
+    ShownEntry,
+    release_items,
+    released_patterns,
+    retracted_entry,
+    shown_entry,
+    wanted,
+)
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.chronology import ChronologyEntry
@@ -49,20 +60,9 @@ from hub.domain.records import (
 from hub.domain.relationships import ReviewCommission, derive_relationships, find_relationship
 from hub.policies.decision import AccessContext, Action, Decision, DecisionPoint
 from hub.policies.redaction import RETRACTED_FIELDS, subject_access_withheld
-from hub.release import (
-    ChronologyView,
-    Disclosure,
-    ReleaseItem,
-    Screening,
-    ShownEntry,
-    release_items,
-    released_patterns,
-    retracted_entry,
-    shown_entry,
-    wanted,
-)
+from hub.read_models.chronology_projection import ChronologyProjection, ChronologySnapshot
 
-log = structlog.get_logger("hub.disclosure")
+log = structlog.get_logger("hub.disclosure_gate")
 __all__ = [
     "ChronologyView",
     "Disclosure",

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from hub.adapters.transports.inbox import FileInbox, write_inbox_file
 from hub.bootstrap import Hub
 from hub.domain.uk_time import UK, uk_date
+from hub.transports.inbox import FileInbox, write_inbox_file
 
 POLICE = "shire-constabulary"
 CONSUMERS = ("encompass", "clocks", "indicators")
@@ -107,9 +107,9 @@ def run_consumers(hub: Hub, inbox_dir: Path, madison: str, batch_size: int) -> C
         runner.run_once()
         scene.statuses.append(runner.status().as_dict())
         if name == "indicators":
-            from consumers.indicators import load_children
+            from consumers.indicator_facts import load_children
             from hub.domain.indicators import build_report, default_as_at
-            from hub.indicators_report import render_html
+            from hub.reports.indicators_report import render_html
 
             children = load_children(runner.state)
             # As `hub indicators` chooses: the demo's history ends in December 2025, so this
