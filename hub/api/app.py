@@ -7,7 +7,6 @@ bodies, never in URLs, so they cannot reach access logs or browser history.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -27,7 +26,7 @@ from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 from hub.domain.canonical_event import child_ref, validate_child_identifier
 from hub.domain.uk_time import UK, parse_as_of
-from hub.ingest import InboundMessage
+from hub.transports.https import HttpsPublishing
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'; "
@@ -127,7 +126,7 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
     app.state.hub = hub
     app.state.verifier = verifier
     app.add_middleware(BodyLimit, max_bytes=hub.settings.max_request_bytes)
-    publish_lock = threading.Lock()
+    publishing = HttpsPublishing(lambda: hub.ingest)
 
     @app.middleware("http")
     async def security_headers(
@@ -198,27 +197,13 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
 
     @app.post("/api/v1/events")
     def publish(who: CallerDep, events: Annotated[list[dict[str, Any]], Body()]) -> dict[str, Any]:
-        """Publish canonical events over HTTPS: the same validation, idempotency and quarantine
-        as the Kafka and inbox transports. The agency comes from the token."""
-        import json
-
+        """Publish canonical events over HTTPS (`hub.transports.https`): the same validation,
+        idempotency and quarantine as the Kafka and inbox transports. The agency comes from the
+        token."""
         agency = who.agency
         if agency is None:
             raise PermissionError("only agency systems (token subject agency:<id>) publish events")
-        source = f"https:{agency}"
-        with publish_lock:
-            start = (hub.ingest.resume_after(source) or 0) + 1
-            batch = [
-                InboundMessage(source, start + i, json.dumps(e).encode(), agency)
-                for i, e in enumerate(events)
-            ]
-            outcome = hub.ingest.ingest(batch) if batch else None
-        return {
-            "accepted": outcome.accepted if outcome else 0,
-            "duplicates": outcome.duplicates if outcome else 0,
-            "quarantined": dict(outcome.quarantined) if outcome else {},
-            "positions": [start, start + len(events) - 1] if events else [],
-        }
+        return publishing.publish(agency, events).as_dict()
 
     @app.post("/api/v1/chronology")
     def chronology(who: CallerDep, why: PurposeDep, body: ChildRequest) -> dict[str, Any]:
