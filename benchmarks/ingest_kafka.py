@@ -31,7 +31,7 @@ from benchmarks.common import Figure, add_common_args, peak_rss_bytes, write_res
 from benchmarks.workload import canonical_lines, register_workload_agencies
 from hub.adapters.structured_logging import configure_logging
 from hub.bootstrap import bootstrap
-from hub.onboarding import agency_topic
+from hub.domain.agency_records import agency_topic
 from hub.reports.operations import store_status
 from hub.settings import HubSettings
 from hub.transports.kafka import KafkaIngestRunner, ensure_topic

@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from consumers.framework import Clock, ConsumerRunner, ConsumerState
-from hub.adapters import postgres_pipeline
-from hub.adapters.chronology_views import (
-    ChronologyViewStore,
-    PostgresChronologyViewStore,
-    SqliteChronologyViewStore,
-)
+from hub.adapters.agency_registries import AgencyRegistry
 from hub.adapters.data_keys import Keyring
 from hub.adapters.directory import PractitionerDirectory, load_directory
 from hub.adapters.event_store import HubStore
 from hub.adapters.file_modes import check_data_dir, keep_new_files_private
 from hub.adapters.kek import EnvironmentKekProvider, FileKekProvider, KekProvider
-from hub.adapters.key_stores import DataKeyStore, PostgresDataKeyStore, SqliteDataKeyStore
-from hub.adapters.merkle_index import (
-    MerkleIndexStore,
-    PostgresMerkleIndexStore,
-    SqliteMerkleIndexStore,
+from hub.adapters.key_stores import DataKeyStore
+from hub.adapters.persistence import (
+    Persistence,
+    PostgresPersistence,
+    SqlitePersistence,
 )
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.adapters.secrets import decode_secret, load_or_create_secret
@@ -40,12 +33,7 @@ from hub.erasure import ErasureService
 from hub.ingest import IngestService
 from hub.integrity import IntegrityService
 from hub.key_check import check_keys
-from hub.onboarding import (
-    AgencyRegistry,
-    PostgresAgencyRegistry,
-    RegisteredAgencies,
-    SqliteAgencyRegistry,
-)
+from hub.onboarding import RegisteredAgencies
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import CedarDecisionPoint
 from hub.read_models.chronology_projection import ChronologyProjection
@@ -57,6 +45,7 @@ from hub.transports.inbox import purge_lines
 @dataclass
 class Hub:
     settings: HubSettings
+    persistence: Persistence
     store: HubStore
     keyring: Keyring
     key_store: DataKeyStore
@@ -83,20 +72,14 @@ class Hub:
 
     @cached_property
     def audit(self) -> AuditLedger:
-        with schema_lock(self.settings):
+        with self.persistence.creating_event_logs():
             ledger = AuditLedger(self.settings.audit_env(), self.keyring, self.pseudonyms)
         self._opened.append(ledger)
         return ledger
 
     @cached_property
     def projection(self) -> ChronologyProjection:
-        views: ChronologyViewStore
-        if self.settings.store == "postgres":
-            views = PostgresChronologyViewStore(
-                self.settings.postgres_dsn, self.settings.postgres_schema
-            )
-        else:
-            views = SqliteChronologyViewStore(self.settings.data_dir / "chronology.sqlite")
+        views = self.persistence.chronology_views()
         return ChronologyProjection(self.store, views, self.keyring, self.pseudonyms)
 
     @cached_property
@@ -127,19 +110,11 @@ class Hub:
 
     @cached_property
     def agencies(self) -> AgencyRegistry:
-        if self.settings.store == "postgres":
-            return PostgresAgencyRegistry(self.settings.postgres_dsn, self.settings.postgres_schema)
-        return SqliteAgencyRegistry(self.settings.data_dir / "agencies.sqlite")
+        return self.persistence.agency_registry()
 
     @cached_property
     def integrity(self) -> IntegrityService:
-        index: MerkleIndexStore
-        if self.settings.store == "postgres":
-            index = PostgresMerkleIndexStore(
-                self.settings.postgres_dsn, self.settings.postgres_schema
-            )
-        else:
-            index = SqliteMerkleIndexStore(self.settings.data_dir / "integrity.sqlite")
+        index = self.persistence.merkle_index()
         signer = CheckpointSigner.from_file(
             self.settings.keys_path / "checkpoint-signing.pem",
             create=self.settings.create_missing_keys,
@@ -199,17 +174,7 @@ class Hub:
         """A consumer (`consumers/`) following this hub's log, with its own state store:
         `consumers/<name>.sqlite`, or tables `hub_consumer_<name>*` on PostgreSQL."""
         consumer = build_consumer(self, name)
-        table = "consumer_" + name.replace("-", "_")
-        views: ChronologyViewStore
-        if self.settings.store == "postgres":
-            views = PostgresChronologyViewStore(
-                self.settings.postgres_dsn, self.settings.postgres_schema, table
-            )
-        else:
-            directory = self.settings.data_dir / "consumers"
-            directory.mkdir(exist_ok=True, mode=0o700)
-            views = SqliteChronologyViewStore(directory / f"{name}.sqlite", "documents")
-        state = ConsumerState(name, views, self.keyring)
+        state = ConsumerState(name, self.persistence.consumer_views(name), self.keyring)
         return ConsumerRunner(consumer, self.store, state, clock or (lambda: datetime.now(UTC)))
 
     def close(self) -> None:
@@ -234,33 +199,12 @@ def _pseudonym_key(settings: HubSettings) -> bytes:
     )
 
 
-def _key_store(settings: HubSettings) -> DataKeyStore:
+def _persistence(settings: HubSettings) -> Persistence:
+    """SQLite or PostgreSQL, chosen here once for every store but the two event logs (whose
+    `eventsourcing` environment `settings` builds from the same setting)."""
     if settings.store == "postgres":
-        return PostgresDataKeyStore(settings.postgres_dsn, settings.postgres_schema)
-    return SqliteDataKeyStore(settings.data_dir / "keys.sqlite")
-
-
-_SCHEMA_LOCK = 0x6875625F736368  # "hub_sch": one advisory lock id for the hub's DDL
-
-
-@contextmanager
-def schema_lock(settings: HubSettings) -> Iterator[None]:
-    """On PostgreSQL, hold a session advisory lock while eventsourcing creates (or re-creates)
-    its tables, type and insert function (its `CREATE OR REPLACE FUNCTION` runs at every start):
-    two processes starting together (two ingest workers, the API and a consumer) otherwise fail
-    with "tuple concurrently updated" or a duplicate pg_type key. The hub's own tables take
-    their own lock (`PostgresSchema.create`)."""
-    if settings.store != "postgres":
-        yield
-        return
-    import psycopg
-
-    with psycopg.connect(settings.postgres_dsn, autocommit=True) as db:
-        db.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
-        try:
-            yield
-        finally:
-            db.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+        return PostgresPersistence(settings.postgres_dsn, settings.postgres_schema)
+    return SqlitePersistence(settings.data_dir)
 
 
 def bootstrap(settings: HubSettings | None = None) -> Hub:
@@ -268,12 +212,11 @@ def bootstrap(settings: HubSettings | None = None) -> Hub:
     keep_new_files_private()
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     check_data_dir(settings.data_dir)
-    key_store = _key_store(settings)
+    persistence = _persistence(settings)
+    key_store = persistence.key_store()
     keyring = Keyring(key_store, _kek_provider(settings))
     pseudonyms = Pseudonymiser(_pseudonym_key(settings))
-    if settings.store == "postgres":
-        postgres_pipeline.install()  # else a large batch can hang the recorder's inserts
-    with schema_lock(settings):  # eventsourcing creates its tables when the schema is new
+    with persistence.creating_event_logs():  # eventsourcing creates its tables when new
         store = HubStore(settings.eventsourcing_env(), keyring)
     try:
         keys = "HUB_KEK" if settings.kek else str(settings.keys_path)
@@ -283,4 +226,4 @@ def bootstrap(settings: HubSettings | None = None) -> Hub:
     except BaseException:
         store.close()
         raise
-    return Hub(settings, store, keyring, key_store, pseudonyms)
+    return Hub(settings, persistence, store, keyring, key_store, pseudonyms)

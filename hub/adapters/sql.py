@@ -42,8 +42,9 @@ class SqliteFile:
             raise
 
 
-# Distinct from bootstrap's session lock around eventsourcing's DDL, which is held while some
-# of these run (the same key, on another connection of the same process, would wait forever).
+# Distinct from the session lock around eventsourcing's DDL (hub.adapters.persistence), which
+# is held while some of these run (the same key, on another connection of the same process,
+# would wait forever).
 _DDL_LOCK = 0x6875625F64646C  # "hub_ddl"
 
 

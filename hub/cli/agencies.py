@@ -57,7 +57,8 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
 
 
 def cmd_agency_register(args: argparse.Namespace) -> int:
-    from hub.onboarding import OnboardingError, new_agency
+    from hub.domain.agency_records import OnboardingError
+    from hub.onboarding import new_agency
     from hub.transports.kafka_provisioning import (
         KafkaProvisioning,
         provision_on_kafka,

@@ -35,9 +35,9 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from hub.adapters import metrics
 from hub.adapters.pseudonyms import Pseudonymiser
+from hub.domain.agency_records import TOPIC_PREFIX, agency_topic
 from hub.domain.canonical_event import CanonicalEvent
 from hub.ingest import BatchOutcome, InboundMessage, IngestService
-from hub.onboarding import TOPIC_PREFIX, agency_topic
 
 DEFAULT_PARTITIONS = 3
 # What one fetch asks the broker for, and the largest response read. A Kafka broker returns at

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.onboarding import AgencyRecord, OnboardingError
+from hub.domain.agency_records import AgencyRecord, OnboardingError
 from hub.transports.kafka import ensure_topic
 
 SCRAM_ITERATIONS = 8192

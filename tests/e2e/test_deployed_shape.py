@@ -30,8 +30,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
+from hub.domain.agency_records import agency_topic
 from hub.domain.records import ChildRecordEntry
-from hub.onboarding import agency_topic
 from hub.settings import HubSettings
 from hub.transports.kafka import DEFAULT_PARTITIONS, owner_worker
 from tests.brokers import tansu_broker

@@ -28,8 +28,8 @@ import pytest
 from kafka import KafkaProducer
 
 from hub.bootstrap import Hub, bootstrap
+from hub.domain.agency_records import agency_topic
 from hub.domain.records import ChildRecordEntry
-from hub.onboarding import agency_topic
 from hub.settings import HubSettings
 from hub.transports.kafka import DEFAULT_PARTITIONS, ensure_topic
 from tests.brokers import tansu_broker

@@ -17,9 +17,10 @@ from prometheus_client import REGISTRY
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
+from hub.domain.agency_records import OnboardingError
 from hub.domain.canonical_event import ChildRef
 from hub.ingest import InboundMessage
-from hub.onboarding import OnboardingError, new_agency
+from hub.onboarding import new_agency
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
 from tests.factories import VALID_NHS_NUMBER, register_agencies
@@ -129,10 +130,10 @@ def test_processes_starting_together_on_postgres_all_start(
 
 
 def _create_the_hubs_tables(schema: str, barrier: Any, results: Any) -> None:
+    from hub.adapters.agency_registries import PostgresAgencyRegistry
     from hub.adapters.chronology_views import PostgresChronologyViewStore
     from hub.adapters.key_stores import PostgresDataKeyStore
     from hub.adapters.merkle_index import PostgresMerkleIndexStore
-    from hub.onboarding import PostgresAgencyRegistry
 
     try:
         for create in (

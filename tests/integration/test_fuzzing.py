@@ -30,9 +30,9 @@ from kafka import KafkaProducer
 from hub.adapters.tokens import issue_dev_token
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
+from hub.domain.agency_records import agency_topic
 from hub.domain.identity import issue_provisional_id, nhs_check_digit
 from hub.ingest import OVERSIZE_KEPT_BYTES
-from hub.onboarding import agency_topic
 from hub.reports.operations import quarantined_messages, store_status
 from hub.settings import HubSettings
 from hub.transports.inbox import write_inbox_file

@@ -8,8 +8,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from hub.bootstrap import Hub, bootstrap
+from hub.domain.agency_records import agency_topic
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
-from hub.onboarding import agency_topic
 from hub.reports.operations import quarantined_messages, store_status
 from hub.settings import HubSettings
 from hub.transports.kafka import KafkaIngestRunner, ensure_topic, publish_events, source_name

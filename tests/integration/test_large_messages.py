@@ -21,8 +21,8 @@ from kafka import KafkaProducer
 from hub.adapters.tokens import issue_dev_token
 from hub.api.app import create_app
 from hub.bootstrap import Hub, bootstrap
+from hub.domain.agency_records import agency_topic
 from hub.ingest import OVERSIZE_KEPT_BYTES, InboundMessage
-from hub.onboarding import agency_topic
 from hub.reports.operations import quarantined_messages, store_status
 from hub.settings import HubSettings
 from hub.transports.inbox import FileInbox, write_inbox_file

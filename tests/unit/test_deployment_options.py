@@ -22,7 +22,8 @@ from hub.adapters.tokens import TokenVerifier
 from hub.bootstrap import bootstrap
 from hub.cli import main
 from hub.cli.operations import worker_index
-from hub.onboarding import OnboardingError, agency_topic, new_agency
+from hub.domain.agency_records import OnboardingError, agency_topic
+from hub.onboarding import new_agency
 from hub.settings import HubSettings
 from hub.transports.kafka import owner_worker
 from hub.transports.kafka_provisioning import agency_acls, read_or_create_password
