@@ -1,0 +1,38 @@
+"""What every part of the indicators shares: suppression bounds, the agency types, units and
+polarities, and the event kinds the indicators read."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from hub.domain.taxonomy import AgencyType
+
+SUPPRESSED = "c"
+SMALL = range(1, 5)  # 1 to 4: suppressed
+ASSESSMENT_WORKING_DAYS = 45
+AGENCY_TYPES: tuple[AgencyType, ...] = tuple(AgencyType)
+AGENCY_TYPE_LABELS = {
+    AgencyType.LOCAL_AUTHORITY: "Local authority",
+    AgencyType.POLICE: "Police",
+    AgencyType.HEALTH: "Health",
+    AgencyType.EDUCATION: "Education",
+}
+
+Polarity = Literal["higher", "lower", "neutral"]
+Unit = Literal["percent", "count", "hours"]
+Rag = Literal["G", "A", "R"]
+
+# Event kinds the indicators read.
+REFERRAL = "la.referral"
+ASSESSMENT_COMPLETED = "la.assessment-completed"
+S47_STARTED = "la.s47-enquiry-started"
+CP_PLAN_STARTED = "la.cp-plan-started"
+CP_PLAN_ENDED = "la.cp-plan-ended"
+CP_REVIEWS = frozenset({"la.review-cp-conference", "la.cp-plan-reviewed"})
+LOOKED_AFTER = "la.looked-after"
+CARE_LEAVER = "la.care-leaver-status"
+FAMILY_HELP = "la.family-help-episode"
+LAC_HEALTH_ASSESSMENT = "health.looked-after-health-assessment"
+HOME_EDUCATION = "education.elective-home-education-notice"
+ENROLLED = "education.enrolled"
+RETRACTED = "record.retracted"
