@@ -29,7 +29,6 @@ less what its publisher retracted.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -38,7 +37,7 @@ from typing import Any
 
 from hub.domain.access import macpt_team
 from hub.domain.relationships import RelationshipRules
-from hub.domain.uk_time import uk_date
+from hub.domain.uk_time import add_months, uk_date
 from hub.domain.working_days import add_working_days
 
 
@@ -377,14 +376,6 @@ class Clock:
             cancelled=bool(document.get("cancelled", False)),
             cancel_reason=document.get("cancel_reason"),
         )
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` calendar months later, or that month's last day if it is shorter
-    (31 August + 6 months is 28 or 29 February)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def derive_clocks(facts: Iterable[Fact], rules: ClockRules = ClockRules()) -> list[Clock]:

@@ -12,6 +12,7 @@ on 4 March (docs/decisions.md):
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,14 @@ def uk_date(moment: datetime) -> date:
 def end_of_uk_day(day: date) -> datetime:
     """The last instant of `day` in England, in UTC."""
     return datetime.combine(day, time.max, UK).astimezone(UTC)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` calendar months later (earlier if negative), or that month's last
+    day if it is shorter (31 August + 6 months is 28 or 29 February)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def uk_time_text(moment: datetime, with_seconds: bool = False) -> str:

@@ -14,7 +14,6 @@ from hub.domain.clocks import (
     ClockRules,
     ClockStatus,
     Fact,
-    add_months,
     alert_recipient,
     current_facts,
     derive_clocks,
@@ -359,13 +358,6 @@ def test_a_conference_deciding_no_plan_starts_no_reviews() -> None:
         [fact("ICPC-1", "la.initial-cp-conference", "2024-01-15", details={"decision": "no-plan"})]
     )
     assert [c for c in clocks if c.kind is ClockKind.CP_REVIEW] == []
-
-
-def test_calendar_months_clamp_to_the_end_of_a_shorter_month() -> None:
-    assert add_months(date(2023, 8, 31), 6) == date(2024, 2, 29)
-    assert add_months(date(2024, 8, 31), 6) == date(2025, 2, 28)
-    assert add_months(date(2024, 11, 30), 3) == date(2025, 2, 28)
-    assert add_months(date(2024, 1, 15), 3) == date(2024, 4, 15)
 
 
 # Serious incidents -----------------------------------------------------------------------

@@ -19,7 +19,6 @@ from hub.domain.indicators import (
     RagRule,
     RecordFact,
     Target,
-    add_months,
     all_four_agencies,
     assessments_in_timescale,
     build_report,
@@ -134,13 +133,6 @@ def test_latest_is_the_last_quarter_complete_before_the_as_at_date(
     as_at: date, latest: str
 ) -> None:
     assert latest_complete_quarter(as_at).label == latest
-
-
-def test_add_months_clamps_to_the_end_of_the_month() -> None:
-    assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
-    assert add_months(date(2024, 3, 31), -1) == date(2024, 2, 29)
-    assert add_months(date(2024, 12, 15), 1) == date(2025, 1, 15)
-    assert add_months(date(2025, 1, 15), -12) == date(2024, 1, 15)
 
 
 # -- RAG, direction of travel, suppression -----------------------------------------------------

@@ -12,7 +12,13 @@ import pytest
 from hub.api.app import ReplayRequest
 from hub.api.replay_pages import ReplayForm
 from hub.cli import build_parser
-from hub.domain.uk_time import as_of_input_value, end_of_uk_day, parse_as_of, uk_time_text
+from hub.domain.uk_time import (
+    add_months,
+    as_of_input_value,
+    end_of_uk_day,
+    parse_as_of,
+    uk_time_text,
+)
 
 CHILD = "9434765919"
 CASES = {
@@ -63,3 +69,13 @@ def test_times_a_person_reads_are_in_england_with_the_zone() -> None:
     assert uk_time_text(datetime(2026, 7, 4, 23, 30, tzinfo=UTC)) == "2026-07-05 00:30 BST"
     assert uk_time_text(datetime(2026, 1, 4, 23, 30, tzinfo=UTC)) == "2026-01-04 23:30 GMT"
     assert end_of_uk_day(date(2026, 7, 4)).hour == 22
+
+
+def test_calendar_months_clamp_to_the_end_of_a_shorter_month() -> None:
+    """One definition for the clocks (plans reviewed every 6 months) and the indicators."""
+    assert add_months(date(2023, 8, 31), 6) == date(2024, 2, 29)
+    assert add_months(date(2024, 8, 31), 6) == date(2025, 2, 28)
+    assert add_months(date(2024, 11, 30), 3) == date(2025, 2, 28)
+    assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
+    assert add_months(date(2024, 3, 31), -1) == date(2024, 2, 29)
+    assert add_months(date(2025, 1, 15), -12) == date(2024, 1, 15)

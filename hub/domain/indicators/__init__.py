@@ -58,7 +58,6 @@ from hub.domain.indicators.measures import (
 )
 from hub.domain.indicators.periods import (
     Quarter,
-    add_months,
     default_as_at,
     latest_complete_quarter,
     quarter_of,
@@ -81,7 +80,6 @@ __all__ = [
     "RecordFact",
     "Target",
     "Unit",
-    "add_months",
     "all_four_agencies",
     "assessments_in_timescale",
     "build_report",

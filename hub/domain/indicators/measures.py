@@ -26,7 +26,8 @@ from hub.domain.indicators.common import (
 )
 from hub.domain.indicators.facts import Child, RecordFact, event_dates
 from hub.domain.indicators.figures import Figure, count, rate
-from hub.domain.indicators.periods import Quarter, add_months
+from hub.domain.indicators.periods import Quarter
+from hub.domain.uk_time import add_months
 from hub.domain.working_days import working_days_between
 
 

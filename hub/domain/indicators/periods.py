@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from hub.domain.indicators.facts import Child
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later (earlier if negative), clamped to the end of the month."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(day.day, last))
+from hub.domain.uk_time import add_months
 
 
 @dataclass(frozen=True, order=True)
