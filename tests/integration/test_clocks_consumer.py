@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import structlog
 
-from consumers.clock_alerts import ClocksConsumer, ClockSettings, list_alerts, uk_date
+from consumers.clock_alerts import ClocksConsumer, ClockSettings, list_alerts
+from hub.domain.uk_time import uk_date
 from consumers.framework import ConsumerRunner
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap

@@ -1,283 +1,40 @@
-"""The outbound feed: hub events relayed to a named recipient system over Kafka.
+"""The feed consumer: queue what a recipient may receive as the log is followed, then relay it
+through the disclosure gate at send time, exactly once per recipient.
 
-One consumer per recipient system (`hub consumer run feed-<name>`), configured in YAML
-(docs/feed.md). The recipient acts as a `Practitioner` principal (`feed:<name>`) with an
-organisation, agency type, role, teams and one purpose, so the partnership's information
-sharing agreement decides what it receives exactly as it would for a person.
-
-Folding (`apply`, no I/O) queues, in the child's outbox (sealed with the child's key), a
-reference to each entry the recipient might take: an event of a kind it takes, a correction,
-a retraction. Nothing of the event's content is queued. A queued item is marked by an
-index-key `pending:` document.
-
-Acting (`act`) relays the queue, chunk by chunk, child by child, in log order: the disclosure
-gate screens the items (decides without releasing), the child's document keeps which items the
-recipient holds, and the items the recipient may have now are released by the gate to the
-recipient's principal (decided with the relationship the child's record gives at that moment,
-shielded and identifying fields left out, the agreement's and the recipient's redactions
-marked, the summary only if the recipient is configured for it), which audits the disclosure
-first. The messages are built from what the gate released (no NHS number, provisional id or
-hub stream id; the child named by a pseudonym only this recipient sees) and committed with the
-intent to send; then they are produced, the broker's acknowledgement awaited, and the outbox
-items dropped and `sent:<dedupe key>` recorded (kept on rebuild) in one commit. A crash after
-producing and before that commit sends the chunk again on restart: at-least-once, with the
-same dedupe key and the same bytes, so the receiving system discards the repeat. A crash after
-the gate's audit entry and before its commit finds that entry again, so nothing is audited
-twice. An item retracted by its publisher before it was relayed is never relayed; one
-retracted after is withdrawn. docs/feed.md has the message format and the receiving system's
-side of the contract.
-"""
+One piece (a little over 400 lines): `FeedConsumer` is one state machine (queue, relay,
+withdraw, count) whose steps share its documents."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import structlog
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from consumers.feed.producer import FeedProducer, ProducerFactory, kafka_producer
+from consumers.feed.recipients import (
+    OUTBOX,
+    PENDING_PREFIX,
+    RETRACTED_KIND,
+    SCHEMA_VERSION,
+    SENT_PREFIX,
+    STATS,
+    TOTALS,
+    FeedConfigError,
+    FeedRecipient,
+)
 from consumers.framework import Document, Documents, child_document
 from hub.disclosure_gate import Disclosure, DisclosureGate, ShownEntry
-from hub.domain.access import Practitioner, Purpose, Role
-from hub.domain.canonical_event import describe_validation_error
 from hub.domain.records import ChildRecordEntry
-from hub.domain.taxonomy import KINDS, AgencyType
 from hub.policies.decision import Action
 
 if TYPE_CHECKING:
     from hub.adapters.pseudonyms import Pseudonymiser
 
 log = structlog.get_logger("hub.feed")
-
-SCHEMA_VERSION = 1
-FEED_PRINCIPAL_PREFIX = "feed:"
-CONFIG_FILE = "feed-recipients.yaml"
-SAMPLE_RECIPIENTS_PATH = Path(__file__).resolve().parents[1] / "hub" / "samples" / CONFIG_FILE
-RETRACTED_KIND = "record.retracted"
-
-# Document names. `child:<stream>...` documents are sealed with the child's key.
-PENDING_PREFIX = "pending:"  # pending:<stream>:<version>, one per queued item (index key)
-SENT_PREFIX = "sent:"  # sent:<dedupe key>, one per item the broker acknowledged (kept)
-TOTALS = "sent-totals"  # how many sent, when last (kept)
-STATS = "stats"  # what relaying decided: queued, relayed, withdrawn, refused by policy
-_OUTBOX = "out"
-
-
-class FeedConfigError(ValueError):
-    """The recipients file is missing or malformed; the message names the file and field."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FeedTls(_Strict):
-    """TLS to the recipient's brokers (kafka-python `ssl_*` options)."""
-
-    cafile: Path
-    certfile: Path | None = None
-    keyfile: Path | None = None
-
-
-class FeedRecipient(_Strict):
-    """A recipient system: who it is for the policy, what it takes, and where it is sent."""
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
-    description: str = Field(min_length=1, max_length=500)
-    organisation: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
-    agency_type: AgencyType
-    role: Role
-    teams: list[str] = Field(default_factory=list)
-    purpose: Purpose
-    topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
-    kinds: list[str] | None = Field(
-        default=None, description="kinds or prefixes ending in '*'; none means every kind"
-    )
-    redact: list[str] = Field(
-        default_factory=list, description="'summary' or 'details.<field>', beyond the agreement"
-    )
-    include_summary: bool = False
-    bootstrap_servers: str | None = None
-    tls: FeedTls | None = None
-    create_topic: bool = True
-    connect_timeout_ms: int = Field(default=10_000, ge=100, le=300_000)
-    partitions: int = Field(default=3, ge=1, le=1000)
-    batch_size: int = Field(default=500, ge=1, le=10_000)
-    active_from: date = date(1990, 1, 1)
-    active_to: date | None = None
-
-    @field_validator("role")
-    @classmethod
-    def _not_exempt(cls, role: Role) -> Role:
-        if role is Role.DATA_PROTECTION_OFFICER:
-            # Data protection officers are exempt from the relationship and withholding guards.
-            raise ValueError("a feed recipient cannot act as a data protection officer")
-        return role
-
-    @field_validator("kinds")
-    @classmethod
-    def _known_kinds(cls, kinds: list[str] | None) -> list[str] | None:
-        for kind in kinds or ():
-            matched = [k for k in KINDS if _kind_matches(k, kind)]
-            if not matched:
-                raise ValueError(f"{kind!r} names no kind in docs/taxonomy.md")
-            if any(k.startswith("identity.") or k == RETRACTED_KIND for k in matched):
-                raise ValueError(
-                    f"{kind!r}: identity links carry NHS numbers and are never relayed; "
-                    "retractions are relayed as withdrawals of what the recipient holds"
-                )
-        return kinds
-
-    @field_validator("redact")
-    @classmethod
-    def _redactable(cls, paths: list[str]) -> list[str]:
-        for path in paths:
-            if path != "summary" and not (path.startswith("details.") and len(path) > 8):
-                raise ValueError(f"redact entry {path!r} must be 'summary' or 'details.<field>'")
-        return paths
-
-    @property
-    def principal(self) -> Practitioner:
-        return Practitioner(
-            id=f"{FEED_PRINCIPAL_PREFIX}{self.name}",
-            name=self.description,
-            organisation=self.organisation,
-            agency_type=self.agency_type,
-            role=self.role,
-            teams=frozenset(self.teams),
-            active_from=self.active_from,
-            active_to=self.active_to,
-        )
-
-    def takes(self, kind: str) -> bool:
-        if kind.startswith("identity.") or kind == RETRACTED_KIND:
-            return False
-        return self.kinds is None or any(_kind_matches(kind, k) for k in self.kinds)
-
-
-def _kind_matches(kind: str, pattern: str) -> bool:
-    return kind == pattern or (pattern.endswith("*") and kind.startswith(pattern[:-1]))
-
-
-class _RecipientsFile(_Strict):
-    recipients: list[FeedRecipient] = Field(default_factory=list)
-
-
-class FeedSettings(BaseSettings):
-    """The feed's own settings (environment, prefix HUB_FEED_)."""
-
-    model_config = SettingsConfigDict(env_prefix="HUB_FEED_", extra="ignore")
-
-    recipients: Path | None = Field(
-        default=None, description="recipients YAML; default <data dir>/feed-recipients.yaml"
-    )
-    bootstrap: str | None = Field(
-        default=None, description="Kafka bootstrap servers for recipients that name none"
-    )
-
-
-def load_recipients(path: Path) -> list[FeedRecipient]:
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise FeedConfigError(f"{path}: cannot read recipients ({type(error).__name__})") from None
-    try:
-        parsed = _RecipientsFile.model_validate(document or {})
-    except ValidationError as error:
-        raise FeedConfigError(f"{path}: {describe_validation_error(error)}") from None
-    names = [r.name for r in parsed.recipients]
-    if len(set(names)) != len(names):
-        raise FeedConfigError(f"{path}: recipient names must be unique")
-    return parsed.recipients
-
-
-def recipients_path(data_dir: Path) -> Path:
-    return FeedSettings().recipients or data_dir / CONFIG_FILE
-
-
-def feed_recipients(data_dir: Path) -> list[FeedRecipient]:
-    """The configured recipient systems: none unless a recipients file is configured
-    (HUB_FEED_RECIPIENTS) or present in the data directory. The sample is never used
-    implicitly: relaying is something a partnership switches on, recipient by recipient."""
-    path = recipients_path(data_dir)
-    if FeedSettings().recipients is None and not path.exists():
-        return []
-    return load_recipients(path)
-
-
-# Kafka --------------------------------------------------------------------------------------
-
-
-class SendResult(Protocol):
-    def get(self, timeout: float | None = None) -> Any: ...
-
-
-class FeedProducer(Protocol):
-    def send(
-        self, topic: str, *, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
-    ) -> SendResult: ...
-
-    def flush(self, timeout: float | None = None) -> None: ...
-
-    def close(self) -> None: ...
-
-
-ProducerFactory = Callable[["FeedRecipient", str], FeedProducer]
-
-
-def _connection_options(recipient: FeedRecipient, bootstrap: str) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "bootstrap_servers": bootstrap,
-        "client_id": f"hub-feed-{recipient.name}",
-        "bootstrap_timeout_ms": recipient.connect_timeout_ms,
-    }
-    if recipient.tls is not None:
-        options.update(
-            security_protocol="SSL",
-            ssl_cafile=str(recipient.tls.cafile),
-            ssl_certfile=str(recipient.tls.certfile) if recipient.tls.certfile else None,
-            ssl_keyfile=str(recipient.tls.keyfile) if recipient.tls.keyfile else None,
-        )
-    return options
-
-
-def kafka_producer(recipient: FeedRecipient, bootstrap: str) -> FeedProducer:
-    """A producer that waits for every in-sync replica and keeps a child's order on retries
-    (one request in flight per connection); creates the topic first if configured to."""
-    from kafka import KafkaAdminClient, KafkaProducer
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
-
-    options = _connection_options(recipient, bootstrap)
-    if recipient.create_topic:
-        admin = KafkaAdminClient(**options)
-        try:
-            if recipient.topic not in admin.list_topics():
-                admin.create_topics(
-                    [NewTopic(recipient.topic, recipient.partitions, replication_factor=1)]
-                )
-        except TopicAlreadyExistsError:
-            pass
-        finally:
-            admin.close()
-    producer: FeedProducer = KafkaProducer(
-        acks="all",
-        retries=5,
-        linger_ms=5,
-        max_in_flight_requests_per_connection=1,
-        max_block_ms=recipient.connect_timeout_ms,
-        **options,
-    )
-    return producer
-
-
-# The consumer -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -361,7 +118,7 @@ class FeedConsumer:
             "decided": False,
         }
         version = f"{entry.originator_version:010d}"
-        documents.put(child_document(stream, _OUTBOX, version), queued)
+        documents.put(child_document(stream, OUTBOX, version), queued)
         documents.put(f"{PENDING_PREFIX}{stream}:{version}", {})
         self._count(documents, "queued")
 
@@ -379,7 +136,7 @@ class FeedConsumer:
         located = []
         for marker in markers:
             stream, version = marker.removeprefix(PENDING_PREFIX).split(":")
-            located.append((marker, stream, child_document(stream, _OUTBOX, version)))
+            located.append((marker, stream, child_document(stream, OUTBOX, version)))
         documents.load([outbox for _, _, outbox in located])
         chunk: list[_Pending] = []
         for marker, stream, outbox in located:
