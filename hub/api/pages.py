@@ -38,10 +38,10 @@ from hub.api.page_kit import (
     page_templates,
     parse_child,
 )
+from hub.api.page_services import PageServices
 from hub.api.replay_pages import register_replay_pages
 from hub.api.sessions import Session, register_sessions
 from hub.audit_ledger import AuditUnavailableError
-from hub.bootstrap import Hub
 from hub.disclosure_gate import ChronologyView, ShownEntry, UnknownPractitionerError
 from hub.domain.taxonomy import HarmCategory
 
@@ -98,7 +98,7 @@ class Filters:
         return not (self.date_to and occurred > self.date_to)
 
 
-def register_pages(app: FastAPI, hub: Hub, verifier: TokenVerifier) -> None:
+def register_pages(app: FastAPI, hub: PageServices, verifier: TokenVerifier) -> None:
     """Add the web pages, their sessions and /static to an app made by `create_app`."""
     if getattr(app.state, "pages_registered", False):
         return

@@ -23,9 +23,9 @@ from hub.api.page_kit import (
     parse_child,
     readable_label,
 )
+from hub.api.page_services import PageServices
 from hub.api.sessions import Session
 from hub.audit_ledger import AuditUnavailableError
-from hub.bootstrap import Hub
 from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import ChildRef
@@ -48,7 +48,7 @@ class ReplayForm:
     def practitioner(self) -> str | None:
         return self.as_practitioner or None
 
-    def parse(self, hub: Hub) -> tuple[ChildRef | None, list[datetime], list[str]]:
+    def parse(self, hub: PageServices) -> tuple[ChildRef | None, list[datetime], list[str]]:
         """The child, the as-of times and the problems; nothing is disclosed (or audited)
         for a malformed request."""
         ref = parse_child(self.child)
@@ -75,7 +75,7 @@ def _as_of(text: str) -> datetime | None:
         return None
 
 
-def register_replay_pages(app: FastAPI, hub: Hub, render: Render, error: Render) -> None:
+def register_replay_pages(app: FastAPI, hub: PageServices, render: Render, error: Render) -> None:
     """Add /replay and /replay/pack, rendering through the pages' templates."""
 
     def replay_page(

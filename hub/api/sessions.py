@@ -27,7 +27,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from hub.adapters.tokens import InvalidTokenError, TokenVerifier
-from hub.bootstrap import Hub
+from hub.api.page_services import PageServices
 from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 
 SESSION_COOKIE = "hub_session"
@@ -129,7 +129,7 @@ def _token_expiry(token: str) -> datetime:
 
 
 def register_sessions(
-    app: FastAPI, hub: Hub, verifier: TokenVerifier, templates: Jinja2Templates
+    app: FastAPI, hub: PageServices, verifier: TokenVerifier, templates: Jinja2Templates
 ) -> SessionStore:
     """Add the login page, `POST /login`, `POST /logout` and the session error handlers."""
     store = SessionStore()

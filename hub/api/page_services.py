@@ -1,0 +1,35 @@
+"""What the web pages use of the wired-up hub, and nothing more: the pages (and their sessions)
+are handed an object with these services (`hub.bootstrap.Hub` is one), never the hub's other
+parts. Each is read when a page first needs it, as the hub builds its services lazily."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from hub.adapters.directory import PractitionerDirectory
+    from hub.audit_queries import AuditQueries
+    from hub.disclosure_gate import DisclosureGate
+    from hub.integrity import IntegrityService
+    from hub.replay import ReplayService
+    from hub.settings import HubSettings
+
+
+class PageServices(Protocol):
+    @property
+    def settings(self) -> HubSettings: ...
+
+    @property
+    def directory(self) -> PractitionerDirectory: ...
+
+    @property
+    def gate(self) -> DisclosureGate: ...
+
+    @property
+    def audit_queries(self) -> AuditQueries: ...
+
+    @property
+    def replay(self) -> ReplayService: ...
+
+    @property
+    def integrity(self) -> IntegrityService: ...
