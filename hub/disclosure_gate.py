@@ -40,7 +40,6 @@ import structlog
 from hub.adapters.data_keys import DataKeyErasedError
 from hub.adapters.directory import PractitionerDirectory
 from hub.adapters.pseudonyms import Pseudonymiser
-from hub.audit_ledger import AuditLedger
 from hub.disclosure_release import (
     ChronologyView,
     Disclosure,
@@ -60,12 +59,12 @@ from hub.domain.records import (
     AuditEntry,
     BreakGlassGranted,
     DisclosureAudited,
-    WithholdingIndexed,
 )
 from hub.domain.relationships import ReviewCommission, derive_relationships, find_relationship
 from hub.policies.decision import AccessContext, Action, Decision, DecisionPoint
 from hub.policies.redaction import RETRACTED_FIELDS, subject_access_withheld
-from hub.read_models.chronology_projection import ChronologyProjection, ChronologySnapshot
+from hub.ports import AuditTrail, ChronologyReadModel
+from hub.read_models.chronology_projection import ChronologySnapshot
 
 log = structlog.get_logger("hub.disclosure_gate")
 __all__ = [
@@ -116,10 +115,10 @@ def _identifier(entries: Sequence[ChronologyEntry], stream: str) -> str:
 class DisclosureGate:
     def __init__(
         self,
-        projection: ChronologyProjection,
+        projection: ChronologyReadModel,
         directory: Callable[[], PractitionerDirectory],
         decisions: DecisionPoint,
-        audit: AuditLedger,
+        audit: AuditTrail,
         pseudonyms: Pseudonymiser,
         *,
         break_glass_duration: timedelta = timedelta(hours=4),
@@ -159,9 +158,8 @@ class DisclosureGate:
         """Child stream -> references of the items its publishers withheld from someone, from
         the withholding index (no content: the reasons are in each child's own record)."""
         by_child: dict[str, list[str]] = {}
-        for record in self._projection.store.records(WithholdingIndexed):
-            if isinstance(record, WithholdingIndexed):
-                by_child.setdefault(record.child_stream, []).append(record.ref)
+        for child_stream, ref in self._projection.withheld_refs():
+            by_child.setdefault(child_stream, []).append(ref)
         return by_child
 
     # Releasing ------------------------------------------------------------------------------
@@ -237,7 +235,7 @@ class DisclosureGate:
         )
         erased_at = grants.erased_at
         if not snapshot.entries and not erased_documents:
-            erased_documents = self._projection.keyring.was_erased(f"child:{stream}")
+            erased_documents = self._projection.documents_erased(stream)
         if erased_documents or (erased_at is not None and not snapshot.entries):
             view.outcome = "erased"
             when = f" on {erased_at:%Y-%m-%d}" if erased_at else ""

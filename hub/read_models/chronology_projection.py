@@ -40,7 +40,7 @@ from hub.adapters.event_store import HubStore
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.chronology import ChronologyEntry, merge_chronology
-from hub.domain.records import ChildRecordEntry
+from hub.domain.records import ChildRecordEntry, WithholdingIndexed
 
 PAGE = 50_000  # rows folded per transaction (fewer rewrites of a busy child's last chunk)
 CHUNK = 100  # entries per sealed chunk of a child's document
@@ -498,6 +498,17 @@ class ChronologyProjection:
     def _head(self, stream: str) -> dict[str, Any] | None:
         sealed = self._views.get_many([stream]).get(stream)
         return None if sealed is None else self._open(stream, sealed)
+
+    def withheld_refs(self) -> Iterator[tuple[str, str]]:
+        """(child stream, item reference) of every item a publisher withheld from someone, from
+        the store's withholding index (no content)."""
+        for record in self._store.records(WithholdingIndexed):
+            if isinstance(record, WithholdingIndexed):
+                yield record.child_stream, record.ref
+
+    def documents_erased(self, stream: str) -> bool:
+        """True when the child's key was erased (crypto-shredded)."""
+        return self._keyring.was_erased(f"child:{stream}")
 
     def linked_streams(self, stream: UUID) -> list[str]:
         head = self._head(stream.hex)

@@ -13,7 +13,6 @@ import pytest
 import structlog
 
 from consumers.clock_alerts import ClocksConsumer, ClockSettings, list_alerts
-from hub.domain.uk_time import uk_date
 from consumers.framework import ConsumerRunner
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
@@ -22,6 +21,7 @@ from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.canonical_event import ChildRef
 from hub.domain.clocks import ClockKind
 from hub.domain.records import DisclosureAudited
+from hub.domain.uk_time import uk_date
 from hub.domain.working_days import add_working_days, working_days_between
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
