@@ -29,13 +29,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import Notification
 
 from hub.adapters.chronology_views import ChronologyViewStore, ProjectionConflictError
 from hub.adapters.data_keys import DataKeyErasedError, Keyring
 from hub.adapters.envelope import open_sealed, seal
 from hub.adapters.event_store import HubStore
 from hub.domain.records import ChildRecordEntry
+from hub.read_models.log_follower import LogFollower
 
 log = structlog.get_logger("hub.consumers")
 PAGE = 2_000
@@ -253,6 +254,15 @@ _META = "meta:run"
 ERROR_PREFIX = "error:"
 
 
+def _open_entry(store: HubStore) -> Callable[[Notification], ChildRecordEntry]:
+    def open_entry(notification: Notification) -> ChildRecordEntry:
+        record = store.mapper.to_domain_event(notification)
+        assert isinstance(record, ChildRecordEntry)
+        return record
+
+    return open_entry
+
+
 class ConsumerRunner:
     """Runs one consumer against the hub's store: pass after pass, or until caught up."""
 
@@ -264,10 +274,9 @@ class ConsumerRunner:
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         self.consumer = consumer
-        self._store = store
         self._state = state
         self._clock = clock
-        self._topic = get_topic(ChildRecordEntry)
+        self._follower = LogFollower(store, _open_entry(store), PAGE)
 
     @property
     def state(self) -> ConsumerState:
@@ -323,24 +332,14 @@ class ConsumerRunner:
 
     def _fold_page(self) -> PassReport | None:
         position = self._state.position()
-        head = self._store.recorder.max_notification_id() or 0
-        if position >= head:
+        page = self._follower.next_page(position)
+        if page is None:
             return None
-        page = self._store.recorder.select_notifications(
-            start=position + 1, limit=PAGE, stop=head, topics=[self._topic]
-        )
-        # A short page means every row up to `head` has been seen (other record types too).
-        new_position = page[-1].id if len(page) == PAGE else head
         documents = Documents(self._state)
         now = self._clock()
-        processed = skipped = errors = 0
-        for notification in page:
-            try:
-                record = self._store.mapper.to_domain_event(notification)
-            except DataKeyErasedError:
-                skipped += 1  # an erased child's entry: never folded, so never resurrected
-                continue
-            assert isinstance(record, ChildRecordEntry)
+        processed = errors = 0
+        skipped = page.skipped_erased
+        for at, record in page.entries:
             try:
                 with documents.entry():
                     self.consumer.apply(record, documents, now)
@@ -348,19 +347,16 @@ class ConsumerRunner:
             except Exception as error:
                 errors += 1
                 documents.put(
-                    f"{ERROR_PREFIX}{notification.id:012d}",
-                    {
-                        "position": notification.id,
-                        "error": type(error).__name__,
-                        "at": now.isoformat(),
-                    },
+                    f"{ERROR_PREFIX}{at:012d}",
+                    {"position": at, "error": type(error).__name__, "at": now.isoformat()},
                 )
                 log.error(
                     "consumer_entry_failed",
                     consumer=self.consumer.name,
-                    position=notification.id,
+                    position=at,
                     error=type(error).__name__,
                 )
+        new_position = page.position
         meta = documents.get(_META) or {}
         meta.update(
             last_pass_at=now.isoformat(),
@@ -399,7 +395,7 @@ class ConsumerRunner:
             name=self.consumer.name,
             description=self.consumer.description,
             position=self._state.position(),
-            head=self._store.recorder.max_notification_id() or 0,
+            head=self._follower.head(),
             errors=len(error_names),
             last_error=last_error,
             last_pass_at=meta.get("last_pass_at"),

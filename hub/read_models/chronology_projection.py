@@ -41,6 +41,7 @@ from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.records import ChildRecordEntry, WithholdingIndexed
+from hub.read_models.log_follower import LogFollower
 
 PAGE = 50_000  # rows folded per transaction (fewer rewrites of a busy child's last chunk)
 CHUNK = 100  # entries per sealed chunk of a child's document
@@ -121,6 +122,7 @@ class ChronologyProjection:
         self._keyring = keyring
         self._pseudonyms = pseudonyms
         self._topic = get_topic(ChildRecordEntry)
+        self._follower = LogFollower(store, self._row, PAGE)
         self._lock = threading.RLock()
         # Opened, validated chunks by name, each with the exact sealed bytes it came from, and
         # merged snapshots by child stream with the chunks they were merged from (both LRU).
@@ -187,28 +189,26 @@ class ChronologyProjection:
 
     def _catch_up(self, on_progress: ProgressCallback | None) -> int:
         position = self._views.position()
-        head = self._store.recorder.max_notification_id() or 0
+        head = self._follower.head()
         processed = 0
         started = time.perf_counter()
-        while position < head:
+        while True:
             # Taken before any row is decrypted: a child forgotten (and its key erased) after
             # this may already be in the page's documents, so their write is then refused.
             forgotten = self._views.forgotten_mark()
-            page = self._store.recorder.select_notifications(
-                start=position + 1, limit=PAGE, topics=[self._topic]
-            )
-            if not page:
+            page = self._follower.next_page(position, head)
+            if page is None:
                 break
             entries: dict[str, list[_Row]] = {}
             households: dict[str, dict[str, str]] = {}
-            for row in self._rows(page):
+            for _, row in page.entries:
                 entries.setdefault(row.stream, []).append(row)
                 self._note_household(row, households)
             documents = self._fold_households(households, self._views)
             documents.update(self._fold_streams(entries))
-            self._views.put(documents, page[-1].id, expected=position, forgotten_mark=forgotten)
-            position = page[-1].id
-            processed += sum(len(new) for new in entries.values())
+            self._views.put(documents, page.position, expected=position, forgotten_mark=forgotten)
+            position = page.position
+            processed += len(page.entries)
             if on_progress is not None:
                 elapsed = max(time.perf_counter() - started, 1e-9)
                 on_progress(
@@ -217,8 +217,8 @@ class ChronologyProjection:
         return processed
 
     def _rows(self, page: Iterable[Notification]) -> Iterator[_Row]:
-        """The page's child entries as folding needs them, without an erased child's (never
-        folded, so never resurrected)."""
+        """A rebuild's page of child entries as folding needs them, without an erased
+        child's (never folded, so never resurrected)."""
         for notification in page:
             try:
                 yield self._row(notification)
