@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from consumers.feed.recipients import FeedRecipient
+
 if TYPE_CHECKING:
     pass
-
-from consumers.feed.recipients import FeedRecipient
 
 
 class SendResult(Protocol):

@@ -1,49 +1,21 @@
-"""The statutory clocks consumer: timescales from the log, alerts before breach, breaches once.
-
-`apply` keeps, per child stream, the local authority facts the clock rules read (reduced to
-the few details they need) and the clocks those facts give (`hub.domain.clocks`), sealed with
-the child's key. A provisional stream linked to an NHS number is one child with it: its facts
-count towards the NHS stream's clocks until an unlink is recorded.
-
-`act` raises what time makes due. Which children to look at comes from small date buckets
-(`due:<date>:<shard>`, sealed with the index key, holding child stream pseudonyms): a child is
-put in today's bucket whenever their facts change, and after each visit in the bucket of the
-next day on which time alone changes what is owed (an alert coming due, a clock breaching), so
-a pass reads only the children something is owed for, never every child.
-
-The effects are documents, kept by a rebuild so they are never raised twice:
-
-- `alert:<recipient pseudonym>:<clock pseudonym>`: one per clock and recipient, raised once the
-  clock is within its alert lead of the due date (or already past it) and still running. The
-  recipient is the authority's allocated worker, or its MACPT (led by the lead child protection
-  practitioner) when no worker is allocated; a reallocated case alerts the new worker too.
-- `breach:<child stream>:<clock pseudonym>`: one per clock, recorded when a running clock passes
-  its due date or stops after it; a later stop fills in `stopped_on`, and a clock that stops
-  being breached (a retracted referral, a corrected date) marks it `withdrawn_on`, never deletes.
-- `tally:effects`: counts of both, for status, without reading them all.
-
-`docs/clocks.md` describes the rules, defaults and commands.
-"""
+"""The clocks consumer: each child's facts and clocks, and the alerts and breaches time makes
+due (the package docstring says how)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from consumers.framework import ConsumerRunner, Document, Documents, child_document
+from consumers.clock_alerts.shown import ShownAlert
+from consumers.framework import Document, Documents, child_document
 from hub.adapters.pseudonyms import Pseudonymiser
-from hub.disclosure_gate import Disclosure
 from hub.domain.access import (
     Practitioner,
-    Purpose,
-    RelationshipBasis,
-    RelationshipGrant,
     Role,
 )
 from hub.domain.clocks import (
@@ -62,7 +34,7 @@ from hub.domain.uk_time import uk_date
 from hub.domain.working_days import working_days_between
 
 if TYPE_CHECKING:
-    from hub.disclosure_gate import DisclosureGate
+    pass
 
 NAME = "clocks"
 BUCKET_PREFIX = "due:"
@@ -449,109 +421,3 @@ class ClocksConsumer:
             raised_at=alert["raised_at"],
             relationship=recipient.relationship,
         )
-
-
-@dataclass(frozen=True)
-class ShownAlert:
-    child: str | None
-    child_stream: str
-    source: str  # `agency/event_id` of the record that started the clock
-    team: str | None  # the team the alert was routed to (an unallocated child's MACPT)
-    clock: str
-    authority: str
-    started_on: date
-    due: date
-    working_days_left: int
-    status: str
-    raised_at: str
-    relationship: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "child": self.child,
-            "clock": self.clock,
-            "authority": self.authority,
-            "started_on": self.started_on.isoformat(),
-            "due": self.due.isoformat(),
-            "working_days_left": self.working_days_left,
-            "status": self.status,
-            "raised_at": self.raised_at,
-        }
-
-
-@dataclass(frozen=True)
-class AlertListing:
-    practitioner: Practitioner
-    alerts: list[ShownAlert]
-    audit_refs: list[str]
-    consumer_lag: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "practitioner": self.practitioner.id,
-            "alerts": [a.as_dict() for a in self.alerts],
-            "audit_refs": self.audit_refs,
-            "consumer_lag": self.consumer_lag,
-        }
-
-
-def list_alerts(
-    gate: DisclosureGate,
-    runner: ConsumerRunner,
-    practitioner_id: str,
-    now: datetime,
-    include_closed: bool = False,
-    purpose: Purpose = Purpose.CHILD_PROTECTION_PLANNING,
-) -> AlertListing:
-    """A practitioner's alerts, with the children's identifiers. Which child an alert is about,
-    and that the record starting its clock exists, is a disclosure: the gate releases the
-    starting records of each child's alerts to the practitioner (no content, just that they
-    may see them), audited, and only the alerts whose record it released are shown (a record
-    withheld from them, retracted, or erased since raises no alert to them)."""
-    practitioner = gate.practitioner(practitioner_id)
-    if not practitioner.is_active(uk_date(now)):
-        raise PermissionError("your account is not active in the practitioner directory")
-    consumer = runner.consumer
-    if not isinstance(consumer, ClocksConsumer):  # pragma: no cover - the registry's wiring
-        raise TypeError("the clocks consumer is not wired to consumers.clock_alerts")
-    candidates = consumer.alerts_for(runner.documents(), practitioner, uk_date(now), include_closed)
-    alerts: list[ShownAlert] = []
-    refs = []
-    groups: dict[tuple[str, str | None], list[ShownAlert]] = {}
-    for alert in candidates:
-        groups.setdefault((alert.child_stream, alert.team), []).append(alert)
-    for (stream, team), theirs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "")):
-        view = gate.disclose(
-            stream,
-            practitioner.id,
-            Disclosure(
-                purpose,
-                items=frozenset(a.source for a in theirs),
-                fields=frozenset(),
-                relationship=None if team is None else _routed(team, theirs),
-                reuse_audit=True,
-                at=now,
-            ),
-        )
-        refs.append(view.audit_ref)
-        released = {e.ref.rpartition("@")[0] for e in view.entries if not e.retracted}
-        alerts += [replace(a, child=view.child) for a in theirs if a.source in released]
-    status = runner.status()
-    return AlertListing(practitioner, sorted(alerts, key=_alert_order), refs, status.lag)
-
-
-def _routed(team: str, alerts: list[ShownAlert]) -> RelationshipGrant:
-    """An unallocated child's alerts go to the authority's MACPT, led by its lead child
-    protection practitioner: the alert is routed to them as a notice is, which relates them to
-    the child for these alerts alone (no access to the chronology comes from it)."""
-    return RelationshipGrant(
-        basis=RelationshipBasis.NOTICE_ROUTING,
-        valid_from=datetime.min.replace(tzinfo=UTC),
-        valid_to=None,
-        source_event_id=", ".join(sorted({a.source for a in alerts})),
-        team=team,
-    )
-
-
-def _alert_order(alert: ShownAlert) -> tuple[date, str, str]:
-    return (alert.due, alert.clock, alert.child_stream)
