@@ -3,11 +3,9 @@ child identifier a form names, and rendering a page or an error page."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import jinja2
 from fastapi import Depends, Form, Request
 from fastapi.responses import Response
 from starlette.templating import Jinja2Templates
@@ -17,7 +15,7 @@ from hub.domain.canonical_event import ChildRef, child_ref
 from hub.domain.identity import InvalidIdentifierError
 from hub.domain.markers import REDACTED, RETRACTED, SHIELDED
 from hub.domain.taxonomy import AgencyType, HarmCategory
-from hub.domain.uk_time import uk_datetime_text
+from hub.reports.rendering import readable_label, template_environment
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
@@ -44,30 +42,9 @@ def parse_child(identifier: str) -> ChildRef | None:
         return None
 
 
-def _when(moment: datetime | str | None) -> str:
-    if moment is None:
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return uk_datetime_text(moment)
-
-
-def readable_label(value: str | None) -> str:
-    return (value or "").replace("-", " ").replace("_", " ").capitalize()
-
-
 def page_templates() -> Jinja2Templates:
-    """The page templates: autoescaped, and strict about undefined names so a missing value is
-    an error in the tests rather than a silently blank field on a safeguarding record."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["when"] = _when
-    env.filters["label"] = readable_label
+    """The page templates (`hub.reports.rendering`: autoescaped, strict, UK times)."""
+    env = template_environment(TEMPLATES_DIR)
     env.filters["field"] = lambda path: readable_label(str(path).removeprefix("details."))
     env.globals.update(
         agency_type_labels=AGENCY_TYPE_LABELS,

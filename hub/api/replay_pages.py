@@ -21,7 +21,6 @@ from hub.api.page_kit import (
     PageSession,
     PostSession,
     parse_child,
-    readable_label,
 )
 from hub.api.page_services import PageServices
 from hub.api.sessions import Session
@@ -30,6 +29,7 @@ from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.uk_time import UK, as_of_input_value, parse_as_of
+from hub.reports.rendering import readable_label
 from hub.reports.review_pack import build_pack, render_html, render_pdf
 
 Render = Callable[..., Response]

@@ -32,6 +32,7 @@ from hub.domain.indicators import (
     Unit,
     published_value,
 )
+from hub.reports.rendering import template_environment
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 CSV_COLUMNS = (
@@ -290,13 +291,7 @@ def withheld_chart(report: IndicatorReport) -> Chart:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment(TEMPLATES_DIR)
     env.filters.update(shown=shown, counts=counts)
     return env
 

@@ -28,9 +28,11 @@ from fpdf.enums import XPos, YPos
 
 from hub.domain.canonical_event import ChildRef
 from hub.domain.markers import MARKERS, RETRACTED
-from hub.domain.uk_time import uk_datetime_text
 from hub.integrity import IntegrityService
 from hub.replay import ReplayService
+from hub.reports.rendering import readable_label as label
+from hub.reports.rendering import template_environment
+from hub.reports.rendering import when_text as when
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LOG = "events"
@@ -164,22 +166,10 @@ def _prove(
     raise RuntimeError("the event log kept being checkpointed while the pack was made")
 
 
-def _when(moment: datetime | str | None) -> str:
-    if not moment:
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return uk_datetime_text(moment)
-
-
-def _label(value: str | None) -> str:
-    return (value or "").replace("-", " ").replace("_", " ").capitalize()
-
-
 def _text(value: Any) -> str:
     """A detail value as plain text; redaction and shielding markers stay as they are."""
     if isinstance(value, dict):
-        return "; ".join(f"{_label(str(k))}: {_text(v)}" for k, v in value.items())
+        return "; ".join(f"{label(str(k))}: {_text(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(_text(v) for v in value)
     if isinstance(value, bool):
@@ -188,7 +178,7 @@ def _text(value: Any) -> str:
 
 
 def _details(entry: dict[str, Any]) -> str:
-    return "; ".join(f"{_label(k)}: {_text(v)}" for k, v in (entry.get("details") or {}).items())
+    return "; ".join(f"{label(k)}: {_text(v)}" for k, v in (entry.get("details") or {}).items())
 
 
 def _markers(entry: dict[str, Any]) -> list[str]:
@@ -200,25 +190,19 @@ def _markers(entry: dict[str, Any]) -> list[str]:
     notes = []
     if entry.get("status") not in (None, "current"):
         by = f" by {entry['replaced_by']}" if entry.get("replaced_by") else ""
-        notes.append(f"{_label(entry['status'])}{by}; kept as what was believed at the time.")
-    fields = ", ".join(_label(f.removeprefix("details.")) for f in entry.get("redacted") or [])
+        notes.append(f"{label(entry['status'])}{by}; kept as what was believed at the time.")
+    fields = ", ".join(label(f.removeprefix("details.")) for f in entry.get("redacted") or [])
     if fields:
         notes.append(f"[redacted] under the agreement for the reviewer's role: {fields}.")
-    fields = ", ".join(_label(f.removeprefix("details.")) for f in entry.get("shielded") or [])
+    fields = ", ".join(label(f.removeprefix("details.")) for f in entry.get("shielded") or [])
     if fields:
         notes.append(f"[shielded] by the publisher from everyone: {fields}.")
     return notes
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(when=_when, label=_label, text=_text, details=_details, markers=_markers)
+    env = template_environment(TEMPLATES_DIR)
+    env.filters.update(text=_text, details=_details, markers=_markers)
     return env
 
 
@@ -254,9 +238,9 @@ class _Pdf(FPDF):
         for key, value in rows:
             self.para(f"{key}: {_text(value) or '-'}")
 
-    def hashes(self, label: str, values: Sequence[str]) -> None:
+    def hashes(self, heading: str, values: Sequence[str]) -> None:
         """Hex strings in a fixed-width font, cut into 64-character lines so none overflows."""
-        self.para(label, style="B", size=8.5)
+        self.para(heading, style="B", size=8.5)
         for value in values:
             for start in range(0, max(len(value), 1), 64):
                 self.para(value[start : start + 64], size=8, font="Courier")
@@ -274,9 +258,9 @@ def render_pdf(pack: ReviewPack) -> bytes:
         [
             ("Child", pack.child),
             ("Reviewer", pack.reviewer),
-            ("Generated", _when(pack.generated_at)),
-            ("As of", "; ".join(_when(m) for m in pack.as_of)),
-            ("Outcome of the reviewer's access", _label(pack.outcome)),
+            ("Generated", when(pack.generated_at)),
+            ("As of", "; ".join(when(m) for m in pack.as_of)),
+            ("Outcome of the reviewer's access", label(pack.outcome)),
         ]
     )
     if not pack.permitted:
@@ -286,7 +270,7 @@ def render_pdf(pack: ReviewPack) -> bytes:
         pdf.para("This refusal is recorded in the audit ledger; the pack holds nothing else.")
         return bytes(pdf.output())
     for moment, version in pack.agreement_versions.items():
-        pdf.para(f"Agreement in force on {_when(moment)}: {version}")
+        pdf.para(f"Agreement in force on {when(moment)}: {version}")
     for replay in pack.replays:
         _pdf_replay(pdf, replay)
     _pdf_appendix(pdf, pack)
@@ -295,13 +279,13 @@ def render_pdf(pack: ReviewPack) -> bytes:
 
 def _pdf_entry(pdf: _Pdf, entry: dict[str, Any]) -> None:
     pdf.para(
-        f"{_when(entry['occurred_at'])} - {entry['agency']} ({_label(entry['agency_type'])})"
+        f"{when(entry['occurred_at'])} - {entry['agency']} ({label(entry['agency_type'])})"
         f" - {entry['kind']}",
         style="B",
     )
     pdf.para(
-        f"Recorded {_when(entry['recorded_at'])}; received {_when(entry['received_at'])}; "
-        f"status {_label(entry.get('status'))}; ref {entry['ref']}",
+        f"Recorded {when(entry['recorded_at'])}; received {when(entry['received_at'])}; "
+        f"status {label(entry.get('status'))}; ref {entry['ref']}",
         size=8.5,
     )
     pdf.para(f"Summary: {entry['summary']}")
@@ -314,7 +298,7 @@ def _pdf_entry(pdf: _Pdf, entry: dict[str, Any]) -> None:
 
 def _pdf_replay(pdf: _Pdf, replay: dict[str, Any]) -> None:
     pdf.add_page()
-    pdf.heading(f"As of {_when(replay['as_of'])}")
+    pdf.heading(f"As of {when(replay['as_of'])}")
     pdf.facts(
         [
             ("Agreement in force then", replay["agreement_version_in_force"]),
@@ -329,8 +313,8 @@ def _pdf_replay(pdf: _Pdf, replay: dict[str, Any]) -> None:
     pdf.heading(f"Recorded by agencies but not yet shared ({len(replay['known_not_shared'])})", 2)
     for entry in replay["known_not_shared"]:
         pdf.para(
-            f"{entry['ref']} ({entry['kind']}): recorded {_when(entry['recorded_at'])}, "
-            f"received {_when(entry['received_at'])}"
+            f"{entry['ref']} ({entry['kind']}): recorded {when(entry['recorded_at'])}, "
+            f"received {when(entry['received_at'])}"
         )
     pdf.heading("Disclosures by then", 2)
     if not replay["disclosures"]:
@@ -338,15 +322,15 @@ def _pdf_replay(pdf: _Pdf, replay: dict[str, Any]) -> None:
     for row in replay["disclosures"]:
         glass = f"; break-glass: {row['break_glass_reason']}" if row["break_glass_reason"] else ""
         pdf.para(
-            f"{_when(row['at'])}: {row['practitioner']} ({_label(row['role'])}, "
-            f"{row['organisation']}), {_label(row['purpose'])}, {_label(row['outcome'])}, "
+            f"{when(row['at'])}: {row['practitioner']} ({label(row['role'])}, "
+            f"{row['organisation']}), {label(row['purpose'])}, {label(row['outcome'])}, "
             f"{len(row['shown'])} items: {', '.join(row['shown'])}{glass}"
         )
     pdf.heading("Sharing latency", 2)
     for row in replay["latency"]:
         flag = "LATE - " if row["late"] else ""
         pdf.para(
-            f"{flag}{row['ref']}: occurred {_when(row['occurred_at'])}, recorded after "
+            f"{flag}{row['ref']}: occurred {when(row['occurred_at'])}, recorded after "
             f"{row['recording_hours']} h, shared after {row['sharing_hours']} h "
             f"(expected {row['expectation']})"
         )
@@ -361,11 +345,11 @@ def _pdf_replay(pdf: _Pdf, replay: dict[str, Any]) -> None:
     then = replay.get("as_practitioner")
     if then:
         who = then["practitioner"]
-        pdf.heading(f"What {who['id']} ({_label(who['role'])}) would have been shown", 2)
+        pdf.heading(f"What {who['id']} ({label(who['role'])}) would have been shown", 2)
         pdf.facts(
             [
-                ("Outcome", _label(then["outcome"])),
-                ("Purpose", _label(then["purpose"])),
+                ("Outcome", label(then["outcome"])),
+                ("Purpose", label(then["purpose"])),
                 ("Relationship", then["relationship"] or "none"),
                 ("Agreement", then["agreement_version"]),
             ]
