@@ -64,7 +64,7 @@ from hub.domain.relationships import ReviewCommission, derive_relationships, fin
 from hub.policies.decision import AccessContext, Action, Decision, DecisionPoint
 from hub.policies.redaction import RETRACTED_FIELDS, subject_access_withheld
 from hub.ports import AuditTrail, ChronologyReadModel
-from hub.read_models.chronology_projection import ChronologySnapshot
+from hub.read_models.chronology_snapshot import ChronologySnapshot
 
 log = structlog.get_logger("hub.disclosure_gate")
 __all__ = [

@@ -31,7 +31,7 @@ from hub.policies.redaction import (
     shape,
     withholding_summary,
 )
-from hub.read_models.chronology_projection import ChronologySnapshot
+from hub.read_models.chronology_snapshot import ChronologySnapshot
 
 
 @dataclass(frozen=True)

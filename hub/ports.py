@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from hub.audit_ledger import AccessGrants
     from hub.domain.chronology import ChronologyEntry
     from hub.domain.records import AuditEntry, BreakGlassGranted, DisclosureAudited, HubRecord
-    from hub.read_models.chronology_projection import ChronologySnapshot
+    from hub.read_models.chronology_snapshot import ChronologySnapshot
 
 
 class ChronologyReadModel(Protocol):

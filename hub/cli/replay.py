@@ -11,7 +11,7 @@ from pathlib import Path
 from hub.cli.common import EXIT_DENIED, EXIT_OK, emit, open_hub
 from hub.domain.canonical_event import child_ref
 from hub.domain.uk_time import parse_as_of, uk_time_text
-from hub.read_models.chronology_projection import Progress
+from hub.read_models.chronology_snapshot import Progress
 
 
 def as_of_argument(text: str) -> datetime:

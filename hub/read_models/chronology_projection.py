@@ -18,9 +18,9 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -41,50 +41,17 @@ from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.records import ChildRecordEntry, WithholdingIndexed
+from hub.read_models.chronology_snapshot import ChronologySnapshot, Progress, ProgressCallback
 from hub.read_models.log_follower import LogFollower
 
 PAGE = 50_000  # rows folded per transaction (fewer rewrites of a busy child's last chunk)
 CHUNK = 100  # entries per sealed chunk of a child's document
 REBUILD_PAGE = 5_000  # rows read per query by a rebuild (in stream order)
 _SNAPSHOTS = 64  # merged chronologies kept (the chunks they hold are bounded separately)
-_MEMO_KEYS = 64  # values derived from one snapshot
 _LINK_TYPES = {"identity-linked": "linked", "identity-unlinked": "unlinked"}
 
 
-@dataclass(frozen=True)
-class Progress:
-    processed: int  # entries folded so far
-    position: int  # notification id of the last row read
-    head: int  # the log's head when this pass started
-    rate_per_s: float
-    done: float  # the share of the work done, 0..1 (a rebuild estimates it from stream ids)
-
-
-ProgressCallback = Callable[[Progress], None]
-
-
-@dataclass(frozen=True, eq=False)
-class ChronologySnapshot:
-    """A child's merged chronology as of the documents it was read from. The projection hands
-    out the same snapshot while those documents are unchanged, so a caller may keep what it
-    derives from the entries (policy attributes, relationships) in `memo` for as long."""
-
-    entries: tuple[ChronologyEntry, ...]
-    memo: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    def derived(self, key: object, compute: Callable[[], Any]) -> Any:
-        """`compute()`, once per snapshot and key (racing threads may both compute it)."""
-        try:
-            return self.memo[key]
-        except KeyError:
-            value = compute()
-            if len(self.memo) >= _MEMO_KEYS:  # e.g. many distinct viewers' patterns
-                self.memo.clear()
-            self.memo[key] = value
-            return value
-
-
-_EMPTY = ChronologySnapshot(())
+EMPTY = ChronologySnapshot(())
 
 
 class _Row(NamedTuple):
@@ -556,7 +523,7 @@ class ChronologyProjection:
         try:
             head = self._head(own)
             if head is None:
-                return _EMPTY
+                return EMPTY
             chunks = self._stream_chunks(own, head)
             linked = [s for s, state in head["links"].items() if state == "linked"]
             for other, other_sealed in self._views.get_many(linked).items():

@@ -31,7 +31,7 @@ from hub.domain.records import (
 )
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import CedarDecisionPoint
-from hub.read_models.chronology_projection import ChronologySnapshot
+from hub.read_models.chronology_snapshot import ChronologySnapshot
 from tests.factories import event_days_ago, nhs_number
 
 NOW = datetime.now(UTC).replace(microsecond=0)
