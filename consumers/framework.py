@@ -15,6 +15,9 @@ erases what consumers derived from them), any other with the hub's index key. An
 consumer cannot handle is recorded as an error (the log position and the exception type, never
 content) and skipped, so one bad entry neither stops the consumer nor loops it; time-driven
 work (`act`) is retried on the next pass.
+
+One piece (about 400 lines): the consumer base class and its documents share one transaction;
+the log reading itself is `hub.read_models.log_follower`, shared with the chronology projection.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ PostgreSQL) sealed under the hub's audit key, so it can be kept, backed up and v
 from the event log, and so a DPO's record of who saw a child survives that child's erasure.
 Each entry is written to the child's audit stream and indexed under the practitioner in the
 same transaction; break-glass grants also go to the review queue stream.
+
+One piece (a little over 400 lines): one eventsourcing application and its record types; the
+queries data protection officers run over it are `hub.audit_queries`.
 """
 
 from __future__ import annotations

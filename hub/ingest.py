@@ -5,6 +5,9 @@ file) with increasing positions. Each batch is validated, pseudonymised and encr
 records, its ledger entry and the new source position commit in one transaction: after a crash
 the transport resumes from the committed position, so nothing is lost and nothing is recorded
 twice. Bad messages are quarantined in the same transaction, never dropped.
+
+One piece (about 400 lines): the batch transaction is one unit; validation is
+`hub.validation` and the transports are `hub.transports`.
 """
 
 from __future__ import annotations

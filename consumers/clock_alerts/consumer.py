@@ -1,5 +1,9 @@
 """The clocks consumer: each child's facts and clocks, and the alerts and breaches time makes
-due (the package docstring says how)."""
+due (the package docstring says how).
+
+One piece (a little over 400 lines): `ClocksConsumer` is one state machine (fold facts, derive
+clocks, raise and deliver alerts) whose steps share its documents; what needs no I/O is in
+`hub.domain.clocks` and the shown alert and listing are modules of their own."""
 
 from __future__ import annotations
 

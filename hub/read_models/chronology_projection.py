@@ -9,18 +9,18 @@ child instead of one decryption per event. It can be rebuilt from zero at any ti
 A child stream has a small head document (its chunk count and the identity links recorded in
 it) and its agency events as recorded (with received-at and version) in sealed chunks of 100,
 so folding a new entry rewrites only the last chunk; an NHS number's chronology also takes in a
-linked provisional stream's events, and stops doing so once an unlink is recorded.
+linked provisional stream's events, and stops doing so once an unlink is recorded. Sealing,
+opening and reading the documents back (with the cache of opened chunks) is
+`hub.read_models.chronology_documents`; this module is folding: catch-up and rebuild, which
+share the projection's lock (about 400 lines, one piece).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -34,24 +34,19 @@ from hub.adapters.chronology_views import (
     ProjectionConflictError,
     Rebuild,
 )
-from hub.adapters.data_keys import KEY_ID_LENGTH, DataKeyErasedError, Keyring
-from hub.adapters.envelope import open_sealed, seal
+from hub.adapters.data_keys import DataKeyErasedError, Keyring
 from hub.adapters.event_store import HubStore
 from hub.adapters.pseudonyms import Pseudonymiser
-from hub.domain.canonical_event import CanonicalEvent
-from hub.domain.chronology import ChronologyEntry, merge_chronology
+from hub.domain.chronology import ChronologyEntry
 from hub.domain.records import ChildRecordEntry, WithholdingIndexed
+from hub.read_models.chronology_documents import ChronologyDocuments, chunk_name
 from hub.read_models.chronology_snapshot import ChronologySnapshot, Progress, ProgressCallback
 from hub.read_models.log_follower import LogFollower
 
 PAGE = 50_000  # rows folded per transaction (fewer rewrites of a busy child's last chunk)
 CHUNK = 100  # entries per sealed chunk of a child's document
 REBUILD_PAGE = 5_000  # rows read per query by a rebuild (in stream order)
-_SNAPSHOTS = 64  # merged chronologies kept (the chunks they hold are bounded separately)
 _LINK_TYPES = {"identity-linked": "linked", "identity-unlinked": "unlinked"}
-
-
-EMPTY = ChronologySnapshot(())
 
 
 class _Row(NamedTuple):
@@ -62,16 +57,6 @@ class _Row(NamedTuple):
     entry_type: str
     received_at: str  # ISO 8601, as the chunk keeps it
     body: dict[str, Any]
-
-
-@dataclass(frozen=True, eq=False)
-class _Chunk:
-    sealed: bytes
-    entries: tuple[ChronologyEntry, ...]
-
-
-def _associated(stream: str) -> bytes:
-    return b"hub-chronology-v1\x1f" + stream.encode()
 
 
 class ChronologyProjection:
@@ -91,36 +76,7 @@ class ChronologyProjection:
         self._topic = get_topic(ChildRecordEntry)
         self._follower = LogFollower(store, self._row, PAGE)
         self._lock = threading.RLock()
-        # Opened, validated chunks by name, each with the exact sealed bytes it came from, and
-        # merged snapshots by child stream with the chunks they were merged from (both LRU).
-        self._cache_lock = threading.Lock()
-        self._cache_entries = cache_entries
-        self._cached_entries = 0
-        self._chunks: OrderedDict[str, _Chunk] = OrderedDict()
-        self._snapshots: OrderedDict[str, tuple[tuple[_Chunk, ...], ChronologySnapshot]] = (
-            OrderedDict()
-        )
-
-    @staticmethod
-    def _scope(name: str) -> str:
-        # Household documents name children of several streams: the index key seals them.
-        # A child's head (`<stream>`) and chunks (`<stream>:<n>`) use the child's own key.
-        return "index" if name.startswith("household:") else f"child:{name.split(':')[0]}"
-
-    def _open(self, name: str, sealed: bytes) -> dict[str, Any]:
-        plain = open_sealed(self._keyring, self._scope(name), sealed, _associated(name))
-        try:
-            document: dict[str, Any] = orjson.loads(plain)
-        except orjson.JSONDecodeError:  # written by the standard library (NaN, big integers)
-            document = json.loads(plain)
-        return document
-
-    def _seal(self, name: str, document: dict[str, Any]) -> bytes:
-        try:
-            plain = orjson.dumps(document)
-        except TypeError:  # e.g. an integer beyond 64 bits: the standard library writes it
-            plain = json.dumps(document, separators=(",", ":")).encode()
-        return seal(self._keyring, self._scope(name), plain, _associated(name))
+        self._documents = ChronologyDocuments(views, keyring, cache_entries=cache_entries)
 
     def household_name(self, agency_id: str, household_ref: str) -> str:
         key = self._pseudonyms.source_stream("household", f"{agency_id}/{household_ref}")
@@ -130,7 +86,7 @@ class ChronologyProjection:
         """Child stream -> child identifier, for every child an agency's household ref names."""
         name = self.household_name(agency_id, household_ref)
         sealed = self._views.get_many([name]).get(name)
-        return {} if sealed is None else dict(self._open(name, sealed)["members"])
+        return {} if sealed is None else dict(self._documents.open(name, sealed)["members"])
 
     @property
     def store(self) -> HubStore:
@@ -231,26 +187,32 @@ class ChronologyProjection:
         sealed = views.get_many(list(households))
         documents = {}
         for name, members in households.items():
-            document = self._open(name, sealed[name]) if name in sealed else {"members": {}}
+            document = (
+                self._documents.open(name, sealed[name]) if name in sealed else {"members": {}}
+            )
             document["members"].update(members)
-            documents[name] = self._seal(name, document)
+            documents[name] = self._documents.seal(name, document)
         return documents
 
     def _fold_streams(self, entries: dict[str, list[_Row]]) -> dict[str, bytes]:
         heads_sealed = self._views.get_many(list(entries))
         heads: dict[str, dict[str, Any]] = {
-            stream: self._open(stream, heads_sealed[stream])
+            stream: self._documents.open(stream, heads_sealed[stream])
             if stream in heads_sealed
             else {"chunks": 0, "links": {}}
             for stream in entries
         }
-        last_names = [_chunk(s, h["chunks"] - 1) for s, h in heads.items() if h["chunks"]]
+        last_names = [chunk_name(s, h["chunks"] - 1) for s, h in heads.items() if h["chunks"]]
         last_sealed = self._views.get_many(last_names)
         documents: dict[str, bytes] = {}
         for stream, new in entries.items():
             head = heads[stream]
-            name = _chunk(stream, max(head["chunks"] - 1, 0))
-            chunk = self._open(name, last_sealed[name]) if name in last_sealed else {"entries": []}
+            name = chunk_name(stream, max(head["chunks"] - 1, 0))
+            chunk = (
+                self._documents.open(name, last_sealed[name])
+                if name in last_sealed
+                else {"entries": []}
+            )
             self._fold(stream, head, chunk, new, documents, stored=stream in heads_sealed)
         return documents
 
@@ -275,8 +237,8 @@ class ChronologyProjection:
                 head["links"][record.body["provisional_stream"]] = _LINK_TYPES[record.entry_type]
             elif record.entry_type == "agency-event":
                 if len(chunk["entries"]) >= CHUNK:
-                    name = _chunk(stream, chunk_index)
-                    documents[name] = self._seal(name, chunk)
+                    name = chunk_name(stream, chunk_index)
+                    documents[name] = self._documents.seal(name, chunk)
                     chunk_index, chunk = chunk_index + 1, {"entries": []}
                 chunk["entries"].append([record.version, record.received_at, record.body])
                 added = True
@@ -285,13 +247,13 @@ class ChronologyProjection:
                 )
                 head["last_occurred_at"] = max(head.get("last_occurred_at", occurred), occurred)
         if added:  # (a chunk that only link entries passed through is unchanged)
-            name = _chunk(stream, chunk_index)
-            documents[name] = self._seal(name, chunk)
+            name = chunk_name(stream, chunk_index)
+            documents[name] = self._documents.seal(name, chunk)
         if chunk["entries"]:
             head["chunks"] = chunk_index + 1
         after = (head["chunks"], head["links"], head.get("last_occurred_at"))
         if not stored or after != before:
-            documents[stream] = self._seal(stream, head)
+            documents[stream] = self._documents.seal(stream, head)
         return chunk
 
     def rebuild(self, on_progress: ProgressCallback | None = None) -> int:
@@ -320,7 +282,7 @@ class ChronologyProjection:
                 purged = forgotten[-1][0] if forgotten else purged
                 if build.replace_live(head, purged):
                     break
-            self.clear_cache()
+            self._documents.clear_cache()
         return processed + self.catch_up(on_progress)
 
     def _build(self, build: Rebuild, head: int, on_progress: ProgressCallback | None) -> int:
@@ -378,10 +340,10 @@ class ChronologyProjection:
         """Household documents with these child streams taken out of them."""
         documents = {}
         for name, blob in views.get_many(list(members)).items():
-            document = self._open(name, blob)
+            document = self._documents.open(name, blob)
             for stream in members[name]:
                 document["members"].pop(stream, None)
-            documents[name] = self._seal(name, document)
+            documents[name] = self._documents.seal(name, document)
         return documents
 
     @staticmethod
@@ -392,79 +354,6 @@ class ChronologyProjection:
             names += batch
             after = batch[-1]
         views.delete([stream, *names])
-
-    # Reading -------------------------------------------------------------------------------
-    #
-    # Opening a chunk (decrypt, JSON, validating 100 canonical events) is most of the cost of
-    # reading a chronology, and a busy child's chunks rarely change: only the last one takes
-    # new entries. So opened chunks are kept, each with the exact sealed bytes it was opened
-    # from, and reused only while the stored document is byte-for-byte the same. A reused
-    # chunk is still checked against the keyring (its data key must still be held), so an
-    # erased child's cached entries are never served: they fail as a decryption would.
-
-    def clear_cache(self) -> None:
-        with self._cache_lock:
-            self._chunks.clear()
-            self._snapshots.clear()
-            self._cached_entries = 0
-
-    def _drop_cached(self, stream: str) -> None:
-        with self._cache_lock:
-            self._snapshots.pop(stream, None)
-            for name in [n for n in self._chunks if n.split(":")[0] == stream]:
-                self._cached_entries -= len(self._chunks.pop(name).entries)
-
-    def _cached_chunk(self, name: str, sealed: bytes) -> _Chunk | None:
-        with self._cache_lock:
-            chunk = self._chunks.get(name)
-            if chunk is None or chunk.sealed != sealed:
-                return None
-            self._chunks.move_to_end(name)
-        # The key must still be held (raises DataKeyErasedError as opening would).
-        self._keyring.for_decryption(self._scope(name), sealed[1 : 1 + KEY_ID_LENGTH])
-        return chunk
-
-    def _remember_chunk(self, name: str, chunk: _Chunk) -> None:
-        with self._cache_lock:
-            previous = self._chunks.pop(name, None)
-            if previous is not None:
-                self._cached_entries -= len(previous.entries)
-            self._chunks[name] = chunk
-            self._cached_entries += len(chunk.entries)
-            while self._cached_entries > self._cache_entries and len(self._chunks) > 1:
-                _, evicted = self._chunks.popitem(last=False)
-                self._cached_entries -= len(evicted.entries)
-
-    def _stream_chunks(self, stream: str, head: dict[str, Any]) -> list[_Chunk]:
-        names = [_chunk(stream, i) for i in range(head["chunks"])]
-        sealed = self._views.get_many(names)
-        chunks = []
-        for name in names:
-            blob = sealed[name]
-            chunk = self._cached_chunk(name, blob)
-            if chunk is None:
-                chunk = _Chunk(
-                    blob,
-                    tuple(
-                        ChronologyEntry(
-                            event=CanonicalEvent.model_validate(body),
-                            received_at=datetime.fromisoformat(received_at),
-                            stream=stream,
-                            version=version,
-                        )
-                        for version, received_at, body in self._open(name, blob)["entries"]
-                    ),
-                )
-                self._remember_chunk(name, chunk)
-            chunks.append(chunk)
-        return chunks
-
-    def _stream_entries(self, stream: str, head: dict[str, Any]) -> list[ChronologyEntry]:
-        return [e for chunk in self._stream_chunks(stream, head) for e in chunk.entries]
-
-    def _head(self, stream: str) -> dict[str, Any] | None:
-        sealed = self._views.get_many([stream]).get(stream)
-        return None if sealed is None else self._open(stream, sealed)
 
     def withheld_refs(self) -> Iterator[tuple[str, str]]:
         """(child stream, item reference) of every item a publisher withheld from someone, from
@@ -478,7 +367,7 @@ class ChronologyProjection:
         return self._keyring.was_erased(f"child:{stream}")
 
     def linked_streams(self, stream: UUID) -> list[str]:
-        head = self._head(stream.hex)
+        head = self._documents.head(stream.hex)
         return [] if head is None else [s for s, st in head["links"].items() if st == "linked"]
 
     def forget(self, stream: str) -> None:
@@ -486,13 +375,13 @@ class ChronologyProjection:
         its documents, its membership of household documents, and what is cached of it."""
         with self._lock:
             self._forget(stream)
-            self._drop_cached(stream)
+            self._documents.drop_cached(stream)
 
     def _forget(self, stream: str) -> None:
-        head = self._head(stream)
+        head = self._documents.head(stream)
         households: dict[str, None] = {}
         if head is not None:
-            for entry in self._stream_entries(stream, head):
+            for entry in self._documents.stream_entries(stream, head):
                 if entry.event.household_ref:
                     name = self.household_name(entry.event.agency.id, entry.event.household_ref)
                     households[name] = None
@@ -508,7 +397,7 @@ class ChronologyProjection:
         while names := self._views.names(after, 1000):
             for name in names:
                 if ":" not in name:
-                    head = self._head(name)
+                    head = self._documents.head(name)
                     yield name, None if head is None else head.get("last_occurred_at")
             after = names[-1]
 
@@ -519,38 +408,7 @@ class ChronologyProjection:
     def snapshot(self, stream: UUID) -> ChronologySnapshot:
         """The merged chronology of a child stream and the streams linked to it, as a snapshot
         that stays the same object while the child's documents are unchanged."""
-        own = stream.hex
-        try:
-            head = self._head(own)
-            if head is None:
-                return EMPTY
-            chunks = self._stream_chunks(own, head)
-            linked = [s for s, state in head["links"].items() if state == "linked"]
-            for other, other_sealed in self._views.get_many(linked).items():
-                chunks += self._stream_chunks(other, self._open(other, other_sealed))
-        except DataKeyErasedError:
-            self._drop_cached(own)
-            raise
-        key = tuple(chunks)
-        with self._cache_lock:
-            cached = self._snapshots.get(own)
-            if (
-                cached is not None
-                and len(cached[0]) == len(key)
-                and all(a is b for a, b in zip(cached[0], key, strict=True))
-            ):
-                self._snapshots.move_to_end(own)
-                return cached[1]
-        snapshot = ChronologySnapshot(
-            tuple(merge_chronology(e for chunk in chunks for e in chunk.entries))
-        )
-        with self._cache_lock:
-            self._snapshots[own] = (key, snapshot)
-            self._snapshots.move_to_end(own)
-            while len(self._snapshots) > _SNAPSHOTS:
-                self._snapshots.popitem(last=False)
-        return snapshot
+        return self._documents.snapshot(stream)
 
-
-def _chunk(stream: str, index: int) -> str:
-    return f"{stream}:{index}"
+    def clear_cache(self) -> None:
+        self._documents.clear_cache()
