@@ -56,6 +56,11 @@ class Agreement(_Strict):
     effective_from: AwareDatetime
     rules: list[SharingRule] = Field(min_length=1)
     subject_access_redact: list[str] = Field(default_factory=list)
+    lead_data_protection_officers: list[str] = Field(
+        default_factory=list,
+        description="practitioner ids of the partnership's lead data protection officers, who "
+        "act for the whole partnership; every other DPO acts for their own organisation",
+    )
     format: Literal[1] = 1
 
     @property
