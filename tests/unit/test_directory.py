@@ -59,6 +59,9 @@ def test_the_sample_directory_holds_the_demo_partnership() -> None:
         "dsl-100003",
         "dsl-100004",
         "dpo-0001",
+        "dpo-0002",
+        "dpo-0003",
+        "dpo-0004",
         "rev-0001",
     ]
     expected = {
