@@ -115,7 +115,12 @@ class AuditEntry:
     makes these (`hub/disclosure_gate.py`); the ledger records them as `DisclosureAudited`.
 
     `disclosed`, `withheld` and the keys of `redacted` are publisher references
-    (`agency/event_id@revision`), never content.
+    (`agency/event_id@revision`), never content. `conditions` names, for each UK GDPR Article 9
+    / Article 10 condition relied on (`special-category:safeguarding`, codes of
+    `hub.domain.data_protection`), the disclosed items that are special category or criminal
+    offence data and were disclosed under it, as the permitting rule named it; `{}` when none
+    were. It has a default so entries recorded before it existed still decode (as `None`:
+    not recorded).
     """
 
     practitioner_id: str
@@ -134,6 +139,8 @@ class AuditEntry:
     relationship: str | None  # "<basis> via <source event>"
     break_glass_reason: str | None
     siblings: list[str]  # pseudonyms of siblings whose identity was shown (household groups)
+    # A class attribute default: eventsourcing decodes a stored entry without calling __init__.
+    conditions: dict[str, list[str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,19 @@
 Kinds are named `<agency-type>.<what-happened>`; an agency may publish only the kinds of its
 own type, plus the cross-agency `record.*` and `identity.*` kinds. `docs/taxonomy.md` is the
 human-readable table; `hub schema` publishes the machine-readable one.
+
+Which content is special category data (UK GDPR Article 9(1)) or criminal offence data
+(Article 10, and DPA 2018 s.11(2): alleged offences and proceedings too) is defined here once:
+per kind (`KindSpec.classification`: health records are data concerning health; police records
+are about offences, alleged offences, their victims and witnesses) and per harm category
+(`CATEGORY_CLASSIFICATION`: sexual abuse is data about sex life and alleged offences, parental
+mental health and substance misuse are health, radicalisation reveals political opinions or
+beliefs, ...). `classify` combines them for one item.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -35,11 +44,85 @@ class HarmCategory(StrEnum):
     DISENGAGEMENT = "disengagement"
 
 
+class SpecialCategory(StrEnum):
+    """The special categories of personal data, UK GDPR Article 9(1)."""
+
+    RACIAL_OR_ETHNIC_ORIGIN = "racial-or-ethnic-origin"
+    POLITICAL_OPINIONS = "political-opinions"
+    RELIGIOUS_OR_PHILOSOPHICAL_BELIEFS = "religious-or-philosophical-beliefs"
+    TRADE_UNION_MEMBERSHIP = "trade-union-membership"
+    GENETIC = "genetic"
+    BIOMETRIC = "biometric"
+    HEALTH = "health"
+    SEX_LIFE_OR_SEXUAL_ORIENTATION = "sex-life-or-sexual-orientation"
+
+
+SPECIAL_CATEGORY_LABELS: dict[SpecialCategory, str] = {
+    SpecialCategory.RACIAL_OR_ETHNIC_ORIGIN: "racial or ethnic origin",
+    SpecialCategory.POLITICAL_OPINIONS: "political opinions",
+    SpecialCategory.RELIGIOUS_OR_PHILOSOPHICAL_BELIEFS: "religious or philosophical beliefs",
+    SpecialCategory.TRADE_UNION_MEMBERSHIP: "trade union membership",
+    SpecialCategory.GENETIC: "genetic data",
+    SpecialCategory.BIOMETRIC: "biometric data identifying a person",
+    SpecialCategory.HEALTH: "data concerning health",
+    SpecialCategory.SEX_LIFE_OR_SEXUAL_ORIENTATION: "data concerning sex life or orientation",
+}
+
+
+@dataclass(frozen=True)
+class DataClassification:
+    """What kind of personal data some content is, for UK GDPR Articles 9 and 10."""
+
+    special_categories: frozenset[SpecialCategory] = frozenset()
+    criminal_offence: bool = False
+
+    @property
+    def special_category(self) -> bool:
+        return bool(self.special_categories)
+
+    def __or__(self, other: DataClassification) -> DataClassification:
+        return DataClassification(
+            self.special_categories | other.special_categories,
+            self.criminal_offence or other.criminal_offence,
+        )
+
+
+ORDINARY = DataClassification()
+_HEALTH_DATA = DataClassification(frozenset({SpecialCategory.HEALTH}))
+_OFFENCE_DATA = DataClassification(criminal_offence=True)
+_HARM_AND_OFFENCE = DataClassification(frozenset({SpecialCategory.HEALTH}), criminal_offence=True)
+
+# Every category is classified (a new one must be decided: tests/unit/test_governance.py).
+# Categories say what an item is about whatever its kind: a school's record of a child's
+# disclosure of sexual abuse is data about sex life and an alleged offence.
+CATEGORY_CLASSIFICATION: dict[HarmCategory, DataClassification] = {
+    HarmCategory.DOMESTIC_ABUSE: _OFFENCE_DATA,  # alleged offences, their victims and witnesses
+    HarmCategory.NEGLECT: ORDINARY,
+    HarmCategory.PHYSICAL_ABUSE: _HARM_AND_OFFENCE,  # injuries; alleged assault or cruelty
+    HarmCategory.SEXUAL_ABUSE: DataClassification(
+        frozenset({SpecialCategory.SEX_LIFE_OR_SEXUAL_ORIENTATION}), criminal_offence=True
+    ),
+    HarmCategory.EMOTIONAL_ABUSE: ORDINARY,
+    HarmCategory.EXPLOITATION: _OFFENCE_DATA,  # CSE, CCE, county lines: offences against the child
+    HarmCategory.HARM_OUTSIDE_HOME: ORDINARY,
+    HarmCategory.ONLINE_HARM: ORDINARY,
+    HarmCategory.RADICALISATION: DataClassification(
+        frozenset(
+            {SpecialCategory.POLITICAL_OPINIONS, SpecialCategory.RELIGIOUS_OR_PHILOSOPHICAL_BELIEFS}
+        )
+    ),
+    HarmCategory.PARENTAL_MENTAL_HEALTH: _HEALTH_DATA,
+    HarmCategory.SUBSTANCE_MISUSE: _HEALTH_DATA,
+    HarmCategory.DISENGAGEMENT: ORDINARY,
+}
+
+
 @dataclass(frozen=True)
 class KindSpec:
     description: str
     publishers: frozenset[AgencyType]
     details: type[d.Details] | None = None
+    classification: DataClassification = ORDINARY
 
 
 _ALL = frozenset(AgencyType)
@@ -51,9 +134,20 @@ _LA_HEALTH = frozenset({AgencyType.LOCAL_AUTHORITY, AgencyType.HEALTH})
 
 
 def _k(
-    description: str, publishers: frozenset[AgencyType], details: type[d.Details] | None = None
+    description: str,
+    publishers: frozenset[AgencyType],
+    details: type[d.Details] | None = None,
+    classification: DataClassification | None = None,
 ) -> KindSpec:
-    return KindSpec(description, publishers, details)
+    # A kind a health body or the police publishes is health or criminal offence data by what
+    # it is: a health record, or a police record of an incident, offence, victim or witness.
+    if classification is None:
+        classification = ORDINARY
+        if publishers == _HEALTH:
+            classification = _HEALTH_DATA
+        elif publishers == _POLICE:
+            classification = _OFFENCE_DATA
+    return KindSpec(description, publishers, details, classification)
 
 
 KINDS: dict[str, KindSpec] = {
@@ -97,14 +191,19 @@ KINDS: dict[str, KindSpec] = {
         "The authority became aware of a serious incident it must notify to the national Panel",
         _LA,
         d.SeriousIncidentDetails,
+        _HARM_AND_OFFENCE,  # death or serious harm; abuse or neglect known or suspected
     ),
     "la.serious-incident-notified": _k(
         "Serious incident notified to the Child Safeguarding Practice Review Panel",
         _LA,
         d.SeriousIncidentNotifiedDetails,
+        _HARM_AND_OFFENCE,
     ),
     "la.rapid-review-completed": _k(
-        "Rapid Review of a serious incident completed", _LA, d.RapidReviewDetails
+        "Rapid Review of a serious incident completed",
+        _LA,
+        d.RapidReviewDetails,
+        _HARM_AND_OFFENCE,
     ),
     # Police
     "police.domestic-abuse-incident": _k(
@@ -157,3 +256,22 @@ KINDS: dict[str, KindSpec] = {
         "An earlier link was wrong: two different children", _LA_HEALTH, d.IdentityUnlinkDetails
     ),
 }
+
+
+def classify(kind: str, categories: Iterable[str]) -> DataClassification:
+    """Special category and criminal offence data in an item of this kind with these categories
+    (unknown kinds and categories add nothing: the canonical event admits none)."""
+    spec = KINDS.get(kind)
+    classification = spec.classification if spec else ORDINARY
+    for category in categories:
+        if category in CATEGORY_CLASSIFICATION:
+            classification |= CATEGORY_CLASSIFICATION[HarmCategory(category)]
+    return classification
+
+
+# What the harm categories can add to any item: a rule's category filter cannot rule them out,
+# because an item carrying one of its categories may carry others too.
+ANY_CATEGORY = DataClassification(
+    frozenset(c for k in CATEGORY_CLASSIFICATION.values() for c in k.special_categories),
+    any(k.criminal_offence for k in CATEGORY_CLASSIFICATION.values()),
+)

@@ -2,6 +2,12 @@
 
 The version in force at a moment is the one with the latest `effective_from` not after it, so
 a review can ask which rules applied on any past date.
+
+Each rule names its UK GDPR Article 6 lawful basis and the conditions it relies on for special
+category data (Article 9, `special_category_condition`) and criminal offence data (Article 10,
+`criminal_offence_condition`), from `hub.domain.data_protection`. A rule that could permit such
+content (by the taxonomy's classification of its kinds and of the harm categories) without
+naming the condition is refused when the agreement loads, naming the rule and the field.
 """
 
 from __future__ import annotations
@@ -16,7 +22,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import LawfulBasis, Sensitivity, describe_validation_error
-from hub.domain.taxonomy import AgencyType, HarmCategory
+from hub.domain.data_protection import ConditionKind, ProcessingCondition
+from hub.domain.taxonomy import (
+    ANY_CATEGORY,
+    KINDS,
+    AgencyType,
+    DataClassification,
+    HarmCategory,
+)
 
 AGREEMENTS_DIR = Path(__file__).parent / "agreements"
 SENSITIVITY_RANK: dict[Sensitivity, int] = {"standard": 0, "sensitive": 1, "restricted": 2}
@@ -42,6 +55,16 @@ class SharingRule(_Strict):
     categories: list[HarmCategory] = Field(default_factory=list, description="any of; empty = any")
     max_sensitivity: Sensitivity
     lawful_basis: LawfulBasis
+    special_category_condition: ProcessingCondition | None = Field(
+        default=None,
+        description="the UK GDPR Article 9 / DPA 2018 Schedule 1 condition for special "
+        "category data the rule permits",
+    )
+    criminal_offence_condition: ProcessingCondition | None = Field(
+        default=None,
+        description="the UK GDPR Article 10 / DPA 2018 Schedule 1 condition for criminal "
+        "offence data the rule permits",
+    )
     redact: list[str] = Field(default_factory=list, description="'summary' or 'details.<field>'")
     actions: list[RuleAction] = Field(
         default_factory=lambda: list(_READING),
@@ -49,12 +72,57 @@ class SharingRule(_Strict):
         description="what the rule permits: reading (view, export, search) or receiving a notice",
     )
 
+    def covers_kind(self, kind: str) -> bool:
+        return any(kind == k or (k.endswith("*") and kind.startswith(k[:-1])) for k in self.kinds)
+
+    @property
+    def reachable(self) -> DataClassification:
+        """The special category and criminal offence data this rule could permit: what its
+        kinds are, and whatever the harm categories add (a category filter cannot exclude
+        them: an item with one of the rule's categories may carry others)."""
+        found = ANY_CATEGORY
+        for kind, spec in KINDS.items():
+            if spec.publishers & set(self.agency_types) and self.covers_kind(kind):
+                found |= spec.classification
+        return found
+
+    def conditions(self, content: DataClassification) -> dict[ConditionKind, ProcessingCondition]:
+        """The conditions this rule relies on for content so classified (none for ordinary
+        personal data)."""
+        relied: dict[ConditionKind, ProcessingCondition] = {}
+        if content.special_category and self.special_category_condition:
+            relied[ConditionKind.SPECIAL_CATEGORY] = self.special_category_condition
+        if content.criminal_offence and self.criminal_offence_condition:
+            relied[ConditionKind.CRIMINAL_OFFENCE] = self.criminal_offence_condition
+        return relied
+
+    def missing_conditions(self) -> list[str]:
+        reachable = self.reachable
+        missing = []
+        if reachable.special_category and self.special_category_condition is None:
+            missing.append("special_category_condition")
+        if reachable.criminal_offence and self.criminal_offence_condition is None:
+            missing.append("criminal_offence_condition")
+        return missing
+
+
+class Party(_Strict):
+    """An organisation that signed the agreement: a controller of what it publishes."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="its hub agency id")
+    name: str = Field(min_length=1)
+    agency_type: AgencyType
+
 
 class Agreement(_Strict):
     agreement: str
     version: str
     effective_from: AwareDatetime
     rules: list[SharingRule] = Field(min_length=1)
+    parties: list[Party] = Field(
+        default_factory=list,
+        description="the organisations that signed the agreement, with their names",
+    )
     subject_access_redact: list[str] = Field(default_factory=list)
     lead_data_protection_officers: list[str] = Field(
         default_factory=list,
@@ -70,6 +138,9 @@ class Agreement(_Strict):
     def rule(self, rule_id: str) -> SharingRule:
         return next(r for r in self.rules if r.id == rule_id)
 
+    def party(self, agency_id: str) -> Party | None:
+        return next((p for p in self.parties if p.id == agency_id), None)
+
 
 def load_agreement(path: Path) -> Agreement:
     try:
@@ -83,6 +154,18 @@ def load_agreement(path: Path) -> Agreement:
     ids = [r.id for r in agreement.rules]
     if len(set(ids)) != len(ids):
         raise AgreementError(f"{path}: rule ids must be unique")
+    parties = [p.id for p in agreement.parties]
+    if len(set(parties)) != len(parties):
+        raise AgreementError(f"{path}: party ids must be unique")
+    missing = [
+        f"rule {rule.id}: {field} is required (the rule can permit "
+        f"{'special category' if field.startswith('special') else 'criminal offence'} data, so "
+        "it must name the condition it relies on)"
+        for rule in agreement.rules
+        for field in rule.missing_conditions()
+    ]
+    if missing:
+        raise AgreementError(f"{path}: {'; '.join(missing)}")
     return agreement
 
 

@@ -602,6 +602,8 @@ AGREEMENT = {
             "kinds": ["la.cp-plan-*", "la.looked-after"],
             "max_sensitivity": "standard",
             "lawful_basis": "public-task",
+            "special_category_condition": "safeguarding",
+            "criminal_offence_condition": "safeguarding",
             "redact": ["details.legal_status", "summary"],
         }
     ],
