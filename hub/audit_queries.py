@@ -4,33 +4,82 @@ Every query here is itself a disclosure (of who saw what), so it is only answere
 protection officer, and is recorded through the disclosure gate before the answer is returned.
 What a query shows of a child's record (the withheld items' reasons, a subject access export)
 is released by the gate like any other disclosure.
+
+A DPO acts for their own organisation (`hub.policies.dpo_scope`): they are shown the
+disclosures to their organisation's staff, and the disclosures of what their organisation
+published (of other recipients' disclosures, only their organisation's items), its
+withholdings, and its staff's break-glass grants. The partnership's lead DPOs (named in the
+agreement) are shown everything, and only they commission practice reviews.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from hub.audit_ledger import AuditLedger
-from hub.disclosure_gate import Disclosure, DisclosureGate
+from hub.disclosure_gate import ChildIdentity, Disclosure, DisclosureGate, ShownEntry
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import BreakGlassGranted, DisclosureAudited, HubRecord
 from hub.domain.relationships import ReviewCommission
+from hub.domain.uk_time import uk_date
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import Action
+from hub.policies.dpo_scope import in_scope, publisher_of
 
 
 class NotADataProtectionOfficerError(PermissionError):
     """Audit queries are for data protection officers."""
 
 
+class NotALeadDataProtectionOfficerError(NotADataProtectionOfficerError):
+    """What acts on the whole partnership's records is for its lead DPOs."""
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Whom a DPO acts for: the partnership (a lead DPO) or their own organisation."""
+
+    dpo: Practitioner
+    partnership: bool
+
+    def covers(self, record: DisclosureAudited) -> bool:
+        staff = record.organisation == self.dpo.organisation
+        refs = [*record.disclosed, *record.withheld, *record.redacted]
+        return in_scope(self.dpo, self.partnership, refs, staff)
+
+    def row(self, record: DisclosureAudited) -> dict[str, Any]:
+        """The audit row as this DPO may read it: of another organisation's recipient, only
+        the items their own organisation published."""
+        row = _disclosure(record)
+        if self.partnership or record.organisation == self.dpo.organisation:
+            return row
+        own = self.dpo.organisation
+        row["disclosed"] = [r for r in row["disclosed"] if publisher_of(r) == own]
+        row["withheld"] = [r for r in row["withheld"] if publisher_of(r) == own]
+        row["redacted"] = {r: p for r, p in row["redacted"].items() if publisher_of(r) == own}
+        row["denied"] = {}  # counts over every publisher's items: not this DPO's to read
+        return row
+
+
+def _audit_ref(record: HubRecord) -> str:
+    return f"{record.originator_id.hex}@{record.originator_version}"
+
+
+def _within(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
+    """Whether `moment` falls in a DPO's `--from`/`--to` period (either end open, both
+    inclusive)."""
+    return (since is None or moment >= since) and (until is None or moment <= until)
+
+
 def _disclosure(record: DisclosureAudited) -> dict[str, Any]:
     return {
         "at": record.timestamp.isoformat(),
+        "audit_ref": _audit_ref(record),
         "practitioner": record.practitioner_id,
         "organisation": record.organisation,
         "role": record.role,
@@ -47,9 +96,29 @@ def _disclosure(record: DisclosureAudited) -> dict[str, Any]:
         "denied": dict(record.denied),
         "relationship": record.relationship,
         "break_glass_reason": record.break_glass_reason,
-        "conditions": None  # recorded before disclosures recorded their conditions
-        if record.conditions is None
-        else {condition: list(refs) for condition, refs in record.conditions.items()},
+    }
+
+
+def _withheld_row(
+    child: str, ref: str, entry: ShownEntry | None, erased: bool, today: date
+) -> dict[str, Any]:
+    if entry is not None and entry.withheld:  # another agency's, withheld from this DPO
+        review_by: str | None = entry.details["review_by"]
+        withheld_from = None
+    else:
+        withheld_from = None if entry is None else entry.withheld_from
+        reviews = sorted(w["review_by"] for w in withheld_from or ())
+        review_by = reviews[0] if reviews else None
+    return {
+        "child": child,
+        "ref": ref,
+        "agency": publisher_of(ref),
+        "kind": None if entry is None or entry.withheld else entry.kind,
+        "summary": entry.summary if entry is not None and entry.withheld else None,
+        "withheld_from": withheld_from,
+        "review_by": review_by,
+        "review_overdue": review_by is not None and date.fromisoformat(review_by) < today,
+        "erased": erased,
     }
 
 
@@ -91,42 +160,114 @@ class AuditQueries:
     def _record(self, dpo: Practitioner, query: str, outcome: str, child_stream: str = "") -> None:
         self._gate.record_query(dpo, query, outcome, child_stream)
 
-    def authorise(self, practitioner_id: str, query: str) -> Practitioner:
-        """A DPO action outside these queries (e.g. reading quarantined raw bytes): refused for
-        anyone else, and recorded either way."""
+    def _scope(self, dpo: Practitioner) -> _Scope:
+        return _Scope(dpo, self._gate.acts_for_partnership(dpo))
+
+    def _lead(self, practitioner_id: str, query: str) -> Practitioner:
         dpo = self._dpo(practitioner_id, query)
+        if not self._gate.acts_for_partnership(dpo):
+            self._record(dpo, query, "denied")
+            raise NotALeadDataProtectionOfficerError(
+                f"{query} acts on every agency's records: it is for the partnership's lead "
+                "data protection officers, named in the information sharing agreement"
+            )
+        return dpo
+
+    def _in_post_organisation(self, practitioner_id: str) -> str | None:
+        try:
+            return self._gate.practitioner(practitioner_id).organisation
+        except LookupError:
+            return None
+
+    def authorise(
+        self, practitioner_id: str, query: str, *, partnership: bool = False
+    ) -> Practitioner:
+        """A DPO action outside these queries: refused for anyone else, and recorded either
+        way. `partnership`: an action on every agency's data (reading quarantined raw bytes,
+        which may be any publisher's), for the partnership's lead DPOs only."""
+        dpo = (
+            self._lead(practitioner_id, query) if partnership else self._dpo(practitioner_id, query)
+        )
         self._record(dpo, query, "answered")
         return dpo
 
-    def who_saw_child(self, dpo_id: str, child: ChildRef) -> AuditAnswer:
+    def child_identities(
+        self, dpo_id: str, child_streams: Iterable[str]
+    ) -> dict[str, ChildIdentity]:
+        """Which child each stream in an answer is (NHS number or provisional id), for a DPO
+        to read: named only where the gate would release something of the child's record to
+        them, and audited there."""
+        dpo = self._dpo(dpo_id, "child-identity")
+        return self._gate.child_identities(dpo, child_streams)
+
+    def who_saw_child(
+        self,
+        dpo_id: str,
+        child: ChildRef,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AuditAnswer:
         dpo = self._dpo(dpo_id, "who-saw-child")
         stream = self._gate.child_stream(child)
         self._record(dpo, "who-saw-child", "answered", stream)
+        scope = self._scope(dpo)
         rows = [
-            _disclosure(r)
+            scope.row(r)
             for r in self._audit.for_child(stream)
-            if isinstance(r, DisclosureAudited) and not r.action.startswith("audit-query")
+            if isinstance(r, DisclosureAudited)
+            and not r.action.startswith("audit-query")
+            and scope.covers(r)
+            and _within(r.timestamp, since, until)
         ]
         return AuditAnswer("who-saw-child", rows)
 
-    def what_practitioner_saw(self, dpo_id: str, practitioner_id: str) -> AuditAnswer:
+    def what_practitioner_saw(
+        self,
+        dpo_id: str,
+        practitioner_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AuditAnswer:
         dpo = self._dpo(dpo_id, "what-practitioner-saw")
         self._record(dpo, "what-practitioner-saw", "answered")
+        scope = self._scope(dpo)
         rows = [
-            _disclosure(r)
+            scope.row(r)
             for r in self._audit.for_practitioner(practitioner_id)
             if isinstance(r, DisclosureAudited)
+            and scope.covers(r)
+            and _within(r.timestamp, since, until)
         ]
         return AuditAnswer("what-practitioner-saw", rows)
 
-    def break_glass(self, dpo_id: str, *, include_reviewed: bool = False) -> AuditAnswer:
+    def break_glass(
+        self,
+        dpo_id: str,
+        *,
+        include_reviewed: bool = False,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> AuditAnswer:
+        """Break-glass grants (awaiting review, or all) made within the period, each with what
+        was disclosed under it: the holder's audit entries for the child made with emergency
+        access between the grant and its end or expiry."""
         dpo = self._dpo(dpo_id, "break-glass")
         self._record(dpo, "break-glass", "answered")
+        scope = self._scope(dpo)
         rows = []
         for grant, review in self._audit.break_glass():
             if review is not None and not include_reviewed:
                 continue
+            if not scope.partnership and (
+                self._in_post_organisation(grant.practitioner_id) != dpo.organisation
+            ):
+                continue  # another organisation's staff: their DPO reviews it
+            if not _within(grant.timestamp, since, until):
+                continue
             ended = self._audit.grants(grant.child_stream).ended_at(grant)
+            closed = grant.expires_at if ended is None else min(ended, grant.expires_at)
             rows.append(
                 {
                     "granted_at": grant.timestamp.isoformat(),
@@ -139,14 +280,25 @@ class AuditQueries:
                     "review": None
                     if review is None
                     else {"by": review.reviewer_id, "outcome": review.outcome},
+                    "disclosures": [
+                        _disclosure(r)
+                        for r in self._audit.for_child(grant.child_stream)
+                        if isinstance(r, DisclosureAudited)
+                        and r.practitioner_id == grant.practitioner_id
+                        and r.break_glass_reason
+                        and grant.timestamp <= r.timestamp <= closed
+                    ],
                 }
             )
         return AuditAnswer("break-glass", rows)
 
     def review_break_glass(self, dpo_id: str, grant_ref: str, outcome: str, notes: str) -> None:
         dpo = self._dpo(dpo_id, "review-break-glass")
+        partnership = self._gate.acts_for_partnership(dpo)
         for grant, _ in self._audit.break_glass():
-            if f"{grant.originator_id.hex}@{grant.originator_version}" == grant_ref:
+            if f"{grant.originator_id.hex}@{grant.originator_version}" == grant_ref and (
+                partnership or self._in_post_organisation(grant.practitioner_id) == dpo.organisation
+            ):
                 self._audit.review_break_glass(grant, dpo.id, outcome, notes, self._clock())
                 self._record(dpo, "review-break-glass", outcome, grant.child_stream)
                 return
@@ -157,7 +309,7 @@ class AuditQueries:
     ) -> ReviewCommission:
         """Record a practice review commission: the reviewer is related to the child for the
         review's duration. Administered by a DPO on the partnership's instruction; audited."""
-        dpo = self._dpo(dpo_id, "commission-review")
+        dpo = self._lead(dpo_id, "commission-review")
         longest = self._longest_commission.days
         if not 1 <= days <= longest:
             raise ValueError(
@@ -175,10 +327,16 @@ class AuditQueries:
         return commission
 
     def withheld(self, dpo_id: str) -> AuditAnswer:
-        """Every item a publisher withheld from some recipients, with reason, decider and review
-        date (from the child's own record, released to the DPO by the gate child by child)."""
+        """The items publishers withheld from some recipients, soonest review first, each with
+        its reason, decider and review date (from the child's own record, released to the DPO
+        by the gate child by child) and whether its review is overdue. An organisation's DPO is
+        shown their own organisation's withholdings, and other agencies' items withheld from
+        their organisation only as "an item withheld by <agency> on <date>, review by <date>";
+        a lead DPO every withholding."""
         dpo = self._dpo(dpo_id, "withheld")
         self._record(dpo, "withheld", "answered")
+        partnership = self._gate.acts_for_partnership(dpo)
+        today = uk_date(self._clock())
         rows = []
         for child, refs in sorted(self._gate.withheld_streams().items()):
             view = self._gate.disclose(
@@ -189,26 +347,27 @@ class AuditQueries:
             shown = {e.ref: e for e in view.entries}
             for ref in refs:
                 entry = shown.get(ref)
-                rows.append(
-                    {
-                        "child": child,
-                        "ref": ref,
-                        "kind": None if entry is None else entry.kind,
-                        "withheld_from": None if entry is None else entry.withheld_from,
-                        "erased": view.outcome == "erased",
-                    }
-                )
+                if entry is None and (partnership or view.outcome == "erased"):
+                    rows.append(_withheld_row(child, ref, None, view.outcome == "erased", today))
+                elif entry is not None and (entry.withheld or entry.withheld_from):
+                    rows.append(_withheld_row(child, ref, entry, False, today))
+        rows.sort(key=lambda row: (row["review_by"] or "9999", row["child"], row["ref"]))
         return AuditAnswer("withheld", rows)
 
-    def outside_relationship(self, dpo_id: str) -> AuditAnswer:
+    def outside_relationship(
+        self, dpo_id: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> AuditAnswer:
         dpo = self._dpo(dpo_id, "outside-relationship")
         self._record(dpo, "outside-relationship", "answered")
+        scope = self._scope(dpo)
         rows = [
-            _disclosure(r)
+            scope.row(r)
             for r in self._audit.all_disclosures()
             if r.relationship is None
             and r.outcome in ("disclosed", "partially-disclosed")
             and not r.action.startswith("audit-query")
+            and scope.covers(r)
+            and _within(r.timestamp, since, until)
         ]
         return AuditAnswer("outside-relationship", rows)
 
@@ -216,8 +375,11 @@ class AuditQueries:
         dpo = self._dpo(dpo_id, "broad-access")
         self._record(dpo, "broad-access", "answered")
         since = self._clock() - self._broad_window
+        partnership = self._gate.acts_for_partnership(dpo)
         children: dict[str, set[str]] = defaultdict(set)
         for record in self._audit.all_disclosures():
+            if not partnership and record.organisation != dpo.organisation:
+                continue  # another organisation's staff: their DPO watches them
             if record.timestamp >= since and record.outcome in ("disclosed", "partially-disclosed"):
                 children[record.practitioner_id].add(record.child_stream)
         rows = [
@@ -231,7 +393,7 @@ class AuditQueries:
         """What the hub holds about the child and to whom it was disclosed, with shielded and
         third-party details redacted (the agreement's subject_access_redact list), and the items
         a publisher withheld as more detrimental to the child left out and marked as such."""
-        self._dpo(dpo_id, "subject-access")
+        scope = self._scope(self._dpo(dpo_id, "subject-access"))
         redact = frozenset(self._agreements.in_force(self._clock()).subject_access_redact)
         view = self._gate.disclose(
             child,
@@ -266,10 +428,15 @@ class AuditQueries:
                 if isinstance(r, DisclosureAudited)
                 and r.outcome in ("disclosed", "partially-disclosed")
                 and r.purpose != Purpose.DATA_PROTECTION_AUDIT.value  # the DPO's own audit work
+                and scope.covers(r)
             ],
             "break_glass": [
                 {"at": r.timestamp.isoformat(), "reason": r.reason}
                 for r in disclosures
                 if isinstance(r, BreakGlassGranted)
+                and (
+                    scope.partnership
+                    or self._in_post_organisation(r.practitioner_id) == scope.dpo.organisation
+                )
             ],
         }

@@ -31,8 +31,9 @@ its pure half, `hub.disclosure_release`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import structlog
@@ -51,6 +52,7 @@ from hub.disclosure_release import (
     retracted_entry,
     shown_entry,
     wanted,
+    withheld_entry,
 )
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
 from hub.domain.canonical_event import ChildRef
@@ -61,7 +63,9 @@ from hub.domain.records import (
     DisclosureAudited,
 )
 from hub.domain.relationships import ReviewCommission, derive_relationships, find_relationship
+from hub.domain.uk_time import uk_date
 from hub.policies.decision import AccessContext, Action, Decision, DecisionPoint
+from hub.policies.dpo_scope import confine_to_organisation, record_of
 from hub.policies.redaction import RETRACTED_FIELDS, subject_access_withheld
 from hub.ports import AuditTrail, ChronologyReadModel
 from hub.read_models.chronology_snapshot import ChronologySnapshot
@@ -95,6 +99,16 @@ def _relationships(
         lambda: tuple(derive_relationships((e.event for e in snapshot.entries), commissions)),
     )
     return grants
+
+
+@dataclass(frozen=True)
+class ChildIdentity:
+    """Who a child stream is, as a data protection officer may be told: the NHS number or
+    provisional id (None when not theirs to see, or when the record was erased)."""
+
+    identifier: str | None
+    erased: bool = False
+    erased_on: date | None = None
 
 
 def _describe(grant: RelationshipGrant | None) -> str | None:
@@ -147,6 +161,33 @@ class DisclosureGate:
     def agreement_in_force(self, at: datetime) -> str:
         return self._decisions.agreement_in_force(at)
 
+    def acts_for_partnership(self, practitioner: Practitioner) -> bool:
+        """Whether a data protection officer is one of the partnership's lead DPOs (named in
+        the agreement in force), rather than acting for their own organisation."""
+        return self._decisions.acts_for_partnership(practitioner, self._clock())
+
+    def _audits_for_organisation(
+        self, practitioner: Practitioner, purpose: Purpose | None, at: datetime
+    ) -> bool:
+        return (
+            practitioner.role is Role.DATA_PROTECTION_OFFICER
+            and purpose is Purpose.DATA_PROTECTION_AUDIT
+            and not self._decisions.acts_for_partnership(practitioner, at)
+        )
+
+    def _received_by(self, organisation: str, child_stream: str) -> set[str]:
+        """The records of this child (`agency/event_id`) disclosed to the organisation's
+        staff, from the audit ledger (what a DPO of the organisation answers for)."""
+        return {
+            record_of(ref)
+            for record in self._audit.for_child(child_stream)
+            if isinstance(record, DisclosureAudited)
+            and record.organisation == organisation
+            and record.outcome in ("disclosed", "partially-disclosed")
+            and record.purpose != Purpose.DATA_PROTECTION_AUDIT.value
+            for ref in record.disclosed
+        }
+
     def held_entries(self, child: ChildRef) -> list[ChronologyEntry]:
         """Every entry the hub holds for the child (caught up), for replay to work out what was
         held when. Their content reaches nobody from here: replay shows only what `view`
@@ -161,6 +202,54 @@ class DisclosureGate:
         for child_stream, ref in self._projection.withheld_refs():
             by_child.setdefault(child_stream, []).append(ref)
         return by_child
+
+    def child_identities(
+        self, dpo: Practitioner, child_streams: Iterable[str]
+    ) -> dict[str, ChildIdentity]:
+        """Which child each stream is, for a data protection officer reading audit rows: the
+        identifier only of a child some item of whose record the agreement (and the DPO's
+        scope) would release to them for a data protection audit. Naming a child is a
+        disclosure: each answer, refusals and erasures too, is audited."""
+        now = self._clock()
+        self._projection.catch_up()
+        found: dict[str, ChildIdentity] = {}
+        for stream in dict.fromkeys(s for s in child_streams if s):
+            erased_at = self._audit.grants(stream).erased_at
+            try:
+                snapshot = self._projection.snapshot(UUID(stream))
+            except DataKeyErasedError:
+                snapshot = ChronologySnapshot(())
+            items = release_items(snapshot)
+            if not items:
+                if erased_at is not None or self._projection.documents_erased(stream):
+                    on = None if erased_at is None else uk_date(erased_at)
+                    found[stream] = ChildIdentity(None, True, on)
+                    self.record_query(dpo, "child-identity", "erased", stream)
+                else:
+                    found[stream] = ChildIdentity(None)  # nothing held: nobody to name
+                continue
+            purpose = Purpose.DATA_PROTECTION_AUDIT
+            decisions = self._decisions.decide(
+                dpo,
+                Action.VIEW,
+                [i.attributes for i in items],
+                AccessContext(purpose, None, False, now),
+            )
+            if self._audits_for_organisation(dpo, purpose, now):
+                decisions = confine_to_organisation(
+                    dpo,
+                    [i.ref for i in items],
+                    [i.agency for i in items],
+                    decisions,
+                    self._received_by(dpo.organisation, stream),
+                )
+            if any(d.permitted for d in decisions):
+                found[stream] = ChildIdentity(_identifier(snapshot.entries, stream) or None)
+                self.record_query(dpo, "child-identity", "answered", stream)
+            else:
+                found[stream] = ChildIdentity(None)
+                self.record_query(dpo, "child-identity", "denied", stream)
+        return found
 
     # Releasing ------------------------------------------------------------------------------
 
@@ -222,6 +311,14 @@ class DisclosureGate:
             if items
             else []
         )
+        if self._audits_for_organisation(practitioner, request.purpose, now) and items:
+            decisions = confine_to_organisation(
+                practitioner,
+                [i.ref for i in items],
+                [i.agency for i in items],
+                decisions,
+                self._received_by(practitioner.organisation, stream),
+            )
         view = self._release(
             identifier,
             practitioner,
@@ -459,7 +556,15 @@ class DisclosureGate:
         reasons: Counter[str] = Counter()
         released: list[tuple[ReleaseItem, ShownEntry, ChronologyEntry]] = []
         is_dpo = practitioner.role is Role.DATA_PROTECTION_OFFICER
+        auditing = is_dpo and request.purpose is Purpose.DATA_PROTECTION_AUDIT
+        partnership = auditing and self._decisions.acts_for_partnership(practitioner, at)
         for item, decision in zip(items, decisions, strict=True):
+            if auditing and decision.withheld and not request.subject_access:
+                # Withheld from the DPO's own agency type or role by another organisation:
+                # they are told it exists, by whom, when and until when, nothing more.
+                view.entries.append(withheld_entry(item, practitioner))
+                reasons.update(decision.reasons)
+                continue
             if not decision.permitted:
                 reasons.update(decision.reasons)
                 continue
@@ -482,7 +587,14 @@ class DisclosureGate:
             ):
                 view.entries.append(retracted_entry(item, decision.lawful_basis))
                 continue
-            shown, derivable = shown_entry(item, decision, request, dpo=is_dpo, ceiling=ceiling)
+            # A DPO reads the withholdings (reasons, decider, review date) of what their own
+            # organisation published; a lead DPO of every publisher's.
+            reads_withholdings = is_dpo and (
+                partnership or item.agency == practitioner.organisation
+            )
+            shown, derivable = shown_entry(
+                item, decision, request, dpo=reads_withholdings, ceiling=ceiling
+            )
             view.entries.append(shown)
             if derivable is not None:
                 released.append((item, shown, derivable))
@@ -546,13 +658,6 @@ class DisclosureGate:
         denied: Counter[str] = Counter(
             p for d in decisions if not d.permitted and not d.withheld for p in d.policies
         )
-        # The Article 9 / 10 conditions the permitting rules named, for what was disclosed.
-        shown = {e.ref for e in view.entries}
-        conditions: dict[str, list[str]] = {}
-        for item, decision in zip(items, decisions, strict=True):
-            if decision.permitted and item.ref in shown:
-                for code in decision.conditions:
-                    conditions.setdefault(code, []).append(item.ref)
         return AuditEntry(
             practitioner_id=view.practitioner.id,
             organisation=view.practitioner.organisation,
@@ -563,7 +668,7 @@ class DisclosureGate:
             agreement_version=view.agreement_version,
             child_stream=child_stream,
             outcome=view.outcome,
-            disclosed=[e.ref for e in view.entries],
+            disclosed=[e.ref for e in view.entries if not e.withheld],
             redacted={e.ref: list(e.redacted) for e in view.entries if e.redacted},
             withheld=withheld,
             denied=dict(denied),
@@ -572,7 +677,6 @@ class DisclosureGate:
             if new_grant
             else (break_glass.reason if break_glass else None),
             siblings=sorted(view.sibling_streams),
-            conditions=conditions,
         )
 
     def _audited_before(self, child_stream: str, entry: AuditEntry) -> str | None:

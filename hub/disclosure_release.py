@@ -15,9 +15,10 @@ from typing import Any
 
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
-from hub.domain.markers import RETRACTED
+from hub.domain.markers import RETRACTED, WITHHELD
 from hub.domain.patterns import detect_patterns
 from hub.domain.records import BreakGlassGranted
+from hub.domain.uk_time import uk_date
 from hub.policies.decision import Action, Decision, ItemAttributes
 from hub.policies.redaction import (
     RETRACTED_FIELDS,
@@ -70,6 +71,12 @@ class ShownEntry:
     def retracted(self) -> bool:
         """A retracted record's stand-in: that it was retracted, nothing of what it said."""
         return self.kind == RETRACTED
+
+    @property
+    def withheld(self) -> bool:
+        """A withheld item's stand-in (for a DPO of another organisation): who withheld it,
+        when, and when it is to be reviewed; nothing of what it says."""
+        return self.kind == WITHHELD
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(vars(self))
@@ -316,6 +323,45 @@ def retracted_entry(item: ReleaseItem, lawful_basis: str | None) -> ShownEntry:
         shielded=[],
         withheld_from=None,
         lawful_basis=lawful_basis,
+    )
+
+
+def withheld_entry(item: ReleaseItem, viewer: Practitioner) -> ShownEntry:
+    """An item its publisher withheld from the viewer's agency type or role, as a data
+    protection officer of another organisation sees it: "an item withheld by <agency> on
+    <date>, review by <date>", and nothing of what it says (not even its kind)."""
+    limits = item.restricted
+    applying = [
+        (w, on)
+        for w, on in zip(limits.withholdings, limits.withheld_on, strict=True)
+        if w.role == viewer.role or w.agency_type == viewer.agency_type
+    ] or list(zip(limits.withholdings, limits.withheld_on, strict=True))
+    withholding, withheld_on = min(applying, key=lambda pair: pair[0].review_by)
+    on, review_by = uk_date(withheld_on), withholding.review_by
+    return ShownEntry._assemble(
+        ref=item.ref,
+        agency=item.agency,
+        agency_type=item.attributes.agency_type,
+        kind=WITHHELD,
+        categories=[],
+        occurred_at=withheld_on,
+        recorded_at=withheld_on,
+        received_at=withheld_on,
+        summary=f"an item withheld by {item.agency} on {on.isoformat()}, "
+        f"review by {review_by.isoformat()}",
+        details={
+            "withheld_by": item.agency,
+            "withheld_on": on.isoformat(),
+            "review_by": review_by.isoformat(),
+        },
+        sensitivity="standard",
+        status=item.status,
+        replaced_by=None,
+        household_ref=None,
+        redacted=list(RETRACTED_FIELDS),
+        shielded=[],
+        withheld_from=None,
+        lawful_basis=None,
     )
 
 

@@ -68,6 +68,12 @@ class ErasureService:
         practitioner = self._gate.practitioner(practitioner_id)
         if practitioner.role is not Role.DATA_PROTECTION_OFFICER:
             raise NotPermittedError("erasure is for data protection officers only")
+        if not self._gate.acts_for_partnership(practitioner):
+            # Crypto-shredding a child erases every agency's record of them.
+            raise NotPermittedError(
+                "erasure removes every agency's record of the child: it is for the "
+                "partnership's lead data protection officers, named in the agreement"
+            )
         return practitioner.id
 
     def erase_child(self, dpo_id: str, child: ChildRef, reason: str) -> Erasure:

@@ -99,7 +99,7 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
     hub = open_hub(args)
     try:
         if args.include_raw:
-            hub.audit_queries.authorise(args.as_practitioner, "quarantine-raw")
+            hub.audit_queries.authorise(args.as_practitioner, "quarantine-raw", partnership=True)
         items = quarantined_messages(hub.store)
     finally:
         hub.close()

@@ -3,8 +3,11 @@
 Each agreement rule becomes one `permit`; the hub's fixed guards become `forbid`s, which in
 Cedar override any permit: no legitimate relationship (and no break-glass), an item the
 publisher withheld from the viewer's role or agency type, and an inactive practitioner. Data
-protection officers acting for a data protection audit are exempt from the first two, because
-auditing withheld items and out-of-relationship access is their job.
+protection officers acting for a data protection audit are exempt from the first, because
+auditing out-of-relationship access is their job, and from the second only for what their own
+organisation published or when they are a partnership lead DPO (named in the agreement): a
+DPO of another organisation never sees what was withheld from their organisation's agency type
+or role (the gate shows them that an item was withheld, by whom, when and until when).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from hub.policies.agreements import SENSITIVITY_RANK, Agreement, SharingRule
 
 _DPO_AUDIT = (
     'principal.role == "data-protection-officer" && context.purpose == "data-protection-audit"'
+)
+_DPO_AUDIT_OF_WITHHELD = (
+    f"{_DPO_AUDIT} && (principal.lead_dpo || resource.publisher == principal.organisation)"
 )
 
 
@@ -45,7 +51,7 @@ GUARDS: dict[str, Guard] = {
             "forbid(principal, action, resource) "
             "when { resource.withheld_roles.contains(principal.role) || "
             "resource.withheld_agency_types.contains(principal.agency_type) } "
-            f"unless {{ {_DPO_AUDIT} }};",
+            f"unless {{ {_DPO_AUDIT_OF_WITHHELD} }};",
             "the publisher withheld this item from your role or agency because sharing it "
             "would be more detrimental to the child",
         ),

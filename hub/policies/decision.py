@@ -19,9 +19,7 @@ from typing import Any, Protocol
 import cedarpy
 
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
-from hub.domain.data_protection import condition_code
-from hub.domain.taxonomy import classify
-from hub.policies.agreements import SENSITIVITY_RANK, Agreement, AgreementRegistry, SharingRule
+from hub.policies.agreements import SENSITIVITY_RANK, Agreement, AgreementRegistry
 from hub.policies.cedar_policies import (
     GUARDS,
     OWN_RECORDS,
@@ -97,10 +95,6 @@ class Decision:
     redact: frozenset[str]
     lawful_basis: str | None
     agreement_version: str
-    # The permitting rule's Article 9 / Article 10 conditions that this item needs
-    # (`special-category:safeguarding`, ...): none for ordinary personal data, a denial, or an
-    # agency's own records (no sharing, so no rule of the agreement is relied on).
-    conditions: tuple[str, ...] = ()
 
     @property
     def permitted(self) -> bool:
@@ -111,9 +105,24 @@ class Decision:
         return "withheld" in self.policies
 
 
+def acts_for_partnership(practitioner: Practitioner, agreement: Agreement) -> bool:
+    """Whether a data protection officer is one of the partnership's lead DPOs, named in the
+    agreement, who act for the whole partnership; every other DPO acts for their own
+    organisation (`hub.policies.dpo_scope`)."""
+    return (
+        practitioner.role is Role.DATA_PROTECTION_OFFICER
+        and practitioner.id in agreement.lead_data_protection_officers
+    )
+
+
 class DecisionPoint(Protocol):
     def agreement_in_force(self, at: datetime) -> str:
         """The label (`agreement@version`) of the information sharing agreement in force."""
+        ...
+
+    def acts_for_partnership(self, practitioner: Practitioner, at: datetime) -> bool:
+        """Whether the practitioner is a lead data protection officer of the partnership under
+        the agreement in force at `at`."""
         ...
 
     def decide(
@@ -136,6 +145,9 @@ class CedarDecisionPoint:
 
     def agreement_in_force(self, at: datetime) -> str:
         return self._agreements.in_force(at).label
+
+    def acts_for_partnership(self, practitioner: Practitioner, at: datetime) -> bool:
+        return acts_for_partnership(practitioner, self._agreements.in_force(at))
 
     def _compile(self, agreement: Agreement) -> CompiledAgreement:
         compiled = self._compiled.get(agreement.label)
@@ -165,6 +177,7 @@ class CedarDecisionPoint:
                     "agency_type": practitioner.agency_type.value,
                     "organisation": practitioner.organisation,
                     "active": practitioner.in_post_at(context.at),
+                    "lead_dpo": acts_for_partnership(practitioner, agreement),
                 },
                 "parents": [],
             }
@@ -239,7 +252,6 @@ class CedarDecisionPoint:
                 redact,
                 rules[0].lawful_basis if rules else "public-task",
                 agreement.label,
-                _conditions(rules[0], item) if rules else (),
             )
         denials = tuple(GUARDS[g].explanation for g in decided if g in GUARDS) or (
             _why_no_rule(agreement, practitioner.role, item, context.purpose),
@@ -247,12 +259,6 @@ class CedarDecisionPoint:
         return Decision(
             Effect.DENY, denials, decided or ("default-deny",), frozenset(), None, agreement.label
         )
-
-
-def _conditions(rule: SharingRule, item: ItemAttributes) -> tuple[str, ...]:
-    """The Article 9 / Article 10 conditions the permitting rule names that this item needs."""
-    needed = rule.conditions(classify(item.kind, item.categories))
-    return tuple(condition_code(kind, condition) for kind, condition in needed.items())
 
 
 class PolicyEvaluationError(RuntimeError):

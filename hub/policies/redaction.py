@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from hub.domain.canonical_event import CanonicalEvent, Withholding
@@ -56,6 +57,9 @@ class Restrictions:
     shielded: frozenset[str]
     withholdings: tuple[Withholding, ...]
     retracted_by: str | None  # "event_id@revision" of the retraction, if retracted
+    # When each withholding was first stated (the recorded time of the earliest revision
+    # held that states it), in the order of `withholdings`.
+    withheld_on: tuple[datetime, ...] = ()
 
     @property
     def withheld_roles(self) -> frozenset[str]:
@@ -74,11 +78,16 @@ def restrictions(entries: Iterable[ChronologyEntry]) -> dict[int, Restrictions]:
     retraction if its record was retracted."""
     items = list(entries)
     latest: dict[tuple[str, str], CanonicalEvent] = {}
+    first_stated: dict[tuple[tuple[str, str], Withholding], datetime] = {}
     for entry in items:
         key = record_key(entry.event)
         held = latest.get(key)
         if held is None or entry.event.revision > held.revision:
             latest[key] = entry.event
+        for withholding in entry.event.withheld_from:
+            stated = first_stated.get((key, withholding))
+            if stated is None or entry.event.recorded_at < stated:
+                first_stated[(key, withholding)] = entry.event.recorded_at
     found: dict[int, Restrictions] = {}
     for entry in items:
         event, newest = entry.event, latest[record_key(entry.event)]
@@ -88,7 +97,10 @@ def restrictions(entries: Iterable[ChronologyEntry]) -> dict[int, Restrictions]:
             shielded |= frozenset(path for path in newest.shielded_fields if _held(event, path))
             withholdings += tuple(w for w in newest.withheld_from if w not in withholdings)
         retracted = entry.replaced_by if entry.status is EntryStatus.RETRACTED else None
-        found[id(entry)] = Restrictions(shielded, withholdings, retracted)
+        key = record_key(event)
+        found[id(entry)] = Restrictions(
+            shielded, withholdings, retracted, tuple(first_stated[(key, w)] for w in withholdings)
+        )
     return found
 
 
