@@ -96,6 +96,9 @@ def _disclosure(record: DisclosureAudited) -> dict[str, Any]:
         "denied": dict(record.denied),
         "relationship": record.relationship,
         "break_glass_reason": record.break_glass_reason,
+        "conditions": None  # recorded before disclosures recorded their conditions
+        if record.conditions is None
+        else {condition: list(refs) for condition, refs in record.conditions.items()},
     }
 
 

@@ -658,6 +658,13 @@ class DisclosureGate:
         denied: Counter[str] = Counter(
             p for d in decisions if not d.permitted and not d.withheld for p in d.policies
         )
+        # The Article 9 / 10 conditions the permitting rules named, for what was disclosed.
+        shown = {e.ref for e in view.entries}
+        conditions: dict[str, list[str]] = {}
+        for item, decision in zip(items, decisions, strict=True):
+            if decision.permitted and item.ref in shown:
+                for code in decision.conditions:
+                    conditions.setdefault(code, []).append(item.ref)
         return AuditEntry(
             practitioner_id=view.practitioner.id,
             organisation=view.practitioner.organisation,
@@ -677,6 +684,7 @@ class DisclosureGate:
             if new_grant
             else (break_glass.reason if break_glass else None),
             siblings=sorted(view.sibling_streams),
+            conditions=conditions,
         )
 
     def _audited_before(self, child_stream: str, entry: AuditEntry) -> str | None:

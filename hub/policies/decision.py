@@ -19,7 +19,9 @@ from typing import Any, Protocol
 import cedarpy
 
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
-from hub.policies.agreements import SENSITIVITY_RANK, Agreement, AgreementRegistry
+from hub.domain.data_protection import condition_code
+from hub.domain.taxonomy import classify
+from hub.policies.agreements import SENSITIVITY_RANK, Agreement, AgreementRegistry, SharingRule
 from hub.policies.cedar_policies import (
     GUARDS,
     OWN_RECORDS,
@@ -95,6 +97,10 @@ class Decision:
     redact: frozenset[str]
     lawful_basis: str | None
     agreement_version: str
+    # The permitting rule's Article 9 / Article 10 conditions that this item needs
+    # (`special-category:safeguarding`, ...): none for ordinary personal data, a denial, or an
+    # agency's own records (no sharing, so no rule of the agreement is relied on).
+    conditions: tuple[str, ...] = ()
 
     @property
     def permitted(self) -> bool:
@@ -252,6 +258,7 @@ class CedarDecisionPoint:
                 redact,
                 rules[0].lawful_basis if rules else "public-task",
                 agreement.label,
+                _conditions(rules[0], item) if rules else (),
             )
         denials = tuple(GUARDS[g].explanation for g in decided if g in GUARDS) or (
             _why_no_rule(agreement, practitioner.role, item, context.purpose),
@@ -259,6 +266,12 @@ class CedarDecisionPoint:
         return Decision(
             Effect.DENY, denials, decided or ("default-deny",), frozenset(), None, agreement.label
         )
+
+
+def _conditions(rule: SharingRule, item: ItemAttributes) -> tuple[str, ...]:
+    """The Article 9 / Article 10 conditions the permitting rule names that this item needs."""
+    needed = rule.conditions(classify(item.kind, item.categories))
+    return tuple(condition_code(kind, condition) for kind, condition in needed.items())
 
 
 class PolicyEvaluationError(RuntimeError):
