@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from hub.adapters.file_modes import keep_new_files_private
-from hub.cli.access import cmd_audit, cmd_break_glass_end, cmd_chronology
+from hub.cli.access import cmd_audit, cmd_break_glass_end, cmd_chronology, from_argument
 from hub.cli.agencies import add_commands as add_agency_commands
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED
 from hub.cli.consumers import add_commands as add_consumer_commands
@@ -150,10 +150,32 @@ def build_parser() -> argparse.ArgumentParser:
     end.set_defaults(handler=cmd_break_glass_end)
 
     audit = commands.add_parser(
-        "audit", parents=[common, formatted], help="data protection officer queries (audited)"
+        "audit", parents=[common], help="data protection officer queries (audited)"
     )
     audit.add_argument(
         "--as", dest="as_practitioner", required=True, help="the data protection officer's id"
+    )
+    audit.add_argument(
+        "--format",
+        choices=["text", "json", "csv"],
+        default="text",
+        help="text: a table with names and UK times; csv: one row per disclosure; json: the "
+        "machine form (ids, child pseudonyms, ISO 8601 times)",
+    )
+    audit.add_argument(
+        "--from",
+        dest="since",
+        metavar="WHEN",
+        type=from_argument,
+        help="disclosures (break-glass: grants) from then on: a date (the whole day) or "
+        "YYYY-MM-DDTHH:MM, UK time unless a zone is given",
+    )
+    audit.add_argument(
+        "--to",
+        dest="until",
+        metavar="WHEN",
+        type=as_of_argument,
+        help="up to then: a date (the whole day, so --to 2026-03-31 includes 31 March) or a time",
     )
     query = audit.add_mutually_exclusive_group(required=True)
     query.add_argument("--child", help="who saw this child's record, and when")

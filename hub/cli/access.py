@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from hub.cli.common import EXIT_DENIED, EXIT_OK, emit, open_hub
+from hub.cli.common import EXIT_DENIED, EXIT_OK, EXIT_USAGE, emit, open_hub
 from hub.domain.canonical_event import child_ref
-from hub.domain.uk_time import uk_time_text
-from hub.reports.chronology_text import chronology_lines
+from hub.domain.uk_time import parse_from, uk_datetime_text, uk_time_text
+from hub.reports.chronology_text import chronology_lines, terminal_width
 
 
 def _print_chronology(view: Any) -> None:
@@ -72,49 +75,120 @@ def cmd_break_glass_end(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_LISTING = ("child", "practitioner", "break_glass", "outside_relationship")
+_ROWS = (*_LISTING, "withheld", "broad_access")
+
+
+def from_argument(text: str) -> datetime:
+    """`--from`: the start of what it names (a date is the whole day, in UK time)."""
+    try:
+        return parse_from(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _audit_usage(args: argparse.Namespace) -> str | None:
+    """What is wrong with the combination of options, if anything (argparse cannot say)."""
+    listing = any(getattr(args, name) for name in _LISTING)
+    if (args.since or args.until) and not listing:
+        return (
+            "--from/--to filter --child, --practitioner, --break-glass and "
+            "--outside-relationship (--broad-access has its own window)"
+        )
+    if args.since and args.until and args.since > args.until:
+        return "--from is after --to: nothing can fall between them"
+    if args.format == "csv" and not any(getattr(args, name) for name in _ROWS):
+        return "--format csv is for the audit queries that list rows, not this one"
+    return None
+
+
+def _audit_answer(args: argparse.Namespace, queries: Any) -> Any:
+    who, period = args.as_practitioner, {"since": args.since, "until": args.until}
+    if args.child:
+        return queries.who_saw_child(who, child_ref(args.child), **period)
+    if args.practitioner:
+        return queries.what_practitioner_saw(who, args.practitioner, **period)
+    if args.break_glass:
+        return queries.break_glass(who, **period)
+    if args.withheld:
+        return queries.withheld(who)
+    if args.outside_relationship:
+        return queries.outside_relationship(who, **period)
+    return queries.broad_access(who)
+
+
+def _audit_action(args: argparse.Namespace, queries: Any) -> tuple[Any, Callable[[], None]]:
+    """A subject access export, a review commission or a break-glass review: the document,
+    and how it reads as text."""
+    if args.sar:
+        document = queries.subject_access(args.as_practitioner, child_ref(args.sar))
+        return document, lambda: print(json.dumps(document, indent=2, default=str))
+    if args.commission_review:
+        commission = queries.commission_review(
+            args.as_practitioner,
+            child_ref(args.commission_review),
+            args.reviewer,
+            args.notes or "",
+            args.days,
+        )
+        document = {
+            "reviewer": commission.reviewer_id,
+            "from": commission.starts_at.isoformat(),
+            "until": commission.ends_at.isoformat(),
+        }
+        return document, lambda: print(
+            f"review commissioned: {commission.reviewer_id} is related to the child from "
+            f"{uk_datetime_text(commission.starts_at)} until {uk_datetime_text(commission.ends_at)}"
+        )
+    queries.review_break_glass(args.as_practitioner, args.review, args.outcome, args.notes or "")
+    document = {"reviewed": args.review, "outcome": args.outcome}
+    return document, lambda: print(f"break-glass grant {args.review} reviewed: {args.outcome}")
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
+    from hub.reports.audit_table import (
+        AuditNames,
+        audit_csv,
+        audit_text,
+        child_streams,
+        organisation_names,
+    )
+
+    if (problem := _audit_usage(args)) is not None:
+        print(f"hub audit: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     hub = open_hub(args)
     queries = hub.audit_queries
     try:
-        if args.sar:
-            document: Any = queries.subject_access(args.as_practitioner, child_ref(args.sar))
-        elif args.commission_review:
-            commission = queries.commission_review(
-                args.as_practitioner,
-                child_ref(args.commission_review),
-                args.reviewer,
-                args.notes or "",
-                args.days,
+        if args.sar or args.commission_review or args.review:
+            document, text = _audit_action(args, queries)
+            emit(args, document, text)
+            return EXIT_OK
+        answer = _audit_answer(args, queries)
+        names = None
+        if args.format != "json":  # names and children for a person to read
+            directory = hub.directory
+            names = AuditNames(
+                practitioners=directory.get,
+                organisations=organisation_names(hub.agencies.all()),
+                children=queries.child_identities(args.as_practitioner, child_streams(answer)),
             )
-            document = {
-                "reviewer": commission.reviewer_id,
-                "from": commission.starts_at.isoformat(),
-                "until": commission.ends_at.isoformat(),
-            }
-        elif args.review:
-            queries.review_break_glass(
-                args.as_practitioner, args.review, args.outcome, args.notes or ""
-            )
-            document = {"reviewed": args.review, "outcome": args.outcome}
-        else:
-            if args.child:
-                answer = queries.who_saw_child(args.as_practitioner, child_ref(args.child))
-            elif args.practitioner:
-                answer = queries.what_practitioner_saw(args.as_practitioner, args.practitioner)
-            elif args.break_glass:
-                answer = queries.break_glass(args.as_practitioner)
-            elif args.withheld:
-                answer = queries.withheld(args.as_practitioner)
-            elif args.outside_relationship:
-                answer = queries.outside_relationship(args.as_practitioner)
-            else:
-                answer = queries.broad_access(args.as_practitioner)
-            document = {"query": answer.query, "rows": answer.rows}
     finally:
         hub.close()
-
-    def text() -> None:
-        print(json.dumps(document, indent=2, default=str))
-
-    emit(args, document, text)
+    if names is None:
+        emit(args, {"query": answer.query, "rows": answer.rows}, lambda: None)
+    elif args.format == "csv":
+        sys.stdout.write(audit_csv(answer, names))
+    else:
+        subject = args.child if args.child else names.practitioner(args.practitioner or "") or None
+        sys.stdout.write(
+            audit_text(
+                answer,
+                names,
+                subject=subject if (args.child or args.practitioner) else None,
+                since=args.since,
+                until=args.until,
+                width=terminal_width(),
+            )
+        )
     return EXIT_OK

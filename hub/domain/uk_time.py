@@ -68,6 +68,22 @@ def parse_as_of(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def parse_from(text: str) -> datetime:
+    """The moment a person's "from" names, in UTC: the start of what it names, read as
+    `parse_as_of` reads an "as of" (a date is the start of that day in England; a zoneless
+    time is UK local time, to the minute its first instant). ValueError as `parse_as_of`."""
+    text = text.strip()
+    try:
+        if len(text) == len("YYYY-MM-DD"):
+            return datetime.combine(date.fromisoformat(text), time.min, UK).astimezone(UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected {AS_OF_FORMAT}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UK)
+    return moment.astimezone(UTC)
+
+
 def as_of_input_value(moment: datetime) -> str:
     """The `datetime-local` value (UK time) that `parse_as_of` reads back as `moment`."""
     local = moment.astimezone(UK)
