@@ -16,6 +16,7 @@ from hub.cli.access import cmd_audit, cmd_break_glass_end, cmd_chronology, from_
 from hub.cli.agencies import add_commands as add_agency_commands
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED
 from hub.cli.consumers import add_commands as add_consumer_commands
+from hub.cli.governance import add_commands as add_governance_commands
 from hub.cli.integrity import cmd_checkpoint, cmd_verify
 from hub.cli.keys import cmd_keys_init, cmd_keys_retention, cmd_keys_rotate, cmd_keys_shred
 from hub.cli.operations import (
@@ -29,6 +30,7 @@ from hub.cli.operations import (
 )
 from hub.cli.replay import as_of_argument, cmd_projection_rebuild, cmd_replay
 from hub.cli.serve import cmd_serve, cmd_token_issue
+from hub.domain.data_protection import RETENTION_YEARS_AFTER_LAST_EVENT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -293,7 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
         "retention", parents=[common, formatted], help="apply the retention rule (dry run first)"
     )
     retention.add_argument(
-        "--years", type=int, default=25, help="erase records N years after the last event (25)"
+        "--years",
+        type=int,
+        default=RETENTION_YEARS_AFTER_LAST_EVENT,
+        help=f"erase records N years after the last event ({RETENTION_YEARS_AFTER_LAST_EVENT})",
     )
     retention.add_argument("--apply", action="store_true", help="erase; without it, a dry run")
     retention.add_argument("--as", dest="as_practitioner", help="the DPO applying it")
@@ -308,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue.set_defaults(handler=cmd_identity_issue)
     add_consumer_commands(commands, common, formatted)
     add_agency_commands(commands, common, formatted)
+    add_governance_commands(commands, common)
     return parser
 
 

@@ -21,7 +21,7 @@ import yaml
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from hub.domain.access import Purpose, Role
-from hub.domain.canonical_event import LawfulBasis, Sensitivity, describe_validation_error
+from hub.domain.canonical_event import LawfulBasis, Sensitivity
 from hub.domain.data_protection import ConditionKind, ProcessingCondition
 from hub.domain.taxonomy import (
     ANY_CATEGORY,
@@ -150,7 +150,7 @@ def load_agreement(path: Path) -> Agreement:
     try:
         agreement = Agreement.model_validate(document)
     except ValidationError as error:
-        raise AgreementError(f"{path}: {describe_validation_error(error)}") from None
+        raise AgreementError(f"{path}: {_describe(error, document)}") from None
     ids = [r.id for r in agreement.rules]
     if len(set(ids)) != len(ids):
         raise AgreementError(f"{path}: rule ids must be unique")
@@ -167,6 +167,23 @@ def load_agreement(path: Path) -> Agreement:
     if missing:
         raise AgreementError(f"{path}: {'; '.join(missing)}")
     return agreement
+
+
+def _describe(error: ValidationError, document: object) -> str:
+    """`rule <id>: <field>: <problem>` for each problem, never the value given (an agreement
+    holds no personal data, but a message should say where to look, not echo the file)."""
+    rules = document.get("rules") if isinstance(document, dict) else None
+    problems = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        loc = list(item["loc"])
+        where = [str(part) for part in loc]
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            rule = rules[loc[1]] if isinstance(rules, list) and loc[1] < len(rules) else None
+            rule_id = rule.get("id") if isinstance(rule, dict) else None
+            name = rule_id if isinstance(rule_id, str) else f"number {loc[1] + 1}"
+            where = [f"rule {name}", *where[2:]]
+        problems.append(f"{': '.join(where) or '(agreement)'}: {item['msg']}")
+    return "; ".join(problems)
 
 
 class AgreementRegistry:
