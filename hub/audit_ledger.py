@@ -40,12 +40,14 @@ from hub.domain.records import (
     ErasureRecorded,
     HubRecord,
     ReviewCommissioned,
+    WithholdingReviewed,
 )
 from hub.domain.relationships import ReviewCommission
 
 _ATTEMPTS = 8
 _UNAVAILABLE = "the audit ledger could not be written; nothing is disclosed"
 BREAK_GLASS_QUEUE = "break-glass-queue"
+WITHHOLDING_REVIEWS = "withholding-reviews"
 
 
 class AuditUnavailableError(RuntimeError):
@@ -95,6 +97,10 @@ class AuditLedger(Application[UUID]):
 
     def queue_stream(self) -> UUID:
         return self._pseudonyms.source_stream("audit-queue", BREAK_GLASS_QUEUE)
+
+    def reviews_stream(self) -> UUID:
+        """Every withholding review in the partnership (each also in its child's grants)."""
+        return self._pseudonyms.source_stream("audit-queue", WITHHOLDING_REVIEWS)
 
     def _last_version(self, stream: UUID) -> int:
         rows = self.recorder.select_events(stream, desc=True, limit=1)
@@ -271,6 +277,40 @@ class AuditLedger(Application[UUID]):
             ),
         )
 
+    def review_withholding(
+        self,
+        child_stream: str,
+        record: str,
+        revision: int,
+        reviewer_id: str,
+        outcome: str,
+        until: str | None,
+        notes: str,
+        at: datetime,
+    ) -> None:
+        """Record a withholding's review in the child's grants (which the gate reads) and in
+        the partnership's list of reviews (which the indicators count), in one transaction."""
+        grants, everyone = self.grants_stream(child_stream), self.reviews_stream()
+
+        def reviewed(stream: UUID) -> WithholdingReviewed:
+            return WithholdingReviewed(
+                originator_id=stream,
+                originator_version=self._last_version(stream) + 1,
+                timestamp=at,
+                record=record,
+                revision=revision,
+                reviewer_id=reviewer_id,
+                outcome=outcome,
+                until=until,
+                notes=notes,
+            )
+
+        self._put(lambda: [reviewed(grants), reviewed(everyone)])
+
+    def withholding_reviews(self) -> list[WithholdingReviewed]:
+        """Every withholding review in the partnership, in the order they were recorded."""
+        return [r for r in self._read(self.reviews_stream()) if isinstance(r, WithholdingReviewed)]
+
     def record_erasure(
         self, child_stream: str, streams: list[str], reason: str, erased_by: str, at: datetime
     ) -> None:
@@ -407,6 +447,14 @@ class AccessGrants:
             ):
                 return record
         return None
+
+    def withholding_reviews(self, by: datetime | None = None) -> dict[str, WithholdingReviewed]:
+        """Each record's latest withholding review (recorded by `by`, if given)."""
+        return {
+            r.record: r
+            for r in self.records
+            if isinstance(r, WithholdingReviewed) and (by is None or r.timestamp <= by)
+        }
 
     @property
     def erased_at(self) -> datetime | None:

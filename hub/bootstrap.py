@@ -40,6 +40,7 @@ from hub.read_models.chronology_projection import ChronologyProjection
 from hub.replay import ReplayService
 from hub.settings import HubSettings
 from hub.transports.inbox import purge_lines
+from hub.withholding_reviews import WithholdingReviews
 
 
 @dataclass
@@ -169,6 +170,10 @@ class Hub:
             self.decisions.agreements,
             longest_commission=timedelta(days=self.settings.review_commission_max_days),
         )
+
+    @cached_property
+    def withholding_reviews(self) -> WithholdingReviews:
+        return WithholdingReviews(self.gate, self.audit)
 
     def consumer_runner(self, name: str, clock: Clock | None = None) -> ConsumerRunner:
         """A consumer (`consumers/`) following this hub's log, with its own state store:

@@ -47,6 +47,9 @@ from hub.disclosure_release import (
     ReleaseItem,
     Screening,
     ShownEntry,
+    WithholdingForReview,
+    after_reviews,
+    for_review,
     release_items,
     released_patterns,
     retracted_entry,
@@ -203,6 +206,48 @@ class DisclosureGate:
             by_child.setdefault(child_stream, []).append(ref)
         return by_child
 
+    def withholdings_for_review(self, reviewer: Practitioner) -> list[WithholdingForReview]:
+        """The withheld records this reviewer answers for (`for_review`), with what a review
+        needs and nothing the records say; audited per child before it is returned."""
+        now = self._clock()
+        partnership = self._decisions.acts_for_partnership(reviewer, now)
+        self._projection.catch_up()
+        found: list[WithholdingForReview] = []
+        for stream in sorted(self.withheld_streams()):
+            try:
+                snapshot = self._projection.snapshot(UUID(stream))
+            except DataKeyErasedError:
+                continue  # erased: nothing left to review
+            reviews = self._audit.grants(stream).withholding_reviews()
+            items = after_reviews(release_items(snapshot), reviews)
+            rows = for_review(items, reviewer, partnership=partnership, reviews=reviews)
+            if not rows:
+                continue
+            shown = [i.ref for i in items if i.ref.rpartition("@")[0] in {r.record for r in rows}]
+            self._audit.record_access(
+                AuditEntry(
+                    practitioner_id=reviewer.id,
+                    organisation=reviewer.organisation,
+                    role=reviewer.role.value,
+                    action="review-withholdings",
+                    purpose=Purpose.DATA_PROTECTION_AUDIT.value,
+                    lawful_basis="legal-obligation",
+                    agreement_version=self._decisions.agreement_in_force(now),
+                    child_stream=stream,
+                    outcome="disclosed",
+                    disclosed=shown,
+                    redacted={ref: ["summary", "details"] for ref in shown},
+                    withheld=[],
+                    denied={},
+                    relationship=None,
+                    break_glass_reason=None,
+                    siblings=[],
+                ),
+                now,
+            )
+            found += rows
+        return found
+
     def child_identities(
         self, dpo: Practitioner, child_streams: Iterable[str]
     ) -> dict[str, ChildIdentity]:
@@ -303,7 +348,11 @@ class DisclosureGate:
         context = AccessContext(
             request.purpose, grant, break_glass is not None or new_grant is not None, now
         )
-        items = [i for i in release_items(snapshot) if wanted(i, request.items)]
+        items = [
+            i
+            for i in after_reviews(release_items(snapshot), grants.withholding_reviews())
+            if wanted(i, request.items)
+        ]
         decisions = (
             self._decisions.decide(
                 practitioner, request.action, [i.attributes for i in items], context
@@ -374,12 +423,12 @@ class DisclosureGate:
             snapshot = self._projection.snapshot(UUID(child_stream))
         except DataKeyErasedError:
             return {}
+        grants = self._audit.grants(child_stream)
         grant = find_relationship(
-            viewer,
-            _relationships(snapshot, tuple(self._audit.grants(child_stream).commissions())),
-            now,
+            viewer, _relationships(snapshot, tuple(grants.commissions())), now
         )
-        asked = [i for i in release_items(snapshot) if wanted(i, items)]
+        reviewed = after_reviews(release_items(snapshot), grants.withholding_reviews())
+        asked = [i for i in reviewed if wanted(i, items)]
         if not asked:
             return {}
         decisions = self._decisions.decide(
@@ -421,7 +470,7 @@ class DisclosureGate:
         )
         glass = None if grant else grants.active_break_glass(practitioner.id, at)
         snapshot = ChronologySnapshot(tuple(held))
-        items = release_items(snapshot)
+        items = after_reviews(release_items(snapshot), grants.withholding_reviews(by=at))
         context = AccessContext(purpose, grant, glass is not None, at)
         decisions = (
             self._decisions.decide(

@@ -9,15 +9,16 @@ record, decides, audits and calls these.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
 from hub.domain.markers import RETRACTED, WITHHELD
 from hub.domain.patterns import detect_patterns
-from hub.domain.records import BreakGlassGranted
+from hub.domain.records import BreakGlassGranted, WithholdingReviewed
 from hub.domain.uk_time import uk_date
 from hub.policies.decision import Action, Decision, ItemAttributes
 from hub.policies.redaction import (
@@ -33,6 +34,9 @@ from hub.policies.redaction import (
     withholding_summary,
 )
 from hub.read_models.chronology_snapshot import ChronologySnapshot
+
+STILL_WITHHELD = "still-withheld"
+NOW_SHARED = "now-shared"
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,106 @@ def release_items(snapshot: ChronologySnapshot) -> list[ReleaseItem]:
 
     found: list[ReleaseItem] = snapshot.derived("release-items", derive)
     return found
+
+
+def after_reviews(
+    items: Sequence[ReleaseItem], reviews: Mapping[str, WithholdingReviewed]
+) -> Sequence[ReleaseItem]:
+    """The items with their withholdings' reviews applied: a record reviewed "now shared" is
+    withheld from nobody, one reviewed "still withheld" is to be reviewed again by the new
+    date. A review covers its record as it stood; once the publisher sends a later revision,
+    what that revision states governs again."""
+    if not reviews:
+        return items
+    latest: dict[str, int] = {}
+    for item in items:
+        record = item.ref.rpartition("@")[0]
+        latest[record] = max(latest.get(record, 0), item.entry.event.revision)
+    applied = []
+    for item in items:
+        record = item.ref.rpartition("@")[0]
+        review = reviews.get(record)
+        if review is None or not item.restricted.withholdings or latest[record] > review.revision:
+            applied.append(item)
+            continue
+        limits = item.restricted
+        if review.outcome == NOW_SHARED:
+            limits = replace(limits, withholdings=(), withheld_on=())
+        elif review.until is not None:
+            until = date.fromisoformat(review.until)
+            limits = replace(
+                limits,
+                withholdings=tuple(
+                    w.model_copy(update={"review_by": until}) for w in limits.withholdings
+                ),
+            )
+        attributes = replace(
+            item.attributes,
+            withheld_roles=limits.withheld_roles,
+            withheld_agency_types=limits.withheld_agency_types,
+        )
+        applied.append(replace(item, restricted=limits, attributes=attributes))
+    return applied
+
+
+@dataclass(frozen=True)
+class WithholdingForReview:
+    """One withheld record as its reviewer reads it: whose, which kind, withheld from whom,
+    why, by whom, since when and until when; nothing of what the record says."""
+
+    child_stream: str
+    child: str  # the child's identifier in the publisher's own record
+    record: str  # "agency/event_id"
+    revision: int  # the latest revision held, which a review covers
+    agency: str
+    kind: str
+    withheld_from: list[dict[str, Any]]  # reason, decider, review date, recipients
+    withheld_on: date
+    review_by: date
+    last_review: WithholdingReviewed | None
+
+
+def for_review(
+    items: Sequence[ReleaseItem],
+    reviewer: Practitioner,
+    *,
+    partnership: bool,
+    reviews: Mapping[str, WithholdingReviewed],
+) -> list[WithholdingForReview]:
+    """The withheld records this reviewer answers for: every publisher's for a partnership
+    lead DPO; their own organisation's for its DPO; those they decided themselves (named by id
+    or name as `decided_by`) for anyone else. One row per record, from its latest revision."""
+    latest: dict[str, ReleaseItem] = {}
+    for item in items:
+        record = item.ref.rpartition("@")[0]
+        held = latest.get(record)
+        if held is None or item.entry.event.revision > held.entry.event.revision:
+            latest[record] = item
+    rows = []
+    for record, item in latest.items():
+        withholdings = item.restricted.withholdings
+        if not withholdings:
+            continue
+        own = item.agency == reviewer.organisation
+        decided = own and any(w.decided_by in (reviewer.id, reviewer.name) for w in withholdings)
+        is_dpo = reviewer.role.value == "data-protection-officer"
+        if not (partnership or (own and is_dpo) or decided):
+            continue
+        rows.append(
+            WithholdingForReview(
+                child_stream=item.entry.stream,
+                child=item.entry.event.child.identifier,
+                record=record,
+                revision=item.entry.event.revision,
+                agency=item.agency,
+                kind=item.entry.event.kind,
+                withheld_from=withholding_summary(withholdings),
+                withheld_on=uk_date(min(item.restricted.withheld_on)),
+                review_by=min(w.review_by for w in withholdings),
+                last_review=reviews.get(record),
+            )
+        )
+    return rows
 
 
 def wanted(item: ReleaseItem, items: frozenset[str] | None) -> bool:

@@ -88,6 +88,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
             runner.run_once()
         status = runner.status()
         children = load_children(runner.state)
+        reviews = hub.withholding_reviews.facts()
     finally:
         hub.close()
     if status.lag:
@@ -106,7 +107,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
             f"--as-at {today:%Y-%m-%d} reports the quarter before today anyway",
             file=sys.stderr,
         )
-    report = build_report(children, as_at, targets)
+    report = build_report(children, as_at, targets, reviews=reviews)
     if report.latest.end >= datetime.now(UK).date():
         print(
             f"note: {report.latest.label} has not ended yet (--as-at is in the future), so its "

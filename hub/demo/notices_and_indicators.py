@@ -114,7 +114,11 @@ def run_consumers(hub: Hub, inbox_dir: Path, madison: str, batch_size: int) -> C
             children = load_children(runner.state)
             # As `hub indicators` chooses: the demo's history ends in December 2025, so this
             # is the quarter to 31 December 2025, and the command reports the same.
-            report = build_report(children, default_as_at(children, uk_date(now)))
+            report = build_report(
+                children,
+                default_as_at(children, uk_date(now)),
+                reviews=hub.withholding_reviews.facts(),
+            )
             dashboard = hub.settings.data_dir / "indicators.html"
             dashboard.write_text(render_html(report))
             scene.outputs[

@@ -199,6 +199,23 @@ class ReviewCommissioned(HubRecord):
 
 
 @dataclass(frozen=True)
+class WithholdingReviewed(HubRecord):
+    """A withholding's review, by the publishing agency's data protection officer or the
+    person who decided it: the item stays withheld until a new review date, or is now shared.
+    It covers the record as it stood (`revision`): a later revision that states a withholding
+    again is governed by what it states."""
+
+    key_scope: ClassVar[str] = "audit"
+
+    record: str  # the publisher's record, "agency/event_id"
+    revision: int  # the record's latest revision the reviewer reviewed
+    reviewer_id: str
+    outcome: str  # "still-withheld" | "now-shared"
+    until: str | None  # ISO date of the next review, when still withheld
+    notes: str
+
+
+@dataclass(frozen=True)
 class ErasureRecorded(HubRecord):
     """A child's record was crypto-shredded: by whom, why, and which streams it covered."""
 

@@ -80,6 +80,7 @@ class RecordFact:
     completed_on: date | None = None  # assessments
     withheld: tuple[str, ...] = ()  # withholding categories
     retracts: str | None = None  # key of the record a retraction retracts
+    review_by: date | None = None  # the soonest review date of its withholdings
 
     def to_document(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -100,6 +101,8 @@ class RecordFact:
             document["w"] = list(self.withheld)
         if self.retracts is not None:
             document["x"] = self.retracts
+        if self.review_by is not None:
+            document["rb"] = self.review_by.isoformat()
         return document
 
     @classmethod
@@ -122,6 +125,7 @@ class RecordFact:
             completed_on=day("c"),
             withheld=tuple(document.get("w", ())),
             retracts=document.get("x"),
+            review_by=day("rb"),
         )
 
 
@@ -152,7 +156,19 @@ def record_fact(entry: ChronologyEntry, rules: LatencyRules) -> RecordFact:
         completed_on=_detail_date(event.details, "completed_on"),
         withheld=tuple(sorted({withholding_category(w.reason) for w in event.withheld_from})),
         retracts=retracts,
+        review_by=min((w.review_by for w in event.withheld_from), default=None),
     )
+
+
+@dataclass(frozen=True)
+class WithholdingReviewFact:
+    """A withholding's review (`hub.withholding_reviews`), as the indicators count it."""
+
+    record: str  # `record_key` of the reviewed record
+    revision: int  # the revision it covers
+    reviewed_on: date  # UK date
+    now_shared: bool
+    until: date | None  # the next review date, when still withheld
 
 
 def newer(existing: RecordFact | None, candidate: RecordFact) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,7 +24,7 @@ from hub.domain.indicators.common import (
     REFERRAL,
     S47_STARTED,
 )
-from hub.domain.indicators.facts import Child, RecordFact, event_dates
+from hub.domain.indicators.facts import Child, RecordFact, WithholdingReviewFact, event_dates
 from hub.domain.indicators.figures import Figure, count, rate
 from hub.domain.indicators.periods import Quarter
 from hub.domain.uk_time import add_months
@@ -235,3 +235,30 @@ def sharing_stats(records: Sequence[RecordFact]) -> SharingStats:
 
 def received_in(children: Sequence[Child], quarter: Quarter) -> list[RecordFact]:
     return [r for child in children for r in child if quarter.contains(r.received)]
+
+
+def overdue_withholding_reviews(
+    children: Sequence[Child],
+    quarter: Quarter,
+    reviews: Mapping[str, Sequence[WithholdingReviewFact]],
+) -> Figure:
+    """Records withheld from some recipients at the quarter's end whose review date had passed
+    by then: the latest revision received by the end states a withholding, and no review
+    recorded by the end either shared it or set a review date after the end."""
+    end = quarter.end
+    overdue = 0
+    for child in children:
+        for record in child:
+            if record.review_by is None or record.received > end:
+                continue
+            review_by: date | None = record.review_by
+            covering = [
+                r
+                for r in reviews.get(record.key, ())
+                if r.reviewed_on <= end and r.revision >= record.revision
+            ]
+            if covering:
+                last = max(covering, key=lambda r: r.reviewed_on)
+                review_by = None if last.now_shared else last.until
+            overdue += review_by is not None and review_by < end
+    return count(overdue)

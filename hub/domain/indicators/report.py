@@ -21,6 +21,7 @@ from hub.domain.indicators.facts import (
     WITHHOLDING_CATEGORIES,
     WITHHOLDING_LABELS,
     Child,
+    WithholdingReviewFact,
 )
 from hub.domain.indicators.figures import (
     Figure,
@@ -35,11 +36,13 @@ from hub.domain.indicators.figures import (
 )
 from hub.domain.indicators.measures import (
     SharingStats,
+    overdue_withholding_reviews,
     received_in,
     sharing_stats,
 )
 from hub.domain.indicators.periods import Quarter, latest_complete_quarter
 from hub.domain.indicators.specs import (
+    AT_END,
     DEFAULT_TARGETS,
     IN_QUARTER,
     NOT_SUPPORTED,
@@ -286,13 +289,37 @@ def _withheld_rows(
     return rows
 
 
+def _review_rows(
+    children: Sequence[Child],
+    latest: Quarter,
+    previous: Quarter,
+    reviews: Mapping[str, Sequence[WithholdingReviewFact]],
+) -> list[IndicatorRow]:
+    return [
+        IndicatorRow(
+            code="withholding-reviews-overdue",
+            title="Withheld items past their review date",
+            area=SHARING,
+            section="withheld-by-reason",
+            unit="count",
+            polarity="lower",
+            basis=AT_END,
+            latest=overdue_withholding_reviews(children, latest, reviews),
+            previous=overdue_withholding_reviews(children, previous, reviews),
+        )
+    ]
+
+
 def build_report(
     children: Sequence[Child],
     as_at: date,
     targets: Mapping[str, Target] | None = None,
     rule: RagRule | None = None,
+    reviews: Mapping[str, Sequence[WithholdingReviewFact]] | None = None,
 ) -> IndicatorReport:
-    """Every indicator for the last quarter complete before `as_at` and the quarter before."""
+    """Every indicator for the last quarter complete before `as_at` and the quarter before.
+    `reviews`: withholding reviews by record key (`hub.withholding_reviews`), for the count of
+    withheld items past their review date."""
     targets = DEFAULT_TARGETS if targets is None else targets
     rule = rule or RagRule()
     latest = latest_complete_quarter(as_at)
@@ -315,6 +342,7 @@ def build_report(
         )
     rows += _sharing_rows(children, latest, previous)
     rows += _withheld_rows(children, latest, previous)
+    rows += _review_rows(children, latest, previous, reviews or {})
     notes = _coverage_notes(children, latest)
     finished = tuple(finish_row(r, targets, rule, rated=not notes.no_events) for r in rows)
     return IndicatorReport(as_at, latest, previous, finished, rule, notes.texts)
