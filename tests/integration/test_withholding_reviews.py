@@ -150,10 +150,10 @@ def test_a_review_needs_an_answerable_reviewer_a_reason_and_a_later_date(case: C
     reviews = case.hub.withholding_reviews
     with pytest.raises(ReviewRefusedError, match="record: you do not answer"):
         reviews.review("dpo-0004", INCIDENT, NOW_SHARED, "school thinks so")
-    with pytest.raises(ValueError, match="^until: "):
+    with pytest.raises(ValueError, match=r"^until: "):
         reviews.review("dpo-0002", INCIDENT, STILL_WITHHELD, "pending", RECENTLY)
-    with pytest.raises(ValueError, match="^notes: "):
+    with pytest.raises(ValueError, match=r"^notes: "):
         reviews.review("dpo-0002", INCIDENT, NOW_SHARED, "  ")
-    with pytest.raises(ValueError, match="^outcome: "):
+    with pytest.raises(ValueError, match=r"^outcome: "):
         reviews.review("dpo-0002", INCIDENT, "maybe", "x")
     assert not dsl_sees_incident(case)
