@@ -8,10 +8,11 @@ officers' views. For each request the gate, in this order:
 1. reads the child's record from the chronology projection itself (callers name items by
    reference, never hand it content);
 2. works out each item's restrictions: its record's latest shields and withholdings govern
-   every revision, and a retracted record says only that it was retracted
-   (`hub.policies.redaction`);
+   every revision (as its withholding reviews left them), and a retracted record says only
+   that it was retracted (`hub.policies.redaction`);
 3. decides, through the one decision point, with the relationship the child's own events give
-   (or the one a notice was routed by), break-glass and the agreement in force;
+   (or the one a notice was routed by), break-glass and the agreement in force, confined to
+   their organisation's scope for a data protection officer (`hub.policies.dpo_scope`);
 4. shields, withholds and redacts (`hub.policies.redaction`, the only code that does);
 5. derives pattern flags and household lists from what it released, never from the record;
 6. writes the typed audit entry (denials too) and only then returns the release. If the
@@ -22,7 +23,7 @@ because it gives nothing out; the data protection officers' audit queries and th
 of an item a system already holds are recorded through the gate too (`record_query`,
 `record_withdrawal`), so the gate is the only writer of audit entries.
 
-One piece on purpose (about 590 lines): the gate is one class in one module, so that
+One piece on purpose (about 770 lines): the gate is one class in one module, so that
 `tests/unit/test_one_gate.py`, which reads the code, can hold that nothing else decides,
 audits or builds an audit entry. What needs no I/O (one entry's release, the views, flags) is
 its pure half, `hub.disclosure_release`.
@@ -47,14 +48,16 @@ from hub.disclosure_release import (
     ReleaseItem,
     Screening,
     ShownEntry,
-    WithholdingForReview,
-    after_reviews,
-    for_review,
     release_items,
     released_patterns,
     retracted_entry,
     shown_entry,
     wanted,
+)
+from hub.disclosure_withholdings import (
+    WithholdingForReview,
+    after_reviews,
+    for_review,
     withheld_entry,
 )
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
@@ -169,6 +172,31 @@ class DisclosureGate:
         the agreement in force), rather than acting for their own organisation."""
         return self._decisions.acts_for_partnership(practitioner, self._clock())
 
+    def _decide(
+        self,
+        practitioner: Practitioner,
+        action: Action,
+        items: Sequence[ReleaseItem],
+        context: AccessContext,
+        child_stream: str,
+    ) -> list[Decision]:
+        """The decision point's answer for each item, confined to an organisation's data
+        protection scope when the practitioner is a DPO acting for their organisation."""
+        if not items:
+            return []
+        decisions = self._decisions.decide(
+            practitioner, action, [i.attributes for i in items], context
+        )
+        if self._audits_for_organisation(practitioner, context.purpose, context.at):
+            decisions = confine_to_organisation(
+                practitioner,
+                [i.ref for i in items],
+                [i.agency for i in items],
+                decisions,
+                self._received_by(practitioner.organisation, child_stream),
+            )
+        return decisions
+
     def _audits_for_organisation(
         self, practitioner: Practitioner, purpose: Purpose | None, at: datetime
     ) -> bool:
@@ -225,23 +253,16 @@ class DisclosureGate:
                 continue
             shown = [i.ref for i in items if i.ref.rpartition("@")[0] in {r.record for r in rows}]
             self._audit.record_access(
-                AuditEntry(
-                    practitioner_id=reviewer.id,
-                    organisation=reviewer.organisation,
-                    role=reviewer.role.value,
-                    action="review-withholdings",
-                    purpose=Purpose.DATA_PROTECTION_AUDIT.value,
-                    lawful_basis="legal-obligation",
-                    agreement_version=self._decisions.agreement_in_force(now),
-                    child_stream=stream,
-                    outcome="disclosed",
-                    disclosed=shown,
-                    redacted={ref: ["summary", "details"] for ref in shown},
-                    withheld=[],
-                    denied={},
-                    relationship=None,
-                    break_glass_reason=None,
-                    siblings=[],
+                self._entry(
+                    reviewer,
+                    "review-withholdings",
+                    Purpose.DATA_PROTECTION_AUDIT.value,
+                    "legal-obligation",
+                    stream,
+                    "disclosed",
+                    now,
+                    refs=shown,
+                    unreleased=("summary", "details"),
                 ),
                 now,
             )
@@ -273,21 +294,8 @@ class DisclosureGate:
                 else:
                     found[stream] = ChildIdentity(None)  # nothing held: nobody to name
                 continue
-            purpose = Purpose.DATA_PROTECTION_AUDIT
-            decisions = self._decisions.decide(
-                dpo,
-                Action.VIEW,
-                [i.attributes for i in items],
-                AccessContext(purpose, None, False, now),
-            )
-            if self._audits_for_organisation(dpo, purpose, now):
-                decisions = confine_to_organisation(
-                    dpo,
-                    [i.ref for i in items],
-                    [i.agency for i in items],
-                    decisions,
-                    self._received_by(dpo.organisation, stream),
-                )
+            context = AccessContext(Purpose.DATA_PROTECTION_AUDIT, None, False, now)
+            decisions = self._decide(dpo, Action.VIEW, items, context, stream)
             if any(d.permitted for d in decisions):
                 found[stream] = ChildIdentity(_identifier(snapshot.entries, stream) or None)
                 self.record_query(dpo, "child-identity", "answered", stream)
@@ -353,21 +361,7 @@ class DisclosureGate:
             for i in after_reviews(release_items(snapshot), grants.withholding_reviews())
             if wanted(i, request.items)
         ]
-        decisions = (
-            self._decisions.decide(
-                practitioner, request.action, [i.attributes for i in items], context
-            )
-            if items
-            else []
-        )
-        if self._audits_for_organisation(practitioner, request.purpose, now) and items:
-            decisions = confine_to_organisation(
-                practitioner,
-                [i.ref for i in items],
-                [i.agency for i in items],
-                decisions,
-                self._received_by(practitioner.organisation, stream),
-            )
+        decisions = self._decide(practitioner, request.action, items, context, stream)
         view = self._release(
             identifier,
             practitioner,
@@ -508,31 +502,57 @@ class DisclosureGate:
 
     # Recording what is not a release of content -----------------------------------------------
 
+    def _entry(
+        self,
+        who: Practitioner,
+        action: str,
+        purpose: str | None,
+        lawful_basis: str | None,
+        child_stream: str,
+        outcome: str,
+        at: datetime,
+        *,
+        refs: Sequence[str] = (),
+        unreleased: Sequence[str] = (),
+    ) -> AuditEntry:
+        """An audit entry for what gives out no content of the record: `refs` named, with the
+        fields `unreleased` of each withheld (recorded as redacted)."""
+        return AuditEntry(
+            practitioner_id=who.id,
+            organisation=who.organisation,
+            role=who.role.value,
+            action=action,
+            purpose=purpose,
+            lawful_basis=lawful_basis,
+            agreement_version=self._decisions.agreement_in_force(at),
+            child_stream=child_stream,
+            outcome=outcome,
+            disclosed=list(refs),
+            redacted={ref: list(unreleased) for ref in refs} if unreleased else {},
+            withheld=[],
+            denied={},
+            relationship=None,
+            break_glass_reason=None,
+            siblings=[],
+        )
+
     def record_query(
         self, dpo: Practitioner, query: str, outcome: str, child_stream: str = ""
     ) -> str:
         """A data protection officer's audit query (itself a disclosure, of who saw what), or a
         refusal of one; returns the audit reference."""
+        now = self._clock()
         audited = self._audit.record_access(
-            AuditEntry(
-                practitioner_id=dpo.id,
-                organisation=dpo.organisation,
-                role=dpo.role.value,
-                action=f"audit-query:{query}",
-                purpose=Purpose.DATA_PROTECTION_AUDIT.value,
-                lawful_basis="legal-obligation",
-                agreement_version=self._decisions.agreement_in_force(self._clock()),
-                child_stream=child_stream,
-                outcome=outcome,
-                disclosed=[],
-                redacted={},
-                withheld=[],
-                denied={},
-                relationship=None,
-                break_glass_reason=None,
-                siblings=[],
+            self._entry(
+                dpo,
+                f"audit-query:{query}",
+                Purpose.DATA_PROTECTION_AUDIT.value,
+                "legal-obligation",
+                child_stream,
+                outcome,
+                now,
             ),
-            self._clock(),
+            now,
         )
         return f"{audited.originator_id.hex}@{audited.originator_version}"
 
@@ -551,23 +571,16 @@ class DisclosureGate:
         of the record is released, so the policy is not asked again; the notice is recorded
         under the basis the items were sent under (once, when retried after a crash)."""
         now = at or self._clock()
-        entry = AuditEntry(
-            practitioner_id=recipient.id,
-            organisation=recipient.organisation,
-            role=recipient.role.value,
-            action=Action.EXPORT.value,
-            purpose=purpose.value,
-            lawful_basis=lawful_basis,
-            agreement_version=self._decisions.agreement_in_force(now),
-            child_stream=child_stream,
-            outcome="withdrawn",
-            disclosed=list(refs),
-            redacted={ref: list(RETRACTED_FIELDS) for ref in refs},
-            withheld=[],
-            denied={},
-            relationship=None,
-            break_glass_reason=None,
-            siblings=[],
+        entry = self._entry(
+            recipient,
+            Action.EXPORT.value,
+            purpose.value,
+            lawful_basis,
+            child_stream,
+            "withdrawn",
+            now,
+            refs=refs,
+            unreleased=RETRACTED_FIELDS,
         )
         earlier = self._audited_before(child_stream, entry) if reuse_audit else None
         if earlier is not None:

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 
 from hub.audit_ledger import AuditLedger
 from hub.disclosure_gate import DisclosureGate
-from hub.disclosure_release import NOW_SHARED, STILL_WITHHELD, WithholdingForReview
+from hub.disclosure_withholdings import NOW_SHARED, STILL_WITHHELD, WithholdingForReview
 from hub.domain.indicators.facts import WithholdingReviewFact, record_key
 from hub.domain.uk_time import uk_date
 

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from hub.cli.common import EXIT_OK, emit, open_hub
-from hub.disclosure_release import NOW_SHARED, STILL_WITHHELD, WithholdingForReview
+from hub.disclosure_withholdings import NOW_SHARED, STILL_WITHHELD, WithholdingForReview
 from hub.domain.uk_time import uk_datetime_text
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
-from hub.disclosure_release import NOW_SHARED, STILL_WITHHELD
+from hub.disclosure_withholdings import NOW_SHARED, STILL_WITHHELD
 from hub.domain.access import Purpose
 from hub.domain.records import DisclosureAudited, WithholdingReviewed
 from hub.settings import HubSettings

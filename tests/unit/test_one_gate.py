@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GATE = "hub/disclosure_gate.py"
 RELEASE = "hub/disclosure_release.py"  # the gate's pure part: what one decided entry releases
 REDACTION = "hub/policies/redaction.py"
-MARKERS = {"[redacted]", "[shielded]", "[retracted]"}
+MARKERS = {"[redacted]", "[shielded]", "[retracted]", "[withheld]"}
 MARKERS_MODULE = "hub/domain/markers.py"  # their one definition
 
 
@@ -66,6 +66,13 @@ def test_only_the_gate_shapes_event_content() -> None:
     for name in ("shape", "restrictions", "released_copy"):
         users = {module for module, tree in modules() if calls(tree, name)}
         assert users and users <= {RELEASE, REDACTION}, (name, users)
-    for name in ("shown_entry", "retracted_entry", "released_patterns", "release_items"):
+    for name in (
+        "shown_entry",
+        "retracted_entry",
+        "withheld_entry",
+        "after_reviews",
+        "released_patterns",
+        "release_items",
+    ):
         users = {module for module, tree in modules() if calls(tree, name)}
         assert users == {GATE}, (name, users)
