@@ -142,8 +142,8 @@ def withheld_entry(item: ReleaseItem, viewer: Practitioner) -> ShownEntry:
         occurred_at=withheld_on,
         recorded_at=withheld_on,
         received_at=withheld_on,
-        summary=f"an item withheld by {item.agency} on {on.isoformat()}, "
-        f"review by {review_by.isoformat()}",
+        summary=f"an item withheld by {item.agency} on {on.day} {on:%B %Y}, "
+        f"review by {review_by.day} {review_by:%B %Y}",
         details={
             "withheld_by": item.agency,
             "withheld_on": on.isoformat(),

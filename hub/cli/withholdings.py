@@ -10,6 +10,7 @@ from typing import Any
 from hub.cli.common import EXIT_OK, emit, open_hub
 from hub.disclosure_withholdings import NOW_SHARED, STILL_WITHHELD, WithholdingForReview
 from hub.domain.uk_time import uk_datetime_text
+from hub.reports.rendering import kind_text
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
@@ -104,8 +105,8 @@ def cmd_withholdings_due(args: argparse.Namespace) -> int:
                 late = f", {days} days overdue" if days > 0 else ""
                 print(
                     f"  review by {row.review_by:%-d %b %Y}{late}: {row.record} "
-                    f"({row.kind}) for child {row.child}, withheld from {_whom(row.withheld_from)}"
-                    f" since {row.withheld_on:%-d %b %Y}"
+                    f"({kind_text(row.kind)}) for child {row.child}, withheld from "
+                    f"{_whom(row.withheld_from)} since {row.withheld_on:%-d %b %Y}"
                 )
                 for w in row.withheld_from:
                     print(f"    reason: {w['reason']} (decided by {w['decided_by']})")

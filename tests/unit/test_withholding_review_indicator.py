@@ -14,14 +14,21 @@ from hub.domain.indicators.periods import Quarter
 Q3 = Quarter(2024, 3)  # October to December 2024
 
 
-def record(key: str, review_by: date | None, *, revision: int = 1, received: date) -> RecordFact:
+def record(
+    key: str,
+    review_by: date | None,
+    *,
+    revision: int = 1,
+    received: date,
+    occurred: date | None = None,
+) -> RecordFact:
     return RecordFact(
         key=key,
         revision=revision,
         kind="police.domestic-abuse-incident",
         agency="shire-constabulary",
         agency_type="police",
-        occurred=received,
+        occurred=occurred or received,
         received=received,
         sharing_hours=1.0,
         late=False,
@@ -41,7 +48,11 @@ def test_overdue_reviews_are_counted_at_the_quarters_end() -> None:
         record("past", date(2024, 11, 1), received=date(2024, 10, 2)),  # overdue
         record("future", date(2025, 2, 1), received=date(2024, 10, 2)),  # in date
         record("plain", None, received=date(2024, 10, 2)),  # not withheld
-        record("late", date(2024, 11, 1), received=date(2025, 1, 5)),  # not yet received
+        record("late", date(2024, 11, 1), received=date(2025, 1, 5), occurred=date(2025, 1, 2)),
+        # happened in the quarter, received later (a backfill): counted
+        record(
+            "backfill", date(2024, 11, 1), received=date(2026, 1, 5), occurred=date(2024, 10, 2)
+        ),
         record("kept", date(2024, 11, 1), received=date(2024, 10, 2)),  # reviewed: until later
         record("shared", date(2024, 11, 1), received=date(2024, 10, 2)),  # reviewed: shared
         record("after", date(2024, 11, 1), received=date(2024, 10, 2)),  # reviewed after the end
@@ -54,8 +65,8 @@ def test_overdue_reviews_are_counted_at_the_quarters_end() -> None:
         "restated": [review("restated", date(2024, 10, 5), shared=True, revision=1)],
     }
     figure = overdue_withholding_reviews([child], Q3, reviews)
-    assert figure.value == 3  # past, after, restated
-    assert overdue_withholding_reviews([child], Q3, {}).value == 5
+    assert figure.value == 4  # past, backfill, after, restated
+    assert overdue_withholding_reviews([child], Q3, {}).value == 6
 
 
 def test_the_report_has_the_row_in_the_information_sharing_section() -> None:

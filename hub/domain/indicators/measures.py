@@ -243,13 +243,15 @@ def overdue_withholding_reviews(
     reviews: Mapping[str, Sequence[WithholdingReviewFact]],
 ) -> Figure:
     """Records withheld from some recipients at the quarter's end whose review date had passed
-    by then: the latest revision received by the end states a withholding, and no review
-    recorded by the end either shared it or set a review date after the end."""
+    by then: the record (its latest revision) states a withholding and had happened by the end,
+    and no review recorded by the end either shared it or set a review date after the end. A
+    record is counted by when it happened, not when the hub received it, so an agency's
+    history published later (a backfill) shows the withholdings it held then."""
     end = quarter.end
     overdue = 0
     for child in children:
         for record in child:
-            if record.review_by is None or record.received > end:
+            if record.review_by is None or record.occurred > end:
                 continue
             review_by: date | None = record.review_by
             covering = [
