@@ -40,6 +40,7 @@ from hub.domain.records import (
     ErasureRecorded,
     HubRecord,
     ReviewCommissioned,
+    SubjectAccessOpened,
     WithholdingReviewed,
 )
 from hub.domain.relationships import ReviewCommission
@@ -48,6 +49,7 @@ _ATTEMPTS = 8
 _UNAVAILABLE = "the audit ledger could not be written; nothing is disclosed"
 BREAK_GLASS_QUEUE = "break-glass-queue"
 WITHHOLDING_REVIEWS = "withholding-reviews"
+SUBJECT_ACCESS_REQUESTS = "subject-access-requests"
 
 
 class AuditUnavailableError(RuntimeError):
@@ -310,6 +312,35 @@ class AuditLedger(Application[UUID]):
     def withholding_reviews(self) -> list[WithholdingReviewed]:
         """Every withholding review in the partnership, in the order they were recorded."""
         return [r for r in self._read(self.reviews_stream()) if isinstance(r, WithholdingReviewed)]
+
+    def subject_access_stream(self, case_id: str) -> UUID:
+        return self._pseudonyms.source_stream("audit-sar", case_id)
+
+    def record_subject_access(
+        self, case_id: str, record: Callable[[UUID, int], HubRecord], *, register: bool = False
+    ) -> None:
+        """Append a subject access case's event to its stream (and, when the case is opened,
+        to the partnership's list of cases), in one transaction."""
+        stream, cases = self.subject_access_stream(case_id), self._cases_stream()
+
+        def build() -> list[HubRecord]:
+            records = [record(stream, self._last_version(stream) + 1)]
+            if register:
+                records.append(record(cases, self._last_version(cases) + 1))
+            return records
+
+        self._put(build)
+
+    def _cases_stream(self) -> UUID:
+        return self._pseudonyms.source_stream("audit-queue", SUBJECT_ACCESS_REQUESTS)
+
+    def subject_access_case(self, case_id: str) -> list[HubRecord]:
+        """A subject access case's events, in the order they were recorded."""
+        return self._read(self.subject_access_stream(case_id))
+
+    def subject_access_cases(self) -> list[SubjectAccessOpened]:
+        """Every subject access case opened in the partnership, oldest first."""
+        return [r for r in self._read(self._cases_stream()) if isinstance(r, SubjectAccessOpened)]
 
     def record_erasure(
         self, child_stream: str, streams: list[str], reason: str, erased_by: str, at: datetime

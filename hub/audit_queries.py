@@ -408,7 +408,6 @@ class AuditQueries:
                 redact=redact,
             ),
         )
-        disclosures: list[HubRecord] = self._audit.for_child(self._gate.child_stream(child))
         return {
             "child": child.identifier,
             "generated_at": self._clock().isoformat(),
@@ -418,6 +417,16 @@ class AuditQueries:
                 {k: v for k, v in e.as_dict().items() if k != "withheld_from"} for e in view.entries
             ],
             "withheld": view.withheld,
+            **self.recipients(scope.dpo, self._gate.child_stream(child)),
+        }
+
+    def recipients(self, dpo: Practitioner, child_stream: str) -> dict[str, list[dict[str, Any]]]:
+        """To whom the child's record was disclosed (organisations and roles, when and why;
+        not the DPOs' own audit work) and the break-glass grants made for the child, within
+        this DPO's scope: what a subject access response tells the requester."""
+        scope = self._scope(dpo)
+        disclosures: list[HubRecord] = self._audit.for_child(child_stream)
+        return {
             "disclosed_to": [
                 {
                     "at": r.timestamp.isoformat(),

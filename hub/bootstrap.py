@@ -39,6 +39,7 @@ from hub.policies.decision import CedarDecisionPoint
 from hub.read_models.chronology_projection import ChronologyProjection
 from hub.replay import ReplayService
 from hub.settings import HubSettings
+from hub.subject_access import SubjectAccessService
 from hub.transports.inbox import purge_lines
 from hub.withholding_reviews import WithholdingReviews
 
@@ -174,6 +175,12 @@ class Hub:
     @cached_property
     def withholding_reviews(self) -> WithholdingReviews:
         return WithholdingReviews(self.gate, self.audit)
+
+    @cached_property
+    def subject_access(self) -> SubjectAccessService:
+        return SubjectAccessService(
+            self.gate, self.audit, self.audit_queries, self.decisions.agreements
+        )
 
     def consumer_runner(self, name: str, clock: Clock | None = None) -> ConsumerRunner:
         """A consumer (`consumers/`) following this hub's log, with its own state store:

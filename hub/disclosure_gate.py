@@ -632,7 +632,11 @@ class DisclosureGate:
                 continue
             entry = item.entry
             limits = item.restricted
-            if request.subject_access and subject_access_withheld(limits):
+            if (
+                request.subject_access
+                and subject_access_withheld(limits)
+                and item.ref not in request.released_withheld
+            ):
                 view.withheld.append(
                     {
                         "ref": item.ref,

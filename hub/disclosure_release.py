@@ -9,6 +9,7 @@ record, decides, audits and calls these.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -153,6 +154,10 @@ class Disclosure:
     agreement's (a subject access export's, a feed recipient's own). `relationship` is one a
     surface established for this disclosure alone (the enrolment or front door a notice was
     routed by); otherwise the child's events decide.
+    `redact_items`: redactions for named items only (a subject access pack's decided
+    redactions). `released_withheld`: items a publisher withheld from someone that a data
+    protection officer decided to release to a subject access requester (otherwise a subject
+    access release leaves every withheld item out).
     `to_system`: a system recipient, from which shielded fields and any value carrying a child
     identifier are left out rather than marked. `reuse_audit`: a delivery retried after a crash,
     or a notice read again; an audit entry already written for the same recipient, action and
@@ -167,6 +172,8 @@ class Disclosure:
     break_glass_reason: str | None = None
     subject_access: bool = False
     redact: frozenset[str] = frozenset()
+    redact_items: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    released_withheld: frozenset[str] = frozenset()
     to_system: bool = False
     reuse_audit: bool = False
     at: datetime | None = None  # a consumer's own clock (tests move it); otherwise now
@@ -250,10 +257,12 @@ def shown_entry(
     entry = item.entry
     event = entry.event
     summary: str | None
+    item_redact = request.redact_items.get(item.ref, frozenset())
     if (
         item.restricted.shielded
         or decision.redact
         or request.redact
+        or item_redact
         or request.fields is not None
         or request.to_system
         or ceiling is not None
@@ -262,7 +271,7 @@ def shown_entry(
         summary, details, redacted, shielded = shape(
             event,
             shielded=item.restricted.shielded,
-            redact=decision.redact | request.redact,
+            redact=decision.redact | request.redact | item_redact,
             omit=omit,
             for_system=request.to_system,
         )

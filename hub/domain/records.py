@@ -236,3 +236,77 @@ class BreakGlassReviewed(HubRecord):
     reviewer_id: str
     outcome: str  # "appropriate" | "inappropriate"
     notes: str
+
+
+@dataclass(frozen=True)
+class SubjectAccessOpened(HubRecord):
+    """A subject access request, opened as a case by a data protection officer: whom it is
+    about, who asked and on what basis, when it arrived, and how the requester's identity was
+    confirmed. `partnership`: opened by a lead DPO (for the partnership), otherwise for the
+    opening DPO's organisation."""
+
+    key_scope: ClassVar[str] = "audit"
+
+    case_id: str
+    child: str  # the child's identifier as the DPO gave it (sealed under the audit key)
+    child_stream: str
+    opened_by: str
+    organisation: str
+    partnership: bool
+    requester: str
+    basis: str  # "data-subject" | "parental-responsibility" | "representative"
+    authority: str | None
+    received: str  # ISO date
+    identity_verified: str | None  # how, or None when not yet confirmed
+    identity_verified_on: str | None  # ISO date
+
+
+@dataclass(frozen=True)
+class SubjectAccessIdentityVerified(HubRecord):
+    key_scope: ClassVar[str] = "audit"
+
+    case_id: str
+    verified_by: str
+    how: str
+    on: str  # ISO date the identity was confirmed
+
+
+@dataclass(frozen=True)
+class SubjectAccessDecided(HubRecord):
+    """A DPO's decision on one item of a subject access draft; a later one supersedes it."""
+
+    key_scope: ClassVar[str] = "audit"
+
+    case_id: str
+    item: str  # "agency/event_id@revision"
+    decided_by: str
+    decision: str  # "release" | "release-redacted" | "withhold"
+    exemption: str | None
+    fields: list[str]
+    reason: str
+    opinion: str | None  # the appropriate health professional's opinion, where needed
+
+
+@dataclass(frozen=True)
+class SubjectAccessExtended(HubRecord):
+    key_scope: ClassVar[str] = "audit"
+
+    case_id: str
+    extended_by: str
+    months: int
+    reason: str
+    requester_told: str  # ISO date
+
+
+@dataclass(frozen=True)
+class SubjectAccessPackBuilt(HubRecord):
+    """The final pack was released (the first one completes the case): the audit entry of its
+    disclosure, and which items it released and withheld."""
+
+    key_scope: ClassVar[str] = "audit"
+
+    case_id: str
+    built_by: str
+    audit_ref: str
+    released: list[str]
+    withheld: list[str]
