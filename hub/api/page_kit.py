@@ -3,6 +3,7 @@ child identifier a form names, and rendering a page or an error page."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,10 +43,21 @@ def parse_child(identifier: str) -> ChildRef | None:
         return None
 
 
+_NOT_IN_ANCHOR = re.compile(r"[^A-Za-z0-9./@:-]")
+
+
+def item_anchor(ref: str) -> str:
+    """The id of an item's entry on the chronology page (`item-` and its reference), so another
+    page can link to exactly that item. Characters a URL fragment would need escaped (and `_`,
+    the escape) are written `_xx`, so two references never share an anchor."""
+    return "item-" + _NOT_IN_ANCHOR.sub(lambda m: "".join(f"_{b:02x}" for b in m[0].encode()), ref)
+
+
 def page_templates() -> Jinja2Templates:
     """The page templates (`hub.reports.rendering`: autoescaped, strict, UK times)."""
     env = template_environment(TEMPLATES_DIR)
     env.filters["field"] = lambda path: readable_label(str(path).removeprefix("details."))
+    env.filters["anchor"] = item_anchor
     env.globals.update(
         agency_type_labels=AGENCY_TYPE_LABELS,
         harm_categories=[c.value for c in HarmCategory],

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from hub.adapters.agency_registries import AgencyRegistry
     from hub.adapters.directory import PractitionerDirectory
     from hub.audit_queries import AuditQueries
     from hub.disclosure_gate import DisclosureGate
     from hub.integrity import IntegrityService
     from hub.replay import ReplayService
     from hub.settings import HubSettings
+    from hub.withholding_reviews import WithholdingReviews
 
 
 class PageServices(Protocol):
@@ -33,3 +35,9 @@ class PageServices(Protocol):
 
     @property
     def integrity(self) -> IntegrityService: ...
+
+    @property
+    def agencies(self) -> AgencyRegistry: ...
+
+    @property
+    def withholding_reviews(self) -> WithholdingReviews: ...

@@ -12,8 +12,9 @@ from that disclosure afterwards, so they never change what was disclosed or what
 ledger records: a filter form names the disclosure it narrows (its audit reference), and the
 session keeps its latest disclosure to filter again without asking the gate.
 
-The replay pages for practice reviewers are in `hub.api.replay_pages`; what every page shares
-(templates, filters, form types, the child parser) is in `hub.api.page_kit`.
+The DPO pages and the withholding review queue are in `hub.api.dpo_pages`, the replay pages for
+practice reviewers in `hub.api.replay_pages`; what every page shares (templates, filters, form
+types, the child parser) is in `hub.api.page_kit`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from datetime import date
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from hub.adapters.tokens import TokenVerifier
+from hub.api.dpo_pages import register_dpo_pages
 from hub.api.page_kit import (
     BREAK_GLASS_REASON,
     CHILD_HINT,
@@ -230,116 +232,5 @@ def register_pages(app: FastAPI, hub: PageServices, verifier: TokenVerifier) -> 
             else "You hold no emergency access to this child, so there was nothing to end.",
         )
 
-    def dpo_refused(request: Request, session: Session) -> Response:
-        return error(
-            request,
-            session,
-            403,
-            "Data protection officers only",
-            "These pages "
-            "answer who saw what; only data protection officers may use them. Your "
-            "attempt has been recorded in the audit ledger.",
-        )
-
-    @app.get("/dpo", include_in_schema=False)
-    def dpo(request: Request, session: PageSession) -> Response:
-        try:
-            queue = hub.audit_queries.break_glass(session.practitioner_id)
-            withheld = hub.audit_queries.withheld(session.practitioner_id)
-        except PermissionError:  # refused and audited by the audit queries themselves
-            return dpo_refused(request, session)
-        return render(
-            request,
-            session,
-            "dpo.html",
-            queue=queue.rows,
-            withheld=withheld.rows,
-            messages=session.take_flash(),
-        )
-
-    @app.post("/dpo/review", include_in_schema=False)
-    def review(
-        request: Request,
-        session: PostSession,
-        grant: FormText = "",
-        outcome: FormText = "",
-        notes: FormText = "",
-    ) -> Response:
-        if outcome not in ("appropriate", "inappropriate") or len(notes) > 2000:
-            session.flash.append(
-                "Choose appropriate or inappropriate (notes up to 2,000 "
-                "characters); the grant was not marked reviewed."
-            )
-            return RedirectResponse("/dpo", status_code=303)
-        try:
-            hub.audit_queries.review_break_glass(
-                session.practitioner_id, grant, outcome, notes.strip()
-            )
-        except PermissionError:
-            return dpo_refused(request, session)
-        except LookupError:
-            session.flash.append("That break-glass grant was not found; nothing was recorded.")
-            return RedirectResponse("/dpo", status_code=303)
-        session.flash.append(f"Break-glass grant {grant} marked {outcome}.")
-        return RedirectResponse("/dpo", status_code=303)
-
-    @app.post("/dpo/who-saw", include_in_schema=False)
-    def who_saw(request: Request, session: PostSession, child: FormText = "") -> Response:
-        ref = parse_child(child)
-        if ref is None:
-            return render(
-                request,
-                session,
-                "dpo_results.html",
-                400,
-                title="Who saw this child",
-                rows=[],
-                by="practitioner",
-                error=CHILD_HINT,
-            )
-        try:
-            answer = hub.audit_queries.who_saw_child(session.practitioner_id, ref)
-        except PermissionError:
-            return dpo_refused(request, session)
-        return render(
-            request,
-            session,
-            "dpo_results.html",
-            title="Who saw this child",
-            rows=answer.rows,
-            by="practitioner",
-            error=None,
-        )
-
-    @app.post("/dpo/practitioner", include_in_schema=False)
-    def practitioner_saw(
-        request: Request, session: PostSession, practitioner: FormText = ""
-    ) -> Response:
-        wanted = practitioner.strip()
-        title = f"What {wanted or 'a practitioner'} was shown"
-        if not wanted:
-            return render(
-                request,
-                session,
-                "dpo_results.html",
-                400,
-                title=title,
-                rows=[],
-                by="child",
-                error="Enter a practitioner id, such as po-0002.",
-            )
-        try:
-            answer = hub.audit_queries.what_practitioner_saw(session.practitioner_id, wanted)
-        except PermissionError:
-            return dpo_refused(request, session)
-        return render(
-            request,
-            session,
-            "dpo_results.html",
-            title=title,
-            rows=answer.rows,
-            by="child",
-            error=None,
-        )
-
+    register_dpo_pages(app, hub, render, error)
     register_replay_pages(app, hub, render, error)

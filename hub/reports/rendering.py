@@ -5,11 +5,12 @@ through."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import jinja2
 
+from hub.domain.taxonomy import KINDS
 from hub.domain.uk_time import uk_datetime_text
 
 
@@ -20,6 +21,22 @@ def when_text(moment: datetime | str | None) -> str:
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     return uk_datetime_text(moment)
+
+
+def day_text(day: date | str | None) -> str:
+    """A date as people in England write it (`27 September 2022`); blank for none."""
+    if not day:
+        return ""
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    return f"{day.day} {day:%B %Y}"
+
+
+def kind_text(kind: str | None) -> str:
+    """An event kind in plain words: the taxonomy's description (`police.exploitation-concern`
+    is "Exploitation concern (county lines, CSE, CCE)"), or the kind made readable."""
+    spec = KINDS.get(kind or "")
+    return spec.description if spec else readable_label(kind)
 
 
 def readable_label(value: str | None) -> str:
@@ -35,5 +52,5 @@ def template_environment(directory: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when_text, label=readable_label)
+    env.filters.update(when=when_text, label=readable_label, day=day_text, kind=kind_text)
     return env

@@ -55,6 +55,8 @@ PAGE_ROUTES: set[tuple[str, str]] = {
     ("POST", "/dpo/review"),
     ("POST", "/dpo/who-saw"),
     ("POST", "/dpo/practitioner"),
+    ("GET", "/dpo/withholdings"),
+    ("POST", "/dpo/withholdings/review"),
     ("GET", "/replay"),
     ("POST", "/replay"),
     ("POST", "/replay/pack"),
