@@ -30,6 +30,7 @@ from hub.cli.operations import (
 )
 from hub.cli.replay import as_of_argument, cmd_projection_rebuild, cmd_replay
 from hub.cli.serve import cmd_serve, cmd_token_issue
+from hub.cli.subject_access import add_commands as add_subject_access_commands
 from hub.cli.withholdings import add_commands as add_withholding_commands
 from hub.domain.data_protection import RETENTION_YEARS_AFTER_LAST_EVENT
 
@@ -316,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_agency_commands(commands, common, formatted)
     add_governance_commands(commands, common)
     add_withholding_commands(commands, common, formatted)
+    add_subject_access_commands(commands, common, formatted)
     return parser
 
 
