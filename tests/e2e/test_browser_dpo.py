@@ -91,7 +91,9 @@ def test_two_organisations_dpos_see_their_own_scope_and_the_lead_dpo_sees_all(
     )
     expect(grant.locator(".grant-organisation")).to_have_text("shire-constabulary (police)")
     expect(grant.locator(".grant-child")).to_have_text(server.child)  # named by the gate
-    expect(grant.locator("h3")).to_have_text(re.compile(r"Amira Stenning .*granted " + UK_TIME.pattern))
+    expect(grant.locator("h3")).to_have_text(
+        re.compile(r"Amira Stenning .*granted " + UK_TIME.pattern)
+    )
     # Every item disclosed under the grant is listed, and each opens the chronology at itself.
     disclosure = grant.locator("details.disclosed-items").first
     expect(disclosure.locator("summary")).to_contain_text(re.compile(UK_TIME.pattern))
@@ -163,7 +165,9 @@ def test_the_ledger_answers_with_names_and_uk_times(
     expect(page.locator(".subject")).to_have_text(
         "Amira Stenning, police officer, shire-constabulary (police)"
     )
-    expect(page.get_by_role("table").locator("tbody tr", has_text=server.child).first).to_be_visible()
+    expect(
+        page.get_by_role("table").locator("tbody tr", has_text=server.child).first
+    ).to_be_visible()
 
 
 def queue_item(page: Page, record: str) -> Locator:
@@ -228,7 +232,9 @@ def test_the_police_dpo_reviews_withholdings_from_the_queue(
     )
     expect(page.locator("ol.withholdings-due h3", has_text=first)).to_have_count(0)
     upcoming = queue_item(page, first)
-    expect(upcoming.locator("xpath=ancestor::ol")).to_have_class(re.compile("withholdings-upcoming"))
+    expect(upcoming.locator("xpath=ancestor::ol")).to_have_class(
+        re.compile("withholdings-upcoming")
+    )
     expect(upcoming.locator(".review-due")).to_have_text(f"Review by {until_text}.")
     expect(upcoming.locator("dt:has-text('Last review') + dd")).to_have_text(
         re.compile(
@@ -265,7 +271,9 @@ def test_the_dpo_pages_pass_axe_and_reflow_at_200_percent(
         no_axe_violations(page)
     page = as_dpo(new_page, server, "dpo-0002")
     page.goto("/dpo/withholdings")
-    page.locator("li.withholding-item").first.get_by_role("button", name="Record the review").click()
+    page.locator("li.withholding-item").first.get_by_role(
+        "button", name="Record the review"
+    ).click()
     expect(page.get_by_role("alert")).to_contain_text("There is a problem")
     no_axe_violations(page)  # with the error summary and the fields marked
 
