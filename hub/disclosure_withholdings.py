@@ -87,7 +87,8 @@ def for_review(
 ) -> list[WithholdingForReview]:
     """The withheld records this reviewer answers for: every publisher's for a partnership
     lead DPO; their own organisation's for its DPO; those they decided themselves (named by id
-    or name as `decided_by`) for anyone else. One row per record, from its latest revision."""
+    or name as `decided_by`) for anyone else. One row per record, from its latest revision;
+    none for a retracted record."""
     latest: dict[str, ReleaseItem] = {}
     for item in items:
         record = item.ref.rpartition("@")[0]
@@ -97,8 +98,8 @@ def for_review(
     rows = []
     for record, item in latest.items():
         withholdings = item.restricted.withholdings
-        if not withholdings:
-            continue
+        if not withholdings or item.restricted.retracted_by:
+            continue  # (a retracted record has nothing left to review, and says nothing)
         own = item.agency == reviewer.organisation
         decided = own and any(w.decided_by in (reviewer.id, reviewer.name) for w in withholdings)
         is_dpo = reviewer.role is Role.DATA_PROTECTION_OFFICER

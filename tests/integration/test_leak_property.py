@@ -7,15 +7,17 @@ that add or drop shields and withholdings, some retracted, some in households, s
 followed by a projection rebuild. Every text in them is a distinct canary. Then every surface
 is driven for every role: the chronology (the gate's view, the CLI's text, the HTTP API),
 replay and the review pack, Operation Encompass notices, statutory clock alerts, the outbound
-feed (a real broker), the DPO's withheld list and a subject access export. An oracle that
+feed (a real broker), the DPOs' withheld lists and withholding review queues (a lead DPO's,
+the police's and a school's) and a subject access export. An oracle that
 knows the rules from the canonical events alone (not from the hub's code) says which canaries
 each viewer must never receive, and each output is searched for them.
 
 The rules the oracle applies (docs/policy.md):
 - a field shielded in a revision or in its record's latest revision: nobody, ever;
 - a revision withheld (in itself or in its record's latest revision) from a role or agency
-  type: nobody with that role or agency type (data protection officers auditing excepted),
-  and never in a subject access export;
+  type: nobody with that role or agency type (except a data protection officer auditing their
+  own organisation's records, or a lead DPO), and never in a subject access export; the same
+  for a withholding's reason;
 - a retracted record: nobody outside its publisher's organisation;
 - a subject access export also never carries the agreement's subject_access_redact fields.
 """
@@ -98,10 +100,13 @@ VIEWERS = [
            Purpose.DATA_PROTECTION_AUDIT),
     Viewer("dpo-police", "data-protection-officer", "police", "shire-constabulary",
            Purpose.DATA_PROTECTION_AUDIT),
+    Viewer("dpo-0004", "data-protection-officer", "education", "school-100001",
+           Purpose.DATA_PROTECTION_AUDIT),
     Viewer("rev-0001", "practice-reviewer", "local-authority", "shire-county-council",
            Purpose.PRACTICE_REVIEW),
 ]  # fmt: skip
 BY_ID = {v.id: v for v in VIEWERS}
+LEAD_DPOS = {"dpo-0001"}  # named in the agreement: they act for the whole partnership
 FEED = Viewer("feed:leak", "health-practitioner", "health", "nhs-unscheduled-care",
               Purpose.CHILD_PROTECTION_PLANNING)  # fmt: skip
 WITHHOLDABLE = [
@@ -192,9 +197,18 @@ class Canary:
         if self.retracted and viewer.organisation != self.publisher:
             return True
         if self.path == "withholding":  # only data protection officers see withholdings
-            return not (viewer.role == "data-protection-officer" and viewer.auditing)
+            return not self.audited_by(viewer)
         withheld = viewer.role in self.withheld_roles or viewer.agency_type in self.withheld_types
-        return withheld and not (viewer.role == "data-protection-officer" and viewer.auditing)
+        return withheld and not self.audited_by(viewer)
+
+    def audited_by(self, viewer: Viewer) -> bool:
+        """A DPO auditing sees withheld items and withholdings of their own organisation's
+        records; a lead DPO every publisher's."""
+        return (
+            viewer.role == "data-protection-officer"
+            and viewer.auditing
+            and (viewer.id in LEAD_DPOS or viewer.organisation == self.publisher)
+        )
 
     def forbidden_in_subject_access(self, redacted: frozenset[str]) -> bool:
         return (
@@ -473,9 +487,11 @@ def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
     feed.run_once()
     feed.consumer.close()
     found.append(("outbound feed", FEED, b"\n".join(world.feed_sent).decode()))
-    for dpo in ("dpo-0001", "dpo-police"):
+    for dpo in ("dpo-0001", "dpo-police", "dpo-0004"):
         rows = hub.audit_queries.withheld(dpo).rows
         found.append(("DPO withheld list", BY_ID[dpo], json.dumps(rows, default=str)))
+        queue = hub.withholding_reviews.queue(dpo)
+        found.append(("withholding review queue", BY_ID[dpo], repr(queue)))
     return found
 
 

@@ -157,3 +157,15 @@ def test_a_review_needs_an_answerable_reviewer_a_reason_and_a_later_date(case: C
     with pytest.raises(ValueError, match=r"^outcome: "):
         reviews.review("dpo-0002", INCIDENT, "maybe", "x")
     assert not dsl_sees_incident(case)
+
+
+def test_a_retracted_record_leaves_the_queue_and_says_nothing(case: Case) -> None:
+    """Found by the leak property test: a retracted record's withholding reason reached the
+    lead DPO of another organisation through the queue."""
+    case.publish(POLICE, "RETRACT-1", "record.retracted", 2, supersedes={"event_id": "DA-1"})
+    for reviewer in ("dpo-0001", "dpo-0002", "po-0001"):
+        queue = case.hub.withholding_reviews.queue(reviewer)
+        assert INCIDENT not in {r.record for r in [*queue.due, *queue.upcoming]}
+        assert "live investigation" not in repr(
+            [r for r in queue.due if r.agency == "shire-constabulary"]
+        )
