@@ -32,7 +32,7 @@ from hub.disclosure_gate import ChildIdentity
 from hub.domain.access import Practitioner
 from hub.domain.agency_records import AgencyRecord
 from hub.domain.uk_time import uk_datetime_text, uk_time_text
-from hub.reports.rendering import readable_label
+from hub.reports.rendering import kind_text, readable_label
 
 NOT_IN_DIRECTORY = "(not in the directory)"
 NOT_IDENTIFIABLE = "child not identifiable to you"
@@ -343,7 +343,7 @@ def _withheld_table(answer: AuditAnswer, names: AuditNames, width: int) -> list[
     rows = [
         [
             names.child(row.get("child")),
-            f"{row.get('ref')}\n{readable_label(row.get('kind'))}".rstrip(),
+            f"{row.get('ref')}\n{kind_text(row.get('kind'))}".rstrip(),
             _withholding_text(row),
             ("OVERDUE " if row.get("review_overdue") else "") + (row.get("review_by") or _NONE),
         ]
