@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import structlog
@@ -25,6 +25,13 @@ from hub.bootstrap import Hub
 from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 from hub.domain.canonical_event import child_ref, validate_child_identifier
+from hub.domain.subject_access import (
+    Decision,
+    DecisionType,
+    Requester,
+    RequesterBasis,
+    SubjectAccessError,
+)
 from hub.domain.uk_time import UK, parse_as_of
 from hub.transports.https import HttpsPublishing
 
@@ -79,6 +86,39 @@ AsOf = Annotated[
 class ReplayRequest(ChildRequest):
     as_of: AsOf
     as_practitioner: str | None = None
+
+
+class SarOpenRequest(ChildRequest):
+    requester: str = Field(min_length=1, max_length=200)
+    basis: str = Field(pattern="^(data-subject|parental-responsibility|representative)$")
+    authority: str | None = Field(default=None, max_length=500)
+    received: date
+    identity_verified: str | None = Field(default=None, max_length=500)
+    identity_verified_on: date | None = None
+
+
+class SarDecisionRequest(BaseModel):
+    item: str = Field(min_length=3, max_length=300)
+    decision: str = Field(pattern="^(release|release-redacted|withhold)$")
+    exemption: str | None = Field(default=None, max_length=60)
+    fields: list[str] = Field(default_factory=list, max_length=100)
+    reason: str = Field(min_length=1, max_length=2000)
+    opinion: str | None = Field(default=None, max_length=2000)
+
+
+class SarExtensionRequest(BaseModel):
+    months: int = Field(ge=1, le=2)
+    reason: str = Field(min_length=1, max_length=2000)
+    requester_told: date
+
+
+class SarIdentityRequest(BaseModel):
+    how: str = Field(min_length=1, max_length=500)
+    on: date
+
+
+class SarPackRequest(BaseModel):
+    format: str = Field(default="json", pattern="^(json|pdf)$")
 
 
 class ReviewRequest(BaseModel):
@@ -258,6 +298,71 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
     @app.post("/api/v1/audit/subject-access")
     def subject_access(who: CallerDep, body: ChildRequest) -> dict[str, Any]:
         return hub.audit_queries.subject_access(who.subject, child_ref(body.child))
+
+    @app.exception_handler(SubjectAccessError)
+    async def subject_access_refused(_: Request, error: SubjectAccessError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=422)
+
+    @app.post("/api/v1/sar")
+    def sar_open(who: CallerDep, body: SarOpenRequest) -> dict[str, Any]:
+        """Open a subject access case (a DPO); the child in the body, never the URL."""
+        requester = Requester(body.requester, RequesterBasis(body.basis), body.authority)
+        case = hub.subject_access.open(
+            who.subject,
+            child_ref(body.child),
+            requester,
+            body.received,
+            identity_verified=body.identity_verified,
+            identity_verified_on=body.identity_verified_on,
+        )
+        return case.as_dict()
+
+    @app.get("/api/v1/sar")
+    def sar_list(who: CallerDep) -> dict[str, Any]:
+        return {"cases": [c.as_dict() for c in hub.subject_access.cases(who.subject)]}
+
+    @app.get("/api/v1/sar/{case_id}")
+    def sar_draft(who: CallerDep, case_id: str) -> dict[str, Any]:
+        """The draft: each item as released to the DPO (audited), its flags and decision."""
+        return hub.subject_access.draft(who.subject, case_id).as_dict()
+
+    @app.post("/api/v1/sar/{case_id}/decisions")
+    def sar_decide(who: CallerDep, case_id: str, body: SarDecisionRequest) -> dict[str, Any]:
+        decision = Decision(
+            DecisionType(body.decision),
+            body.reason,
+            body.exemption,
+            tuple(body.fields),
+            body.opinion,
+        )
+        return hub.subject_access.decide(who.subject, case_id, body.item, decision).as_dict()
+
+    @app.post("/api/v1/sar/{case_id}/extension")
+    def sar_extend(who: CallerDep, case_id: str, body: SarExtensionRequest) -> dict[str, Any]:
+        extended = hub.subject_access.extend(
+            who.subject, case_id, body.months, body.reason, body.requester_told
+        )
+        return extended.as_dict()
+
+    @app.post("/api/v1/sar/{case_id}/identity")
+    def sar_identity(who: CallerDep, case_id: str, body: SarIdentityRequest) -> dict[str, Any]:
+        return hub.subject_access.verify_identity(who.subject, case_id, body.how, body.on).as_dict()
+
+    @app.post("/api/v1/sar/{case_id}/pack", response_model=None)
+    def sar_pack(who: CallerDep, case_id: str, body: SarPackRequest) -> dict[str, Any] | Response:
+        """Build the final pack (refused while a flagged item is undecided): released by the
+        gate as an audited subject access export; JSON, or the PDF."""
+        from hub.reports.subject_access_pack import render_pdf
+
+        pack = hub.subject_access.pack(who.subject, case_id)
+        if body.format == "pdf":
+            disposition = 'attachment; filename="subject-access-pack.pdf"'
+            return Response(
+                render_pdf(pack),
+                media_type="application/pdf",
+                headers={"Content-Disposition": disposition},
+            )
+        return pack.document
 
     notices: list[Any] = []  # the Operation Encompass consumer's state, opened on first use
 

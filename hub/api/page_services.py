@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from hub.integrity import IntegrityService
     from hub.replay import ReplayService
     from hub.settings import HubSettings
+    from hub.subject_access import SubjectAccessService
     from hub.withholding_reviews import WithholdingReviews
 
 
@@ -41,3 +42,6 @@ class PageServices(Protocol):
 
     @property
     def withholding_reviews(self) -> WithholdingReviews: ...
+
+    @property
+    def subject_access(self) -> SubjectAccessService: ...

@@ -43,6 +43,7 @@ from hub.api.page_kit import (
 from hub.api.page_services import PageServices
 from hub.api.replay_pages import register_replay_pages
 from hub.api.sessions import Session, register_sessions
+from hub.api.subject_access_pages import register_subject_access_pages
 from hub.audit_ledger import AuditUnavailableError
 from hub.disclosure_gate import ChronologyView, ShownEntry, UnknownPractitionerError
 from hub.domain.taxonomy import HarmCategory
@@ -234,3 +235,4 @@ def register_pages(app: FastAPI, hub: PageServices, verifier: TokenVerifier) -> 
 
     register_dpo_pages(app, hub, render, error)
     register_replay_pages(app, hub, render, error)
+    register_subject_access_pages(app, hub, render, error)

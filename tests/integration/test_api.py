@@ -37,6 +37,26 @@ API_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/api/v1/audit/withheld"): None,
     ("POST", "/api/v1/replay"): {"child": VALID_NHS_NUMBER, "as_of": "2025-01-01T00:00:00+00:00"},
     ("POST", "/api/v1/audit/subject-access"): {"child": VALID_NHS_NUMBER},
+    ("POST", "/api/v1/sar"): {
+        "child": VALID_NHS_NUMBER,
+        "requester": "Jo Parent",
+        "basis": "parental-responsibility",
+        "received": "2026-01-05",
+    },
+    ("GET", "/api/v1/sar"): None,
+    ("GET", "/api/v1/sar/{case_id}"): None,
+    ("POST", "/api/v1/sar/{case_id}/decisions"): {
+        "item": "shire-county-council/REF-0001@1",
+        "decision": "release",
+        "reason": "about the child",
+    },
+    ("POST", "/api/v1/sar/{case_id}/extension"): {
+        "months": 1,
+        "reason": "complex",
+        "requester_told": "2026-01-06",
+    },
+    ("POST", "/api/v1/sar/{case_id}/identity"): {"how": "passport", "on": "2026-01-05"},
+    ("POST", "/api/v1/sar/{case_id}/pack"): {"format": "json"},
     ("GET", "/api/v1/notices"): None,
     ("POST", "/api/v1/notices/{notice_id}/ack"): None,
 }
@@ -60,6 +80,13 @@ PAGE_ROUTES: set[tuple[str, str]] = {
     ("GET", "/replay"),
     ("POST", "/replay"),
     ("POST", "/replay/pack"),
+    ("GET", "/sar"),
+    ("POST", "/sar/open"),
+    ("GET", "/sar/{case_id}"),
+    ("POST", "/sar/{case_id}/decide"),
+    ("POST", "/sar/{case_id}/extend"),
+    ("POST", "/sar/{case_id}/identity"),
+    ("POST", "/sar/{case_id}/pack"),
 }
 
 

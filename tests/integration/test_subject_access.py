@@ -395,3 +395,41 @@ def test_received_dates_in_the_future_are_refused(case: Case) -> None:
             TODAY + timedelta(days=1),
         )
     assert date.today() >= RECEIVED
+
+
+def test_the_api_takes_a_case_through_to_the_pack(case: Case) -> None:
+    from fastapi.testclient import TestClient
+
+    from hub.adapters.tokens import issue_dev_token
+    from hub.api.app import create_app
+
+    hub = case.hub
+    client = TestClient(create_app(hub, hub.token_verifier()))
+    dpo = {"Authorization": f"Bearer {issue_dev_token(hub.token_key, 'dpo-0001')}"}
+    body = {
+        "child": case.nhs,
+        "requester": "Jo Parent",
+        "basis": "representative",
+        "received": RECEIVED.isoformat(),
+        "identity_verified": "passport",
+    }
+    refused = client.post("/api/v1/sar", json=body, headers=dpo)
+    assert refused.status_code == 422 and refused.json()["detail"].startswith("authority:")
+    opened = client.post("/api/v1/sar", json=body | {"authority": "court order"}, headers=dpo)
+    assert opened.status_code == 200, opened.text
+    case_id = opened.json()["case"]
+    assert [c["case"] for c in client.get("/api/v1/sar", headers=dpo).json()["cases"]] == [case_id]
+    draft = client.get(f"/api/v1/sar/{case_id}", headers=dpo).json()
+    assert draft["undecided"] == 5
+    early = client.post(f"/api/v1/sar/{case_id}/pack", json={}, headers=dpo)
+    assert early.status_code == 422 and "5 flagged items" in early.json()["detail"]
+    for item in draft["items"]:
+        if item["needs_decision"]:
+            decision = {"item": item["ref"], "decision": "release", "reason": "about the child"}
+            done = client.post(f"/api/v1/sar/{case_id}/decisions", json=decision, headers=dpo)
+            assert done.status_code == 200, done.text
+    pack = client.post(f"/api/v1/sar/{case_id}/pack", json={"format": "pdf"}, headers=dpo)
+    assert pack.status_code == 200 and pack.content.startswith(b"%PDF")
+    other = {"Authorization": f"Bearer {issue_dev_token(hub.token_key, 'dpo-0003')}"}
+    assert client.get(f"/api/v1/sar/{case_id}", headers=other).status_code == 403
+    assert client.get("/api/v1/sar/SAR-NOPE", headers=dpo).status_code == 404
