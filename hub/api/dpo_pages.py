@@ -33,7 +33,7 @@ from hub.api.sessions import Session
 from hub.audit_queries import AuditAnswer
 from hub.disclosure_gate import UnknownPractitionerError
 from hub.disclosure_withholdings import NOW_SHARED, STILL_WITHHELD, WithholdingForReview
-from hub.reports.audit_table import (
+from hub.reports.audit_words import (
     AuditNames,
     action_text,
     child_streams,

@@ -146,13 +146,9 @@ def _audit_action(args: argparse.Namespace, queries: Any) -> tuple[Any, Callable
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from hub.reports.audit_table import (
-        AuditNames,
-        audit_csv,
-        audit_text,
-        child_streams,
-        organisation_names,
-    )
+    from hub.reports.audit_csv import audit_csv
+    from hub.reports.audit_table import audit_text
+    from hub.reports.audit_words import AuditNames, child_streams, organisation_names
 
     if (problem := _audit_usage(args)) is not None:
         print(f"hub audit: {problem}", file=sys.stderr)

@@ -1,180 +1,37 @@
-"""A data protection officer's audit answers as a person reads them: a table for a terminal, or
-CSV for a spreadsheet (`hub audit --format csv`). The JSON form stays the machine's
-(`AuditAnswer.rows` as they are, ids, pseudonymous child streams and ISO 8601 times).
-
-What a person reads here says who, not which id: the practitioner's name from the directory (an
-id no longer there is shown as the id, saying so), the organisation, the role, purpose, action
-and outcome in words, the child's NHS number or provisional id where the disclosure gate named
-the child to this DPO (`AuditQueries.child_identities`, audited), otherwise that the child is not
-identifiable to them, or that the record was erased, with a short reference only. Times are UK
-local time with the zone, never UTC ISO. Long lists are counted ("12 items disclosed,
-2 redacted, 1 withheld"); only a break-glass review lists every item disclosed under the grant,
-because that is what the review is for.
-
-CSV follows RFC 4180 (the csv module, CRLF line ends) with one row per disclosure, and a value
-a spreadsheet would run as a formula (starting `=`, `+`, `-`, `@`, tab or carriage return) is
-written with a leading apostrophe.
+"""A data protection officer's audit answers as a table for a terminal (`hub audit`). The
+JSON form stays the machine's (`AuditAnswer.rows` as they are); the CSV form is `audit_csv`;
+the words both use are `audit_words`. Long lists are counted ("12 items disclosed,
+2 redacted, 1 withheld"); only a break-glass review lists every item disclosed under the
+grant, because that is what the review is for.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 import textwrap
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from hub.audit_queries import AuditAnswer
-from hub.disclosure_gate import ChildIdentity
-from hub.domain.access import Practitioner
-from hub.domain.agency_records import AgencyRecord
-from hub.domain.uk_time import uk_datetime_text, uk_time_text
+from hub.domain.uk_time import uk_datetime_text
+from hub.reports.audit_words import (
+    NOTHING,
+    QUERY_TITLES,
+    AuditNames,
+    action_text,
+    items_summary,
+    plain,
+    plural,
+    purpose_text,
+    review_text,
+    when_uk,
+    why_text,
+    withholding_text,
+)
 from hub.reports.rendering import kind_text, readable_label
 
-NOT_IN_DIRECTORY = "(not in the directory)"
-NOT_IDENTIFIABLE = "child not identifiable to you"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _GAP = "  "
-_NONE = "\N{EN DASH}"  # nothing to show (never a hyphen: a spreadsheet reads one as minus)
 _NARROWEST = 8
-
-QUERY_TITLES = {
-    "who-saw-child": "Who saw the child's record",
-    "what-practitioner-saw": "What the practitioner was shown",
-    "outside-relationship": "Access without a legitimate relationship",
-    "break-glass": "Break-glass access",
-    "withheld": "Items withheld from some recipients",
-    "broad-access": "Practitioners who saw unusually many children",
-}
-_ACTIONS = {
-    "view": "Viewed the chronology",
-    "export": "Sent to a system (export)",
-    "search": "Searched",
-    "receive-notice": "Received a notice",
-}
-_AGENCY_TYPES = {
-    "local-authority": "local authority",
-    "police": "police",
-    "health": "health",
-    "education": "education",
-}
-
-
-def organisation_names(agencies: Iterable[AgencyRecord]) -> dict[str, str]:
-    """Agency id -> how a person reads it: the registered id with its kind of agency (the
-    agency register holds no display names), e.g. `shire-constabulary (police)`."""
-    return {
-        a.agency_id: f"{a.agency_id} ({_AGENCY_TYPES.get(a.agency_type, a.agency_type)})"
-        for a in agencies
-    }
-
-
-@dataclass(frozen=True)
-class AuditNames:
-    """What turns the ids in audit rows into words: the practitioner directory, the agency
-    register's organisations and the children the gate named to this DPO (by stream)."""
-
-    practitioners: Callable[[str], Practitioner | None]
-    organisations: Mapping[str, str] = field(default_factory=dict)
-    children: Mapping[str, ChildIdentity] = field(default_factory=dict)
-
-    def practitioner(self, practitioner_id: str) -> str:
-        known = self.practitioners(practitioner_id)
-        if known is None:
-            return f"{practitioner_id} {NOT_IN_DIRECTORY}"
-        return f"{known.name} ({practitioner_id})"
-
-    def role_of(self, practitioner_id: str) -> str | None:
-        known = self.practitioners(practitioner_id)
-        return None if known is None else known.role.value
-
-    def organisation(self, agency_id: str | None) -> str:
-        if not agency_id:
-            return _NONE
-        return self.organisations.get(agency_id, agency_id)
-
-    def organisation_of(self, practitioner_id: str) -> str | None:
-        known = self.practitioners(practitioner_id)
-        return None if known is None else known.organisation
-
-    def child(self, stream: str | None) -> str:
-        if not stream:
-            return _NONE
-        reference = f"ref {stream[:8]}"
-        identity = self.children.get(stream)
-        if identity is None:
-            return f"{NOT_IDENTIFIABLE} ({reference})"
-        if identity.erased:
-            on = identity.erased_on
-            when = f" on {on.day} {on:%b %Y}" if on else ""
-            return f"record erased{when} ({reference})"
-        if identity.identifier is None:
-            return f"{NOT_IDENTIFIABLE} ({reference})"
-        return identity.identifier
-
-
-def child_streams(answer: AuditAnswer) -> list[str]:
-    """The child streams an answer's rows name (for the gate to say which child each is)."""
-    streams = [row.get("child") for row in answer.rows]
-    streams += [d.get("child") for row in answer.rows for d in row.get("disclosures") or ()]
-    return [s for s in dict.fromkeys(streams) if isinstance(s, str) and s]
-
-
-def _plain(text: object) -> str:
-    """A value as one safe piece of text: no terminal control sequences."""
-    return _CONTROL.sub("?", "" if text is None else str(text))
-
-
-def _when(moment: str | None, *, precise: bool = False) -> str:
-    if not moment:
-        return ""
-    at = datetime.fromisoformat(moment)
-    return uk_time_text(at, with_seconds=True) if precise else uk_datetime_text(at)
-
-
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count} {one if count == 1 else (many or one + 's')}"
-
-
-def items_summary(row: Mapping[str, Any]) -> str:
-    """`12 items disclosed, 2 redacted, 1 withheld` (and refusals, counted by policy)."""
-    parts = [f"{_plural(len(row.get('disclosed') or ()), 'item')} disclosed"]
-    if row.get("redacted"):
-        parts.append(f"{len(row['redacted'])} redacted")
-    if row.get("withheld"):
-        parts.append(f"{len(row['withheld'])} withheld")
-    refused = sum((row.get("denied") or {}).values())
-    if refused:
-        parts.append(f"{refused} refused")
-    return ", ".join(parts)
-
-
-def action_text(action: str | None) -> str:
-    if not action:
-        return _NONE
-    if action.startswith("audit-query:"):
-        return f"Audit query: {readable_label(action.partition(':')[2]).lower()}"
-    return _ACTIONS.get(action, readable_label(action))
-
-
-def purpose_text(purpose: str | None) -> str:
-    return f"for {readable_label(purpose).lower()}" if purpose else "no stated purpose"
-
-
-def _why(row: Mapping[str, Any]) -> str:
-    lines = [action_text(row.get("action")), purpose_text(row.get("purpose"))]
-    if row.get("relationship"):
-        lines.append(f"relationship: {row['relationship']}")
-    if row.get("lawful_basis"):
-        lines.append(f"basis: {row['lawful_basis']}")
-    if row.get("break_glass_reason"):
-        lines.append(f"BREAK-GLASS: {row['break_glass_reason']}")
-    return "\n".join(lines)
-
 
 # The table ------------------------------------------------------------------------------------
 
@@ -195,7 +52,7 @@ def table_lines(
     """Columns that fit `width`: the widest column gives way first (never the columns in
     `keep`), and a cell too long for its column wraps under it (nothing cut). Rows of more
     than one line are set apart."""
-    cells = [[_plain(c) for c in row] for row in rows]
+    cells = [[plain(c) for c in row] for row in rows]
     widths = [
         max([len(h), *(len(line) for row in cells for line in row[i].split("\n"))])
         for i, h in enumerate(headers)
@@ -244,22 +101,16 @@ def _disclosure_table(answer: AuditAnswer, names: AuditNames, width: int) -> lis
     headers += ["Action and purpose", "Outcome"]
     rows = []
     for row in answer.rows:
-        cells = [_when(row.get("at"))]
+        cells = [when_uk(row.get("at"))]
         cells += [
             names.organisation(row.get("organisation"))
             if by_practitioner
             else _practitioner_cell(names, row)
         ]
         cells += [] if by_child else [names.child(row.get("child"))]
-        cells += [_why(row), f"{readable_label(row.get('outcome'))}\n{items_summary(row)}"]
+        cells += [why_text(row), f"{readable_label(row.get('outcome'))}\n{items_summary(row)}"]
         rows.append(cells)
     return table_lines(headers, rows, width, keep=(0,))
-
-
-def _review_text(review: Mapping[str, Any] | None, names: AuditNames) -> str:
-    if not review:
-        return "awaiting review"
-    return f"{readable_label(review.get('outcome'))}, by {names.practitioner(review['by'])}"
 
 
 def _break_glass_lines(answer: AuditAnswer, names: AuditNames, width: int) -> list[str]:
@@ -269,16 +120,17 @@ def _break_glass_lines(answer: AuditAnswer, names: AuditNames, width: int) -> li
         who = row.get("practitioner") or ""
         role = names.role_of(who)
         ended = row.get("ended_at")
+        ended_text = when_uk(ended) + " (ended by the practitioner)" if ended else NOTHING
         out += [
-            f"Break-glass grant {number} of {total}: {_review_text(row.get('review'), names)}",
+            f"Break-glass grant {number} of {total}: {review_text(row.get('review'), names)}",
             f"  Practitioner  {names.practitioner(who)}"
             + (f", {readable_label(role).lower()}" if role else ""),
             f"  Organisation  {names.organisation(names.organisation_of(who))}",
             f"  Child         {names.child(row.get('child'))}",
-            f"  Reason        {_plain(row.get('reason'))}",
-            f"  Granted       {_when(row.get('granted_at'))}",
-            f"  Expires       {_when(row.get('expires_at'))}",
-            f"  Ended         {_when(ended) + ' (ended by the practitioner)' if ended else _NONE}",
+            f"  Reason        {plain(row.get('reason'))}",
+            f"  Granted       {when_uk(row.get('granted_at'))}",
+            f"  Expires       {when_uk(row.get('expires_at'))}",
+            f"  Ended         {ended_text}",
             f"  Grant ref     {row.get('grant')} (for hub audit --review)",
         ]
         disclosures = row.get("disclosures") or []
@@ -291,12 +143,12 @@ def _break_glass_lines(answer: AuditAnswer, names: AuditNames, width: int) -> li
             "withheld": [r for d in disclosures for r in d.get("withheld") or ()],
         }
         out.append(
-            f"  Disclosed under the grant: {_plural(len(disclosures), 'disclosure')}, "
+            f"  Disclosed under the grant: {plural(len(disclosures), 'disclosure')}, "
             f"{items_summary(totals)}"
         )
         for disclosure in disclosures:
             out += textwrap.wrap(
-                f"{_when(disclosure.get('at'))}, audit {disclosure.get('audit_ref')}: "
+                f"{when_uk(disclosure.get('at'))}, audit {disclosure.get('audit_ref')}: "
                 f"{action_text(disclosure.get('action')).lower()} "
                 f"{purpose_text(disclosure.get('purpose'))}; {items_summary(disclosure)}",
                 max(width - 4, 20),
@@ -311,7 +163,7 @@ def _break_glass_lines(answer: AuditAnswer, names: AuditNames, width: int) -> li
             ]
             if refs:
                 out += textwrap.wrap(
-                    "; ".join(_plain(r) for r in refs),
+                    "; ".join(plain(r) for r in refs),
                     max(width - 8, 20),
                     initial_indent="      disclosed: ",
                     subsequent_indent="        ",
@@ -319,7 +171,7 @@ def _break_glass_lines(answer: AuditAnswer, names: AuditNames, width: int) -> li
                 )
             if disclosure.get("withheld"):
                 out += textwrap.wrap(
-                    "; ".join(_plain(r) for r in disclosure["withheld"]),
+                    "; ".join(plain(r) for r in disclosure["withheld"]),
                     max(width - 8, 20),
                     initial_indent="      withheld: ",
                     subsequent_indent="        ",
@@ -329,23 +181,13 @@ def _break_glass_lines(answer: AuditAnswer, names: AuditNames, width: int) -> li
     return out
 
 
-def _withholding_text(row: Mapping[str, Any]) -> str:
-    parts = []
-    for w in row.get("withheld_from") or ():
-        whom = readable_label(w.get("agency_type") or w.get("role"))
-        parts.append(f"{whom}: {w.get('reason', '')} (decided by {w.get('decided_by', '?')})")
-    if not parts and row.get("summary"):
-        parts.append(str(row["summary"]))
-    return "\n".join(parts) or _NONE
-
-
 def _withheld_table(answer: AuditAnswer, names: AuditNames, width: int) -> list[str]:
     rows = [
         [
             names.child(row.get("child")),
             f"{row.get('ref')}\n{kind_text(row.get('kind'))}".rstrip(),
-            _withholding_text(row),
-            ("OVERDUE " if row.get("review_overdue") else "") + (row.get("review_by") or _NONE),
+            withholding_text(row),
+            ("OVERDUE " if row.get("review_overdue") else "") + (row.get("review_by") or NOTHING),
         ]
         + (["erased"] if row.get("erased") else [""])
         for row in answer.rows
@@ -396,7 +238,7 @@ def audit_text(
     order = {"withheld": ", soonest review first", "broad-access": ""}.get(
         answer.query, ", oldest first"
     )
-    lines = [_plain(heading), f"{_plural(count, noun)}{order}; times are UK time"]
+    lines = [plain(heading), f"{plural(count, noun)}{order}; times are UK time"]
     period = _period_text(since, until)
     lines += [period] if period else []
     lines.append("")
@@ -411,174 +253,3 @@ def audit_text(
     else:
         lines += _disclosure_table(answer, names, width)
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-# CSV ------------------------------------------------------------------------------------------
-
-
-def csv_cell(value: object) -> str:
-    """A value for a spreadsheet cell: text that a spreadsheet would run as a formula gets a
-    leading apostrophe (CSV injection)."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
-
-
-DISCLOSURE_COLUMNS = (
-    "when_uk",
-    "practitioner_id",
-    "practitioner",
-    "role",
-    "organisation_id",
-    "organisation",
-    "child",
-    "action",
-    "purpose",
-    "lawful_basis",
-    "agreement_version",
-    "relationship",
-    "break_glass_reason",
-    "outcome",
-    "items_disclosed",
-    "items_redacted",
-    "items_withheld",
-    "disclosed",
-    "redacted",
-    "withheld",
-    "audit_ref",
-)
-BREAK_GLASS_COLUMNS = (
-    "granted_uk",
-    "expires_uk",
-    "ended_uk",
-    "practitioner_id",
-    "practitioner",
-    "organisation",
-    "child",
-    "reason",
-    "review",
-    "grant_ref",
-    "disclosure_when_uk",
-    "disclosure_audit_ref",
-    "items_disclosed",
-    "items_redacted",
-    "items_withheld",
-    "disclosed",
-    "withheld",
-)
-WITHHELD_COLUMNS = (
-    "child",
-    "item",
-    "kind",
-    "published_by",
-    "withheld_from",
-    "review_by",
-    "review_overdue",
-    "erased",
-)
-BROAD_ACCESS_COLUMNS = ("practitioner_id", "practitioner", "organisation", "children", "days")
-
-
-def _disclosure_record(row: Mapping[str, Any], names: AuditNames) -> dict[str, object]:
-    who = row.get("practitioner") or ""
-    return {
-        "when_uk": _when(row.get("at"), precise=True),
-        "practitioner_id": who,
-        "practitioner": names.practitioner(who),
-        "role": readable_label(row.get("role")),
-        "organisation_id": row.get("organisation"),
-        "organisation": names.organisation(row.get("organisation")),
-        "child": names.child(row.get("child")),
-        "action": action_text(row.get("action")),
-        "purpose": readable_label(row.get("purpose")),
-        "lawful_basis": row.get("lawful_basis"),
-        "agreement_version": row.get("agreement_version"),
-        "relationship": row.get("relationship"),
-        "break_glass_reason": row.get("break_glass_reason"),
-        "outcome": readable_label(row.get("outcome")),
-        "items_disclosed": len(row.get("disclosed") or ()),
-        "items_redacted": len(row.get("redacted") or ()),
-        "items_withheld": len(row.get("withheld") or ()),
-        "disclosed": " ".join(row.get("disclosed") or ()),
-        "redacted": " ".join(row.get("redacted") or ()),
-        "withheld": " ".join(row.get("withheld") or ()),
-        "audit_ref": row.get("audit_ref"),
-    }
-
-
-def _break_glass_records(row: Mapping[str, Any], names: AuditNames) -> list[dict[str, object]]:
-    who = row.get("practitioner") or ""
-    review = row.get("review")
-    grant: dict[str, object] = {
-        "granted_uk": _when(row.get("granted_at"), precise=True),
-        "expires_uk": _when(row.get("expires_at"), precise=True),
-        "ended_uk": _when(row.get("ended_at"), precise=True),
-        "practitioner_id": who,
-        "practitioner": names.practitioner(who),
-        "organisation": names.organisation(names.organisation_of(who)),
-        "child": names.child(row.get("child")),
-        "reason": row.get("reason"),
-        "review": _review_text(review, names),
-        "grant_ref": row.get("grant"),
-    }
-    disclosures = row.get("disclosures") or []
-    if not disclosures:
-        return [grant]
-    return [
-        {
-            **grant,
-            "disclosure_when_uk": _when(d.get("at"), precise=True),
-            "disclosure_audit_ref": d.get("audit_ref"),
-            "items_disclosed": len(d.get("disclosed") or ()),
-            "items_redacted": len(d.get("redacted") or ()),
-            "items_withheld": len(d.get("withheld") or ()),
-            "disclosed": " ".join(d.get("disclosed") or ()),
-            "withheld": " ".join(d.get("withheld") or ()),
-        }
-        for d in disclosures
-    ]
-
-
-def audit_csv(answer: AuditAnswer, names: AuditNames) -> str:
-    """The answer as CSV (RFC 4180): a header row, then one row per disclosure (per
-    disclosure under a grant for break-glass, per item for withheld)."""
-    columns: Sequence[str]
-    records: list[dict[str, object]]
-    if answer.query == "break-glass":
-        columns = BREAK_GLASS_COLUMNS
-        records = [r for row in answer.rows for r in _break_glass_records(row, names)]
-    elif answer.query == "withheld":
-        columns = WITHHELD_COLUMNS
-        records = [
-            {
-                "child": names.child(row.get("child")),
-                "item": row.get("ref"),
-                "kind": row.get("kind"),
-                "published_by": names.organisation(row.get("agency")),
-                "withheld_from": _withholding_text(row).replace("\n", "; "),
-                "review_by": row.get("review_by"),
-                "review_overdue": "yes" if row.get("review_overdue") else "no",
-                "erased": "yes" if row.get("erased") else "no",
-            }
-            for row in answer.rows
-        ]
-    elif answer.query == "broad-access":
-        columns = BROAD_ACCESS_COLUMNS
-        records = [
-            {
-                "practitioner_id": row["practitioner"],
-                "practitioner": names.practitioner(row["practitioner"]),
-                "organisation": names.organisation(names.organisation_of(row["practitioner"])),
-                "children": row.get("children"),
-                "days": row.get("window_days"),
-            }
-            for row in answer.rows
-        ]
-    else:
-        columns = DISCLOSURE_COLUMNS
-        records = [_disclosure_record(row, names) for row in answer.rows]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for record in records:
-        writer.writerow([csv_cell(record.get(column)) for column in columns])
-    return out.getvalue()

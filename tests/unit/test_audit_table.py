@@ -14,15 +14,9 @@ from hub.domain.access import Practitioner, Role
 from hub.domain.agency_records import AgencyRecord
 from hub.domain.taxonomy import AgencyType
 from hub.domain.uk_time import parse_as_of, parse_from
-from hub.reports.audit_table import (
-    DISCLOSURE_COLUMNS,
-    AuditNames,
-    audit_csv,
-    audit_text,
-    child_streams,
-    csv_cell,
-    organisation_names,
-)
+from hub.reports.audit_csv import DISCLOSURE_COLUMNS, audit_csv, csv_cell
+from hub.reports.audit_table import audit_text
+from hub.reports.audit_words import AuditNames, child_streams, organisation_names
 
 KNOWN = "a" * 32
 HIDDEN = "b" * 32
