@@ -545,7 +545,9 @@ class SubjectAccessService:
             list(view.denied_reasons),
         )
 
-    def decide(self, dpo_id: str, case_id: str, item: str, decision: Decision) -> RecordedDecision:
+    def record_decision(
+        self, dpo_id: str, case_id: str, item: str, decision: Decision
+    ) -> RecordedDecision:
         """Record a decision on one item of the draft (it supersedes an earlier one)."""
         dpo = self._dpo(dpo_id, "decide")
         case = self._open_case(dpo, case_id)

@@ -335,7 +335,9 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
             tuple(body.fields),
             body.opinion,
         )
-        return hub.subject_access.decide(who.subject, case_id, body.item, decision).as_dict()
+        return hub.subject_access.record_decision(
+            who.subject, case_id, body.item, decision
+        ).as_dict()
 
     @app.post("/api/v1/sar/{case_id}/extension")
     def sar_extend(who: CallerDep, case_id: str, body: SarExtensionRequest) -> dict[str, Any]:

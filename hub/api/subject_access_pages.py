@@ -303,7 +303,7 @@ def register_subject_access_pages(
                 tuple(fields or ()),
                 opinion or None,
             )
-            hub.subject_access.decide(session.practitioner_id, case_id, item, chosen)
+            hub.subject_access.record_decision(session.practitioner_id, case_id, item, chosen)
             return f"{item.strip()}: {DECISION_LABELS[chosen.decision]}. Decision recorded."
 
         return recorded(request, session, case_id, problems, act)

@@ -250,7 +250,9 @@ def cmd_decide(args: argparse.Namespace) -> int:
         decision = Decision(DecisionType.WITHHOLD, args.reason, args.withhold, (), args.opinion)
     hub = open_hub(args)
     try:
-        recorded = hub.subject_access.decide(args.as_practitioner, args.case, args.item, decision)
+        recorded = hub.subject_access.record_decision(
+            args.as_practitioner, args.case, args.item, decision
+        )
     finally:
         hub.close()
     document = recorded.as_dict()

@@ -110,10 +110,14 @@ def test_a_dpo_takes_a_request_through_to_the_pack(
         if crime:
             item.get_by_label("Withhold", exact=True).check()
             item.get_by_label("Exemption (to redact or withhold)").select_option("crime")
-            item.get_by_label("Reason for the decision").fill("The force advises a live investigation")
+            item.get_by_label("Reason for the decision").fill(
+                "The force advises a live investigation"
+            )
         else:
             item.get_by_label("Release", exact=True).check()
-            item.get_by_label("Reason for the decision").fill("About the child; no harm in releasing it")
+            item.get_by_label("Reason for the decision").fill(
+                "About the child; no harm in releasing it"
+            )
         item.get_by_role("button", name="Record the decision").click()
         expect(page.get_by_role("status")).to_contain_text("Decision recorded")
         decided += 1

@@ -133,9 +133,13 @@ def item(draft: Draft, ref: str) -> object:
 
 def decide_all(case: Case, case_id: str, dpo: str = "dpo-0001") -> None:
     sar = case.hub.subject_access
-    sar.decide(dpo, case_id, INCIDENT, Decision(DecisionType.WITHHOLD, "live investigation", CRIME))
-    sar.decide(dpo, case_id, CONTACT, Decision(DecisionType.RELEASE, "the contact is theirs"))
-    sar.decide(
+    sar.record_decision(
+        dpo, case_id, INCIDENT, Decision(DecisionType.WITHHOLD, "live investigation", CRIME)
+    )
+    sar.record_decision(
+        dpo, case_id, CONTACT, Decision(DecisionType.RELEASE, "the contact is theirs")
+    )
+    sar.record_decision(
         dpo,
         case_id,
         DECISION,
@@ -146,13 +150,15 @@ def decide_all(case: Case, case_id: str, dpo: str = "dpo-0001") -> None:
             ("details.rationale",),
         ),
     )
-    sar.decide(
+    sar.record_decision(
         dpo,
         case_id,
         CRISIS,
         Decision(DecisionType.WITHHOLD, "the mother's health record", THIRD_PARTY),
     )
-    sar.decide(dpo, case_id, S47, Decision(DecisionType.RELEASE, "the enquiry is about the child"))
+    sar.record_decision(
+        dpo, case_id, S47, Decision(DecisionType.RELEASE, "the enquiry is about the child")
+    )
 
 
 def test_a_case_records_the_requester_and_basis_and_runs_the_statutory_clock(case: Case) -> None:
@@ -224,8 +230,8 @@ def test_the_draft_flags_what_needs_a_decision(case: Case) -> None:
 def test_decisions_are_events_and_a_later_one_supersedes(case: Case) -> None:
     case_id = open_case(case)
     sar = case.hub.subject_access
-    sar.decide("dpo-0001", case_id, CONTACT, Decision(DecisionType.RELEASE, "theirs"))
-    sar.decide(
+    sar.record_decision("dpo-0001", case_id, CONTACT, Decision(DecisionType.RELEASE, "theirs"))
+    sar.record_decision(
         "dpo-0001",
         case_id,
         CONTACT,
@@ -247,20 +253,24 @@ def test_decisions_are_events_and_a_later_one_supersedes(case: Case) -> None:
     # not apply to the data, and a health exemption without the clinician's opinion. The
     # messages name the field, never the value.
     with pytest.raises(SubjectAccessError, match=r"^item:"):
-        sar.decide("dpo-0001", case_id, "shire-icb/NOPE@1", Decision(DecisionType.RELEASE, "x"))
+        sar.record_decision(
+            "dpo-0001", case_id, "shire-icb/NOPE@1", Decision(DecisionType.RELEASE, "x")
+        )
     with pytest.raises(SubjectAccessError, match=r"^exemption:"):
-        sar.decide("dpo-0001", case_id, CONTACT, Decision(DecisionType.RELEASE, "x", CRIME))
+        sar.record_decision(
+            "dpo-0001", case_id, CONTACT, Decision(DecisionType.RELEASE, "x", CRIME)
+        )
     with pytest.raises(SubjectAccessError, match=r"^exemption: serious-harm-health") as refused:
-        sar.decide(
+        sar.record_decision(
             "dpo-0001", case_id, CONTACT, Decision(DecisionType.WITHHOLD, "x", SERIOUS_HARM_HEALTH)
         )
     assert REFUGE not in str(refused.value)
     with pytest.raises(SubjectAccessError, match=r"^opinion:"):
-        sar.decide(
+        sar.record_decision(
             "dpo-0001", case_id, CRISIS, Decision(DecisionType.WITHHOLD, "x", SERIOUS_HARM_HEALTH)
         )
     with pytest.raises(SubjectAccessError, match=r"^fields:") as refused:
-        sar.decide(
+        sar.record_decision(
             "dpo-0001",
             case_id,
             CONTACT,
@@ -272,7 +282,7 @@ def test_decisions_are_events_and_a_later_one_supersedes(case: Case) -> None:
 def test_the_pack_is_refused_while_flagged_items_are_undecided(case: Case) -> None:
     case_id = open_case(case)
     sar = case.hub.subject_access
-    sar.decide("dpo-0001", case_id, CONTACT, Decision(DecisionType.RELEASE, "theirs"))
+    sar.record_decision("dpo-0001", case_id, CONTACT, Decision(DecisionType.RELEASE, "theirs"))
     with pytest.raises(PackRefusedError, match="4 flagged items still need a decision"):
         sar.pack("dpo-0001", case_id)
     assert not sar.case("dpo-0001", case_id).completed
@@ -319,7 +329,7 @@ def test_the_pack_holds_only_decided_and_unflagged_items_and_is_an_audited_expor
     assert completed.packs[0].audit_ref == pack.audit_ref
     assert completed.packs[0].withheld == [INCIDENT, CRISIS]
     with pytest.raises(SubjectAccessError, match=r"^case: completed"):
-        case.hub.subject_access.decide(
+        case.hub.subject_access.record_decision(
             "dpo-0001", case_id, S47, Decision(DecisionType.RELEASE, "again")
         )
 
@@ -328,7 +338,7 @@ def test_a_withheld_item_is_left_out_unless_decided_released(case: Case) -> None
     case_id = open_case(case)
     decide_all(case, case_id)
     sar = case.hub.subject_access
-    sar.decide(
+    sar.record_decision(
         "dpo-0001",
         case_id,
         DECISION,
@@ -339,7 +349,9 @@ def test_a_withheld_item_is_left_out_unless_decided_released(case: Case) -> None
     # Released on a DPO's decision, it is in the pack (the gate lets exactly it through).
     other = open_case(case)
     decide_all(case, other)
-    sar.decide("dpo-0001", other, DECISION, Decision(DecisionType.RELEASE, "no longer a risk"))
+    sar.record_decision(
+        "dpo-0001", other, DECISION, Decision(DecisionType.RELEASE, "no longer a risk")
+    )
     released = sar.pack("dpo-0001", other).document
     decision = next(r for r in released["records"] if r["ref"] == DECISION)
     assert decision["details"]["rationale"] == WITHHELD_RATIONALE
@@ -372,7 +384,7 @@ def test_an_organisations_dpo_case_covers_only_their_scope(case: Case) -> None:
         sar.draft("dpo-0001", case_id)
     assert [c.id for c in sar.cases("dpo-0001")] == [case_id]
     assert sar.cases("dpo-0003") == []
-    sar.decide(
+    sar.record_decision(
         "dpo-0002", case_id, INCIDENT, Decision(DecisionType.RELEASE, "the investigation closed")
     )
     document = sar.pack("dpo-0002", case_id).document
