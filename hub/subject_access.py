@@ -20,7 +20,7 @@ organisation's DPO covers what the gate releases to that organisation's DPOs, wh
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
@@ -29,9 +29,8 @@ from hub.audit_ledger import AuditLedger
 from hub.audit_queries import AuditQueries
 from hub.disclosure_gate import Disclosure, DisclosureGate, ShownEntry
 from hub.domain.access import Practitioner, Purpose
-from hub.domain.canonical_event import ChildRef, child_ref
+from hub.domain.canonical_event import ChildRef
 from hub.domain.records import (
-    HubRecord,
     SubjectAccessDecided,
     SubjectAccessExtended,
     SubjectAccessIdentityVerified,
@@ -41,25 +40,27 @@ from hub.domain.records import (
 from hub.domain.subject_access import (
     DECISION_LABELS,
     EXEMPTIONS,
-    FLAG_LABELS,
-    Clock,
     Decision,
     DecisionType,
-    Extension,
     Flag,
-    ItemFacts,
-    ItemFlags,
     Requester,
-    RequesterBasis,
     SubjectAccessError,
     check_decision,
-    check_extension,
-    clock,
     flags,
 )
+from hub.domain.subject_access_clock import Extension, check_extension
 from hub.domain.uk_time import uk_date
 from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import Action
+from hub.subject_access_cases import (
+    Case,
+    Draft,
+    DraftItem,
+    Pack,
+    RecordedDecision,
+    fold_case,
+    item_facts,
+)
 
 QUERY = "subject-access"
 
@@ -70,256 +71,6 @@ class CaseRefusedError(PermissionError):
 
 class PackRefusedError(SubjectAccessError):
     """The pack cannot be built yet: the message says what is missing."""
-
-
-@dataclass(frozen=True)
-class RecordedDecision:
-    item: str
-    decision: Decision
-    decided_by: str
-    at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        exemption = EXEMPTIONS.get(self.decision.exemption or "")
-        return {
-            "item": self.item,
-            "decision": self.decision.decision.value,
-            "decision_text": DECISION_LABELS[self.decision.decision],
-            "exemption": self.decision.exemption,
-            "exemption_text": None if exemption is None else exemption.text,
-            "fields": list(self.decision.fields),
-            "reason": self.decision.reason,
-            "opinion": self.decision.opinion,
-            "decided_by": self.decided_by,
-            "at": self.at.isoformat(),
-        }
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    child: str
-    child_stream: str
-    opened_by: str
-    organisation: str
-    partnership: bool
-    opened_at: datetime
-    requester: Requester
-    received: date
-    identity_verified: str | None
-    identity_verified_on: date | None
-    clock: Clock
-    extension: Extension | None = None
-    decisions: dict[str, RecordedDecision] = field(default_factory=dict)  # in force, per item
-    history: list[RecordedDecision] = field(default_factory=list)  # every decision recorded
-    packs: list[SubjectAccessPackBuilt] = field(default_factory=list)
-
-    @property
-    def completed(self) -> bool:
-        return bool(self.packs)
-
-    def as_dict(self) -> dict[str, Any]:
-        c = self.clock
-        return {
-            "case": self.id,
-            "child": self.child,
-            "scope": "partnership" if self.partnership else self.organisation,
-            "opened_by": self.opened_by,
-            "opened_at": self.opened_at.isoformat(),
-            "requester": {
-                "name": self.requester.name,
-                "basis": self.requester.basis.value,
-                "basis_text": self.requester.basis_label,
-                "authority": self.requester.authority,
-            },
-            "received": self.received.isoformat(),
-            "identity_verified": self.identity_verified,
-            "identity_verified_on": None
-            if self.identity_verified_on is None
-            else self.identity_verified_on.isoformat(),
-            "status": c.status.value,
-            "clock_starts": c.starts.isoformat(),
-            "first_due": c.first_due.isoformat(),
-            "due": c.due.isoformat(),
-            "days_left": c.days_left,
-            "overdue": c.overdue,
-            "clock_text": c.text,
-            "extension": None
-            if self.extension is None
-            else {
-                "months": self.extension.months,
-                "reason": self.extension.reason,
-                "requester_told": self.extension.requester_told.isoformat(),
-            },
-            "decisions": [d.as_dict() for d in self.history],
-            "packs": [
-                {
-                    "at": p.timestamp.isoformat(),
-                    "by": p.built_by,
-                    "audit_ref": p.audit_ref,
-                    "released": list(p.released),
-                    "withheld": list(p.withheld),
-                }
-                for p in self.packs
-            ],
-        }
-
-
-def _fold(records: list[HubRecord], today: date) -> Case:
-    """The case as its events say it stands."""
-    opened = next(r for r in records if isinstance(r, SubjectAccessOpened))
-    verified, verified_on = opened.identity_verified, opened.identity_verified_on
-    extension: Extension | None = None
-    history: list[RecordedDecision] = []
-    packs: list[SubjectAccessPackBuilt] = []
-    for record in records:
-        if isinstance(record, SubjectAccessIdentityVerified):
-            verified, verified_on = record.how, record.on
-        elif isinstance(record, SubjectAccessExtended):
-            told = date.fromisoformat(record.requester_told)
-            extension = Extension(record.months, record.reason, told)
-        elif isinstance(record, SubjectAccessDecided):
-            decision = Decision(
-                DecisionType(record.decision),
-                record.reason,
-                record.exemption,
-                tuple(record.fields),
-                record.opinion,
-            )
-            history.append(
-                RecordedDecision(record.item, decision, record.decided_by, record.timestamp)
-            )
-        elif isinstance(record, SubjectAccessPackBuilt):
-            packs.append(record)
-    received = date.fromisoformat(opened.received)
-    confirmed = date.fromisoformat(verified_on) if verified_on else None
-    return Case(
-        id=opened.case_id,
-        child=opened.child,
-        child_stream=opened.child_stream,
-        opened_by=opened.opened_by,
-        organisation=opened.organisation,
-        partnership=opened.partnership,
-        opened_at=opened.timestamp,
-        requester=Requester(opened.requester, RequesterBasis(opened.basis), opened.authority),
-        received=received,
-        identity_verified=verified,
-        identity_verified_on=confirmed,
-        clock=clock(
-            received,
-            today,
-            identity_confirmed_on=confirmed,
-            extension_months=0 if extension is None else extension.months,
-            completed_on=uk_date(packs[0].timestamp) if packs else None,
-        ),
-        extension=extension,
-        decisions={d.item: d for d in history},
-        history=history,
-        packs=packs,
-    )
-
-
-def _facts(entry: ShownEntry) -> ItemFacts:
-    fields = {f"details.{name}" for name in entry.details}
-    if entry.summary is not None:
-        fields.add("summary")
-    return ItemFacts(
-        ref=entry.ref,
-        agency=entry.agency,
-        agency_type=entry.agency_type,
-        kind=entry.kind,
-        categories=tuple(entry.categories),
-        sensitivity=entry.sensitivity,
-        fields=frozenset(fields),
-        shielded=frozenset(entry.shielded),
-        withheld_from=tuple(entry.withheld_from or ()),
-    )
-
-
-@dataclass(frozen=True)
-class DraftItem:
-    entry: ShownEntry  # as released to the DPO
-    flags: ItemFlags
-    decision: RecordedDecision | None
-
-    @property
-    def needs_decision(self) -> bool:
-        return self.flags.needs_decision
-
-    @property
-    def undecided(self) -> bool:
-        return self.flags.needs_decision and self.decision is None
-
-    @property
-    def released(self) -> bool:
-        """Whether the pack releases it: unflagged and not withheld, or decided released."""
-        if self.decision is None:
-            return not self.flags.needs_decision
-        return self.decision.decision.decision is not DecisionType.WITHHOLD
-
-    def as_dict(self) -> dict[str, Any]:
-        f = self.flags
-        return {
-            "ref": self.entry.ref,
-            "agency": self.entry.agency,
-            "agency_type": self.entry.agency_type,
-            "kind": self.entry.kind,
-            "categories": list(self.entry.categories),
-            "occurred_at": self.entry.occurred_at.isoformat(),
-            "summary": self.entry.summary,
-            "details": self.entry.details,
-            "redacted": list(self.entry.redacted),
-            "flags": [flag.value for flag in f.flags],
-            "flag_texts": [FLAG_LABELS[flag] for flag in f.flags],
-            "notes": list(f.notes),
-            "third_party_fields": list(f.third_party_fields),
-            "shielded_fields": list(f.shielded_fields),
-            "withholdings": [dict(w) for w in f.withholdings],
-            "needs_decision": f.needs_decision,
-            "decision": None if self.decision is None else self.decision.as_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class Draft:
-    case: Case
-    audit_ref: str
-    agreement_version: str
-    outcome: str
-    items: list[DraftItem]
-    not_yours: list[ShownEntry]  # other agencies' items withheld from this DPO: stand-ins only
-    denied_reasons: list[str]
-
-    @property
-    def undecided(self) -> list[DraftItem]:
-        return [i for i in self.items if i.undecided]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "case": self.case.as_dict(),
-            "audit_ref": self.audit_ref,
-            "agreement_version": self.agreement_version,
-            "outcome": self.outcome,
-            "denied_reasons": self.denied_reasons,
-            "items": [i.as_dict() for i in self.items],
-            "needing_decision": sum(1 for i in self.items if i.needs_decision),
-            "undecided": len(self.undecided),
-            "not_yours": [
-                {"ref": e.ref, "agency": e.agency, "summary": e.summary} for e in self.not_yours
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class Pack:
-    """The final subject access response, as a document (written as JSON and as PDF)."""
-
-    case: Case
-    document: dict[str, Any]
-
-    @property
-    def audit_ref(self) -> str:
-        return str(self.document["audit_ref"])
 
 
 class SubjectAccessService:
@@ -353,6 +104,19 @@ class SubjectAccessService:
             return partnership
         return not partnership and dpo.organisation == case.organisation
 
+    def _named(self, dpo: Practitioner, streams: list[str]) -> dict[str, str]:
+        """How each child is named to this DPO: the identifier where the gate names the child
+        to them (audited), or why not."""
+        named = {}
+        for stream, identity in self._gate.child_identities(dpo, streams).items():
+            if identity.identifier:
+                named[stream] = identity.identifier
+            elif identity.erased:
+                named[stream] = "the child's record was erased"
+            else:
+                named[stream] = "child not identifiable to you"
+        return {s: named.get(s, "child not identifiable to you") for s in streams}
+
     def _sees(self, dpo: Practitioner, case: Case) -> bool:
         return self._gate.acts_for_partnership(dpo) or (
             not case.partnership and dpo.organisation == case.organisation
@@ -362,7 +126,9 @@ class SubjectAccessService:
         records = self._audit.subject_access_case(case_id.strip())
         if not any(isinstance(r, SubjectAccessOpened) for r in records):
             raise LookupError("case: no subject access case has that reference")
-        case = _fold(records, self._today())
+        case = fold_case(records, self._today())
+        if self._handles(dpo, case):
+            case = replace(case, child=self._named(dpo, [case.child_stream])[case.child_stream])
         if not self._handles(dpo, case):
             self._gate.record_query(dpo, QUERY, "denied", case.child_stream)
             whose = "the partnership's lead DPOs" if case.partnership else "its organisation's DPOs"
@@ -410,7 +176,6 @@ class SubjectAccessService:
                 originator_version=version,
                 timestamp=now,
                 case_id=case_id,
-                child=child.identifier,
                 child_stream=stream,
                 opened_by=dpo.id,
                 organisation=dpo.organisation,
@@ -433,9 +198,11 @@ class SubjectAccessService:
         today = self._today()
         found = []
         for opened in self._audit.subject_access_cases():
-            case = _fold(self._audit.subject_access_case(opened.case_id), today)
+            case = fold_case(self._audit.subject_access_case(opened.case_id), today)
             if self._sees(dpo, case):
                 found.append(case)
+        names = self._named(dpo, [c.child_stream for c in found])
+        found = [replace(c, child=names[c.child_stream]) for c in found]
         open_cases = sorted((c for c in found if not c.completed), key=lambda c: c.clock.due)
         done = sorted((c for c in found if c.completed), key=lambda c: c.opened_at, reverse=True)
         return open_cases + done
@@ -514,7 +281,7 @@ class SubjectAccessService:
     ) -> tuple[Any, list[DraftItem], list[ShownEntry]]:
         """The child's record as released to this DPO (audited by the gate), with flags."""
         view = self._gate.disclose(
-            child_ref(case.child),
+            case.child_stream,
             dpo,
             Disclosure(Purpose.DATA_PROTECTION_AUDIT, Action.EXPORT, items=items),
         )
@@ -525,7 +292,7 @@ class SubjectAccessService:
                 not_yours.append(entry)
                 continue
             drafted.append(
-                DraftItem(entry, flags(_facts(entry), listed), case.decisions.get(entry.ref))
+                DraftItem(entry, flags(item_facts(entry), listed), case.decisions.get(entry.ref))
             )
         return view, drafted, not_yours
 
@@ -560,7 +327,7 @@ class SubjectAccessService:
             raise SubjectAccessError(
                 "item: not an item of this case's draft that you may decide (see the draft)"
             )
-        check_decision(_facts(found.entry), decision, case.requester.basis)
+        check_decision(item_facts(found.entry), decision, case.requester.basis)
         now = self._clock()
         self._audit.record_subject_access(
             case.id,
@@ -611,7 +378,7 @@ class SubjectAccessService:
         )
         listed = frozenset(self._agreements.in_force(self._clock()).subject_access_redact)
         view = self._gate.disclose(
-            child_ref(case.child),
+            case.child_stream,
             dpo,
             Disclosure(
                 Purpose.DATA_PROTECTION_AUDIT,

@@ -42,7 +42,8 @@ from hub.domain.subject_access import (
     SubjectAccessError,
 )
 from hub.domain.uk_time import uk_date
-from hub.subject_access import CaseRefusedError, Draft
+from hub.subject_access import CaseRefusedError
+from hub.subject_access_cases import Draft
 
 Render = Callable[..., Response]
 # A service message's field -> what the page calls it and the id of the control to go to.

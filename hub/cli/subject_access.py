@@ -22,7 +22,7 @@ from hub.domain.subject_access import (
     SubjectAccessError,
 )
 from hub.domain.uk_time import uk_date
-from hub.subject_access import Case, Draft
+from hub.subject_access_cases import Case, Draft
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:

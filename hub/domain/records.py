@@ -248,7 +248,9 @@ class SubjectAccessOpened(HubRecord):
     key_scope: ClassVar[str] = "audit"
 
     case_id: str
-    child: str  # the child's identifier as the DPO gave it (sealed under the audit key)
+    # The child's pseudonymous stream only, as everywhere in the audit ledger: the ledger
+    # outlives a child's erasure, so it never holds the identifier (the gate names the child
+    # to a DPO who may know them, `DisclosureGate.child_identities`).
     child_stream: str
     opened_by: str
     organisation: str

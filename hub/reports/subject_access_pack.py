@@ -20,7 +20,7 @@ from fpdf.enums import XPos, YPos
 
 from hub.reports.rendering import readable_label as label
 from hub.reports.rendering import when_text as when
-from hub.subject_access import Pack
+from hub.subject_access_cases import Pack
 
 TITLE = "Response to a subject access request"
 _LATIN1 = str.maketrans(

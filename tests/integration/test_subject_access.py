@@ -28,11 +28,12 @@ from hub.domain.subject_access import (
     Requester,
     RequesterBasis,
     SubjectAccessError,
-    one_month_after,
 )
+from hub.domain.subject_access_clock import one_month_after
 from hub.domain.uk_time import uk_date
 from hub.settings import HubSettings
-from hub.subject_access import CaseRefusedError, Draft, PackRefusedError
+from hub.subject_access import CaseRefusedError, PackRefusedError
+from hub.subject_access_cases import Draft
 from tests.factories import register_agencies
 from tests.integration.test_gate import LA, NOW, POLICE, SCHOOL, Case
 
@@ -175,6 +176,9 @@ def test_a_case_records_the_requester_and_basis_and_runs_the_statutory_clock(cas
     assert opened.clock.days_left == (opened.clock.due - TODAY).days
     listed = case.hub.subject_access.cases("dpo-0001")
     assert [c.id for c in listed] == [case_id]
+    assert opened.child == listed[0].child == case.nhs  # named to the DPO by the gate
+    # The ledger outlives the child's erasure, so it holds the child's pseudonym only.
+    assert case.nhs not in repr(case.hub.audit.subject_access_case(case_id))
     assert listed[0].as_dict()["requester"]["basis"] == "representative"
     # A representative without the authority seen is refused, naming the field.
     with pytest.raises(SubjectAccessError, match=r"^authority:"):

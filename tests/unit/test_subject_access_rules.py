@@ -14,15 +14,17 @@ from hub.domain.subject_access import (
     SERIOUS_HARM_EDUCATION,
     Decision,
     DecisionType,
-    Extension,
     Flag,
     ItemFacts,
     RequesterBasis,
     SubjectAccessError,
     check_decision,
+    flags,
+)
+from hub.domain.subject_access_clock import (
+    Extension,
     check_extension,
     clock,
-    flags,
     months_after,
     one_month_after,
 )
