@@ -4,10 +4,13 @@ It is its own `eventsourcing` application (its own SQLite file, or its own table
 PostgreSQL) sealed under the hub's audit key, so it can be kept, backed up and verified apart
 from the event log, and so a DPO's record of who saw a child survives that child's erasure.
 Each entry is written to the child's audit stream and indexed under the practitioner in the
-same transaction; break-glass grants also go to the review queue stream.
+same transaction; break-glass grants also go to the review queue stream. The governance
+decisions DPOs record are here too: review commissions, withholding reviews and subject access
+cases (each in its own stream, with a partnership-wide list where one is needed).
 
-One piece (a little over 400 lines): one eventsourcing application and its record types; the
-queries data protection officers run over it are `hub.audit_queries`.
+One piece (about 440 lines): one eventsourcing application, with one writer (`_put`) and one
+reader per stream it keeps; the queries data protection officers run over it are
+`hub.audit_queries`, and what a child's grants stream says is `hub.domain.grants`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -30,6 +32,7 @@ from hub.adapters import metrics
 from hub.adapters.data_keys import Keyring
 from hub.adapters.envelope import EnvelopeMapper
 from hub.adapters.pseudonyms import Pseudonymiser
+from hub.domain.grants import AccessGrants
 from hub.domain.records import (
     AuditEntry,
     AuditPointer,
@@ -440,54 +443,3 @@ class AuditLedger(Application[UUID]):
             if len(page) < 500:
                 return
             start = page[-1].id + 1
-
-
-@dataclass(frozen=True)
-class AccessGrants:
-    """What the small per-child grants stream says, for one access decision."""
-
-    records: list[HubRecord]
-
-    def commissions(self, started_by: datetime | None = None) -> list[ReviewCommission]:
-        return [
-            ReviewCommission(r.reviewer_id, r.commissioned_by, r.reason, r.starts_at, r.ends_at)
-            for r in self.records
-            if isinstance(r, ReviewCommissioned)
-            and (started_by is None or r.starts_at <= started_by)
-        ]
-
-    def ended_at(self, grant: BreakGlassGranted) -> datetime | None:
-        """When the practitioner ended the grant before it expired, if they did."""
-        for record in self.records:
-            if (
-                isinstance(record, BreakGlassEnded)
-                and record.grant_version == grant.originator_version
-            ):
-                return record.timestamp
-        return None
-
-    def active_break_glass(self, practitioner_id: str, at: datetime) -> BreakGlassGranted | None:
-        """The practitioner's grant in force at `at`: not expired, and not ended by them
-        before `at`."""
-        for record in reversed(self.records):
-            if (
-                isinstance(record, BreakGlassGranted)
-                and record.practitioner_id == practitioner_id
-                and record.timestamp <= at < record.expires_at
-                and at < (self.ended_at(record) or record.expires_at)
-            ):
-                return record
-        return None
-
-    def withholding_reviews(self, by: datetime | None = None) -> dict[str, WithholdingReviewed]:
-        """Each record's latest withholding review (recorded by `by`, if given)."""
-        return {
-            r.record: r
-            for r in self.records
-            if isinstance(r, WithholdingReviewed) and (by is None or r.timestamp <= by)
-        }
-
-    @property
-    def erased_at(self) -> datetime | None:
-        erasures = [r for r in self.records if isinstance(r, ErasureRecorded)]
-        return erasures[-1].timestamp if erasures else None

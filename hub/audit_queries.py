@@ -10,6 +10,10 @@ disclosures to their organisation's staff, and the disclosures of what their org
 published (of other recipients' disclosures, only their organisation's items), its
 withholdings, and its staff's break-glass grants. The partnership's lead DPOs (named in the
 agreement) are shown everything, and only they commission practice reviews.
+
+One piece (about 450 lines): every query is authorised, scoped (`_Scope`) and recorded the same
+way, and that sameness is what makes a DPO's answers trustworthy; rendering them is
+`hub.reports.audit_words` and its table and CSV.
 """
 
 from __future__ import annotations

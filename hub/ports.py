@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 if TYPE_CHECKING:
-    from hub.audit_ledger import AccessGrants
     from hub.domain.chronology import ChronologyEntry
+    from hub.domain.grants import AccessGrants
     from hub.domain.records import AuditEntry, BreakGlassGranted, DisclosureAudited, HubRecord
     from hub.read_models.chronology_snapshot import ChronologySnapshot
 

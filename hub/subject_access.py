@@ -15,6 +15,10 @@ that audit reference.
 Whom a case is for follows the DPO scope rules (`hub.policies.dpo_scope`): a case opened by a
 partnership lead DPO covers the partnership and is handled by lead DPOs; one opened by an
 organisation's DPO covers what the gate releases to that organisation's DPOs, who handle it.
+
+One piece (about 460 lines): the service's steps (open, verify, extend, draft, decide, pack)
+share one authorisation and one way of recording events; the case, draft and pack types are
+`hub.subject_access_cases`, the rules `hub.domain.subject_access` and its clock.
 """
 
 from __future__ import annotations

@@ -16,11 +16,11 @@ import pytest
 
 from hub.adapters.directory import load_directory
 from hub.adapters.pseudonyms import Pseudonymiser
-from hub.audit_ledger import AccessGrants
 from hub.disclosure_gate import DisclosureGate
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
 from hub.domain.chronology import ChronologyEntry, merge_chronology
+from hub.domain.grants import AccessGrants
 from hub.domain.markers import SHIELDED
 from hub.domain.records import (
     AuditEntry,
