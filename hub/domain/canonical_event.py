@@ -24,6 +24,7 @@ from hub.domain.access import Role
 from hub.domain.details import NhsNumber, ProvisionalId
 from hub.domain.identity import PROVISIONAL_PREFIX, validate_nhs_number, validate_provisional_id
 from hub.domain.taxonomy import KINDS, AgencyType, HarmCategory
+from hub.domain.uk_time import uk_date
 
 SCHEMA_VERSION = 1
 EARLIEST_OCCURRED_AT = datetime(1990, 1, 1, tzinfo=UTC)
@@ -160,8 +161,14 @@ class CanonicalEvent(_Strict):
         spec = KINDS.get(kind) if isinstance(kind, str) else None
         if spec is None or spec.details is None:
             return details
+        # Details that are judged by when the record was made (a date of birth is not after
+        # it) are judged by the event's own recorded_at, so they validate the same when read.
+        recorded_at = info.data.get("recorded_at")
+        context = {"recorded_on": uk_date(recorded_at)} if isinstance(recorded_at, datetime) else {}
         try:
-            return spec.details.model_validate(details).model_dump(mode="json", exclude_none=True)
+            return spec.details.model_validate(details, context=context).model_dump(
+                mode="json", exclude_none=True
+            )
         except ValidationError as error:
             problems = "; ".join(
                 f"{field_path(e['loc']) or '(details)'}: {e['msg']}"

@@ -6,12 +6,24 @@ A kind listed in `taxonomy.KINDS` with a `details` model has its details validat
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+import re
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from hub.domain.identity import validate_nhs_number, validate_provisional_id
+from hub.domain.uk_time import UK
 
 NhsNumber = Annotated[str, AfterValidator(validate_nhs_number)]
 ProvisionalId = Annotated[str, AfterValidator(validate_provisional_id)]
@@ -47,8 +59,11 @@ class ChildProtectionPlanDetails(Details):
     category: Literal["neglect", "physical-abuse", "emotional-abuse", "sexual-abuse", "multiple"]
 
 
+LegalStatus = Literal["s20", "s31", "interim-care-order", "police-protection", "remand"]
+
+
 class LookedAfterDetails(Details):
-    legal_status: Literal["s20", "s31", "interim-care-order", "police-protection", "remand"]
+    legal_status: LegalStatus
 
 
 class DecisionDetails(Details):
@@ -139,3 +154,158 @@ class RapidReviewDetails(Details):
     completed_on: date | None = Field(
         default=None, description="the day the Rapid Review was completed (default: occurred_at)"
     )
+
+
+# The child's identifying details ---------------------------------------------------------
+
+# Sex as FHIR's AdministrativeGender value set (http://hl7.org/fhir/ValueSet/administrative-gender)
+# codes it; the NHS Data Model and Dictionary's PERSON STATED GENDER CODE maps onto it (1 male,
+# 2 female, 9 indeterminate = other, X not known = unknown).
+Sex = Literal["male", "female", "other", "unknown"]
+
+# ETHNIC CATEGORY as the NHS Data Model and Dictionary defines it (the 2001 census categories),
+# coded as UK Core's CodeSystem UKCore-EthnicCategoryEngland codes it, with its label. `Z` is
+# "not stated" (the person was asked and chose not to say); `99` is "not known" (not asked).
+ETHNIC_CATEGORIES: dict[str, str] = {
+    "A": "White - British",
+    "B": "White - Irish",
+    "C": "White - Any other White background",
+    "D": "Mixed - White and Black Caribbean",
+    "E": "Mixed - White and Black African",
+    "F": "Mixed - White and Asian",
+    "G": "Mixed - Any other mixed background",
+    "H": "Asian or Asian British - Indian",
+    "J": "Asian or Asian British - Pakistani",
+    "K": "Asian or Asian British - Bangladeshi",
+    "L": "Asian or Asian British - Any other Asian background",
+    "M": "Black or Black British - Caribbean",
+    "N": "Black or Black British - African",
+    "P": "Black or Black British - Any other Black background",
+    "R": "Other Ethnic Groups - Chinese",
+    "S": "Other Ethnic Groups - Any other ethnic group",
+    "Z": "Not stated",
+    "99": "Not known",
+}
+EthnicCategory = Literal[
+    "A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "Z", "99"
+]
+
+# Plausibility, from the day the record was made (its `recorded_at` in England): a date of
+# birth is not after it, nor more than 30 years before it (a typed year); an expected date of
+# delivery is within a pregnancy after it (44 weeks), or a little before it (a late baby whose
+# record is not yet updated: 6 weeks).
+OLDEST_RECORD_YEARS = 30
+EDD_AHEAD = timedelta(weeks=44)
+EDD_OVERDUE = timedelta(weeks=6)
+# A UK postcode in its canonical form: upper case, one space before the inward code.
+UK_POSTCODE = r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][A-Z]{2}$"
+_SPACES = re.compile(r"\s+")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+def normalise_postcode(value: object) -> object:
+    """`sw1a1aa` and ` SW1A  1AA ` as `SW1A 1AA`; anything else is left for the pattern."""
+    if not isinstance(value, str):
+        return value
+    compact = _SPACES.sub("", value).upper()
+    return f"{compact[:-3]} {compact[-3:]}" if len(compact) > 3 else compact
+
+
+class Disability(Details):
+    """Whether the child is disabled, as the publisher's system records it."""
+
+    status: Literal["yes", "no", "not-known"]
+    description: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class Address(Details):
+    """Where the child lives. The publisher can shield it (`shielded_fields:
+    [details.address]`), as for a refuge: then no view, export or notice carries it."""
+
+    lines: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    ] = Field(min_length=1, max_length=6)
+    postcode: Annotated[str, BeforeValidator(normalise_postcode)] | None = Field(
+        default=None, pattern=UK_POSTCODE
+    )
+
+
+def _recorded_on(info: ValidationInfo) -> date:
+    """The day the record was made, which the canonical event gives as validation context
+    (`recorded_on`), so a stored event validates the same whenever it is read; standing alone,
+    today in England."""
+    context = info.context if isinstance(info.context, dict) else {}
+    recorded_on = context.get("recorded_on")
+    return recorded_on if isinstance(recorded_on, date) else datetime.now(UK).date()
+
+
+class ChildDetails(Details):
+    """The child's identifying details as the publisher's system holds them: names, date of
+    birth (or, for an unborn child, the expected date of delivery), sex, and optionally ethnic
+    category, disability and address. A correction is a new revision of the same record."""
+
+    given_names: list[Name] = Field(
+        default_factory=list, max_length=5, description="first name, then any middle names"
+    )
+    family_name: Name
+    known_as: Name | None = Field(default=None, description="the name the child is known by")
+    date_of_birth: date | None = None
+    expected_delivery_date: date | None = Field(
+        default=None, description="for an unborn child, instead of date_of_birth"
+    )
+    sex: Sex = Field(description="FHIR administrative gender")
+    ethnic_category: EthnicCategory | None = Field(
+        default=None, description="NHS Data Dictionary ETHNIC CATEGORY code"
+    )
+    disability: Disability | None = None
+    address: Address | None = None
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born_by_the_record(cls, born: date | None, info: ValidationInfo) -> date | None:
+        if born is None:
+            return None
+        recorded_on = _recorded_on(info)
+        if born > recorded_on:
+            raise ValueError(
+                "is after the day the record was made; a birth cannot be recorded early"
+            )
+        if born.year < recorded_on.year - OLDEST_RECORD_YEARS:
+            raise ValueError(
+                f"is more than {OLDEST_RECORD_YEARS} years before the record; check the date"
+            )
+        return born
+
+    @field_validator("expected_delivery_date")
+    @classmethod
+    def _due_within_a_pregnancy(cls, due: date | None, info: ValidationInfo) -> date | None:
+        if due is None:
+            return None
+        recorded_on = _recorded_on(info)
+        if due > recorded_on + EDD_AHEAD:
+            raise ValueError("is more than 44 weeks after the day the record was made")
+        if due < recorded_on - EDD_OVERDUE:
+            raise ValueError(
+                "is more than 6 weeks before the day the record was made; "
+                "a child born since has a date_of_birth"
+            )
+        return due
+
+    @model_validator(mode="after")
+    def _born_or_expected(self) -> Self:
+        if (self.date_of_birth is None) == (self.expected_delivery_date is None):
+            raise ValueError(
+                "give exactly one of date_of_birth (a child) "
+                "or expected_delivery_date (an unborn child)"
+            )
+        if self.date_of_birth is not None and not self.given_names:
+            raise ValueError("given_names: a child who has been born needs a given name")
+        return self
+
+
+class LaChildDetails(ChildDetails):
+    """A local authority's record of the child also says the child's legal status, when the
+    child is looked after."""
+
+    legal_status: LegalStatus | None = None

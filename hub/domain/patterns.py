@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
-from hub.domain.taxonomy import AgencyType
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS, AgencyType
 from hub.domain.uk_time import UK
 
 REPEATED_WAS_NOT_BROUGHT = "repeated-was-not-brought"
@@ -71,6 +71,7 @@ class PatternRules:
             "record.retracted",
             "la.worker-allocated",
             "education.enrolled",
+            *CHILD_DETAILS_KINDS,
         }
     )
 

@@ -7,7 +7,8 @@ human-readable table; `hub schema` publishes the machine-readable one.
 Which content is special category data (UK GDPR Article 9(1)) or criminal offence data
 (Article 10, and DPA 2018 s.11(2): alleged offences and proceedings too) is defined here once:
 per kind (`KindSpec.classification`: health records are data concerning health; police records
-are about offences, alleged offences, their victims and witnesses) and per harm category
+are about offences, alleged offences, their victims and witnesses; a child's identifying
+details may say their ethnic category and whether they are disabled) and per harm category
 (`CATEGORY_CLASSIFICATION`: sexual abuse is data about sex life and alleged offences, parental
 mental health and substance misuse are health, radicalisation reveals political opinions or
 beliefs, ...). `classify` combines them for one item.
@@ -91,6 +92,13 @@ ORDINARY = DataClassification()
 _HEALTH_DATA = DataClassification(frozenset({SpecialCategory.HEALTH}))
 _OFFENCE_DATA = DataClassification(criminal_offence=True)
 _HARM_AND_OFFENCE = DataClassification(frozenset({SpecialCategory.HEALTH}), criminal_offence=True)
+# A child's identifying details may carry their ethnic category (racial or ethnic origin) and
+# whether they are disabled (health), so every item of those kinds is classified as both:
+# classification is per kind, never per value, so it does not depend on which fields one
+# revision happens to fill.
+_IDENTIFYING_DETAILS = DataClassification(
+    frozenset({SpecialCategory.RACIAL_OR_ETHNIC_ORIGIN, SpecialCategory.HEALTH})
+)
 
 # Every category is classified (a new one must be decided: tests/unit/test_governance.py).
 # Categories say what an item is about whatever its kind: a school's record of a child's
@@ -152,6 +160,13 @@ def _k(
 
 KINDS: dict[str, KindSpec] = {
     # Local authority children's social care
+    "la.child-details": _k(
+        "The child's identifying details (names, date of birth or expected date of delivery, "
+        "sex; ethnicity, disability, address and legal status where held)",
+        _LA,
+        d.LaChildDetails,
+        _IDENTIFYING_DETAILS,
+    ),
     "la.contact": _k("Contact received by the front door", _LA),
     "la.referral": _k(
         "Referral accepted (re-referral within 12 months is a key indicator)",
@@ -220,6 +235,13 @@ KINDS: dict[str, KindSpec] = {
     "police.exploitation-concern": _k("Exploitation concern (county lines, CSE, CCE)", _POLICE),
     "police.nrm-referral": _k("National Referral Mechanism referral", _POLICE),
     # Health / ICB
+    "health.child-details": _k(
+        "The child's identifying details (names, date of birth or expected date of delivery, "
+        "sex; ethnicity and address where held)",
+        _HEALTH,
+        d.ChildDetails,
+        _IDENTIFYING_DETAILS,
+    ),
     "health.health-visitor-concern": _k("Health visitor concern", _HEALTH),
     "health.was-not-brought": _k(
         "Child was not brought to an appointment", _HEALTH, d.WasNotBroughtDetails
@@ -256,6 +278,11 @@ KINDS: dict[str, KindSpec] = {
         "An earlier link was wrong: two different children", _LA_HEALTH, d.IdentityUnlinkDetails
     ),
 }
+
+
+# Kinds that say who the child is rather than something that happened to them: not a concern,
+# and not an agency's contribution to the safeguarding picture.
+CHILD_DETAILS_KINDS = frozenset({"la.child-details", "health.child-details"})
 
 
 def classify(kind: str, categories: Iterable[str]) -> DataClassification:

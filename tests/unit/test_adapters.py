@@ -96,6 +96,7 @@ def test_la_sample_maps_to_the_expected_events_and_one_problem() -> None:
         "la.decision",
         "la.contact",
         "record.retracted",
+        *["la.child-details"] * 5,
     ]
     assert result.problems == [
         AdapterProblem(
@@ -147,6 +148,11 @@ def test_la_sample_family_id_becomes_household_ref() -> None:
         None,
         "FAM-20417",
         "FAM-20417",
+        "FAM-20417",  # the child's details, and their correction
+        "FAM-20417",
+        None,
+        None,
+        "FAM-20533",
     ]
 
 
@@ -205,6 +211,8 @@ def test_health_sample_maps_each_resource_type() -> None:
         ("health.urgent-care-attendance", "Encounter/ed-77120", 2),
         ("health.parental-mental-health-crisis", "Communication/mh-3021", 1),
         ("record.retracted", "Flag/hv-0991/retraction", 1),
+        ("health.child-details", "Patient/pat-20931", 3),
+        ("health.child-details", "Patient/pat-unborn-0042", 1),
     ]
     assert result.problems == [
         AdapterProblem(
@@ -221,8 +229,10 @@ def test_health_sample_maps_each_resource_type() -> None:
         None,
         None,
         None,
+        "H-3377",  # the Patient's household-ref extension
+        None,
     ]
-    maternity, _, missed, _, _, crisis, retraction = result.events
+    maternity, _, missed, _, _, crisis, retraction, _, _ = result.events
     assert maternity.child.provisional_id == "PRV-7K2M9QX4TB="
     assert maternity.sensitivity == "sensitive"  # meta.security R
     assert crisis.sensitivity == "restricted"  # meta.security V
@@ -313,7 +323,7 @@ def test_health_invalid_nhs_number_is_a_problem_without_the_number(tmp_path: Pat
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle), encoding="utf-8")
     result = get_adapter("health-fhir").read(path, "shire-icb")
-    assert len(result.events) == 6
+    assert len(result.events) == 8
     assert result.problems[0] == AdapterProblem(
         str(path), 2, f"subject.identifier.value: {_CHECK_DIGIT}"
     )
@@ -372,11 +382,11 @@ def test_csv_line_numbers_follow_the_physical_file(tmp_path: Path) -> None:
     good = f'LCS-1,1,{VALID_NHS},,CONTACT,03/02/2025 10:15,03/02/2025 16:40,,"two\nlines"'
     short = "LCS-2,1"
     broken = f'LCS-3,1,{VALID_NHS},,CONTACT,03/02/2025 10:15,03/02/2025 16:40,,"unterminated\n'
-    path.write_text(f"{header}\n{good}{',' * 21}\n\n{short}\n{broken}", encoding="utf-8")
+    path.write_text(f"{header}\n{good}{',' * 33}\n\n{short}\n{broken}", encoding="utf-8")
     result = get_adapter("la-csv").read(path, "shire-county-council")
     assert [e.summary for e in result.events] == ["two\nlines"]
     assert [(p.line, p.reason) for p in result.problems] == [
-        (5, "malformed CSV row: row has 2 fields, header has 30"),
+        (5, "malformed CSV row: row has 2 fields, header has 42"),
         (6, "malformed CSV row: bad quoting (unexpected end of data)"),
     ]
 
@@ -418,7 +428,7 @@ def test_health_entries_that_are_not_safeguarding_events_are_problems(tmp_path: 
     wrong_child = json.loads(json.dumps(appointment))
     wrong_child["participant"][0]["actor"]["identifier"]["value"] = INVALID_NHS
     bundle["entry"] = [
-        {"resource": {"resourceType": "Patient", "id": "p1"}},
+        {"resource": {"resourceType": "Practitioner", "id": "p1"}},
         {"resource": booked},
         {"resource": wrong_child},
         {"resource": {**appointment, "meta": {"versionId": "1", "lastUpdated": "2025-01-23"}}},
@@ -427,7 +437,7 @@ def test_health_entries_that_are_not_safeguarding_events_are_problems(tmp_path: 
     path.write_text(json.dumps(bundle), encoding="utf-8")
     result = get_adapter("health-fhir").read(path, "shire-icb")
     assert [(p.line, p.reason) for p in result.problems] == [
-        (1, "resourceType: 'Patient' is not mapped; see docs/adapters.md"),
+        (1, "resourceType: 'Practitioner' is not mapped; see docs/adapters.md"),
         (2, "status: only Appointments with status 'noshow' (was not brought) are mapped"),
         (3, f"participant.actor.identifier.value: {_CHECK_DIGIT}"),
         (4, "canonical event invalid: (event): Value error, occurred_at is after recorded_at: "

@@ -124,6 +124,8 @@ def test_default_rules_are_the_agreed_thresholds_and_cannot_be_changed_in_place(
         "record.retracted",
         "la.worker-allocated",
         "education.enrolled",
+        "la.child-details",
+        "health.child-details",
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         rules.multi_agency_types = 2  # type: ignore[misc]
@@ -355,6 +357,26 @@ def test_identity_entries_are_not_concerns() -> None:
         entry("CP-1", "education.safeguarding-disclosure", "2025-02-03"),
     ]  # fmt: skip
     assert detect_patterns(entries) == []
+
+
+def test_child_details_are_not_concerns() -> None:
+    """Who the child is, from the local authority and health, says nothing happened."""
+    who = {
+        "given_names": ["Ada"],
+        "family_name": "Example",
+        "sex": "female",
+        "date_of_birth": "2019-05-04",
+    }
+    entries = [
+        entry("LCS-1", "la.child-details", "2025-02-01", details=who),
+        entry("Patient/p-1", "health.child-details", "2025-02-02", details=who),
+        entry("CP-1", "education.safeguarding-disclosure", "2025-02-03"),
+    ]  # fmt: skip
+    assert detect_patterns(entries) == []
+    concern = entry("mh-1", "health.health-visitor-concern", "2025-02-04")
+    assert codes(detect_patterns([*entries, concern])) == []  # still two agency types
+    police = visit("SC-1/N-1", "2025-02-05", "07:40")
+    assert codes(detect_patterns([*entries, concern, police])) == ["multi-agency-concerns"]
 
 
 def test_overlapping_windows_are_one_flag_listing_every_entry() -> None:

@@ -4,7 +4,9 @@ The columns follow what Liquidlogic LCS and Mosaic reporting extracts look like:
 recorded episode or step, native event-type codes, CIN census category-of-abuse codes for
 plans and SSDA903 legal-status codes for children looked after. The CMS's family (case-group)
 id, where the extract has it, becomes `household_ref`, so siblings' records can be read
-together. The full format, with every code, is in docs/adapters.md; this module is its
+together. A `CHILD_DETAILS` row is the child's identifying details as the CMS holds them
+(names, date of birth or expected date of delivery, gender, ethnicity, disability, address,
+legal status); a change is a new revision of the same record. The full format, with every code, is in docs/adapters.md; this module is its
 executable form.
 """
 
@@ -35,6 +37,7 @@ from hub.adapters.agencies.native import (
     split_list,
 )
 from hub.domain.canonical_event import CanonicalEvent, Sensitivity
+from hub.domain.details import ETHNIC_CATEGORIES
 from hub.domain.taxonomy import AgencyType, HarmCategory
 from hub.domain.uk_time import uk_date
 
@@ -70,6 +73,19 @@ COLUMNS = (
     "withheld_from_json",
     "shielded_fields",
     "family_id",
+    # The child's identifying details (CHILD_DETAILS rows); added later, so last.
+    "forename",
+    "middle_names",
+    "surname",
+    "known_as",
+    "date_of_birth",
+    "expected_delivery_date",
+    "gender",
+    "ethnicity",
+    "disability",
+    "disability_description",
+    "address_lines",
+    "postcode",
 )
 # The rest may be absent from older extracts; their cells then read as empty.
 REQUIRED_COLUMNS = COLUMNS[:9]
@@ -78,6 +94,9 @@ REQUIRED_COLUMNS = COLUMNS[:9]
 # "standard"; anything saying what happened to the child is "sensitive"; placements carry
 # where the child lives, so they are "restricted" unless the row says otherwise.
 EVENT_TYPES: dict[str, tuple[str, Sensitivity]] = {
+    # Who the child is: identity, not a concern ("standard"); an address the child must not be
+    # found at is shielded by the row's shielded_fields.
+    "CHILD_DETAILS": ("la.child-details", "standard"),
     "CONTACT": ("la.contact", "sensitive"),
     "REF": ("la.referral", "sensitive"),
     "ASMT_START": ("la.assessment-started", "standard"),
@@ -158,6 +177,37 @@ LEGAL_STATUSES = {
     "J2": "remand",
 }
 FGDM_STATUSES = {"OFFERED": "offered", "HELD": "held", "DECLINED": "declined"}
+# NHS Data Model and Dictionary PERSON STATED GENDER CODE -> FHIR administrative gender.
+GENDER_CODES = {"1": "male", "2": "female", "9": "other", "X": "unknown"}
+# Ethnicity as the CMS holds it: the DfE children's social care (CIN census) codes, which
+# extend the 2001 census categories, reduced to the NHS ETHNIC CATEGORY; or the NHS code itself.
+# Gypsy/Roma (WROM) and Traveller of Irish heritage (WIRT) have no category of their own in the
+# NHS list and become "any other White background"; a refusal is "not stated", information
+# not yet obtained "not known".
+ETHNICITY_CODES: dict[str, str] = {
+    **{code: code for code in ETHNIC_CATEGORIES},
+    "WBRI": "A",
+    "WIRI": "B",
+    "WOTH": "C",
+    "WIRT": "C",
+    "WROM": "C",
+    "MWBC": "D",
+    "MWBA": "E",
+    "MWAS": "F",
+    "MOTH": "G",
+    "AIND": "H",
+    "APKN": "J",
+    "ABAN": "K",
+    "AOTH": "L",
+    "BCRB": "M",
+    "BAFR": "N",
+    "BOTH": "P",
+    "CHNE": "R",
+    "OOTH": "S",
+    "REFU": "Z",
+    "NOBT": "99",
+}
+DISABILITY_CODES = {"Y": "yes", "N": "no", "U": "not-known"}
 
 
 def _referral(row: CsvRow) -> dict[str, Any]:
@@ -227,7 +277,41 @@ def _unlink(row: CsvRow) -> dict[str, Any]:
     return {**_link(row), "reason": reason}
 
 
+def _child_details(row: CsvRow) -> dict[str, Any]:
+    """The child's identifying details; empty optional cells are left out. The canonical
+    model checks what the row says (a birth after the record, a born child without a
+    forename, a date of birth and an expected date of delivery both or neither)."""
+    details: dict[str, Any] = {
+        "given_names": [name for name in (row["forename"], *row["middle_names"].split()) if name],
+        "family_name": required(row["surname"], "surname", " (needed for CHILD_DETAILS)"),
+        "sex": lookup(row["gender"], GENDER_CODES, "column gender") if row["gender"] else "unknown",
+    }
+    if row["known_as"]:
+        details["known_as"] = row["known_as"]
+    for column in ("date_of_birth", "expected_delivery_date"):
+        if row[column]:
+            details[column] = parse_uk_date(row[column], column).isoformat()
+    if row["ethnicity"]:
+        details["ethnic_category"] = lookup(row["ethnicity"], ETHNICITY_CODES, "column ethnicity")
+    if row["disability"] or row["disability_description"]:
+        status = required(row["disability"], "disability", " (needed with its description)")
+        disability = {"status": lookup(status, DISABILITY_CODES, "column disability")}
+        if row["disability_description"]:
+            disability["description"] = row["disability_description"]
+        details["disability"] = disability
+    if row["address_lines"] or row["postcode"]:
+        lines = split_list(row["address_lines"])
+        details["address"] = {
+            "lines": lines,
+            **({"postcode": row["postcode"]} if row["postcode"] else {}),
+        }
+    if row["legal_status"]:
+        details["legal_status"] = lookup(row["legal_status"], LEGAL_STATUSES, "column legal_status")
+    return details
+
+
 DETAILS: dict[str, Callable[[CsvRow], dict[str, Any]]] = {
+    "CHILD_DETAILS": _child_details,
     "REF": _referral,
     "ASMT_START": _assessment_started,
     "ASMT_END": _assessment_completed,

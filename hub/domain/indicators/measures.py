@@ -27,6 +27,7 @@ from hub.domain.indicators.common import (
 from hub.domain.indicators.facts import Child, RecordFact, WithholdingReviewFact, event_dates
 from hub.domain.indicators.figures import Figure, count, rate
 from hub.domain.indicators.periods import Quarter
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS
 from hub.domain.uk_time import add_months
 from hub.domain.working_days import working_days_between
 
@@ -190,7 +191,11 @@ def in_child_protection(child: Child, quarter: Quarter) -> bool:
 
 
 def contribution(record: RecordFact) -> bool:
-    return not record.kind.startswith(("record.", "identity."))
+    """A record that adds to the picture: not a retraction, an identity link or the child's
+    identifying details."""
+    return not record.kind.startswith(("record.", "identity.")) and (
+        record.kind not in CHILD_DETAILS_KINDS
+    )
 
 
 def all_four_agencies(children: Sequence[Child], quarter: Quarter) -> Figure:
