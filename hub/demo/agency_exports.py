@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.adapters.agencies import health_fhir, la_csv, police_json, school_csv
+from hub.domain.details import ETHNIC_CATEGORIES
 from hub.domain.identity import PROVISIONAL_PREFIX
 from hub.domain.taxonomy import AgencyType
 
@@ -37,6 +38,7 @@ _FHIR_RESOURCE = {
     "PARENT-MH-CRISIS": "Communication",
     "MATERNITY-PRE-BIRTH": "Flag",
     "WNB": "Appointment",
+    "PATIENT": "Patient",
 }
 _UNKNOWN_CODES = {"la": "CIN_CLOSE", "police": "ASB", "health": "HV-REVIEW", "school": "BULLYING"}
 
@@ -226,6 +228,44 @@ def write_police_json(
     )
 
 
+def _patient(record: NativeRecord, identifier: dict[str, str]) -> dict[str, Any]:
+    """A FHIR R4 Patient as a health system exports one: UK Core's ethnic category
+    extension, the hub's expected-delivery-date extension for an unborn child."""
+    fields = record.extra
+    names: list[dict[str, Any]] = [{"use": "official", "family": fields["family_name"]}]
+    if fields["given_names"]:
+        names[0]["given"] = fields["given_names"]
+    if fields["known_as"]:
+        names.append({"use": "nickname", "given": [fields["known_as"]]})
+    ethnicity = {
+        "url": health_fhir.ETHNIC_CATEGORY_EXTENSION,
+        "valueCodeableConcept": {
+            "coding": [
+                {
+                    "system": health_fhir.ETHNIC_CATEGORY_ENGLAND,
+                    "code": fields["ethnic_category"],
+                    "display": ETHNIC_CATEGORIES[fields["ethnic_category"]],
+                }
+            ]
+        },
+    }
+    patient: dict[str, Any] = {
+        "extension": [ethnicity],
+        "identifier": [identifier],
+        "name": names,
+        "gender": fields["gender"],
+        "address": [
+            {"use": "home", "line": fields["address_lines"], "postalCode": fields["postcode"]}
+        ],
+    }
+    if fields["birth_date"]:
+        patient["birthDate"] = fields["birth_date"]
+    else:
+        due = {"url": health_fhir.EXPECTED_DELIVERY_EXTENSION}
+        patient["extension"].append(due | {"valueDate": fields["expected_delivery_date"]})
+    return patient
+
+
 def _fhir_resource(record: NativeRecord) -> dict[str, Any]:
     child = record.children[0]
     system = (
@@ -250,7 +290,9 @@ def _fhir_resource(record: NativeRecord) -> dict[str, Any]:
     if record.household:
         extension = {"url": health_fhir.HOUSEHOLD_EXTENSION, "valueString": record.household}
         resource["extension"] = [extension]
-    if resource_type == "Observation":
+    if resource_type == "Patient":
+        resource |= _patient(record, subject["identifier"])
+    elif resource_type == "Observation":
         resource |= {
             "status": "final",
             "code": concept,

@@ -32,6 +32,7 @@ from hub.demo.agency_exports import (
     RecordIds,
     write_exports,
 )
+from hub.demo.child_details import child_details_records, demo_children
 from hub.domain.identity import InvalidIdentifierError, nhs_check_digit, validate_provisional_id
 from hub.domain.uk_time import UK
 
@@ -54,6 +55,7 @@ SIBLINGS = {"J": "Jackson", "M": "Madison", "Y": "Jayden"}  # fictional labels, 
 # three; the ICB export carries none).
 SIBLING_HOUSEHOLDS = {"LA": "FAM-0007001", "SCHOOL": "SF-0042"}
 HEAVY_TAIL = (320, 160)  # a few children with hundreds of events, whatever the draw
+BABY_BORN = date(2025, 1, 20)  # the child first known by a provisional id
 _AGENCIES = {"LA": LA, "POLICE": POLICE, "ICB": ICB, "SCHOOL": SCHOOLS[0]}
 _FLAGS = {"true": True, "false": False}
 
@@ -127,7 +129,8 @@ def _categories(spec: str) -> tuple[str, ...]:
 
 
 # The sibling case (seeds 003:851-867). Children J, M and Y are born 2018, 2020 and 2022 (7, 5
-# and 3 when they come into care); their names never appear in event text.
+# and 3 when they come into care); their names are only in the council's and the ICB's
+# records of who they are (`hub.demo.child_details`), never in event text.
 _SIBLING_CASE = """
 2021-07-05 09:30 ICB WNB M disengagement | Not brought to 1-year health visitor review
   service=Health visiting; appointment_type=1-year review
@@ -434,13 +437,16 @@ def generate_partnership(
         ),
     ]
     cases = [ids(r) for r in cases]
-    population = [ids(r) for r in _population(rng, [*others, (baby, date(2025, 1, 20))])]
+    population = [ids(r) for r in _population(rng, [*others, (baby, BABY_BORN)])]
     records = cases + population
     # Corrections and the retraction touch the random population only, so the two cases
     # read exactly as their timelines say.
     records += [ids(r) for r in _corrections_and_retraction(rng, population)]
     records += [ids(r) for r in _bad_rows(rng, others)]
+    # Who each child is, from their own random stream: the draws above are unchanged.
+    labelled = {SIBLINGS[token]: number for token, number in siblings.items()}
+    children_known = demo_children(seed, labelled, others, (provisional, baby, BABY_BORN))
+    records += child_details_records(records, children_known, ids)
     nominals = {n: f"N-{i:06d}" for i, n in enumerate(numbers, start=1)}
     exports = write_exports(out_dir, records, nominals)
-    labelled = {SIBLINGS[token]: number for token, number in siblings.items()}
     return PartnershipManifest(seed, children, exports, labelled, provisional, baby)

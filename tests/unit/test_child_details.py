@@ -260,7 +260,8 @@ def test_an_la_child_details_row_becomes_the_kind(tmp_path: Path) -> None:
         "address": {"lines": ["7 Example Lane", "Shiretown"], "postcode": "ST1 4AB"},
         "legal_status": "s20",
     }
-    assert first.household_ref == "FAM-1" and first.shielded_fields == []
+    # Who the child is says nothing of the household: the family id is not read.
+    assert first.household_ref is None and first.shielded_fields == []
     # A later export with changed details is a new revision of the same record.
     assert (correction.event_id, correction.revision) == ("LCS-7001", 2)
     assert correction.details["ethnic_category"] == "A"

@@ -3,6 +3,7 @@ match the manifest, a seed always gives the same files, and the sibling case rea
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from hub.adapters.agencies.registry import get_adapter
 from hub.demo.population import SIBLING_HOUSEHOLDS, PartnershipManifest, generate_partnership
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.identity import validate_provisional_id
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS as DETAILS_KINDS
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +98,12 @@ def test_counts_per_agency_match_the_manifest_exactly(partnership: PartnershipMa
         a.agency_id: (a.rows_written, a.bad_rows, a.events_expected) for a in partnership.agencies
     }
     assert counts == {
-        "shire-county-council": (600, 2, 598),
+        # the council's and the ICB's records of who each child they know is, the council's
+        # updated for the 5 children who became looked after
+        "shire-county-council": (787, 2, 785),
         # one incident names all three siblings: three events from one row
         "shire-constabulary": (274, 2, 274),
-        "shire-icb": (690, 2, 688),
+        "shire-icb": (916, 2, 914),
         "school-100001": (150, 2, 148),
         "school-100002": (112, 2, 110),
         "school-100003": (56, 2, 54),
@@ -132,7 +136,9 @@ def test_event_counts_per_child_are_heavy_tailed(events: list[CanonicalEvent]) -
 def test_corrections_retraction_and_provisional_link_are_present(
     partnership: PartnershipManifest, events: list[CanonicalEvent]
 ) -> None:
-    corrected = sorted(e.agency.type.value for e in events if e.revision == 2)
+    corrected = sorted(
+        e.agency.type.value for e in events if e.revision == 2 and e.kind not in DETAILS_KINDS
+    )
     assert corrected == ["education", "health", "local-authority", "police"]
     retractions = [e for e in events if e.kind == "record.retracted"]
     assert len(retractions) == 1
@@ -146,6 +152,8 @@ def test_corrections_retraction_and_provisional_link_are_present(
     )
     assert [e.kind for e in before_birth] == [
         "health.maternity-pre-birth-concern",
+        "health.child-details",  # unborn: an expected date of delivery, no name yet
+        "la.child-details",
         "la.assessment-started",
         "identity.linked",
     ]
@@ -156,6 +164,7 @@ SIBLING_KINDS = {
     "Jackson": [
         "education.enrolled",
         "education.safeguarding-disclosure",
+        "la.child-details",  # a few minutes before the council's first record of him
         "la.referral",
         "la.worker-allocated",
         "la.assessment-started",
@@ -178,12 +187,16 @@ SIBLING_KINDS = {
         "la.cp-plan-started",
         "la.looked-after",
         "la.placement-started",
+        "la.child-details",  # revision 2: looked after, the carers' address shielded
         "health.looked-after-health-assessment",
+        "health.child-details",  # the ICB's Patient, as at its lastUpdated
     ],
     "Madison": [
         "health.was-not-brought",
+        "health.child-details",
         "health.was-not-brought",
         "health.was-not-brought",
+        "la.child-details",
         "la.referral",
         "la.worker-allocated",
         "la.assessment-started",
@@ -208,10 +221,13 @@ SIBLING_KINDS = {
         "la.cp-plan-started",
         "la.looked-after",
         "la.placement-started",
+        "la.child-details",
         "health.looked-after-health-assessment",
     ],
     "Jayden": [
         "health.health-visitor-concern",
+        "health.child-details",
+        "la.child-details",
         "la.worker-allocated",
         "la.assessment-started",
         "la.assessment-completed",
@@ -235,6 +251,7 @@ SIBLING_KINDS = {
         "la.cp-plan-started",
         "la.looked-after",
         "la.placement-started",
+        "la.child-details",
         "health.looked-after-health-assessment",
     ],
 }
@@ -282,7 +299,7 @@ def test_sibling_events_carry_each_agencys_household_reference(
     partnership: PartnershipManifest, events: list[CanonicalEvent]
 ) -> None:
     siblings = set(partnership.sibling_nhs_numbers.values())
-    theirs = [e for e in events if e.child.nhs_number in siblings]
+    theirs = [e for e in events if e.child.nhs_number in siblings and e.kind not in DETAILS_KINDS]
     by_agency: dict[str, set[str | None]] = {}
     for event in theirs:
         by_agency.setdefault(event.agency.id, set()).add(event.household_ref)
@@ -343,6 +360,73 @@ def test_sibling_case_allocations_plans_and_enrolments(
     ]
 
 
+def test_every_child_the_council_or_the_icb_knows_has_their_details_from_it(
+    partnership: PartnershipManifest, events: list[CanonicalEvent]
+) -> None:
+    for agency, kind in (("shire-county-council", "la.child-details"),
+                         ("shire-icb", "health.child-details")):  # fmt: skip
+        known = {e.child.identifier for e in events if e.agency.id == agency}
+        described = [e for e in events if e.kind == kind]
+        assert {e.child.identifier for e in described} == known
+        assert len({e.event_id for e in described}) == len(known)  # one record per child
+        for event in described:
+            first = min(e.occurred_at for e in events
+                        if e.agency.id == agency and e.child == event.child)  # fmt: skip
+            if event.revision == 1 and kind == "la.child-details":
+                assert event.occurred_at == first  # just before the council's first record
+    unborn = [e for e in events if e.child.provisional_id and e.kind.endswith("child-details")]
+    assert {e.details["expected_delivery_date"] for e in unborn} == {"2025-01-24"}
+    baby = partnership.provisional_linked_nhs_number
+    born = [e for e in events if e.child.nhs_number == baby and e.kind.endswith("child-details")]
+    assert {e.details["date_of_birth"] for e in born} == {"2025-01-20"}
+    assert {e.details["family_name"] for e in [*unborn, *born]} == {born[0].details["family_name"]}
+
+
+def test_the_siblings_details_and_their_update_when_looked_after(
+    partnership: PartnershipManifest, events: list[CanonicalEvent]
+) -> None:
+    details = {
+        label: [e for e in events if e.child.nhs_number == nhs and e.kind == "la.child-details"]
+        for label, nhs in partnership.sibling_nhs_numbers.items()
+    }
+    births = {"Jackson": "2018-03-14", "Madison": "2020-06-02", "Jayden": "2022-02-19"}
+    sexes = {"Jackson": "male", "Madison": "female", "Jayden": "male"}
+    family = {e.details["family_name"] for records in details.values() for e in records}
+    assert len(family) == 1  # one family
+    for label, (first, update) in details.items():
+        assert (first.revision, update.revision, first.event_id) == (1, 2, update.event_id)
+        assert first.details["given_names"] == [label]
+        assert (first.details["date_of_birth"], first.details["sex"]) == (
+            births[label],
+            sexes[label],
+        )
+        assert first.household_ref is None and update.household_ref is None
+        assert "legal_status" not in first.details and first.shielded_fields == []
+        assert update.details["legal_status"] == "interim-care-order"
+        assert update.details["address"] == {"lines": ["3 Example Row (fictional)"]}
+        assert update.shielded_fields == ["details.address"]
+
+
+def test_child_details_are_fictional_and_drawn_apart_from_the_rest(tmp_path: Path) -> None:
+    """Names and addresses come from their own random stream: the other rows are the same as
+    they would be without them, and a seed always gives the same children."""
+    first = generate_partnership(tmp_path / "a", seed=11, children=60)
+    other = generate_partnership(tmp_path / "b", seed=12, children=60)
+
+    def rows(manifest: PartnershipManifest) -> tuple[list[str], list[str]]:
+        lines = manifest.agencies[0].path.read_text(encoding="utf-8").splitlines()
+        return ([r for r in lines if ",CHILD_DETAILS," not in r],
+                [r for r in lines if ",CHILD_DETAILS," in r])  # fmt: skip
+
+    (events_a, details_a), (_, details_b) = rows(first), rows(other)
+    assert details_a and details_b and details_a != details_b
+    assert all("(fictional)" in row for row in details_a)  # every address says so
+    # Every other council row keeps the record id it had before the details were added: the
+    # details' ids come after them all.
+    ids = [row.split(",")[0] for row in events_a[1:]]
+    assert max(ids) < min(row.split(",")[0] for row in details_a)
+
+
 def test_every_allocation_names_one_of_the_two_demo_social_workers(
     events: list[CanonicalEvent],
 ) -> None:
@@ -352,11 +436,23 @@ def test_every_allocation_names_one_of_the_two_demo_social_workers(
     assert {e.details["role"] for e in allocations} == {"social-worker"}
 
 
-def test_sibling_names_never_appear_in_any_export(partnership: PartnershipManifest) -> None:
+def test_sibling_names_are_only_in_the_records_of_who_they_are(
+    partnership: PartnershipManifest,
+) -> None:
+    """The council's CHILD_DETAILS rows and the ICB's Patients name the children; no other
+    row or resource does, and the police and schools' exports never."""
     for export in partnership.agencies:
-        text = export.path.read_text(encoding="utf-8")
+        if export.adapter == "la-csv":
+            rows = export.path.read_text(encoding="utf-8").splitlines()
+            texts = [row for row in rows if ",CHILD_DETAILS," not in row]
+        elif export.adapter == "health-fhir":
+            bundle = json.loads(export.path.read_text(encoding="utf-8"))
+            resources = [entry["resource"] for entry in bundle["entry"]]
+            texts = [json.dumps(r) for r in resources if r["resourceType"] != "Patient"]
+        else:
+            texts = [export.path.read_text(encoding="utf-8")]
         for name in partnership.sibling_nhs_numbers:
-            assert name not in text
+            assert not any(name in text for text in texts), (export.agency_id, name)
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ a coding from the hub's code system, harm categories are `meta.tag`s, and sensit
 standard HL7 confidentiality label in `meta.security`. A missed appointment is an
 `Appointment` with status `noshow`; a resource with status `entered-in-error` retracts the
 record it names. A `Patient` is the child's identifying details (names, birth date, gender, UK
-Core ethnic category, address), one record per Patient whose versions are its revisions. A household (family) reference, where the health system keeps one, is a
-resource extension (`HOUSEHOLD_EXTENSION`, `valueString`): FHIR has no core element for it on
-these resources. Problems report `line` as the 1-based index of the entry in `Bundle.entry`.
+Core ethnic category, address), one record per Patient whose versions are its revisions. A
+household (family) reference, where the health system keeps one, is a resource extension
+(`HOUSEHOLD_EXTENSION`, `valueString`): FHIR has no core element for it on these resources.
+Problems report `line` as the 1-based index of the entry in `Bundle.entry`.
 """
 
 from __future__ import annotations
@@ -477,7 +478,8 @@ class HealthFhirBundleAdapter:
             "sensitivity": _sensitivity(meta, default_sensitivity),
             "lawful_basis": "public-task",
             "supersedes": {"event_id": record_id} if retracted else None,
-            "household_ref": _household(resource),
+            # A Patient is who the child is, not evidence of their household (as la-csv).
+            "household_ref": None if facts.kind == CHILD_DETAILS else _household(resource),
             "shielded_fields": list(facts.shielded),
         }
         return [build_event(fields)]

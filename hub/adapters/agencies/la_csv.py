@@ -6,8 +6,8 @@ plans and SSDA903 legal-status codes for children looked after. The CMS's family
 id, where the extract has it, becomes `household_ref`, so siblings' records can be read
 together. A `CHILD_DETAILS` row is the child's identifying details as the CMS holds them
 (names, date of birth or expected date of delivery, gender, ethnicity, disability, address,
-legal status); a change is a new revision of the same record. The full format, with every code, is in docs/adapters.md; this module is its
-executable form.
+legal status); a change is a new revision of the same record. The full format, with every
+code, is in docs/adapters.md; this module is its executable form.
 """
 
 from __future__ import annotations
@@ -395,6 +395,11 @@ class LaCaseManagementCsvAdapter:
             "withheld_from": _withheld(row),
             "shielded_fields": split_list(row["shielded_fields"]),
             "supersedes": _supersedes(row, event_type),
-            "household_ref": household_ref(row["family_id"], "column family_id"),
+            # Who the child is says nothing about their household: the family id is not read
+            # for the child's details, so whoever may see them is not shown the council's
+            # family grouping with them (docs/adapters.md).
+            "household_ref": None
+            if event_type == "CHILD_DETAILS"
+            else household_ref(row["family_id"], "column family_id"),
         }
         return [build_event(fields)]
