@@ -439,12 +439,19 @@ def test_contributions_from_all_four_agency_types() -> None:
             *everyone,
         ),
         child(fact("la.cp-plan-started", "2023-05-01"), *everyone),  # no LA record in 2024
+        # Who the child is (their details) is no agency's contribution to the picture.
+        case(everyone[0], fact("health.child-details", "2024-06-01"), everyone[2]),
+        child(
+            fact("la.cp-plan-started", "2023-05-01"),
+            fact("la.child-details", "2024-04-01"),
+            *everyone,
+        ),
         # Ended before the window: not in child protection.
         child(fact("la.cp-plan-started", "2022-05-01"), fact("la.cp-plan-ended", "2023-05-01")),
         child(*everyone),  # not in child protection
     ]
     figure = all_four_agencies(children, Q3)
-    assert (figure.numerator, figure.denominator) == (2, 6)
+    assert (figure.numerator, figure.denominator) == (2, 8)
 
 
 def test_nearest_rank_percentile() -> None:
