@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.adapters.agencies import health_fhir, la_csv, police_json, school_csv
+from hub.adapters.agencies import fhir_patient, health_fhir, la_csv, police_json, school_csv
 from hub.domain.details import ETHNIC_CATEGORIES
 from hub.domain.identity import PROVISIONAL_PREFIX
 from hub.domain.taxonomy import AgencyType
@@ -238,11 +238,11 @@ def _patient(record: NativeRecord, identifier: dict[str, str]) -> dict[str, Any]
     if fields["known_as"]:
         names.append({"use": "nickname", "given": [fields["known_as"]]})
     ethnicity = {
-        "url": health_fhir.ETHNIC_CATEGORY_EXTENSION,
+        "url": fhir_patient.ETHNIC_CATEGORY_EXTENSION,
         "valueCodeableConcept": {
             "coding": [
                 {
-                    "system": health_fhir.ETHNIC_CATEGORY_ENGLAND,
+                    "system": fhir_patient.ETHNIC_CATEGORY_ENGLAND,
                     "code": fields["ethnic_category"],
                     "display": ETHNIC_CATEGORIES[fields["ethnic_category"]],
                 }
@@ -261,7 +261,7 @@ def _patient(record: NativeRecord, identifier: dict[str, str]) -> dict[str, Any]
     if fields["birth_date"]:
         patient["birthDate"] = fields["birth_date"]
     else:
-        due = {"url": health_fhir.EXPECTED_DELIVERY_EXTENSION}
+        due = {"url": fhir_patient.EXPECTED_DELIVERY_EXTENSION}
         patient["extension"].append(due | {"valueDate": fields["expected_delivery_date"]})
     return patient
 

@@ -186,27 +186,12 @@ GENDER_CODES = {"1": "male", "2": "female", "9": "other", "X": "unknown"}
 # not yet obtained "not known".
 ETHNICITY_CODES: dict[str, str] = {
     **{code: code for code in ETHNIC_CATEGORIES},
-    "WBRI": "A",
-    "WIRI": "B",
-    "WOTH": "C",
-    "WIRT": "C",
-    "WROM": "C",
-    "MWBC": "D",
-    "MWBA": "E",
-    "MWAS": "F",
-    "MOTH": "G",
-    "AIND": "H",
-    "APKN": "J",
-    "ABAN": "K",
-    "AOTH": "L",
-    "BCRB": "M",
-    "BAFR": "N",
-    "BOTH": "P",
-    "CHNE": "R",
-    "OOTH": "S",
-    "REFU": "Z",
-    "NOBT": "99",
-}
+    "WBRI": "A", "WIRI": "B", "WOTH": "C", "WIRT": "C", "WROM": "C",
+    "MWBC": "D", "MWBA": "E", "MWAS": "F", "MOTH": "G",
+    "AIND": "H", "APKN": "J", "ABAN": "K", "AOTH": "L",
+    "BCRB": "M", "BAFR": "N", "BOTH": "P", "CHNE": "R", "OOTH": "S",
+    "REFU": "Z", "NOBT": "99",
+}  # fmt: skip
 DISABILITY_CODES = {"Y": "yes", "N": "no", "U": "not-known"}
 
 
