@@ -25,12 +25,31 @@ from hub.domain.agency_records import (
 from hub.domain.taxonomy import AgencyType
 
 AGENCY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")  # as the canonical event's agency.id
+SHOWN_TEXT_MAX = 200  # an agency's name or contact, as shown to practitioners
 CANONICAL_ADAPTER = "canonical"  # the agency publishes canonical events itself
 
 
-def new_agency(agency_id: str, agency_type: str, adapter: str, at: datetime) -> AgencyRecord:
-    """Check a registration and build its record (no I/O)."""
+def new_agency(
+    agency_id: str,
+    agency_type: str,
+    adapter: str,
+    at: datetime,
+    *,
+    name: str | None = None,
+    contact: str | None = None,
+) -> AgencyRecord:
+    """Check a registration and build its record (no I/O). `name` and `contact` are what
+    practitioners are shown: the agency as people know it, and whom to ask about its records."""
     from hub.adapters.agencies.registry import ADAPTERS
+
+    shown: dict[str, str | None] = {}
+    for field, value in (("name", name), ("contact", contact)):
+        text = " ".join((value or "").split())
+        if len(text) > SHOWN_TEXT_MAX or any(not c.isprintable() for c in text):
+            raise OnboardingError(
+                f"--{field} must be at most {SHOWN_TEXT_MAX} printable characters"
+            )
+        shown[field] = text or None
 
     if not AGENCY_ID.match(agency_id):
         raise OnboardingError(
@@ -56,6 +75,8 @@ def new_agency(agency_id: str, agency_type: str, adapter: str, at: datetime) -> 
         topic=agency_topic(agency_id),
         principal=principal_name(agency_id),
         registered_at=at.astimezone(UTC).isoformat(),
+        name=shown["name"],
+        contact=shown["contact"],
     )
 
 

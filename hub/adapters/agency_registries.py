@@ -1,6 +1,7 @@
 """Where the agency register is kept: a SQLite file (embedded default) or a table in the hub's
 PostgreSQL schema. Registering an agency again with the same details changes nothing;
-re-registering it with other details replaces its record."""
+re-registering it with other details replaces its record. The name and contact were added later:
+a store made before them gains the two (nullable) columns when it is opened."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ class AgencyRegistry(Protocol):
     def all(self) -> list[AgencyRecord]: ...
 
 
-_COLUMNS = "agency_id, agency_type, adapter, topic, principal, registered_at"
+_COLUMNS = "agency_id, agency_type, adapter, topic, principal, registered_at, name, contact"
+_ADDED = ("name", "contact")  # columns later than the first table: added to an older store
 
 
 class SqliteAgencyRegistry:
@@ -27,8 +29,14 @@ class SqliteAgencyRegistry:
         self._file = SqliteFile(path)
         self._file.db().execute(
             "CREATE TABLE IF NOT EXISTS agencies (agency_id TEXT PRIMARY KEY, agency_type TEXT, "
-            "adapter TEXT, topic TEXT, principal TEXT, registered_at TEXT)"
+            "adapter TEXT, topic TEXT, principal TEXT, registered_at TEXT, name TEXT, "
+            "contact TEXT)"
         )
+        with self._file.transaction() as db:
+            held = {row[1] for row in db.execute("PRAGMA table_info(agencies)")}
+            for column in _ADDED:
+                if column not in held:
+                    db.execute(f"ALTER TABLE agencies ADD COLUMN {column} TEXT")
 
     def register(self, record: AgencyRecord) -> bool:
         with self._file.transaction() as db:
@@ -45,7 +53,7 @@ class SqliteAgencyRegistry:
 
 def _sqlite_write(db: Any, record: AgencyRecord) -> None:
     db.execute(
-        "INSERT OR REPLACE INTO agencies VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO agencies ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         tuple(vars(record).values()),
     )
 
@@ -53,14 +61,19 @@ def _sqlite_write(db: Any, record: AgencyRecord) -> None:
 def _upsert(existing: Any, record: AgencyRecord, write: Any) -> bool:
     if existing is not None:
         held = AgencyRecord(*existing)
-        if (held.agency_type, held.adapter) == (record.agency_type, record.adapter):
+        if (held.agency_type, held.adapter, held.name, held.contact) == (
+            record.agency_type,
+            record.adapter,
+            record.name,
+            record.contact,
+        ):
             return False  # registering again re-provisions Kafka; the record stands
         if held.agency_type != record.agency_type:
             raise OnboardingError(
                 f"agency {record.agency_id} is registered as {held.agency_type}, "
                 f"not {record.agency_type}"
             )
-    write()  # new, or a change of adapter
+    write()  # new, or a change of adapter, name or contact
     return True
 
 
@@ -72,9 +85,16 @@ class PostgresAgencyRegistry:
                 (
                     'CREATE TABLE IF NOT EXISTS "{s}".hub_agencies (agency_id text PRIMARY KEY, '
                     "agency_type text, adapter text, topic text, principal text, "
-                    "registered_at text)",
+                    "registered_at text, name text, contact text)",
                     (),
-                )
+                ),
+                *(
+                    (
+                        f'ALTER TABLE "{{s}}".hub_agencies ADD COLUMN IF NOT EXISTS {column} text',
+                        (),
+                    )
+                    for column in _ADDED
+                ),
             ]
         )
 
@@ -91,8 +111,10 @@ class PostgresAgencyRegistry:
             def write() -> None:
                 cursor.execute(
                     self._schema.sql(
-                        'INSERT INTO "{s}".hub_agencies VALUES (%s, %s, %s, %s, %s, %s) '
-                        "ON CONFLICT (agency_id) DO UPDATE SET adapter = excluded.adapter"
+                        f'INSERT INTO "{{s}}".hub_agencies ({_COLUMNS}) '  # noqa: S608
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (agency_id) DO UPDATE SET adapter = excluded.adapter, "
+                        "name = excluded.name, contact = excluded.contact"
                     ),
                     tuple(vars(record).values()),
                 )

@@ -37,6 +37,14 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
         help="Kafka bootstrap: also create the agency's topic, credential and ACLs (without it "
         "the agency is registered for the file inbox and HTTPS only)",
     )
+    register.add_argument(
+        "--name", help="the agency as practitioners know it, e.g. 'Shire Constabulary'"
+    )
+    register.add_argument(
+        "--contact",
+        help="whom practitioners ask about the agency's records, e.g. 'Public protection "
+        "unit duty desk, 01632 960100, ppu@police.example'",
+    )
     register.add_argument("--partitions", type=int, default=3, help="for a new topic (3)")
     register.add_argument(
         "--password-file",
@@ -67,7 +75,14 @@ def cmd_agency_register(args: argparse.Namespace) -> int:
 
     if args.kafka and args.password_file is None:
         raise OnboardingError("--kafka needs --password-file for the agency's Kafka credential")
-    record = new_agency(args.agency_id, args.agency_type, args.adapter, datetime.now(UTC))
+    record = new_agency(
+        args.agency_id,
+        args.agency_type,
+        args.adapter,
+        datetime.now(UTC),
+        name=args.name,
+        contact=args.contact,
+    )
     hub = open_hub(args)
     provisioned: KafkaProvisioning | None = None
     try:
@@ -100,6 +115,8 @@ def cmd_agency_register(args: argparse.Namespace) -> int:
             f"{record.agency_id} ({record.agency_type}, adapter {record.adapter}): "
             f"{document['record']}"
         )
+        if record.name or record.contact:
+            print(f"  shown as {record.display_name}; contact: {record.contact or 'none given'}")
         if provisioned is None:
             print(
                 "  Kafka: not provisioned (no --kafka); the agency publishes through the file "
@@ -130,6 +147,8 @@ def cmd_agency_list(args: argparse.Namespace) -> int:
                 f"{r.agency_id:<28} {r.agency_type:<16} {r.adapter:<12} {r.topic:<40} "
                 f"User:{r.principal}  since {r.registered_at[:10]}"
             )
+            if r.name or r.contact:
+                print(f"  {r.display_name}; contact: {r.contact or 'none given'}")
 
     emit(args, [vars(r) for r in records], text)
     return EXIT_OK

@@ -25,6 +25,32 @@ from hub.domain.taxonomy import AgencyType
 
 LA, POLICE, ICB = "shire-county-council", "shire-constabulary", "shire-icb"
 SCHOOLS = tuple(f"school-10000{n}" for n in range(1, 5))  # the number is the school's URN
+# How practitioners know each agency and whom they ask about its records (fictional: 01632
+# 960xxx is Ofcom's drama range, .example a reserved domain), as the register holds them.
+_SCHOOL_NAMES = (
+    "Oakfield Primary",
+    "Brook Lane Primary",
+    "St Anne's CE Primary",
+    "Hillside Academy",
+)
+AGENCY_CONTACTS: dict[str, tuple[str, str]] = {
+    LA: (
+        "Shire County Council children's services",
+        "Children's front door (MASH), 01632 960001, frontdoor@shire.example",
+    ),
+    POLICE: (
+        "Shire Constabulary",
+        "Public protection unit duty desk, 01632 960002, ppu@shire-police.example",
+    ),
+    ICB: (
+        "Shire Integrated Care Board",
+        "Designated nurse for safeguarding children, 01632 960003, safeguarding@shire-icb.example",
+    ),
+    **{
+        school: (name, f"Designated safeguarding lead, 01632 9601{n:02d}, dsl@{school}.example")
+        for n, (school, name) in enumerate(zip(SCHOOLS, _SCHOOL_NAMES, strict=True), start=1)
+    },
+}
 
 # Fields a police export keeps per child subject rather than per incident.
 _SUBJECT_FIELDS = frozenset(

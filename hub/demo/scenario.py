@@ -23,6 +23,7 @@ from hub.adapters.agencies.base import AdapterProblem
 from hub.adapters.agencies.registry import get_adapter
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
+from hub.demo.agency_exports import AGENCY_CONTACTS
 from hub.demo.disclosures import DisclosureWalkthrough, walk_through
 from hub.demo.notices_and_indicators import ConsumersScene, run_consumers
 from hub.demo.population import LA, POLICE, PartnershipManifest, generate_partnership
@@ -222,8 +223,16 @@ def _publish_exports(
         )
         for export in manifest.agencies:
             adapter = get_adapter(export.adapter)
+            name, contact = AGENCY_CONTACTS.get(export.agency_id, (None, None))
             hub.agencies.register(
-                new_agency(export.agency_id, adapter.agency_type, export.adapter, datetime.now(UTC))
+                new_agency(
+                    export.agency_id,
+                    adapter.agency_type,
+                    export.adapter,
+                    datetime.now(UTC),
+                    name=name,
+                    contact=contact,
+                )
             )
         lines: list[AgencyLine] = []
         la_lines: list[bytes] = []
