@@ -616,6 +616,7 @@ class DisclosureGate:
         if not items:
             return view
         reasons: Counter[str] = Counter()
+        unshared: set[str] = set()  # publishers of what was not released, to name if partial
         released: list[tuple[ReleaseItem, ShownEntry, ChronologyEntry]] = []
         is_dpo = practitioner.role is Role.DATA_PROTECTION_OFFICER
         auditing = is_dpo and request.purpose is Purpose.DATA_PROTECTION_AUDIT
@@ -629,6 +630,7 @@ class DisclosureGate:
                 continue
             if not decision.permitted:
                 reasons.update(decision.reasons)
+                unshared.add(item.agency)
                 continue
             entry = item.entry
             limits = item.restricted
@@ -644,6 +646,7 @@ class DisclosureGate:
                         "note": SUBJECT_ACCESS_WITHHELD,
                     }
                 )
+                unshared.add(item.agency)
                 continue
             ceiling = bound.get(item.ref) if bound is not None else None
             if bound is not None and ceiling is None:
@@ -673,6 +676,8 @@ class DisclosureGate:
             )
         else:
             view.outcome = "partially-disclosed" if reasons or view.withheld else "disclosed"
+            if view.outcome == "partially-disclosed":
+                view.unshared_agencies = sorted(unshared)
         return view
 
     def _group_households(

@@ -104,6 +104,9 @@ class ChronologyView:
     notes: list[str] = field(default_factory=list)
     denied_reasons: list[str] = field(default_factory=list)
     withheld: list[dict[str, Any]] = field(default_factory=list)  # subject access markers
+    # Agencies some of whose items were not released to this viewer (a partial disclosure
+    # only), so the viewer is told whom to ask; never said to a viewer who was refused.
+    unshared_agencies: list[str] = field(default_factory=list)
     audit_ref: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -139,6 +142,7 @@ class ChronologyView:
             "households": self.households,
             "denied_reasons": self.denied_reasons,
             "notes": self.notes,
+            "unshared_agencies": self.unshared_agencies,
             "audit_ref": self.audit_ref,
         }
 
