@@ -27,6 +27,7 @@ from hub.adapters.signing import CheckpointSigner
 from hub.adapters.tokens import TokenVerifier
 from hub.audit_ledger import AuditLedger
 from hub.audit_queries import AuditQueries
+from hub.child_search import ChildSearch
 from hub.consumer_registry import build_consumer
 from hub.disclosure_gate import DisclosureGate
 from hub.erasure import ErasureService
@@ -109,6 +110,11 @@ class Hub:
             self.pseudonyms,
             break_glass_duration=timedelta(minutes=self.settings.break_glass_minutes),
         )
+
+    @cached_property
+    def child_search(self) -> ChildSearch:
+        """Finding a child by name and date of birth: the blind index, then the gate."""
+        return ChildSearch(self.store, self.pseudonyms, self.gate)
 
     @cached_property
     def agencies(self) -> AgencyRegistry:

@@ -32,8 +32,8 @@ its pure half, `hub.disclosure_release`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
@@ -60,7 +60,13 @@ from hub.disclosure_withholdings import (
     for_review,
     withheld_entry,
 )
-from hub.domain.access import Practitioner, Purpose, RelationshipGrant, Role
+from hub.domain.access import (
+    Practitioner,
+    Purpose,
+    RelationshipBasis,
+    RelationshipGrant,
+    Role,
+)
 from hub.domain.canonical_event import ChildRef
 from hub.domain.chronology import ChronologyEntry
 from hub.domain.records import (
@@ -69,6 +75,7 @@ from hub.domain.records import (
     DisclosureAudited,
 )
 from hub.domain.relationships import ReviewCommission, derive_relationships, find_relationship
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS
 from hub.domain.uk_time import uk_date
 from hub.policies.decision import AccessContext, Action, Decision, DecisionPoint
 from hub.policies.dpo_scope import confine_to_organisation, record_of
@@ -85,6 +92,20 @@ __all__ = [
     "ShownEntry",
     "UnknownPractitionerError",
 ]
+# What a search by name and date of birth may show of a child's details: enough to pick the
+# right child, and nothing else (shielded fields are marked, never shown).
+SEARCH_FIELDS = frozenset(
+    {
+        "details.given_names",
+        "details.family_name",
+        "details.known_as",
+        "details.date_of_birth",
+        "details.sex",
+    }
+)
+# Searching with these purposes, a front-door or MACPT member may be shown any child's details.
+SEARCH_PURPOSES = frozenset({Purpose.CHILD_PROTECTION_ENQUIRY, Purpose.CHILD_PROTECTION_PLANNING})
+SEARCH_TEAMS = ("front-door:", "macpt:")
 SUBJECT_ACCESS_WITHHELD = (
     "withheld by its publisher from some recipients as more detrimental to the child; not "
     "included: a data protection officer decides (DPA 2018 Schedule 3) before any release"
@@ -385,6 +406,8 @@ class DisclosureGate:
                 f"an earlier record for this child was erased on {erased_at:%Y-%m-%d}"
             )
         entry = self._audit_entry(view, stream, items, decisions, break_glass, new_grant)
+        if request.search_terms is not None:
+            entry = replace(entry, search_terms=dict(request.search_terms))
         earlier = self._audited_before(stream, entry) if request.reuse_audit else None
         if earlier is not None:
             view.audit_ref = earlier
@@ -487,6 +510,64 @@ class DisclosureGate:
         )
         then.break_glass = glass
         return then
+
+    def search(
+        self,
+        practitioner_id: str,
+        purpose: Purpose | None,
+        terms: Mapping[str, str],
+        candidates: Sequence[str],
+    ) -> list[tuple[str, ChronologyView]]:
+        """A search by name and date of birth (`hub.child_search`): for each candidate child
+        stream the blind index found, what this practitioner may be shown to pick the right
+        child by (`SEARCH_FIELDS` of the child-details records), decided for the search action
+        and audited first, each with the search terms (which the ledger seals with the audit
+        key). A front-door or MACPT member searching for child protection is related to every
+        candidate for the search alone (`FRONT_DOOR_SEARCH`); anyone else only to the children
+        their relationships cover. With no candidate the search itself is audited. Returns
+        each candidate's stream with its release."""
+        practitioner = self.practitioner(practitioner_id)
+        now = self._clock()
+        front_door = purpose in SEARCH_PURPOSES and any(
+            team.startswith(SEARCH_TEAMS) for team in practitioner.teams
+        )
+        self._projection.catch_up()
+        views: list[tuple[str, ChronologyView]] = []
+        for stream in dict.fromkeys(candidates):
+            try:
+                snapshot = self._projection.snapshot(UUID(stream))
+            except DataKeyErasedError:
+                continue
+            refs = frozenset(e.ref for e in snapshot.entries if e.event.kind in CHILD_DETAILS_KINDS)
+            if not refs:
+                continue
+            grant = find_relationship(
+                practitioner,
+                _relationships(snapshot, tuple(self._audit.grants(stream).commissions())),
+                now,
+            )
+            if grant is None and front_door:
+                grant = RelationshipGrant(
+                    RelationshipBasis.FRONT_DOOR_SEARCH, now, None, "search",
+                    practitioner_id=practitioner.id,
+                )  # fmt: skip
+            request = Disclosure(
+                purpose,
+                Action.SEARCH,
+                items=refs,
+                fields=SEARCH_FIELDS,
+                relationship=grant,
+                search_terms=dict(terms),
+                at=now,
+            )
+            views.append((stream, self.disclose(stream, practitioner, request)))
+        if not views:  # nobody (still) held matches: the search itself is recorded
+            entry = self._entry(
+                practitioner, Action.SEARCH.value, purpose.value if purpose else None, None, "",
+                "no-match", now,
+            )  # fmt: skip
+            self._audit.record_access(replace(entry, search_terms=dict(terms)), now)
+        return views
 
     def end_break_glass(self, child: ChildRef, practitioner_id: str) -> bool:
         """The practitioner ends their emergency access to the child now (the emergency is

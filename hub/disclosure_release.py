@@ -181,6 +181,8 @@ class Disclosure:
     to_system: bool = False
     reuse_audit: bool = False
     at: datetime | None = None  # a consumer's own clock (tests move it); otherwise now
+    # A search by name and date of birth: its terms, recorded in the audit entry (sealed).
+    search_terms: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

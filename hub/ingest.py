@@ -34,15 +34,18 @@ from hub.adapters.event_store import HubStore
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.access import Practitioner
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
+from hub.domain.name_matching import index_tokens
 from hub.domain.records import (
     BatchCommitted,
+    BlindIndexed,
     ChildRecordEntry,
     HubRecord,
     IngestKeyClaimed,
     MessageQuarantined,
     WithholdingIndexed,
+    blind_index_context,
 )
-from hub.domain.taxonomy import AgencyType
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS, AgencyType
 from hub.validation import Rejection, parse_message
 
 log = structlog.get_logger("hub.ingest")
@@ -89,6 +92,9 @@ class _BatchLookups:
     linked: dict[str, UUID]
     heads: dict[UUID, int]
     claims: dict[UUID, str]
+    # A child-details event's blind index entries (docs/find.md): (stream, match) and the
+    # given-name tags, by the event's idempotency key.
+    blind: dict[str, tuple[list[tuple[UUID, str]], list[str]]] = field(default_factory=dict)
 
     def next_version(self, stream: UUID) -> int:
         self.heads[stream] = self.heads.get(stream, 0) + 1
@@ -263,7 +269,10 @@ class IngestService:
             for e in events
             if e.kind in _LINK_KINDS
         }
+        blind = {e.idempotency_key: self._blind_entries(e) for e in events}
+        blind = {key: entries for key, entries in blind.items() if entries[0]}
         wanted = set(child_streams.values()) | set(linked.values())
+        wanted |= {stream for streams, _ in blind.values() for stream, _ in streams}
         heads = {stream: self._versions[stream] for stream in wanted if stream in self._versions}
         heads.update(self._store.heads(wanted - heads.keys()))
         claims = {
@@ -271,7 +280,21 @@ class IngestService:
             for stream, claim in self._store.first_records(key_streams.values()).items()
             if isinstance(claim, IngestKeyClaimed)
         }
-        return _BatchLookups(key_streams, child_streams, linked, heads, claims)
+        return _BatchLookups(key_streams, child_streams, linked, heads, claims, blind)
+
+    def _blind_entries(self, event: CanonicalEvent) -> tuple[list[tuple[UUID, str]], list[str]]:
+        """The blind index streams (keyed hashes of name-and-date-of-birth tokens) and given
+        name tags of a child-details event; none for any other kind, or when the publisher
+        shielded the family name or date of birth."""
+        tokens = (
+            index_tokens(event.details, event.shielded_fields)
+            if event.kind in CHILD_DETAILS_KINDS
+            else None
+        )
+        if tokens is None:
+            return [], []
+        streams = {self._pseudonyms.blind_stream(t): str(m) for m, t in reversed(tokens.family)}
+        return list(streams.items()), [self._pseudonyms.blind_tag(t) for t in tokens.given]
 
     def _remember(self, heads: dict[UUID, int]) -> None:
         for stream, version in heads.items():
@@ -340,6 +363,28 @@ class IngestService:
                     child_stream=child_stream.hex,
                     ref=f"{event.agency.id}/{event.event_id}@{event.revision}",
                     kind=event.kind,
+                )
+            )
+        streams, tags = lookups.blind.get(idempotency_key, ([], []))
+        for stream, match in streams:
+            index_version = lookups.next_version(stream)
+            payload = orjson.dumps(
+                {"given": tags, "ref": f"{event.agency.id}/{event.event_id}@{event.revision}"}
+            )
+            sealed = seal(
+                self._store.keyring,
+                f"child:{child_stream.hex}",
+                payload,
+                blind_index_context(stream, index_version),
+            )
+            records.append(
+                BlindIndexed(
+                    originator_id=stream,
+                    originator_version=index_version,
+                    timestamp=received_at,
+                    child_stream=child_stream.hex,
+                    match=match,
+                    sealed=base64.b64encode(sealed).decode(),
                 )
             )
         if event.kind in _LINK_KINDS:

@@ -19,9 +19,15 @@ from hub.domain.canonical_event import ChildRef
 _CHILD_CACHE_SIZE = 100_000
 
 
+# The blind index's key is derived from the pseudonym key (HMAC-SHA256 of this label), so it is
+# never stored anywhere, and a blind index hash cannot be matched with a stream pseudonym.
+_BLIND_INDEX_KEY_LABEL = b"hub-blind-index-key-v1"
+
+
 class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         self._key = key
+        self._blind_key = hmac.digest(key, _BLIND_INDEX_KEY_LABEL, "sha256")
         self._children: OrderedDict[str, UUID] = OrderedDict()
 
     def _uuid(self, label: str, value: str) -> UUID:
@@ -53,3 +59,16 @@ class Pseudonymiser:
     def source_stream(self, purpose: str, source: str) -> UUID:
         """Per-transport-source streams (quarantine, ledger) named by e.g. 'inbox:agency/file'."""
         return self._uuid(f"source-{purpose}", source)
+
+    def blind_stream(self, token: str) -> UUID:
+        """The blind index stream of a name-and-date-of-birth token (`hub.domain.name_matching`),
+        keyed with the blind index key: without it, no name can be tested against the index."""
+        digest = hmac.digest(self._blind_key, f"blind-index\x1f{token}".encode(), "sha256")
+        raw = bytearray(digest[:16])
+        raw[6] = (raw[6] & 0x0F) | 0x80
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        return UUID(bytes=bytes(raw))
+
+    def blind_tag(self, token: str) -> str:
+        """A given-name token's keyed hash (hex), as a blind index entry holds it."""
+        return hmac.digest(self._blind_key, f"blind-tag\x1f{token}".encode(), "sha256")[:16].hex()

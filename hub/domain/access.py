@@ -79,6 +79,10 @@ class RelationshipBasis(StrEnum):
     NOTICE_ROUTING = "notice-routing"
     """Only for receiving one notice (Operation Encompass to a front door): no access to the
     chronology comes from it."""
+    FRONT_DOOR_SEARCH = "front-door-search"
+    """Only for one search's results (a front-door or MACPT member finding a child by name and
+    date of birth for child protection): the names, date of birth and sex to pick the right
+    child by, and no access to the chronology."""
 
 
 @dataclass(frozen=True)

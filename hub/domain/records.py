@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
 
@@ -106,6 +107,27 @@ class WithholdingIndexed(HubRecord):
     kind: str
 
 
+@dataclass(frozen=True)
+class BlindIndexed(HubRecord):
+    """One entry of the blind index a child is found by (name and date of birth): its stream
+    is a keyed hash of a token (`hub.domain.name_matching`; `Pseudonymiser.blind_stream`), so
+    a look-up is one indexed equality query on the stream id, and the names are nowhere in
+    clear. `sealed` is sealed with the child's own data key (base64): the given-name tags and
+    the record it came from, so erasing the child makes the entry useless. `match` says
+    whether the token is the exact normalised family name or a similar one."""
+
+    key_scope: ClassVar[str] = "index"
+
+    child_stream: str
+    match: str  # "exact" | "similar"
+    sealed: str
+
+
+def blind_index_context(stream: UUID, version: int) -> bytes:
+    """What a blind index entry's sealed part is bound to: its own stream and version."""
+    return f"hub-blind-index-v1\x1f{stream.hex}\x1f{version}".encode()
+
+
 @dataclass(frozen=True, kw_only=True)
 class AuditEntry:
     """What one access decision records: who (and for which organisation, in which role),
@@ -141,6 +163,9 @@ class AuditEntry:
     siblings: list[str]  # pseudonyms of siblings whose identity was shown (household groups)
     # A class attribute default: eventsourcing decodes a stored entry without calling __init__.
     conditions: dict[str, list[str]] | None = None
+    # A search's terms (family name, date of birth, given name), for a "search" entry only:
+    # kept in the entry, which the ledger seals with the audit data key, never in a log.
+    search_terms: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

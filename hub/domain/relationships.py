@@ -36,6 +36,7 @@ _SPECIFICITY = {
     RelationshipBasis.MACPT_MEMBER: 2,
     RelationshipBasis.SCHOOL_DSL: 3,
     RelationshipBasis.NOTICE_ROUTING: 4,
+    RelationshipBasis.FRONT_DOOR_SEARCH: 5,
 }
 
 
