@@ -167,7 +167,7 @@ class Hub:
 
     @cached_property
     def replay(self) -> ReplayService:
-        return ReplayService(self.gate, self.audit)
+        return ReplayService(self.gate, self.audit, agencies=self.agencies)
 
     @cached_property
     def audit_queries(self) -> AuditQueries:

@@ -1,10 +1,15 @@
-"""Replay for serious case reviews: the record exactly as it stood at a past moment.
+"""Replay for practice reviews (Rapid Reviews, local child safeguarding practice reviews): the
+record exactly as it stood at a past moment.
 
 As of T, the hub *held* the entries it had received by T (with the corrections received by
-then, not later ones); agencies had *recorded but not yet shared* the entries recorded by T and
-received after it. Beside that: who was shown what by T (from the audit ledger), what the hub
-held that nobody was shown, how late each item was shared, the agreement in force at T, and
-optionally what a given practitioner would have been shown at T.
+then, not later ones); the agencies had *recorded* the entries recorded by T, and those received
+after it were recorded but not yet held. Each agency's joining the hub (the agency register's
+`registered_at`) tells the two apart: what an agency recorded before it joined reached the hub
+in a backfill, and is marked backfilled rather than late (`hub.domain.latency`); the report says
+per agency when it joined, how many of its entries were recorded and held by T, and when its
+backfill arrived. Beside that: who was shown what by T (from the audit ledger), what the hub
+held that nobody was shown, how long each item took to be shared, the agreement in force at T,
+and optionally what a given practitioner would have been shown at T.
 
 The reviewer's own access goes through the disclosure gate like any other disclosure (purpose
 practice-review, normally via a review commission), and the replay never shows the reviewer
@@ -18,12 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hub.adapters.agency_registries import AgencyRegistry
 from hub.audit_ledger import AuditLedger
 from hub.disclosure_gate import ChronologyView, DisclosureGate, ShownEntry
 from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.chronology import ChronologyEntry, merge_chronology
-from hub.domain.latency import LatencyRules, event_latency, latency_by_agency
+from hub.domain.latency import LatencyRules, event_latency, is_backfilled, latency_by_agency
 from hub.domain.records import DisclosureAudited
 
 
@@ -37,10 +43,12 @@ class ReplayReport:
     held: list[dict[str, Any]] = field(default_factory=list)
     known_not_shared: list[dict[str, Any]] = field(default_factory=list)
     latency: list[dict[str, Any]] = field(default_factory=list)
-    latency_by_agency: dict[str, dict[str, float | int]] = field(default_factory=dict)
+    latency_by_agency: dict[str, dict[str, object]] = field(default_factory=dict)
     disclosures: list[dict[str, Any]] = field(default_factory=list)
     never_shown: list[str] = field(default_factory=list)
     as_practitioner: dict[str, Any] | None = None
+    agencies: list[dict[str, Any]] = field(default_factory=list)  # per agency: joined, counts
+    recorded_count: int = 0  # entries the agencies had recorded by T
 
     @property
     def permitted(self) -> bool:
@@ -54,6 +62,9 @@ class ReplayReport:
             "outcome": self.access.outcome,
             "denied_reasons": self.access.denied_reasons,
             "agreement_version_in_force": self.agreement_version,
+            "recorded_by_agencies": self.recorded_count,
+            "held_by_hub": len(self.held),
+            "agencies": self.agencies,
             "held": self.held,
             "known_not_shared": self.known_not_shared,
             "latency": self.latency,
@@ -71,10 +82,22 @@ class ReplayService:
         gate: DisclosureGate,
         audit: AuditLedger,
         latency_rules: LatencyRules | None = None,
+        agencies: AgencyRegistry | None = None,
     ) -> None:
         self._gate = gate
         self._audit = audit
         self._rules = latency_rules or LatencyRules()
+        self._agencies = agencies
+
+    def _joined(self) -> dict[str, datetime]:
+        """When each registered agency joined the hub (its registration)."""
+        if self._agencies is None:
+            return {}
+        return {
+            record.agency_id: datetime.fromisoformat(record.registered_at)
+            for record in self._agencies.all()
+            if record.registered_at
+        }
 
     def replay(
         self,
@@ -103,15 +126,22 @@ class ReplayService:
             return report
         allowed = {e.ref: e for e in access.entries}
         entries = [e for e in self._gate.held_entries(child) if e.ref in allowed]
+        joined = self._joined()
+
+        def backfill(entry: ChronologyEntry) -> dict[str, Any]:
+            return {"backfilled": is_backfilled(entry, joined.get(entry.event.agency.id))}
+
         held = merge_chronology(e for e in entries if e.received_at <= as_of)
-        report.held = [self._held(allowed[e.ref], e) for e in held]
+        report.held = [self._held(allowed[e.ref], e) | backfill(e) for e in held]
         report.known_not_shared = [
-            allowed[e.ref].as_dict()
+            allowed[e.ref].as_dict() | backfill(e)
             for e in entries
             if e.event.recorded_at <= as_of < e.received_at
         ]
+        report.recorded_count = sum(1 for e in entries if e.event.recorded_at <= as_of)
+        report.agencies = _agencies(entries, joined, as_of)
         latencies = [
-            event_latency(e, self._rules)
+            event_latency(e, self._rules, joined.get(e.event.agency.id))
             for e in entries
             if e.event.recorded_at <= as_of and not allowed[e.ref].retracted
         ]
@@ -172,3 +202,31 @@ class ReplayService:
             ):
                 return Purpose(record.purpose)
         return Purpose.CHILD_PROTECTION_ENQUIRY
+
+
+def _agencies(
+    entries: list[ChronologyEntry], joined: dict[str, datetime], as_of: datetime
+) -> list[dict[str, Any]]:
+    """Per agency with entries about the child: when it joined the hub, how many entries it had
+    recorded and the hub held by `as_of`, and its backfill (entries recorded before it joined:
+    how many, and when they reached the hub, whether by `as_of` or later)."""
+    rows = []
+    for agency in sorted({e.event.agency.id for e in entries}):
+        own = [e for e in entries if e.event.agency.id == agency]
+        at = joined.get(agency)
+        backfilled = sorted(e.received_at for e in own if is_backfilled(e, at))
+        rows.append(
+            {
+                "agency": agency,
+                "agency_type": own[0].event.agency.type.value,
+                "joined_hub_at": None if at is None else at.isoformat(),
+                "joined_by_as_of": at is not None and at <= as_of,
+                "recorded": sum(1 for e in own if e.event.recorded_at <= as_of),
+                "held": sum(1 for e in own if e.received_at <= as_of),
+                "backfilled": len(backfilled),
+                "backfill_from": backfilled[0].isoformat() if backfilled else None,
+                "backfill_to": backfilled[-1].isoformat() if backfilled else None,
+                "backfill_held_by_as_of": bool(backfilled) and backfilled[-1] <= as_of,
+            }
+        )
+    return rows

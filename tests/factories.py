@@ -72,14 +72,17 @@ TEST_AGENCIES: dict[str, str] = {
 _CANONICAL_ADAPTER = "canonical"
 
 
-def register_agencies(hub: Any, agencies: dict[str, str] | None = None) -> None:
+def register_agencies(
+    hub: Any, agencies: dict[str, str] | None = None, at: datetime | None = None
+) -> None:
     """Register agencies (by default `TEST_AGENCIES`) with a hub, as `hub agency register`
-    without Kafka does."""
+    without Kafka does; `at` is when they joined the hub (now by default: anything they
+    recorded before then counts as backfilled in a replay)."""
     from datetime import UTC
 
     from hub.onboarding import new_agency
 
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     for agency_id, agency_type in (agencies or TEST_AGENCIES).items():
         hub.agencies.register(new_agency(agency_id, agency_type, _CANONICAL_ADAPTER, now))
 

@@ -1,4 +1,5 @@
-"""The replay pages for practice reviews: the record as it stood at a moment, and review packs.
+"""The replay pages for practice reviews (Rapid Reviews, local child safeguarding practice reviews):
+the record as it stood at a moment, and review packs.
 
 A replay calls `ReplayService.replay` once per request, which decides and audits the reviewer's
 own access; the as-of time only chooses which moment of the record is rendered. The review pack
@@ -29,6 +30,7 @@ from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import ChildRef
 from hub.domain.uk_time import UK, as_of_input_value, parse_as_of
+from hub.reports import replay_words
 from hub.reports.rendering import readable_label
 from hub.reports.review_pack import build_pack, render_html, render_pdf
 
@@ -82,7 +84,7 @@ def register_replay_pages(app: FastAPI, hub: PageServices, render: Render, error
         request: Request, session: Session, form: ReplayForm, status: int = 200, **results: Any
     ) -> Response:
         context: dict[str, Any] = {"outcome": None, "denied_reasons": [], "report": None}
-        context |= {"errors": []} | results
+        context |= {"errors": []} | results | {"words": replay_words}
         return render(request, session, "replay.html", status, form=form, **context)
 
     def replay_refused(request: Request, session: Session) -> Response | None:

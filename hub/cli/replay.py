@@ -1,4 +1,5 @@
-"""`hub replay` (serious case reviews) and `hub projection rebuild`."""
+"""`hub replay` (practice reviews: Rapid Reviews, local child safeguarding practice reviews) and
+`hub projection rebuild`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 
 from hub.cli.common import EXIT_DENIED, EXIT_OK, emit, open_hub
 from hub.domain.canonical_event import child_ref
-from hub.domain.uk_time import parse_as_of, uk_time_text
+from hub.domain.uk_time import parse_as_of
 from hub.read_models.chronology_snapshot import Progress
+from hub.reports.chronology_text import terminal_width
+from hub.reports.replay_words import replay_text
 
 
 def as_of_argument(text: str) -> datetime:
@@ -49,24 +52,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         hub.close()
 
     def text() -> None:
-        print(f"as of {uk_time_text(report.as_of)} ({report.agreement_version} in force)")
-        if not report.permitted:
-            for reason in report.access.denied_reasons:
-                print(f"  denied: {reason}")
-            return
-        print(
-            f"held by the hub: {len(report.held)}; recorded but not yet shared: "
-            f"{len(report.known_not_shared)}; never shown to anyone: {len(report.never_shown)}"
-        )
-        for entry in report.held:
-            when, agency, kind = entry["occurred_at"][:10], entry["agency"], entry["kind"]
-            print(f"  {when}  {agency:<22} {kind:<40} {entry['status']}")
-        for agency, summary in report.latency_by_agency.items():
-            median, late = summary["median_sharing_hours"], summary["late"]
-            print(f"  latency {agency:<22} median {median} h, late {late}")
-        for disclosure in report.disclosures:
-            items = len(disclosure["shown"])
-            print(f"  shown {disclosure['at'][:16]} to {disclosure['practitioner']}: {items} items")
+        print(replay_text(report.as_dict(), terminal_width()))
 
     emit(args, report.as_dict(), text)
     return EXIT_OK if report.permitted else EXIT_DENIED

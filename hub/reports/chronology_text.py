@@ -1,6 +1,7 @@
 """A chronology as text for a terminal: every entry's summary shown, whatever the width.
 
-Wide enough, each entry is one row of columns (when, agency, kind, summary) with the summary
+Wide enough, each entry is one row of columns (when, agency, what happened in plain words (the
+taxonomy's description of the kind, `rendering.kind_text`), summary) with the summary
 wrapped under its own column; narrower than that, each entry is a short block (when and agency,
 then kind, then the summary wrapped). Nothing is cut mid-word and no column is dropped. Times
 are UK local time with the zone (GMT or BST), as everything a person reads.
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 
 from hub.disclosure_release import ShownEntry
 from hub.domain.uk_time import UK, uk_date, uk_time_text
+from hub.reports.rendering import kind_text
 
 NARROWEST_SUMMARY = 32  # below this many columns for the summary, entries are stacked
 _GAP = "  "
@@ -46,7 +48,7 @@ def chronology_lines(
         return []
     when_width = max(len(uk_time_text(e.occurred_at)) for e in entries)
     agency_width = max(len(e.agency) for e in entries)
-    kind_width = max(len(e.kind) for e in entries)
+    kind_width = max(len(kind_text(e.kind)) for e in entries)
     fixed = len(indent) + when_width + agency_width + kind_width + 3 * len(_GAP)
     lines: list[str] = []
     if width - fixed >= NARROWEST_SUMMARY:
@@ -54,7 +56,7 @@ def chronology_lines(
         for entry in entries:
             first = (
                 f"{indent}{uk_time_text(entry.occurred_at):<{when_width}}{_GAP}"
-                f"{entry.agency:<{agency_width}}{_GAP}{entry.kind:<{kind_width}}{_GAP}"
+                f"{entry.agency:<{agency_width}}{_GAP}{kind_text(entry.kind):<{kind_width}}{_GAP}"
             )
             wrapped = textwrap.wrap(
                 _summary(entry), width - fixed, break_long_words=False, break_on_hyphens=False
@@ -65,7 +67,8 @@ def chronology_lines(
     inner = indent + "    "
     for entry in entries:
         heading = f"{uk_time_text(entry.occurred_at)}{_GAP}{entry.agency}"
-        for text, first in ((heading, indent), (entry.kind, inner), (_summary(entry), inner)):
+        kind = kind_text(entry.kind)
+        for text, first in ((heading, indent), (kind, inner), (_summary(entry), inner)):
             lines += textwrap.wrap(
                 text,
                 width,

@@ -1,9 +1,13 @@
-"""The review pack: a serious case review's replay, fixed in one document that can be checked.
+"""The review pack: a practice review's replay (a Rapid Review or a local child safeguarding
+practice review, which replaced serious case reviews in 2018), fixed in one document that can be
+checked.
 
 A review panel reads the record as it stood at the moments that matter, often months later and
 away from the hub. So the pack puts the replay as of each date (held entries, what agencies had
 recorded but not shared, latency against expectations, who was shown what, what nobody was
-shown, and optionally one practitioner's view then) beside the evidence that those entries are
+shown, and optionally one practitioner's view then; what the agencies had recorded beside what
+the hub held, each agency's joining and backfill, and backfilled entries marked as such rather
+than late, in the words of `hub.reports.replay_words`) beside the evidence that those entries are
 the ones in the tamper-evident event log: a signed checkpoint of the log and, for every held
 entry, an RFC 9162 inclusion proof against it. A partner checks the signature with the public
 key they pinned and the proofs with any RFC 6962 implementation, without trusting the hub.
@@ -30,12 +34,15 @@ from hub.domain.canonical_event import ChildRef
 from hub.domain.markers import MARKERS, RETRACTED
 from hub.integrity import IntegrityService
 from hub.replay import ReplayService
+from hub.reports import replay_words
+from hub.reports.rendering import kind_text, template_environment
 from hub.reports.rendering import readable_label as label
-from hub.reports.rendering import template_environment
 from hub.reports.rendering import when_text as when
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LOG = "events"
+TITLE = "Practice review pack"
+SUBTITLE = f"The record as it stood, for {replay_words.REVIEW_TERMS}"
 VERIFY_NOTE = (
     "To check an entry, run the algorithm of RFC 9162 section 2.1.3.2 with its leaf hash, leaf "
     "index and proof hashes against the checkpoint's size and root: set fn = leaf index, "
@@ -203,6 +210,7 @@ def _markers(entry: dict[str, Any]) -> list[str]:
 def _environment() -> jinja2.Environment:
     env = template_environment(TEMPLATES_DIR)
     env.filters.update(text=_text, details=_details, markers=_markers)
+    env.globals.update(words=replay_words, title=TITLE, subtitle=SUBTITLE)
     return env
 
 
@@ -222,7 +230,7 @@ class _Pdf(FPDF):
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font("Helvetica", size=8)
-        self.cell(0, 6, f"Serious case review pack - page {self.page_no()}/{{nb}}", align="C")
+        self.cell(0, 6, f"{TITLE} - page {self.page_no()}/{{nb}}", align="C")
 
     def heading(self, text: str, level: int = 1) -> None:
         self.ln(4 if level == 1 else 2)
@@ -249,11 +257,12 @@ class _Pdf(FPDF):
 def render_pdf(pack: ReviewPack) -> bytes:
     """The same sections as the HTML pack, in a plain layout of text lines."""
     pdf = _Pdf(format="A4")
-    pdf.set_title("Serious case review pack")
+    pdf.set_title(TITLE)
     pdf.set_creator("safeguarding hub")
     pdf.set_auto_page_break(auto=True, margin=16)
     pdf.add_page()
-    pdf.heading("Serious case review pack")
+    pdf.heading(TITLE)
+    pdf.para(SUBTITLE, style="I")
     pdf.facts(
         [
             ("Child", pack.child),
@@ -280,11 +289,13 @@ def render_pdf(pack: ReviewPack) -> bytes:
 def _pdf_entry(pdf: _Pdf, entry: dict[str, Any]) -> None:
     pdf.para(
         f"{when(entry['occurred_at'])} - {entry['agency']} ({label(entry['agency_type'])})"
-        f" - {entry['kind']}",
+        f" - {kind_text(entry['kind'])}",
         style="B",
     )
+    backfilled = " (backfilled)" if entry.get("backfilled") else ""
     pdf.para(
-        f"Recorded {when(entry['recorded_at'])}; received {when(entry['received_at'])}; "
+        f"Recorded {when(entry['recorded_at'])}; received by the hub "
+        f"{when(entry['received_at'])}{backfilled}; "
         f"status {label(entry.get('status'))}; ref {entry['ref']}",
         size=8.5,
     )
@@ -296,6 +307,12 @@ def _pdf_entry(pdf: _Pdf, entry: dict[str, Any]) -> None:
     pdf.ln(1)
 
 
+def _shared(row: dict[str, Any]) -> str:
+    if row.get("backfilled"):
+        return replay_words.sharing_text(row)
+    return f"shared {replay_words.sharing_text(row)} after recording"
+
+
 def _pdf_replay(pdf: _Pdf, replay: dict[str, Any]) -> None:
     pdf.add_page()
     pdf.heading(f"As of {when(replay['as_of'])}")
@@ -305,16 +322,24 @@ def _pdf_replay(pdf: _Pdf, replay: dict[str, Any]) -> None:
             ("Reviewer's access (audited)", replay["audit_ref"]),
         ]
     )
+    pdf.heading("Recorded by the agencies, held by the hub", 2)
+    pdf.para(replay_words.recorded_and_held(replay))
+    for row in replay["agencies"]:
+        pdf.para(
+            f"{row['agency']}: {row['recorded']} recorded, {row['held']} held by the hub. "
+            f"{replay_words.agency_sentence(row, replay['as_of'])}"
+        )
     pdf.heading(f"Chronology held by the hub ({len(replay['held'])} entries)", 2)
     for entry in replay["held"]:
         _pdf_entry(pdf, entry)
     if not replay["held"]:
         pdf.para("The hub held nothing about this child that the reviewer may see.")
-    pdf.heading(f"Recorded by agencies but not yet shared ({len(replay['known_not_shared'])})", 2)
-    for entry in replay["known_not_shared"]:
+    waiting = replay["known_not_shared"]
+    pdf.heading(f"Recorded by the agencies but not yet held by the hub ({len(waiting)})", 2)
+    for entry in waiting:
         pdf.para(
-            f"{entry['ref']} ({entry['kind']}): recorded {when(entry['recorded_at'])}, "
-            f"received {when(entry['received_at'])}"
+            f"{entry['ref']} ({kind_text(entry['kind'])}): recorded "
+            f"{when(entry['recorded_at'])}; {replay_words.not_held_text(entry)}"
         )
     pdf.heading("Disclosures by then", 2)
     if not replay["disclosures"]:
@@ -328,18 +353,13 @@ def _pdf_replay(pdf: _Pdf, replay: dict[str, Any]) -> None:
         )
     pdf.heading("Sharing latency", 2)
     for row in replay["latency"]:
-        flag = "LATE - " if row["late"] else ""
+        flag = "BACKFILLED - " if row.get("backfilled") else "LATE - " if row["late"] else ""
         pdf.para(
             f"{flag}{row['ref']}: occurred {when(row['occurred_at'])}, recorded after "
-            f"{row['recording_hours']} h, shared after {row['sharing_hours']} h "
-            f"(expected {row['expectation']})"
+            f"{row['recording_text']}, {_shared(row)} (expected {row['expectation']})"
         )
     for agency, summary in replay["latency_by_agency"].items():
-        pdf.para(
-            f"{agency}: {summary['events']} events, median {summary['median_sharing_hours']} h, "
-            f"longest {summary['max_sharing_hours']} h, {summary['late']} late",
-            style="B",
-        )
+        pdf.para(f"{agency}: {replay_words.agency_figures(summary)}", style="B")
     pdf.heading("Held but never shown to anyone", 2)
     pdf.para(", ".join(replay["never_shown"]) or "Every held entry had been shown to someone.")
     then = replay.get("as_practitioner")
@@ -366,7 +386,8 @@ def _pdf_appendix(pdf: _Pdf, pack: ReviewPack) -> None:
     pdf.add_page()
     pdf.heading("Appendix: checking this pack")
     cp = pack.checkpoint
-    pdf.facts([("Log", cp["log"]), ("Size", cp["size"]), ("Time", cp["time"])])
+    pdf.facts([("Log", cp["log"]), ("Size", cp["size"]), ("Time", when(cp["time"]))])
+    pdf.facts([("Time as signed", cp["time"])])
     pdf.facts([("Signer", cp["signer"])])
     pdf.hashes("Root", [cp["root"]])
     pdf.hashes("Signature", [cp["signature"]])

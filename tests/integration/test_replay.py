@@ -16,11 +16,22 @@ from hub.bootstrap import Hub, bootstrap
 from hub.demo.population import generate_partnership
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
+from hub.domain.latency import duration_text
 from hub.domain.records import DisclosureAudited
+from hub.domain.uk_time import uk_date
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
+from hub.reports.rendering import day_text
+from hub.reports.replay_words import (
+    agency_sentence,
+    lateness_text,
+    recorded_and_held,
+    sharing_text,
+)
 from hub.settings import HubSettings
 from tests.factories import ingest_service, register_agencies
+
+JOINED = datetime(2020, 1, 1, tzinfo=UTC)  # when the agencies joined the hub
 
 
 def ingest_at(hub: Hub, event: CanonicalEvent, received_at: datetime, position: int) -> None:
@@ -41,7 +52,7 @@ def sibling_case(
     settings: HubSettings, tmp_path: Path
 ) -> Iterator[tuple[Hub, ChildRef, list[CanonicalEvent]]]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
-    register_agencies(hub)
+    register_agencies(hub, at=JOINED)  # live before the case began: nothing is backfilled
     provisional = IdentityService(hub.store, hub.pseudonyms).issue_provisional(
         "shire-county-council"
     )
@@ -137,7 +148,7 @@ def test_known_but_not_shared_and_late_sharing_are_flagged(settings: HubSettings
 
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
 
-    register_agencies(hub)
+    register_agencies(hub, at=JOINED)
     now = datetime.now(UTC).replace(microsecond=0)
     child = ChildRef(nhs_number="9434765919")
     s47 = CanonicalEvent.model_validate(
@@ -186,3 +197,84 @@ def test_replay_needs_a_review_commission_and_is_itself_audited(
     ]
     assert [r.purpose for r in audited] == ["practice-review"]
     assert json.dumps(allowed.as_dict())  # serialisable for the API and CLI
+
+
+def test_before_go_live_replay_tells_recorded_from_held_and_marks_the_backfill(
+    settings: HubSettings,
+) -> None:
+    """Agencies joined the hub 20 days ago and their history arrived in a backfill an hour
+    later: as of a date before that the agencies had recorded entries the hub did not yet
+    hold (backfilled, not late); afterwards the backfill is held, never counted late, and
+    what was shared through the hub is timed in hours or working days."""
+    from tests.factories import VALID_NHS_NUMBER, event_dict
+
+    hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    now = datetime.now(UTC).replace(microsecond=0)
+    joined = now - timedelta(days=20)
+    register_agencies(hub, at=joined)
+    child = ChildRef(nhs_number=VALID_NHS_NUMBER)
+    police = {"id": "shire-constabulary", "type": "police"}
+
+    def dated(event_id: str, recorded: datetime, **fields: object) -> CanonicalEvent:
+        at = recorded.isoformat()
+        fields.setdefault("details", {})
+        return CanonicalEvent.model_validate(
+            event_dict(event_id=event_id, occurred_at=at, recorded_at=at, **fields)
+        )
+
+    s47 = dated("S47", now - timedelta(days=400), kind="la.s47-enquiry-started")
+    referral = dated("REF-1", now - timedelta(days=300), details={"referral_source": "school"})
+    incident = dated(
+        "DA-1",
+        now - timedelta(days=10),
+        agency=police,
+        kind="police.domestic-abuse-incident",
+        details={"child_present": True, "police_reference": "OE-9"},
+    )
+    contact = dated("CONTACT-1", now - timedelta(days=5), kind="la.contact")
+    ingest_at(hub, s47, joined + timedelta(hours=1), 1)  # the backfill
+    ingest_at(hub, referral, joined + timedelta(hours=1), 2)
+    ingest_at(hub, incident, incident.recorded_at + timedelta(days=3), 1)  # shared late
+    ingest_at(hub, contact, contact.recorded_at + timedelta(hours=2), 3)  # on time
+    hub.audit_queries.commission_review("dpo-0001", child, "rev-0001", "Rapid Review", 30)
+    refs_backfilled = {"shire-county-council/S47@1", "shire-county-council/REF-1@1"}
+
+    before = hub.replay.replay(child, "rev-0001", now - timedelta(days=100))
+    document = before.as_dict()
+    assert before.permitted and before.held == []
+    assert (document["recorded_by_agencies"], document["held_by_hub"]) == (2, 0)
+    assert {e["ref"]: e["backfilled"] for e in before.known_not_shared} == dict.fromkeys(
+        refs_backfilled, True
+    )
+    la = {row["agency"]: row for row in before.agencies}["shire-county-council"]
+    assert (la["recorded"], la["held"], la["backfilled"]) == (2, 0, 2)
+    assert la["joined_by_as_of"] is False and la["backfill_held_by_as_of"] is False
+    assert la["joined_hub_at"] == joined.isoformat()
+    assert all(item["backfilled"] and not item["late"] for item in before.latency)
+    assert before.latency_by_agency["shire-county-council"]["late"] == 0
+    words = recorded_and_held(document)
+    assert "had recorded 2 entries about this child; the hub held 0 of them" in words
+    assert "backfill" in words
+    sentence = agency_sentence(la, before.as_of)
+    assert f"joined the hub on {day_text(uk_date(joined))}" in sentence
+    assert "that backfill had not yet arrived" in sentence
+
+    after = hub.replay.replay(child, "rev-0001", now)
+    latency = {item["ref"]: item for item in after.latency}
+    for ref in refs_backfilled:
+        assert latency[ref]["backfilled"] is True and latency[ref]["late"] is False
+        assert sharing_text(latency[ref]) == f"backfilled on {day_text(uk_date(joined))}"
+        assert lateness_text(latency[ref]) == "Backfilled (not late)"
+    late = latency["shire-constabulary/DA-1@1"]
+    assert late["late"] is True and late["backfilled"] is False
+    assert late["sharing_text"] == duration_text(incident.recorded_at, now - timedelta(days=7))
+    assert "working day" in late["sharing_text"] and "hours" not in late["sharing_text"]
+    assert latency["shire-county-council/CONTACT-1@1"]["sharing_text"] == "2 hours"
+    figures = after.latency_by_agency["shire-county-council"]
+    assert (figures["events"], figures["backfilled"], figures["late"]) == (3, 2, 0)
+    assert figures["max_sharing_hours"] == 2.0  # the backfill is not a 9,600-hour delay
+    assert figures["median_sharing_text"] == "2 hours"
+    la = {row["agency"]: row for row in after.agencies}["shire-county-council"]
+    assert la["backfill_held_by_as_of"] is True and (la["recorded"], la["held"]) == (3, 3)
+    assert {e["ref"] for e in after.held if e["backfilled"]} == refs_backfilled
+    hub.close()

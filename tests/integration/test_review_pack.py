@@ -13,7 +13,7 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -96,7 +96,7 @@ def ingest(hub: Hub, batch: dict[str, list[bytes]], start: int) -> None:
 @pytest.fixture
 def case(settings: HubSettings) -> Iterator[Case]:
     hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
-    register_agencies(hub)
+    register_agencies(hub, at=datetime.now(UTC) - timedelta(days=365))  # live: none backfilled
     ingest(hub, FIRST, 1)
     seen = hub.gate.view(CHILD, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert sorted(e.ref for e in seen.entries) == FIRST_REFS
@@ -205,6 +205,13 @@ def test_the_pack_replays_each_date_and_every_proof_checks_out(case: Case) -> No
         assert ref in text
     assert checkpoint["root"] in text and "LATE - shire-icb/WNB-0@1" in text
     assert "Officers attended - child hid upstairs (??)" in text
+    # The current terms (serious case reviews were replaced in 2018), in both documents.
+    for document_text in (html, text):
+        assert "Practice review pack" in document_text
+        assert "Rapid Review" in document_text
+        assert "local child safeguarding practice review" in document_text
+        assert "serious case review" not in document_text.lower()
+    assert "the hub held 3 of them" in text  # recorded by the agencies beside held by the hub
 
 
 def test_a_reviewer_without_a_commission_gets_the_refusal_and_nothing_else(case: Case) -> None:

@@ -11,6 +11,7 @@ import pytest
 from hub.disclosure_release import ShownEntry
 from hub.domain.markers import RETRACTED
 from hub.reports.chronology_text import chronology_lines
+from hub.reports.rendering import kind_text
 
 SUMMARY = (
     "Officers attended a domestic incident at the family home overnight; the children were "
@@ -54,7 +55,8 @@ def test_every_word_of_every_summary_is_shown_within_the_width(width: int) -> No
     assert all(len(line) <= width for line in lines), "\n".join(lines)
     words = " ".join(lines).split()
     for shown in entries:
-        assert shown.kind in words and shown.agency in words
+        assert shown.agency in words and shown.kind not in words  # in words, not codes
+        assert all(word in words for word in kind_text(shown.kind).split())
         assert all(word in words for word in (shown.summary or "").split())
     assert words.count("2024-07-02") == 3 and words.count("BST") == 3  # the day in England
     assert "recorded 2024-07-05" in " ".join(words)  # recorded days later (UK date): said
@@ -63,9 +65,10 @@ def test_every_word_of_every_summary_is_shown_within_the_width(width: int) -> No
 
 def test_a_wide_terminal_gets_one_row_per_short_entry() -> None:
     short = entry(summary="Mother taken to hospital", recorded_at=entry().occurred_at)
-    (line,) = chronology_lines([short], 140)
+    (line,) = chronology_lines([short], 180)
     assert " ".join(line.split()) == (
-        "2024-07-02 00:30 BST shire-constabulary police.domestic-abuse-incident "
+        "2024-07-02 00:30 BST shire-constabulary Domestic abuse incident where the child lives "
+        "(Operation Encompass) "
         "Mother taken to hospital"
     )
 
