@@ -30,7 +30,7 @@ from hub.adapters.data_keys import DataKeyMissingError
 from hub.adapters.envelope import SealedRowError, open_sealed
 from hub.adapters.event_store import HubStore
 from hub.adapters.pseudonyms import Pseudonymiser
-from hub.disclosure_gate import DisclosureGate
+from hub.disclosure_gate import SEARCH_FIELDS, DisclosureGate
 from hub.disclosure_release import ChronologyView, ShownEntry
 from hub.domain.access import Purpose
 from hub.domain.markers import REDACTED, SHIELDED
@@ -294,7 +294,9 @@ class ChildSearch:
             match=match.value,
             given_name_matched=given_matched,
             published_by=sorted({e.agency for e in view.entries}),
-            shielded=sorted({p for e in view.entries for p in e.shielded}),
+            # Only what a result would show: that another field (an address) is shielded is
+            # itself nothing a search may tell.
+            shielded=sorted({p for e in view.entries for p in e.shielded if p in SEARCH_FIELDS}),
             audit_ref=view.audit_ref,
         )
 

@@ -16,6 +16,7 @@ from hub.cli.access import cmd_audit, cmd_break_glass_end, cmd_chronology, from_
 from hub.cli.agencies import add_commands as add_agency_commands
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED
 from hub.cli.consumers import add_commands as add_consumer_commands
+from hub.cli.find import add_commands as add_find_commands
 from hub.cli.governance import add_commands as add_governance_commands
 from hub.cli.integrity import cmd_checkpoint, cmd_verify
 from hub.cli.keys import cmd_keys_init, cmd_keys_retention, cmd_keys_rotate, cmd_keys_shred
@@ -128,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, formatted],
         help="a child's multi-agency chronology, policy-checked and audited",
     )
-    chronology.add_argument("child", help="NHS number or provisional id")
+    chronology.add_argument(
+        "child", help="NHS number or provisional id (to find one by name: hub find)"
+    )
     chronology.add_argument("--as", dest="as_practitioner", required=True, help="practitioner id")
     chronology.add_argument(
         "--purpose",
@@ -315,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     issue.set_defaults(handler=cmd_identity_issue)
     add_consumer_commands(commands, common, formatted)
     add_agency_commands(commands, common, formatted)
+    add_find_commands(commands, common, formatted)
     add_governance_commands(commands, common)
     add_withholding_commands(commands, common, formatted)
     add_subject_access_commands(commands, common, formatted)

@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from hub.cli.common import EXIT_DENIED, EXIT_OK, EXIT_USAGE, emit, open_hub
-from hub.domain.canonical_event import child_ref
+from hub.cli.find import HOW_TO_FIND
+from hub.domain.canonical_event import ChildRef, child_ref
+from hub.domain.identity import InvalidIdentifierError
 from hub.domain.uk_time import parse_from, uk_datetime_text, uk_time_text
 from hub.reports.chronology_text import chronology_lines, terminal_width
 
@@ -37,13 +39,30 @@ def _print_chronology(view: Any) -> None:
         print(f"  PATTERN {flag.code}: {flag.description}")
 
 
+def child_argument(command: str, text: str) -> ChildRef | None:
+    """The CHILD argument as a child reference; or None, having said on stderr what is wrong
+    with it (never repeating it: it may be a name) and how to find a child by name instead."""
+    try:
+        return child_ref(text)
+    except InvalidIdentifierError as error:
+        print(
+            f"hub {command}: CHILD must be an NHS number or a provisional id: {error}.\n"
+            f"  {HOW_TO_FIND}",
+            file=sys.stderr,
+        )
+        return None
+
+
 def cmd_chronology(args: argparse.Namespace) -> int:
     from hub.domain.access import Purpose
 
+    child = child_argument("chronology", args.child)
+    if child is None:
+        return EXIT_USAGE
     hub = open_hub(args)
     try:
         view = hub.gate.view(
-            child_ref(args.child),
+            child,
             args.as_practitioner,
             Purpose(args.purpose) if args.purpose else None,
             break_glass_reason=args.break_glass,

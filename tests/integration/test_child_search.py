@@ -71,7 +71,10 @@ def search_hub(settings: HubSettings) -> Iterator[Hub]:
     publish(JAYDEN, "CHILD-1", "la.child-details", 30,
             details=details(["Jayden", "Lee"], FAMILY, known_as=KNOWN_AS),
             shielded_fields=["details.known_as"])  # fmt: skip
-    publish(AMBER, "CHILD-2", "la.child-details", 30, details=details(["Amber"], FAMILY))
+    refuge = {"lines": ["CANARYREFUGE 1", "Shiretown"], "postcode": "ST1 4AB"}
+    publish(AMBER, "CHILD-2", "la.child-details", 30,
+            details=details(["Amber"], FAMILY, address=refuge),
+            shielded_fields=["details.address"])  # fmt: skip
     publish(HIDDEN, "CHILD-3", "la.child-details", 30,
             details=details(["Noah"], FAMILY), shielded_fields=["details.family_name"])  # fmt: skip
     yield hub
@@ -190,6 +193,10 @@ def test_shielded_values_never_appear_in_results(search_hub: Hub) -> None:
     jayden = next(r for r in results if r["child"] == JAYDEN.nhs_number)
     assert jayden["known_as"] is None and jayden["shielded"] == ["details.known_as"]
     assert KNOWN_AS not in json.dumps(results)
+    # No address is in a result; nor is it said that one is shielded (a refuge).
+    amber = next(r for r in results if r["child"] == AMBER.nhs_number)
+    assert amber["shielded"] == []
+    assert "CANARYREFUGE" not in json.dumps(results) and "address" not in json.dumps(results)
     # A child whose family name is shielded is not in the index at all.
     assert HIDDEN.nhs_number not in {r["child"] for r in results}
 
