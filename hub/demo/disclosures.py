@@ -3,27 +3,33 @@
 The lead child protection practitioner, the school's designated safeguarding lead, a police
 officer with no relationship (denied), the same officer breaking the glass, and the data
 protection officer's view of the audit trail of all of it. Every step goes through the same
-decision point and write-ahead audit as any other request.
+decision point and write-ahead audit as any other request. Each view opens with who the child is
+(`hub.chronology_header`, from that viewer's release only: the DSL is not told what her
+agreement redacts), then the entries with what happened in plain words and every summary
+wrapped to the terminal.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.bootstrap import Hub
+from hub.chronology_header import ChildHeader, child_header
 from hub.disclosure_gate import ChronologyView
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
-from hub.domain.uk_time import uk_time_text
-from hub.reports.chronology_text import chronology_lines
+from hub.domain.uk_time import uk_date, uk_time_text
+from hub.reports.chronology_text import chronology_lines, header_lines, terminal_width
 
 
 @dataclass
 class Scene:
     title: str
     view: ChronologyView
+    header: ChildHeader | None = None  # who the child is, from this view's release
 
 
 @dataclass
@@ -35,7 +41,14 @@ class DisclosureWalkthrough:
     def as_dict(self) -> dict[str, Any]:
         return {
             "child": self.child,
-            "scenes": [{"title": s.title, **s.view.as_dict()} for s in self.scenes],
+            "scenes": [
+                {
+                    "title": s.title,
+                    **s.view.as_dict(),
+                    "header": s.header.as_dict() if s.header else None,
+                }
+                for s in self.scenes
+            ],
             "audit_trail": self.audit_trail,
         }
 
@@ -47,26 +60,29 @@ class DisclosureWalkthrough:
         for scene in self.scenes:
             view = scene.view
             print(f"\n== {scene.title}")
-            print(
-                f"   outcome {view.outcome}; relationship: {view.relationship or 'none'}; "
+            _say(
+                f"outcome {view.outcome}; relationship: {view.relationship or 'none'}; "
                 f"agreement {view.agreement_version}"
             )
             if view.break_glass is not None:
-                print(
-                    f"   BREAK-GLASS until {uk_time_text(view.break_glass.expires_at)} "
+                _say(
+                    f"BREAK-GLASS until {uk_time_text(view.break_glass.expires_at)} "
                     f"({view.break_glass.reason}); the DPO is alerted"
                 )
             for reason in view.denied_reasons:
-                print(f"   denied: {reason}")
+                _say(f"denied: {reason}")
+            if scene.header is not None and view.entries:
+                for line in header_lines(scene.header, indent="   "):
+                    print(line)
             for line in chronology_lines(view.entries, indent="   "):
                 print(line)
             for flag in view.patterns:
-                print(f"   PATTERN {flag.code}: {flag.description}")
+                _say(f"PATTERN {flag.code}: {flag.description}")
             for household, group in view.households.items():
                 siblings = ", ".join(
                     s["child"] or "another child (no relationship)" for s in group["siblings"]
                 )
-                print(f"   household {household}: also {siblings}")
+                _say(f"household {household}: also {siblings}")
         print(
             "\n== Audit trail (data protection officer dpo-0001): who saw this child; "
             "each entry was written before the disclosure"
@@ -81,6 +97,19 @@ class DisclosureWalkthrough:
                 f"{row['purpose'] or '-':<26} {row['outcome']:<20} "
                 f"{len(row['disclosed']):>3} shown{glass}"
             )
+
+
+def _say(text: str) -> None:
+    """A line of the walkthrough, wrapped to the terminal under its indent."""
+    for line in textwrap.wrap(
+        text,
+        terminal_width(),
+        initial_indent="   ",
+        subsequent_indent="       ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ):
+        print(line)
 
 
 def walk_through(hub: Hub, nhs_number: str) -> DisclosureWalkthrough:
@@ -112,5 +141,9 @@ def walk_through(hub: Hub, nhs_number: str) -> DisclosureWalkthrough:
     # The child is found: the officer ends the emergency access (it would otherwise last
     # HUB_BREAK_GLASS_MINUTES), so afterwards they are refused again, as before it.
     service.end_break_glass(child, "po-0002")
+    register = {record.agency_id: record for record in hub.agencies.all()}
+    today = uk_date(datetime.now(UTC))
+    for scene in scenes:
+        scene.header = child_header(scene.view, register, hub.directory.get, today)
     trail = hub.audit_queries.who_saw_child("dpo-0001", child).rows
     return DisclosureWalkthrough(nhs_number, scenes, trail)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.bootstrap import Hub
-from hub.domain.uk_time import UK, uk_date
+from hub.domain.uk_time import UK, uk_date, uk_datetime_text
 from hub.transports.inbox import FileInbox, write_inbox_file
 
 POLICE = "shire-constabulary"
@@ -47,10 +47,12 @@ class ConsumersScene:
             print(f"  {recipient} ({self.recipients[recipient]}):")
             for notice in notices:
                 present = "present" if notice["child_present"] else "not present"
+                incident = uk_datetime_text(datetime.fromisoformat(notice["incident_at"]))
+                due = uk_datetime_text(datetime.fromisoformat(notice["due_by"]))
                 print(
-                    f"    child {notice['child']}, incident {notice['incident_at']}, child "
+                    f"    child {notice['child']}, incident {incident}, child "
                     f"{present}, police ref {notice['police_reference']}, due by "
-                    f"{notice['due_by']}; the child's voice: {notice['child_voice']!r}"
+                    f"{due}; the child's voice: {notice['child_voice']!r}"
                 )
         print(
             "  Nothing else of the incident was sent; the disclosure was policy-checked and "

@@ -129,6 +129,15 @@ class DemoReport:
         self.consumers.print()
         print(f"\nData lives in {self.data_dir.resolve()}  (store: {self.store})")
         print("Try: hub status | hub quarantine list | hub schema")
+        data_dir = f" --data-dir {self.data_dir}" if self.data_dir != Path(".hub") else ""
+        print(
+            "\nThe sibling case on its web page (who the child is, the timeline, the flags):\n"
+            f"  hub token issue --practitioner lcpp-0001{data_dir}   (a token for 60 minutes)\n"
+            f"  hub serve{data_dir}   then open http://127.0.0.1:8080/, sign in with the token "
+            "and the purpose 'Child protection planning',\n"
+            f"  and on /chronology enter the NHS number {self.walkthrough.child} "
+            "(it goes in the form, never in the address)"
+        )
 
 
 def _prepare(data_dir: Path) -> None:

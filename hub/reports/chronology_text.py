@@ -4,7 +4,9 @@ Wide enough, each entry is one row of columns (when, agency, what happened in pl
 taxonomy's description of the kind, `rendering.kind_text`), summary) with the summary
 wrapped under its own column; narrower than that, each entry is a short block (when and agency,
 then kind, then the summary wrapped). Nothing is cut mid-word and no column is dropped. Times
-are UK local time with the zone (GMT or BST), as everything a person reads.
+are UK local time with the zone (GMT or BST), as everything a person reads. Above the entries,
+`header_lines` says who the child is, from the header `hub.chronology_header` builds out of the
+released view.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import shutil
 import textwrap
 from collections.abc import Sequence
 
+from hub.chronology_header import ChildHeader
 from hub.disclosure_release import ShownEntry
 from hub.domain.uk_time import UK, uk_date, uk_time_text
 from hub.reports.rendering import kind_text
@@ -77,4 +80,55 @@ def chronology_lines(
                 break_long_words=False,
                 break_on_hyphens=False,
             )
+    return lines
+
+
+def header_lines(header: ChildHeader, width: int | None = None, indent: str = "  ") -> list[str]:
+    """Who the child is (`hub.chronology_header`, from the released view only), as lines no
+    wider than `width`: the name, date of birth and age, identifier and sex, then the status,
+    the allocated worker and the agencies involved with their contacts. What the viewer was not
+    released is said to be not shared, never guessed."""
+    width = width or terminal_width()
+    name = header.name or "name not shared with you"
+    if header.known_as:
+        name += f" (known as {header.known_as})"
+    born = f"born {header.date_of_birth}" if header.date_of_birth else ""
+    if header.age and header.age != header.date_of_birth:
+        born = f"{born} ({header.age})" if born else header.age
+    first = "; ".join(
+        part
+        for part in (
+            name,
+            born or "date of birth not shared with you",
+            f"NHS number or provisional id {header.identifier}",
+            header.sex and f"sex: {header.sex}",
+        )
+        if part
+    )
+    status = "; ".join(header.statuses) or "none shown to you"
+    if header.legal_status:
+        status += f"; legal status: {header.legal_status}"
+    worker = header.worker or "none shown to you"
+    if header.team:
+        worker += f"; team: {header.team}"
+    agencies = "; ".join(a.name + (f" ({a.contact})" if a.contact else "") for a in header.agencies)
+    rows = [first]
+    rows += [f"details from {header.details_from}"] if header.details_from else []
+    rows += [f"status: {status}", f"allocated worker: {worker}"]
+    rows += [f"agencies involved: {agencies}"] if agencies else []
+    if header.not_shared_by:
+        ask = "; ".join(
+            a.name + (f" ({a.contact})" if a.contact else "") for a in header.not_shared_by
+        )
+        rows.append(f"some records are not shared with you; to ask, contact: {ask}")
+    lines: list[str] = []
+    for row in rows:
+        lines += textwrap.wrap(
+            row,
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent + "    ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
     return lines

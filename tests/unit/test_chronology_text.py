@@ -10,7 +10,7 @@ import pytest
 
 from hub.disclosure_release import ShownEntry
 from hub.domain.markers import RETRACTED
-from hub.reports.chronology_text import chronology_lines
+from hub.reports.chronology_text import chronology_lines, header_lines
 from hub.reports.rendering import kind_text
 
 SUMMARY = (
@@ -77,3 +77,24 @@ def test_a_retracted_entry_says_so_and_nothing_it_said() -> None:
     retracted = entry(kind=RETRACTED, summary=RETRACTED, status="retracted")
     text = " ".join(chronology_lines([retracted], 80))
     assert "retracted by the agency that shared it" in text and SUMMARY not in text
+
+
+def test_the_header_says_who_the_child_is_within_the_width_and_what_was_not_shared() -> None:
+    from hub.chronology_header import AgencyContact, ChildHeader
+
+    header = ChildHeader(
+        identifier="9999939082",
+        name="Madison Greenhalgh",
+        date_of_birth="2 June 2020",
+        age="6 years",
+        statuses=["On a child protection plan since 9 July 2025"],
+        agencies=[AgencyContact("shire-icb", "health", "Shire ICB", "01632 960003")],
+    )
+    lines = header_lines(header, 40)
+    assert all(len(line) <= 40 for line in lines), "\n".join(lines)
+    text = " ".join(" ".join(lines).split())
+    assert text.startswith("Madison Greenhalgh; born 2 June 2020 (6 years); NHS number")
+    assert "allocated worker: none shown to you" in text
+    assert "agencies involved: Shire ICB (01632 960003)" in text
+    hidden = " ".join(header_lines(ChildHeader(identifier="9999939082"), 100))
+    assert "name not shared with you; date of birth not shared with you" in hidden

@@ -1,0 +1,62 @@
+"""`hub demo` as a person reads it in an 80-column terminal: the sibling case opens with who the
+child is (the synthetic name and date of birth from the released child-details entries), each
+entry says what happened in plain words with its whole summary wrapped (before, the demo printed
+kind codes and lost the summary column at 80 columns), every time is UK time with the zone, and
+the output ends by pointing to the page that shows the case."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+COLUMNS = 80
+
+
+def test_the_demo_shows_the_sibling_case_with_names_summaries_and_the_page(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "hub"
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "demo", "--children", "20", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": str(COLUMNS)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    lead = out.split("== Lead child protection practitioner", 1)[1].split("\n== ", 1)[0]
+    lines = lead.splitlines()[1:]
+    assert all(len(line) <= COLUMNS for line in lines), "\n".join(lines)
+    text = " ".join(lead.split())
+    # Who the child is, from the lead practitioner's release.
+    assert "Madison Greenhalgh; born 2 June 2020" in text
+    assert "NHS number or provisional id 9999939082" in text
+    assert "status: On a child protection plan since 9 July 2025" in text
+    assert "agencies involved: Shire County Council" in text
+    # What happened in plain words, and every word of the summaries.
+    assert "Child was not brought to an appointment" in text
+    assert "health.was-not-brought" not in text and "la.referral" not in text
+    for summary in (
+        "Not brought to 1-year health visitor review",
+        "Pupil said there is often no food at home",
+        "Referral from school after disclosures",
+        "Looked after under an interim care order",
+    ):
+        assert summary in text
+    assert "2024-03-07 07:40 GMT" in text  # the police visit, UK time with the zone
+    # The school DSL is told the child's name too, under her own agreement.
+    dsl = out.split("== School designated safeguarding lead", 1)[1].split("\n== ", 1)[0]
+    assert "Madison Greenhalgh" in " ".join(dsl.split())
+    # The overnight incident's notice: UK times, never ISO with an offset.
+    notice = out.split("sent the minimal notice to:", 1)[1].split("Nothing else", 1)[0]
+    assert "+00:00" not in notice and "+01:00" not in notice
+    assert (" GMT" in notice or " BST" in notice) and "due by" in notice
+    # Where to see it on the page.
+    tail = " ".join(out.split("The sibling case on its web page", 1)[1].split())
+    assert f"hub token issue --practitioner lcpp-0001 --data-dir {data_dir}" in tail
+    assert f"hub serve --data-dir {data_dir}" in tail
+    assert "on /chronology enter the NHS number 9999939082" in tail
