@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.cli.common import EXIT_OK, emit, open_hub
+from hub.domain.uk_time import uk_date
+from hub.reports.rendering import day_text
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
@@ -143,9 +145,10 @@ def cmd_agency_list(args: argparse.Namespace) -> int:
         if not records:
             print("no agencies registered")
         for r in records:
+            since = day_text(uk_date(datetime.fromisoformat(r.registered_at)))
             print(
                 f"{r.agency_id:<28} {r.agency_type:<16} {r.adapter:<12} {r.topic:<40} "
-                f"User:{r.principal}  since {r.registered_at[:10]}"
+                f"User:{r.principal}  since {since}"
             )
             if r.name or r.contact:
                 print(f"  {r.display_name}; contact: {r.contact or 'none given'}")

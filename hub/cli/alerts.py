@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.cli.common import EXIT_OK, emit, open_hub
+from hub.reports.rendering import day_text, when_text
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
@@ -60,7 +61,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             when = f"{left} working days left" if left >= 0 else f"overdue by {-left} working days"
             if alert.status not in ("open", "breached-open"):
                 when = alert.status
-            print(f"  {alert.child or '(unknown)':<12} {alert.clock:<22} due {alert.due}  {when}")
+            due = day_text(alert.due)
+            print(f"  {alert.child or '(unknown)':<12} {alert.clock:<22} due {due}  {when}")
 
     emit(args, listing.as_dict(), text)
     return EXIT_OK
@@ -97,7 +99,7 @@ def cmd_clocks(args: argparse.Namespace) -> int:
     def text() -> None:
         print(
             f"clocks: position {document['position']} (lag {document['lag']}), "
-            f"last pass {document['last_pass_at'] or 'never'}"
+            f"last pass {when_text(document['last_pass_at']) or 'never'}"
         )
         for heading in ("open_clocks", "alerts_raised", "breaches", "breaches_withdrawn"):
             counts = document[heading]

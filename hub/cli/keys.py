@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import Any
 
 from hub.cli.common import EXIT_OK, emit, open_hub, settings_from
 from hub.domain.canonical_event import child_ref
+from hub.domain.uk_time import uk_date
+from hub.reports.rendering import day_text
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
@@ -81,7 +84,8 @@ def cmd_keys_retention(args: argparse.Namespace) -> int:
         else:
             print(f"dry run: {len(document['due'])} children's records are due for erasure")
             for row in document["due"]:
-                print(f"  {row['child']}  last event {row['last_event'][:10]}")
+                last = datetime.fromisoformat(row["last_event"])
+                print(f"  {row['child']}  last event {day_text(uk_date(last))}")
 
     emit(args, document, text)
     return EXIT_OK

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.cli.common import EXIT_OK, emit, open_hub
+from hub.reports.rendering import when_text
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
@@ -52,8 +53,9 @@ def cmd_notices_list(args: argparse.Namespace) -> int:
                 else "NOT ACKNOWLEDGED"
             )
             present = "child present" if n["child_present"] else "child not present"
+            incident = when_text(n["incident_at"])
             print(
-                f"{n['id']}  child {n['child']}  incident {n['incident_at']}  {present}  "
+                f"{n['id']}  child {n['child']}  incident {incident}  {present}  "
                 f"police ref {n['police_reference']}  [{status}]"
             )
             if n["child_voice"]:
@@ -77,5 +79,5 @@ def cmd_notices_ack(args: argparse.Namespace) -> int:
         runner.state.commit(documents.changed, None)
     finally:
         hub.close()
-    emit(args, ack, lambda: print(f"acknowledged by {ack['by']} at {ack['at']}"))
+    emit(args, ack, lambda: print(f"acknowledged by {ack['by']} at {when_text(ack['at'])}"))
     return EXIT_OK

@@ -145,7 +145,7 @@ def _case_lines(case: Case) -> None:
             f"told {case.extension.requester_told:%-d %B %Y})"
         )
     for pack in case.packs:
-        print(f"  pack released {pack.timestamp:%-d %B %Y}, audit {pack.audit_ref}")
+        print(f"  pack released {uk_date(pack.timestamp):%-d %B %Y}, audit {pack.audit_ref}")
 
 
 def cmd_open(args: argparse.Namespace) -> int:
@@ -201,7 +201,7 @@ def _draft_lines(draft: Draft) -> None:
             if item.decision is None
             else item.decision.as_dict()["decision_text"]
         )
-        print(f"\n{entry.ref} ({entry.kind}, {entry.occurred_at:%-d %b %Y}): {state}")
+        print(f"\n{entry.ref} ({entry.kind}, {uk_date(entry.occurred_at):%-d %b %Y}): {state}")
         print(f"  summary: {entry.summary}")
         for flag, note in zip(
             [f.value for f in item.flags.flags], item.as_dict()["flag_texts"], strict=True

@@ -2,32 +2,46 @@
 child is (the synthetic name and date of birth from the released child-details entries), each
 entry says what happened in plain words with its whole summary wrapped (before, the demo printed
 kind codes and lost the summary column at 80 columns), every time is UK time with the zone, and
-the output ends by pointing to the page that shows the case."""
+the output ends by pointing to the page that shows the case. The commands a person then runs on
+the demo's hub print UK times and dates, never ISO text with an offset."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 COLUMNS = 80
+ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
-def test_the_demo_shows_the_sibling_case_with_names_summaries_and_the_page(
-    tmp_path: Path,
-) -> None:
-    data_dir = tmp_path / "hub"
-    result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo", "--children", "20", "--data-dir", str(data_dir)],
+def hub(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args],
         capture_output=True,
         text=True,
         check=False,
         env={**os.environ, "COLUMNS": str(COLUMNS)},
         timeout=300,
     )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    data_dir = tmp_path_factory.mktemp("demo-text") / "hub"
+    result = hub("demo", "--children", "20", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
-    out = result.stdout
+    return data_dir, result.stdout
+
+
+def test_the_demo_shows_the_sibling_case_with_names_summaries_and_the_page(
+    demo: tuple[Path, str],
+) -> None:
+    data_dir, out = demo
     lead = out.split("== Lead child protection practitioner", 1)[1].split("\n== ", 1)[0]
     lines = lead.splitlines()[1:]
     assert all(len(line) <= COLUMNS for line in lines), "\n".join(lines)
@@ -60,3 +74,26 @@ def test_the_demo_shows_the_sibling_case_with_names_summaries_and_the_page(
     assert f"hub token issue --practitioner lcpp-0001 --data-dir {data_dir}" in tail
     assert f"hub serve --data-dir {data_dir}" in tail
     assert "on /chronology enter the NHS number 9999939082" in tail
+
+
+def test_the_commands_people_run_next_print_uk_times_not_iso(demo: tuple[Path, str]) -> None:
+    data_dir, _ = demo
+    common = ("--data-dir", str(data_dir))
+    outputs = {
+        "notices": hub("notices", "list", "--as", "dsl-100001", *common),
+        "agencies": hub("agency", "list", *common),
+        "clocks": hub("clocks", "--as", "lcpp-0001", *common),
+        "retention": hub("keys", "retention", "--years", "1", *common),
+    }
+    for name, result in outputs.items():
+        assert result.returncode == 0, (name, result.stderr)
+        assert not ISO_TIME.search(result.stdout), (name, result.stdout)
+        assert "+00:00" not in result.stdout and "+01:00" not in result.stdout, name
+    assert re.search(
+        r"incident \d{1,2} \w{3} \d{4}, \d{2}:\d{2} (GMT|BST)", outputs["notices"].stdout
+    )
+    assert re.search(r"since \d{1,2} [A-Z][a-z]+ \d{4}", outputs["agencies"].stdout)
+    assert re.search(
+        r"last pass \d{1,2} \w{3} \d{4}, \d{2}:\d{2} (GMT|BST)", outputs["clocks"].stdout
+    )
+    assert re.search(r"last event \d{1,2} [A-Z][a-z]+ \d{4}", outputs["retention"].stdout)
