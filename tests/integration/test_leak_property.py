@@ -8,9 +8,9 @@ followed by a projection rebuild. Every text in them is a distinct canary. Then 
 is driven for every role: the chronology (the gate's view, the CLI's text, the HTTP API),
 replay and the review pack, Operation Encompass notices, statutory clock alerts, the outbound
 feed (a real broker), the DPOs' withheld lists and withholding review queues (a lead DPO's,
-the police's and a school's) and a subject access export. An oracle that
-knows the rules from the canonical events alone (not from the hub's code) says which canaries
-each viewer must never receive, and each output is searched for them.
+the police's and a school's), a subject access export, and a subject access case's pack. An
+oracle that knows the rules from the canonical events alone (not from the hub's code) says
+which canaries each viewer must never receive, and each output is searched for them.
 
 The rules the oracle applies (docs/policy.md):
 - a field shielded in a revision or in its record's latest revision: nobody, ever;
@@ -48,9 +48,17 @@ from hub.bootstrap import Hub, bootstrap
 from hub.cli.access import _print_chronology
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
+from hub.domain.subject_access import (
+    Decision,
+    DecisionType,
+    Flag,
+    Requester,
+    RequesterBasis,
+)
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
 from hub.reports.review_pack import build_pack, render_html
+from hub.reports.subject_access_pack import render_json
 from hub.settings import HubSettings
 from tests.factories import (
     directory_with_police_dpo,
@@ -495,6 +503,25 @@ def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
     return found
 
 
+def subject_access_pack(hub: Hub, child: ChildRef) -> str:
+    """A subject access case taken through to its pack by the lead DPO: every item a publisher
+    withheld is decided withheld (crime exemption), everything else flagged is released (the
+    gate still shields, and redacts the agreement's subject access list)."""
+    requester = Requester("Leak Test Requester", RequesterBasis.DATA_SUBJECT)
+    today = datetime.now(UTC).date()
+    case = hub.subject_access.open(
+        "dpo-0001", child, requester, today, identity_verified="passport seen"
+    )
+    for item in hub.subject_access.draft("dpo-0001", case.id).undecided:
+        decision = (
+            Decision(DecisionType.WITHHOLD, "live investigation", "crime")
+            if Flag.WITHHELD in item.flags.flags
+            else Decision(DecisionType.RELEASE, "about the child")
+        )
+        hub.subject_access.record_decision("dpo-0001", case.id, item.entry.ref, decision)
+    return render_json(hub.subject_access.pack("dpo-0001", case.id))
+
+
 @settings(
     max_examples=40,
     deadline=None,
@@ -518,14 +545,17 @@ def test_nothing_shielded_withheld_or_retracted_reaches_anyone_it_must_not(
                     if canary.forbidden_to(viewer):
                         leaks.append(f"{canary} reached {viewer.id} through {surface}")
         export = world.hub.audit_queries.subject_access("dpo-0001", child)
-        text = json.dumps(export, default=str)
-        for canary in canaries:
-            if canary.text in text:
-                seen += 1
-                if canary.forbidden_in_subject_access(redact) or canary.forbidden_to(
-                    BY_ID["dpo-0001"]
-                ):
-                    leaks.append(f"{canary} reached the subject access export")
+        for name, text in (
+            ("the subject access export", json.dumps(export, default=str)),
+            ("a subject access pack", subject_access_pack(world.hub, child)),
+        ):
+            for canary in canaries:
+                if canary.text in text:
+                    seen += 1
+                    if canary.forbidden_in_subject_access(redact) or canary.forbidden_to(
+                        BY_ID["dpo-0001"]
+                    ):
+                        leaks.append(f"{canary} reached {name}")
     assert leaks == []
     # The search looks where it must: a canary the lead child protection practitioner may see
     # (related to the child through the enquiry in every case, and shown every agency's
