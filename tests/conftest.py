@@ -76,6 +76,19 @@ def hub(settings: HubSettings) -> Iterator[Hub]:
     instance.close()
 
 
+@pytest.fixture
+def partnership_hub(settings: HubSettings) -> Iterator[Hub]:
+    """A hub on each store backend with the demo partnership's practitioner directory (a DPO
+    each for the council, who is the lead, the police, the ICB and a school) and the test
+    agencies registered."""
+    from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+
+    instance = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
+    register_agencies(instance)
+    yield instance
+    instance.close()
+
+
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[str]:
     """A real Kafka-protocol broker on a free loopback port, memory storage, for the session."""

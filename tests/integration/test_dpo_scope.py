@@ -10,20 +10,16 @@ to their organisation's staff, and what was withheld from them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
-from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub
 from hub.domain.access import Purpose
 from hub.domain.markers import WITHHELD
 from hub.domain.records import DisclosureAudited
 from hub.policies.dpo_scope import OUTSIDE_SCOPE_REASON
-from hub.settings import HubSettings
-from tests.factories import register_agencies
 from tests.integration.test_gate import LA, NOW, POLICE, SCHOOL, Case, shown
 
 HEALTH = {"id": "shire-icb", "type": "health"}
@@ -43,13 +39,8 @@ VISITED = {"reason": "welfare", "child_seen": True, "child_spoken_to": True}
 
 
 @pytest.fixture
-def hub(settings: HubSettings) -> Iterator[Hub]:
-    """The demo partnership's directory: a DPO each for the council (the lead), the police,
-    the ICB and a school."""
-    hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
-    register_agencies(hub)
-    yield hub
-    hub.close()
+def hub(partnership_hub: Hub) -> Hub:
+    return partnership_hub
 
 
 @pytest.fixture

@@ -7,14 +7,12 @@ audited disclosure; an organisation's DPO's case covers only their organisation'
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
 
-from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.audit_queries import NotADataProtectionOfficerError
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import DisclosureAudited, SubjectAccessDecided
 from hub.domain.subject_access import (
@@ -31,10 +29,8 @@ from hub.domain.subject_access import (
 )
 from hub.domain.subject_access_clock import one_month_after
 from hub.domain.uk_time import uk_date
-from hub.settings import HubSettings
 from hub.subject_access import CaseRefusedError, PackRefusedError
 from hub.subject_access_cases import Draft
-from tests.factories import register_agencies
 from tests.integration.test_gate import LA, NOW, POLICE, SCHOOL, Case
 
 HEALTH = {"id": "shire-icb", "type": "health"}
@@ -52,11 +48,8 @@ RECEIVED = TODAY - timedelta(days=3)
 
 
 @pytest.fixture
-def hub(settings: HubSettings) -> Iterator[Hub]:
-    hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
-    register_agencies(hub)
-    yield hub
-    hub.close()
+def hub(partnership_hub: Hub) -> Hub:
+    return partnership_hub
 
 
 @pytest.fixture

@@ -5,19 +5,15 @@ it until the publisher states a withholding again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
-from hub.bootstrap import Hub, bootstrap
+from hub.bootstrap import Hub
 from hub.disclosure_withholdings import NOW_SHARED, STILL_WITHHELD
 from hub.domain.access import Purpose
 from hub.domain.records import DisclosureAudited, WithholdingReviewed
-from hub.settings import HubSettings
 from hub.withholding_reviews import ReviewRefusedError
-from tests.factories import register_agencies
 from tests.integration.test_gate import LA, NOW, POLICE, Case, shown
 
 INCIDENT, DECISION = "shire-constabulary/DA-1", "shire-county-council/DEC-1"
@@ -39,11 +35,8 @@ def withheld(agency_type: str, decided_by: str, review_by: object) -> list[dict[
 
 
 @pytest.fixture
-def hub(settings: HubSettings) -> Iterator[Hub]:
-    hub = bootstrap(settings.model_copy(update={"directory": SAMPLE_DIRECTORY_PATH}))
-    register_agencies(hub)
-    yield hub
-    hub.close()
+def hub(partnership_hub: Hub) -> Hub:
+    return partnership_hub
 
 
 @pytest.fixture
