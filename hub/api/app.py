@@ -22,6 +22,8 @@ from hub.adapters.tokens import Caller, InvalidTokenError, TokenVerifier
 from hub.api.body_limit import BodyLimit
 from hub.api.pages import register_pages
 from hub.bootstrap import Hub
+from hub.child_search import SearchTermError
+from hub.chronology_header import child_header
 from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 from hub.domain.canonical_event import child_ref, validate_child_identifier
@@ -57,6 +59,14 @@ ChildIdentifier = Annotated[
 
 class ChildRequest(BaseModel):
     child: ChildIdentifier
+
+
+class FindRequest(BaseModel):
+    """A search by name and date of birth (in the body, never the URL): docs/find.md."""
+
+    family_name: str = Field(max_length=200)
+    date_of_birth: str = Field(max_length=20, description="YYYY-MM-DD")
+    given_name: str | None = Field(default=None, max_length=200)
 
 
 class BreakGlassRequest(ChildRequest):
@@ -248,7 +258,24 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
     @app.post("/api/v1/chronology")
     def chronology(who: CallerDep, why: PurposeDep, body: ChildRequest) -> dict[str, Any]:
         view = hub.gate.view(child_ref(body.child), who.subject, why)
-        return view.as_dict()
+        register = {r.agency_id: r for r in hub.agencies.all()}
+        header = child_header(view, register, hub.directory.get, datetime.now(UK).date())
+        return {**view.as_dict(), "header": header.as_dict()}
+
+    @app.post("/api/v1/find")
+    def find(who: CallerDep, why: PurposeDep, body: FindRequest) -> dict[str, Any]:
+        """Find a child by family name and date of birth (given name optional): the children
+        this caller may see, best first, audited with the terms (docs/find.md). A bad term is
+        named (422), never repeated."""
+        try:
+            answer = hub.child_search.find(
+                who.subject, body.family_name, body.date_of_birth, body.given_name, why
+            )
+        except SearchTermError as error:
+            raise HTTPException(
+                422, [{"loc": ["body", error.field], "msg": error.problem}]
+            ) from None
+        return answer.as_dict()
 
     @app.post("/api/v1/break-glass")
     def break_glass(who: CallerDep, why: PurposeDep, body: BreakGlassRequest) -> dict[str, Any]:

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from hub.adapters.agency_registries import AgencyRegistry
     from hub.adapters.directory import PractitionerDirectory
     from hub.audit_queries import AuditQueries
+    from hub.child_search import ChildSearch
     from hub.disclosure_gate import DisclosureGate
     from hub.integrity import IntegrityService
     from hub.replay import ReplayService
@@ -27,6 +28,9 @@ class PageServices(Protocol):
 
     @property
     def gate(self) -> DisclosureGate: ...
+
+    @property
+    def child_search(self) -> ChildSearch: ...
 
     @property
     def audit_queries(self) -> AuditQueries: ...

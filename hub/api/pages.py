@@ -29,6 +29,7 @@ from fastapi.staticfiles import StaticFiles
 
 from hub.adapters.tokens import TokenVerifier
 from hub.api.dpo_pages import register_dpo_pages
+from hub.api.find_pages import register_find_pages
 from hub.api.page_kit import (
     BREAK_GLASS_REASON,
     CHILD_HINT,
@@ -234,5 +235,6 @@ def register_pages(app: FastAPI, hub: PageServices, verifier: TokenVerifier) -> 
         )
 
     register_dpo_pages(app, hub, render, error)
+    register_find_pages(app, hub, render, error)
     register_replay_pages(app, hub, render, error)
     register_subject_access_pages(app, hub, render, error)

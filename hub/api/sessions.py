@@ -51,6 +51,9 @@ class Session:
     # The last chronology disclosed in this session (its audit reference -> the view), so
     # narrowing what was shown filters it again instead of disclosing (and auditing) anew.
     disclosed: dict[str, Any] = field(default_factory=dict)
+    # The latest search by name and date of birth (`hub.api.find_pages`), shown again by
+    # GET /find without searching (or auditing) again.
+    search: dict[str, Any] = field(default_factory=dict)
 
     def take_flash(self) -> list[str]:
         """Messages for the next page only (after a redirect), then gone."""

@@ -28,6 +28,7 @@ from tests.integration.test_disclosure import CASE
 API_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/events"): None,
     ("POST", "/api/v1/chronology"): {"child": VALID_NHS_NUMBER},
+    ("POST", "/api/v1/find"): {"family_name": "Smith", "date_of_birth": "2020-06-02"},
     ("POST", "/api/v1/break-glass"): {"child": VALID_NHS_NUMBER, "reason": "missing child"},
     ("POST", "/api/v1/break-glass/end"): {"child": VALID_NHS_NUMBER},
     ("POST", "/api/v1/audit/who-saw"): {"child": VALID_NHS_NUMBER},
@@ -71,6 +72,8 @@ PAGE_ROUTES: set[tuple[str, str]] = {
     ("GET", "/chronology"),
     ("POST", "/chronology"),
     ("POST", "/chronology/end-break-glass"),
+    ("GET", "/find"),
+    ("POST", "/find"),
     ("GET", "/dpo"),
     ("POST", "/dpo/review"),
     ("POST", "/dpo/who-saw"),

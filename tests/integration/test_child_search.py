@@ -222,3 +222,27 @@ def test_bad_terms_name_the_field_never_the_value(search_hub: Hub) -> None:
             search_hub.child_search.find("mash-0001", family, born)
         assert error.value.field == field
         assert (family or "\x00") not in str(error.value) and born not in str(error.value)
+
+
+def test_the_api_finds_from_the_body_and_names_a_bad_field(search_hub: Hub) -> None:
+    from fastapi.testclient import TestClient
+
+    from hub.adapters.tokens import issue_dev_token
+    from hub.api.app import create_app
+
+    hub = search_hub
+    client = TestClient(create_app(hub, hub.token_verifier()))
+    headers = {
+        "Authorization": f"Bearer {issue_dev_token(hub.token_key, 'mash-0001')}",
+        "X-Hub-Purpose": "child-protection-enquiry",
+    }
+    body = {"family_name": "Smythwick", "date_of_birth": BORN.isoformat(), "given_name": "Jaden"}
+    answer = client.post("/api/v1/find", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert [r["child"] for r in answer.json()["results"]] == [JAYDEN.nhs_number]
+    bad = client.post("/api/v1/find", json={**body, "date_of_birth": "2020-13-45"}, headers=headers)
+    assert bad.status_code == 422
+    assert bad.json()["detail"] == [
+        {"loc": ["body", "date_of_birth"], "msg": "must be a real date written as YYYY-MM-DD"}
+    ]
+    assert "2020-13-45" not in bad.text
