@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from hub.cli.common import EXIT_OK, emit, open_hub
+from hub.reports.rendering import when_text
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
@@ -100,7 +101,7 @@ def cmd_consumer_status(args: argparse.Namespace) -> int:
             print(
                 f"{status['name']}: position {status['position']} of {status['head']} "
                 f"(lag {status['lag']}), {status['errors']} errors, "
-                f"last pass {status['last_pass_at'] or 'never'}"
+                f"last pass {when_text(status['last_pass_at']) or 'never'}"
             )
             for key, value in status.items():
                 if key not in {
@@ -113,7 +114,8 @@ def cmd_consumer_status(args: argparse.Namespace) -> int:
                     "last_pass_at",
                     "last_error",
                 }:
-                    print(f"  {key}: {value}")
+                    shown = when_text(value) if key.endswith("_at") and value else value
+                    print(f"  {key}: {shown}")
 
     emit(args, statuses, text)
     return EXIT_OK

@@ -83,6 +83,7 @@ def test_the_commands_people_run_next_print_uk_times_not_iso(demo: tuple[Path, s
         "notices": hub("notices", "list", "--as", "dsl-100001", *common),
         "agencies": hub("agency", "list", *common),
         "clocks": hub("clocks", "--as", "lcpp-0001", *common),
+        "consumers": hub("consumer", "status", *common),
         "retention": hub("keys", "retention", "--years", "1", *common),
     }
     for name, result in outputs.items():
@@ -97,3 +98,7 @@ def test_the_commands_people_run_next_print_uk_times_not_iso(demo: tuple[Path, s
         r"last pass \d{1,2} \w{3} \d{4}, \d{2}:\d{2} (GMT|BST)", outputs["clocks"].stdout
     )
     assert re.search(r"last event \d{1,2} [A-Z][a-z]+ \d{4}", outputs["retention"].stdout)
+    assert "last pass never" not in outputs["consumers"].stdout
+    assert re.search(
+        r"last pass \d{1,2} \w{3} \d{4}, \d{2}:\d{2} (GMT|BST)", outputs["consumers"].stdout
+    )
