@@ -179,6 +179,9 @@ def report(**fields: Any) -> dict[str, Any]:
                 "role": "lead-child-protection-practitioner",
                 "organisation": "shire-county-council",
                 "shown": ["shire-constabulary/DA-1@1"],
+                "purpose": "child-protection-planning",
+                "outcome": "disclosed",
+                "break_glass_reason": None,
             }
         ],
         "never_shown": [],
@@ -218,3 +221,45 @@ def test_a_backfilled_entry_reads_as_backfilled_not_late() -> None:
     assert sharing_text(row) == "backfilled on 6 December 2026"
     assert lateness_text(row) == "Backfilled (not late)"
     assert lateness_text({"late": True}) == "Late"
+
+
+def test_the_pack_shows_an_event_at_0030_bst_on_its_own_day_in_uk_time() -> None:
+    from hub.reports.review_pack import ReviewPack, render_html, render_pdf
+    from tests.integration.test_review_pack import pdf_text
+
+    full = {"details": {}, "redacted": [], "shielded": [], "replaced_by": None}
+    replay = report(
+        held=[entry(**full)],
+        known_not_shared=[
+            entry(**full, ref="shire-icb/WNB-1@1", agency="shire-icb", backfilled=True)
+        ],
+        audit_ref="audit-1",
+        as_practitioner=None,
+        latency_by_agency=latency_by_agency([latency("a", 3.0)]),
+    )
+    replay["latency"][0] |= {"recording_text": "under a minute"}
+    moment = datetime(2024, 6, 1, 7, 0, tzinfo=UTC)
+    pack = ReviewPack(
+        child="9999939082",
+        reviewer="rev-0001",
+        generated_at=moment,
+        as_of=[moment],
+        outcome="disclosed",
+        replays=[replay],
+        checkpoint={
+            "log": "events",
+            "size": 1,
+            "root": "00" * 32,
+            "time": "2024-05-31T23:30:00+00:00",
+            "signer": "hub",
+            "signature": "00" * 64,
+        },
+        public_key="00" * 32,
+    )
+    html, text = render_html(pack), pdf_text(render_pdf(pack))
+    for document in (html, text):
+        assert "1 Jun 2024, 00:30 BST" in document and "31 May 2024" not in document
+        assert "Practice review pack" in document and "Rapid Review" in document
+        assert "serious case review" not in document.lower()
+        assert "Domestic abuse incident where the child lives" in document
+        assert "backfill" in document
