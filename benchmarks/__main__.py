@@ -66,6 +66,8 @@ MODULES = [
     ),
     Module("verify_and_rotation", shared_data_dir=True),
     Module("audit_queries", shared_data_dir=True),
+    Module("find_child", shared_data_dir=True),
+    Module("find_child", args=("--store", "postgres"), quick_args=("--store", "postgres")),
     Module("national"),
     Module("api_load"),
 ]
