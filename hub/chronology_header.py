@@ -32,11 +32,11 @@ from hub.domain.uk_time import uk_date
 MARKERS = frozenset({REDACTED, SHIELDED})
 CHILD_DETAILS = ("la.child-details", "health.child-details")
 LEGAL_STATUS = {
-    "s20": "accommodated under section 20 of the Children Act 1989 (voluntary)",
-    "s31": "care order (section 31 of the Children Act 1989)",
-    "interim-care-order": "interim care order",
-    "police-protection": "in police protection",
-    "remand": "remanded to local authority accommodation",
+    "s20": "Accommodated under section 20 of the Children Act 1989 (voluntary)",
+    "s31": "Care order (section 31 of the Children Act 1989)",
+    "interim-care-order": "Interim care order",
+    "police-protection": "In police protection",
+    "remand": "Remanded to local authority accommodation",
 }
 PLAN_CATEGORY = {
     "neglect": "neglect",

@@ -25,9 +25,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from hub.api.chronology_pages import Held, view_context
 from hub.api.page_kit import page_templates
 from hub.api.pages import Filters
 from hub.api.sessions import Session
+from hub.chronology_header import child_header
 from hub.disclosure_gate import ChronologyView, ShownEntry
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.markers import REDACTED, RETRACTED, SHIELDED
@@ -536,18 +538,12 @@ def test_redactions_shielding_and_corrections_are_marked(
         csrf="c",
         expires_at=at,
     )
+    header = child_header(view, {}, lambda _: None, at.date())
+    context = view_context(Held([view], at), [header], Filters(), {}, lambda _: None, at.date())
     html = (
         page_templates()
         .env.get_template("chronology.html")
-        .render(
-            session=session,
-            view=view,
-            shown=entries,
-            child=view.child,
-            filters=Filters(),
-            errors=[],
-            agencies=[],
-        )
+        .render(session=session, key="k", errors=[], status_message=None, **context)
     )
     page = new_page()
     page.goto("/")  # so the stylesheet's /static URL resolves against the hub

@@ -74,6 +74,10 @@ PAGE_ROUTES: set[tuple[str, str]] = {
     ("POST", "/chronology/end-break-glass"),
     ("GET", "/find"),
     ("POST", "/find"),
+    ("GET", "/chronology/view/{key}"),
+    ("POST", "/chronology/sibling"),
+    ("POST", "/chronology/together"),
+    ("POST", "/chronology/export"),
     ("GET", "/dpo"),
     ("POST", "/dpo/review"),
     ("POST", "/dpo/who-saw"),
@@ -247,6 +251,10 @@ def test_chronology_needs_a_declared_purpose_and_is_audited(api: tuple[Hub, Test
         16,
         "child-protection-enquiry",
     )
+    # The header is read from the released entries: who the child is, their agencies.
+    header = body["header"]
+    assert header["identifier"] == VALID_NHS_NUMBER and header["not_shared_by"] == []
+    assert {a["agency"] for a in header["agencies"]} == {e["agency"] for e in body["entries"]}
     for name in ("Content-Security-Policy", "X-Frame-Options", "Cache-Control"):
         assert name in shown.headers
     assert shown.headers["Cache-Control"] == "no-store"

@@ -115,7 +115,7 @@ def test_the_header_says_who_the_child_is_and_their_status_from_released_entries
         "On a child protection plan since 9 July 2025, category: neglect",
         "Looked after since 18 July 2025",
     ]
-    assert header.legal_status == "interim care order"
+    assert header.legal_status == "Interim care order"
     assert header.worker == "Tomasz Brennan (social worker), allocated 15 June 2023"
     assert header.team == "multi-agency child protection team, Shire Council"
     assert [(a.name, a.contact) for a in header.agencies] == [
