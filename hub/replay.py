@@ -89,15 +89,13 @@ class ReplayService:
         self._rules = latency_rules or LatencyRules()
         self._agencies = agencies
 
-    def _joined(self) -> dict[str, datetime]:
-        """When each registered agency joined the hub (its registration)."""
-        if self._agencies is None:
-            return {}
-        return {
-            record.agency_id: datetime.fromisoformat(record.registered_at)
-            for record in self._agencies.all()
-            if record.registered_at
+    def _register(self) -> tuple[dict[str, datetime], dict[str, str]]:
+        """When each registered agency joined the hub (its registration), and its name."""
+        records = [] if self._agencies is None else self._agencies.all()
+        joined = {
+            r.agency_id: datetime.fromisoformat(r.registered_at) for r in records if r.registered_at
         }
+        return joined, {r.agency_id: r.display_name for r in records}
 
     def replay(
         self,
@@ -126,7 +124,7 @@ class ReplayService:
             return report
         allowed = {e.ref: e for e in access.entries}
         entries = [e for e in self._gate.held_entries(child) if e.ref in allowed]
-        joined = self._joined()
+        joined, names = self._register()
 
         def backfill(entry: ChronologyEntry) -> dict[str, Any]:
             return {"backfilled": is_backfilled(entry, joined.get(entry.event.agency.id))}
@@ -139,7 +137,7 @@ class ReplayService:
             if e.event.recorded_at <= as_of < e.received_at
         ]
         report.recorded_count = sum(1 for e in entries if e.event.recorded_at <= as_of)
-        report.agencies = _agencies(entries, joined, as_of)
+        report.agencies = _agencies(entries, joined, names, as_of)
         latencies = [
             event_latency(e, self._rules, joined.get(e.event.agency.id))
             for e in entries
@@ -205,7 +203,10 @@ class ReplayService:
 
 
 def _agencies(
-    entries: list[ChronologyEntry], joined: dict[str, datetime], as_of: datetime
+    entries: list[ChronologyEntry],
+    joined: dict[str, datetime],
+    names: dict[str, str],
+    as_of: datetime,
 ) -> list[dict[str, Any]]:
     """Per agency with entries about the child: when it joined the hub, how many entries it had
     recorded and the hub held by `as_of`, and its backfill (entries recorded before it joined:
@@ -218,6 +219,7 @@ def _agencies(
         rows.append(
             {
                 "agency": agency,
+                "name": names.get(agency, agency),
                 "agency_type": own[0].event.agency.type.value,
                 "joined_hub_at": None if at is None else at.isoformat(),
                 "joined_by_as_of": at is not None and at <= as_of,

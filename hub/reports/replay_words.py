@@ -56,7 +56,7 @@ def recorded_and_held(report: dict[str, Any]) -> str:
 
 def agency_sentence(row: dict[str, Any], as_of: datetime | str) -> str:
     """One agency's joining and backfill, as of the replay's moment (a row of `agencies`)."""
-    agency, joined = row["agency"], row["joined_hub_at"]
+    agency, joined = row.get("name") or row["agency"], row["joined_hub_at"]
     if joined is None:
         return (
             f"{agency} is not in the hub's agency register, so when it joined the hub is not "
@@ -164,7 +164,8 @@ def replay_text(report: dict[str, Any], width: int = 100) -> str:
     lines += _wrap(recorded_and_held(report), width)
     for row in report["agencies"]:
         text = (
-            f"{row['agency']}: {row['recorded']:,} recorded, {row['held']:,} held by the hub. "
+            f"{row.get('name') or row['agency']}: {row['recorded']:,} recorded, "
+            f"{row['held']:,} held by the hub. "
             f"{agency_sentence(row, report['as_of'])}"
         )
         lines += _wrap(text, width, "  ", "    ")

@@ -326,7 +326,8 @@ def _pdf_replay(pdf: _Pdf, replay: dict[str, Any]) -> None:
     pdf.para(replay_words.recorded_and_held(replay))
     for row in replay["agencies"]:
         pdf.para(
-            f"{row['agency']}: {row['recorded']} recorded, {row['held']} held by the hub. "
+            f"{row['name']} ({row['agency']}): {row['recorded']} recorded, {row['held']} held "
+            "by the hub. "
             f"{replay_words.agency_sentence(row, replay['as_of'])}"
         )
     pdf.heading(f"Chronology held by the hub ({len(replay['held'])} entries)", 2)

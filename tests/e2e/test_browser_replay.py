@@ -99,6 +99,8 @@ def test_a_reviewer_replays_before_and_after_sharing_and_downloads_the_pack(
     joined = page.locator("table.agencies-joined tbody tr")
     expect(joined).to_have_count(4)  # the council, the police, the ICB and the school
     expect(joined.first).to_contain_text(f"joined the hub on {today}")
+    council = joined.filter(has_text="shire-county-council")
+    expect(council).to_contain_text("Shire County Council children's services joined the hub")
     expect(joined.first).to_contain_text("that backfill had not yet arrived")
     for row in unshared.all():
         expect(row).to_contain_text("Backfilled")

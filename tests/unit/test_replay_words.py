@@ -150,6 +150,7 @@ def report(**fields: Any) -> dict[str, Any]:
         "agencies": [
             {
                 "agency": "shire-icb",
+                "name": "Shire Integrated Care Board",
                 "agency_type": "health",
                 "joined_hub_at": "2026-12-06T15:00:00+00:00",
                 "joined_by_as_of": False,
@@ -211,7 +212,7 @@ def test_before_any_backfill_the_hub_is_said_to_have_held_nothing_and_why() -> N
     assert not_held_text(waiting[0]).startswith("recorded before shire-icb joined the hub")
     row = report()["agencies"][0]
     sentence = agency_sentence(row, report()["as_of"])
-    assert sentence.startswith("shire-icb joined the hub on 6 December 2026.")
+    assert sentence.startswith("Shire Integrated Care Board joined the hub on 6 December 2026.")
     assert "backfill on 6 December 2026" in sentence and "not late" in sentence
     assert "that backfill had not yet arrived" in sentence
 
