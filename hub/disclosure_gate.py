@@ -1,9 +1,10 @@
 """The one disclosure gate: nothing about a child leaves the hub any other way.
 
 Every surface that gives a person or another system anything from a child's record asks the
-gate: the chronology (CLI, API, pages), replay and review packs, Operation Encompass notices,
-statutory clock alerts, the outbound feed, subject access exports and the data protection
-officers' views. For each request the gate, in this order:
+gate: the chronology (CLI, API, pages), a search by name and date of birth (`search`), replay
+and review packs, Operation Encompass notices, statutory clock alerts, the outbound feed,
+subject access exports and the data protection officers' views. For each request the gate,
+in this order:
 
 1. reads the child's record from the chronology projection itself (callers name items by
    reference, never hand it content);
