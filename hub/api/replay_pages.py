@@ -2,7 +2,8 @@
 the record as it stood at a moment, and review packs.
 
 A replay calls `ReplayService.replay` once per request, which decides and audits the reviewer's
-own access; the as-of time only chooses which moment of the record is rendered. The review pack
+own access; the as-of time only chooses which moment of the record is rendered. The page opens
+with who the child is (`hub.chronology_header`), from that same release. The review pack
 is a download (a neutral file name, never an identifier) built by `hub.reports.review_pack`.
 """
 
@@ -26,10 +27,11 @@ from hub.api.page_kit import (
 from hub.api.page_services import PageServices
 from hub.api.sessions import Session
 from hub.audit_ledger import AuditUnavailableError
+from hub.chronology_header import child_header
 from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.access import Purpose, Role
 from hub.domain.canonical_event import ChildRef
-from hub.domain.uk_time import UK, as_of_input_value, parse_as_of
+from hub.domain.uk_time import UK, as_of_input_value, parse_as_of, uk_date
 from hub.reports import replay_words
 from hub.reports.rendering import readable_label
 from hub.reports.review_pack import build_pack, render_html, render_pdf
@@ -83,7 +85,12 @@ def register_replay_pages(app: FastAPI, hub: PageServices, render: Render, error
     def replay_page(
         request: Request, session: Session, form: ReplayForm, status: int = 200, **results: Any
     ) -> Response:
-        context: dict[str, Any] = {"outcome": None, "denied_reasons": [], "report": None}
+        context: dict[str, Any] = {
+            "outcome": None,
+            "denied_reasons": [],
+            "report": None,
+            "header": None,
+        }
         context |= {"errors": []} | results | {"words": replay_words}
         return render(request, session, "replay.html", status, form=form, **context)
 
@@ -133,6 +140,11 @@ def register_replay_pages(app: FastAPI, hub: PageServices, render: Render, error
             )
         except (UnknownPractitionerError, AuditUnavailableError) as problem:
             return replay_failed(request, session, problem)
+        header = None
+        if report.permitted:  # who the child is, from the reviewer's own release only
+            register = {record.agency_id: record for record in hub.agencies.all()}
+            today = uk_date(datetime.now(UTC))
+            header = child_header(report.access, register, hub.directory.get, today)
         return replay_page(
             request,
             session,
@@ -140,6 +152,7 @@ def register_replay_pages(app: FastAPI, hub: PageServices, render: Render, error
             outcome=report.access.outcome,
             denied_reasons=report.access.denied_reasons,
             report=report if report.permitted else None,
+            header=header,
         )
 
     @app.post("/replay/pack", include_in_schema=False)

@@ -92,6 +92,9 @@ def test_a_reviewer_replays_before_and_after_sharing_and_downloads_the_pack(
     expect(page.get_by_label("As of (UK time)")).to_have_value(yesterday)  # the movable control
     expect(page.get_by_label("Child's NHS number or provisional id")).to_have_value(server.child)
     expect(page.locator("table.disclosures")).to_have_count(0)  # the demo's views came later
+    # Who the child is (from the reviewer's own release), above the record as it stood.
+    expect(page.locator(".child-header .header-name")).to_have_text("Madison Greenhalgh")
+    expect(page.locator(".child-header .header-dob")).to_contain_text("2 June 2020")
     # Recorded by the agencies, not yet held by the hub: it joined today, by a backfill.
     today = day_text(datetime.now(UK).date())
     expect(page.locator(".recorded-and-held")).to_contain_text("the hub held 0 of them")
