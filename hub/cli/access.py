@@ -9,15 +9,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from hub.chronology_header import ChildHeader, child_header
 from hub.cli.common import EXIT_DENIED, EXIT_OK, EXIT_USAGE, emit, open_hub
 from hub.cli.find import HOW_TO_FIND
 from hub.domain.canonical_event import ChildRef, child_ref
 from hub.domain.identity import InvalidIdentifierError
-from hub.domain.uk_time import parse_from, uk_datetime_text, uk_time_text
-from hub.reports.chronology_text import chronology_lines, terminal_width
+from hub.domain.uk_time import UK, parse_from, uk_datetime_text, uk_time_text
+from hub.reports.chronology_text import chronology_lines, header_lines, terminal_width
 
 
-def _print_chronology(view: Any) -> None:
+def _print_chronology(view: Any, header: ChildHeader) -> None:
     who = view.practitioner
     print(
         f"{who.id} ({who.role.value}, {who.organisation}) for {view.purpose or 'no stated purpose'}"
@@ -33,6 +34,9 @@ def _print_chronology(view: Any) -> None:
         print("  the hub holds no record of this child: no agency has published anything for them")
     for reason in view.denied_reasons:
         print(f"  denied: {reason}")
+    if view.entries:
+        for line in header_lines(header):
+            print(line)
     for line in chronology_lines(view.entries):
         print(line)
     for flag in view.patterns:
@@ -67,9 +71,12 @@ def cmd_chronology(args: argparse.Namespace) -> int:
             Purpose(args.purpose) if args.purpose else None,
             break_glass_reason=args.break_glass,
         )
+        register = {r.agency_id: r for r in hub.agencies.all()}
+        header = child_header(view, register, hub.directory.get, datetime.now(UK).date())
     finally:
         hub.close()
-    emit(args, view.as_dict(), lambda: _print_chronology(view))
+    document = {**view.as_dict(), "header": header.as_dict()}
+    emit(args, document, lambda: _print_chronology(view, header))
     # Only a refusal is "access denied": a child the hub holds nothing about (outcome
     # "no-record") or whose record was erased is an answer, not a refusal.
     return EXIT_DENIED if view.outcome == "denied" else EXIT_OK

@@ -394,6 +394,8 @@ def test_chronology_and_audit_commands(demo: tuple[Path, dict[str, Any]]) -> Non
     assert shown.returncode == 0, shown.stderr
     view = as_json(shown)
     assert view["practitioner"]["id"] == "sw-0001" and view["entries"]
+    # Who the child is, from what was released to this viewer (hub.chronology_header).
+    assert "Madison" in view["header"]["name"] and view["header"]["date_of_birth"] == "2 June 2020"
 
     # The demo's officer ended their emergency access when the child was found: refused again,
     # as the README says.
@@ -439,6 +441,12 @@ def test_chronology_and_audit_commands(demo: tuple[Path, dict[str, Any]]) -> Non
         "chronology", child, "--as", "nobody", "--purpose", "child-protection-planning", *common
     )
     assert unknown.returncode == 1 and "not in the directory" in unknown.stderr
+    # As text, a school DSL is told who the child is and whom to ask about what is not shared.
+    dsl = hub("chronology", child, "--as", "dsl-100001", "--purpose", "child-protection-planning",
+              "--data-dir", str(data_dir))  # fmt: skip
+    words = " ".join(dsl.stdout.split())
+    assert "Madison" in words and "born 2 June 2020" in words
+    assert "Shire Constabulary (Public protection unit duty desk, 01632 960002" in words
 
 
 def test_checkpoint_verify_keys_and_shredding_from_the_command_line(tmp_path: Path) -> None:
