@@ -21,7 +21,8 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from hub.adapters.tokens import TokenVerifier
-from hub.api.chronology_pages import Filters, register_chronology_pages
+from hub.api.chronology_pages import register_chronology_pages
+from hub.api.chronology_views import Filters
 from hub.api.dpo_pages import register_dpo_pages
 from hub.api.find_pages import register_find_pages
 from hub.api.page_kit import STATIC_DIR, PageKit, page_templates
@@ -30,7 +31,7 @@ from hub.api.replay_pages import register_replay_pages
 from hub.api.sessions import Session, register_sessions
 from hub.api.subject_access_pages import register_subject_access_pages
 
-__all__ = ["Filters", "register_pages"]  # Filters: the timeline's, in hub.api.chronology_pages
+__all__ = ["Filters", "register_pages"]  # Filters: the timeline's, in hub.api.chronology_views
 
 
 def register_pages(app: FastAPI, hub: PageServices, verifier: TokenVerifier) -> None:

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from hub.api.chronology_pages import Held, view_context
+from hub.api.chronology_views import Held, view_context
 from hub.api.page_kit import page_templates
 from hub.api.pages import Filters
 from hub.api.sessions import Session
