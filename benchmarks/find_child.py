@@ -8,9 +8,9 @@ Builds (once per data directory on SQLite; reused when it already holds enough) 
 of `--entries` entries: children with fictional family names and dates of birth, three
 entries each (the normalised family name, its Metaphone and NYSIIS codes, each bound to the date
 of birth), written as ingest writes them (`BlindIndexed` rows named by the keyed hash of their
-token, each sealed with its child's own data key, one data key per child) but many per
-transaction. Then ten target children are published through the real ingest (an s47 enquiry
-and their details from the council), so the disclosure gate has their records to decide on.
+token, each sealed with a data key of its own) but many per transaction. Then ten target
+children are published through the real ingest (an s47 enquiry and their details from the
+council), so the disclosure gate has their records to decide on.
 
 Timed, in the same run:
 
@@ -49,7 +49,7 @@ from hub.adapters.structured_logging import configure_logging
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.name_matching import family_tokens
-from hub.domain.records import BlindIndexed, HubRecord, blind_index_context
+from hub.domain.records import BlindIndexed, HubRecord, blind_index_context, blind_index_scope
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 
@@ -81,25 +81,34 @@ def build(hub: Hub, entries: int) -> tuple[float, int]:
     written = 0
     started = time.perf_counter()
     while written < entries:
-        children = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(BATCH)]
-        keyring.ensure(f"child:{child}" for child in children)
-        records: list[HubRecord] = []
-        for child in children:
+        pending = []
+        for _ in range(BATCH):
+            child = uuid.UUID(int=rng.getrandbits(128)).hex
             family, born = background_child(rng)
-            payload = orjson.dumps({"given": [f"{rng.getrandbits(64):016x}"], "ref": "bench/1@1"})
+            payload = orjson.dumps(
+                {"child": child, "given": [f"{rng.getrandbits(64):016x}"], "ref": "bench/1@1"}
+            )
             for match, token in family_tokens(family, born):
                 stream = pseudonyms.blind_stream(f"{token}\x1f{child}")  # one child per stream
-                sealed = seal(keyring, f"child:{child}", payload, blind_index_context(stream, 1))
-                records.append(
-                    BlindIndexed(
-                        originator_id=stream,
-                        originator_version=1,
-                        timestamp=now,
-                        child_stream=child,
-                        match=match.value,
-                        sealed=base64.b64encode(sealed).decode(),
+                pending.append((stream, match.value, payload))
+        keyring.ensure(blind_index_scope(stream, 1) for stream, _, _ in pending)  # one each
+        records: list[HubRecord] = [
+            BlindIndexed(
+                originator_id=stream,
+                originator_version=1,
+                timestamp=now,
+                match=match,
+                sealed=base64.b64encode(
+                    seal(
+                        keyring,
+                        blind_index_scope(stream, 1),
+                        payload,
+                        blind_index_context(stream, 1),
                     )
-                )
+                ).decode(),
+            )
+            for stream, match, payload in pending
+        ]
         store.recorder.insert_events([store.mapper.to_stored_event(r) for r in records])
         written += len(records)
     return written / (time.perf_counter() - started), written

@@ -163,6 +163,7 @@ class Hub:
             self.audit,
             # Clear copies the hub can reach: inbox files kept under the data directory.
             clear_copies=lambda identifiers: purge_lines(self.settings.data_dir, identifiers),
+            forget_index=self.child_search.forget,
         )
 
     @cached_property

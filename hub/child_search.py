@@ -19,10 +19,11 @@ index, for the CLI (`hub find`), the API and the `/find` page.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -33,15 +34,18 @@ from hub.adapters.pseudonyms import Pseudonymiser
 from hub.disclosure_gate import SEARCH_FIELDS, DisclosureGate
 from hub.disclosure_release import ChronologyView, ShownEntry
 from hub.domain.access import Purpose
+from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.markers import REDACTED, SHIELDED
 from hub.domain.name_matching import (
     Match,
     given_tokens,
+    index_tokens,
     normalise_name,
     search_family_tokens,
     similarity,
 )
-from hub.domain.records import BlindIndexed, blind_index_context
+from hub.domain.records import BlindIndexed, blind_index_context, blind_index_scope
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS
 from hub.domain.uk_time import uk_date
 
 MAX_NAME_LENGTH = 100
@@ -243,31 +247,58 @@ class ChildSearch:
             for record in self._store.stream(stream):
                 if not isinstance(record, BlindIndexed):
                     continue
-                given = self._given_tags(record)
-                if given is None:
+                opened = self._open(record)
+                if opened is None:
                     continue  # the child was erased: the entry opens to nothing
+                child, given = opened
                 matched = None if wanted is None else bool(wanted & given)
                 if matched is False:
                     continue
                 exact = match is Match.EXACT and record.match == Match.EXACT.value
                 best = Match.EXACT if exact else Match.SIMILAR
-                earlier = found.get(record.child_stream)
+                earlier = found.get(child)
                 if earlier is None or (best is Match.EXACT and earlier[0] is not Match.EXACT):
-                    found[record.child_stream] = (best, matched)
+                    found[child] = (best, matched)
         return found
 
-    def _given_tags(self, record: BlindIndexed) -> set[str] | None:
+    def _open(self, record: BlindIndexed) -> tuple[str, set[str]] | None:
+        """The child an entry indexes and its given-name tags; None once it was erased."""
         try:
             opened = open_sealed(
                 self._store.keyring,
-                f"child:{record.child_stream}",
+                blind_index_scope(record.originator_id, record.originator_version),
                 base64.b64decode(record.sealed),
                 blind_index_context(record.originator_id, record.originator_version),
             )
         except (DataKeyMissingError, SealedRowError):
             return None
-        tags = orjson.loads(opened).get("given", [])
-        return {str(t) for t in tags}
+        payload = orjson.loads(opened)
+        return str(payload["child"]), {str(t) for t in payload.get("given", [])}
+
+    def forget(self, child_stream: str, events: Iterable[CanonicalEvent]) -> int:
+        """Erase the data keys of every blind index entry of this child (found from the
+        tokens of their own child-details events, which are still readable), so nothing links
+        any token to them any more; the erasure service calls this before it shreds the
+        child's own key. Returns how many entries were forgotten."""
+        streams: set[UUID] = set()
+        for event in events:
+            tokens = (
+                index_tokens(event.details, event.shielded_fields)
+                if event.kind in CHILD_DETAILS_KINDS
+                else None
+            )
+            if tokens is not None:
+                streams |= {self._pseudonyms.blind_stream(t) for _, t in tokens.family}
+        forgotten = 0
+        for stream in streams:
+            for record in self._store.stream(stream):
+                if not isinstance(record, BlindIndexed):
+                    continue
+                opened = self._open(record)
+                if opened is not None and opened[0] == child_stream:
+                    scope = blind_index_scope(record.originator_id, record.originator_version)
+                    forgotten += self._store.keyring.erase(scope)
+        return forgotten
 
     @staticmethod
     def _found(

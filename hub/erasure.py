@@ -2,10 +2,11 @@
 
 The events stay in the log (so the Merkle tree still verifies) but can never be opened again.
 Before the keys go, the projection forgets what it derived (the child's documents and their
-membership of household documents); afterwards every read path says "erased". Clear copies the
-hub can reach under its data directory (inbox files kept there) have every line naming the
-child overwritten. The erasure is a data protection officer's action and is written to the
-audit ledger first: if that fails, nothing is erased.
+membership of household documents) and the keys of the child's blind index entries go (so no
+name-and-date-of-birth token leads to the child any more, docs/find.md); afterwards every read
+path says "erased". Clear copies the hub can reach under its data directory (inbox files kept
+there) have every line naming the child overwritten. The erasure is a data protection
+officer's action and is written to the audit ledger first: if that fails, nothing is erased.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from hub.adapters.data_keys import DataKeyErasedError, Keyring
 from hub.audit_ledger import AuditLedger
 from hub.disclosure_gate import DisclosureGate
 from hub.domain.access import Role
-from hub.domain.canonical_event import ChildRef
+from hub.domain.canonical_event import CanonicalEvent, ChildRef
 from hub.read_models.chronology_projection import ChronologyProjection
 
 log = structlog.get_logger("hub.erasure")
@@ -55,10 +56,12 @@ class ErasureService:
         audit: AuditLedger,
         *,
         clear_copies: Callable[[Iterable[str]], int] = lambda _: 0,
+        forget_index: Callable[[str, list[CanonicalEvent]], int] = lambda *_: 0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._gate = gate
         self._clear_copies = clear_copies
+        self._forget_index = forget_index
         self._projection = projection
         self._keyring = keyring
         self._audit = audit
@@ -86,14 +89,29 @@ class ErasureService:
         self._projection.catch_up()
         streams = [stream, *self._projection.linked_streams(UUID(stream))]
         identifiers = self._identifiers(stream)
+        events = self._events(stream)
         now = self._clock()
         self._audit.record_erasure(stream, streams, reason.strip(), dpo, now)  # audit first
+        forgotten = 0
         for erased in streams:
+            forgotten += self._forget_index(erased, events)  # while the details are readable
             self._projection.forget(erased)
             self._keyring.erase(f"child:{erased}")
         purged = self._clear_copies(identifiers)
-        log.info("child_record_erased", streams=len(streams), clear_lines_purged=purged)
+        log.info(
+            "child_record_erased",
+            streams=len(streams),
+            index_entries_forgotten=forgotten,
+            clear_lines_purged=purged,
+        )
         return Erasure(stream, streams, reason.strip(), now, purged)
+
+    def _events(self, stream: str) -> list[CanonicalEvent]:
+        """Every event of the child's record (their linked records' too), while readable."""
+        try:
+            return [entry.event for entry in self._projection.entries(UUID(stream))]
+        except DataKeyErasedError:
+            return []
 
     def _identifiers(self, stream: str) -> set[str]:
         """The child's identifiers as the record holds them (an NHS number, linked provisional

@@ -44,6 +44,7 @@ from hub.domain.records import (
     MessageQuarantined,
     WithholdingIndexed,
     blind_index_context,
+    blind_index_scope,
 )
 from hub.domain.taxonomy import CHILD_DETAILS_KINDS, AgencyType
 from hub.validation import Rejection, parse_message
@@ -95,6 +96,9 @@ class _BatchLookups:
     # A child-details event's blind index entries (docs/find.md): (stream, match) and the
     # given-name tags, by the event's idempotency key.
     blind: dict[str, tuple[list[tuple[UUID, str]], list[str]]] = field(default_factory=dict)
+    # The batch's blind index entries (stream, version, match, what is sealed), sealed once
+    # their data keys exist (`IngestService._index_records`).
+    index_entries: list[tuple[UUID, int, str, bytes]] = field(default_factory=list)
 
     def next_version(self, stream: UUID) -> int:
         self.heads[stream] = self.heads.get(stream, 0) + 1
@@ -254,7 +258,11 @@ class IngestService:
                 accepted_by_agency=dict(by_agency),
             )
         )
-        self._store.keyring.ensure({record.encryption_scope() for record in records})
+        scopes = {record.encryption_scope() for record in records}
+        self._store.keyring.ensure(
+            scopes | {blind_index_scope(s, v) for s, v, _, _ in lookups.index_entries}
+        )
+        records += self._index_records(lookups.index_entries, received_at)
         self._store.append(records, Tracking(source, batch[-1].position))
         self._remember(lookups.heads)
         return outcome
@@ -281,6 +289,30 @@ class IngestService:
             if isinstance(claim, IngestKeyClaimed)
         }
         return _BatchLookups(key_streams, child_streams, linked, heads, claims, blind)
+
+    def _index_records(
+        self, entries: list[tuple[UUID, int, str, bytes]], received_at: datetime
+    ) -> list[HubRecord]:
+        """Blind index entries, each sealed with its own data key (created with the batch's
+        other keys), so erasing a child can erase exactly theirs (docs/find.md)."""
+        keyring = self._store.keyring
+        return [
+            BlindIndexed(
+                originator_id=stream,
+                originator_version=version,
+                timestamp=received_at,
+                match=match,
+                sealed=base64.b64encode(
+                    seal(
+                        keyring,
+                        blind_index_scope(stream, version),
+                        payload,
+                        blind_index_context(stream, version),
+                    )
+                ).decode(),
+            )
+            for stream, version, match, payload in entries
+        ]
 
     def _blind_entries(self, event: CanonicalEvent) -> tuple[list[tuple[UUID, str]], list[str]]:
         """The blind index streams (keyed hashes of name-and-date-of-birth tokens) and given
@@ -366,27 +398,17 @@ class IngestService:
                 )
             )
         streams, tags = lookups.blind.get(idempotency_key, ([], []))
-        for stream, match in streams:
-            index_version = lookups.next_version(stream)
+        if streams:
             payload = orjson.dumps(
-                {"given": tags, "ref": f"{event.agency.id}/{event.event_id}@{event.revision}"}
+                {
+                    "child": child_stream.hex,
+                    "given": tags,
+                    "ref": f"{event.agency.id}/{event.event_id}@{event.revision}",
+                }
             )
-            sealed = seal(
-                self._store.keyring,
-                f"child:{child_stream.hex}",
-                payload,
-                blind_index_context(stream, index_version),
-            )
-            records.append(
-                BlindIndexed(
-                    originator_id=stream,
-                    originator_version=index_version,
-                    timestamp=received_at,
-                    child_stream=child_stream.hex,
-                    match=match,
-                    sealed=base64.b64encode(sealed).decode(),
-                )
-            )
+            lookups.index_entries += [
+                (stream, lookups.next_version(stream), match, payload) for stream, match in streams
+            ]
         if event.kind in _LINK_KINDS:
             nhs_stream = lookups.linked[str(event.details["nhs_number"])]
             records.append(

@@ -112,15 +112,20 @@ class BlindIndexed(HubRecord):
     """One entry of the blind index a child is found by (name and date of birth): its stream
     is a keyed hash of a token (`hub.domain.name_matching`; `Pseudonymiser.blind_stream`), so
     a look-up is one indexed equality query on the stream id, and the names are nowhere in
-    clear. `sealed` is sealed with the child's own data key (base64): the given-name tags and
-    the record it came from, so erasing the child makes the entry useless. `match` says
-    whether the token is the exact normalised family name or a similar one."""
+    clear. `sealed` (base64) is sealed with the entry's own data key (`blind_index_scope`):
+    which child it indexes, the given-name tags and the record it came from. Erasing the child
+    erases those keys (docs/find.md), so nothing then links the token to the child. `match`
+    says whether the token is the exact normalised family name or a similar one."""
 
     key_scope: ClassVar[str] = "index"
 
-    child_stream: str
     match: str  # "exact" | "similar"
     sealed: str
+
+
+def blind_index_scope(stream: UUID, version: int) -> str:
+    """The data key scope of one blind index entry (its stream and version)."""
+    return f"blind:{stream.hex}:{version}"
 
 
 def blind_index_context(stream: UUID, version: int) -> bytes:

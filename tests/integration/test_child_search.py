@@ -96,10 +96,13 @@ def found(
 def test_the_blind_index_is_written_at_ingest_with_no_name_in_clear(search_hub: Hub) -> None:
     hub = search_hub
     entries = [r for r in hub.store.records(BlindIndexed) if isinstance(r, BlindIndexed)]
-    streams = {e.child_stream for e in entries}
-    # Indexed: the two children whose family name and date of birth were not shielded.
-    assert streams == {hub.gate.child_stream(JAYDEN), hub.gate.child_stream(AMBER)}
+    assert len(entries) == 6  # the exact family name and its two phonetic codes, each
     assert {e.match for e in entries} == {"exact", "similar"}
+    # Indexed: the two children whose family name and date of birth were not shielded.
+    found = hub.child_search.candidates(search_terms(FAMILY, BORN))
+    assert set(found) == {hub.gate.child_stream(JAYDEN), hub.gate.child_stream(AMBER)}
+    # Which child an entry indexes is sealed with the entry's own key, never beside it.
+    assert "child_stream" not in vars(entries[0])
     if hub.settings.store == "sqlite":
         raw = stored_bytes(hub).lower()
         for name in (FAMILY, "jayden", "amber", KNOWN_AS):
@@ -207,6 +210,11 @@ def test_an_erased_child_is_found_no_more(search_hub: Hub) -> None:
     hub.erasure.erase_child("dpo-0001", JAYDEN, "retention period ended")
     results = found(hub, "mash-0001", FAMILY, Purpose.CHILD_PROTECTION_ENQUIRY)
     assert [r["child"] for r in results] == [AMBER.nhs_number]
+    # The keys of Jayden's three entries are gone: nothing links a token to him any more.
+    entries = [r for r in hub.store.records(BlindIndexed) if isinstance(r, BlindIndexed)]
+    opened = [hub.child_search._open(e) for e in entries]
+    assert sum(o is None for o in opened) == 3
+    assert {o[0] for o in opened if o is not None} == {hub.gate.child_stream(AMBER)}
     terms = search_terms(FAMILY, BORN)
     assert hub.child_search.candidates(terms).keys() == {hub.gate.child_stream(AMBER)}
 
