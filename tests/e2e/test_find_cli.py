@@ -58,6 +58,12 @@ def test_no_relationship_no_front_door_finds_no_one(demo: tuple[Path, str]) -> N
     assert result.returncode == 0
     assert "that you may see: 0" in result.stdout and MADISON not in result.stdout
     assert "999 993 9082" not in result.stdout
+    # The hub's own log lines (without --quiet) carry nothing of the search.
+    logged = hub("find", "--data-dir", str(data_dir), "--as", "mash-0001", "--family-name",
+                 family, "--dob", BORN, "--purpose", "child-protection-enquiry")  # fmt: skip
+    assert logged.returncode == 0 and f"Madison {family}" in logged.stdout
+    for term in (family, BORN, MADISON):
+        assert term not in logged.stderr
 
 
 def test_bad_terms_are_named_by_flag_never_repeated(demo: tuple[Path, str]) -> None:
