@@ -59,6 +59,7 @@ def register_find_pages(app: FastAPI, hub: PageServices, render: Render, error: 
             form=form or FindForm(),
             fields=FIELDS,
             search=latest,
+            agencies={r.agency_id: r.display_name for r in hub.agencies.all()},
         )
 
     @app.get("/find", include_in_schema=False)

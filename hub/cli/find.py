@@ -53,7 +53,7 @@ def add_commands(
     find.set_defaults(handler=cmd_find)
 
 
-def _print(answer: Any) -> None:
+def _print(answer: Any, agencies: dict[str, str]) -> None:
     terms = answer.terms
     given = f", given name {terms.given_name}" if terms.given_name else ""
     print(
@@ -76,7 +76,8 @@ def _print(answer: Any) -> None:
         if found.given_name_matched:
             match += ", given name matches"
         print(f"     NHS number or id {spaced(found.identifier)}; {match}")
-        print(f"     from {', '.join(found.published_by)}; audit {found.audit_ref}")
+        recorded = ", ".join(agencies.get(a, a) for a in found.published_by)
+        print(f"     recorded by {recorded}; audit {found.audit_ref}")
         if found.shielded:
             print(f"     not shown (shielded by the publisher): {', '.join(found.shielded)}")
     print("To open a chronology: hub chronology NHS_NUMBER --as ID --purpose P")
@@ -88,6 +89,7 @@ def cmd_find(args: argparse.Namespace) -> int:
 
     hub = open_hub(args)
     try:
+        agencies = {r.agency_id: r.display_name for r in hub.agencies.all()}
         answer = hub.child_search.find(
             args.as_practitioner,
             args.family_name,
@@ -100,5 +102,5 @@ def cmd_find(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         hub.close()
-    emit(args, answer.as_dict(), lambda: _print(answer))
+    emit(args, answer.as_dict(), lambda: _print(answer, agencies))
     return EXIT_OK

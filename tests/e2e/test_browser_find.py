@@ -78,6 +78,7 @@ def test_the_lead_practitioner_finds_madison_and_opens_her_chronology(
     expect(result.get_by_role("heading", level=3)).to_have_text(f"Madison {family}")
     expect(result).to_contain_text("2 June 2020")
     expect(result).to_contain_text("Similar family name, given name matches")
+    expect(result).to_contain_text("Shire County Council")  # agencies by name, not id
     expect(result).to_contain_text(MADISON)
     expect(result).not_to_contain_text("ddress")  # no address, nor that one is shielded
     no_axe_violations(page)
