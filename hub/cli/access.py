@@ -84,9 +84,12 @@ def cmd_chronology(args: argparse.Namespace) -> int:
 
 def cmd_break_glass_end(args: argparse.Namespace) -> int:
     """The practitioner ends their own emergency access to a child: the emergency is over."""
+    child = child_argument("break-glass end", args.child)
+    if child is None:
+        return EXIT_USAGE
     hub = open_hub(args)
     try:
-        ended = hub.gate.end_break_glass(child_ref(args.child), args.as_practitioner)
+        ended = hub.gate.end_break_glass(child, args.as_practitioner)
     finally:
         hub.close()
 

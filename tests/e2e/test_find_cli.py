@@ -84,3 +84,5 @@ def test_a_name_given_as_the_child_says_how_to_find_a_child(demo: tuple[Path, st
     assert "CHILD must be an NHS number or a provisional id" in result.stderr
     assert "hub find --as ID --family-name NAME --dob YYYY-MM-DD" in result.stderr
     assert "Madison" not in result.stderr and "Traceback" not in result.stderr
+    ended = hub("break-glass", "end", "Jayden", "--as", "po-0002", "--data-dir", str(data_dir))
+    assert ended.returncode == 2 and "hub find" in ended.stderr and "Jayden" not in ended.stderr
