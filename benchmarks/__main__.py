@@ -64,6 +64,7 @@ MODULES = [
         quick_args=("--no-rebuild",),
         shared_data_dir=True,
     ),
+    Module("chronology_page"),  # its own small store: the page's cost is per child
     Module("verify_and_rotation", shared_data_dir=True),
     Module("audit_queries", shared_data_dir=True),
     Module("find_child", shared_data_dir=True),
