@@ -18,7 +18,7 @@ from hub.disclosure_gate import ChronologyView, ShownEntry
 from hub.domain.taxonomy import HarmCategory
 from hub.domain.uk_time import uk_date
 from hub.reports.chronology_picture import SHAPES, picture
-from hub.reports.key_facts import key_facts
+from hub.reports.key_facts import detail_words, key_facts
 
 HOLD_FOR = timedelta(minutes=30)  # how long a view stays to be re-rendered without the gate
 HOLD_MAX = 6  # views held per session (a few tabs); the oldest goes first
@@ -159,6 +159,27 @@ def held_view(session: Session, key: str) -> Held | None:
     return None
 
 
+RELATIONSHIPS = {
+    "allocated-worker": "You are the child's allocated worker",
+    "macpt-member": "You are in the multi-agency child protection team working with the child",
+    "school-dsl": "You are the designated safeguarding lead at the child's school",
+    "review-commission": "You are commissioned to review the child's case",
+}
+
+
+def relationship_words(relationship: str | None, agency_names: Mapping[str, str]) -> str:
+    """The relationship the gate used (`macpt-member via shire-county-council/LCS-1`) in words,
+    with the agency whose record establishes it."""
+    if not relationship:
+        return "None"
+    basis, _, source = relationship.partition(" via ")
+    agency = source.partition("/")[0]
+    words = RELATIONSHIPS.get(basis, basis.replace("-", " ").capitalize())
+    if not source:
+        return words
+    return f"{words} (from {agency_names.get(agency, agency)}'s record {source.partition('/')[2]})"
+
+
 def view_context(
     held: Held,
     headers: Sequence[ChildHeader],
@@ -200,6 +221,11 @@ def view_context(
         "flags_by_ref": flags_by_ref,
         "entries_by_ref": {e.ref: e for e, _ in shown},
         "facts": {e.ref: key_facts(e.kind, e.details, person_name) for e, _ in shown},
+        "detail_words": {
+            e.ref: {k: detail_words(k, v, person_name) for k, v in e.details.items()}
+            for e, _ in shown
+        },
+        "relationships": {v.child: relationship_words(v.relationship, agency_names) for v in views},
         "picture": picture([e for e, _ in shown], [f for _, _, f in flags], agency_names, today),
         "shapes": SHAPES,
     }

@@ -60,6 +60,7 @@ _CODES = {
 _CODE = re.compile(r"[a-z]+(?:-[a-z]+)+")  # a code such as `no-further-action`
 _PEOPLE = frozenset({"practitioner_id", "decided_by"})
 _DATES = frozenset({"date_of_birth", "expected_delivery_date"})
+_FREE_TEXT = frozenset({"child_voice", "reason", "rationale", "reason_given", "summary"})
 
 
 def _words(field: str, value: Any, name: Namer | None) -> str:
@@ -81,6 +82,17 @@ def _words(field: str, value: Any, name: Namer | None) -> str:
         return name(str(value)) or str(value)
     text = str(value)
     return _CODES.get(text, text.replace("-", " ") if _CODE.fullmatch(text) else text)
+
+
+def detail_words(field: str, value: Any, name: Namer | None = None) -> Any:
+    """A released detail's value as a person reads it: a code in words, a person by name, a
+    date as people in England write it; a marker, a list or a mapping as it is (the page
+    renders those)."""
+    if isinstance(value, Mapping | list | tuple) or value is None or field in _FREE_TEXT:
+        return value
+    if isinstance(value, str) and value in MARKERS:
+        return value
+    return _words(field, value, name)
 
 
 def key_facts(

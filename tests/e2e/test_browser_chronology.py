@@ -97,6 +97,9 @@ def test_the_header_the_timeline_and_its_picture_with_a_filter(
     expect(header.locator(".header-status")).to_contain_text("Looked after since")
     expect(header.locator(".header-legal")).to_have_text("Interim care order")
     expect(header.locator(".header-worker")).to_contain_text("Priya Oduya (social worker)")
+    expect(page.locator("dt:has-text('Relationship') + dd")).to_contain_text(
+        "You are in the multi-agency child protection team"
+    )
     contacts = header.locator(".agency-contacts li")
     expect(contacts).to_have_count(4)
     expect(contacts.filter(has_text="Shire Constabulary")).to_contain_text("01632 960002")

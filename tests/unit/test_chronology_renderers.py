@@ -9,6 +9,7 @@ from typing import Any
 
 import docx
 
+from hub.api.chronology_views import relationship_words
 from hub.chronology_header import ChildHeader
 from hub.disclosure_release import ChronologyView, ShownEntry
 from hub.domain.access import Practitioner, Purpose, Role
@@ -18,7 +19,7 @@ from hub.domain.taxonomy import AgencyType
 from hub.policies.decision import Action
 from hub.reports.chronology_exports import ExportPart, chronology_csv, chronology_docx
 from hub.reports.chronology_picture import picture
-from hub.reports.key_facts import key_facts, key_facts_text
+from hub.reports.key_facts import detail_words, key_facts, key_facts_text
 
 LA, POLICE = "shire-county-council", "shire-constabulary"
 AT = datetime(2024, 3, 7, 7, 40, tzinfo=UTC)
@@ -141,3 +142,19 @@ def test_exports_say_what_the_viewer_sees_in_words_and_escape_formulas() -> None
         "Shire Constabulary",
         "Police visit to the home (child seen and spoken to?)",
     ]
+
+
+def test_details_and_the_relationship_in_words() -> None:
+    names = {"sw-1": "Tomasz Brennan"}.get
+    assert detail_words("legal_status", "interim-care-order") == "interim care order"
+    assert detail_words("practitioner_id", "sw-1", names) == "Tomasz Brennan"
+    assert detail_words("date_of_birth", "2020-06-02") == "2 June 2020"
+    assert detail_words("child_voice", "I was scared") == "I was scared"  # free text as given
+    assert detail_words("reason", REDACTED) == REDACTED
+    assert detail_words("address", {"postcode": "SH1"}) == {"postcode": "SH1"}
+    said = relationship_words("macpt-member via shire-county-council/LCS-1", {LA: "Shire Council"})
+    assert said == (
+        "You are in the multi-agency child protection team working with the child "
+        "(from Shire Council's record LCS-1)"
+    )
+    assert relationship_words(None, {}) == "None"
