@@ -23,7 +23,7 @@ from hub.disclosure_release import ChronologyView, ShownEntry
 from hub.domain.markers import REDACTED, RETRACTED, SHIELDED, WITHHELD
 from hub.domain.uk_time import uk_datetime_text
 from hub.reports.audit_csv import csv_cell
-from hub.reports.key_facts import Namer, key_facts_text
+from hub.reports.key_facts import Namer, detail_words, key_facts_text
 from hub.reports.rendering import kind_text, readable_label
 
 CSV_COLUMNS = (
@@ -71,8 +71,10 @@ def _value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _details(entry: ShownEntry) -> str:
-    return "; ".join(f"{readable_label(k)}: {_value(v)}" for k, v in entry.details.items())
+def _details(entry: ShownEntry, name: Namer | None) -> str:
+    return "; ".join(
+        f"{readable_label(k)}: {_value(detail_words(k, v, name))}" for k, v in entry.details.items()
+    )
 
 
 def _not_shown(entry: ShownEntry) -> str:
@@ -122,7 +124,7 @@ def entry_row(
         + (f" (replaced by {entry.replaced_by})" if entry.replaced_by else ""),
         uk_datetime_text(entry.recorded_at),
         uk_datetime_text(entry.received_at),
-        _details(entry),
+        _details(entry, name),
         _not_shown(entry),
         entry.ref,
     ]

@@ -130,7 +130,7 @@ def test_exports_say_what_the_viewer_sees_in_words_and_escape_formulas() -> None
     assert row["Occurred (UK time)"] == "7 Mar 2024, 07:40 GMT"
     assert row["Agency"] == "Shire Constabulary" and row["Key facts"].startswith("Child seen: yes")
     assert row["What happened"] == "Police visit to the home (child seen and spoken to?)"
-    assert row["Details"].endswith("Reason: [redacted]")
+    assert row["Details"] == "Child seen: yes; Child spoken to: no; Reason: [redacted]"
     assert row["Not shown to you"] == "redacted by the agreement: Reason"
     document = docx.Document(
         io.BytesIO(chronology_docx([part], names, None, "Morag Ellison (lcpp-0001)", AT))
