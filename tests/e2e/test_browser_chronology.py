@@ -158,6 +158,12 @@ def test_the_header_the_timeline_and_its_picture_with_a_filter(
     assert audited(server, server.child, "lcpp-0001", "view") == before
     no_axe_violations(page)
     shot(page, "chronology-filtered-health-picture")
+    # Printed: the picture and every entry whole ("More" open or not), no forms.
+    page.emulate_media(media="print")
+    expect(chart).to_be_visible()
+    expect(health.first.locator(".meta")).to_be_visible()
+    expect(page.locator("form.export")).to_be_hidden()
+    page.emulate_media(media="screen")
 
 
 def test_back_and_refresh_never_disclose_again(
