@@ -198,7 +198,6 @@ def timed(call: Any, reads: int) -> list[float]:
 
 
 def run(args: argparse.Namespace) -> None:
-    configure_logging("warning")
     base = args.data_dir or Path(tempfile.mkdtemp(prefix="hub-bench-"))
     root = base / f"find-child-{args.store}"
     root.mkdir(parents=True, exist_ok=True)
@@ -291,6 +290,7 @@ def main() -> None:
     args = parser.parse_args()
     args.entries = args.entries or (30_000 if args.quick else 1_000_000)
     args.reads = args.reads or (50 if args.quick else 300)
+    configure_logging("warning")  # here, not in run: a test calling run keeps its logging
     run(args)
 
 
