@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import docx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -44,7 +45,11 @@ from consumers.encompass import EncompassConsumer
 from consumers.feed import FeedConsumer, FeedProducer, kafka_producer
 from hub.adapters.tokens import issue_dev_token
 from hub.api.app import create_app
+from hub.api.chronology_views import Filters, Held, view_context
+from hub.api.page_kit import page_templates
+from hub.api.sessions import Session
 from hub.bootstrap import Hub, bootstrap
+from hub.chronology_header import child_header
 from hub.cli.access import _print_chronology
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
@@ -57,6 +62,8 @@ from hub.domain.subject_access import (
 )
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
+from hub.policies.decision import Action
+from hub.reports.chronology_exports import ExportPart, chronology_csv, chronology_docx
 from hub.reports.review_pack import build_pack, render_html
 from hub.reports.subject_access_pack import render_json
 from hub.settings import HubSettings
@@ -452,9 +459,32 @@ def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
         view = hub.gate.view(child, viewer.id, viewer.purpose)
         found.append(("chronology", viewer, json.dumps(view.as_dict(), default=str)))
         printed = io.StringIO()
+        register = {record.agency_id: record for record in hub.agencies.all()}
+        header = child_header(view, register, hub.directory.get, datetime.now(UTC).date())
         with contextlib.redirect_stdout(printed):
-            _print_chronology(view)
+            _print_chronology(view, header)  # who the child is, then the entries
         found.append(("chronology (CLI text)", viewer, printed.getvalue()))
+        # The page (rendered from the held release) and the CSV and Word exports (an export).
+        names = {agency: record.display_name for agency, record in register.items()}
+        today = datetime.now(UTC).date()
+        held = view_context(Held([view], NOW), [header], Filters(), names, lambda _: None, today)
+        session = Session("s", viewer.id, "n", viewer.role, "o", viewer.purpose, "c", NOW)
+        page = page_templates().env.get_template("chronology.html")
+        found.append(("chronology page", viewer, page.render(session=session, key="k",
+                                                            errors=[], status_message=None,
+                                                            **held)))  # fmt: skip
+        exported = hub.gate.view(child, viewer.id, viewer.purpose, action=Action.EXPORT)
+        part = ExportPart(
+            exported,
+            child_header(exported, register, hub.directory.get, today),
+            exported.entries,
+        )
+        csv_text = chronology_csv([part], names, None, viewer.id, NOW)
+        found.append(("chronology export (CSV)", viewer, csv_text))
+        word = docx.Document(io.BytesIO(chronology_docx([part], names, None, viewer.id, NOW)))
+        cells = [c.text for t in word.tables for r in t.rows for c in r.cells]
+        words = "\n".join([p.text for p in word.paragraphs] + cells)
+        found.append(("chronology export (Word)", viewer, words))
         response = world.api.post(
             "/api/v1/chronology",
             json={"child": child.identifier},
