@@ -48,8 +48,9 @@ class Session:
     csrf: str
     expires_at: datetime
     flash: list[str] = field(default_factory=list)
-    # The last chronology disclosed in this session (its audit reference -> the view), so
-    # narrowing what was shown filters it again instead of disclosing (and auditing) anew.
+    # The chronologies released in this session lately (a random key -> what the gate released,
+    # `hub.api.chronology_views.Held`), so the page after a lookup, Back, Refresh and the
+    # filters render it again instead of disclosing (and auditing) anew.
     disclosed: dict[str, Any] = field(default_factory=dict)
     # The latest search by name and date of birth (`hub.api.find_pages`), shown again by
     # GET /find without searching (or auditing) again.
