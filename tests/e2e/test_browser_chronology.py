@@ -321,3 +321,9 @@ def test_keyboard_alone_and_200_percent_zoom(server: Server, new_page: Callable[
     expect(first.locator(".meta")).to_be_visible()
     assert page.evaluate(OVERFLOW) <= 0
     shot(page, "chronology-200-percent-picture")
+    # The merged view of the siblings reflows too (its table of disclosures included).
+    for box in page.locator("input[name=siblings]").all():
+        box.check()
+    page.get_by_role("button", name=re.compile("together with this one")).click()
+    expect(page.locator("table.view-facts-table")).to_be_visible()
+    assert page.evaluate(OVERFLOW) <= 0
