@@ -4,10 +4,15 @@ a domestic abuse incident where the child lives, so the school can support the c
 The consumer follows the hub's log. For each `police.domestic-abuse-incident` where the child
 lives at the address it issues a minimal notice: the child, when the incident happened, whether
 the child was present, the police reference and the child's voice if recorded, and nothing
-else. What a notice says is released by the disclosure gate, at delivery and each time the
-recipient reads it, so a field the police shielded, a withholding or a retraction they publish
-later is honoured in the recipient's inbox too; the consumer's own documents hold the routing,
-never the incident's content. The notice goes to the designated safeguarding leads of the
+else. Each notice opens with a header saying which child it is (`hub.chronology_header`): the
+child's names, date of birth and age (or "unborn, due ...") and sex from the latest
+`la.child-details` / `health.child-details` record the recipient may have, released with the
+incident in the same disclosure, and only with it (a recipient the incident is not released to
+is told nothing of the child); the agencies it comes from, with their contacts. What a notice
+says is released by the disclosure gate, at delivery and each time the recipient reads it, so
+a field the police shielded, a withholding or a retraction they publish later is honoured in
+the recipient's inbox too; the consumer's own documents hold the routing, never the incident's
+content or the child's details. The notice goes to the designated safeguarding leads of the
 school the child is enrolled at (the same enrolment relationship the chronology uses); for a
 child not in school (never enrolled, home educated, or a school with no DSL in the directory)
 it goes to the local authority's front door team.
@@ -47,23 +52,39 @@ import structlog
 
 from consumers.framework import Document, Documents, child_document
 from hub.adapters.pseudonyms import Pseudonymiser
+from hub.chronology_header import child_header
 from hub.disclosure_gate import ChronologyView, Disclosure, DisclosureGate
 from hub.domain.access import Practitioner, Purpose, RelationshipBasis, RelationshipGrant, Role
 from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.records import ChildRecordEntry
 from hub.domain.relationships import derive_relationships
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS
 from hub.domain.uk_time import uk_date
 from hub.domain.working_days import next_school_day_start
 from hub.policies.decision import Action
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from hub.adapters.directory import PractitionerDirectory
+    from hub.domain.agency_records import AgencyRecord
 
 log = structlog.get_logger("hub.consumers.encompass")
 INCIDENT = "police.domestic-abuse-incident"
 NOTICE_FIELDS = ("child_present", "police_reference", "child_voice")
 # What a notice may carry of the incident; the gate redacts everything else.
 NOTICE_PATHS = frozenset(f"details.{name}" for name in NOTICE_FIELDS)
+# What the header may carry of the child's details record: who the child is, nothing else
+# (never ethnicity, disability, address or legal status; the agreement redacts them too).
+HEADER_FIELDS = (
+    "given_names",
+    "family_name",
+    "known_as",
+    "date_of_birth",
+    "expected_delivery_date",
+    "sex",
+)
+HEADER_PATHS = frozenset(f"details.{name}" for name in HEADER_FIELDS)
 # What the child's school needs to know about: enrolments, home education and retractions.
 _ROUTING_KINDS = {"education.enrolled", "education.elective-home-education-notice"}
 
@@ -130,11 +151,13 @@ class EncompassConsumer:
         directory: PractitionerDirectory,
         gate: Callable[[], DisclosureGate],
         pseudonyms: Pseudonymiser,
+        register: Callable[[], Mapping[str, AgencyRecord]] = dict,
     ) -> None:
         self._rules = rules
         self._directory = directory
         self._gate = gate
         self._pseudonyms = pseudonyms
+        self._register = register  # the agency register by id: names and contacts
 
     # -- folding the log ---------------------------------------------------------------
 
@@ -319,9 +342,10 @@ class EncompassConsumer:
         )
 
     def _release(self, notice: Document, recipient: str, now: datetime | None) -> ChronologyView:
-        """The notice's incident as the gate releases it to this recipient (audited, once per
-        recipient: a delivery retried after a crash, or the inbox read again, finds the audit
-        entry of the delivery)."""
+        """The notice's incident as the gate releases it to this recipient, with the child's
+        latest details record for the header (only if the incident is released; audited as
+        one disclosure, once per recipient: a delivery retried after a crash, or the inbox read
+        again, finds the audit entry of the delivery unless a newer details record is shown)."""
         return self._gate().disclose(
             notice["child_stream"],
             recipient,
@@ -329,7 +353,8 @@ class EncompassConsumer:
                 Purpose.OPERATION_ENCOMPASS,
                 Action.RECEIVE_NOTICE,
                 items=frozenset({notice["ref"]}),
-                fields=NOTICE_PATHS,
+                fields=NOTICE_PATHS | HEADER_PATHS,
+                accompanying=CHILD_DETAILS_KINDS,
                 relationship=self._grant(notice),
                 reuse_audit=True,
                 at=now,
@@ -377,7 +402,8 @@ class EncompassConsumer:
         self, documents: Documents, practitioner_id: str, now: datetime | None = None
     ) -> list[dict[str, Any]]:
         """The notices delivered to this practitioner, newest first, with acknowledgement;
-        what each says is released again by the gate (so later restrictions apply)."""
+        what each says, and its header (who the child is; None for a notice no longer shared),
+        is released again by the gate (so later restrictions apply)."""
         notices = []
         for name in documents.names(DELIVERED):
             delivered = documents.get(name)
@@ -389,10 +415,23 @@ class EncompassConsumer:
             if notice is None:
                 continue  # erased
             ack = documents.get(f"{ACK}{notice_id}")
+            view = self._release(notice, practitioner_id, now)
+            content = notice_content(view, notice["ref"])
+            header = (
+                child_header(
+                    view,
+                    self._register(),
+                    self._directory.get,
+                    uk_date(now or datetime.now(UTC)),
+                ).as_dict()
+                if content["shared"]
+                else None
+            )
             notices.append(
                 {
                     "id": notice_id,
-                    **notice_content(self._release(notice, practitioner_id, now), notice["ref"]),
+                    "header": header,
+                    **content,
                     "delivered_at": delivered["at"],
                     "due_by": delivered["deadline"],
                     "late": delivered["late"],

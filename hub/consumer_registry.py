@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from consumers.framework import Consumer
+    from hub.adapters.agency_registries import AgencyRegistry
     from hub.adapters.directory import PractitionerDirectory
     from hub.adapters.pseudonyms import Pseudonymiser
     from hub.disclosure_gate import DisclosureGate
@@ -31,6 +32,9 @@ class ConsumerServices(Protocol):
 
     @property
     def gate(self) -> DisclosureGate: ...
+
+    @property
+    def agencies(self) -> AgencyRegistry: ...
 
 
 FEED_PREFIX = "feed-"
@@ -53,6 +57,7 @@ def _encompass(hub: ConsumerServices) -> Consumer:
         hub.directory,
         lambda: hub.gate,
         hub.pseudonyms,
+        lambda: {r.agency_id: r for r in hub.agencies.all()},
     )
 
 

@@ -49,6 +49,7 @@ from hub.disclosure_release import (
     ReleaseItem,
     Screening,
     ShownEntry,
+    accompanied,
     release_items,
     released_patterns,
     retracted_entry,
@@ -69,7 +70,7 @@ from hub.domain.access import (
     Role,
 )
 from hub.domain.canonical_event import ChildRef
-from hub.domain.chronology import ChronologyEntry
+from hub.domain.chronology import ChronologyEntry, EntryStatus
 from hub.domain.records import (
     AuditEntry,
     BreakGlassGranted,
@@ -382,8 +383,11 @@ class DisclosureGate:
             i
             for i in after_reviews(release_items(snapshot), grants.withholding_reviews())
             if wanted(i, request.items)
+            or (i.attributes.kind in request.accompanying and i.status == EntryStatus.CURRENT)
         ]
         decisions = self._decide(practitioner, request.action, items, context, stream)
+        if request.accompanying:
+            items, decisions = accompanied(items, decisions, request, practitioner.organisation)
         view = self._release(
             identifier,
             practitioner,

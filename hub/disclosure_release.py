@@ -9,7 +9,7 @@ record, decides, audits and calls these.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -163,7 +163,10 @@ class Disclosure:
     protection officer decided to release to a subject access requester (otherwise a subject
     access release leaves every withheld item out).
     `to_system`: a system recipient, from which shielded fields and any value carrying a child
-    identifier are left out rather than marked. `reuse_audit`: a delivery retried after a crash,
+    identifier are left out rather than marked. `accompanying`: kinds of which the latest current
+    record the viewer is permitted goes with the named `items`, and only when one of them is
+    released to the viewer (a notice's header: the child's identifying details, never without
+    the notice). `reuse_audit`: a delivery retried after a crash,
     or a notice read again; an audit entry already written for the same recipient, action and
     items, that redacted no more, stands for this one.
     """
@@ -179,6 +182,7 @@ class Disclosure:
     redact_items: Mapping[str, frozenset[str]] = field(default_factory=dict)
     released_withheld: frozenset[str] = frozenset()
     to_system: bool = False
+    accompanying: frozenset[str] = frozenset()
     reuse_audit: bool = False
     at: datetime | None = None  # a consumer's own clock (tests move it); otherwise now
     # A search by name and date of birth: its terms, recorded in the audit entry (sealed).
@@ -247,6 +251,35 @@ def wanted(item: ReleaseItem, items: frozenset[str] | None) -> bool:
     if items is None:
         return True
     return item.ref in items or item.ref.rpartition("@")[0] in items
+
+
+def accompanied(
+    items: Sequence[ReleaseItem],
+    decisions: Sequence[Decision],
+    request: Disclosure,
+    organisation: str,
+) -> tuple[list[ReleaseItem], list[Decision]]:
+    """The items a request names, with the latest current record of its `accompanying` kinds
+    that the viewer (of `organisation`) is permitted, only when a named item is released to
+    them: permitted, and not retracted by another organisation. Any other accompanying record
+    is left out, neither released nor counted as refused."""
+    named = [(i, d) for i, d in zip(items, decisions, strict=True) if wanted(i, request.items)]
+    released = any(
+        d.permitted and not (i.restricted.retracted_by and organisation != i.attributes.publisher)
+        for i, d in named
+    )
+    extra = [
+        (i, d)
+        for i, d in zip(items, decisions, strict=True)
+        if not wanted(i, request.items) and d.permitted
+    ]
+    if released and extra:
+        latest = max(
+            extra,
+            key=lambda pair: (pair[0].entry.event.occurred_at, pair[0].entry.event.recorded_at),
+        )
+        named.append(latest)
+    return [i for i, _ in named], [d for _, d in named]
 
 
 def shown_entry(

@@ -6,7 +6,9 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.chronology_header import AgencyContact, ChildHeader
 from hub.cli.common import EXIT_OK, emit, open_hub
+from hub.reports.chronology_text import header_lines
 from hub.reports.rendering import when_text
 
 
@@ -34,6 +36,17 @@ def _encompass(hub: Any) -> Any:
     return runner
 
 
+def _header(data: dict[str, Any]) -> ChildHeader:
+    """The header an inbox item carries (`ChildHeader.as_dict`), to print as the chronology's."""
+    return ChildHeader(
+        **{
+            **data,
+            "agencies": [AgencyContact(**a) for a in data["agencies"]],
+            "not_shared_by": [AgencyContact(**a) for a in data["not_shared_by"]],
+        }
+    )
+
+
 def cmd_notices_list(args: argparse.Namespace) -> int:
     hub = open_hub(args)
     try:
@@ -58,6 +71,11 @@ def cmd_notices_list(args: argparse.Namespace) -> int:
                 f"{n['id']}  child {n['child']}  incident {incident}  {present}  "
                 f"police ref {n['police_reference']}  [{status}]"
             )
+            if n["header"]:
+                for line in header_lines(_header(n["header"]), indent="    "):
+                    print(line)
+            elif n["note"]:
+                print(f"    {n['note']}")
             if n["child_voice"]:
                 print(f"    child's voice: {n['child_voice']}")
             if n["escalated_from"]:

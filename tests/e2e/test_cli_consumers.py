@@ -51,21 +51,47 @@ def test_an_operator_runs_a_consumer_and_a_dsl_acknowledges_the_notice(tmp_path:
             details={"child_present": True, "police_reference": "OE-555"},
         )
     )
+    details = json.dumps(
+        event_dict(
+            event_id="CD-5",
+            agency={"id": "shire-county-council", "type": "local-authority"},
+            child=child,
+            kind="la.child-details",
+            categories=[],
+            details={
+                "given_names": ["Jayden"],
+                "family_name": "Wright",
+                "date_of_birth": "2018-05-02",
+                "sex": "male",
+                "address": {"lines": ["CANARY-9 Mill Row"], "postcode": "ST2 1CD"},
+            },
+        )
+    )
     write_inbox_file(inbox, "school-100003", "enrolments", [enrolled.encode()])
+    write_inbox_file(inbox, "shire-county-council", "details", [details.encode()])
     write_inbox_file(inbox, "shire-constabulary", "incidents", [incident.encode()])
-    for agency, kind, adapter in (
+    for agency, kind, adapter, *more in (
         ("school-100003", "education", "school-csv"),
-        ("shire-constabulary", "police", "police-json"),
+        ("shire-county-council", "local-authority", "canonical"),
+        (
+            "shire-constabulary",
+            "police",
+            "police-json",
+            "--name",
+            "Shire Constabulary",
+            "--contact",
+            "Public protection unit duty desk, 01632 960100",
+        ),
     ):
         registered = _hub(
-            data_dir, "agency", "register", agency, "--type", kind, "--adapter", adapter
+            data_dir, "agency", "register", agency, "--type", kind, "--adapter", adapter, *more
         )
         assert registered.returncode == 0, registered.stderr
     assert _hub(data_dir, "ingest", "--inbox", str(inbox), "--once").returncode == 0
 
     ran = _hub(data_dir, "consumer", "run", "encompass", "--once")
     assert ran.returncode == 0, ran.stderr
-    assert "folded 2 entries" in ran.stdout
+    assert "folded 3 entries" in ran.stdout
 
     status = _hub(data_dir, "consumer", "status", "encompass", "--format", "json")
     [encompass] = json.loads(status.stdout)
@@ -76,6 +102,12 @@ def test_an_operator_runs_a_consumer_and_a_dsl_acknowledges_the_notice(tmp_path:
     [notice] = json.loads(listed.stdout)
     assert (notice["child"], notice["police_reference"]) == (child["nhs_number"], "OE-555")
     assert "Neighbours" not in listed.stdout
+    assert notice["header"]["name"] == "Jayden Wright"
+    # The text opens each notice with who the child is and whom to ask at the police.
+    text = " ".join(_hub(data_dir, "notices", "list", "--as", "dsl-100003").stdout.split())
+    assert "Jayden Wright; born 2 May 2018" in text
+    assert "Shire Constabulary (Public protection unit duty desk, 01632 960100)" in text
+    assert "CANARY" not in text and "CANARY" not in listed.stdout
     assert (
         json.loads(
             _hub(data_dir, "notices", "list", "--as", "dsl-100001", "--format", "json").stdout

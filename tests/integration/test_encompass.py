@@ -364,3 +364,182 @@ def test_the_consumer_state_holds_no_child_data_in_clear(sqlite_settings: HubSet
     assert b"notice:" in raw  # the notices are there, sealed
     for secret in (ENROLLED, "OE-DA-12", "Daddy shouted", "dsl-100001"):
         assert secret.encode() not in raw
+
+
+# The child's identifying details, as the local authority and health hold them: canaries for
+# what a notice recipient must never be sent.
+ETHNICITY, DISABILITY, ADDRESS_LINE = "M", "CANARY-Hearing impairment", "CANARY-7 Example Lane"
+ICB = {"id": "shire-icb", "type": "health"}
+POLICE_CONTACT = "Shire Constabulary MASH desk, 01632 960001"
+
+
+def child_details(agency: dict[str, str], event_id: str, child: str, days_before: int) -> bytes:
+    return _event(
+        agency,
+        event_id,
+        child,
+        f"{agency['type'].replace('local-authority', 'la')}.child-details",
+        INCIDENT_AT - timedelta(days=days_before),
+        categories=[],
+        summary="Child's details",
+        details={
+            "given_names": ["Madison", "Rose"],
+            "family_name": "Wright",
+            "known_as": "Maddie",
+            "date_of_birth": "2019-03-04",
+            "sex": "female",
+            "ethnic_category": ETHNICITY,
+            "disability": {"status": "yes", "description": DISABILITY},
+            "address": {"lines": [ADDRESS_LINE, "Shiretown"], "postcode": "ST1 4AB"},
+            **({"legal_status": "s20"} if agency is LA else {}),
+        },
+    )
+
+
+def with_details(hub: Hub, *children: str) -> None:
+    """Each child's details from health (older) and the local authority (newer), another
+    agency's record the notice has nothing to do with, and the police's contact."""
+    from hub.onboarding import new_agency
+
+    hub.agencies.register(
+        new_agency("shire-constabulary", "police", "canonical", INCIDENT_AT, contact=POLICE_CONTACT)
+    )
+    for child in children:
+        publish(hub, "shire-icb", [child_details(ICB, f"Patient/{child}", child, 20)])
+        publish(
+            hub,
+            "shire-county-council",
+            [
+                child_details(LA, f"CD-{child}", child, 10),
+                _event(
+                    LA,
+                    f"SD-{child}",
+                    child,
+                    "la.strategy-discussion",
+                    INCIDENT_AT - timedelta(days=5),
+                    summary="CANARY-strategy discussion about neglect",
+                ),
+            ],
+        )
+
+
+def test_a_notice_opens_with_who_the_child_is_and_nothing_else_of_their_record(
+    encompass_hub: Hub,
+) -> None:
+    with_details(encompass_hub, ENROLLED)
+    publish(encompass_hub, "shire-constabulary", [incident("DA-20", ENROLLED)])
+    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+    r.run_once()
+
+    [notice] = inbox(r, "dsl-100001")
+    header = notice["header"]
+    assert (header["name"], header["known_as"], header["date_of_birth"], header["sex"]) == (
+        "Madison Rose Wright",
+        "Maddie",
+        "4 March 2019",
+        "Female",
+    )
+    assert header["identifier"] == ENROLLED and header["age"].endswith("years")
+    assert header["details_from"].startswith("shire-county-council's record, as of ")
+    police = next(a for a in header["agencies"] if a["agency"] == "shire-constabulary")
+    assert police["contact"] == POLICE_CONTACT
+    assert {a["agency"] for a in header["agencies"]} == {
+        "shire-constabulary",
+        "shire-county-council",
+    }
+    # Only what the header's items come from is released: no plan or allocation to say
+    # anything of, and the legal status redacted (a marker, never the value).
+    assert header["legal_status"] == "[redacted]" and header["statuses"] == []
+    assert header["worker"] is None
+    text = json.dumps(notice)
+    for secret in (ETHNICITY + '"', DISABILITY, ADDRESS_LINE, "s20", "CANARY-strategy", "neglect"):
+        assert secret not in text
+    # One disclosure, audited once: the incident and the latest details record only, with
+    # everything but who the child is redacted from it.
+    [audited] = notice_audits(encompass_hub, ENROLLED)
+    assert sorted(audited.disclosed) == [
+        "shire-constabulary/DA-20@1",
+        f"shire-county-council/CD-{ENROLLED}@1",
+    ]
+    redacted = set(audited.redacted[f"shire-county-council/CD-{ENROLLED}@1"])
+    assert {
+        "summary",
+        "details.ethnic_category",
+        "details.disability",
+        "details.address",
+        "details.legal_status",
+    } <= redacted
+    assert not redacted & {"details.family_name", "details.given_names", "details.date_of_birth"}
+    assert audited.conditions  # the Article 9 / 10 conditions the rule names are recorded
+    # Reading the inbox again (as the API and `hub notices list` do) discloses nothing new.
+    assert inbox(r, "dsl-100001") == [notice]
+    assert len(notice_audits(encompass_hub, ENROLLED)) == 1
+
+
+def test_a_recipient_the_incident_is_withheld_from_or_withdrawn_from_learns_nothing_of_the_child(
+    encompass_hub: Hub,
+) -> None:
+    with_details(encompass_hub, ENROLLED, WITHHELD)
+    withheld = [
+        {
+            "agency_type": "education",
+            "reason": "a parent works at the school",
+            "decided_by": "DS Kerr",
+            "review_by": "2027-01-01",
+        }
+    ]
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [
+            incident("DA-21", ENROLLED),
+            _event(
+                POLICE,
+                "DA-22",
+                WITHHELD,
+                "police.domestic-abuse-incident",
+                INCIDENT_AT,
+                details={"child_present": False, "police_reference": "OE-DA-22"},
+                withheld_from=withheld,
+            ),
+        ],
+    )
+    clock = Clock(INCIDENT_AT + timedelta(hours=1))
+    r = runner(encompass_hub, clock)
+    r.run_once()
+    # Withheld from the school: the DSL's refusal discloses nothing, not even the child's
+    # details; the front door is told which child it is.
+    [refused, front_door] = notice_audits(encompass_hub, WITHHELD)
+    assert (refused.practitioner_id, refused.outcome, refused.disclosed) == (
+        "dsl-100001",
+        "denied",
+        [],
+    )
+    [mash] = inbox(r, "mash-0001")
+    assert mash["header"]["name"] == "Madison Rose Wright"
+    assert front_door.practitioner_id == "mash-0001"
+    # Withdrawn after delivery: the police withhold the incident from education.
+    [delivered] = notice_audits(encompass_hub, ENROLLED)
+    assert f"shire-county-council/CD-{ENROLLED}@1" in delivered.disclosed
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [
+            _event(
+                POLICE,
+                "DA-21",
+                ENROLLED,
+                "police.domestic-abuse-incident",
+                INCIDENT_AT,
+                revision=2,
+                details={"child_present": True, "police_reference": "OE-DA-21"},
+                withheld_from=withheld,
+            )
+        ],
+    )
+    r.run_once()
+    [withdrawn] = [n for n in inbox(r, "dsl-100001") if n["child"] is None]
+    assert withdrawn["shared"] is False and withdrawn["header"] is None
+    assert "Madison" not in json.dumps(inbox(r, "dsl-100001"))
+    later = [a for a in notice_audits(encompass_hub, ENROLLED) if a is not delivered]
+    assert all(not a.disclosed for a in later if a.practitioner_id == "dsl-100001")
