@@ -49,8 +49,11 @@ class ConsumersScene:
                 present = "present" if notice["child_present"] else "not present"
                 incident = uk_datetime_text(datetime.fromisoformat(notice["incident_at"]))
                 due = uk_datetime_text(datetime.fromisoformat(notice["due_by"]))
+                header = notice["header"] or {}
+                born = f", born {header['date_of_birth']}" if header.get("date_of_birth") else ""
+                who = f"{header['name']}{born}, " if header.get("name") else ""
                 print(
-                    f"    child {notice['child']}, incident {incident}, child "
+                    f"    {who}child {notice['child']}, incident {incident}, child "
                     f"{present}, police ref {notice['police_reference']}, due by "
                     f"{due}; the child's voice: {notice['child_voice']!r}"
                 )

@@ -69,6 +69,7 @@ def test_the_demo_shows_the_sibling_case_with_names_summaries_and_the_page(
     notice = out.split("sent the minimal notice to:", 1)[1].split("Nothing else", 1)[0]
     assert "+00:00" not in notice and "+01:00" not in notice
     assert (" GMT" in notice or " BST" in notice) and "due by" in notice
+    assert "Madison" in notice and "born " in notice  # which child, from the notice's header
     # Where to see it on the page.
     tail = " ".join(out.split("The sibling case on its web page", 1)[1].split())
     assert f"hub token issue --practitioner lcpp-0001 --data-dir {data_dir}" in tail

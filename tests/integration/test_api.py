@@ -450,6 +450,29 @@ def test_a_school_dsl_reads_and_acknowledges_their_notices(api: tuple[Hub, TestC
         summary="Shouting heard by neighbours",
         details={"child_present": True, "police_reference": "OE-API-1"},
     )
+    details = event_dict(
+        event_id="CD-API-1",
+        agency={"id": "shire-county-council", "type": "local-authority"},
+        kind="la.child-details",
+        categories=[],
+        details={
+            "given_names": ["Madison"],
+            "family_name": "Wright",
+            "date_of_birth": "2019-03-04",
+            "sex": "female",
+            "ethnic_category": "M",
+        },
+    )
+    hub.ingest.ingest(
+        [
+            InboundMessage(
+                "inbox:shire-county-council/api",
+                1,
+                json.dumps(details).encode(),
+                "shire-county-council",
+            )
+        ]
+    )
     hub.ingest.ingest(
         [
             InboundMessage(
@@ -457,12 +480,16 @@ def test_a_school_dsl_reads_and_acknowledges_their_notices(api: tuple[Hub, TestC
                 1,
                 json.dumps(incident).encode(),
                 "shire-constabulary",
-            )
+            ),
         ]
     )
     hub.consumer_runner("encompass").run_once()
     dsl = bearer(issue_dev_token(hub.token_key, "dsl-100001"))
     [notice] = client.get("/api/v1/notices", headers=dsl).json()["notices"]
+    # It opens with who the child is, as the chronology does, and nothing else of the record.
+    header = notice["header"]
+    assert (header["name"], header["date_of_birth"]) == ("Madison Wright", "4 March 2019")
+    assert '"M"' not in json.dumps(notice)
     assert (notice["child"], notice["police_reference"], notice["acknowledged_by"]) == (
         VALID_NHS_NUMBER,
         "OE-API-1",
