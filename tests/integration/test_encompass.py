@@ -543,3 +543,35 @@ def test_a_recipient_the_incident_is_withheld_from_or_withdrawn_from_learns_noth
     assert "Madison" not in json.dumps(inbox(r, "dsl-100001"))
     later = [a for a in notice_audits(encompass_hub, ENROLLED) if a is not delivered]
     assert all(not a.disclosed for a in later if a.practitioner_id == "dsl-100001")
+
+
+def test_a_retracted_incident_says_so_and_nothing_of_the_child(encompass_hub: Hub) -> None:
+    with_details(encompass_hub, ENROLLED)
+    publish(encompass_hub, "shire-constabulary", [incident("DA-23", ENROLLED)])
+    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+    r.run_once()
+    [delivered] = inbox(r, "dsl-100001")
+    assert delivered["header"]["name"] == "Madison Rose Wright"
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [
+            _event(
+                POLICE,
+                "RET-23",
+                ENROLLED,
+                "record.retracted",
+                INCIDENT_AT + timedelta(hours=2),
+                categories=[],
+                supersedes={"event_id": "DA-23"},
+            )
+        ],
+    )
+    r.run_once()
+    [retracted] = inbox(r, "dsl-100001")
+    assert retracted["note"] == "the police retracted this incident"
+    assert retracted["header"] is None and "Madison" not in json.dumps(retracted)
+    details = f"shire-county-council/CD-{ENROLLED}@1"
+    [first, *later] = notice_audits(encompass_hub, ENROLLED)
+    assert details in first.disclosed
+    assert all(details not in a.disclosed for a in later)
