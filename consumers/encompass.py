@@ -37,7 +37,7 @@ Issuing and delivering are separate steps, so each happens exactly once:
 School days are English working days (weekends and bank holidays); term dates are not known
 to the hub, so a notice during a school holiday is still due the next working day.
 
-One piece (a little over 400 lines): issuing, delivering and escalating are the steps of one
+One piece (under 500 lines): issuing, delivering and escalating are the steps of one
 state machine over the consumer's notice documents.
 """
 
