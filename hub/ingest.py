@@ -6,8 +6,10 @@ records, its ledger entry and the new source position commit in one transaction:
 the transport resumes from the committed position, so nothing is lost and nothing is recorded
 twice. Bad messages are quarantined in the same transaction, never dropped.
 
-One piece (about 400 lines): the batch transaction is one unit; validation is
-`hub.validation` and the transports are `hub.transports`.
+One piece (about 480 lines): the batch transaction is one unit, and every record it commits
+(the events, quarantine, the source position, the withholding and blind indexes) is built for
+it here; validation is `hub.validation`, name normalising `hub.domain.name_matching` and the
+transports `hub.transports`.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ codes come from the adapters' own tables, so the two cannot drift apart. A recor
 `spoil` is written deliberately unmappable (an NHS number with a wrong check digit, or a
 native code the adapter does not know) so the demo shows problem reporting. The partnership's
 agency ids and each agency's record-id style live here too, beside the formats they belong to.
+A little over 400 lines: four formats, each a short writer beside its codes.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ key they pinned and the proofs with any RFC 6962 implementation, without trustin
 
 Access is the reviewer's own, decided and audited by `ReplayService` for every date; if the
 reviewer may not see the record, the pack says so and holds nothing else. File names are left
-to the caller, so nothing here puts personal data in one.
+to the caller, so nothing here puts personal data in one. (About 400 lines: the pack's model,
+its proofs, and its HTML and PDF renderings of the same sections.)
 """
 
 from __future__ import annotations
