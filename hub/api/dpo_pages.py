@@ -27,7 +27,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from hub.api.page_kit import CHILD_HINT, FormText, PageSession, PostSession, parse_child
+from hub.api.page_kit import (
+    CHILD_HINT,
+    NOT_IN_DIRECTORY,
+    FormText,
+    PageSession,
+    PostSession,
+    parse_child,
+)
 from hub.api.page_services import PageServices
 from hub.api.sessions import Session
 from hub.audit_queries import AuditAnswer
@@ -128,13 +135,7 @@ def register_dpo_pages(app: FastAPI, hub: PageServices, render: Render, error: R
     """Add `/dpo` (and its review and questions) and `/dpo/withholdings` to the app."""
 
     def not_in_directory(request: Request, session: Session) -> Response:
-        return error(
-            request,
-            session,
-            403,
-            "Not in the directory",
-            "Your practitioner id is no longer in the hub's directory; nothing is shown.",
-        )
+        return error(request, session, 403, *NOT_IN_DIRECTORY)
 
     def dpo_refused(request: Request, session: Session) -> Response:
         return error(

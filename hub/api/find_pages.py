@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from hub.api.page_kit import FormText, PageSession, PostSession
+from hub.api.page_kit import NOT_IN_DIRECTORY, FormText, PageSession, PostSession
 from hub.api.page_services import PageServices
 from hub.api.sessions import Session
 from hub.child_search import SearchTermError, search_terms
@@ -99,12 +99,6 @@ def register_find_pages(app: FastAPI, hub: PageServices, render: Render, error: 
             form.errors[problem.field] = f"{FIELDS[problem.field][1]}: {problem.problem}"
             return page(request, session, form, 400)
         except UnknownPractitionerError:
-            return error(
-                request,
-                session,
-                403,
-                "Not in the directory",
-                "Your practitioner id is no longer in the hub's directory; nothing is shown.",
-            )
+            return error(request, session, 403, *NOT_IN_DIRECTORY)
         session.search[SEARCH_KEY] = {"terms": answer.terms, "results": answer.results}
         return RedirectResponse("/find", status_code=303)

@@ -69,6 +69,13 @@ def page_templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
+# The error page for a signed-in practitioner no longer in the directory: (title, text).
+NOT_IN_DIRECTORY = (
+    "Not in the directory",
+    "Your practitioner id is no longer in the hub's directory; nothing is shown.",
+)
+
+
 class PageKit:
     """Renders a template as a page, with the session, or the error page."""
 

@@ -25,7 +25,7 @@ from hub.api.chronology_pages import register_chronology_pages
 from hub.api.chronology_views import Filters
 from hub.api.dpo_pages import register_dpo_pages
 from hub.api.find_pages import register_find_pages
-from hub.api.page_kit import STATIC_DIR, PageKit, page_templates
+from hub.api.page_kit import NOT_IN_DIRECTORY, STATIC_DIR, PageKit, page_templates
 from hub.api.page_services import PageServices
 from hub.api.replay_pages import register_replay_pages
 from hub.api.sessions import Session, register_sessions
@@ -45,13 +45,7 @@ def register_pages(app: FastAPI, hub: PageServices, verifier: TokenVerifier) -> 
     render, error = kit.render, kit.error
 
     def not_in_directory(request: Request, session: Session) -> Response:
-        return error(
-            request,
-            session,
-            403,
-            "Not in the directory",
-            "Your practitioner id is no longer in the hub's directory; nothing is shown.",
-        )
+        return error(request, session, 403, *NOT_IN_DIRECTORY)
 
     register_chronology_pages(app, hub, kit, not_in_directory)
     register_dpo_pages(app, hub, render, error)

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from hub.api.page_kit import (
     CHILD_HINT,
+    NOT_IN_DIRECTORY,
     FormText,
     PageSession,
     PostSession,
@@ -112,8 +113,7 @@ def register_replay_pages(app: FastAPI, hub: PageServices, render: Render, error
         if isinstance(problem, AuditUnavailableError):
             text = "The audit ledger could not be written, so nothing is shown. Try again later."
             return error(request, session, 503, "Audit unavailable", text)
-        text = "Your practitioner id is no longer in the hub's directory; nothing is shown."
-        return error(request, session, 403, "Not in the directory", text)
+        return error(request, session, 403, *NOT_IN_DIRECTORY)
 
     @app.get("/replay", include_in_schema=False)
     def replay_form(request: Request, session: PageSession) -> Response:

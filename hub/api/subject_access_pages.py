@@ -21,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from hub.api.page_kit import (
     CHILD_HINT,
+    NOT_IN_DIRECTORY,
     FormText,
     PageSession,
     PostSession,
@@ -123,8 +124,7 @@ def register_subject_access_pages(
             text = "The audit ledger could not be written, so nothing is shown. Try again later."
             return error(request, session, 503, "Audit unavailable", text)
         if isinstance(problem, UnknownPractitionerError):
-            text = "Your practitioner id is no longer in the hub's directory; nothing is shown."
-            return error(request, session, 403, "Not in the directory", text)
+            return error(request, session, 403, *NOT_IN_DIRECTORY)
         if isinstance(problem, CaseRefusedError):
             text = f"{str(problem).partition(':')[2].strip().capitalize()}. Nothing was shown."
             return error(request, session, 403, "Not your case", text)
