@@ -54,3 +54,25 @@ def template_environment(directory: Path) -> jinja2.Environment:
     )
     env.filters.update(when=when_text, label=readable_label, day=day_text, kind=kind_text)
     return env
+
+
+# What the PDF core fonts (Latin-1 only) cannot show, written as they can: dashes, curly
+# quotes, ellipsis, bullet, arrow.
+_LATIN1 = str.maketrans(
+    {
+        "\u2014": "-",
+        "\u2013": "-",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2026": "...",
+        "\u2022": "-",
+        "\u2192": "->",
+    }
+)
+
+
+def latin1(text: object) -> str:
+    """Text a PDF's core fonts can show: common punctuation mapped, anything else replaced."""
+    return str(text).translate(_LATIN1).encode("latin-1", "replace").decode("latin-1")

@@ -36,7 +36,7 @@ from hub.domain.markers import MARKERS, RETRACTED
 from hub.integrity import IntegrityService
 from hub.replay import ReplayService
 from hub.reports import replay_words
-from hub.reports.rendering import kind_text, template_environment
+from hub.reports.rendering import kind_text, latin1, template_environment
 from hub.reports.rendering import readable_label as label
 from hub.reports.rendering import when_text as when
 
@@ -55,19 +55,6 @@ VERIFY_NOTE = (
     'signature over the JSON {"log","root","signer","size","time"} (keys sorted, no spaces) '
     "with the public key you pinned, and run `hub verify --checkpoint YOUR-WITNESS-FILE` to "
     "prove that the log still extends the checkpoint you hold."
-)
-_LATIN1 = str.maketrans(  # dashes, curly quotes, ellipsis, bullet, arrow
-    {
-        "\u2014": "-",
-        "\u2013": "-",
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2026": "...",
-        "\u2022": "-",
-        "\u2192": "->",
-    }
 )
 
 
@@ -221,12 +208,6 @@ def render_html(pack: ReviewPack) -> str:
     return template.render(pack=pack, verify_note=VERIFY_NOTE, markers=sorted(MARKERS))
 
 
-def _latin1(text: Any) -> str:
-    """The PDF core fonts are Latin-1 only: map common punctuation, replace the rest."""
-    cleaned = str(text).translate(_LATIN1)
-    return cleaned.encode("latin-1", "replace").decode("latin-1")
-
-
 class _Pdf(FPDF):
     def footer(self) -> None:
         self.set_y(-12)
@@ -241,7 +222,7 @@ class _Pdf(FPDF):
         self, text: Any, *, style: str = "", size: float = 9.5, font: str = "Helvetica"
     ) -> None:
         self.set_font(font, style, size)
-        self.multi_cell(self.epw, size * 0.5, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(self.epw, size * 0.5, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def facts(self, rows: Sequence[tuple[str, Any]]) -> None:
         for key, value in rows:

@@ -18,23 +18,12 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from hub.reports.rendering import latin1
 from hub.reports.rendering import readable_label as label
 from hub.reports.rendering import when_text as when
 from hub.subject_access_cases import Pack
 
 TITLE = "Response to a subject access request"
-_LATIN1 = str.maketrans(
-    {
-        "\u2014": "-",
-        "\u2013": "-",
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2026": "...",
-        "\u2022": "-",
-    }
-)
 
 
 def render_json(pack: Pack) -> str:
@@ -44,11 +33,6 @@ def render_json(pack: Pack) -> str:
 def _day(text: str) -> str:
     day = date.fromisoformat(text)
     return f"{day.day} {day:%B %Y}"
-
-
-def _latin1(text: Any) -> str:
-    """The PDF core fonts are Latin-1 only: map common punctuation, replace the rest."""
-    return str(text).translate(_LATIN1).encode("latin-1", "replace").decode("latin-1")
 
 
 def _value(value: Any) -> str:
@@ -69,12 +53,12 @@ class _Pdf(FPDF):
 
     def heading(self, text: str, level: int = 0) -> None:
         self.ln(4 if level == 0 else 2)
-        self.start_section(_latin1(text), level=level)
+        self.start_section(latin1(text), level=level)
         self.para(text, style="B", size={0: 15, 1: 12}.get(level, 10.5))
 
     def para(self, text: Any, *, style: str = "", size: float = 10) -> None:
         self.set_font("Helvetica", style, size)
-        self.multi_cell(self.epw, size * 0.5, _latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(self.epw, size * 0.5, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def facts(self, rows: Sequence[tuple[str, Any]]) -> None:
         for key, value in rows:
@@ -89,7 +73,7 @@ def render_pdf(pack: Pack) -> bytes:
     pdf = _Pdf(format="A4")
     pdf.set_title(TITLE)
     pdf.set_subject(f"Subject access request {doc['case']}")
-    pdf.set_author(_latin1(doc["generated_by"]["organisation"]))
+    pdf.set_author(latin1(doc["generated_by"]["organisation"]))
     pdf.set_creator("safeguarding hub")
     pdf.set_lang("en-GB")
     pdf.set_auto_page_break(auto=True, margin=16)
