@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from consumers.framework import Clock, ConsumerRunner, ConsumerState
-from hub.adapters.agency_registries import AgencyRegistry
+from hub.adapters.agency_registries import AgencyRegistry, CachedAgencyRegistry
 from hub.adapters.data_keys import Keyring
 from hub.adapters.directory import PractitionerDirectory, load_directory
 from hub.adapters.event_store import HubStore
@@ -65,7 +65,7 @@ class Hub:
         return IngestService(
             self.store,
             self.pseudonyms,
-            agencies=RegisteredAgencies(self.agencies),
+            agencies=RegisteredAgencies(self.agency_store),
             find_practitioner=lambda practitioner_id: (
                 None if directory is None else directory.get(practitioner_id)
             ),
@@ -117,8 +117,14 @@ class Hub:
         return ChildSearch(self.store, self.pseudonyms, self.gate)
 
     @cached_property
-    def agencies(self) -> AgencyRegistry:
+    def agency_store(self) -> AgencyRegistry:
+        """The agency register as stored (ingest reads it, so a new agency is accepted at once)."""
         return self.persistence.agency_registry()
+
+    @cached_property
+    def agencies(self) -> AgencyRegistry:
+        """The register as readers use it (names, contacts, joining dates), cached briefly."""
+        return CachedAgencyRegistry(self.agency_store)
 
     @cached_property
     def integrity(self) -> IntegrityService:

@@ -5,6 +5,9 @@ a store made before them gains the two (nullable) columns when it is opened."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -126,3 +129,37 @@ class PostgresAgencyRegistry:
             [(f'SELECT {_COLUMNS} FROM "{{s}}".hub_agencies ORDER BY agency_id', ())]  # noqa: S608
         )
         return [AgencyRecord(*row) for row in rows]
+
+
+class CachedAgencyRegistry:
+    """The register as the API, pages and consumers read it on every chronology, notice and
+    header: read at most once per `ttl` (it changes only when an operator registers an agency),
+    so a busy API neither queries it per request nor holds a database connection for it in
+    every worker thread. A registration made through this object is seen at once; one made by
+    another process within `ttl`. Ingest reads the register itself, never through a cache."""
+
+    def __init__(
+        self,
+        inner: AgencyRegistry,
+        ttl: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._records: list[AgencyRecord] = []
+        self._expires = float("-inf")
+
+    def register(self, record: AgencyRecord) -> bool:
+        changed = self._inner.register(record)
+        with self._lock:
+            self._expires = float("-inf")
+        return changed
+
+    def all(self) -> list[AgencyRecord]:
+        with self._lock:
+            if self._clock() >= self._expires:
+                self._records = self._inner.all()
+                self._expires = self._clock() + self._ttl
+            return list(self._records)
