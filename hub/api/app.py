@@ -30,6 +30,7 @@ from hub.bootstrap import Hub
 from hub.child_search import SearchTermError
 from hub.chronology_header import child_header
 from hub.disclosure_gate import UnknownPractitionerError
+from hub.disclosure_release import ChronologyView
 from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 from hub.domain.canonical_event import child_ref, validate_child_identifier
 from hub.domain.subject_access import (
@@ -260,12 +261,15 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
             raise PermissionError("only agency systems (token subject agency:<id>) publish events")
         return publishing.publish(agency, events).as_dict()
 
-    @app.post("/api/v1/chronology")
-    def chronology(who: CallerDep, why: PurposeDep, body: ChildRequest) -> dict[str, Any]:
-        view = hub.gate.view(child_ref(body.child), who.subject, why)
+    def with_header(view: ChronologyView) -> dict[str, Any]:
+        """The released view with who the child is, from that release (`child_header`)."""
         register = {r.agency_id: r for r in hub.agencies.all()}
         header = child_header(view, register, hub.directory.get, datetime.now(UK).date())
         return {**view.as_dict(), "header": header.as_dict()}
+
+    @app.post("/api/v1/chronology")
+    def chronology(who: CallerDep, why: PurposeDep, body: ChildRequest) -> dict[str, Any]:
+        return with_header(hub.gate.view(child_ref(body.child), who.subject, why))
 
     @app.post("/api/v1/find")
     def find(who: CallerDep, why: PurposeDep, body: FindRequest) -> dict[str, Any]:
@@ -287,7 +291,7 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         view = hub.gate.view(
             child_ref(body.child), who.subject, why, break_glass_reason=body.reason
         )
-        return view.as_dict()
+        return with_header(view)
 
     @app.post("/api/v1/break-glass/end")
     def end_break_glass(who: CallerDep, body: ChildRequest) -> dict[str, bool]:

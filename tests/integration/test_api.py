@@ -305,6 +305,8 @@ def test_an_officer_ends_emergency_access_over_the_api(api: tuple[Hub, TestClien
         "/api/v1/break-glass", json={**child, "reason": "child missing"}, headers=headers
     )
     assert glass.json()["outcome"] == "disclosed"
+    # An emergency view opens with who the child is, like every chronology view.
+    assert glass.json()["header"]["identifier"] == VALID_NHS_NUMBER
     assert client.post("/api/v1/break-glass/end", json=child, headers=headers).json() == {
         "ended": True
     }
