@@ -33,8 +33,10 @@ from hub.domain.taxonomy import (
 
 AGREEMENTS_DIR = Path(__file__).parent / "agreements"
 SENSITIVITY_RANK: dict[Sensitivity, int] = {"standard": 0, "sensitive": 1, "restricted": 2}
-RuleAction = Literal["view", "export", "search", "receive-notice"]
-_READING: tuple[RuleAction, ...] = ("view", "export", "search")
+RuleAction = Literal["view", "export", "search", "notify", "receive-notice"]
+# Reading, and being notified that something was recorded (its kind and publisher, never its
+# content): whoever may read an item may be told it arrived.
+_READING: tuple[RuleAction, ...] = ("view", "export", "search", "notify")
 
 
 class AgreementError(ValueError):

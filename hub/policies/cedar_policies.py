@@ -109,7 +109,8 @@ def _permit(rule: SharingRule) -> str:
 OWN_RECORDS = "own-organisation"
 OWN_RECORDS_DESCRIPTION = "an organisation sees the records it published itself"
 _OWN_RECORDS_CEDAR = (
-    'permit(principal, action in [Action::"view", Action::"export", Action::"search"], resource) '
+    'permit(principal, action in [Action::"view", Action::"export", Action::"search", '
+    'Action::"notify"], resource) '
     "when { resource.publisher == principal.organisation && context.purpose_in_scope };"
 )
 

@@ -35,6 +35,8 @@ class Action(StrEnum):
     VIEW = "view"
     EXPORT = "export"
     SEARCH = "search"
+    NOTIFY = "notify"
+    """Told that an item was recorded (its kind and publisher), not shown it."""
     RECEIVE_NOTICE = "receive-notice"
 
 

@@ -39,6 +39,7 @@ ACTIONS = {
     "view": "Viewed the chronology",
     "export": "Sent to a system (export)",
     "search": "Searched",
+    "notify": "Told a record arrived (inbox)",
     "receive-notice": "Received a notice",
 }
 AGENCY_TYPES = {

@@ -58,6 +58,7 @@ ACTION_NAMES: dict[str, str] = {
     "view": "view",
     "export": "export",
     "search": "search",
+    "notify": "be told a record arrived (its kind and publisher)",
     "receive-notice": "receive a notice",
 }
 
