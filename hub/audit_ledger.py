@@ -432,6 +432,19 @@ class AuditLedger(Application[UUID]):
         grants = [g for g in self._resolve(queue) if isinstance(g, BreakGlassGranted)]
         return [(g, reviews.get((g.originator_id.hex, g.originator_version))) for g in grants]
 
+    def disclosures_after(
+        self, position: int, limit: int = 500
+    ) -> tuple[list[DisclosureAudited], int]:
+        """The disclosures recorded after this position in the ledger's log (a follower's
+        own tracking, e.g. the inbox's access notifications), and the position reached."""
+        page = self.recorder.select_notifications(start=position + 1, limit=limit)
+        found = []
+        for notification in page:
+            record = self._decoded(notification)
+            if isinstance(record, DisclosureAudited):
+                found.append(record)
+        return found, (page[-1].id if page else position)
+
     def all_disclosures(self) -> Iterator[DisclosureAudited]:
         start = 1
         while True:

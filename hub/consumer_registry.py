@@ -14,7 +14,10 @@ if TYPE_CHECKING:
     from hub.adapters.agency_registries import AgencyRegistry
     from hub.adapters.directory import PractitionerDirectory
     from hub.adapters.pseudonyms import Pseudonymiser
+    from hub.audit_ledger import AuditLedger
     from hub.disclosure_gate import DisclosureGate
+    from hub.policies.decision import CedarDecisionPoint
+    from hub.read_models.chronology_projection import ChronologyProjection
     from hub.settings import HubSettings
 
 
@@ -35,6 +38,15 @@ class ConsumerServices(Protocol):
 
     @property
     def agencies(self) -> AgencyRegistry: ...
+
+    @property
+    def projection(self) -> ChronologyProjection: ...
+
+    @property
+    def audit(self) -> AuditLedger: ...
+
+    @property
+    def decisions(self) -> CedarDecisionPoint: ...
 
 
 FEED_PREFIX = "feed-"
@@ -74,8 +86,37 @@ def _indicators(hub: ConsumerServices) -> Consumer:
     return IndicatorsConsumer(LatencyRules())
 
 
+def _inbox(hub: ConsumerServices) -> Consumer:
+    from uuid import UUID
+
+    from consumers.inbox import InboxConsumer, InboxRules
+    from consumers.inbox.outbound import outbound_for
+    from hub.domain.chronology import ChronologyEntry
+
+    settings = hub.settings
+
+    def held(stream: str) -> list[ChronologyEntry]:
+        hub.projection.catch_up()
+        return hub.projection.entries(UUID(stream))
+
+    return InboxConsumer(
+        InboxRules(
+            front_door_team=settings.encompass_front_door_team,
+            max_age=timedelta(days=settings.inbox_max_age_days),
+        ),
+        hub.directory,
+        lambda: hub.gate,
+        held,
+        lambda: hub.audit,
+        hub.decisions.agreements.in_force,
+        hub.pseudonyms,
+        outbound_for(settings),
+    )
+
+
 _BUILDERS: dict[str, Callable[[ConsumerServices], Consumer]] = {
     "encompass": _encompass,
+    "inbox": _inbox,
     "clocks": _clocks,
     "indicators": _indicators,
 }

@@ -78,6 +78,11 @@ class HubSettings(BaseSettings):
     encompass_max_age_days: int = Field(
         default=28, description="older incidents (e.g. a backfill) are recorded, not notified"
     )
+    inbox_max_age_days: int = Field(
+        default=28,
+        ge=1,
+        description="records an agency recorded longer ago (a backfill) raise no inbox item",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -116,6 +116,26 @@ class Party(_Strict):
     agency_type: AgencyType
 
 
+class NotificationRule(_Strict):
+    """Who is told, in their inbox, that something new arrived for a child they have a current
+    relationship with: which roles, about which kinds (names or prefixes ending in '*'), and
+    whether also when a multi-agency pattern flag starts to hold. `purpose` is what the
+    notification is released for: the disclosure gate still decides, item by item, under the
+    sharing rules (action `notify`), so nobody is told of what they could not read."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    description: str
+    roles: list[Role] = Field(min_length=1)
+    purpose: Purpose
+    kinds: list[str] = Field(
+        default_factory=lambda: ["*"], description="kind names or prefixes ending in '*'"
+    )
+    patterns: bool = Field(default=False, description="also when a pattern flag starts to hold")
+
+    def covers_kind(self, kind: str) -> bool:
+        return any(kind == k or (k.endswith("*") and kind.startswith(k[:-1])) for k in self.kinds)
+
+
 class Agreement(_Strict):
     agreement: str
     version: str
@@ -131,6 +151,10 @@ class Agreement(_Strict):
         description="practitioner ids of the partnership's lead data protection officers, who "
         "act for the whole partnership; every other DPO acts for their own organisation",
     )
+    notifications: list[NotificationRule] = Field(
+        default_factory=list,
+        description="who is told when something new arrives for a child (none if absent)",
+    )
     format: Literal[1] = 1
 
     @property
@@ -142,6 +166,17 @@ class Agreement(_Strict):
 
     def party(self, agency_id: str) -> Party | None:
         return next((p for p in self.parties if p.id == agency_id), None)
+
+    def notification_rule(self, role: Role, kind: str | None = None) -> NotificationRule | None:
+        """The first notification rule for this role (and this kind, if given), or None."""
+        return next(
+            (
+                r
+                for r in self.notifications
+                if role in r.roles and (kind is None or r.covers_kind(kind))
+            ),
+            None,
+        )
 
 
 def load_agreement(path: Path) -> Agreement:

@@ -1,0 +1,500 @@
+"""The inbox consumer: change, pattern and access notifications (the package docstring says
+what each is and who gets it).
+
+One piece (about 450 lines): `InboxConsumer` is one state machine over its documents (fold
+what arrived, deliver it through the gate, follow the audit ledger for access, hand new items
+to the outbound channels); the listing a person reads is `consumers.inbox.listing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+
+from consumers.encompass import HEADER_PATHS
+from consumers.framework import Document, Documents, child_document
+from hub.adapters.data_keys import DataKeyErasedError
+from hub.disclosure_gate import ChronologyView, Disclosure, DisclosureGate
+from hub.domain.access import Practitioner, Purpose, RelationshipBasis, RelationshipGrant
+from hub.domain.chronology import ChronologyEntry, EntryStatus
+from hub.domain.patterns import detect_patterns
+from hub.domain.records import ChildRecordEntry, DisclosureAudited
+from hub.domain.relationships import derive_relationships, find_relationship
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS
+from hub.domain.uk_time import uk_date
+from hub.policies.decision import Action
+
+if TYPE_CHECKING:
+    from hub.adapters.directory import PractitionerDirectory
+    from hub.adapters.pseudonyms import Pseudonymiser
+    from hub.domain.grants import AccessGrants
+    from hub.policies.agreements import Agreement
+
+log = structlog.get_logger("hub.consumers.inbox")
+NAME = "inbox"
+CHANGES, DELIVERED, FLAGS, ITEM, AUDIT_POSITION = (
+    "changes:",
+    "delivered:",
+    "flags:",
+    "item:",
+    "position:audit",
+)
+CHANGE, PATTERN, ACCESS = "change", "pattern", "access"
+# Opening a record is a view or an export; searches, notices and notifications are not.
+OPENED = frozenset({Action.VIEW.value, Action.EXPORT.value})
+# A data protection officer's audit is oversight, and may be of the worker who would be told.
+_NOT_NOTIFIED_PURPOSES = frozenset({Purpose.DATA_PROTECTION_AUDIT.value})
+_NOT_NEWS = frozenset({*CHILD_DETAILS_KINDS})
+_HEADER = frozenset({*CHILD_DETAILS_KINDS})
+
+
+@dataclass(frozen=True)
+class InboxRules:
+    front_door_team: str
+    max_age: timedelta = timedelta(days=28)
+    """Records an agency recorded longer ago than this (a backfill of its history), and views
+    older than this when the consumer first reads the audit ledger, are not notified."""
+
+
+class Outbound(Protocol):
+    """Where new items go beyond the page (`consumers.inbox.outbound`): told of each new item,
+    and given the chance to send in `act`."""
+
+    def queue(self, documents: Documents, practitioner: Practitioner, item: Document) -> None: ...
+
+    def send(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None: ...
+
+
+class NoOutbound:
+    """No channel configured: the page, the API and the CLI are where items are read."""
+
+    def queue(self, documents: Documents, practitioner: Practitioner, item: Document) -> None:
+        return None
+
+    def send(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None:
+        return None
+
+
+class AuditFollower(Protocol):
+    def disclosures_after(
+        self, position: int, limit: int = 500
+    ) -> tuple[list[DisclosureAudited], int]: ...
+
+    def grants(self, child_stream: str) -> AccessGrants: ...
+
+
+def item_name(recipient_key: str, stream: str, item_id: str) -> str:
+    """Sealed with the child's key (erasing the child erases their items); kept by a rebuild."""
+    return f"{ITEM}{recipient_key}:{child_document(stream, item_id)}"
+
+
+class InboxConsumer:
+    name = NAME
+    description = "inbox items: new records and pattern flags for related practitioners, access"
+    kept_on_rebuild: tuple[str, ...] = (DELIVERED, FLAGS, ITEM, AUDIT_POSITION, "outbox:", "sent:")
+
+    def __init__(
+        self,
+        rules: InboxRules,
+        directory: PractitionerDirectory,
+        gate: Callable[[], DisclosureGate],
+        held: Callable[[str], Sequence[ChronologyEntry]],
+        audit: Callable[[], AuditFollower],
+        agreement: Callable[[datetime], Agreement],
+        pseudonyms: Pseudonymiser,
+        outbound: Outbound | None = None,
+    ) -> None:
+        self._rules = rules
+        self._directory = directory
+        self._gate = gate
+        self._held = held  # the child's merged chronology (the projection, caught up)
+        self._audit = audit
+        self._agreement = agreement
+        self._pseudonyms = pseudonyms
+        self.outbound: Outbound = outbound or NoOutbound()
+
+    def recipient_key(self, practitioner_id: str) -> str:
+        """A keyed pseudonym of the recipient for document names (stored in clear)."""
+        return self._pseudonyms.source_stream("inbox-recipient", practitioner_id).hex
+
+    def _item_id(self, *parts: str) -> str:
+        return self._pseudonyms.source_stream("inbox-item", "|".join(parts)).hex
+
+    # -- folding the log ---------------------------------------------------------------
+
+    def apply(self, entry: ChildRecordEntry, documents: Documents, now: datetime) -> None:
+        if entry.entry_type != "agency-event":
+            return
+        body = entry.body
+        kind = body["kind"]
+        if kind in _NOT_NEWS:
+            return  # who the child is, not something that happened
+        recorded = datetime.fromisoformat(body["recorded_at"])
+        if now - recorded > self._rules.max_age:
+            return  # an agency's history arriving (onboarding, a backfill): not news
+        stream = entry.originator_id.hex
+        ref = f"{body['agency']['id']}/{body['event_id']}@{body['revision']}"
+        delivered = documents.get(DELIVERED + child_document(stream)) or {"refs": {}}
+        if ref in delivered["refs"]:
+            return  # told before a rebuild: never twice
+        name = CHANGES + child_document(stream)
+        pending = documents.get(name) or {"refs": {}}
+        pending["refs"][ref] = {
+            "kind": kind,
+            "agency": body["agency"]["id"],
+            "recorded_at": recorded.isoformat(),
+        }
+        documents.put(name, pending)
+
+    # -- acting ------------------------------------------------------------------------
+
+    def act(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None:
+        agreement = self._agreement(now)
+        for name in documents.names(CHANGES):
+            stream = name.split(":")[2]
+            pending = documents.get(name)
+            if pending is not None:
+                self._deliver_changes(stream, pending["refs"], agreement, documents, now)
+            documents.delete(name)
+            commit()  # each child's items are durable before the next child's
+        self._follow_audit(documents, now, commit)
+        self.outbound.send(documents, now, commit)
+
+    def _entries(self, stream: str) -> list[ChronologyEntry] | None:
+        try:
+            return list(self._held(stream))
+        except DataKeyErasedError:
+            return None  # erased since: nobody is told anything of them
+
+    def _grants(self, stream: str, entries: Iterable[ChronologyEntry]) -> list[RelationshipGrant]:
+        commissions = tuple(self._audit().grants(stream).commissions())
+        return derive_relationships((e.event for e in entries), commissions)
+
+    def _related(
+        self, grants: list[RelationshipGrant], now: datetime
+    ) -> list[tuple[Practitioner, RelationshipGrant]]:
+        """Everyone with a current relationship to the child (not a one-notice routing)."""
+        related = []
+        for practitioner in self._directory.all():
+            grant = find_relationship(practitioner, grants, now)
+            if grant is not None and grant.basis not in (
+                RelationshipBasis.NOTICE_ROUTING,
+                RelationshipBasis.FRONT_DOOR_SEARCH,
+            ):
+                related.append((practitioner, grant))
+        return related
+
+    def _deliver_changes(
+        self,
+        stream: str,
+        pending: dict[str, dict[str, str]],
+        agreement: Agreement,
+        documents: Documents,
+        now: datetime,
+    ) -> None:
+        entries = self._entries(stream)
+        if entries is None or not agreement.notifications:
+            return
+        held = {e.ref for e in entries}
+        fresh = {ref: what for ref, what in pending.items() if ref in held}
+        related = self._related(self._grants(stream, entries), now)
+        flags = detect_patterns(entries) if fresh else []
+        for practitioner, grant in related:
+            told: dict[Purpose, list[str]] = {}
+            for ref, what in sorted(fresh.items()):
+                if what["agency"] == practitioner.organisation:
+                    continue  # their own agency's record: not news to them
+                rule = agreement.notification_rule(practitioner.role, what["kind"])
+                if rule is not None:
+                    told.setdefault(rule.purpose, []).append(ref)
+            for purpose, refs in told.items():
+                self._tell_change(stream, practitioner, grant, purpose, refs, documents, now)
+            pattern_rule = agreement.notification_rule(practitioner.role)
+            if pattern_rule is not None and pattern_rule.patterns:
+                self._tell_patterns(
+                    stream, practitioner, grant, pattern_rule.purpose, flags, fresh, documents, now
+                )
+        name = DELIVERED + child_document(stream)
+        delivered = documents.get(name) or {"refs": {}}
+        horizon = (now - 2 * self._rules.max_age).isoformat()
+        kept = {r: at for r, at in delivered["refs"].items() if at >= horizon}
+        kept.update({ref: what["recorded_at"] for ref, what in pending.items()})
+        documents.put(name, {"refs": kept})
+
+    def _release(
+        self,
+        stream: str,
+        practitioner: Practitioner,
+        grant: RelationshipGrant | None,
+        purpose: Purpose,
+        refs: Iterable[str],
+        now: datetime | None,
+    ) -> ChronologyView:
+        """What an item may say, released by the gate (action `notify`): the items' kinds
+        and publishers, and who the child is. Audited once per recipient and items: delivering
+        again after a crash, or listing the inbox again, finds the first entry."""
+        return self._gate().disclose(
+            stream,
+            practitioner,
+            Disclosure(
+                purpose,
+                Action.NOTIFY,
+                items=frozenset(refs),
+                fields=HEADER_PATHS,
+                accompanying=_HEADER,
+                relationship=grant,
+                reuse_audit=True,
+                at=now,
+            ),
+        )
+
+    def _tell_change(
+        self,
+        stream: str,
+        practitioner: Practitioner,
+        grant: RelationshipGrant,
+        purpose: Purpose,
+        refs: list[str],
+        documents: Documents,
+        now: datetime,
+    ) -> None:
+        view = self._release(stream, practitioner, grant, purpose, refs, now)
+        wanted = set(refs)
+        released = [e for e in view.entries if e.ref in wanted]
+        if not released:
+            return  # withheld from them, shielded, or not theirs under the agreement
+        item_id = self._item_id(CHANGE, practitioner.id, stream, *sorted(e.ref for e in released))
+        item = self._item(item_id, CHANGE, practitioner, stream, purpose, grant, now)
+        item["refs"] = [e.ref for e in released]
+        item["what"] = [{"kind": e.kind, "agency": e.agency} for e in released]
+        self._put_item(documents, practitioner, item)
+
+    def _tell_patterns(
+        self,
+        stream: str,
+        practitioner: Practitioner,
+        grant: RelationshipGrant,
+        purpose: Purpose,
+        flags: list[Any],
+        fresh: dict[str, Any],
+        documents: Documents,
+        now: datetime,
+    ) -> None:
+        """A flag that starts to hold (it holds now, on entries released to them, and did not
+        when they were last told) is an item; one that stops holding may be told again."""
+        name = FLAGS + child_document(stream)
+        state = documents.get(name) or {}
+        key = self.recipient_key(practitioner.id)
+        told = set(state.get(key, []))
+        holding = set()
+        for flag in flags:
+            holding.add(flag.code)
+            if flag.code in told or not fresh.keys() & set(flag.refs):
+                continue
+            view = self._release(stream, practitioner, grant, purpose, flag.refs, now)
+            shown = next((f for f in view.patterns if f.code == flag.code), None)
+            if shown is None:
+                continue  # the flag rests on something they may not see
+            item_id = self._item_id(PATTERN, practitioner.id, stream, flag.code, *flag.refs)
+            item = self._item(item_id, PATTERN, practitioner, stream, purpose, grant, now)
+            item["refs"] = list(shown.refs)
+            item["flag"] = {"code": shown.code, "description": shown.description}
+            self._put_item(documents, practitioner, item)
+            told.add(flag.code)
+        state[key] = sorted(told & holding)
+        documents.put(name, state)
+
+    def _item(
+        self,
+        item_id: str,
+        kind: str,
+        practitioner: Practitioner,
+        stream: str,
+        purpose: Purpose,
+        grant: RelationshipGrant | None,
+        now: datetime,
+    ) -> Document:
+        return {
+            "id": item_id,
+            "type": kind,
+            "practitioner": practitioner.id,
+            "child_stream": stream,
+            "purpose": purpose.value,
+            "relationship": None if grant is None else grant.basis.value,
+            "routed_to_team": grant.team
+            if grant and grant.basis is RelationshipBasis.NOTICE_ROUTING
+            else None,
+            "created_at": now.astimezone(UTC).isoformat(),
+            "opened_at": None,
+            "done_at": None,
+        }
+
+    def _put_item(self, documents: Documents, practitioner: Practitioner, item: Document) -> None:
+        name = item_name(self.recipient_key(practitioner.id), item["child_stream"], item["id"])
+        existing = documents.get(name)
+        if existing is not None and item["type"] != ACCESS:
+            return  # delivered before a crash: the same item, never twice
+        documents.put(name, item)
+        if existing is None:
+            self.outbound.queue(documents, practitioner, item)
+
+    # -- access notifications (CP-IS parity) ----------------------------------------------
+
+    def _follow_audit(
+        self, documents: Documents, now: datetime, commit: Callable[[], None]
+    ) -> None:
+        """Read the audit ledger on from this consumer's own position in it: each record
+        opened by someone from another organisation (or under break-glass) tells the child's
+        allocated worker, or the front door when none is allocated. The position and the
+        items it led to commit together, so each view is told once."""
+        audit = self._audit()
+        tracking = documents.get(AUDIT_POSITION) or {"position": 0}
+        since = now - self._rules.max_age
+        while True:
+            records, reached = audit.disclosures_after(tracking["position"])
+            if reached == tracking["position"]:
+                return
+            for record in records:
+                if (
+                    record.action in OPENED
+                    and record.outcome in ("disclosed", "partially-disclosed")
+                    and record.purpose not in _NOT_NOTIFIED_PURPOSES
+                    and record.timestamp >= since
+                ):
+                    self._tell_access(record, documents, now)
+            tracking = {"position": reached}
+            documents.put(AUDIT_POSITION, tracking)
+            commit()
+
+    def _access_recipients(
+        self, grants: list[RelationshipGrant], at: datetime
+    ) -> list[tuple[Practitioner, RelationshipGrant]]:
+        today = uk_date(at)
+        workers = [
+            g
+            for g in grants
+            if g.basis is RelationshipBasis.ALLOCATED_WORKER
+            and g.valid_from <= at
+            and (g.valid_to is None or at < g.valid_to)
+        ]
+        found = []
+        for grant in workers:
+            worker = self._directory.get(grant.practitioner_id or "")
+            if worker is not None and worker.is_active(today):
+                found.append((worker, grant))
+        if found:
+            return found
+        team = self._rules.front_door_team
+        routed = RelationshipGrant(
+            basis=RelationshipBasis.NOTICE_ROUTING,
+            valid_from=at - timedelta(days=1),
+            valid_to=None,
+            source_event_id="access-notification",
+            team=team,
+        )
+        return [
+            (p, routed) for p in self._directory.all() if team in p.teams and p.is_active(today)
+        ]
+
+    def _tell_access(self, record: DisclosureAudited, documents: Documents, now: datetime) -> None:
+        stream = record.child_stream
+        entries = self._entries(stream)
+        if not entries:
+            return  # erased, or nothing held
+        at = record.timestamp
+        break_glass = record.break_glass_reason is not None
+        details = [
+            e.ref
+            for e in entries
+            if e.event.kind in CHILD_DETAILS_KINDS and e.status is EntryStatus.CURRENT
+        ]
+        about = details or [entries[0].ref]
+        for recipient, grant in self._access_recipients(self._grants(stream, entries), at):
+            if recipient.id == record.practitioner_id:
+                continue
+            if recipient.organisation == record.organisation and not break_glass:
+                continue  # a colleague in their own organisation: not what CP-IS tells
+            view = self._release(
+                stream, recipient, grant, Purpose.CHILD_PROTECTION_PLANNING, about, now
+            )
+            day = uk_date(at).isoformat()
+            item_id = self._item_id(ACCESS, recipient.id, stream, record.practitioner_id, day)
+            name = item_name(self.recipient_key(recipient.id), stream, item_id)
+            item = documents.get(name) or self._item(
+                item_id,
+                ACCESS,
+                recipient,
+                stream,
+                Purpose.CHILD_PROTECTION_PLANNING,
+                grant,
+                now,
+            )
+            looked = item.setdefault(
+                "access",
+                {
+                    "viewer": record.practitioner_id,
+                    "organisation": record.organisation,
+                    "role": record.role,
+                    "purposes": [],
+                    "break_glass": False,
+                    "first_at": at.astimezone(UTC).isoformat(),
+                    "times": 0,
+                },
+            )
+            if record.purpose and record.purpose not in looked["purposes"]:
+                looked["purposes"].append(record.purpose)
+            looked["break_glass"] = looked["break_glass"] or break_glass
+            looked["last_at"] = at.astimezone(UTC).isoformat()
+            looked["times"] += 1
+            item["refs"] = [e.ref for e in view.entries]
+            if looked["times"] > 1:
+                item["done_at"] = None  # looked again: back to the top of the inbox
+            self._put_item(documents, recipient, item)
+
+    # -- the recipient's side -------------------------------------------------------------
+
+    def items_for(self, documents: Documents, practitioner_id: str) -> list[Document]:
+        """This practitioner's items (not yet released again: `listing` does that)."""
+        prefix = f"{ITEM}{self.recipient_key(practitioner_id)}:"
+        names = documents.names(prefix)
+        documents.load(names)
+        found = [d for d in (documents.get(n) for n in names) if d is not None]
+        return sorted(found, key=lambda d: d["created_at"], reverse=True)
+
+    def find_item(self, documents: Documents, practitioner_id: str, item_id: str) -> Document:
+        prefix = f"{ITEM}{self.recipient_key(practitioner_id)}:"
+        for name in documents.names(prefix):
+            if name.endswith(f":{item_id}"):
+                found = documents.get(name)
+                if found is not None:
+                    return found
+        raise LookupError("no such item in your inbox")
+
+    def mark(
+        self, documents: Documents, practitioner_id: str, item_id: str, what: str, now: datetime
+    ) -> Document:
+        """Record `opened` or `done` (or `not-done`, to bring it back) on one of their items."""
+        item = self.find_item(documents, practitioner_id, item_id)
+        stamp = now.astimezone(UTC).isoformat()
+        if what == "opened":
+            item["opened_at"] = item.get("opened_at") or stamp
+        elif what == "done":
+            item["done_at"] = item.get("done_at") or stamp
+        elif what == "not-done":
+            item["done_at"] = None
+        else:
+            raise ValueError("what: must be opened, done or not-done")
+        name = item_name(self.recipient_key(practitioner_id), item["child_stream"], item_id)
+        documents.put(name, item)
+        return item
+
+    def describe(self, documents: Documents, now: datetime) -> dict[str, Any]:
+        tracking = documents.get(AUDIT_POSITION) or {"position": 0}
+        return {
+            "children_awaiting_delivery": len(documents.names(CHANGES)),
+            "audit_position": tracking["position"],
+        }
