@@ -35,6 +35,10 @@ from hub.policies.agreements import AgreementRegistry
 from hub.policies.decision import Action
 from hub.policies.dpo_scope import in_scope, publisher_of
 
+# What opens a record (its content released to the practitioner), as the broad-access query
+# counts it: not `notify` or `receive-notice` (told an item arrived), nor `search`.
+OPENING_ACTIONS = frozenset({Action.VIEW.value, Action.EXPORT.value})
+
 
 class NotADataProtectionOfficerError(PermissionError):
     """Audit queries are for data protection officers."""
@@ -379,6 +383,9 @@ class AuditQueries:
         return AuditAnswer("outside-relationship", rows)
 
     def broad_access(self, dpo_id: str) -> AuditAnswer:
+        """Practitioners who opened the records of more children than `broad_access_children`
+        within the window: only releases of a record's content count (`OPENING_ACTIONS`),
+        not being told an item arrived (alerts, inbox notices) nor a search's candidates."""
         dpo = self._dpo(dpo_id, "broad-access")
         self._record(dpo, "broad-access", "answered")
         since = self._clock() - self._broad_window
@@ -387,7 +394,11 @@ class AuditQueries:
         for record in self._audit.all_disclosures():
             if not partnership and record.organisation != dpo.organisation:
                 continue  # another organisation's staff: their DPO watches them
-            if record.timestamp >= since and record.outcome in ("disclosed", "partially-disclosed"):
+            if (
+                record.timestamp >= since
+                and record.action in OPENING_ACTIONS
+                and record.outcome in ("disclosed", "partially-disclosed")
+            ):
                 children[record.practitioner_id].add(record.child_stream)
         rows = [
             {"practitioner": p, "children": len(c), "window_days": self._broad_window.days}

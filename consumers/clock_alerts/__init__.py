@@ -29,13 +29,22 @@ from __future__ import annotations
 
 from consumers.clock_alerts.consumer import NAME, ClocksConsumer, ClockSettings
 from consumers.clock_alerts.listing import list_alerts
-from consumers.clock_alerts.shown import AlertListing, ShownAlert
+from consumers.clock_alerts.shown import (
+    AlertListing,
+    ChildAlerts,
+    OlderBreaches,
+    ShownAlert,
+    group_alerts,
+)
 
 __all__ = [
     "NAME",
     "AlertListing",
+    "ChildAlerts",
     "ClockSettings",
     "ClocksConsumer",
+    "OlderBreaches",
     "ShownAlert",
+    "group_alerts",
     "list_alerts",
 ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from consumers.clock_alerts.shown import ShownAlert
+from consumers.clock_alerts.shown import DEFAULT_BREACH_HORIZON_WORKING_DAYS, ShownAlert
 from consumers.framework import Document, Documents, child_document
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.domain.access import (
@@ -50,7 +50,10 @@ _LINK_ENTRIES = {"identity-linked": "linked", "identity-unlinked": "unlinked"}
 
 
 class ClockSettings(BaseSettings):
-    """Alert lead times in working days before the due date (env `HUB_CLOCKS_ALERT_LEAD_*`)."""
+    """Alert lead times in working days before the due date (env `HUB_CLOCKS_ALERT_LEAD_*`),
+    and how long ago, in working days, a breach may be and still be listed one by one in a
+    practitioner's alerts (env `HUB_CLOCKS_BREACH_HORIZON_WORKING_DAYS`; older ones are
+    summarised)."""
 
     model_config = SettingsConfigDict(env_prefix="HUB_CLOCKS_", extra="ignore")
 
@@ -66,6 +69,9 @@ class ClockSettings(BaseSettings):
     )
     alert_lead_rapid_review: int = Field(
         default=DEFAULT_ALERT_LEAD[ClockKind.RAPID_REVIEW], ge=0, le=15
+    )
+    breach_horizon_working_days: int = Field(
+        default=DEFAULT_BREACH_HORIZON_WORKING_DAYS, ge=0, le=260
     )
 
     def rules(self) -> ClockRules:

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-from consumers.clock_alerts.consumer import ClocksConsumer
+from consumers.clock_alerts.consumer import ClocksConsumer, ClockSettings
 from consumers.clock_alerts.shown import AlertListing, ShownAlert
 from consumers.framework import ConsumerRunner
 from hub.disclosure_gate import Disclosure
@@ -16,6 +16,7 @@ from hub.domain.access import (
     RelationshipGrant,
 )
 from hub.domain.uk_time import uk_date
+from hub.policies.decision import Action
 
 if TYPE_CHECKING:
     from hub.disclosure_gate import DisclosureGate
@@ -28,12 +29,22 @@ def list_alerts(
     now: datetime,
     include_closed: bool = False,
     purpose: Purpose = Purpose.CHILD_PROTECTION_PLANNING,
+    *,
+    all_breaches: bool = False,
+    breach_horizon_working_days: int | None = None,
 ) -> AlertListing:
     """A practitioner's alerts, with the children's identifiers. Which child an alert is about,
     and that the record starting its clock exists, is a disclosure: the gate releases the
     starting records of each child's alerts to the practitioner (no content, just that they
-    may see them), audited, and only the alerts whose record it released are shown (a record
-    withheld from them, retracted, or erased since raises no alert to them)."""
+    may see them) for the `notify` action, audited, and only the alerts whose record it
+    released are shown (a record withheld from them, retracted, or erased since raises no
+    alert to them). Listing the same alerts again is the same disclosure: every alert is put
+    to the gate however the listing is then laid out, so each child's request names the same
+    records each time and the first audit entry stands for the next (`reuse_audit`).
+
+    The listing's `grouped()` summarises breaches older than `breach_horizon_working_days`
+    (None: `ClockSettings`, env `HUB_CLOCKS_BREACH_HORIZON_WORKING_DAYS`) instead of listing
+    them; `all_breaches` lists every breach."""
     practitioner = gate.practitioner(practitioner_id)
     if not practitioner.is_active(uk_date(now)):
         raise PermissionError("your account is not active in the practitioner directory")
@@ -52,6 +63,7 @@ def list_alerts(
             practitioner.id,
             Disclosure(
                 purpose,
+                Action.NOTIFY,
                 items=frozenset(a.source for a in theirs),
                 fields=frozenset(),
                 relationship=None if team is None else _routed(team, theirs),
@@ -63,7 +75,13 @@ def list_alerts(
         released = {e.ref.rpartition("@")[0] for e in view.entries if not e.retracted}
         alerts += [replace(a, child=view.child) for a in theirs if a.source in released]
     status = runner.status()
-    return AlertListing(practitioner, sorted(alerts, key=_alert_order), refs, status.lag)
+    if all_breaches:
+        horizon = None
+    elif breach_horizon_working_days is None:
+        horizon = ClockSettings().breach_horizon_working_days
+    else:
+        horizon = breach_horizon_working_days
+    return AlertListing(practitioner, sorted(alerts, key=_alert_order), refs, status.lag, horizon)
 
 
 def _routed(team: str, alerts: list[ShownAlert]) -> RelationshipGrant:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.cli.common import EXIT_OK, emit, open_hub
 from hub.reports.rendering import day_text, when_text
+
+if TYPE_CHECKING:
+    from consumers.clock_alerts import OlderBreaches, ShownAlert
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
@@ -20,6 +23,12 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
     alerts.add_argument("--as", dest="as_practitioner", required=True, help="practitioner id")
     alerts.add_argument(
         "--all", action="store_true", help="also alerts whose clock has stopped since"
+    )
+    alerts.add_argument(
+        "--all-breaches",
+        action="store_true",
+        help="list every breach one by one (by default breaches older than "
+        "HUB_CLOCKS_BREACH_HORIZON_WORKING_DAYS are summarised)",
     )
     alerts.set_defaults(handler=cmd_alerts)
     clocks = commands.add_parser(
@@ -47,6 +56,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             args.as_practitioner,
             datetime.now(UTC),
             args.all,
+            all_breaches=args.all_breaches,
         )
     finally:
         hub.close()
@@ -56,16 +66,33 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         print(f"{who.id} ({who.role.value}, {who.organisation}): {len(listing.alerts)} alerts")
         if listing.consumer_lag:
             print(f"  (the clocks consumer is {listing.consumer_lag} log entries behind)")
-        for alert in listing.alerts:
-            left = alert.working_days_left
-            when = f"{left} working days left" if left >= 0 else f"overdue by {-left} working days"
-            if alert.status not in ("open", "breached-open"):
-                when = alert.status
-            due = day_text(alert.due)
-            print(f"  {alert.child or '(unknown)':<12} {alert.clock:<22} due {due}  {when}")
+        groups, older = listing.grouped()
+        for group in groups:
+            print(f"  {group.child or '(unknown)'}")
+            for alert in group.alerts:
+                print(f"    {alert.clock:<22} due {day_text(alert.due)}  {_when(alert)}")
+        if older.count:
+            print(f"  {older_breaches_text(older, bool(groups))}")
 
     emit(args, listing.as_dict(), text)
     return EXIT_OK
+
+
+def _when(alert: ShownAlert) -> str:
+    if alert.status not in ("open", "breached-open"):
+        return alert.status
+    left = alert.working_days_left
+    return f"{left} working days left" if left >= 0 else f"overdue by {-left} working days"
+
+
+def older_breaches_text(older: OlderBreaches, after_others: bool = True) -> str:
+    """`and 263 older breaches: 150 assessments, 113 reviews, oldest due 3 March 2025`."""
+    noun = "breach" if older.count == 1 else "breaches"
+    lead = "and " if after_others else ""
+    return (
+        f"{lead}{older.count} older {noun} (over {older.horizon_working_days} working days "
+        f"overdue): {older.counts_text()}, oldest due {day_text(older.oldest_due)}"
+    )
 
 
 def cmd_clocks(args: argparse.Namespace) -> int:

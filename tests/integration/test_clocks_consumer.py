@@ -287,7 +287,7 @@ def test_hub_alerts_shows_the_child_to_the_recipient_only_and_audits_it(
         audited.redacted,
         audited.relationship,
     ) == (
-        "view",
+        "notify",
         "child-protection-planning",
         "disclosed",
         stream,
@@ -491,7 +491,7 @@ def test_the_cli_lists_alerts_audited_and_counts_clocks(
     audited = [
         r for r in clock_hub.audit.for_practitioner("sw-0002") if isinstance(r, DisclosureAudited)
     ]
-    assert [a.action for a in audited] == ["view"]
+    assert [a.action for a in audited] == ["notify"]
     assert main(["alerts", "--as", "sw-0001", "--format", "json", *base]) == 0
     assert json.loads(capsys.readouterr().out)["alerts"] == []
 
