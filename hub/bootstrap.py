@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from consumers.framework import Clock, ConsumerRunner, ConsumerState
+from consumers.inbox.listing import InboxService
 from hub.adapters.agency_registries import AgencyRegistry, CachedAgencyRegistry
 from hub.adapters.data_keys import Keyring
 from hub.adapters.directory import PractitionerDirectory, load_directory
@@ -125,6 +126,16 @@ class Hub:
     def agencies(self) -> AgencyRegistry:
         """The register as readers use it (names, contacts, joining dates), cached briefly."""
         return CachedAgencyRegistry(self.agency_store)
+
+    @cached_property
+    def inbox(self) -> InboxService:
+        """Each practitioner's notices, alerts and notifications, as they read them."""
+        return InboxService(
+            self.gate,
+            self.consumer_runner,
+            self.directory,
+            lambda: {r.agency_id: r for r in self.agencies.all()},
+        )
 
     @cached_property
     def integrity(self) -> IntegrityService:

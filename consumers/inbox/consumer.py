@@ -92,6 +92,10 @@ def item_name(recipient_key: str, stream: str, item_id: str) -> str:
     return f"{ITEM}{recipient_key}:{child_document(stream, item_id)}"
 
 
+class UnknownItemError(LookupError):
+    """Not one of this practitioner's items (or an id too short to tell which)."""
+
+
 class InboxConsumer:
     name = NAME
     description = "inbox items: new records and pattern flags for related practitioners, access"
@@ -465,14 +469,37 @@ class InboxConsumer:
         found = [d for d in (documents.get(n) for n in names) if d is not None]
         return sorted(found, key=lambda d: d["created_at"], reverse=True)
 
+    def release_item(
+        self, item: Document, practitioner: Practitioner, now: datetime | None
+    ) -> ChronologyView:
+        """The item released again as at its delivery (the gate finds that audit entry, so
+        reading the inbox writes none), under the relationship they have now: a worker no
+        longer related to the child, or a record withheld since, is told nothing of it."""
+        team = item.get("routed_to_team")
+        grant = (
+            None
+            if team is None
+            else RelationshipGrant(
+                basis=RelationshipBasis.NOTICE_ROUTING,
+                valid_from=datetime.fromisoformat(item["created_at"]) - timedelta(days=1),
+                valid_to=None,
+                source_event_id="access-notification",
+                team=team,
+            )
+        )
+        purpose = Purpose(item["purpose"])
+        return self._release(
+            item["child_stream"], practitioner, grant, purpose, item.get("refs", []), now
+        )
+
     def find_item(self, documents: Documents, practitioner_id: str, item_id: str) -> Document:
+        """One of their items by id, or by the first characters of its id (as printed)."""
         prefix = f"{ITEM}{self.recipient_key(practitioner_id)}:"
-        for name in documents.names(prefix):
-            if name.endswith(f":{item_id}"):
-                found = documents.get(name)
-                if found is not None:
-                    return found
-        raise LookupError("no such item in your inbox")
+        matches = [n for n in documents.names(prefix) if n.rpartition(":")[2].startswith(item_id)]
+        found = documents.get(matches[0]) if len(matches) == 1 and len(item_id) >= 8 else None
+        if found is None:
+            raise UnknownItemError("item: no such item in your inbox")
+        return found
 
     def mark(
         self, documents: Documents, practitioner_id: str, item_id: str, what: str, now: datetime

@@ -12,14 +12,14 @@ from hub.reports.rendering import when_text
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any) -> None:
-    from hub.cli import alerts, indicator_reports, notices
+    from hub.cli import alerts, inbox, indicator_reports, notices
 
     consumer = commands.add_parser("consumer", help="processes that follow the hub's log")
     consumer_commands = consumer.add_subparsers(dest="consumer_command", required=True)
     run = consumer_commands.add_parser(
         "run", parents=[common, formatted], help="run a consumer (until stopped, or --once)"
     )
-    run.add_argument("name", help="encompass, clocks, indicators or feed-<recipient>")
+    run.add_argument("name", help="encompass, clocks, inbox, indicators or feed-<recipient>")
     run.add_argument("--once", action="store_true", help="catch up, act, then exit")
     run.add_argument("--poll", type=float, default=2.0, help="seconds between passes (2)")
     run.add_argument("--metrics-port", type=int, help="serve /metrics, /healthz, /readyz")
@@ -36,7 +36,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
     )
     rebuild.add_argument("name")
     rebuild.set_defaults(handler=cmd_consumer_rebuild)
-    for module in (notices, alerts, indicator_reports):
+    for module in (inbox, notices, alerts, indicator_reports):
         module.add_commands(commands, common, formatted)
 
 

@@ -248,3 +248,64 @@ def test_without_an_allocated_worker_the_front_door_is_told(hub: Hub, publish: P
     (item,) = [i for i in items(hub, "mash-0001") if i["type"] == "access"]
     assert item["access"]["viewer"] == "po-0002"
     assert item["access"]["break_glass"] is True
+
+
+def test_the_inbox_lists_what_was_released_and_listing_again_audits_nothing(
+    hub: Hub, publish: Publish
+) -> None:
+    allocated_case(publish)
+    publish(POLICE, "DA-1", "police.domestic-abuse-incident", 1, categories=["domestic-abuse"])
+    inbox_runner(hub).run_once()
+    hub.gate.view(ChildRef(nhs_number=CHILD), "hp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    inbox_runner(hub).run_once()
+    before = len(audit_rows(hub))
+    first = hub.inbox.inbox("sw-0002", NOW)
+    second = hub.inbox.inbox("sw-0002", NOW)
+    assert len(audit_rows(hub)) == before  # listing is not a disclosure
+    assert [i.as_dict() for i in first.items] == [i.as_dict() for i in second.items]
+    change = next(i for i in first.items if i.type == "change")
+    assert change.shared and change.child == CHILD
+    assert {"kind": "police.domestic-abuse-incident", "agency": "shire-constabulary"}.items() <= (
+        change.what[0].items()
+    )
+    access = next(i for i in first.items if i.type == "access")
+    assert access.access is not None and access.access["viewer_name"] == "Bethan Quayle"
+    assert first.counts.items == 2
+    assert hub.inbox.counts("sw-0002", NOW).items == 2
+
+    # Done: out of the list and the count; the counts read no gate and write no audit entry.
+    hub.inbox.mark("sw-0002", change.id, "done", NOW)
+    assert hub.inbox.counts("sw-0002", NOW).items == 1
+    assert [i.id for i in hub.inbox.inbox("sw-0002", NOW).items] == [access.id]
+    assert change.id in [i.id for i in hub.inbox.inbox("sw-0002", NOW, include_done=True).items]
+    assert len(audit_rows(hub)) == before
+    # Opening the record from the item is the normal audited view.
+    hub.gate.view(ChildRef(nhs_number=CHILD), "sw-0002", Purpose.CHILD_PROTECTION_PLANNING)
+    assert len(audit_rows(hub)) == before + 1
+
+
+def test_a_record_withheld_after_it_was_notified_is_no_longer_named(
+    hub: Hub, publish: Publish
+) -> None:
+    allocated_case(publish)
+    publish(POLICE, "DA-1", "police.domestic-abuse-incident", 1, categories=["domestic-abuse"])
+    inbox_runner(hub).run_once()
+
+    def from_police() -> list[str]:
+        return [
+            i.id
+            for i in hub.inbox.inbox("hp-0001", NOW).items
+            if any(w["agency"] == "shire-constabulary" for w in i.what)
+        ]
+
+    assert len(from_police()) == 1
+    publish(
+        POLICE,
+        "DA-1",
+        "police.domestic-abuse-incident",
+        1,
+        categories=["domestic-abuse"],
+        revision=2,
+        withheld_from=[WITHHELD_FROM_HEALTH],
+    )
+    assert from_police() == []  # the police withheld it from health since: not named

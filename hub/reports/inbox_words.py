@@ -1,0 +1,61 @@
+"""An inbox item in plain English (`consumers.inbox.listing.ShownItem.as_dict()`), for the
+page, the CLI and anything else a person reads: what arrived and from whom, the pattern in
+the flag's own words, or who looked at the child, from where and why, in UK time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.reports.rendering import kind_text, readable_label, when_text
+
+NO_LONGER_SHARED = "This item is no longer shared with you (withheld or removed since)."
+TYPE_NAMES = {
+    "change": "New record",
+    "pattern": "Pattern to look at",
+    "access": "Someone looked at this child's record",
+}
+
+
+def item_title(item: dict[str, Any]) -> str:
+    """One line saying what the item is about, never a record's content."""
+    if not item["shared"]:
+        return NO_LONGER_SHARED
+    if item["type"] == "pattern" and item.get("flag"):
+        return str(item["flag"]["description"])
+    if item["type"] == "access" and item.get("access"):
+        return access_sentence(item["access"])
+    what = item.get("what") or []
+    if len(what) == 1:
+        return f"New from {what[0]['agency_name']}: {kind_text(what[0]['kind'])}"
+    agencies = sorted({w["agency_name"] for w in what})
+    return f"{len(what)} new records from {_and(agencies)}"
+
+
+def item_lines(item: dict[str, Any]) -> list[str]:
+    """The records a change item names, one per line (kind and agency)."""
+    if not item["shared"] or item["type"] != "change" or len(item.get("what") or []) < 2:
+        return []
+    return [f"{kind_text(w['kind'])} ({w['agency_name']})" for w in item["what"]]
+
+
+def access_sentence(looked: dict[str, Any]) -> str:
+    role = readable_label(looked.get("role") or "").lower()
+    purposes = _and([readable_label(p).lower() for p in looked.get("purposes") or []])
+    purposes = purposes or "no stated purpose"
+    times = looked.get("times", 1)
+    when = when_text(looked.get("last_at") or looked.get("first_at"))
+    how_often = "once" if times == 1 else f"{times} times"
+    sentence = (
+        f"{looked.get('viewer_name') or looked['viewer']} ({role}, "
+        f"{looked.get('organisation_name') or looked['organisation']}) looked at this child's "
+        f"record for {purposes}, {how_often}, last at {when}"
+    )
+    if looked.get("break_glass"):
+        sentence += ", using emergency access (break-glass)"
+    return sentence + "."
+
+
+def _and(words: list[str]) -> str:
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
