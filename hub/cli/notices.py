@@ -25,6 +25,11 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
     )
     ack.add_argument("notice", help="the notice id from `hub notices list`")
     ack.add_argument("--as", dest="as_practitioner", required=True, help="your id")
+    ack.add_argument(
+        "--action",
+        dest="action_taken",
+        help="what you did about it, in a few words (at most 2,000 characters)",
+    )
     ack.set_defaults(handler=cmd_notices_ack)
 
 
@@ -80,6 +85,10 @@ def cmd_notices_list(args: argparse.Namespace) -> int:
                 print(f"    child's voice: {n['child_voice']}")
             if n["escalated_from"]:
                 print("    escalated: the school did not acknowledge it in time")
+            if n.get("rerouted"):
+                print(f"    {n['rerouted']}")
+            if n.get("action_taken"):
+                print(f"    action taken: {n['action_taken']}")
 
     emit(args, notices, text)
     return EXIT_OK
@@ -92,10 +101,20 @@ def cmd_notices_ack(args: argparse.Namespace) -> int:
         runner = _encompass(hub)
         documents = runner.documents()
         ack = runner.consumer.acknowledge(
-            documents, args.notice, args.as_practitioner, datetime.now(UTC)
+            documents,
+            args.notice,
+            args.as_practitioner,
+            datetime.now(UTC),
+            action_taken=args.action_taken,
         )
         runner.state.commit(documents.changed, None)
     finally:
         hub.close()
-    emit(args, ack, lambda: print(f"acknowledged by {ack['by']} at {when_text(ack['at'])}"))
+
+    def text() -> None:
+        print(f"acknowledged by {ack['by']} at {when_text(ack['at'])}")
+        if ack.get("action_taken"):
+            print(f"action taken: {ack['action_taken']}")
+
+    emit(args, ack, text)
     return EXIT_OK

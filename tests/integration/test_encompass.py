@@ -575,3 +575,238 @@ def test_a_retracted_incident_says_so_and_nothing_of_the_child(encompass_hub: Hu
     [first, *later] = notice_audits(encompass_hub, ENROLLED)
     assert details in first.disclosed
     assert all(details not in a.disclosed for a in later)
+
+
+# Routing at delivery, re-routing, and the action taken on acknowledgement.
+
+
+def enrolment(child: str, event_id: str = "ENR-LATE") -> bytes:
+    """The school's enrolment of the child, begun long before the incident."""
+    started = INCIDENT_AT - timedelta(days=30)
+    return _event(
+        SCHOOL,
+        f"{event_id}-{child}",
+        child,
+        "education.enrolled",
+        started,
+        categories=[],
+        details={"school_urn": "100001", "starts_on": started.date().isoformat()},
+    )
+
+
+def front_door_notice(hub: Hub, event_id: str) -> tuple[ConsumerRunner, Clock, dict[str, Any]]:
+    """An incident for the child not (yet) known to be at school: delivered to the front door."""
+    publish(hub, "shire-constabulary", [incident(event_id, NOT_IN_SCHOOL)])
+    clock = Clock(INCIDENT_AT + timedelta(hours=1))
+    r = runner(hub, clock)
+    r.run_once()
+    [notice] = inbox(r, "mash-0001")
+    assert inbox(r, "dsl-100001") == [] and notice["rerouted"] is None
+    return r, clock, notice
+
+
+def test_a_notice_is_routed_when_delivered_by_an_enrolment_published_after_the_incident(
+    encompass_hub: Hub,
+) -> None:
+    # In the log the police's incident comes first, the school's enrolment (begun long before)
+    # after it; both are folded in one catch-up before the notice is delivered.
+    publish(encompass_hub, "shire-constabulary", [incident("DA-30", NOT_IN_SCHOOL)])
+    publish(encompass_hub, "school-100001", [enrolment(NOT_IN_SCHOOL)])
+    r = runner(encompass_hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+    r.run_once()
+    [notice] = inbox(r, "dsl-100001")
+    assert notice["child"] == NOT_IN_SCHOOL and notice["rerouted_from"] is None
+    assert inbox(r, "mash-0001") == []
+    assert [a.practitioner_id for a in notice_audits(encompass_hub, NOT_IN_SCHOOL)] == [
+        "dsl-100001"
+    ]
+
+
+def test_an_enrolment_before_the_school_day_reroutes_a_front_door_notice_to_the_school(
+    encompass_hub: Hub,
+) -> None:
+    r, clock, front_door = front_door_notice(encompass_hub, "DA-31")
+    publish(encompass_hub, "school-100001", [enrolment(NOT_IN_SCHOOL)])
+    clock.now = INCIDENT_AT + timedelta(hours=3)  # 00:30 on Friday, before the school day
+    r.run_once()
+
+    [school] = inbox(r, "dsl-100001")
+    assert school["child"] == NOT_IN_SCHOOL and school["rerouted_from"] == front_door["id"]
+    assert school["police_reference"] == "OE-DA-31" and school["due_by"] == front_door["due_by"]
+    # The front door's delivery is kept, marked, and no longer waits for its acknowledgement.
+    [kept] = inbox(r, "mash-0001")
+    assert kept["id"] == front_door["id"]
+    assert kept["rerouted"] == "re-routed to school-100001 at 20 Nov 2026, 00:30 GMT"
+    # Two disclosures, each audited by the gate: the front door's, then the school's.
+    assert [
+        (a.practitioner_id, a.outcome) for a in notice_audits(encompass_hub, NOT_IN_SCHOOL)
+    ] == [
+        ("mash-0001", "disclosed"),
+        ("dsl-100001", "disclosed"),
+    ]
+    status = r.status().as_dict()
+    assert (status["rerouted_to_school"], status["awaiting_acknowledgement"]) == (1, 1)
+    # The school's notice has the usual timer: unacknowledged, it escalates to the front door;
+    # the front door's own (cancelled) timer reports nothing.
+    clock.now = next_school_day_start(INCIDENT_AT) + timedelta(minutes=121)
+    r.run_once()
+    r.run_once()
+    escalated = [n for n in inbox(r, "mash-0001") if n["escalated_from"]]
+    assert [n["escalated_from"] for n in escalated] == [school["id"]]
+    status = r.status().as_dict()
+    assert (status["escalated_to_front_door"], status["unacknowledged_at_front_door"]) == (1, 0)
+
+
+def test_an_enrolment_after_the_school_day_began_does_not_reroute(encompass_hub: Hub) -> None:
+    r, clock, front_door = front_door_notice(encompass_hub, "DA-32")
+    publish(encompass_hub, "school-100001", [enrolment(NOT_IN_SCHOOL)])
+    clock.now = next_school_day_start(INCIDENT_AT) + timedelta(minutes=1)
+    r.run_once()
+    assert inbox(r, "dsl-100001") == []
+    [kept] = inbox(r, "mash-0001")
+    assert kept["id"] == front_door["id"] and kept["rerouted"] is None
+    assert [a.practitioner_id for a in notice_audits(encompass_hub, NOT_IN_SCHOOL)] == ["mash-0001"]
+    assert r.status().as_dict()["rerouted_to_school"] == 0
+
+
+def test_a_notice_withheld_from_the_school_is_not_rerouted_by_an_enrolment(
+    encompass_hub: Hub,
+) -> None:
+    # WITHHELD is enrolled: the front door has it because the police withheld it from schools.
+    withheld = [
+        {
+            "agency_type": "education",
+            "reason": "a parent works at the school",
+            "decided_by": "DS Kerr",
+            "review_by": "2027-01-01",
+        }
+    ]
+    publish(
+        encompass_hub,
+        "shire-constabulary",
+        [
+            _event(
+                POLICE,
+                "DA-33",
+                WITHHELD,
+                "police.domestic-abuse-incident",
+                INCIDENT_AT,
+                details={"child_present": False, "police_reference": "OE-DA-33"},
+                withheld_from=withheld,
+            )
+        ],
+    )
+    clock = Clock(INCIDENT_AT + timedelta(hours=1))
+    r = runner(encompass_hub, clock)
+    r.run_once()
+    publish(encompass_hub, "school-100001", [enrolment(WITHHELD)])
+    clock.now = INCIDENT_AT + timedelta(hours=2)
+    r.run_once()
+    assert inbox(r, "dsl-100001") == [] and inbox(r, "mash-0001")[0]["rerouted"] is None
+    assert [(a.practitioner_id, a.outcome) for a in notice_audits(encompass_hub, WITHHELD)] == [
+        ("dsl-100001", "denied"),
+        ("mash-0001", "disclosed"),
+    ]
+
+
+def test_a_reroute_is_delivered_once_across_a_crash_and_a_rebuild(
+    encompass_hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r, clock, _ = front_door_notice(encompass_hub, "DA-34")
+    publish(encompass_hub, "school-100001", [enrolment(NOT_IN_SCHOOL)])
+    clock.now = INCIDENT_AT + timedelta(hours=3)
+    original = ConsumerState.commit
+
+    def crash_on_delivery(
+        self: ConsumerState, changed: Any, position: int | None, expected: int | None = None
+    ) -> None:
+        if any(name.startswith("delivered:") for name in changed):
+            raise RuntimeError("killed between the audit entry and the delivery mark")
+        original(self, changed, position, expected)
+
+    monkeypatch.setattr(ConsumerState, "commit", crash_on_delivery)
+    with pytest.raises(RuntimeError):
+        r.run_once()
+    assert inbox(r, "dsl-100001") == [] and inbox(r, "mash-0001")[0]["rerouted"] is None
+    monkeypatch.setattr(ConsumerState, "commit", original)
+    r.run_once()
+    [school] = inbox(r, "dsl-100001")
+    r.rebuild()  # the enrolment is folded again, still before the deadline
+    r.run_once()
+    assert inbox(r, "dsl-100001") == [school]
+    assert [a.practitioner_id for a in notice_audits(encompass_hub, NOT_IN_SCHOOL)] == [
+        "mash-0001",
+        "dsl-100001",
+    ]
+    status = r.status().as_dict()
+    assert (status["notices_delivered"], status["rerouted_to_school"]) == (2, 1)
+
+
+def test_an_acknowledgement_records_the_action_taken_sealed_with_the_child(
+    encompass_hub: Hub,
+) -> None:
+    publish(encompass_hub, "shire-constabulary", [incident("DA-35", ENROLLED)])
+    clock = Clock(INCIDENT_AT + timedelta(hours=1))
+    r = runner(encompass_hub, clock)
+    r.run_once()
+    [notice] = inbox(r, "dsl-100001")
+    assert notice["action_taken"] is None
+    consumer = r.consumer
+    assert isinstance(consumer, EncompassConsumer)
+    documents = r.documents()
+    too_long = "Spoke to the child " + "x" * 2000
+    with pytest.raises(ValueError, match="action_taken") as refused:
+        consumer.acknowledge(documents, notice["id"], "dsl-100001", clock.now, too_long)
+    assert "Spoke to" not in str(refused.value)
+    ack = consumer.acknowledge(
+        documents,
+        notice["id"],
+        "dsl-100001",
+        clock.now,
+        action_taken="  Spoke to the child at breakfast club; mother offered support.  ",
+    )
+    r.state.commit(documents.changed, None)
+    taken = "Spoke to the child at breakfast club; mother offered support."
+    assert ack == {"by": "dsl-100001", "at": clock.now.isoformat(), "action_taken": taken}
+    [acknowledged] = inbox(r, "dsl-100001")
+    assert (acknowledged["acknowledged_by"], acknowledged["action_taken"]) == ("dsl-100001", taken)
+    # The free text is sealed with the child's key (erasing the child erases it), and kept by
+    # a rebuild like the acknowledgement itself.
+    from hub.domain.canonical_event import ChildRef
+
+    stream = encompass_hub.pseudonyms.child_stream(ChildRef(nhs_number=ENROLLED)).hex
+    assert list(r.state.names("action-taken:")) == [f"action-taken:child:{stream}:{notice['id']}"]
+    r.rebuild()
+    assert inbox(r, "dsl-100001")[0]["action_taken"] == taken
+    # Acknowledging again changes nothing.
+    again = consumer.acknowledge(r.documents(), notice["id"], "dsl-100001", clock.now, "other")
+    assert again["action_taken"] == taken
+
+
+def test_hub_notices_ack_records_the_action_and_list_prints_it(
+    sqlite_settings: HubSettings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hub.cli import main
+
+    monkeypatch.setenv("HUB_DIRECTORY", str(SAMPLE_DIRECTORY_PATH))
+    with enrolled_hub(sqlite_settings) as hub:
+        publish(hub, "shire-constabulary", [incident("DA-36", ENROLLED)])
+        r = runner(hub, Clock(INCIDENT_AT + timedelta(hours=1)))
+        r.run_once()
+        [notice] = inbox(r, "dsl-100001")
+    at = ["--data-dir", str(sqlite_settings.data_dir)]
+    capsys.readouterr()
+    action = "Class teacher told; check-in with the child at morning registration"
+    acked = main(["notices", "ack", notice["id"], "--as", "dsl-100001", "--action", action, *at])
+    assert acked == 0
+    assert f"action taken: {action}" in capsys.readouterr().out
+    assert main(["notices", "list", "--as", "dsl-100001", *at]) == 0
+    listed = capsys.readouterr().out
+    assert "acknowledged by dsl-100001" in listed and f"action taken: {action}" in listed
+    too_long = main(
+        ["notices", "ack", notice["id"], "--as", "dsl-100001", "--action", "y" * 2001, *at]
+    )
+    errors = capsys.readouterr().err
+    assert too_long != 0 and "action_taken" in errors and "yyy" not in errors
