@@ -7,7 +7,8 @@ that add or drop shields and withholdings, some retracted, some in households, s
 followed by a projection rebuild. Every text in them is a distinct canary. Then every surface
 is driven for every role: the chronology (the gate's view, the CLI's text, the HTTP API),
 replay and the review pack, Operation Encompass notices, statutory clock alerts, the outbound
-feed (a real broker), the DPOs' withheld lists and withholding review queues (a lead DPO's,
+feed (a real broker), each viewer's inbox (change, pattern and access notifications), the DPOs'
+withheld lists and withholding review queues (a lead DPO's,
 the police's and a school's), a subject access export, and a subject access case's pack. An
 oracle that knows the rules from the canonical events alone (not from the hub's code) says
 which canaries each viewer must never receive, and each output is searched for them.
@@ -64,6 +65,7 @@ from hub.identities import IdentityService
 from hub.ingest import InboundMessage
 from hub.policies.decision import Action
 from hub.reports.chronology_exports import ExportPart, chronology_csv, chronology_docx
+from hub.reports.inbox_words import item_lines, item_title
 from hub.reports.review_pack import build_pack, render_html
 from hub.reports.subject_access_pack import render_json
 from hub.settings import HubSettings
@@ -516,6 +518,14 @@ def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
             hub.gate, hub.consumer_runner("clocks"), practitioner, datetime.now(UTC)
         )
         found.append(("alerts", BY_ID[practitioner], json.dumps(listing.as_dict(), default=str)))
+    # The inbox: change, pattern and access notifications (every viewer above looked, so the
+    # allocated worker or the front door hears of it), in the service's, the words' and the
+    # API's forms.
+    hub.consumer_runner("inbox").run_once()
+    for viewer in VIEWERS:
+        inbox = hub.inbox.inbox(viewer.id, datetime.now(UTC), include_done=True).as_dict()
+        words = "\n".join(item_title(i) + "\n".join(item_lines(i)) for i in inbox["items"])
+        found.append(("inbox", viewer, json.dumps(inbox, default=str) + words))
     world.feed_sent.clear()
     feed = hub.consumer_runner("feed-leak")
     assert isinstance(feed.consumer, FeedConsumer)
