@@ -110,7 +110,7 @@ def _inbox(hub: ConsumerServices) -> Consumer:
         lambda: hub.audit,
         hub.decisions.agreements.in_force,
         hub.pseudonyms,
-        outbound_for(settings),
+        outbound_for(settings, hub.pseudonyms),
     )
 
 

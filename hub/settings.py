@@ -83,6 +83,23 @@ class HubSettings(BaseSettings):
         ge=1,
         description="records an agency recorded longer ago (a backfill) raise no inbox item",
     )
+    notification_channels: Path | None = Field(
+        default=None,
+        description="inbox email and webhook channels YAML "
+        "(default <data-dir>/notification-channels.yaml; absent: none)",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for inbox emails; unset: no email is sent"
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str | None = Field(default=None, description="the From address of inbox emails")
+    smtp_starttls: bool = Field(default=False, description="upgrade the SMTP connection to TLS")
+    smtp_username: SecretStr | None = None
+    smtp_password: SecretStr | None = None
+    public_url: str = Field(
+        default="http://localhost:8000",
+        description="the hub's base URL as people reach it, for links in emails and webhooks",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -68,6 +68,10 @@ class Outbound(Protocol):
 
     def send(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None: ...
 
+    def describe(self, documents: Documents) -> dict[str, Any]:
+        """Counts for `hub consumer status`: pending, sent, given up (no personal data)."""
+        ...
+
 
 class NoOutbound:
     """No channel configured: the page, the API and the CLI are where items are read."""
@@ -77,6 +81,9 @@ class NoOutbound:
 
     def send(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None:
         return None
+
+    def describe(self, documents: Documents) -> dict[str, Any]:
+        return {}
 
 
 class AuditFollower(Protocol):
@@ -524,4 +531,5 @@ class InboxConsumer:
         return {
             "children_awaiting_delivery": len(documents.names(CHANGES)),
             "audit_position": tracking["position"],
+            **self.outbound.describe(documents),
         }

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from consumers.clock_alerts import ClocksConsumer, list_alerts
+from consumers.clock_alerts import ClocksConsumer, ClockSettings, list_alerts
+from consumers.clock_alerts.shown import is_older_breach
 from consumers.encompass import EncompassConsumer
 from consumers.inbox.consumer import ACCESS, InboxConsumer
 from hub.chronology_header import child_header
@@ -29,7 +30,7 @@ class InboxCounts:
     """What a page header shows: how many things are waiting for this person."""
 
     notices: int  # Operation Encompass notices not yet acknowledged
-    alerts: int  # statutory-clock alerts current for them
+    alerts: int  # statutory-clock alerts current for them (older breaches are summarised)
     items: int  # notifications not yet marked done
 
     @property
@@ -122,9 +123,10 @@ class InboxService:
         alerts = clocks_runner.consumer.alerts_for(
             clocks_runner.documents(), practitioner, uk_date(now)
         )
+        horizon = ClockSettings().breach_horizon_working_days
         return InboxCounts(
             notices=notices,
-            alerts=len(alerts),
+            alerts=sum(1 for a in alerts if not is_older_breach(a, horizon)),
             items=sum(1 for i in items if i["done_at"] is None),
         )
 
@@ -146,7 +148,11 @@ class InboxService:
         ]
         counts = InboxCounts(
             notices=sum(1 for n in notices if not n.get("acknowledged_by")),
-            alerts=len(alerts.alerts),
+            alerts=sum(
+                1
+                for a in alerts.alerts
+                if not is_older_breach(a, alerts.breach_horizon_working_days)
+            ),
             items=sum(1 for i in stored if i["done_at"] is None),
         )
         return Inbox(practitioner_id, counts, notices, alerts, shown)
@@ -221,6 +227,17 @@ class InboxService:
         runner, inbox = self._inbox_runner()
         item = inbox.find_item(runner.documents(), practitioner_id, item_id)
         return item["child_stream"], Purpose(item["purpose"])
+
+    def item_child(
+        self, practitioner_id: str, item_id: str, now: datetime
+    ) -> tuple[str | None, Purpose]:
+        """The child to open the record of from one of their items (None when nothing of the
+        item is shared with them any more), and the purpose it was raised for. Released as
+        the listing releases it (its delivery's audit entry: nothing new is audited)."""
+        runner, inbox = self._inbox_runner()
+        item = inbox.find_item(runner.documents(), practitioner_id, item_id)
+        shown = self._shown(practitioner_id, item, now)
+        return (shown.child if shown.shared else None), Purpose(item["purpose"])
 
     def acknowledge(
         self, practitioner_id: str, notice_id: str, action_taken: str | None, now: datetime

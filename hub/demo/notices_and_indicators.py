@@ -17,7 +17,7 @@ from hub.domain.uk_time import UK, uk_date, uk_datetime_text
 from hub.transports.inbox import FileInbox, write_inbox_file
 
 POLICE = "shire-constabulary"
-CONSUMERS = ("encompass", "clocks", "indicators")
+CONSUMERS = ("encompass", "clocks", "inbox", "indicators")
 
 
 @dataclass
@@ -28,6 +28,7 @@ class ConsumersScene:
     published_events: int = 0  # the overnight incident, beyond the agencies' exports
     published_recorded_at: list[str] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    inboxes: dict[str, dict[str, int]] = field(default_factory=dict)  # who -> counts
     outputs: dict[str, str] = field(default_factory=dict)  # what -> file written
 
     def as_dict(self) -> dict[str, Any]:
@@ -37,6 +38,7 @@ class ConsumersScene:
             "published_recorded_at": self.published_recorded_at,
             "notices": self.notices,
             "statuses": self.statuses,
+            "inboxes": self.inboxes,
             "outputs": self.outputs,
         }
 
@@ -61,6 +63,13 @@ class ConsumersScene:
             "  Nothing else of the incident was sent; the disclosure was policy-checked and "
             "audited first. Acknowledge with `hub notices ack ID --as RECIPIENT`."
         )
+        if self.inboxes:
+            print("\nWaiting in practitioners' inboxes (`hub inbox list --as ID`, page /inbox):")
+            for who, counts in self.inboxes.items():
+                print(
+                    f"  {who} ({self.recipients[who]}): {counts['notices']} notices, "
+                    f"{counts['alerts']} clock alerts, {counts['items']} notifications"
+                )
         print("\nConsumers (`hub consumer status`):")
         for status in self.statuses:
             print(
@@ -142,4 +151,11 @@ def run_consumers(hub: Hub, inbox_dir: Path, madison: str, batch_size: int) -> C
                     scene.recipients[practitioner.id] = (
                         f"{practitioner.role.value}, {practitioner.organisation}"
                     )
+    for practitioner in hub.directory.all():
+        counts = hub.inbox.counts(practitioner.id, now)
+        if counts.total and practitioner.is_active(uk_date(now)):
+            scene.inboxes[practitioner.id] = counts.as_dict()
+            scene.recipients[practitioner.id] = (
+                f"{practitioner.role.value}, {practitioner.organisation}"
+            )
     return scene
