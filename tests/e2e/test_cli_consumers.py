@@ -125,3 +125,62 @@ def test_an_operator_runs_a_consumer_and_a_dsl_acknowledges_the_notice(tmp_path:
 
     unknown = _hub(data_dir, "consumer", "run", "no-such-consumer", "--once")
     assert unknown.returncode == 1 and "no consumer called" in unknown.stderr
+
+
+def test_a_social_worker_reads_their_inbox_and_marks_an_item_done(tmp_path: Path) -> None:
+    inbox, data_dir = tmp_path / "inbox", tmp_path / "hub"
+    child = {"nhs_number": nhs_number(6)}
+    at = datetime.now(UTC) - timedelta(hours=3)
+    allocated = event_dict(
+        event_id="ALLOC-6",
+        agency={"id": "shire-county-council", "type": "local-authority"},
+        child=child,
+        kind="la.worker-allocated",
+        categories=[],
+        occurred_at=(at - timedelta(days=3)).isoformat(),
+        recorded_at=(at - timedelta(days=3)).isoformat(),
+        details={"practitioner_id": "sw-0002", "role": "social-worker"},
+    )
+    incident = event_dict(
+        event_id="DA-6",
+        agency={"id": "shire-constabulary", "type": "police"},
+        child=child,
+        kind="police.domestic-abuse-incident",
+        categories=["domestic-abuse"],
+        occurred_at=at.isoformat(),
+        recorded_at=at.isoformat(),
+        summary="CANARY-6 shouting heard by neighbours",
+        details={"child_present": True, "police_reference": "OE-666"},
+    )
+    write_inbox_file(inbox, "shire-county-council", "cases", [json.dumps(allocated).encode()])
+    write_inbox_file(inbox, "shire-constabulary", "incidents", [json.dumps(incident).encode()])
+    for agency, kind, *more in (
+        ("shire-county-council", "local-authority"),
+        ("shire-constabulary", "police", "--name", "Shire Constabulary"),
+    ):
+        registered = _hub(
+            data_dir, "agency", "register", agency, "--type", kind, "--adapter", "canonical", *more
+        )
+        assert registered.returncode == 0, registered.stderr
+    assert _hub(data_dir, "ingest", "--inbox", str(inbox), "--once").returncode == 0
+    ran = _hub(data_dir, "consumer", "run", "inbox", "--once")
+    assert ran.returncode == 0, ran.stderr
+
+    text = " ".join(_hub(data_dir, "inbox", "list", "--as", "sw-0002").stdout.split())
+    assert "1 notifications" in text
+    assert "New from Shire Constabulary: Domestic abuse incident" in text
+    assert "CANARY" not in text and "OE-666" not in text  # the kind and agency, not content
+    listed = json.loads(
+        _hub(data_dir, "inbox", "list", "--as", "sw-0002", "--format", "json").stdout
+    )
+    [item] = listed["items"]
+    assert (item["type"], item["child"]) == ("change", child["nhs_number"])
+
+    done = _hub(data_dir, "inbox", "done", item["id"][:12], "--as", "sw-0002")
+    assert done.returncode == 0, done.stderr
+    assert "0 notifications" in _hub(data_dir, "inbox", "list", "--as", "sw-0002").stdout
+    assert _hub(data_dir, "inbox", "undo", item["id"][:12], "--as", "sw-0002").returncode == 0
+    assert "1 notifications" in _hub(data_dir, "inbox", "list", "--as", "sw-0002").stdout
+    # Someone else's item, or no such item: an error naming the item, never another's inbox.
+    other = _hub(data_dir, "inbox", "done", item["id"][:12], "--as", "sw-0001")
+    assert other.returncode == 1 and "item: no such item in your inbox" in other.stderr
