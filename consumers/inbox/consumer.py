@@ -1,7 +1,7 @@
 """The inbox consumer: change, pattern and access notifications (the package docstring says
 what each is and who gets it).
 
-One piece (about 450 lines): `InboxConsumer` is one state machine over its documents (fold
+One piece (about 540 lines): `InboxConsumer` is one state machine over its documents (fold
 what arrived, deliver it through the gate, follow the audit ledger for access, hand new items
 to the outbound channels); the listing a person reads is `consumers.inbox.listing`.
 """
