@@ -15,6 +15,10 @@ keyed pseudonyms and item ids (names are stored in clear):
 - `outbox:webhook:<name>:<item id>`: one delivery, with its id, attempts and next attempt;
 - `sent:email:<address pseudonym>`, `sent:webhook:<name>`: counters for status;
 - `sent:dead:webhook:<name>:<item id>`: a delivery given up after its last attempt.
+
+One piece (about 470 lines): the email digest and the webhook deliveries share the outbox
+documents, the retry schedule and the commit-per-delivery rule; the configuration
+(`channels`) and the signature (`webhook_signature`) are modules of their own.
 """
 
 from __future__ import annotations
