@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from consumers.framework import Document, Documents, child_document
+from consumers.framework import Document, Documents, NoOutbound, Outbound, child_document
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.chronology_header import child_header
 from hub.disclosure_gate import ChronologyView, Disclosure, DisclosureGate
@@ -110,6 +110,7 @@ NOTICE, PENDING, DELIVERED, OPEN, ACK, ACTION_TAKEN, ESCALATED, HISTORIC = (
     "escalated:",
     "historic:",
 )
+OUTBOX, SENT = "outbox:", "sent:"  # the outbound channels' documents (`consumers.inbox.outbound`)
 # Why a notice went where it did (the delivery record's `reason`). Only a notice the front
 # door was sent because the school was unknown is re-routed when an enrolment arrives.
 ENROLLED_AT_SCHOOL = "enrolled at the school"
@@ -196,6 +197,8 @@ class EncompassConsumer:
         ACK,
         ACTION_TAKEN,
         ESCALATED,
+        OUTBOX,
+        SENT,
     )
 
     def __init__(
@@ -205,12 +208,15 @@ class EncompassConsumer:
         gate: Callable[[], DisclosureGate],
         pseudonyms: Pseudonymiser,
         register: Callable[[], Mapping[str, AgencyRecord]] = dict,
+        outbound: Outbound | None = None,
     ) -> None:
         self._rules = rules
         self._directory = directory
         self._gate = gate
         self._pseudonyms = pseudonyms
         self._register = register  # the agency register by id: names and contacts
+        # Email / webhook: "you have N new items" when a notice is delivered (never its content).
+        self.outbound: Outbound = outbound or NoOutbound()
 
     # -- folding the log ---------------------------------------------------------------
 
@@ -361,6 +367,7 @@ class EncompassConsumer:
                 self._escalate(notice_id, opened, documents, now)
                 documents.delete(name)
             commit()
+        self.outbound.send(documents, now, commit)
 
     def _deliver(self, notice: Document, documents: Documents, now: datetime) -> None:
         """Address the notice from what the consumer knows now (an escalation is addressed to
@@ -401,6 +408,11 @@ class EncompassConsumer:
             "rerouted_from": rerouted_from,
         }
         documents.put(f"{DELIVERED}{notice['id']}", record)
+        for practitioner_id in delivered_to:
+            practitioner = self._directory.get(practitioner_id)
+            if practitioner is not None:
+                item = {"id": notice["id"], "type": "notice", "created_at": record["at"]}
+                self.outbound.queue(documents, practitioner, item)
         if rerouted_from and delivered_to:
             self._mark_rerouted(rerouted_from, notice, documents, now)
         if delivered_to:

@@ -38,6 +38,7 @@ from hub.adapters.chronology_views import ChronologyViewStore, ProjectionConflic
 from hub.adapters.data_keys import DataKeyErasedError, Keyring
 from hub.adapters.envelope import open_sealed, seal
 from hub.adapters.event_store import HubStore
+from hub.domain.access import Practitioner
 from hub.domain.records import ChildRecordEntry
 from hub.read_models.log_follower import LogFollower
 
@@ -193,6 +194,33 @@ class Documents:
     def clear_changes(self) -> None:
         self._loaded.update(self._changed)
         self._changed = {}
+
+
+class Outbound(Protocol):
+    """Where a consumer's new items for people go beyond the page (`consumers.inbox.outbound`:
+    an email digest, signed webhooks): `queue` is told of each new item inside the pass that
+    creates it (its documents commit with the item), `send` delivers in `act`."""
+
+    def queue(self, documents: Documents, practitioner: Practitioner, item: Document) -> None: ...
+
+    def send(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None: ...
+
+    def describe(self, documents: Documents) -> dict[str, Any]:
+        """Counts for `hub consumer status`: pending, sent, given up (no personal data)."""
+        ...
+
+
+class NoOutbound:
+    """No channel configured: the page, the API and the CLI are where items are read."""
+
+    def queue(self, documents: Documents, practitioner: Practitioner, item: Document) -> None:
+        return None
+
+    def send(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None:
+        return None
+
+    def describe(self, documents: Documents) -> dict[str, Any]:
+        return {}
 
 
 class Consumer(Protocol):

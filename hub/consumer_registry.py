@@ -58,6 +58,7 @@ class UnknownConsumerError(LookupError):
 
 def _encompass(hub: ConsumerServices) -> Consumer:
     from consumers.encompass import EncompassConsumer, EncompassRules
+    from consumers.inbox.outbound import outbound_for
 
     settings = hub.settings
     return EncompassConsumer(
@@ -70,6 +71,7 @@ def _encompass(hub: ConsumerServices) -> Consumer:
         lambda: hub.gate,
         hub.pseudonyms,
         lambda: {r.agency_id: r for r in hub.agencies.all()},
+        outbound_for(settings, hub.pseudonyms),
     )
 
 

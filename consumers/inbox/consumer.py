@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 
 from consumers.encompass import HEADER_PATHS
-from consumers.framework import Document, Documents, child_document
+from consumers.framework import Document, Documents, NoOutbound, Outbound, child_document
 from hub.adapters.data_keys import DataKeyErasedError
 from hub.disclosure_gate import ChronologyView, Disclosure, DisclosureGate
 from hub.domain.access import Practitioner, Purpose, RelationshipBasis, RelationshipGrant
@@ -58,32 +58,6 @@ class InboxRules:
     max_age: timedelta = timedelta(days=28)
     """Records an agency recorded longer ago than this (a backfill of its history), and views
     older than this when the consumer first reads the audit ledger, are not notified."""
-
-
-class Outbound(Protocol):
-    """Where new items go beyond the page (`consumers.inbox.outbound`): told of each new item,
-    and given the chance to send in `act`."""
-
-    def queue(self, documents: Documents, practitioner: Practitioner, item: Document) -> None: ...
-
-    def send(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None: ...
-
-    def describe(self, documents: Documents) -> dict[str, Any]:
-        """Counts for `hub consumer status`: pending, sent, given up (no personal data)."""
-        ...
-
-
-class NoOutbound:
-    """No channel configured: the page, the API and the CLI are where items are read."""
-
-    def queue(self, documents: Documents, practitioner: Practitioner, item: Document) -> None:
-        return None
-
-    def send(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None:
-        return None
-
-    def describe(self, documents: Documents) -> dict[str, Any]:
-        return {}
 
 
 class AuditFollower(Protocol):

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from consumers.framework import NoOutbound, Outbound
 from consumers.inbox.channels import (
     DEFAULT_RETRY_MINUTES,
     ChannelConfigError,
@@ -48,7 +49,6 @@ from consumers.inbox.channels import (
     is_address,
     is_loopback,
 )
-from consumers.inbox.consumer import NoOutbound, Outbound
 from consumers.inbox.webhook_signature import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,

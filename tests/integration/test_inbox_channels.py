@@ -20,10 +20,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from consumers.framework import ConsumerRunner
+from consumers.framework import ConsumerRunner, NoOutbound
 from consumers.inbox import InboxConsumer
 from consumers.inbox.channels import ChannelConfigError, load_channels
-from consumers.inbox.consumer import NoOutbound
 from consumers.inbox.outbound import SUBJECT, ChannelOutbound, outbound_for
 from consumers.inbox.webhook_signature import signature, verify_signature
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
@@ -645,3 +644,51 @@ def test_the_sample_channels_file_is_valid(tmp_path: Path) -> None:
     assert [w.name for w in channels.webhooks] == ["icb-case-system"]
     assert channels.webhooks[0].secret == SECRET
     assert len(channels.email) == 2
+
+
+def test_a_dsl_is_emailed_when_an_encompass_notice_is_delivered(
+    channel_settings: HubSettings, open_hub: Callable[[], Hub], smtp_server: SmtpServer
+) -> None:
+    """The school day case: the notice is in the DSL's inbox before school, and the email
+    (the school's own address for its DSLs) says only that there is something to read."""
+    write_channels(
+        channel_settings,
+        """
+email:
+  - practitioner: dsl-100001
+    address: dsl@brambleford.example
+""",
+    )
+    hub = open_hub()
+    school = {"id": "school-100001", "type": "education"}
+    publish(
+        hub,
+        school,
+        "ENR-1",
+        "education.enrolled",
+        400,
+        details={
+            "school_urn": "100001",
+            "starts_on": (NOW - timedelta(days=400)).date().isoformat(),
+        },
+    )
+    publish(
+        hub,
+        POLICE,
+        "DA-9",
+        "police.domestic-abuse-incident",
+        0.5,
+        categories=["domestic-abuse"],
+        summary="Officers attended; CANARY-DSL",
+        details={"child_present": True, "police_reference": "OE-DSL-9"},
+    )
+    hub.consumer_runner("encompass", clock=Clock(NOW)).run_once()
+    (message,) = smtp_server.mailbox.to("dsl@brambleford.example")
+    assert message["Subject"] == SUBJECT
+    body = message.get_payload()
+    assert "You have 1 new item in the hub." in body and f"{PUBLIC_URL}/inbox" in body
+    for secret in (CHILD, "CANARY", "OE-DSL-9", "domestic", "Constabulary"):
+        assert secret not in str(message)
+    # Delivered once: another pass sends nothing more.
+    hub.consumer_runner("encompass", clock=Clock(NOW)).run_once()
+    assert len(smtp_server.mailbox.to("dsl@brambleford.example")) == 1
