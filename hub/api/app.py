@@ -4,25 +4,27 @@ Every route except the health checks needs a valid bearer token (API) or a sessi
 one (pages), and every disclosure declares a purpose. Child identifiers travel only in request
 bodies, never in URLs, so they cannot reach access logs or browser history.
 
-A little over 400 lines: the API's routes are one table (each a few lines handing a body to
+About 500 lines: the API's routes are one table (each a few lines handing a body to
 a service), kept together so the OpenAPI document and the routes read as one; the pages are
-their own modules (`pages`, `chronology_pages`, `dpo_pages`, `find_pages`, `replay_pages`,
-`subject_access_pages`).
+their own modules (`pages`, `chronology_pages`, `dpo_pages`, `find_pages`, `inbox_pages`,
+`replay_pages`, `subject_access_pages`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
+from consumers.encompass import UnknownNoticeError
+from consumers.inbox.consumer import UnknownItemError
 from hub.adapters.tokens import Caller, InvalidTokenError, TokenVerifier
 from hub.api.body_limit import BodyLimit
 from hub.api.pages import register_pages
@@ -135,6 +137,15 @@ class SarIdentityRequest(BaseModel):
 
 class SarPackRequest(BaseModel):
     format: str = Field(default="json", pattern="^(json|pdf)$")
+
+
+class AcknowledgeRequest(BaseModel):
+    """What the practitioner did about an Operation Encompass notice (kept sealed with the
+    child's key, so erasing the child erases it)."""
+
+    action_taken: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ]
 
 
 class ReviewRequest(BaseModel):
@@ -433,6 +444,53 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
             documents, notice_id, who.subject, datetime.now(UTC)
         )
         runner.state.commit(documents.changed, None)
+        return {"notice": notice_id, "acknowledged": ack}
+
+    @app.get("/api/v1/inbox")
+    def my_inbox(who: CallerDep, include_done: bool = False) -> dict[str, Any]:
+        """What waits for the caller (docs/inbox.md): Operation Encompass notices, statutory
+        clock alerts grouped by child, and notifications newest first (`include_done=true`
+        also lists those marked done). Each is released again by the gate under the audit
+        entry of its delivery: listing audits nothing new."""
+        return hub.inbox.inbox(who.subject, datetime.now(UTC), include_done=include_done).as_dict()
+
+    @app.get("/api/v1/inbox/counts")
+    def my_inbox_counts(who: CallerDep) -> dict[str, int]:
+        """How many notices, alerts and notifications wait for the caller (counted from the
+        consumers' own documents: nothing disclosed, nothing audited)."""
+        return hub.inbox.counts(who.subject, datetime.now(UTC)).as_dict()
+
+    def mark_item(practitioner_id: str, item_id: str, what: str) -> dict[str, Any]:
+        try:  # the full id first: `mark` stores the item under the id it is given
+            full_id = hub.inbox.resolve_item(practitioner_id, item_id)
+            return hub.inbox.mark(practitioner_id, full_id, what, datetime.now(UTC))
+        except UnknownItemError:
+            raise HTTPException(404, "item: no such item in your inbox") from None
+
+    @app.post("/api/v1/inbox/items/{item_id}/done")
+    def inbox_item_done(who: CallerDep, item_id: str) -> dict[str, Any]:
+        """Mark one of the caller's notifications done (by its id, or its first 12
+        characters); nothing is disclosed or audited."""
+        return mark_item(who.subject, item_id, "done")
+
+    @app.post("/api/v1/inbox/items/{item_id}/not-done")
+    def inbox_item_not_done(who: CallerDep, item_id: str) -> dict[str, Any]:
+        """Bring back a notification the caller marked done."""
+        return mark_item(who.subject, item_id, "not-done")
+
+    @app.post("/api/v1/inbox/notices/{notice_id}/acknowledge")
+    def inbox_acknowledge(
+        who: CallerDep, notice_id: str, body: AcknowledgeRequest
+    ) -> dict[str, Any]:
+        """Acknowledge an Operation Encompass notice delivered to the caller, with the action
+        taken (which stops its escalation). Acknowledging again changes nothing and returns
+        the first acknowledgement."""
+        try:
+            ack = hub.inbox.acknowledge(
+                who.subject, notice_id, body.action_taken, datetime.now(UTC)
+            )
+        except UnknownNoticeError:
+            raise HTTPException(404, "notice: no such notice delivered to you") from None
         return {"notice": notice_id, "acknowledged": ack}
 
     register_pages(app, hub, verifier)

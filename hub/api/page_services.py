@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from consumers.inbox.listing import InboxService
     from hub.adapters.agency_registries import AgencyRegistry
     from hub.adapters.directory import PractitionerDirectory
     from hub.audit_queries import AuditQueries
@@ -49,3 +50,6 @@ class PageServices(Protocol):
 
     @property
     def subject_access(self) -> SubjectAccessService: ...
+
+    @property
+    def inbox(self) -> InboxService: ...

@@ -9,7 +9,8 @@ and every page says who is signed in and for what purpose.
 The chronology pages are `hub.api.chronology_pages` (a lookup calls `DisclosureGate.view`
 once, which decides and audits the disclosure, then redirects to a page that renders what the
 session holds, so Back, Refresh and the filters never disclose again); the DPO pages and the
-withholding review queue are in `hub.api.dpo_pages`, the replay pages for practice reviewers in
+withholding review queue are in `hub.api.dpo_pages`, each practitioner's inbox (and the count
+every page's header shows) in `hub.api.inbox_pages`, the replay pages for practice reviewers in
 `hub.api.replay_pages`; what every page shares (templates, filters, form types, the child
 parser) is in `hub.api.page_kit`.
 """
@@ -25,6 +26,7 @@ from hub.api.chronology_pages import register_chronology_pages
 from hub.api.chronology_views import Filters
 from hub.api.dpo_pages import register_dpo_pages
 from hub.api.find_pages import register_find_pages
+from hub.api.inbox_pages import register_inbox_pages
 from hub.api.page_kit import NOT_IN_DIRECTORY, STATIC_DIR, PageKit, page_templates
 from hub.api.page_services import PageServices
 from hub.api.replay_pages import register_replay_pages
@@ -50,5 +52,6 @@ def register_pages(app: FastAPI, hub: PageServices, verifier: TokenVerifier) -> 
     register_chronology_pages(app, hub, kit, not_in_directory)
     register_dpo_pages(app, hub, render, error)
     register_find_pages(app, hub, render, error)
+    register_inbox_pages(app, hub, kit, not_in_directory)
     register_replay_pages(app, hub, render, error)
     register_subject_access_pages(app, hub, render, error)

@@ -60,6 +60,11 @@ API_ROUTES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/v1/sar/{case_id}/pack"): {"format": "json"},
     ("GET", "/api/v1/notices"): None,
     ("POST", "/api/v1/notices/{notice_id}/ack"): None,
+    ("GET", "/api/v1/inbox"): None,
+    ("GET", "/api/v1/inbox/counts"): None,
+    ("POST", "/api/v1/inbox/items/{item_id}/done"): None,
+    ("POST", "/api/v1/inbox/items/{item_id}/not-done"): None,
+    ("POST", "/api/v1/inbox/notices/{notice_id}/acknowledge"): {"action_taken": "Spoke to her"},
 }
 
 
@@ -94,6 +99,12 @@ PAGE_ROUTES: set[tuple[str, str]] = {
     ("POST", "/sar/{case_id}/extend"),
     ("POST", "/sar/{case_id}/identity"),
     ("POST", "/sar/{case_id}/pack"),
+    ("GET", "/inbox"),
+    ("GET", "/notices"),
+    ("GET", "/alerts"),
+    ("POST", "/inbox/notices/{notice_id}/acknowledge"),
+    ("POST", "/inbox/items/{item_id}/done"),
+    ("POST", "/inbox/items/{item_id}/open"),
 }
 
 
