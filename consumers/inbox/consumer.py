@@ -496,7 +496,7 @@ class InboxConsumer:
             item["done_at"] = None
         else:
             raise ValueError("what: must be opened, done or not-done")
-        name = item_name(self.recipient_key(practitioner_id), item["child_stream"], item_id)
+        name = item_name(self.recipient_key(practitioner_id), item["child_stream"], item["id"])
         documents.put(name, item)
         return item
 
