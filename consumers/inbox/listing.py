@@ -4,6 +4,7 @@ for every page's header that read only the consumers' own documents."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,9 +98,19 @@ class InboxService:
         register: Callable[[], Mapping[str, AgencyRecord]],
     ) -> None:
         self._gate = gate
-        self._runner = runner
+        self._build_runner = runner
         self._directory = directory
         self._register = register
+        self._runners: dict[str, ConsumerRunner] = {}
+        self._lock = threading.Lock()
+
+    def _runner(self, name: str) -> ConsumerRunner:
+        """One runner per consumer for the service's life: every page's header counts, so
+        opening the consumers' stores per request would cost a connection each time."""
+        with self._lock:
+            if name not in self._runners:
+                self._runners[name] = self._build_runner(name)
+            return self._runners[name]
 
     def _inbox_runner(self) -> tuple[ConsumerRunner, InboxConsumer]:
         runner = self._runner("inbox")
