@@ -124,13 +124,19 @@ _BUILDERS: dict[str, Callable[[ConsumerServices], Consumer]] = {
 }
 
 
+def built_in_consumer_names() -> list[str]:
+    """The consumers every deployment runs (one process each), whatever feeds it configures:
+    the deployment manifests and their tests list exactly these."""
+    return list(_BUILDERS)
+
+
 def consumer_names(hub: ConsumerServices) -> list[str]:
     """Every consumer this deployment can run: the built-in ones and one outbound feed per
     recipient system configured."""
     from consumers.feed import feed_recipients
 
     recipients = feed_recipients(hub.settings.data_dir)
-    return [*_BUILDERS, *(FEED_PREFIX + r.name for r in recipients)]
+    return [*built_in_consumer_names(), *(FEED_PREFIX + r.name for r in recipients)]
 
 
 def _feed(hub: ConsumerServices, recipient: str) -> Consumer:

@@ -29,6 +29,8 @@ import jsonschema
 import pytest
 import yaml
 
+from hub.consumer_registry import built_in_consumer_names
+
 ROOT = Path(__file__).parents[2]
 COMPOSE_DIR = ROOT / "deploy" / "compose"
 COMPOSE = COMPOSE_DIR / "compose.yaml"
@@ -39,7 +41,8 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 
 Config = dict[str, Any]
 
-HUB_SERVICES = {"setup", "api", "ingest-0", "ingest-1", "encompass", "clocks", "indicators"}
+BUILT_IN_CONSUMERS = built_in_consumer_names()  # each its own service
+HUB_SERVICES = {"setup", "api", "ingest-0", "ingest-1", *BUILT_IN_CONSUMERS}
 ONE_SHOTS = {"setup", "kafka-setup"}
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|DSN|SECRET|KEY|JAAS|CREDENTIAL", re.IGNORECASE)
 STORE_TYPES = {"PKCS12", "PEM", "JKS"}
@@ -353,7 +356,7 @@ def hub_problems(config: Config) -> list[str]:
         if password is not None and password != f"kafka_{user.replace('-', '_')}_password":
             problems.append(f"{name}: hub_kafka_password is {password}, user is {user}")
     consumers = {command(hub[n])[2] for n in hub if command(hub[n])[:2] == ["consumer", "run"]}
-    if consumers != {"encompass", "clocks", "indicators"}:
+    if consumers != set(BUILT_IN_CONSUMERS):
         problems.append(f"consumers run: {sorted(consumers)}")
     return problems
 

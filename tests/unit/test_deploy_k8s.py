@@ -18,11 +18,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from hub.consumer_registry import built_in_consumer_names
+
 K8S = Path(__file__).parents[2] / "deploy" / "k8s"
 NAMESPACE = "safeguarding-hub"
 KUBERNETES_VERSION = "1.30"
 EXAMPLE_SECRETS = "secrets.example.yaml"
 HUB_IMAGE = "ghcr.io/safeguarding-hub/hub:"
+BUILT_IN_CONSUMERS = built_in_consumer_names()  # each its own Deployment
 
 Doc = dict[str, Any]
 
@@ -350,7 +353,7 @@ def test_the_ingest_disruption_budget_selects_exactly_the_ingest_pods() -> None:
 
 
 def test_each_consumer_is_a_single_process_on_the_contract_command() -> None:
-    for name in ("encompass", "clocks", "indicators"):
+    for name in BUILT_IN_CONSUMERS:
         deployment = named("Deployment", f"hub-consumer-{name}")
         assert deployment["spec"]["replicas"] == 1
         assert deployment["spec"]["strategy"]["type"] == "Recreate"

@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from hub.cli import build_parser
+from hub.consumer_registry import built_in_consumer_names
 
 UNIT = Path(__file__).parents[2] / "deploy" / "systemd" / "hub-consumer@.service"
+BUILT_IN_CONSUMERS = built_in_consumer_names()
 
 
-@pytest.mark.parametrize("consumer", ["encompass", "clocks", "indicators", "feed-cp-is"])
+@pytest.mark.parametrize("consumer", [*BUILT_IN_CONSUMERS, "feed-cp-is"])
 def test_the_consumer_unit_runs_a_valid_hub_command(consumer: str) -> None:
     unit = configparser.ConfigParser(interpolation=None, strict=True)
     unit.read_string(UNIT.read_text())
