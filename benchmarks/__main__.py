@@ -71,6 +71,7 @@ MODULES = [
     Module("find_child", args=("--store", "postgres"), quick_args=("--store", "postgres")),
     Module("national"),
     Module("api_load"),
+    Module("inbox_latency"),  # its own store: the inbox's cost is per child and related person
 ]
 
 
