@@ -35,6 +35,7 @@ from hub.api.chronology_views import (
     view_context,
 )
 from hub.api.page_kit import (
+    AUDIT_UNAVAILABLE,
     BREAK_GLASS_REASON,
     CHILD_HINT,
     FormText,
@@ -120,14 +121,7 @@ def register_chronology_pages(
             except UnknownPractitionerError:
                 return not_in_directory(request, session)
             except AuditUnavailableError:
-                return error(
-                    request,
-                    session,
-                    503,
-                    "Audit unavailable",
-                    "The audit ledger could not be written, so nothing is disclosed. "
-                    "Try again later.",
-                )
+                return error(request, session, 503, *AUDIT_UNAVAILABLE)
         return views
 
     def shown_at(key: str, filters: Filters) -> str:

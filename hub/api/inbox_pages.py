@@ -33,7 +33,14 @@ from consumers.clock_alerts.shown import AlertListing, OlderBreaches, ShownAlert
 from consumers.encompass import ACTION_TAKEN_MAX_CHARS
 from consumers.inbox.consumer import UnknownItemError
 from hub.api.chronology_views import hold
-from hub.api.page_kit import FormText, PageKit, PageSession, PostSession, parse_child
+from hub.api.page_kit import (
+    AUDIT_UNAVAILABLE,
+    FormText,
+    PageKit,
+    PageSession,
+    PostSession,
+    parse_child,
+)
 from hub.api.page_services import PageServices
 from hub.api.sessions import Session
 from hub.audit_ledger import AuditUnavailableError
@@ -278,12 +285,6 @@ def register_inbox_pages(
         except UnknownPractitionerError:
             return not_in_directory(request, session)
         except AuditUnavailableError:
-            return error(
-                request,
-                session,
-                503,
-                "Audit unavailable",
-                "The audit ledger could not be written, so nothing is disclosed. Try again later.",
-            )
+            return error(request, session, 503, *AUDIT_UNAVAILABLE)
         hub.inbox.mark(session.practitioner_id, item_id, "opened", now)
         return RedirectResponse(f"/chronology/view/{hold(session, [view])}", status_code=303)

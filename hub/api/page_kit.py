@@ -75,6 +75,12 @@ NOT_IN_DIRECTORY = (
     "Your practitioner id is no longer in the hub's directory; nothing is shown.",
 )
 
+# The error page when the audit entry could not be written, so nothing was disclosed (503).
+AUDIT_UNAVAILABLE = (
+    "Audit unavailable",
+    "The audit ledger could not be written, so nothing is shown. Try again later.",
+)
+
 
 class PageKit:
     """Renders a template as a page, with the session, or the error page."""

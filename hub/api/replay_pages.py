@@ -18,6 +18,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import Response
 
 from hub.api.page_kit import (
+    AUDIT_UNAVAILABLE,
     CHILD_HINT,
     NOT_IN_DIRECTORY,
     FormText,
@@ -111,8 +112,7 @@ def register_replay_pages(app: FastAPI, hub: PageServices, render: Render, error
 
     def replay_failed(request: Request, session: Session, problem: Exception) -> Response:
         if isinstance(problem, AuditUnavailableError):
-            text = "The audit ledger could not be written, so nothing is shown. Try again later."
-            return error(request, session, 503, "Audit unavailable", text)
+            return error(request, session, 503, *AUDIT_UNAVAILABLE)
         return error(request, session, 403, *NOT_IN_DIRECTORY)
 
     @app.get("/replay", include_in_schema=False)

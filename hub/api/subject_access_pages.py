@@ -20,6 +20,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from hub.api.page_kit import (
+    AUDIT_UNAVAILABLE,
     CHILD_HINT,
     NOT_IN_DIRECTORY,
     FormText,
@@ -121,8 +122,7 @@ def register_subject_access_pages(
 
     def refused(request: Request, session: Session, problem: Exception) -> Response:
         if isinstance(problem, AuditUnavailableError):
-            text = "The audit ledger could not be written, so nothing is shown. Try again later."
-            return error(request, session, 503, "Audit unavailable", text)
+            return error(request, session, 503, *AUDIT_UNAVAILABLE)
         if isinstance(problem, UnknownPractitionerError):
             return error(request, session, 403, *NOT_IN_DIRECTORY)
         if isinstance(problem, CaseRefusedError):
