@@ -136,3 +136,37 @@ def directory_with_police_dpo(path: Any) -> Any:
     directory["practitioners"].append(POLICE_DPO)
     path.write_text(yaml.safe_dump(directory))
     return path
+
+
+def publish_event(
+    hub: Any,
+    agency: dict[str, str],
+    event_id: str,
+    kind: str,
+    at: datetime,
+    child: str,
+    source: str = "t",
+    **extra: Any,
+) -> None:
+    """Ingest one event that happened at `at` (recorded 20 minutes later) for the child's NHS
+    number, as the agency's next message on its own inbox source; it must be accepted."""
+    from hub.ingest import InboundMessage
+
+    message = json.dumps(
+        event_dict(
+            event_id=event_id,
+            agency=agency,
+            child={"nhs_number": child},
+            kind=kind,
+            categories=extra.pop("categories", []),
+            occurred_at=at.isoformat(),
+            recorded_at=(at + timedelta(minutes=20)).isoformat(),
+            summary=extra.pop("summary", "Something happened"),
+            details=extra.pop("details", {}),
+            **extra,
+        )
+    ).encode()
+    name = f"{source}:{agency['id']}/t"
+    start = (hub.store.position(name) or 0) + 1
+    outcome = hub.ingest.ingest([InboundMessage(name, start, message, agency["id"])])
+    assert outcome.accepted == 1, outcome

@@ -15,7 +15,6 @@ from her and no shielded value. axe-core finds no violations and the page reflow
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import sys
@@ -32,13 +31,12 @@ from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
-from hub.ingest import InboundMessage
 from hub.onboarding import new_agency
 from hub.settings import HubSettings
 from tests.e2e import test_browser as web
 from tests.e2e.test_browser import Server, free_port, hub_cli, login, shot, start, stop
 from tests.e2e.test_browser_dpo import OVERFLOW, no_axe_violations
-from tests.factories import event_dict, nhs_number
+from tests.factories import nhs_number, publish_event
 from tests.integration.test_inbox import HEALTH, LA, POLICE, SCHOOL, WITHHELD_FROM_HEALTH, Clock
 
 browser, visits = web.browser, web.visits
@@ -70,24 +68,7 @@ class InboxServer(Server):
 def publish(
     hub: Hub, agency: dict[str, str], event_id: str, kind: str, at: datetime, **extra: Any
 ) -> None:
-    message = json.dumps(
-        event_dict(
-            event_id=event_id,
-            agency=agency,
-            child={"nhs_number": CHILD},
-            kind=kind,
-            categories=extra.pop("categories", []),
-            occurred_at=at.isoformat(),
-            recorded_at=(at + timedelta(minutes=20)).isoformat(),
-            summary=extra.pop("summary", "Something happened"),
-            details=extra.pop("details", {}),
-            **extra,
-        )
-    ).encode()
-    source = f"inbox:{agency['id']}/t"
-    start_at = (hub.store.position(source) or 0) + 1
-    outcome = hub.ingest.ingest([InboundMessage(source, start_at, message, agency["id"])])
-    assert outcome.accepted == 1, outcome
+    publish_event(hub, agency, event_id, kind, at, CHILD, source="inbox", **extra)
 
 
 def run_consumers(hub: Hub) -> None:

@@ -3,7 +3,6 @@ notifications go to the people related to the child, through the gate, once."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,9 +16,8 @@ from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import DisclosureAudited
-from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number, register_agencies
+from tests.factories import nhs_number, publish_event, register_agencies
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LA = {"id": "shire-county-council", "type": "local-authority"}
@@ -68,26 +66,9 @@ def publish(hub: Hub) -> Publish:
         if kind == "police.domestic-abuse-incident":
             extra.setdefault("details", {"child_present": True, "police_reference": event_id})
         if kind == "health.was-not-brought":
-            extra.setdefault(
-                "details", {"service": "paediatrics", "appointment_type": "outpatient"}
-            )
-        message = json.dumps(
-            event_dict(
-                event_id=event_id,
-                agency=agency,
-                child={"nhs_number": child},
-                kind=kind,
-                categories=extra.pop("categories", []),
-                occurred_at=at.isoformat(),
-                recorded_at=(at + timedelta(minutes=20)).isoformat(),
-                summary=extra.pop("summary", "Something happened"),
-                details=extra.pop("details", {}),
-                **extra,
-            )
-        ).encode()
-        source = f"inbox:{agency['id']}/t"
-        start = (hub.store.position(source) or 0) + 1
-        hub.ingest.ingest([InboundMessage(source, start, message, agency["id"])])
+            wnb = {"service": "paediatrics", "appointment_type": "outpatient"}
+            extra.setdefault("details", wnb)
+        publish_event(hub, agency, event_id, kind, at, child, **extra)
 
     return publish
 

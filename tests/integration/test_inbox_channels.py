@@ -27,9 +27,8 @@ from consumers.inbox.outbound import SUBJECT, ChannelOutbound, outbound_for
 from consumers.inbox.webhook_signature import signature, verify_signature
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.bootstrap import Hub, bootstrap
-from hub.ingest import InboundMessage
 from hub.settings import HubSettings
-from tests.factories import event_dict, nhs_number, register_agencies
+from tests.factories import nhs_number, publish_event, register_agencies
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LA = {"id": "shire-county-council", "type": "local-authority"}
@@ -242,23 +241,7 @@ def publish(
     hub: Hub, agency: dict[str, str], event_id: str, kind: str, days_ago: float, **extra: Any
 ) -> None:
     at = NOW - timedelta(days=days_ago)
-    message = json.dumps(
-        event_dict(
-            event_id=event_id,
-            agency=agency,
-            child={"nhs_number": CHILD},
-            kind=kind,
-            categories=extra.pop("categories", []),
-            occurred_at=at.isoformat(),
-            recorded_at=(at + timedelta(minutes=20)).isoformat(),
-            summary=extra.pop("summary", "Something happened"),
-            details=extra.pop("details", {}),
-            **extra,
-        )
-    ).encode()
-    source = f"channels:{agency['id']}/t"
-    start = (hub.store.position(source) or 0) + 1
-    hub.ingest.ingest([InboundMessage(source, start, message, agency["id"])])
+    publish_event(hub, agency, event_id, kind, at, CHILD, source="channels", **extra)
 
 
 def a_case_with_news(hub: Hub) -> None:
