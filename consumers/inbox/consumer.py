@@ -73,6 +73,32 @@ def item_name(recipient_key: str, stream: str, item_id: str) -> str:
     return f"{ITEM}{recipient_key}:{child_document(stream, item_id)}"
 
 
+class DirectoryIndex:
+    """The directory by id, team and (organisation, role): who a grant can name."""
+
+    def __init__(self, practitioners: Iterable[Practitioner]) -> None:
+        self._by_id: dict[str, Practitioner] = {}
+        self._by_team: dict[str, list[Practitioner]] = {}
+        self._by_post: dict[tuple[str, str], list[Practitioner]] = {}
+        for practitioner in practitioners:
+            self._by_id[practitioner.id] = practitioner
+            for team in practitioner.teams:
+                self._by_team.setdefault(team, []).append(practitioner)
+            post = (practitioner.organisation, practitioner.role.value)
+            self._by_post.setdefault(post, []).append(practitioner)
+
+    def covered(self, grant: RelationshipGrant) -> list[Practitioner]:
+        """Who the grant could cover (`RelationshipGrant.covers` still decides)."""
+        if grant.practitioner_id is not None:
+            found = self._by_id.get(grant.practitioner_id)
+            return [] if found is None else [found]
+        if grant.team is not None:
+            return self._by_team.get(grant.team, [])
+        if grant.organisation is not None and grant.role is not None:
+            return self._by_post.get((grant.organisation, grant.role.value), [])
+        return []
+
+
 class UnknownItemError(LookupError):
     """Not one of this practitioner's items (or an id too short to tell which)."""
 
@@ -101,6 +127,7 @@ class InboxConsumer:
         self._agreement = agreement
         self._pseudonyms = pseudonyms
         self.outbound: Outbound = outbound or NoOutbound()
+        self._directory_index = DirectoryIndex(())
 
     def recipient_key(self, practitioner_id: str) -> str:
         """A keyed pseudonym of the recipient for document names (stored in clear)."""
@@ -139,6 +166,7 @@ class InboxConsumer:
 
     def act(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None:
         agreement = self._agreement(now)
+        self._directory_index = DirectoryIndex(self._directory.all())  # as it is this pass
         for name in documents.names(CHANGES):
             stream = name.split(":")[2]
             pending = documents.get(name)
@@ -162,15 +190,26 @@ class InboxConsumer:
     def _related(
         self, grants: list[RelationshipGrant], now: datetime
     ) -> list[tuple[Practitioner, RelationshipGrant]]:
-        """Everyone with a current relationship to the child (not a one-notice routing)."""
-        related = []
-        for practitioner in self._directory.all():
-            grant = find_relationship(practitioner, grants, now)
-            if grant is not None and grant.basis not in (
+        """Everyone with a current relationship to the child (not a one-notice routing): the
+        people the grants name, by id, team or organisation and role, each with their
+        strongest grant (so a large directory is not read once per child)."""
+        candidates: dict[str, Practitioner] = {}
+        for grant in grants:
+            if grant.basis in (
                 RelationshipBasis.NOTICE_ROUTING,
                 RelationshipBasis.FRONT_DOOR_SEARCH,
             ):
-                related.append((practitioner, grant))
+                continue
+            for practitioner in self._directory_index.covered(grant):
+                candidates[practitioner.id] = practitioner
+        related = []
+        for practitioner in sorted(candidates.values(), key=lambda p: p.id):
+            best = find_relationship(practitioner, grants, now)
+            if best is not None and best.basis not in (
+                RelationshipBasis.NOTICE_ROUTING,
+                RelationshipBasis.FRONT_DOOR_SEARCH,
+            ):
+                related.append((practitioner, best))
         return related
 
     def _deliver_changes(
