@@ -420,9 +420,7 @@ class InboxConsumer:
             source_event_id="access-notification",
             team=team,
         )
-        return [
-            (p, routed) for p in self._directory.all() if team in p.teams and p.is_active(today)
-        ]
+        return [(p, routed) for p in self._directory_index.covered(routed) if p.is_active(today)]
 
     def _tell_access(self, record: DisclosureAudited, documents: Documents, now: datetime) -> None:
         stream = record.child_stream
