@@ -376,8 +376,14 @@ def test_demo_ends_with_an_encompass_notice_and_every_consumer_caught_up(
     assert [(s["name"], s["lag"], s["errors"]) for s in scene["statuses"]] == [
         ("encompass", 0, 0),
         ("clocks", 0, 0),
+        ("inbox", 0, 0),
         ("indicators", 0, 0),
     ]
+    # What waits in whose inbox: the DSL's notice, and the overnight incident told to the
+    # people related to Madison (counts only: the demo's report names no content).
+    inboxes = scene["inboxes"]
+    assert inboxes["dsl-100001"]["notices"] == 1
+    assert sum(counts["items"] for counts in inboxes.values()) >= 1
     listed = as_json(
         hub("notices", "list", "--as", recipient, "--format", "json", "--data-dir", str(data_dir))
     )
