@@ -120,6 +120,11 @@ class HubSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> HubSettings:
+    health_concept_map: Path | None = Field(
+        default=None,
+        description="FHIR ConceptMap (JSON) from health codes (SNOMED CT, ...) to the hub's "
+        "health kinds, replacing the packaged default (docs/adapters.md)",
+    )
         """An issuer alone would accept a token minted for any service the provider serves
         (no audience to check), or verify nothing at all (no keys): refuse to start instead."""
         if self.oidc_issuer and not self.oidc_audience:

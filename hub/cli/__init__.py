@@ -167,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["text", "json", "csv"],
         default="text",
         help="text: a table with names and UK times; csv: one row per disclosure; json: the "
-        "machine form (ids, child pseudonyms, ISO 8601 times)",
+        "machine form (ids, child pseudonyms, ISO 8601 times); fhir: disclosures as IHE BALP "
+        "AuditEvents in a FHIR R4 Bundle, for a SIEM",
     )
     audit.add_argument(
         "--from",

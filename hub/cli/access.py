@@ -128,6 +128,11 @@ def _audit_usage(args: argparse.Namespace) -> str | None:
         return "--from is after --to: nothing can fall between them"
     if args.format == "csv" and not any(getattr(args, name) for name in _ROWS):
         return "--format csv is for the audit queries that list rows, not this one"
+    if args.format == "fhir" and not (args.child or args.practitioner or args.outside_relationship):
+        return (
+            "--format fhir is for the disclosure queries (--child, --practitioner, "
+            "--outside-relationship)"
+        )
     return None
 
 
@@ -204,6 +209,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
         emit(args, {"query": answer.query, "rows": answer.rows}, lambda: None)
     elif args.format == "csv":
         sys.stdout.write(audit_csv(answer, names))
+    elif args.format == "fhir":
+        from datetime import UTC, datetime
+
+        from hub.reports.audit_fhir import audit_fhir
+
+        sys.stdout.write(audit_fhir(answer, names, datetime.now(UTC).isoformat()))
     else:
         subject = args.child if args.child else names.practitioner(args.practitioner or "") or None
         sys.stdout.write(

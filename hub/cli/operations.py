@@ -237,9 +237,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from hub.adapters.agencies.registry import get_adapter
+    from hub.adapters.agencies.registry import configured_adapter
 
-    adapter = get_adapter(args.adapter)
+    adapter = configured_adapter(args.adapter, settings_from(args).health_concept_map)
     result = adapter.read(Path(args.file), args.agency)
     document: dict[str, Any] = {
         "adapter": adapter.name,

@@ -67,6 +67,14 @@ _FHIR_RESOURCE = {
     "WNB": "Appointment",
     "PATIENT": "Patient",
 }
+# Encounter.class (HL7 v3 ActCode), which FHIR R4 requires: an attendance is an emergency
+# encounter, an injury check or health assessment an ambulatory one.
+_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+_ENCOUNTER_CLASS = {
+    "UEC-ATTENDANCE": {"system": _ACT_CODE, "code": "EMER", "display": "emergency"},
+    "NMI-INJURY": {"system": _ACT_CODE, "code": "AMB", "display": "ambulatory"},
+    "LAC-HEALTH-ASSESSMENT": {"system": _ACT_CODE, "code": "AMB", "display": "ambulatory"},
+}
 _UNKNOWN_CODES = {"la": "CIN_CLOSE", "police": "ASB", "health": "HV-REVIEW", "school": "BULLYING"}
 
 
@@ -330,6 +338,7 @@ def _fhir_resource(record: NativeRecord) -> dict[str, Any]:
     elif resource_type == "Encounter":
         resource |= {
             "status": "finished",
+            "class": _ENCOUNTER_CLASS[record.code],
             "type": [concept],
             "subject": subject,
             "period": {"start": when},

@@ -214,7 +214,8 @@ def test_health_sample_maps_each_resource_type() -> None:
         AdapterProblem(
             str(HEALTH_SAMPLE),
             8,
-            "code.coding.code: unknown code 'HV-REVIEW'; see docs/adapters.md for the codes",
+            "Observation/hv-1201: code.coding.code: unknown code 'HV-REVIEW'; see "
+            "docs/adapters.md for the codes",
         )
     ]
     assert [e.household_ref for e in result.events] == [
@@ -321,7 +322,7 @@ def test_health_invalid_nhs_number_is_a_problem_without_the_number(tmp_path: Pat
     result = get_adapter("health-fhir").read(path, "shire-icb")
     assert len(result.events) == 8
     assert result.problems[0] == AdapterProblem(
-        str(path), 2, f"subject.identifier.value: {_CHECK_DIGIT}"
+        str(path), 2, f"Observation/hv-1187: subject.identifier.value: {_CHECK_DIGIT}"
     )
 
 
@@ -434,10 +435,12 @@ def test_health_entries_that_are_not_safeguarding_events_are_problems(tmp_path: 
     result = get_adapter("health-fhir").read(path, "shire-icb")
     assert [(p.line, p.reason) for p in result.problems] == [
         (1, "resourceType: 'Practitioner' is not mapped; see docs/adapters.md"),
-        (2, "status: only Appointments with status 'noshow' (was not brought) are mapped"),
-        (3, f"participant.actor.identifier.value: {_CHECK_DIGIT}"),
-        (4, "canonical event invalid: (event): Value error, occurred_at is after recorded_at: "
-            "an event is recorded after it happens"),
+        (2, "Appointment/appt-55310: status: only Appointments with status 'noshow' (was not "
+            "brought) are mapped"),
+        (3, f"Appointment/appt-55310: participant.actor.identifier.value: {_CHECK_DIGIT}"),
+        # A date is not a FHIR instant: the resource is not valid FHIR R4.
+        (4, "Appointment/appt-55310: not valid FHIR R4 Appointment: meta.lastUpdated: Value "
+            "error, Instant value string does not match spec regex."),
     ]  # fmt: skip
 
 
@@ -480,9 +483,10 @@ def test_household_references_must_be_references_and_are_never_quoted(tmp_path: 
     health = get_adapter("health-fhir").read(health_path, "shire-icb")
     assert [e.household_ref for e in health.events] == [None]
     assert [(p.line, p.reason) for p in health.problems] == [
-        (2, "extension: more than one household-ref extension"),
-        (3, f"extension[household-ref].valueString: {_NOT_A_REFERENCE}"),
-        (4, "extension[household-ref].valueString: missing or not a non-empty string"),
+        (2, "Observation/hv-1187: extension: more than one household-ref extension"),
+        (3, f"Observation/hv-1187: extension[household-ref].valueString: {_NOT_A_REFERENCE}"),
+        (4, "Observation/hv-1187: not valid FHIR R4 Observation: "
+            "extension[0].valueString: Input should be a valid string"),
     ]
 
     row = {

@@ -435,7 +435,8 @@ def test_ethnic_category_codings_are_read_by_their_system(tmp_path: Path) -> Non
     )
     assert [e.details.get("ethnic_category") for e in result.events] == ["99", "C", None]
     assert [(p.line, p.reason) for p in result.problems] == [
-        (4, "extension[ethnic-category].valueCodeableConcept.coding.code: unknown code 'X'; "
+        (4, "Patient/pat-1: extension[ethnic-category].valueCodeableConcept.coding.code: "
+            "unknown code 'X'; "
             "see docs/adapters.md for the codes"),
     ]  # fmt: skip
 
@@ -480,13 +481,14 @@ def test_an_unborn_patient_and_patient_problems(tmp_path: Path) -> None:
         "sex": "unknown",
     }
     assert [(p.line, p.reason) for p in result.problems] == [
-        (2, "gender: unknown code 'F'; see docs/adapters.md for the codes"),
-        (3, "birthDate: not a full date (YYYY-MM-DD)"),
-        (4, "name: no current official or usual name"),
-        (5, "identifier: no identifier of system https://fhir.nhs.uk/Id/nhs-number or "
+        (2, "Patient/pat-1: gender: unknown code 'F'; see docs/adapters.md for the codes"),
+        (3, "Patient/pat-1: birthDate: not a full date (YYYY-MM-DD)"),
+        (4, "Patient/pat-1: name: no current official or usual name"),
+        (5, "Patient/pat-1: identifier: no identifier of system "
+            "https://fhir.nhs.uk/Id/nhs-number or "
             "https://safeguarding-hub.example/Id/provisional-id"),
-        (6, "canonical event invalid: details: Value error, details do not fit kind "
-            "'health.child-details': date_of_birth: Value error, is after the day the record "
+        (6, "Patient/pat-1: canonical event invalid: details: Value error, details do not fit "
+            "kind 'health.child-details': date_of_birth: Value error, is after the day the record "
             "was made; a birth cannot be recorded early"),
     ]  # fmt: skip
     for problem in result.problems:

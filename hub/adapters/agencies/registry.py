@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hub.adapters.agencies.base import AgencyAdapter
+from hub.adapters.agencies.fhir_concept_map import load_concept_map
 from hub.adapters.agencies.health_fhir import HealthFhirBundleAdapter
 from hub.adapters.agencies.la_csv import LaCaseManagementCsvAdapter
 from hub.adapters.agencies.police_json import PoliceIncidentJsonAdapter
@@ -39,3 +42,12 @@ def get_adapter(name: str) -> AgencyAdapter:
         return ADAPTERS[name]
     except KeyError:
         raise UnknownAdapterError(name) from None
+
+
+def configured_adapter(name: str, health_concept_map: Path | None = None) -> AgencyAdapter:
+    """The adapter by name, the health adapter with the partnership's concept map when one is
+    configured (`HUB_HEALTH_CONCEPT_MAP`); a map that cannot be used raises `ConceptMapError`."""
+    adapter = get_adapter(name)
+    if name == HealthFhirBundleAdapter.name and health_concept_map is not None:
+        return HealthFhirBundleAdapter(load_concept_map(health_concept_map))
+    return adapter
