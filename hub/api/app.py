@@ -21,17 +21,28 @@ import structlog
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
 
 from consumers.encompass import UnknownNoticeError
 from consumers.inbox.consumer import UnknownItemError
-from hub.adapters.tokens import Caller, InvalidTokenError, TokenVerifier
+from hub.adapters.tokens import Caller, TokenVerifier
+from hub.api import responses as out
 from hub.api.body_limit import BodyLimit
+from hub.api.contract import document_contract
 from hub.api.pages import register_pages
+from hub.api.problems import (
+    INTERNAL_FAILURE_DETAIL,
+    PROBLEM_MEDIA_TYPE,
+    install_problem_details,
+    new_instance,
+    problem,
+    problem_body,
+    problem_responses,
+)
 from hub.bootstrap import Hub
 from hub.child_search import SearchTermError
 from hub.chronology_header import child_header
-from hub.disclosure_gate import UnknownPractitionerError
 from hub.disclosure_release import ChronologyView
 from hub.domain.access import CHRONOLOGY_PURPOSES, Purpose
 from hub.domain.canonical_event import child_ref, validate_child_identifier
@@ -40,9 +51,9 @@ from hub.domain.subject_access import (
     DecisionType,
     Requester,
     RequesterBasis,
-    SubjectAccessError,
 )
 from hub.domain.uk_time import UK, parse_as_of
+from hub.subject_access import PackRefusedError
 from hub.transports.https import HttpsPublishing
 
 SECURITY_HEADERS = {
@@ -154,14 +165,33 @@ class ReviewRequest(BaseModel):
     notes: str = Field(default="", max_length=2000)
 
 
-def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
+bearer_token = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="A JWT from the partnership's identity provider (or, in development, "
+    "`hub token issue`); its subject is a practitioner id or `agency:<agency id>`.",
+    auto_error=False,  # the verifier refuses a missing token, with its own 401
+)
+
+
+def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_token)],
+) -> Caller:
     """The authenticated caller, from the bearer token (refused with 401 otherwise)."""
-    token = authorization.removeprefix("Bearer ").strip() if authorization else None
+    token = credentials.credentials.strip() if credentials else None
     verifier: TokenVerifier = request.app.state.verifier
     return verifier.verify(token)
 
 
-def purpose(x_hub_purpose: Annotated[str | None, Header()] = None) -> Purpose | None:
+PurposeHeader = Header(
+    description="why the caller is looking (docs/api.md#purpose); without it, the answer is "
+    "an audited denial",
+    json_schema_extra={"enum": [p.value for p in CHRONOLOGY_PURPOSES]},
+)
+
+
+def purpose(x_hub_purpose: Annotated[str | None, PurposeHeader] = None) -> Purpose | None:
     """The purpose the request declares (`X-Hub-Purpose`); without one, nothing is shown."""
     if x_hub_purpose is None:
         return None
@@ -176,6 +206,23 @@ def purpose(x_hub_purpose: Annotated[str | None, Header()] = None) -> Purpose | 
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+
+# The publish route reads its body as JSON objects (an invalid event is quarantined with its
+# reason, not refused) and documents it as an array of canonical events (schema v1).
+CANONICAL_EVENTS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "canonical events (docs/adapters.md); each validated on its own",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/CanonicalEvent"},
+                }
+            }
+        },
+    }
+}
 PurposeDep = Annotated[Purpose | None, Depends(purpose)]
 
 
@@ -193,6 +240,8 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
     app.state.hub = hub
     app.state.verifier = verifier
     app.add_middleware(BodyLimit, max_bytes=hub.settings.max_request_bytes)
+    install_problem_details(app)
+    document_contract(app)
     publishing = HttpsPublishing(lambda: hub.ingest)
 
     @app.middleware("http")
@@ -207,8 +256,9 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
             # failure, never its message or traceback: both can carry what was being handled.
             access_log.error("request_failed", error=type(error).__name__)
             response = JSONResponse(
-                {"detail": "the hub could not complete this request; nothing was disclosed"},
+                problem_body(500, INTERNAL_FAILURE_DETAIL, new_instance(request.scope)),
                 status_code=500,
+                media_type=PROBLEM_MEDIA_TYPE,
             )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
@@ -219,50 +269,40 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
             method=request.method,
             route=getattr(route, "path", "unmatched"),
             status=response.status_code,
+            problem=request.scope.get("state", {}).get("problem"),
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
         return response
 
-    @app.exception_handler(InvalidTokenError)
-    async def refused(_: Request, error: InvalidTokenError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        # Where and why, never the input: it may hold personal data, or values (NaN, lone
-        # surrogates) that cannot be rendered as JSON, which made this a 500.
-        problems = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in error.errors()
-        ]
-        return JSONResponse({"detail": problems}, status_code=422)
-
-    @app.exception_handler(PermissionError)
-    async def forbidden(_: Request, error: PermissionError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=403)
-
-    @app.exception_handler(UnknownPractitionerError)
-    async def unknown(_: Request, error: UnknownPractitionerError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=403)
-
-    @app.exception_handler(LookupError)
-    async def not_found(_: Request, error: LookupError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=404)
-
-    @app.get("/healthz", include_in_schema=True)
+    @app.get(
+        "/healthz",
+        operation_id="check_liveness",
+        tags=["health"],
+        response_model=out.Liveness,
+    )
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        operation_id="check_readiness",
+        tags=["health"],
+        response_model=out.Readiness,
+    )
     def readyz() -> dict[str, Any]:
         return {
             "status": "ready",
             "events": hub.store.recorder.max_notification_id() or 0,
         }
 
-    @app.post("/api/v1/events")
+    @app.post(
+        "/api/v1/events",
+        operation_id="publish_events",
+        tags=["events"],
+        response_model=out.PublishReceipt,
+        responses=problem_responses(400, 401, 403, 413, 422),
+        openapi_extra=CANONICAL_EVENTS_BODY,
+    )
     def publish(who: CallerDep, events: Annotated[list[dict[str, Any]], Body()]) -> dict[str, Any]:
         """Publish canonical events over HTTPS (`hub.transports.https`): the same validation,
         idempotency and quarantine as the Kafka and inbox transports. The agency comes from the
@@ -278,11 +318,23 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         header = child_header(view, register, hub.directory.get, datetime.now(UK).date())
         return {**view.as_dict(), "header": header.as_dict()}
 
-    @app.post("/api/v1/chronology")
+    @app.post(
+        "/api/v1/chronology",
+        operation_id="read_chronology",
+        tags=["chronology"],
+        response_model=out.Chronology,
+        responses=problem_responses(400, 401, 403, 413, 422),
+    )
     def chronology(who: CallerDep, why: PurposeDep, body: ChildRequest) -> dict[str, Any]:
         return with_header(hub.gate.view(child_ref(body.child), who.subject, why))
 
-    @app.post("/api/v1/find")
+    @app.post(
+        "/api/v1/find",
+        operation_id="find_child",
+        tags=["chronology"],
+        response_model=out.FindResults,
+        responses=problem_responses(400, 401, 403, 413, 422),
+    )
     def find(who: CallerDep, why: PurposeDep, body: FindRequest) -> dict[str, Any]:
         """Find a child by family name and date of birth (given name optional): the children
         this caller may see, best first, audited with the terms (docs/find.md). A bad term is
@@ -292,24 +344,42 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
                 who.subject, body.family_name, body.date_of_birth, body.given_name, why
             )
         except SearchTermError as error:
-            raise HTTPException(
-                422, [{"loc": ["body", error.field], "msg": error.problem}]
+            raise RequestValidationError(
+                [{"loc": ("body", error.field), "msg": error.problem, "type": "value_error"}]
             ) from None
         return answer.as_dict()
 
-    @app.post("/api/v1/break-glass")
+    @app.post(
+        "/api/v1/break-glass",
+        operation_id="break_glass",
+        tags=["chronology"],
+        response_model=out.Chronology,
+        responses=problem_responses(400, 401, 403, 413, 422),
+    )
     def break_glass(who: CallerDep, why: PurposeDep, body: BreakGlassRequest) -> dict[str, Any]:
         view = hub.gate.view(
             child_ref(body.child), who.subject, why, break_glass_reason=body.reason
         )
         return with_header(view)
 
-    @app.post("/api/v1/break-glass/end")
+    @app.post(
+        "/api/v1/break-glass/end",
+        operation_id="end_break_glass",
+        tags=["chronology"],
+        response_model=out.BreakGlassEnded,
+        responses=problem_responses(400, 401, 403, 413, 422),
+    )
     def end_break_glass(who: CallerDep, body: ChildRequest) -> dict[str, bool]:
         """The caller ends their own emergency access to the child (the emergency is over)."""
         return {"ended": hub.gate.end_break_glass(child_ref(body.child), who.subject)}
 
-    @app.post("/api/v1/replay")
+    @app.post(
+        "/api/v1/replay",
+        operation_id="replay_record",
+        tags=["replay"],
+        response_model=out.Replay,
+        responses=problem_responses(400, 401, 403, 404, 413, 422),
+    )
     def replay(who: CallerDep, body: ReplayRequest) -> dict[str, Any]:
         """The record as it stood at `as_of`, for a commissioned reviewer or a DPO."""
         report = hub.replay.replay(
@@ -317,40 +387,78 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         )
         return report.as_dict()
 
-    @app.post("/api/v1/audit/who-saw")
+    @app.post(
+        "/api/v1/audit/who-saw",
+        operation_id="audit_who_saw_child",
+        tags=["audit"],
+        response_model=out.AuditAnswer,
+        responses=problem_responses(400, 401, 403, 413, 422),
+    )
     def who_saw(who: CallerDep, body: ChildRequest) -> dict[str, Any]:
         answer = hub.audit_queries.who_saw_child(who.subject, child_ref(body.child))
         return {"query": answer.query, "rows": answer.rows}
 
-    @app.get("/api/v1/audit/practitioners/{practitioner_id}")
+    @app.get(
+        "/api/v1/audit/practitioners/{practitioner_id}",
+        operation_id="audit_what_practitioner_saw",
+        tags=["audit"],
+        response_model=out.AuditAnswer,
+        responses=problem_responses(401, 403, 404, 422),
+    )
     def practitioner_saw(who: CallerDep, practitioner_id: str) -> dict[str, Any]:
         answer = hub.audit_queries.what_practitioner_saw(who.subject, practitioner_id)
         return {"query": answer.query, "rows": answer.rows}
 
-    @app.get("/api/v1/audit/break-glass")
+    @app.get(
+        "/api/v1/audit/break-glass",
+        operation_id="audit_break_glass_queue",
+        tags=["audit"],
+        response_model=out.AuditAnswer,
+        responses=problem_responses(401, 403),
+    )
     def break_glass_queue(who: CallerDep) -> dict[str, Any]:
         answer = hub.audit_queries.break_glass(who.subject)
         return {"query": answer.query, "rows": answer.rows}
 
-    @app.post("/api/v1/audit/break-glass/review")
+    @app.post(
+        "/api/v1/audit/break-glass/review",
+        operation_id="review_break_glass",
+        tags=["audit"],
+        response_model=out.BreakGlassReviewed,
+        responses=problem_responses(400, 401, 403, 404, 413, 422),
+    )
     def review(who: CallerDep, body: ReviewRequest) -> dict[str, str]:
         hub.audit_queries.review_break_glass(who.subject, body.grant, body.outcome, body.notes)
         return {"reviewed": body.grant, "outcome": body.outcome}
 
-    @app.get("/api/v1/audit/withheld")
+    @app.get(
+        "/api/v1/audit/withheld",
+        operation_id="audit_withheld_items",
+        tags=["audit"],
+        response_model=out.AuditAnswer,
+        responses=problem_responses(401, 403),
+    )
     def withheld(who: CallerDep) -> dict[str, Any]:
         answer = hub.audit_queries.withheld(who.subject)
         return {"query": answer.query, "rows": answer.rows}
 
-    @app.post("/api/v1/audit/subject-access")
+    @app.post(
+        "/api/v1/audit/subject-access",
+        operation_id="export_subject_access",
+        tags=["audit"],
+        response_model=out.SubjectAccessExport,
+        responses=problem_responses(400, 401, 403, 413, 422),
+    )
     def subject_access(who: CallerDep, body: ChildRequest) -> dict[str, Any]:
         return hub.audit_queries.subject_access(who.subject, child_ref(body.child))
 
-    @app.exception_handler(SubjectAccessError)
-    async def subject_access_refused(_: Request, error: SubjectAccessError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=422)
-
-    @app.post("/api/v1/sar")
+    @app.post(
+        "/api/v1/sar",
+        operation_id="open_subject_access_case",
+        tags=["subject-access"],
+        response_model=out.SubjectAccessCase,
+        responses=problem_responses(400, 401, 403, 413, 422),
+    )
     def sar_open(who: CallerDep, body: SarOpenRequest) -> dict[str, Any]:
         """Open a subject access case (a DPO); the child in the body, never the URL."""
         requester = Requester(body.requester, RequesterBasis(body.basis), body.authority)
@@ -364,16 +472,34 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         )
         return case.as_dict()
 
-    @app.get("/api/v1/sar")
+    @app.get(
+        "/api/v1/sar",
+        operation_id="list_subject_access_cases",
+        tags=["subject-access"],
+        response_model=out.SubjectAccessCases,
+        responses=problem_responses(401, 403),
+    )
     def sar_list(who: CallerDep) -> dict[str, Any]:
         return {"cases": [c.as_dict() for c in hub.subject_access.cases(who.subject)]}
 
-    @app.get("/api/v1/sar/{case_id}")
+    @app.get(
+        "/api/v1/sar/{case_id}",
+        operation_id="read_subject_access_draft",
+        tags=["subject-access"],
+        response_model=out.SubjectAccessDraft,
+        responses=problem_responses(401, 403, 404, 422),
+    )
     def sar_draft(who: CallerDep, case_id: str) -> dict[str, Any]:
         """The draft: each item as released to the DPO (audited), its flags and decision."""
         return hub.subject_access.draft(who.subject, case_id).as_dict()
 
-    @app.post("/api/v1/sar/{case_id}/decisions")
+    @app.post(
+        "/api/v1/sar/{case_id}/decisions",
+        operation_id="record_subject_access_decision",
+        tags=["subject-access"],
+        response_model=out.RecordedDecision,
+        responses=problem_responses(400, 401, 403, 404, 413, 422),
+    )
     def sar_decide(who: CallerDep, case_id: str, body: SarDecisionRequest) -> dict[str, Any]:
         decision = Decision(
             DecisionType(body.decision),
@@ -386,24 +512,53 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
             who.subject, case_id, body.item, decision
         ).as_dict()
 
-    @app.post("/api/v1/sar/{case_id}/extension")
+    @app.post(
+        "/api/v1/sar/{case_id}/extension",
+        operation_id="extend_subject_access_deadline",
+        tags=["subject-access"],
+        response_model=out.SubjectAccessCase,
+        responses=problem_responses(400, 401, 403, 404, 413, 422),
+    )
     def sar_extend(who: CallerDep, case_id: str, body: SarExtensionRequest) -> dict[str, Any]:
         extended = hub.subject_access.extend(
             who.subject, case_id, body.months, body.reason, body.requester_told
         )
         return extended.as_dict()
 
-    @app.post("/api/v1/sar/{case_id}/identity")
+    @app.post(
+        "/api/v1/sar/{case_id}/identity",
+        operation_id="record_requester_identity",
+        tags=["subject-access"],
+        response_model=out.SubjectAccessCase,
+        responses=problem_responses(400, 401, 403, 404, 413, 422),
+    )
     def sar_identity(who: CallerDep, case_id: str, body: SarIdentityRequest) -> dict[str, Any]:
         return hub.subject_access.verify_identity(who.subject, case_id, body.how, body.on).as_dict()
 
-    @app.post("/api/v1/sar/{case_id}/pack", response_model=None)
-    def sar_pack(who: CallerDep, case_id: str, body: SarPackRequest) -> dict[str, Any] | Response:
+    @app.post(
+        "/api/v1/sar/{case_id}/pack",
+        operation_id="build_subject_access_pack",
+        tags=["subject-access"],
+        response_model=out.SubjectAccessPack,
+        responses={
+            200: {
+                "description": "the pack: JSON, or with `format: pdf` the PDF",
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            **problem_responses(400, 401, 403, 404, 409, 413, 422),
+        },
+    )
+    def sar_pack(
+        request: Request, who: CallerDep, case_id: str, body: SarPackRequest
+    ) -> dict[str, Any] | Response:
         """Build the final pack (refused while a flagged item is undecided): released by the
         gate as an audited subject access export; JSON, or the PDF."""
         from hub.reports.subject_access_pack import render_pdf
 
-        pack = hub.subject_access.pack(who.subject, case_id)
+        try:
+            pack = hub.subject_access.pack(who.subject, case_id)
+        except PackRefusedError as refused:  # not yet: identity unconfirmed, items undecided
+            return problem(request, 409, str(refused))
         if body.format == "pdf":
             disposition = 'attachment; filename="subject-access-pack.pdf"'
             return Response(
@@ -424,7 +579,13 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
             notices.append(runner)
         return notices[0]
 
-    @app.get("/api/v1/notices")
+    @app.get(
+        "/api/v1/notices",
+        operation_id="list_notices",
+        tags=["notices"],
+        response_model=out.Notices,
+        responses=problem_responses(401, 403),
+    )
     def my_notices(who: CallerDep) -> dict[str, Any]:
         """The Operation Encompass notices delivered to the caller (disclosed and audited at
         delivery), newest first."""
@@ -432,7 +593,13 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         runner = encompass()
         return {"notices": runner.consumer.inbox(runner.documents(), who.subject)}
 
-    @app.post("/api/v1/notices/{notice_id}/ack")
+    @app.post(
+        "/api/v1/notices/{notice_id}/ack",
+        operation_id="acknowledge_notice",
+        tags=["notices"],
+        response_model=out.NoticeAcknowledged,
+        responses=problem_responses(401, 403, 404, 422),
+    )
     def acknowledge_notice(who: CallerDep, notice_id: str) -> dict[str, Any]:
         """Acknowledge a notice delivered to the caller, which stops its escalation."""
         from datetime import UTC, datetime
@@ -446,7 +613,13 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         runner.state.commit(documents.changed, None)
         return {"notice": notice_id, "acknowledged": ack}
 
-    @app.get("/api/v1/inbox")
+    @app.get(
+        "/api/v1/inbox",
+        operation_id="read_inbox",
+        tags=["inbox"],
+        response_model=out.Inbox,
+        responses=problem_responses(401, 403, 422),
+    )
     def my_inbox(who: CallerDep, include_done: bool = False) -> dict[str, Any]:
         """What waits for the caller (docs/inbox.md): Operation Encompass notices, statutory
         clock alerts grouped by child, and notifications newest first (`include_done=true`
@@ -454,7 +627,13 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         entry of its delivery: listing audits nothing new."""
         return hub.inbox.inbox(who.subject, datetime.now(UTC), include_done=include_done).as_dict()
 
-    @app.get("/api/v1/inbox/counts")
+    @app.get(
+        "/api/v1/inbox/counts",
+        operation_id="count_inbox",
+        tags=["inbox"],
+        response_model=out.InboxCounts,
+        responses=problem_responses(401, 403),
+    )
     def my_inbox_counts(who: CallerDep) -> dict[str, int]:
         """How many notices, alerts and notifications wait for the caller (counted from the
         consumers' own documents: nothing disclosed, nothing audited)."""
@@ -467,18 +646,36 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
         except UnknownItemError:
             raise HTTPException(404, "item: no such item in your inbox") from None
 
-    @app.post("/api/v1/inbox/items/{item_id}/done")
+    @app.post(
+        "/api/v1/inbox/items/{item_id}/done",
+        operation_id="mark_inbox_item_done",
+        tags=["inbox"],
+        response_model=out.InboxItemMarked,
+        responses=problem_responses(401, 403, 404, 422),
+    )
     def inbox_item_done(who: CallerDep, item_id: str) -> dict[str, Any]:
         """Mark one of the caller's notifications done (by its id, or its first 12
         characters); nothing is disclosed or audited."""
         return mark_item(who.subject, item_id, "done")
 
-    @app.post("/api/v1/inbox/items/{item_id}/not-done")
+    @app.post(
+        "/api/v1/inbox/items/{item_id}/not-done",
+        operation_id="mark_inbox_item_not_done",
+        tags=["inbox"],
+        response_model=out.InboxItemMarked,
+        responses=problem_responses(401, 403, 404, 422),
+    )
     def inbox_item_not_done(who: CallerDep, item_id: str) -> dict[str, Any]:
         """Bring back a notification the caller marked done."""
         return mark_item(who.subject, item_id, "not-done")
 
-    @app.post("/api/v1/inbox/notices/{notice_id}/acknowledge")
+    @app.post(
+        "/api/v1/inbox/notices/{notice_id}/acknowledge",
+        operation_id="acknowledge_inbox_notice",
+        tags=["notices"],
+        response_model=out.NoticeAcknowledged,
+        responses=problem_responses(400, 401, 403, 404, 413, 422),
+    )
     def inbox_acknowledge(
         who: CallerDep, notice_id: str, body: AcknowledgeRequest
     ) -> dict[str, Any]:

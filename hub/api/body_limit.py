@@ -2,16 +2,18 @@
 
 One request must not be able to hold up every agency's publishing (a body of tens of megabytes
 made ingest, and on PostgreSQL the store, wait on it). A body larger than the limit is refused
-with 413 without being read: at once when its `Content-Length` says so, else as soon as more
-than the limit has arrived (chunked). Within the limit the body is passed on unchanged.
+with 413 (RFC 9457 problem details, `hub.api.problems`) without being read: at once when its
+`Content-Length` says so, else as soon as more than the limit has arrived (chunked). Within the
+limit the body is passed on unchanged.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub.api.problems import PROBLEM_MEDIA_TYPE, new_instance, problem_body
 
 
 class BodyLimit:
@@ -25,7 +27,7 @@ class BodyLimit:
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self._max:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         if length is not None:
             await self._app(scope, receive, send)  # the server enforces a declared length
@@ -37,7 +39,7 @@ class BodyLimit:
             chunks.append(message)
             received += len(message.get("body", b""))
             if received > self._max:
-                await self._refuse(send)
+                await self._refuse(scope, send)
                 return
             if message["type"] != "http.request" or not message.get("more_body", False):
                 break
@@ -47,18 +49,20 @@ class BodyLimit:
 
         await self._app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body: dict[str, Any] = {
-            "detail": f"the request body is larger than {self._max:,} bytes; send fewer events "
-            "per request (each event is at most the hub's message limit)"
-        }
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        body = problem_body(
+            413,
+            f"the request body is larger than {self._max:,} bytes; send fewer events per "
+            "request (each event is at most the hub's message limit)",
+            new_instance(scope),
+        )
         encoded = json.dumps(body).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                     (b"content-length", str(len(encoded)).encode()),
                 ],
             }

@@ -57,7 +57,7 @@ def test_every_route_answers_a_malformed_child_with_422_and_never_repeats_it(
                         },
                     )
                     assert response.status_code == 422, (path, malformed, response.text)
-                    problems = response.json()["detail"]
+                    problems = response.json()["errors"]
                     assert [p["loc"] for p in problems] == [["body", "child"]], response.text
                     answers.append(response.text)
     finally:
@@ -96,8 +96,13 @@ def test_a_failure_inside_the_hub_says_nothing_of_what_it_was_handling(
     finally:
         hub.close()
     assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
     assert response.json() == {
-        "detail": "the hub could not complete this request; nothing was disclosed"
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "the hub could not complete this request; nothing was disclosed",
+        "instance": response.json()["instance"],
     }
     captured = capsys.readouterr()
     for text in (response.text, captured.out, captured.err):

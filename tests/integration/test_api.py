@@ -242,6 +242,8 @@ def test_every_route_refuses_missing_expired_tampered_and_wrongly_signed_tokens(
             response = call(client, method, path, body, headers)
             assert response.status_code == 401, (method, path, label, response.text)
             assert response.headers["WWW-Authenticate"] == "Bearer"
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["status"] == 401 and response.json()["title"] == "Unauthorized"
     assert client.get("/healthz").status_code == 200
     assert {"/healthz", "/readyz"} == PUBLIC_PATHS
 
@@ -438,6 +440,47 @@ def test_oidc_tokens_are_verified_against_the_providers_published_keys(
             == 401
         )
     hub.close()
+
+
+def test_every_error_is_problem_details_naming_the_field_never_the_value(
+    api: tuple[Hub, TestClient],
+) -> None:
+    """RFC 9457: the hub's own refusals, FastAPI's validation errors and Starlette's 404 and
+    405 for unknown routes and methods all answer `application/problem+json`."""
+    hub, client = api
+    token = bearer(issue_dev_token(hub.token_key, "lcpp-0001"))
+    answers = {
+        "unknown route": client.get("/api/v1/no-such-route", headers=token),
+        "unknown method": client.delete("/api/v1/chronology", headers=token),
+        "forbidden": client.get("/api/v1/audit/withheld", headers=token),
+        "not valid": client.post(
+            "/api/v1/chronology", json={"child": "Jo Bloggs 2020"}, headers=token
+        ),
+        "not JSON": client.post(
+            "/api/v1/chronology",
+            content=b"{not json",
+            headers={**token, "Content-Type": "application/json"},
+        ),
+    }
+    expected = {
+        "unknown route": (404, "Not Found"),
+        "unknown method": (405, "Method Not Allowed"),
+        "forbidden": (403, "Forbidden"),
+        "not valid": (422, "Unprocessable Entity"),
+        "not JSON": (422, "Unprocessable Entity"),
+    }
+    for label, response in answers.items():
+        assert response.headers["content-type"] == "application/problem+json", label
+        problem = response.json()
+        assert (problem["status"], problem["title"]) == expected[label], label
+        assert response.status_code == problem["status"]
+        assert {"type", "title", "status", "detail", "instance"} <= set(problem), label
+        assert problem["instance"].startswith("urn:uuid:")  # this occurrence, nothing sent
+    assert answers["unknown method"].headers["allow"] == "POST"
+    invalid = answers["not valid"].json()
+    assert invalid["detail"] == "the request is not valid: body.child"
+    assert [e["loc"] for e in invalid["errors"]] == [["body", "child"]]
+    assert "Bloggs" not in answers["not valid"].text
 
 
 def test_openapi_is_generated_and_published(api: tuple[Hub, TestClient]) -> None:

@@ -250,7 +250,13 @@ def test_the_api_finds_from_the_body_and_names_a_bad_field(search_hub: Hub) -> N
     assert [r["child"] for r in answer.json()["results"]] == [JAYDEN.nhs_number]
     bad = client.post("/api/v1/find", json={**body, "date_of_birth": "2020-13-45"}, headers=headers)
     assert bad.status_code == 422
-    assert bad.json()["detail"] == [
-        {"loc": ["body", "date_of_birth"], "msg": "must be a real date written as YYYY-MM-DD"}
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert bad.json()["detail"] == "the request is not valid: body.date_of_birth"
+    assert bad.json()["errors"] == [
+        {
+            "loc": ["body", "date_of_birth"],
+            "msg": "must be a real date written as YYYY-MM-DD",
+            "type": "value_error",
+        }
     ]
     assert "2020-13-45" not in bad.text

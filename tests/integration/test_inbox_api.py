@@ -68,7 +68,15 @@ def test_a_worker_lists_their_inbox_and_marks_an_item_done_and_back(
     # Someone else's item, or none: 404 in plain words, the id not repeated.
     other = client.post(f"/api/v1/inbox/items/{item['id']}/done", headers=bearer(hub, "po-0002"))
     assert other.status_code == 404
-    assert other.json() == {"detail": "item: no such item in your inbox"}
+    assert other.headers["content-type"] == "application/problem+json"
+    assert other.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "item: no such item in your inbox",
+        "instance": other.json()["instance"],  # urn:uuid:, not the path: the id not repeated
+    }
+    assert item["id"] not in other.text
 
 
 def test_a_dsl_acknowledges_a_notice_with_the_action_taken(
@@ -84,7 +92,8 @@ def test_a_dsl_acknowledges_a_notice_with_the_action_taken(
     for body in ({}, {"action_taken": "   "}, {"action_taken": too_long}):
         refused = client.post(url, json=body, headers=dsl)
         assert refused.status_code == 422
-        [problem] = refused.json()["detail"]
+        assert refused.json()["detail"] == "the request is not valid: body.action_taken"
+        [problem] = refused.json()["errors"]
         assert problem["loc"] == ["body", "action_taken"]
         assert "Spoke to" not in refused.text  # the field named, never the value
     someone_else = client.post(url, json={"action_taken": ACTION}, headers=bearer(hub, "sw-0002"))

@@ -214,6 +214,8 @@ def test_https_quarantines_an_oversize_event_and_refuses_an_oversize_body_unread
     fifty = b"[" + large("BIG-50", 50 * MB) + b"]"
     refused = client.post("/api/v1/events", content=fifty, headers=headers)
     assert refused.status_code == 413 and "larger than 8,388,608 bytes" in refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["status"] == 413 and refused.json()["instance"].startswith("urn:uuid:")
 
     def chunked() -> Iterator[bytes]:  # no Content-Length: refused once past the limit
         for start in range(0, len(fifty), MB):
