@@ -24,6 +24,7 @@ from hub.adapters.persistence import (
 )
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.adapters.secrets import decode_secret, load_or_create_secret
+from hub.adapters.session_stores import SealedSessionStore
 from hub.adapters.signing import CheckpointSigner
 from hub.adapters.tokens import TokenVerifier
 from hub.audit_ledger import AuditLedger
@@ -151,6 +152,11 @@ class Hub:
             signer,
             authenticate=self.store.envelope.open_state,
         )
+
+    @cached_property
+    def session_store(self) -> SealedSessionStore:
+        """The web pages' sessions, in the hub's database so every API replica serves them."""
+        return SealedSessionStore(self.persistence.session_rows(), self.keyring)
 
     @cached_property
     def token_key(self) -> bytes:

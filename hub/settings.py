@@ -66,6 +66,11 @@ class HubSettings(BaseSettings):
     oidc_jwks_url: str | None = None
     dev_tokens: bool = Field(default=True, description="accept locally signed development tokens")
     cookie_secure: bool = Field(default=False, description="session cookie only over HTTPS")
+    session_idle_minutes: float = Field(
+        default=30,
+        gt=0,
+        description="a web session ends after this long without a request (may be fractional)",
+    )
     log_level: str = "info"
     encompass_front_door_team: str = Field(
         default="front-door:shire-county-council",

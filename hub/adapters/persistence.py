@@ -29,6 +29,7 @@ from hub.adapters.merkle_index import (
     PostgresMerkleIndexStore,
     SqliteMerkleIndexStore,
 )
+from hub.adapters.session_stores import PostgresSessionRows, SessionRows, SqliteSessionRows
 
 _SCHEMA_LOCK = 0x6875625F736368  # "hub_sch": one advisory lock id for eventsourcing's DDL
 
@@ -50,6 +51,10 @@ class Persistence(Protocol):
         ...
 
     def merkle_index(self) -> MerkleIndexStore: ...
+
+    def session_rows(self) -> SessionRows:
+        """The web pages' sessions, shared by every API replica."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,9 @@ class SqlitePersistence:
 
     def merkle_index(self) -> MerkleIndexStore:
         return SqliteMerkleIndexStore(self.data_dir / "integrity.sqlite")
+
+    def session_rows(self) -> SessionRows:
+        return SqliteSessionRows(self.data_dir / "sessions.sqlite")
 
 
 @dataclass(frozen=True)
@@ -115,3 +123,6 @@ class PostgresPersistence:
 
     def merkle_index(self) -> MerkleIndexStore:
         return PostgresMerkleIndexStore(self.conninfo, self.schema)
+
+    def session_rows(self) -> SessionRows:
+        return PostgresSessionRows(self.conninfo, self.schema)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from hub.api.session_codec import session_value
 from hub.api.sessions import Session
 from hub.chronology_header import ChildHeader
 from hub.disclosure_gate import ChronologyView, ShownEntry
@@ -88,6 +89,7 @@ class Filters:
         return not (self.date_to and occurred > self.date_to)
 
 
+@session_value
 @dataclass
 class Sibling:
     """A child who shares a household reference with the one viewed, as the view may say."""
@@ -97,6 +99,7 @@ class Sibling:
     via: list[str] = field(default_factory=list)  # the agencies whose references link them
 
 
+@session_value
 @dataclass
 class Held:
     """What the gate released for one request (one child, or siblings together), held in the

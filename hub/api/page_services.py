@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from consumers.inbox.listing import InboxService
     from hub.adapters.agency_registries import AgencyRegistry
     from hub.adapters.directory import PractitionerDirectory
+    from hub.adapters.session_stores import SealedSessionStore
     from hub.audit_queries import AuditQueries
     from hub.child_search import ChildSearch
     from hub.disclosure_gate import DisclosureGate
@@ -26,6 +27,9 @@ class PageServices(Protocol):
 
     @property
     def directory(self) -> PractitionerDirectory: ...
+
+    @property
+    def session_store(self) -> SealedSessionStore: ...
 
     @property
     def gate(self) -> DisclosureGate: ...
