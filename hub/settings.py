@@ -72,6 +72,11 @@ class HubSettings(BaseSettings):
         description="a web session ends after this long without a request (may be fractional)",
     )
     log_level: str = "info"
+    health_concept_map: Path | None = Field(
+        default=None,
+        description="FHIR ConceptMap (JSON) from health codes (SNOMED CT, ...) to the hub's "
+        "health kinds, replacing the packaged default (docs/adapters.md)",
+    )
     encompass_front_door_team: str = Field(
         default="front-door:shire-county-council",
         description="the team that receives Operation Encompass notices for children not in school",
@@ -125,11 +130,6 @@ class HubSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> HubSettings:
-    health_concept_map: Path | None = Field(
-        default=None,
-        description="FHIR ConceptMap (JSON) from health codes (SNOMED CT, ...) to the hub's "
-        "health kinds, replacing the packaged default (docs/adapters.md)",
-    )
         """An issuer alone would accept a token minted for any service the provider serves
         (no audience to check), or verify nothing at all (no keys): refuse to start instead."""
         if self.oidc_issuer and not self.oidc_audience:
