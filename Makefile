@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test lint bench clean browser oidc-provider
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ lint: $(VENV)/.test
 browser:
 	@[ -x /usr/bin/chromium ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: lint browser
+# The sign-in tests run a real OpenID provider (oidc-provider, npm) under Node.js: install it
+# from its lockfile (tests/oidc_provider/package-lock.json).
+oidc-provider:
+	@command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	@[ -d tests/oidc_provider/node_modules/oidc-provider ] || npm ci --no-audit --no-fund --prefix tests/oidc_provider
+
+test: lint browser oidc-provider
 	$(BIN)/pytest
 
 # Every benchmark, one table + benchmarks/results/suite-<ts>.json; BENCH_ARGS=--quick for a smoke run.
@@ -37,4 +43,4 @@ bench: $(VENV)/.test
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .hub .hub-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .hub .hub-demo .pytest_cache .mypy_cache .ruff_cache tests/oidc_provider/node_modules

@@ -175,6 +175,10 @@ class Hub:
             oidc_audience=s.oidc_audience,
             oidc_jwks=jwks,
             oidc_jwks_url=s.oidc_jwks_url,
+            oidc_discovery=s.oidc_client_id is not None,
+            practitioner_claim=s.oidc_practitioner_claim,
+            access_token_types=s.oidc_access_token_type_values,
+            leeway_seconds=s.oidc_leeway_seconds,
         )
 
     @cached_property

@@ -64,7 +64,48 @@ class HubSettings(BaseSettings):
     oidc_audience: str | None = None
     oidc_jwks_file: Path | None = None
     oidc_jwks_url: str | None = None
-    dev_tokens: bool = Field(default=True, description="accept locally signed development tokens")
+    oidc_client_id: str | None = Field(
+        default=None,
+        description="the hub's client id at the OpenID provider: set, the web pages sign in "
+        "with the authorization code flow (keys and endpoints from the provider's discovery)",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="client secret (client_secret_basic / client_secret_post)"
+    )
+    oidc_client_key_file: Path | None = Field(
+        default=None, description="the hub's private key (PEM) for private_key_jwt"
+    )
+    oidc_client_auth_method: (
+        Literal["private_key_jwt", "client_secret_basic", "client_secret_post"] | None
+    ) = Field(
+        default=None,
+        description="token endpoint authentication (default: private_key_jwt when "
+        "HUB_OIDC_CLIENT_KEY_FILE is set, else client_secret_basic)",
+    )
+    oidc_scopes: str = Field(default="openid profile", description="scopes the pages ask for")
+    oidc_practitioner_claim: str = Field(
+        default="sub",
+        description="the token claim holding the practitioner's id in the hub's directory "
+        "(e.g. practitioner_id, preferred_username)",
+    )
+    oidc_required_acr: str = Field(
+        default="",
+        description="comma-separated acr values a sign-in must have one of (e.g. AAL3); "
+        "empty: not checked",
+    )
+    oidc_leeway_seconds: int = Field(
+        default=60, ge=0, le=300, description="clock leeway on exp, iat and nbf of tokens"
+    )
+    oidc_access_token_types: str = Field(
+        default="at+jwt,application/at+jwt",
+        description="comma-separated JWT typ headers accepted on API bearer tokens (RFC 9068 "
+        "at+jwt; Entra ID v2 access tokens say JWT); ID tokens are refused whatever this says",
+    )
+    dev_tokens: bool = Field(
+        default=False,
+        description="accept locally signed development tokens (`hub token issue`); "
+        "never together with OIDC",
+    )
     cookie_secure: bool = Field(default=False, description="session cookie only over HTTPS")
     session_idle_minutes: float = Field(
         default=30,
@@ -138,10 +179,33 @@ class HubSettings(BaseSettings):
                 "provider puts in this hub's tokens (its client id), or tokens meant for other "
                 "services would be accepted"
             )
-        if self.oidc_issuer and not (self.oidc_jwks_file or self.oidc_jwks_url):
+        if self.oidc_issuer and not (
+            self.oidc_jwks_file or self.oidc_jwks_url or self.oidc_client_id
+        ):
             raise ValueError(
-                "HUB_OIDC_ISSUER is set without HUB_OIDC_JWKS_URL or HUB_OIDC_JWKS_FILE: say "
-                "where the identity provider publishes its signing keys"
+                "HUB_OIDC_ISSUER is set without HUB_OIDC_JWKS_URL or HUB_OIDC_JWKS_FILE (or "
+                "HUB_OIDC_CLIENT_ID, for keys from discovery): say where the identity provider "
+                "publishes its signing keys"
+            )
+        if self.oidc_client_id and not self.oidc_issuer:
+            raise ValueError(
+                "HUB_OIDC_CLIENT_ID is set without HUB_OIDC_ISSUER: set the identity provider's "
+                "issuer the pages sign in with"
+            )
+        if self.oidc_client_id and self.oidc_client_method() == "private_key_jwt":
+            if not self.oidc_client_key_file:
+                raise ValueError(
+                    "HUB_OIDC_CLIENT_AUTH_METHOD=private_key_jwt needs HUB_OIDC_CLIENT_KEY_FILE"
+                )
+        elif self.oidc_client_id and not self.oidc_client_secret:
+            raise ValueError(
+                "HUB_OIDC_CLIENT_ID is set without HUB_OIDC_CLIENT_KEY_FILE (private_key_jwt) or "
+                "HUB_OIDC_CLIENT_SECRET: the hub must authenticate at the token endpoint"
+            )
+        if self.dev_tokens and self.oidc_issuer:
+            raise ValueError(
+                "HUB_DEV_TOKENS=true and HUB_OIDC_ISSUER are both set: development tokens are "
+                "refused whenever an OpenID provider is configured; unset HUB_DEV_TOKENS"
             )
         if (self.oidc_audience or self.oidc_jwks_file or self.oidc_jwks_url) and not (
             self.oidc_issuer
@@ -163,6 +227,20 @@ class HubSettings(BaseSettings):
                 "HUB_SECRETS_DIR)"
             )
         return self
+
+    def oidc_client_method(self) -> str:
+        """How the hub authenticates at the provider's token endpoint."""
+        if self.oidc_client_auth_method:
+            return self.oidc_client_auth_method
+        return "private_key_jwt" if self.oidc_client_key_file else "client_secret_basic"
+
+    @property
+    def oidc_required_acr_values(self) -> tuple[str, ...]:
+        return tuple(v.strip() for v in self.oidc_required_acr.split(",") if v.strip())
+
+    @property
+    def oidc_access_token_type_values(self) -> tuple[str, ...]:
+        return tuple(v.strip() for v in self.oidc_access_token_types.split(",") if v.strip())
 
     @property
     def keys_path(self) -> Path:

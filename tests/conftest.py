@@ -15,8 +15,15 @@ from hub.bootstrap import Hub, bootstrap
 from hub.settings import HubSettings
 from tests.brokers import tansu_broker
 from tests.factories import register_agencies
+from tests.identity_provider import IdentityProvider, running_identity_provider
 
 POSTGRES_DSN = os.environ.get("HUB_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+# Development tokens are off unless enabled (`hub.settings`). The suite signs its callers in
+# with them (`issue_dev_token`, `hub token issue`), so it enables them here, for every
+# HubSettings it makes and every `hub` process it starts; the OpenID Connect tests
+# (tests/e2e/test_browser_oidc.py) set HUB_DEV_TOKENS=false, as a deployment must.
+os.environ.setdefault("HUB_DEV_TOKENS", "true")
 
 
 @pytest.fixture
@@ -87,6 +94,13 @@ def partnership_hub(settings: HubSettings) -> Iterator[Hub]:
     register_agencies(instance)
     yield instance
     instance.close()
+
+
+@pytest.fixture(scope="session")
+def identity_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:
+    """A real OpenID provider (oidc-provider under Node.js) on a free loopback port."""
+    with running_identity_provider(tmp_path_factory.mktemp("oidc-provider")) as provider:
+        yield provider
 
 
 @pytest.fixture(scope="session")

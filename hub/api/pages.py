@@ -27,6 +27,7 @@ from hub.api.chronology_views import Filters
 from hub.api.dpo_pages import register_dpo_pages
 from hub.api.find_pages import register_find_pages
 from hub.api.inbox_pages import register_inbox_pages
+from hub.api.oidc_pages import register_oidc_sign_in
 from hub.api.page_kit import NOT_IN_DIRECTORY, STATIC_DIR, PageKit, page_templates
 from hub.api.page_services import PageServices
 from hub.api.replay_pages import register_replay_pages
@@ -43,6 +44,7 @@ def register_pages(app: FastAPI, hub: PageServices, verifier: TokenVerifier) -> 
     app.state.pages_registered = True
     kit = PageKit(page_templates())
     register_sessions(app, hub, verifier, kit.templates)
+    register_oidc_sign_in(app, hub, kit.templates)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     render, error = kit.render, kit.error
 

@@ -67,6 +67,9 @@ class Session:
     search: dict[str, Any] = field(default_factory=dict)
     # The OpenID provider's session (`sid`) this one was made from, for back-channel logout.
     provider_sid: str | None = None
+    # The ID token this session was signed in with (`hub.api.oidc_pages`), sent back to the
+    # provider as the hint when the person signs out (RP-initiated logout).
+    id_token: str | None = None
 
     def take_flash(self) -> list[str]:
         """Messages for the next page only (after a redirect), then gone."""

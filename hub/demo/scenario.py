@@ -133,7 +133,9 @@ class DemoReport:
         print(
             "\nThe sibling case on its web page (who the child is, the timeline, the flags):\n"
             f"  hub token issue --practitioner lcpp-0001{data_dir}   (a token for 60 minutes)\n"
-            f"  hub serve{data_dir}   then open http://127.0.0.1:8080/, sign in with the token "
+            f"  HUB_DEV_TOKENS=true hub serve{data_dir}   (development tokens are off unless "
+            "enabled; never with an OpenID provider)\n"
+            "  then open http://127.0.0.1:8080/, sign in with the token "
             "and the purpose 'Child protection planning',\n"
             f"  and on /chronology enter the NHS number {self.walkthrough.child} "
             "(it goes in the form, never in the address)"

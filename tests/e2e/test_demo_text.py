@@ -73,7 +73,7 @@ def test_the_demo_shows_the_sibling_case_with_names_summaries_and_the_page(
     # Where to see it on the page.
     tail = " ".join(out.split("The sibling case on its web page", 1)[1].split())
     assert f"hub token issue --practitioner lcpp-0001 --data-dir {data_dir}" in tail
-    assert f"hub serve --data-dir {data_dir}" in tail
+    assert f"HUB_DEV_TOKENS=true hub serve --data-dir {data_dir}" in tail
     assert "on /chronology enter the NHS number 9999939082" in tail
 
 

@@ -414,7 +414,8 @@ def test_oidc_tokens_are_verified_against_the_providers_published_keys(
         "iat": now,
         "exp": now + timedelta(minutes=5),
     }
-    good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "idp-1"})
+    # An access token (RFC 9068 typ at+jwt): the API refuses anything else (an ID token).
+    good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "idp-1", "typ": "at+jwt"})
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": "idp-1"})
     wrong_issuer = jwt.encode(

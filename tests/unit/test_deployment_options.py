@@ -70,6 +70,7 @@ def test_an_openid_issuer_without_an_audience_refuses_to_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "hub"))
+    monkeypatch.setenv("HUB_DEV_TOKENS", "false")  # never with OIDC (tests/conftest.py: true)
     monkeypatch.setenv("HUB_OIDC_ISSUER", "https://login.example.org/realms/safeguarding")
     monkeypatch.setenv("HUB_OIDC_JWKS_URL", "https://login.example.org/certs")
     assert main(["status"]) == 1  # every command, `hub serve` included, refuses to start
