@@ -9,9 +9,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from consumers.feed.fhir_flag import FLAG_KINDS
 from hub.domain.access import Practitioner, Purpose, Role
 from hub.domain.canonical_event import describe_validation_error
 from hub.domain.taxonomy import KINDS, AgencyType
@@ -68,6 +76,10 @@ class FeedRecipient(_Strict):
         default_factory=list, description="'summary' or 'details.<field>', beyond the agreement"
     )
     include_summary: bool = False
+    fhir_flags: bool = Field(
+        default=False,
+        description="add a CP-IS-style FHIR R4 Flag to plan and looked-after messages",
+    )
     bootstrap_servers: str | None = None
     tls: FeedTls | None = None
     create_topic: bool = True
@@ -106,6 +118,15 @@ class FeedRecipient(_Strict):
             if path != "summary" and not (path.startswith("details.") and len(path) > 8):
                 raise ValueError(f"redact entry {path!r} must be 'summary' or 'details.<field>'")
         return paths
+
+    @model_validator(mode="after")
+    def _flags_need_status_kinds(self) -> FeedRecipient:
+        if self.fhir_flags and not any(self.takes(kind) for kind in FLAG_KINDS):
+            raise ValueError(
+                "fhir_flags: kinds must take la.cp-plan-started, la.cp-plan-ended or "
+                "la.looked-after (the statuses a Flag carries)"
+            )
+        return self
 
     @property
     def principal(self) -> Practitioner:

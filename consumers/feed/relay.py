@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from consumers.feed.fhir_flag import CP_PLAN_ENDED, fhir_flag, flag_code, open_status
 from consumers.feed.producer import FeedProducer, ProducerFactory, kafka_producer
 from consumers.feed.recipients import (
     OUTBOX,
@@ -251,7 +252,9 @@ class FeedConsumer:
             if screening is None:  # erased since, or not (yet) in the projection
                 continue
             if self.recipient.takes(queued["kind"]) and screening.permitted:
-                relayed[item] = {"revision": queued["revision"], "lawful_basis": None}
+                # What else is kept of the item (its Flag's period) survives a correction.
+                relayed[item] = {**(held or {}), "revision": queued["revision"]}
+                relayed[item]["lawful_basis"] = None
                 releasing.append(pending)
                 continue
             for policy in screening.policies:
@@ -310,6 +313,8 @@ class FeedConsumer:
             pending.item["value"] = self._message(
                 stream, pending, entry, view.agreement_version, now
             )
+            if self.recipient.fhir_flags:
+                self._add_flag(pending, relayed)
             pending.item["audited"] = view.audit_ref
             self._count(documents, "relayed")
 
@@ -341,6 +346,37 @@ class FeedConsumer:
         if entry.summary is not None:
             value["summary"] = entry.summary
         return value
+
+    def _add_flag(self, pending: _Pending, relayed: dict[str, Any]) -> None:
+        """Add a CP-IS-style FHIR `Flag` to a released message of a status kind, from the
+        message and the plan start this recipient was sent before (kept with what it holds),
+        and keep the Flag's period with the item so a later end of plan closes the same Flag."""
+        value = pending.item["value"]
+        code = flag_code(value["kind"])
+        if code is None:
+            return
+        item = pending.item["item"]
+        if value["kind"] == CP_PLAN_ENDED:
+            opened = open_status(relayed, code, value["agency"]["id"], item)
+            kept = relayed[opened]["flag"] if opened is not None else None
+            flag_id = kept["id"] if kept else value["item"]
+            start = kept["start"] if kept else None
+            value["flag"] = fhir_flag(
+                value, code, flag_id=flag_id, start=start, end=value["occurred_at"]
+            )
+            if kept is not None:
+                kept.update(end=value["occurred_at"], ended_by=item)
+            return
+        ended = (relayed[item].get("flag") or {}).get("end")  # a correction of an ended plan
+        value["flag"] = fhir_flag(
+            value, code, flag_id=value["item"], start=value["occurred_at"], end=ended
+        )
+        relayed[item]["flag"] = {
+            **(relayed[item].get("flag") or {}),
+            "code": code,
+            "id": value["item"],
+            "start": value["occurred_at"],
+        }
 
     def _withdraw(
         self,

@@ -166,3 +166,48 @@ def test_naming_a_child_is_audited_and_an_erased_child_is_not_named(
     refused = hub("audit", "--as", "lcpp-0001", "--outside-relationship", "--data-dir",
                   str(data_dir))  # fmt: skip
     assert refused.returncode == 4 and json.dumps(child) not in refused.stdout
+
+
+def test_fhir_audit_is_a_valid_bundle_naming_only_what_the_dpo_may_see(
+    demo: tuple[Path, str],
+) -> None:
+    """`hub audit --as <DPO> --child C --format fhir`: a FHIR R4 Bundle of AuditEvents (checked
+    with fhir.resources) carrying the rows the DPO's JSON answer holds and no more; the child
+    named by NHS number exactly where the CSV form names them, never by stream id."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    from hub.reports.audit_fhir import NHS_NUMBER_SYSTEM
+
+    data_dir, child = demo
+    for dpo in ("dpo-0001", "dpo-0002", "dpo-0004"):  # the lead DPO, police's, a school's
+
+        def answer(*args: str, dpo: str = dpo) -> str:
+            result = hub("audit", "--as", dpo, "--child", child, *args, "--data-dir",
+                         str(data_dir), "--quiet")  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            return result.stdout
+
+        text = answer("--format", "fhir")
+        document = json.loads(text)
+        Bundle.model_validate(document)  # valid FHIR R4
+        events = [e["resource"] for e in document["entry"]]
+        rows = json.loads(answer("--format", "json"))["rows"]
+        named = [r["child"] for r in csv.DictReader(io.StringIO(answer("--format", "csv")))]
+        assert len(events) == len(rows) == len(named), dpo
+        for event, row, named_as in zip(events, rows, named, strict=True):
+            assert event["resourceType"] == "AuditEvent"
+            assert event["agent"][0]["who"]["identifier"]["value"] == row["practitioner"]
+            patient = event["entity"][0]["what"]["identifier"]
+            if patient["system"] == NHS_NUMBER_SYSTEM:
+                assert patient["value"] == child and named_as == child, dpo
+            else:
+                assert child not in named_as, dpo  # not named in CSV either
+        assert {e["agent"][0]["who"]["identifier"]["value"] for e in events} <= {
+            r["practitioner"] for r in rows
+        }
+        for stream in {r["child"] for r in rows if r.get("child")}:
+            assert stream not in text, dpo  # a pseudonym is never shown as the child
+        if child not in "".join(named):
+            assert child not in text, dpo
+        if dpo == "dpo-0001":
+            assert events and child in text  # the lead DPO is told who the child is

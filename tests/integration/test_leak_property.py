@@ -38,6 +38,7 @@ import docx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from fhir.resources.R4B.flag import Flag as FhirFlag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -145,6 +146,7 @@ TEMPLATES = [
     (POLICE, "police.home-visit", "reason", {"child_seen": True, "child_spoken_to": False}),
     (ICB, "health.health-visitor-concern", "note", {}),
     (SCHOOL, "education.safeguarding-disclosure", "note", {}),
+    (LA, "la.cp-plan-ended", "note", {}),  # a status kind: the feed adds a FHIR Flag
 ]  # fmt: skip
 
 
@@ -285,8 +287,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: str) -> Iterat
                 "teams": ["macpt:shire-county-council"],
                 "purpose": FEED.purpose.value,
                 "topic": f"hub.feed.leak-{root.name}",
-                "kinds": ["la.contact", "police.*", "health.*", "education.*"],
+                "kinds": ["la.contact", "la.cp-plan-ended", "police.*", "health.*", "education.*"],
                 "include_summary": True,
+                "fhir_flags": True,  # the Flag form is searched for canaries too
                 "bootstrap_servers": kafka_broker,
                 "connect_timeout_ms": 5000,
             }
@@ -534,6 +537,10 @@ def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
     )
     feed.run_once()
     feed.consumer.close()
+    for sent in world.feed_sent:  # key, newline, value
+        message = json.loads(sent.split(b"\n", 1)[1])
+        if message.get("kind") == "la.cp-plan-ended":
+            FhirFlag.model_validate(message["flag"])  # valid FHIR R4
     found.append(("outbound feed", FEED, b"\n".join(world.feed_sent).decode()))
     for dpo in ("dpo-0001", "dpo-police", "dpo-0004"):
         rows = hub.audit_queries.withheld(dpo).rows
