@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean browser oidc-provider
+.PHONY: demo test lint bench clean browser pdf-libs oidc-provider
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,18 @@ lint: $(VENV)/.test
 browser:
 	@[ -x /usr/bin/chromium ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# PDFs (review and subject access packs) are printed by WeasyPrint, which needs Debian's Pango
+# and a font; install them if missing.
+pdf-libs:
+	@(ldconfig -p | grep -q libpangoft2-1.0.so.0 && fc-list | grep -qi dejavu) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
+
 # The sign-in tests run a real OpenID provider (oidc-provider, npm) under Node.js: install it
 # from its lockfile (tests/oidc_provider/package-lock.json).
 oidc-provider:
 	@command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
 	@[ -d tests/oidc_provider/node_modules/oidc-provider ] || npm ci --no-audit --no-fund --prefix tests/oidc_provider
 
-test: lint browser oidc-provider
+test: lint browser pdf-libs oidc-provider
 	$(BIN)/pytest
 
 # Every benchmark, one table + benchmarks/results/suite-<ts>.json; BENCH_ARGS=--quick for a smoke run.

@@ -253,12 +253,33 @@ def _persistence(settings: HubSettings) -> Persistence:
     return SqlitePersistence(settings.data_dir)
 
 
-def bootstrap(settings: HubSettings | None = None) -> Hub:
+class NoHubError(LookupError):
+    """A command that only reads was pointed at a data directory (or PostgreSQL schema) that
+    holds no hub: most often a mistyped setting, which must not become a new, empty hub."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        where = (
+            "the PostgreSQL schema HUB_POSTGRES_SCHEMA (in HUB_POSTGRES_DSN)"
+            if settings.store == "postgres"
+            else "the data directory --data-dir (HUB_DATA_DIR)"
+        )
+        super().__init__(
+            f"no hub in {where}: check the setting. A hub is made by `hub agency register`, "
+            "`hub ingest`, `hub serve`, `hub consumer run` or `hub demo`, never by a command "
+            "that reads"
+        )
+
+
+def bootstrap(settings: HubSettings | None = None, *, create: bool = True) -> Hub:
+    """Open the hub the settings name; with `create=False`, refuse (`NoHubError`) where there
+    is none rather than making one with fresh keys."""
     settings = settings or HubSettings()
     keep_new_files_private()
+    persistence = _persistence(settings)
+    if not create and not persistence.holds_hub():
+        raise NoHubError(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     check_data_dir(settings.data_dir)
-    persistence = _persistence(settings)
     key_store = persistence.key_store()
     keyring = Keyring(key_store, _kek_provider(settings))
     pseudonyms = Pseudonymiser(_pseudonym_key(settings))

@@ -47,6 +47,13 @@ class HubSettings(BaseSettings):
     clock_skew_seconds: int = 300
     batch_size: int = 1000
     kafka_bootstrap_timeout_ms: int = 30_000
+    kafka_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="replicas of each topic the hub creates (1: one development broker; 3 in "
+        "the compose and Kubernetes deployments)",
+    )
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     kafka_username: str | None = None

@@ -52,13 +52,16 @@ def kafka_producer(recipient: FeedRecipient, bootstrap: str) -> FeedProducer:
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
+    from consumers.feed.recipients import FeedSettings
+
     options = _connection_options(recipient, bootstrap)
+    replicas = recipient.replication_factor or FeedSettings().replication_factor
     if recipient.create_topic:
         admin = KafkaAdminClient(**options)
         try:
             if recipient.topic not in admin.list_topics():
                 admin.create_topics(
-                    [NewTopic(recipient.topic, recipient.partitions, replication_factor=1)]
+                    [NewTopic(recipient.topic, recipient.partitions, replication_factor=replicas)]
                 )
         except TopicAlreadyExistsError:
             pass

@@ -85,6 +85,12 @@ class FeedRecipient(_Strict):
     create_topic: bool = True
     connect_timeout_ms: int = Field(default=10_000, ge=100, le=300_000)
     partitions: int = Field(default=3, ge=1, le=1000)
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="replicas of a topic the hub creates; none: HUB_KAFKA_REPLICATION_FACTOR",
+    )
     batch_size: int = Field(default=500, ge=1, le=10_000)
     active_from: date = date(1990, 1, 1)
     active_to: date | None = None
@@ -165,6 +171,13 @@ class FeedSettings(BaseSettings):
     )
     bootstrap: str | None = Field(
         default=None, description="Kafka bootstrap servers for recipients that name none"
+    )
+    replication_factor: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        validation_alias="HUB_KAFKA_REPLICATION_FACTOR",
+        description="the deployment's replicas for topics the hub creates (the hub's setting)",
     )
 
 

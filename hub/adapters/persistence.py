@@ -40,6 +40,10 @@ class Persistence(Protocol):
         when the store is new)."""
         ...
 
+    def holds_hub(self) -> bool:
+        """Whether a hub lives here already (its data key store exists), without creating it."""
+        ...
+
     def key_store(self) -> DataKeyStore: ...
 
     def agency_registry(self) -> AgencyRegistry: ...
@@ -63,6 +67,9 @@ class SqlitePersistence:
 
     def creating_event_logs(self) -> AbstractContextManager[None]:
         return nullcontext()
+
+    def holds_hub(self) -> bool:
+        return (self.data_dir / "keys.sqlite").is_file()
 
     def key_store(self) -> DataKeyStore:
         return SqliteDataKeyStore(self.data_dir / "keys.sqlite")
@@ -107,6 +114,17 @@ class PostgresPersistence:
                 yield
             finally:
                 db.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+
+    def holds_hub(self) -> bool:
+        import psycopg  # the optional postgres extra
+
+        with psycopg.connect(self.conninfo, autocommit=True) as db:
+            found = db.execute(
+                "SELECT 1 FROM information_schema.tables "
+                "WHERE table_schema = %s AND table_name = 'hub_data_keys'",
+                (self.schema,),
+            ).fetchone()
+        return found is not None
 
     def key_store(self) -> DataKeyStore:
         return PostgresDataKeyStore(self.conninfo, self.schema)

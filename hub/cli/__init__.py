@@ -8,13 +8,15 @@ denied (audited; the output says why); 5 verification failed (tampering found an
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
 from hub.adapters.file_modes import keep_new_files_private
+from hub.bootstrap import NoHubError
 from hub.cli.access import cmd_audit, cmd_break_glass_end, cmd_chronology, from_argument
 from hub.cli.agencies import add_commands as add_agency_commands
-from hub.cli.common import EXIT_DENIED, EXIT_FAILED
+from hub.cli.common import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from hub.cli.consumers import add_commands as add_consumer_commands
 from hub.cli.find import add_commands as add_find_commands
 from hub.cli.governance import add_commands as add_governance_commands
@@ -36,6 +38,25 @@ from hub.cli.withholdings import add_commands as add_withholding_commands
 from hub.domain.data_protection import RETENTION_YEARS_AFTER_LAST_EVENT
 
 
+def _installed_version() -> str:
+    """The version of the installed package (its metadata), as pip and the wheel know it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("safeguarding-hub")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """The completion script for `args.shell`, generated from the parser itself (shtab): no
+    hook runs at completion time, so it stays as fast as the shell."""
+    import shtab
+
+    print(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hub.domain.access import CHRONOLOGY_PURPOSES
 
@@ -55,7 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hub", description="Multi-agency child safeguarding information-sharing hub."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or tcsh) to source or install",
+    )
+    completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+    completion.set_defaults(handler=cmd_completion)
 
     demo = commands.add_parser(
         "demo", parents=[common, formatted], help="run a synthetic partnership end to end"
@@ -164,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument(
         "--format",
-        choices=["text", "json", "csv"],
+        choices=["text", "json", "csv", "fhir"],
         default="text",
         help="text: a table with names and UK times; csv: one row per disclosure; json: the "
         "machine form (ids, child pseudonyms, ISO 8601 times); fhir: disclosures as IHE BALP "
@@ -355,6 +383,9 @@ def _disk_full(error: BaseException) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A failure is told on stderr: `hub: <what went wrong>`, or under
+    `--format json` one JSON object, `{"error": {"type", "message", "exit_code"}}`, so a
+    program reading stdout never mistakes an error for a result."""
     args = build_parser().parse_args(argv)
     keep_new_files_private()  # inbox files and exports hold children's records too
     try:
@@ -363,14 +394,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as error:
             if (detail := _disk_full(error)) is None:
                 raise
-            print(f"hub: {_DISK_FULL.format(detail=detail)}", file=sys.stderr)
-            return EXIT_FAILED
+            return _fail(args, "DiskFull", _DISK_FULL.format(detail=detail), EXIT_FAILED)
     except PermissionError as error:
-        print(f"hub: refused: {error}", file=sys.stderr)
-        return EXIT_DENIED
+        return _fail(args, type(error).__name__, f"refused: {error}", EXIT_DENIED)
+    except NoHubError as error:
+        return _fail(args, type(error).__name__, str(error), EXIT_USAGE)
     except (OSError, ValueError, LookupError) as error:
-        print(f"hub: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _fail(args, type(error).__name__, f"{type(error).__name__}: {error}", EXIT_FAILED)
     except Exception as error:
         from kafka.errors import KafkaError
 
@@ -378,10 +408,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hub.audit_ledger import AuditUnavailableError
 
         if isinstance(error, AuditUnavailableError | SecretConfigurationError):
-            print(f"hub: {error}", file=sys.stderr)
-            return EXIT_FAILED
+            return _fail(args, type(error).__name__, str(error), EXIT_FAILED)
         if not isinstance(error, KafkaError):
             raise
-        print(f"hub: Kafka: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _fail(args, type(error).__name__, f"Kafka: {error}", EXIT_FAILED)
     return result
+
+
+def _fail(args: argparse.Namespace, error_type: str, message: str, exit_code: int) -> int:
+    """Tell the failure on stderr, as text or (under `--format json`) as a JSON object."""
+    if getattr(args, "format", "text") == "json":
+        error = {"type": error_type, "message": message, "exit_code": exit_code}
+        print(json.dumps({"error": error}), file=sys.stderr)
+    else:
+        print(f"hub: {message}", file=sys.stderr)
+    return exit_code

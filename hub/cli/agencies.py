@@ -85,7 +85,7 @@ def cmd_agency_register(args: argparse.Namespace) -> int:
         name=args.name,
         contact=args.contact,
     )
-    hub = open_hub(args)
+    hub = open_hub(args, create=True)
     provisioned: KafkaProvisioning | None = None
     try:
         if args.kafka:
@@ -96,6 +96,7 @@ def cmd_agency_register(args: argparse.Namespace) -> int:
                 partitions=args.partitions,
                 client_options=hub.settings.kafka_client_options(),
                 acls=not args.skip_acls,
+                replication_factor=hub.settings.kafka_replication_factor,
             )
         changed = hub.agencies.register(record)
     finally:

@@ -23,10 +23,14 @@ def settings_from(args: argparse.Namespace) -> HubSettings:
     return HubSettings(**overrides)
 
 
-def open_hub(args: argparse.Namespace) -> Hub:
+def open_hub(args: argparse.Namespace, *, create: bool = False) -> Hub:
+    """The hub the settings name. Only commands that start a hub's life (ingest, serve, a
+    consumer, registering an agency, issuing an id) pass `create=True`; every other command
+    refuses a data directory or schema that holds no hub (`NoHubError`, exit 2) rather than
+    making a new one with fresh keys where a setting was mistyped."""
     settings = settings_from(args)
     configure_logging(settings.log_level if not args.quiet else "warning")
-    return bootstrap(settings)
+    return bootstrap(settings, create=create)
 
 
 def emit(args: argparse.Namespace, document: Any, text: Callable[[], None]) -> None:

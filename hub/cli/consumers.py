@@ -41,7 +41,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
 
 
 def cmd_consumer_run(args: argparse.Namespace) -> int:
-    hub = open_hub(args)
+    hub = open_hub(args, create=True)
     try:
         runner = hub.consumer_runner(args.name)
         if args.once:

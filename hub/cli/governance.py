@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hub.adapters.directory import load_directory
+from hub.bootstrap import NoHubError
 from hub.cli.common import EXIT_OK, open_hub, settings_from
 from hub.domain.data_protection import RETENTION_YEARS_AFTER_LAST_EVENT
 from hub.domain.uk_time import parse_as_of
@@ -54,6 +56,19 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         document.set_defaults(handler=cmd_governance, document=name)
 
 
+def _registered_agencies(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The agencies registered with the hub: none yet where no hub has been made (a DPIA is
+    written before go-live), and that data directory is left as it was."""
+    try:
+        hub = open_hub(args)
+    except NoHubError:
+        return []
+    try:
+        return [(a.agency_id, a.agency_type) for a in hub.agencies.all()]
+    finally:
+        hub.close()
+
+
 def cmd_governance(args: argparse.Namespace) -> int:
     from hub.policies.agreements import AgreementRegistry
     from hub.reports.governance import DeploymentFacts, render
@@ -69,20 +84,16 @@ def cmd_governance(args: argparse.Namespace) -> int:
         else AgreementRegistry.from_directory()
     )
     agreement = registry.in_force(as_of)
-    hub = open_hub(args)
-    try:
-        registered = [(a.agency_id, a.agency_type) for a in hub.agencies.all()]
-        if settings.directory_path.exists():
-            practitioners = hub.directory.all()
-        else:
-            practitioners = []
-            print(
-                f"note: no practitioner directory at {settings.directory_path}: data protection "
-                "officers and recipients' employers are not named",
-                file=sys.stderr,
-            )
-    finally:
-        hub.close()
+    registered = _registered_agencies(args)
+    if settings.directory_path.exists():
+        practitioners = load_directory(settings.directory_path).all()
+    else:
+        practitioners = []
+        print(
+            f"note: no practitioner directory at {settings.directory_path}: data protection "
+            "officers and recipients' employers are not named",
+            file=sys.stderr,
+        )
     facts = DeploymentFacts(
         store=settings.store,
         store_location=settings.describe_store(),

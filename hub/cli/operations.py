@@ -160,30 +160,44 @@ def worker_index(value: str, workers: int, hostname: str | None = None) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from hub.ingest import BatchOutcome
 
-    hub = open_hub(args)
+    hub = open_hub(args, create=True)
     outcomes: list[BatchOutcome] = []
     skipped: dict[str, str] = {}
+    stop = threading.Event()  # SIGTERM or Ctrl-C: finish the batch in hand, then stop cleanly
+    if args.kafka or not args.once:  # (one inbox pass, --once, is cut short by Ctrl-C as before)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
     try:
+        from hub.adapters.metrics import Health, serve_metrics
+
         if args.inbox:
             from hub.transports.inbox import FileInbox
 
             inbox = FileInbox(Path(args.inbox))
 
+            def inbox_ready() -> None:
+                hub.store.recorder.max_notification_id()  # the store answers
+                if not Path(args.inbox).is_dir():
+                    raise FileNotFoundError("the inbox directory is not there")
+
+            # A pass sleeps a second between polls, so a minute without one is a stall.
+            health = Health(ready_check=inbox_ready, stall_after_s=60.0)
+            if args.metrics_port is not None:
+                serve_metrics(args.metrics_port, health)
+
             def drain() -> None:
                 outcomes.extend(inbox.drain(hub.ingest, hub.settings.batch_size))
+                health.beat()
                 for path, why in inbox.unplaced():
                     if str(path) not in skipped:  # said once per file, not at every poll
                         skipped[str(path)] = why
                         log.warning("inbox_file_skipped", file=str(path), why=why)
 
             drain()
-            while not args.once:
-                import time
-
-                time.sleep(1.0)  # the inbox is polled: new files and appended lines
+            # the inbox is polled: new files and appended lines, every second until stopped
+            while not args.once and not stop.wait(1.0):
                 drain()
         else:
-            from hub.adapters.metrics import Health, serve_metrics
             from hub.transports.kafka import KafkaIngestRunner
 
             def ready() -> None:
@@ -204,8 +218,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             )
             if args.metrics_port is not None:
                 serve_metrics(args.metrics_port, health)
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
             try:
                 outcomes = runner.run(once=args.once, stop=stop)
             finally:
@@ -231,6 +243,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"  not read: {path}: {why}")
 
     emit(args, totals, text)
+    if stop.is_set():
+        # Stopped by a signal after a clean stop: the run is over, not failed (what it
+        # quarantined waits in `hub quarantine list`), so a supervisor sees exit 0.
+        return EXIT_OK
     return EXIT_REJECTED_INPUT if totals["quarantined"] or skipped else EXIT_OK
 
 
@@ -257,7 +273,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     else:
         from hub.transports.kafka import publish_events
 
-        hub = open_hub(args)
+        hub = open_hub(args, create=True)
         try:
             receipt = publish_events(
                 args.kafka,
@@ -265,6 +281,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
                 result.events,
                 hub.pseudonyms,
                 hub.settings.kafka_client_options(),
+                replication_factor=hub.settings.kafka_replication_factor,
             )
         finally:
             hub.close()
@@ -282,7 +299,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_identity_issue(args: argparse.Namespace) -> int:
     from hub.identities import IdentityService
 
-    hub = open_hub(args)
+    hub = open_hub(args, create=True)
     try:
         provisional_id = IdentityService(hub.store, hub.pseudonyms).issue_provisional(args.agency)
     finally:

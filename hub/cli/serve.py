@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from datetime import UTC, datetime
 
 from hub.cli.common import EXIT_OK, emit, open_hub
@@ -14,10 +15,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from hub.api.app import create_app
+    from hub.api.http_metrics import install_http_metrics
 
-    hub = open_hub(args)
+    hub = open_hub(args, create=True)
     try:
         app = create_app(hub, hub.token_verifier())
+        if args.metrics_port is not None:
+            install_http_metrics(app)  # counted here, served on the metrics port only
         # Warm the long-lived parts (directory, compiled agreements, audit ledger, projection)
         # and move everything built so far out of the collector's reach: full collections then
         # scan only request garbage, which is what kept chronology p99 high (docs/chronology.md).
@@ -39,6 +43,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
         gc.collect()
         gc.freeze()
+        # uvicorn stops gracefully on SIGTERM or Ctrl-C, then raises the signal again with the
+        # handlers it found: with these, a clean stop is exit 0 (not killed-by-signal) for a
+        # supervisor (Kubernetes, compose, systemd) to tell apart from a crash.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: None)
         # uvicorn's own access log prints paths and client addresses; the app logs requests
         # itself (method, route, status, time) with nothing personal in them.
         uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_config=None)

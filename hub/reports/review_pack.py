@@ -15,7 +15,7 @@ key they pinned and the proofs with any RFC 6962 implementation, without trustin
 Access is the reviewer's own, decided and audited by `ReplayService` for every date; if the
 reviewer may not see the record, the pack says so and holds nothing else. File names are left
 to the caller, so nothing here puts personal data in one. (About 400 lines: the pack's model,
-its proofs, and its HTML and PDF renderings of the same sections.)
+its proofs, and its HTML rendering, which the PDF is printed from, tagged for accessibility.)
 """
 
 from __future__ import annotations
@@ -28,17 +28,14 @@ from typing import Any
 from uuid import UUID
 
 import jinja2
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 
 from hub.domain.canonical_event import ChildRef
 from hub.domain.markers import MARKERS, RETRACTED
 from hub.integrity import IntegrityService
 from hub.replay import ReplayService
 from hub.reports import replay_words
-from hub.reports.rendering import kind_text, latin1, template_environment
 from hub.reports.rendering import readable_label as label
-from hub.reports.rendering import when_text as when
+from hub.reports.rendering import tagged_pdf, template_environment
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LOG = "events"
@@ -208,176 +205,7 @@ def render_html(pack: ReviewPack) -> str:
     return template.render(pack=pack, verify_note=VERIFY_NOTE, markers=sorted(MARKERS))
 
 
-class _Pdf(FPDF):
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font("Helvetica", size=8)
-        self.cell(0, 6, f"{TITLE} - page {self.page_no()}/{{nb}}", align="C")
-
-    def heading(self, text: str, level: int = 1) -> None:
-        self.ln(4 if level == 1 else 2)
-        self.para(text, style="B", size={1: 15, 2: 12}.get(level, 10.5))
-
-    def para(
-        self, text: Any, *, style: str = "", size: float = 9.5, font: str = "Helvetica"
-    ) -> None:
-        self.set_font(font, style, size)
-        self.multi_cell(self.epw, size * 0.5, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def facts(self, rows: Sequence[tuple[str, Any]]) -> None:
-        for key, value in rows:
-            self.para(f"{key}: {_text(value) or '-'}")
-
-    def hashes(self, heading: str, values: Sequence[str]) -> None:
-        """Hex strings in a fixed-width font, cut into 64-character lines so none overflows."""
-        self.para(heading, style="B", size=8.5)
-        for value in values:
-            for start in range(0, max(len(value), 1), 64):
-                self.para(value[start : start + 64], size=8, font="Courier")
-
-
 def render_pdf(pack: ReviewPack) -> bytes:
-    """The same sections as the HTML pack, in a plain layout of text lines."""
-    pdf = _Pdf(format="A4")
-    pdf.set_title(TITLE)
-    pdf.set_creator("safeguarding hub")
-    pdf.set_auto_page_break(auto=True, margin=16)
-    pdf.add_page()
-    pdf.heading(TITLE)
-    pdf.para(SUBTITLE, style="I")
-    pdf.facts(
-        [
-            ("Child", pack.child),
-            ("Reviewer", pack.reviewer),
-            ("Generated", when(pack.generated_at)),
-            ("As of", "; ".join(when(m) for m in pack.as_of)),
-            ("Outcome of the reviewer's access", label(pack.outcome)),
-        ]
-    )
-    if not pack.permitted:
-        pdf.heading("Access denied", 2)
-        for reason in pack.denied_reasons:
-            pdf.para(f"- {reason}")
-        pdf.para("This refusal is recorded in the audit ledger; the pack holds nothing else.")
-        return bytes(pdf.output())
-    for moment, version in pack.agreement_versions.items():
-        pdf.para(f"Agreement in force on {when(moment)}: {version}")
-    for replay in pack.replays:
-        _pdf_replay(pdf, replay)
-    _pdf_appendix(pdf, pack)
-    return bytes(pdf.output())
-
-
-def _pdf_entry(pdf: _Pdf, entry: dict[str, Any]) -> None:
-    pdf.para(
-        f"{when(entry['occurred_at'])} - {entry['agency']} ({label(entry['agency_type'])})"
-        f" - {kind_text(entry['kind'])}",
-        style="B",
-    )
-    backfilled = " (backfilled)" if entry.get("backfilled") else ""
-    pdf.para(
-        f"Recorded {when(entry['recorded_at'])}; received by the hub "
-        f"{when(entry['received_at'])}{backfilled}; "
-        f"status {label(entry.get('status'))}; ref {entry['ref']}",
-        size=8.5,
-    )
-    pdf.para(f"Summary: {entry['summary']}")
-    if entry.get("details"):
-        pdf.para(f"Details: {_details(entry)}", size=8.5)
-    for note in _markers(entry):
-        pdf.para(note, style="I", size=8.5)
-    pdf.ln(1)
-
-
-def _shared(row: dict[str, Any]) -> str:
-    if row.get("backfilled"):
-        return replay_words.sharing_text(row)
-    return f"shared {replay_words.sharing_text(row)} after recording"
-
-
-def _pdf_replay(pdf: _Pdf, replay: dict[str, Any]) -> None:
-    pdf.add_page()
-    pdf.heading(f"As of {when(replay['as_of'])}")
-    pdf.facts(
-        [
-            ("Agreement in force then", replay["agreement_version_in_force"]),
-            ("Reviewer's access (audited)", replay["audit_ref"]),
-        ]
-    )
-    pdf.heading("Recorded by the agencies, held by the hub", 2)
-    pdf.para(replay_words.recorded_and_held(replay))
-    for row in replay["agencies"]:
-        pdf.para(
-            f"{row['name']} ({row['agency']}): {row['recorded']} recorded, {row['held']} held "
-            "by the hub. "
-            f"{replay_words.agency_sentence(row, replay['as_of'])}"
-        )
-    pdf.heading(f"Chronology held by the hub ({len(replay['held'])} entries)", 2)
-    for entry in replay["held"]:
-        _pdf_entry(pdf, entry)
-    if not replay["held"]:
-        pdf.para("The hub held nothing about this child that the reviewer may see.")
-    waiting = replay["known_not_shared"]
-    pdf.heading(f"Recorded by the agencies but not yet held by the hub ({len(waiting)})", 2)
-    for entry in waiting:
-        pdf.para(
-            f"{entry['ref']} ({kind_text(entry['kind'])}): recorded "
-            f"{when(entry['recorded_at'])}; {replay_words.not_held_text(entry)}"
-        )
-    pdf.heading("Disclosures by then", 2)
-    if not replay["disclosures"]:
-        pdf.para("Nobody had been shown anything.")
-    for row in replay["disclosures"]:
-        glass = f"; break-glass: {row['break_glass_reason']}" if row["break_glass_reason"] else ""
-        pdf.para(
-            f"{when(row['at'])}: {row['practitioner']} ({label(row['role'])}, "
-            f"{row['organisation']}), {label(row['purpose'])}, {label(row['outcome'])}, "
-            f"{len(row['shown'])} items: {', '.join(row['shown'])}{glass}"
-        )
-    pdf.heading("Sharing latency", 2)
-    for row in replay["latency"]:
-        flag = "BACKFILLED - " if row.get("backfilled") else "LATE - " if row["late"] else ""
-        pdf.para(
-            f"{flag}{row['ref']}: occurred {when(row['occurred_at'])}, recorded after "
-            f"{row['recording_text']}, {_shared(row)} (expected {row['expectation']})"
-        )
-    for agency, summary in replay["latency_by_agency"].items():
-        pdf.para(f"{agency}: {replay_words.agency_figures(summary)}", style="B")
-    pdf.heading("Held but never shown to anyone", 2)
-    pdf.para(", ".join(replay["never_shown"]) or "Every held entry had been shown to someone.")
-    then = replay.get("as_practitioner")
-    if then:
-        who = then["practitioner"]
-        pdf.heading(f"What {who['id']} ({label(who['role'])}) would have been shown", 2)
-        pdf.facts(
-            [
-                ("Outcome", label(then["outcome"])),
-                ("Purpose", label(then["purpose"])),
-                ("Relationship", then["relationship"] or "none"),
-                ("Agreement", then["agreement_version"]),
-            ]
-        )
-        for reason in then["denied_reasons"]:
-            pdf.para(f"- {reason}")
-        for entry in then["entries"]:
-            _pdf_entry(pdf, entry)
-
-
-def _pdf_appendix(pdf: _Pdf, pack: ReviewPack) -> None:
-    assert pack.checkpoint is not None
-    assert pack.public_key is not None
-    pdf.add_page()
-    pdf.heading("Appendix: checking this pack")
-    cp = pack.checkpoint
-    pdf.facts([("Log", cp["log"]), ("Size", cp["size"]), ("Time", when(cp["time"]))])
-    pdf.facts([("Time as signed", cp["time"])])
-    pdf.facts([("Signer", cp["signer"])])
-    pdf.hashes("Root", [cp["root"]])
-    pdf.hashes("Signature", [cp["signature"]])
-    pdf.hashes("Public key", [pack.public_key])
-    pdf.para(VERIFY_NOTE, size=8.5)
-    for proof in pack.proofs:
-        pdf.heading(proof["ref"], 3)
-        pdf.para(f"Leaf index {proof['leaf_index']} of {proof['tree_size']}", size=8.5)
-        pdf.hashes("Leaf hash", [proof["leaf_hash"]])
-        pdf.hashes("Proof hashes, in order", proof["proof"])
+    """The HTML pack printed to a tagged, accessible PDF (PDF/UA-1): the same document, so
+    the two cannot drift apart, with its headings, lists and tables in the structure tree."""
+    return tagged_pdf(render_html(pack))

@@ -67,13 +67,18 @@ def ensure_topic(
     topic: str,
     partitions: int = DEFAULT_PARTITIONS,
     client_options: dict[str, Any] | None = None,
+    replication_factor: int = 1,
 ) -> None:
+    """Create the topic if it is missing, with the deployment's replication factor
+    (HUB_KAFKA_REPLICATION_FACTOR: 1 for a single development broker, 3 in compose and k8s)."""
     admin = KafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="hub-admin", **(client_options or {})
     )
     try:
         if topic not in admin.list_topics():
-            admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+            admin.create_topics(
+                [NewTopic(topic, partitions, replication_factor=replication_factor)]
+            )
     except TopicAlreadyExistsError:
         pass
     finally:
@@ -92,10 +97,13 @@ def publish_events(
     events: Iterable[CanonicalEvent],
     pseudonyms: Pseudonymiser,
     client_options: dict[str, Any] | None = None,
+    replication_factor: int = 1,
 ) -> PublishReceipt:
     """Produce canonical events to the agency's topic and wait until the broker has them all."""
     topic = agency_topic(agency_id)
-    ensure_topic(bootstrap, topic, client_options=client_options)
+    ensure_topic(
+        bootstrap, topic, client_options=client_options, replication_factor=replication_factor
+    )
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, acks="all", linger_ms=5, retries=5, **(client_options or {})
     )

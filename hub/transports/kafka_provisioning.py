@@ -65,6 +65,7 @@ def provision_on_kafka(
     partitions: int,
     client_options: dict[str, Any],
     acls: bool = True,
+    replication_factor: int = 1,
 ) -> KafkaProvisioning:
     """Create the topic (if missing), upsert the agency's SCRAM-SHA-512 credential and create
     its ACLs, through the Kafka admin API as the operator's principal. Idempotent."""
@@ -72,7 +73,7 @@ def provision_on_kafka(
     from kafka.admin import ScramMechanism, UserScramCredentialUpsertion
     from kafka.errors import KafkaError
 
-    ensure_topic(bootstrap, record.topic, partitions, client_options)
+    ensure_topic(bootstrap, record.topic, partitions, client_options, replication_factor)
     admin = KafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="hub-onboarding", **client_options
     )

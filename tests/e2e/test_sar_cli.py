@@ -14,6 +14,7 @@ import pytest
 
 from hub.domain.uk_time import UK
 from tests.e2e.test_cli import as_json, hub
+from tests.integration.test_review_pack import assert_tagged_and_accessible, pdf_text
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,11 @@ def test_a_subject_access_request_through_to_the_pack(
     )
     pdf = (out / "pack.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and len(pdf) > 2000
+    assert_tagged_and_accessible(pdf, "Response to a subject access request")
     document = json.loads((out / "pack.json").read_text())
+    text = pdf_text(pdf)
+    assert document["case"] in text and "Who the child's information was shared with" in text
+    assert all(r["ref"] in "".join(text.split()) for r in document["records"])
     refs = {r["ref"] for r in document["records"]}
     assert refs and not refs & set(withheld)
     released = {i["ref"] for i in items if not i["needs_decision"]} | {

@@ -174,7 +174,9 @@ def test_the_cli_reports_a_missing_key_volume_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HUB_KEYS_DIR", str(tmp_path / "unmounted"))
-    assert main(["status", "--data-dir", str(tmp_path / "data")]) == 1
+    # (a command that starts a hub: `status` refuses an empty data directory before the keys)
+    inbox = str(tmp_path / "inbox")
+    assert main(["ingest", "--inbox", inbox, "--once", "--data-dir", str(tmp_path / "data")]) == 1
     assert "hub keys init" in capsys.readouterr().err
 
 
