@@ -130,6 +130,7 @@ def deployment(tmp_path: Path, postgres_schema: str) -> Iterator[Deployment]:
         "HUB_POSTGRES_SCHEMA": postgres_schema,
         "HUB_DIRECTORY": str(SAMPLE_DIRECTORY_PATH),
         "HUB_BATCH_SIZE": "500",
+        "HUB_DEV_TOKENS": "true",  # practitioners' tokens here stand in for the OIDC provider's
     }
     with tansu_broker() as port:
         deployed = Deployment(tmp_path, env, f"127.0.0.1:{port}")

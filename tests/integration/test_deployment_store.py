@@ -107,13 +107,14 @@ def test_processes_starting_together_on_postgres_all_start(
         "HUB_STORE": "postgres",
         "HUB_POSTGRES_DSN": POSTGRES_DSN,
         "HUB_POSTGRES_SCHEMA": postgres_schema,
+        "HUB_DIRECTORY": str(SAMPLE_DIRECTORY_PATH),
     }
     assert (
         subprocess.run([sys.executable, "-m", "hub.cli", "keys", "init"], env=env).returncode == 0
     )
-    commands = [  # the audit ledger; and every consumer's state tables
-        ["audit", "--as", "nobody", "--break-glass"],
-        ["consumer", "status"],
+    commands = [  # processes that create the hub as they start, as deployed ones do
+        ["consumer", "run", "clocks", "--once"],
+        ["consumer", "run", "inbox", "--once"],  # with the audit ledger
     ]
     starts = [
         subprocess.Popen(
@@ -127,6 +128,7 @@ def test_processes_starting_together_on_postgres_all_start(
     ]
     errors = [p.communicate(timeout=120)[1] for p in starts]
     assert not [e for e in errors if "concurrently" in e or "Traceback" in e]
+    assert [p.returncode for p in starts] == [0] * len(starts), errors
 
 
 def _create_the_hubs_tables(schema: str, barrier: Any, results: Any) -> None:
