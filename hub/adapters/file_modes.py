@@ -30,7 +30,12 @@ def keep_new_files_private() -> None:
 
 
 def _open_to_others(path: Path) -> bool:
-    return bool(path.stat().st_mode & PRIVATE)
+    """Group or others may read it. A file gone since it was listed (SQLite removes its `-wal`
+    and `-shm` files when the last connection closes, e.g. another process's) is not."""
+    try:
+        return bool(path.stat().st_mode & PRIVATE)
+    except FileNotFoundError:
+        return False
 
 
 def check_data_dir(data_dir: Path) -> list[Path]:
@@ -55,6 +60,8 @@ def check_data_dir(data_dir: Path) -> list[Path]:
         if _open_to_others(path):
             try:
                 path.chmod(stat.S_IMODE(path.stat().st_mode) & ~PRIVATE)
+            except FileNotFoundError:
+                continue  # removed meanwhile: nothing left to narrow
             except OSError as error:
                 log.warning("store_file_mode_unchanged", path=str(path), error=error.strerror)
                 continue
