@@ -50,6 +50,18 @@ def redact_personal_data(
     return event_dict
 
 
+class _StandardError:
+    """`sys.stderr` as it is when a line is written, not when logging was configured: a
+    program (or a test) that replaces it later must not leave the logger writing to a closed
+    stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
     structlog.configure(
         processors=[
@@ -63,6 +75,6 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream or _StandardError()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
