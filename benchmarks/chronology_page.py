@@ -66,7 +66,9 @@ def main() -> None:
         args.events, args.children, args.reads = 2_000, 400, 20
     configure_logging("warning")
     root = Path(tempfile.mkdtemp(prefix="hub-bench-page-"))
-    hub = bootstrap(HubSettings(data_dir=root, directory=SAMPLE_DIRECTORY_PATH))
+    # The page and the API are signed in with development tokens (off by default).
+    settings = HubSettings(data_dir=root, directory=SAMPLE_DIRECTORY_PATH, dev_tokens=True)
+    hub = bootstrap(settings)
     register_workload_agencies(hub)
     position: dict[str, int] = {}
     batches: dict[str, list[InboundMessage]] = {}
