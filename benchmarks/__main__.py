@@ -6,7 +6,10 @@ Each module is run as `python -m benchmarks.<module> --json-out <file> [--quick]
 sequence (one at a time: the machine has two cores), its JSON read (the format is in
 benchmarks/README.md), and everything combined into benchmarks/results/suite-<ts>.json with
 the machine, library versions and commit. A module that is missing or fails is recorded as
-such, with the tail of its stderr; the suite goes on.
+such, with the tail of its stderr; one that refuses (exit status 2: it lacks what it needs and
+says what, benchmarks/README.md) is recorded as refused; the suite goes on. Figures measured
+with --quick are marked as not evidence: "quick" in the table's met? column, and
+`"evidence": false` on each figure in the JSON.
 """
 
 from __future__ import annotations
@@ -25,14 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
+    QUICK_NOTE,
     RESULTS,
     describe_target,
     format_value,
     git_commit,
     machine,
+    met_label,
     target_met,
     versions,
 )
+
+REFUSED = 2  # the exit status of benchmarks.common.refuse
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ def run_module(module: Module, quick: bool, scratch: Path, out: Path) -> dict[st
     if process.returncode != 0 or not out.exists():
         return {
             "module": name,
-            "status": "failed",
+            "status": "refused" if process.returncode == REFUSED else "failed",
             "returncode": process.returncode,
             "seconds": seconds,
             "stderr_tail": process.stderr[-3000:],
@@ -116,15 +123,17 @@ def run_module(module: Module, quick: bool, scratch: Path, out: Path) -> dict[st
         result = json.loads(out.read_text())
     except json.JSONDecodeError as error:
         return {"module": name, "status": "bad-json", "error": str(error)}
-    return {"module": name, "status": "ok", "seconds": seconds, "result": result}
+    return {"module": name, "status": "ok", "quick": quick, "seconds": seconds, "result": result}
 
 
 def figures_of(entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """A module's figures, with ratio and met filled in where it left them out."""
+    """A module's figures, with ratio and met filled in where it left them out, each marked
+    "evidence": false when measured at --quick sizes (the module's result or the run says so)."""
     result = entry.get("result") or {}
     figures = result.get("figures")
     if not isinstance(figures, list):
         return []
+    quick = bool(result.get("quick") or entry.get("quick"))
     rows = []
     for raw in figures:
         if not isinstance(raw, dict) or "name" not in raw:
@@ -137,6 +146,8 @@ def figures_of(entry: dict[str, Any]) -> list[dict[str, Any]]:
         if figure.get("met") is None and target and isinstance(value, int | float):
             figure["met"] = target_met(target, value, figure.get("ratio"))
         figure["benchmark"] = result.get("benchmark", entry["module"])
+        figure["quick"] = quick
+        figure["evidence"] = not quick
         rows.append(figure)
     return rows
 
@@ -147,19 +158,26 @@ def print_table(entries: list[dict[str, Any]]) -> None:
         f"{'target':>22} {'met?':>5}"
     )
     print("\n" + header + "\n" + "-" * len(header))
+    quick = False
     for entry in entries:
         if entry["status"] != "ok":
+            said = [line for line in entry.get("stderr_tail", "").splitlines() if line.strip()]
             print(f"{entry['module']:<64} {entry['status'].upper()}")
+            if said:  # a refusal's message (or a failure's last line) says what is missing
+                print(f"    {said[-1][:200]}")
             continue
         for f in figures_of(entry):
             ratio = f.get("ratio")
-            met = {True: "yes", False: "NO", None: "-"}[f.get("met")]
+            met = met_label(f.get("met"), f["quick"])
+            quick = quick or f["quick"]
             print(
                 f"{str(f['name'])[:64]:<64} {format_value(f.get('value')):>12} "
                 f"{f.get('unit', '')!s:<10} {format_value(f.get('baseline_value')):>12} "
                 f"{(f'{ratio:.3f}' if isinstance(ratio, int | float) else '-'):>7} "
                 f"{describe_target(f.get('target') or {}):>22} {met:>5}"
             )
+    if quick:
+        print(QUICK_NOTE)
     print()
 
 

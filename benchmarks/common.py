@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 RESULTS = Path(__file__).parent / "results"
 PACKAGES = (
@@ -71,6 +71,26 @@ def describe_target(target: dict[str, float]) -> str:
     if "ratio_max" in target:
         parts.append(f"<= {target['ratio_max']}x")
     return " and ".join(parts) or "reported"
+
+
+QUICK_NOTE = (
+    "quick: measured at --quick sizes, a smoke run that the code paths work; not evidence "
+    "for or against any target"
+)
+
+
+def refuse(message: str) -> NoReturn:
+    """Stop a module that lacks what it needs (and will not build it) without measuring:
+    the message (what is missing, and the command that builds it) on stderr, exit status 2."""
+    print(f"refused: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def met_label(met: bool | None, quick: bool) -> str:
+    """The "met?" column: "quick" for a figure measured at --quick sizes (not evidence)."""
+    if quick:
+        return "quick"
+    return {True: "yes", False: "NO", None: "-"}[met]
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -163,7 +183,7 @@ def write_result(
         path = RESULTS / f"{benchmark}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
-    print_figures(figures)
+    print_figures(figures, quick=bool(getattr(args, "quick", False)))
     print(f"written to {path}", file=sys.stderr)
     return path
 
@@ -176,12 +196,13 @@ def format_value(value: float | None) -> str:
     return f"{value:,.3g}" if abs(value) < 1 else f"{value:,.2f}"
 
 
-def print_figures(figures: list[Figure]) -> None:
+def print_figures(figures: list[Figure], *, quick: bool = False) -> None:
     for f in figures:
         ratio = f"{f.ratio:.3f}" if f.ratio is not None else "-"
-        met = {True: "yes", False: "NO", None: "-"}[f.met]
         print(
             f"{f.name:<58} {format_value(f.value):>12} {f.unit:<10} "
             f"{format_value(f.baseline_value):>12} {ratio:>7} "
-            f"{describe_target(f.target):>22} {met:>4}"
+            f"{describe_target(f.target):>22} {met_label(f.met, quick):>5}"
         )
+    if quick and figures:
+        print(QUICK_NOTE)

@@ -41,7 +41,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks.common import Figure, add_common_args, write_result
+from benchmarks.common import Figure, add_common_args, refuse, write_result
 from benchmarks.workload import nhs_numbers, register_workload_agencies
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.adapters.envelope import seal
@@ -209,8 +209,10 @@ def run(args: argparse.Namespace) -> None:
         build_rate, built = None, 0
         if rows_before < args.entries:
             if rows_before:
-                raise SystemExit(
-                    f"{root} holds a smaller store ({rows_before} rows): use a new dir"
+                refuse(
+                    f"{root} holds a smaller store ({rows_before:,} rows) than --entries "
+                    f"{args.entries:,}: give a new --data-dir (this module builds its store "
+                    f"there), or pass --entries {rows_before} to measure this one"
                 )
             build_rate, built = build(hub, args.entries)
         targets = publish_targets(hub)

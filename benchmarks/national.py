@@ -39,7 +39,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
-from benchmarks.common import Figure, add_common_args, peak_rss_bytes, write_result
+from benchmarks.common import Figure, add_common_args, peak_rss_bytes, refuse, write_result
 from benchmarks.workload import AGENCIES, canonical_lines, register_workload_agencies
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.adapters.structured_logging import configure_logging
@@ -204,6 +204,12 @@ def run(args: argparse.Namespace) -> None:
     configure_logging("warning")
     if args.store:  # the store a previous `--ingest-only` run kept, and its ingest figures
         scratch = args.store
+        if not (scratch / INGEST_RECORD).is_file() or not (scratch / "hub").is_dir():
+            refuse(
+                f"{scratch} is not a store an --ingest-only run kept (no {INGEST_RECORD} and "
+                f"hub/ there); build one with: python -m benchmarks.national --ingest-only "
+                f"--events N --data-dir DIR (it prints the --store path to give here)"
+            )
         ingested = json.loads((scratch / INGEST_RECORD).read_text())
         args.events, args.children = ingested["events"], ingested["children"]
     else:
