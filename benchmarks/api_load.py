@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import statistics
@@ -26,16 +27,33 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import Figure, add_common_args, write_result
+from benchmarks.common import Figure, add_common_args, refuse, write_result
 from benchmarks.workload import canonical_lines
 from hub.transports.inbox import write_inbox_file
 from tests.tcp_proxy import free_port
 
+# The readers sign in with a development token (`hub token issue`): off unless enabled.
+HUB_ENV = {**os.environ, "HUB_DEV_TOKENS": "true"}
+
 
 def hub_cli(*args: str) -> str:
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "hub.cli", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=HUB_ENV,
     ).stdout
+
+
+def council_children(inbox: Path) -> list[str]:
+    """The NHS numbers in the council's files the demo left in its inbox (it keeps no native
+    exports; some files are deliberately malformed, so they are searched as bytes)."""
+    numbers: set[str] = set()
+    for path in sorted((inbox / "shire-county-council").glob("*.jsonl")):
+        found = re.findall(rb'"nhs_number":\s*"(\d{10})"', path.read_bytes())
+        numbers.update(number.decode() for number in found)
+    return sorted(numbers)
 
 
 def feed_inbox(inbox: Path, stop: threading.Event, written: list[int]) -> None:
@@ -115,14 +133,9 @@ def main() -> None:
         )
     )
     sibling = report["sibling_case_disclosures"]["child"]
-    population = sorted(
-        set(
-            re.findall(
-                r"(?<!\d)999\d{7}(?!\d)",
-                (data_dir / "exports" / "shire-county-council.csv").read_text(),
-            )
-        )
-    )
+    population = council_children(data_dir / "inbox")
+    if not population:
+        refuse(f"the demo left no council records in {data_dir / 'inbox'} to read chronologies of")
     children = [sibling] * 10 + population[:200]
     token = json.loads(
         hub_cli(
@@ -144,6 +157,7 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), *env_args, "--quiet"],
         stderr=subprocess.DEVNULL,
+        env=HUB_ENV,
     )
     ingest = subprocess.Popen(
         [
