@@ -169,7 +169,14 @@ def settings_for(args: argparse.Namespace, root: Path) -> tuple[HubSettings, str
     import psycopg
 
     schema = f"hub_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(args.postgres_dsn, autocommit=True) as db:
+    try:
+        db = psycopg.connect(args.postgres_dsn, autocommit=True)
+    except psycopg.OperationalError as error:
+        refuse(
+            f"no PostgreSQL at {args.postgres_dsn} ({str(error).strip()[:200]}): start one, or "
+            "pass --postgres-dsn, or measure SQLite with --store sqlite"
+        )
+    with db:
         db.execute(f'CREATE SCHEMA "{schema}"')
     settings = HubSettings(
         data_dir=root,
