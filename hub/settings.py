@@ -313,6 +313,10 @@ class HubSettings(BaseSettings):
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_SCHEMA": self.postgres_schema,
+            # Batches of rows are written with COPY (hub/adapters/postgres_recorder.py).
+            "PROCESS_RECORDER_TOPIC": (
+                "hub.adapters.postgres_recorder:CopyingPostgresProcessRecorder"
+            ),
             # Not POSTGRES_ENABLE_DB_FUNCTIONS: in eventsourcing 9.5.6 its insert path skips the
             # process recorder's tracking row, which would break exactly-once ingest.
         }
