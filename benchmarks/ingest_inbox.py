@@ -107,7 +107,7 @@ class Backend:
 
         recorder = self.raw_recorder(name)
         if self.kind == "sqlite":
-            return self._executemany(recorder, rows, batch)
+            return self._executemany(self.root / f"{name}.sqlite", recorder, rows, batch)
         table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'  # type: ignore[attr-defined]
         statement = (
             f"COPY {table} (originator_id, originator_version, topic, state) "
@@ -131,11 +131,12 @@ class Backend:
             return timed(insert)
 
     @staticmethod
-    def _executemany(recorder: ApplicationRecorder, rows: list[StoredEvent], batch: int) -> Timing:
+    def _executemany(
+        path: Path, recorder: ApplicationRecorder, rows: list[StoredEvent], batch: int
+    ) -> Timing:
         import sqlite3
 
-        datastore = recorder.datastore  # type: ignore[attr-defined]
-        db = sqlite3.connect(datastore.db_name, isolation_level=None)
+        db = sqlite3.connect(path, isolation_level=None)
         statement = (
             f"INSERT INTO {recorder.events_table_name} "  # type: ignore[attr-defined]
             "(originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?)"

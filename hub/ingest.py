@@ -180,14 +180,17 @@ class IngestService:
         positions = [m.position for m in batch]
         if any(m.source != source for m in batch) or positions != sorted(set(positions)):
             raise BatchOrderError("a batch must be one source with strictly increasing positions")
+        received_at = self._clock()
+        with _collector_paused():
+            parsed = self._parse(batch, received_at)  # once: a retry only re-reads the store
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             committed = self._store.position(source)
-            fresh = [m for m in batch if committed is None or m.position > committed]
+            fresh = [p for p in parsed if committed is None or p[0].position > committed]
             if not fresh:
                 return BatchOutcome(source, skipped_already_recorded=len(batch))
             try:
                 with _collector_paused():
-                    outcome = self._commit(source, fresh)
+                    outcome = self._commit(source, fresh, received_at)
             except IntegrityError:
                 # Another worker recorded some of these first; forget cached versions, re-check.
                 self._versions.clear()
@@ -200,8 +203,8 @@ class IngestService:
             log.info(
                 "batch_committed",
                 source=source,
-                first_position=fresh[0].position,
-                last_position=fresh[-1].position,
+                first_position=fresh[0][0].position,
+                last_position=fresh[-1][0].position,
                 accepted=outcome.accepted,
                 duplicates=outcome.duplicates,
                 quarantined=dict(outcome.quarantined),
@@ -209,13 +212,14 @@ class IngestService:
             return outcome
         raise IntegrityError(f"could not commit batch from {source} after {_MAX_ATTEMPTS} attempts")
 
-    def _commit(self, source: str, batch: Sequence[InboundMessage]) -> BatchOutcome:
-        received_at = self._clock()
+    def _parse(
+        self, batch: Sequence[InboundMessage], received_at: datetime
+    ) -> list[tuple[InboundMessage, CanonicalEvent | Rejection]]:
         owner_types = {
             owner: self._agencies.registered_type(owner)
             for owner in {message.owner_agency for message in batch}
         }
-        parsed = [
+        return [
             (
                 message,
                 parse_message(
@@ -230,6 +234,14 @@ class IngestService:
             )
             for message in batch
         ]
+
+    def _commit(
+        self,
+        source: str,
+        parsed: Sequence[tuple[InboundMessage, CanonicalEvent | Rejection]],
+        received_at: datetime,
+    ) -> BatchOutcome:
+        batch = [message for message, _ in parsed]
         lookups = self._look_up([p for _, p in parsed if isinstance(p, CanonicalEvent)])
         outcome = BatchOutcome(source)
         records: list[HubRecord] = []

@@ -59,9 +59,7 @@ class HubStore(Application[UUID]):
 
         Straight to the recorder (what `events.put` does, without building a `Recording` per
         row that nothing here reads)."""
-        self.recorder.insert_events(
-            [self.mapper.to_stored_event(record) for record in records], tracking=tracking
-        )
+        self.recorder.insert_events(self.envelope.to_stored_events(records), tracking=tracking)
 
     def position(self, source: str) -> int | None:
         return self.process_recorder.max_tracking_id(source)

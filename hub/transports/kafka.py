@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,6 +233,22 @@ class KafkaIngestRunner:
                     self._consumer.seek(partition, next_offset)
         return caught_up
 
+    def _batches(
+        self, polled: dict[TopicPartition, list[Any]]
+    ) -> Iterator[tuple[TopicPartition, list[InboundMessage]]]:
+        """Each partition's polled records as ingest batches of at most `batch_size`."""
+        for partition, records in sorted(polled.items()):
+            source = source_name(partition)
+            owner = partition.topic[len(TOPIC_PREFIX) :]
+            for start in range(0, len(records), self._batch_size):
+                yield (
+                    partition,
+                    [
+                        InboundMessage(source, record.offset, record.value or b"", owner)
+                        for record in records[start : start + self._batch_size]
+                    ],
+                )
+
     def run(self, *, once: bool = False, stop: threading.Event | None = None) -> list[BatchOutcome]:
         """Ingest until stopped; with `once`, until every partition is at its end offset."""
         stop = stop or threading.Event()
@@ -252,7 +268,13 @@ class KafkaIngestRunner:
                         return outcomes
                     stop.wait(self._poll_timeout_ms / 1000)
                     continue
-                polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
+                # Up to a full batch for every owned partition in one poll: the records come
+                # partition by partition, so a poll capped at one batch in all would split it
+                # into small transactions (one commit each) across the partitions.
+                polled = self._consumer.poll(
+                    timeout_ms=self._poll_timeout_ms,
+                    max_records=self._batch_size * len(self._assigned),
+                )
                 # An empty poll may be an idle topic or a broker that has gone: ask it.
                 ends = None if polled else self._end_offsets()
             except KafkaError as error:
@@ -288,16 +310,7 @@ class KafkaIngestRunner:
                 self._report_lag(ends)
                 if once and self._caught_up(ends):
                     return outcomes
-            for partition, records in sorted(polled.items()):
-                batch = [
-                    InboundMessage(
-                        source=source_name(partition),
-                        position=record.offset,
-                        value=record.value or b"",
-                        owner_agency=partition.topic[len(TOPIC_PREFIX) :],
-                    )
-                    for record in records
-                ]
+            for partition, batch in self._batches(polled):
                 try:
                     outcomes.append(self._ingest.ingest(batch))
                     ingest_backoff = BACKOFF_INITIAL_S

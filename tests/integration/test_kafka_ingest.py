@@ -169,3 +169,32 @@ def test_bad_messages_on_a_topic_are_quarantined_not_dropped(kafka_broker: str, 
     ]
     assert refused == ["unregistered-agency"]
     assert store_status(hub.store, "t").events_by_agency[agency] == 1
+
+
+def test_a_poll_takes_a_full_batch_from_every_partition(kafka_broker: str, hub: Hub) -> None:
+    """One poll asks for up to a batch per owned partition, so each partition's records are
+    one transaction, not split across small ones by a poll capped at one batch in all; and a
+    partition with more than a batch is split into batches of at most `batch_size`."""
+    agency = unique_agency()
+    register_agencies(hub, {agency: "police"})
+    publish_events(kafka_broker, agency, police_events(agency, 180, 60), hub.pseudonyms)
+    runner = KafkaIngestRunner(kafka_broker, hub.ingest, batch_size=100)
+    try:
+        outcomes = runner.run(once=True)
+    finally:
+        runner.close()
+    mine = [o for o in outcomes if o.source.startswith(f"kafka:{agency_topic(agency)}:")]
+    assert sum(o.accepted for o in mine) == 180
+    assert len(mine) == len({o.source for o in mine})  # one batch per partition
+
+    more = unique_agency()
+    register_agencies(hub, {more: "police"})
+    publish_events(kafka_broker, more, police_events(more, 200), hub.pseudonyms)
+    runner = KafkaIngestRunner(kafka_broker, hub.ingest, batch_size=25)
+    try:
+        outcomes = runner.run(once=True)
+    finally:
+        runner.close()
+    mine = [o for o in outcomes if o.source.startswith(f"kafka:{agency_topic(more)}:")]
+    assert sum(o.accepted for o in mine) == 200
+    assert max(o.consumed for o in mine) <= 25
