@@ -57,6 +57,9 @@ MODULES = [
     Module("ingest_inbox"),
     Module("ingest_inbox", args=("--store", "postgres"), quick_args=("--store", "postgres")),
     Module("ingest_kafka"),
+    # Scale-out: one worker process, then two, over the static partition assignment.
+    Module("ingest_kafka", args=("--store", "postgres"), quick_args=("--store", "postgres")),
+    Module("ingest_kafka", args=("--workers", "2"), quick_args=("--workers", "2")),
     # Build + rebuild, then the views in a fresh process (a server does not run the rebuild
     # itself: `hub projection rebuild` is its own process, and its heap is not the server's).
     Module(

@@ -122,7 +122,7 @@ def hub_ingest(bootstrap_servers: str, data_dir: Path, batch: int) -> tuple[Timi
     return elapsed, events, len(outcomes)
 
 
-def _postgres_worker(
+def _worker(
     settings: HubSettings,
     bootstrap_servers: str,
     workers: int,
@@ -150,23 +150,26 @@ def _postgres_worker(
     hub.close()
 
 
-def postgres_ingest(
-    bootstrap_servers: str, dsn: str, root: Path, batch: int, workers: int
+def workers_ingest(
+    bootstrap_servers: str, store: str, dsn: str, root: Path, batch: int, workers: int
 ) -> tuple[float, float, int]:
-    """`workers` processes into a fresh schema: (seconds from the barrier to the last worker
-    done, CPU seconds of the workers together, events recorded)."""
+    """`workers` processes into a fresh store (a data dir, or a PostgreSQL schema): (seconds
+    from the barrier to the last worker done, CPU seconds of the workers together, events)."""
     schema = f"hub_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(dsn, autocommit=True) as db:
-        db.execute(f'CREATE SCHEMA "{schema}"')
-    settings = HubSettings(
-        data_dir=root / schema,
-        batch_size=batch,
-        store="postgres",
-        postgres_dsn=dsn,
-        postgres_schema=schema,
-    )
+    if store == "postgres":
+        with psycopg.connect(dsn, autocommit=True) as db:
+            db.execute(f'CREATE SCHEMA "{schema}"')
+        settings = HubSettings(
+            data_dir=root / schema,
+            batch_size=batch,
+            store="postgres",
+            postgres_dsn=dsn,
+            postgres_schema=schema,
+        )
+    else:
+        settings = HubSettings(data_dir=root / schema, batch_size=batch)
     try:
-        hub = bootstrap(settings)  # creates the schema's tables once, before the workers start
+        hub = bootstrap(settings)  # creates the store once, before the workers start
         register_workload_agencies(hub)
         hub.close()
         context = multiprocessing.get_context("spawn")
@@ -174,7 +177,7 @@ def postgres_ingest(
         results: Queue[tuple[int, float, float, int]] = context.Queue()
         processes = [
             context.Process(
-                target=_postgres_worker,
+                target=_worker,
                 args=(settings, bootstrap_servers, workers, index, ready, results),
             )
             for index in range(workers)
@@ -193,8 +196,9 @@ def postgres_ingest(
         assert accepted == events, (accepted, events)
         return max(d[1] for d in done) - started, sum(d[2] for d in done), events
     finally:
-        with psycopg.connect(dsn, autocommit=True) as db:
-            db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if store == "postgres":
+            with psycopg.connect(dsn, autocommit=True) as db:
+                db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def raw_insert_same_rows(
@@ -290,43 +294,55 @@ def run_sqlite(args: argparse.Namespace) -> None:
     )
 
 
-def run_postgres(args: argparse.Namespace) -> None:
+def run_workers(args: argparse.Namespace) -> None:
+    """One worker process, then `--workers` worker processes, into fresh stores of one kind."""
+    label = "PostgreSQL" if args.store == "postgres" else "SQLite"
     with (
         tansu_broker() as port,
-        tempfile.TemporaryDirectory(prefix="hub-bench-kafka-pg-") as tmp,
+        tempfile.TemporaryDirectory(prefix="hub-bench-kafka-workers-") as tmp,
     ):
         bootstrap_servers, root = f"127.0.0.1:{port}", Path(tmp)
         publish_s, topics, _ = publish(bootstrap_servers, args.events, args.children)
         runs = {}
         for workers in (1, args.workers):
-            seconds, cpu, recorded = postgres_ingest(
-                bootstrap_servers, args.postgres_dsn, root, args.batch_size, workers
+            seconds, cpu, recorded = workers_ingest(
+                bootstrap_servers, args.store, args.postgres_dsn, root, args.batch_size, workers
             )
             assert recorded == args.events, (workers, recorded, args.events)
             runs[workers] = (seconds, cpu)
-            print(f"{workers} worker(s): {args.events / seconds:,.0f} events/s", flush=True)
+            print(
+                f"{label}, {workers} worker(s): {args.events / seconds:,.0f} events/s", flush=True
+            )
     one, many = args.events / runs[1][0], args.events / runs[args.workers][0]
     figures = [
         Figure(
-            name=f"ingest, tansu broker -> PostgreSQL, {args.workers} workers (vs one worker)",
+            name=f"ingest, tansu broker -> {label}, {args.workers} workers (vs one worker)",
             value=round(many),
             unit="events/s",
-            baseline="one worker, same messages, same run, fresh schema",
+            baseline="one worker process, same messages, same run, fresh store",
             baseline_value=round(one),
-            target={"min": 10_000, "ratio_min": 1.6},
+            target={"min": 10_000, "ratio_min": 1.6} if args.store == "postgres" else {},
+        ),
+        Figure(
+            name=f"... worker CPU per event, {args.workers} workers vs one ({label})",
+            value=round(runs[args.workers][1] / args.events * 1e6, 1),
+            unit="us CPU/ev",
+            baseline="one worker",
+            baseline_value=round(runs[1][1] / args.events * 1e6, 1),
+            better="lower",
         ),
     ]
     write_result(
         args,
-        "ingest_kafka_postgres",
+        f"ingest_kafka_workers_{args.store}",
         figures,
-        store="postgres",
+        store=args.store,
         params={**params(args, topics), "workers": args.workers},
         notes=[
             "each worker a process (multiprocessing, spawn) with KafkaIngestRunner(workers=N, "
             "worker_index=i): the static partition assignment `hub ingest --kafka --workers N` "
             "uses; timed from a barrier after every worker opened the hub to the last one done",
-            "the broker (tansu) and PostgreSQL share the machine's cores with the workers",
+            "the broker (tansu) and the database share the machine's cores with the workers",
         ],
         extra={
             "publish_seconds": round(publish_s, 3),
@@ -355,14 +371,20 @@ def main() -> None:
     parser.add_argument("--children", type=int)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--workers", type=int, default=2, help="PostgreSQL: workers beside one")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="measure this many worker processes beside one (default: 2 for PostgreSQL; "
+        "for SQLite, the single in-process runner beside its floor unless given)",
+    )
     parser.add_argument("--postgres-dsn", default=POSTGRES_DSN)
     args = parser.parse_args()
     args.events = args.events or (5_000 if args.quick else 100_000)
     args.children = args.children or max(1, args.events // 5)
     configure_logging("warning")
-    if args.store == "postgres":
-        run_postgres(args)
+    if args.store == "postgres" or args.workers:
+        args.workers = args.workers or 2
+        run_workers(args)
     else:
         run_sqlite(args)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hub.adapters.sql import PostgresSchema, SqliteFile
+from hub.adapters.sql import CopyRows, PostgresSchema, SqliteFile
 
 
 @dataclass(frozen=True)
@@ -202,25 +202,20 @@ class PostgresMerkleIndexStore:
         return None if not rows else dict(json.loads(rows[0][0]))
 
     def append(self, log: str, leaves: Sequence[IndexedLeaf], frontier: dict[str, Any]) -> None:
-        statements: list[tuple[str, Sequence[Any]]] = []
-        if leaves:
-            statements.append(
-                (
-                    'INSERT INTO "{s}".hub_merkle_leaves VALUES (%s, %s, %s, %s, %s, %s)',
-                    [
-                        (log, x.index, x.notification_id, x.stream, x.version, x.leaf)
-                        for x in leaves
-                    ],
-                )
-            )
-        statements.append(
-            (
-                'INSERT INTO "{s}".hub_merkle_frontier VALUES (%s, %s) ON CONFLICT (log) '
-                "DO UPDATE SET frontier = excluded.frontier",
-                (log, json.dumps(frontier)),
-            )
+        # The leaves by COPY (a checkpoint after onboarding indexes millions of rows), and the
+        # frontier they extend, in one transaction.
+        leaf_rows = CopyRows(
+            '"{s}".hub_merkle_leaves',
+            ("log", "idx", "notification_id", "stream", "version", "leaf"),
+            ("text", "int8", "int8", "text", "int8", "bytea"),
+            [(log, x.index, x.notification_id, x.stream, x.version, x.leaf) for x in leaves],
         )
-        self._run(statements)
+        frontier_row = (
+            'INSERT INTO "{s}".hub_merkle_frontier VALUES (%s, %s) ON CONFLICT (log) '
+            "DO UPDATE SET frontier = excluded.frontier",
+            (log, json.dumps(frontier)),
+        )
+        self._run([leaf_rows, frontier_row])
 
     def leaves(self, log: str) -> list[IndexedLeaf]:
         rows = self._run(

@@ -8,10 +8,22 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 Statement = tuple[str, Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class CopyRows:
+    """`COPY <table> (<columns>) FROM STDIN` of `rows` in binary format, as one step of a
+    `PostgresSchema.run` transaction: many rows for much less work than an INSERT each."""
+
+    table: str  # with the `{s}` schema placeholder
+    columns: tuple[str, ...]
+    types: tuple[str, ...]  # PostgreSQL type names, one per column
+    rows: Sequence[tuple[Any, ...]]
 
 
 class SqliteFile:
@@ -96,12 +108,16 @@ class PostgresSchema:
         consumers) otherwise collide in the catalog ("duplicate key ... pg_type")."""
         self.run([("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,)), *statements])
 
-    def run(self, statements: Sequence[Statement]) -> list[tuple[Any, ...]]:
+    def run(self, statements: Sequence[Statement | CopyRows]) -> list[tuple[Any, ...]]:
         """Run statements in one transaction; a list of tuples as parameters means
         executemany. Returns the rows of the last statement that produced any."""
         rows: list[tuple[Any, ...]] = []
         with self.transaction() as cursor:
-            for statement, params in statements:
+            for step in statements:
+                if isinstance(step, CopyRows):
+                    self._copy(cursor, step)
+                    continue
+                statement, params = step
                 if params and isinstance(params[0], tuple):
                     cursor.executemany(self.sql(statement), params)
                 else:
@@ -109,3 +125,13 @@ class PostgresSchema:
                     if cursor.description:
                         rows = list(cursor.fetchall())
         return rows
+
+    def _copy(self, cursor: Any, step: CopyRows) -> None:
+        if not step.rows:
+            return
+        columns = ", ".join(step.columns)
+        statement = f"COPY {step.table} ({columns}) FROM STDIN (FORMAT BINARY)"
+        with cursor.copy(self.sql(statement)) as copy:
+            copy.set_types(step.types)
+            for row in step.rows:
+                copy.write_row(row)

@@ -13,6 +13,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
 from hub.adapters.postgres_recorder import CopyingPostgresProcessRecorder
+from hub.adapters.sql import CopyRows, PostgresSchema
 from hub.bootstrap import Hub, bootstrap
 from hub.settings import HubSettings
 from tests.conftest import POSTGRES_DSN
@@ -99,3 +100,27 @@ def test_a_position_already_recorded_refuses_the_batch(pg_hub: Hub, postgres_sch
     with pytest.raises(IntegrityError):
         recorder.insert_events(rows(2), tracking=Tracking("kafka:t:1", 5))
     assert stored(postgres_schema) == before
+
+
+def test_the_hub_tables_copy_rows_in_the_same_transaction_as_their_other_statements(
+    postgres_schema: str,
+) -> None:
+    """`PostgresSchema.run` with `CopyRows` (the Merkle index's leaves): the copied rows and
+    the statements after them commit together, or not at all."""
+    tables = PostgresSchema(POSTGRES_DSN, postgres_schema)
+    tables.run(
+        [
+            ('CREATE TABLE "{s}".copied (n bigint PRIMARY KEY, b bytea)', ()),
+            ('CREATE TABLE "{s}".marker (done boolean)', ()),
+        ]
+    )
+    copied = CopyRows('"{s}".copied', ("n", "b"), ("int8", "bytea"), [(1, b"a"), (2, b"b")])
+    tables.run([copied, ('INSERT INTO "{s}".marker VALUES (%s)', (True,))])
+    again = CopyRows('"{s}".copied', ("n", "b"), ("int8", "bytea"), [(3, b"c"), (1, b"x")])
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        tables.run([again, ('INSERT INTO "{s}".marker VALUES (%s)', (True,))])
+    assert tables.run([('SELECT n, b FROM "{s}".copied ORDER BY n', ())]) == [
+        (1, b"a"),
+        (2, b"b"),
+    ]
+    assert tables.run([('SELECT count(*) FROM "{s}".marker', ())]) == [(1,)]
