@@ -216,28 +216,38 @@ def release_items(snapshot: ChronologySnapshot) -> list[ReleaseItem]:
 
     def derive() -> list[ReleaseItem]:
         restricted = restrictions(snapshot.entries)
+        # Equal attributes are one object; looked up first by what they are made of (the
+        # agency, the event's kind, sensitivity and categories as recorded, the restrictions
+        # in force), so they are built once per distinct set rather than once per entry.
         interned: dict[ItemAttributes, ItemAttributes] = {}
+        made_of: dict[tuple[object, ...], ItemAttributes] = {}
         items = []
         for entry in snapshot.entries:
             event, limits = entry.event, restricted[id(entry)]
-            attributes = ItemAttributes(
-                publisher=event.agency.id,
-                agency_type=event.agency.type.value,
-                kind=event.kind,
-                sensitivity=event.sensitivity,
-                categories=frozenset(c.value for c in event.categories),
-                withheld_roles=limits.withheld_roles,
-                withheld_agency_types=limits.withheld_agency_types,
-            )
+            agency = event.agency
+            categories = tuple(c.value for c in event.categories)
+            key = (agency.id, agency.type, event.kind, event.sensitivity, categories, limits)
+            attributes = made_of.get(key)
+            if attributes is None:
+                attributes = ItemAttributes(
+                    publisher=agency.id,
+                    agency_type=agency.type.value,
+                    kind=event.kind,
+                    sensitivity=event.sensitivity,
+                    categories=frozenset(categories),
+                    withheld_roles=limits.withheld_roles,
+                    withheld_agency_types=limits.withheld_agency_types,
+                )
+                attributes = made_of[key] = interned.setdefault(attributes, attributes)
             items.append(
                 ReleaseItem(
                     entry,
                     entry.ref,
-                    event.agency.id,
+                    agency.id,
                     entry.status.value,
                     limits,
-                    interned.setdefault(attributes, attributes),
-                    tuple(c.value for c in event.categories),
+                    attributes,
+                    categories,
                 )
             )
         return items

@@ -79,7 +79,8 @@ def merge_chronology(entries: Iterable[ChronologyEntry]) -> list[ChronologyEntry
                 status=EntryStatus.SUPERSEDED,
                 replaced_by=f"{newest.event.event_id}@{newest.event.revision}",
             )
-        else:  # marks from an earlier merge (of more entries) do not carry over
+        elif entry.status is not EntryStatus.CURRENT or entry.replaced_by is not None:
+            # marks from an earlier merge (of more entries) do not carry over
             entry = replace(entry, status=EntryStatus.CURRENT, replaced_by=None)
         marked.append(entry)
     return sorted(

@@ -72,6 +72,9 @@ class Restrictions:
         )
 
 
+_UNRESTRICTED = Restrictions(frozenset(), (), None, ())
+
+
 def restrictions(entries: Iterable[ChronologyEntry]) -> dict[int, Restrictions]:
     """Each entry's restrictions (by `id(entry)`), from every revision of its record that the
     entries hold: its own shields and withholdings with its record's latest revision's, and the
@@ -91,6 +94,14 @@ def restrictions(entries: Iterable[ChronologyEntry]) -> dict[int, Restrictions]:
     found: dict[int, Restrictions] = {}
     for entry in items:
         event, newest = entry.event, latest[record_key(entry.event)]
+        if (
+            newest is event
+            and not event.shielded_fields
+            and not event.withheld_from
+            and entry.status is not EntryStatus.RETRACTED
+        ):
+            found[id(entry)] = _UNRESTRICTED  # (most entries: one shared, immutable object)
+            continue
         shielded = frozenset(event.shielded_fields)
         withholdings = tuple(event.withheld_from)
         if newest is not event:
