@@ -6,7 +6,7 @@ records, its ledger entry and the new source position commit in one transaction:
 the transport resumes from the committed position, so nothing is lost and nothing is recorded
 twice. Bad messages are quarantined in the same transaction, never dropped.
 
-One piece (about 480 lines): the batch transaction is one unit, and every record it commits
+One piece (about 500 lines): the batch transaction is one unit, and every record it commits
 (the events, quarantine, the source position, the withholding and blind indexes) is built for
 it here; validation is `hub.validation`, name normalising `hub.domain.name_matching` and the
 transports `hub.transports`.
@@ -71,6 +71,17 @@ class InboundMessage:
     position: int
     value: bytes
     owner_agency: str
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A message as parsed, once per batch (a retry reuses it): the event with its canonical
+    JSON and content digest, or why it is refused."""
+
+    message: InboundMessage
+    result: CanonicalEvent | Rejection
+    canonical: bytes = b""
+    digest: str = ""
 
 
 @dataclass
@@ -185,7 +196,7 @@ class IngestService:
             parsed = self._parse(batch, received_at)  # once: a retry only re-reads the store
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             committed = self._store.position(source)
-            fresh = [p for p in parsed if committed is None or p[0].position > committed]
+            fresh = [p for p in parsed if committed is None or p.message.position > committed]
             if not fresh:
                 return BatchOutcome(source, skipped_already_recorded=len(batch))
             try:
@@ -203,8 +214,8 @@ class IngestService:
             log.info(
                 "batch_committed",
                 source=source,
-                first_position=fresh[0][0].position,
-                last_position=fresh[-1][0].position,
+                first_position=fresh[0].message.position,
+                last_position=fresh[-1].message.position,
                 accepted=outcome.accepted,
                 duplicates=outcome.duplicates,
                 quarantined=dict(outcome.quarantined),
@@ -212,49 +223,47 @@ class IngestService:
             return outcome
         raise IntegrityError(f"could not commit batch from {source} after {_MAX_ATTEMPTS} attempts")
 
-    def _parse(
-        self, batch: Sequence[InboundMessage], received_at: datetime
-    ) -> list[tuple[InboundMessage, CanonicalEvent | Rejection]]:
+    def _parse(self, batch: Sequence[InboundMessage], received_at: datetime) -> list[_Parsed]:
         owner_types = {
             owner: self._agencies.registered_type(owner)
             for owner in {message.owner_agency for message in batch}
         }
-        return [
-            (
-                message,
-                parse_message(
-                    message.value,
-                    owner_agency=message.owner_agency,
-                    owner_type=owner_types[message.owner_agency],
-                    find_practitioner=self._find_practitioner,
-                    received_at=received_at,
-                    max_bytes=self._max_bytes,
-                    clock_skew=self._skew,
-                ),
+        parsed = []
+        for message in batch:
+            result = parse_message(
+                message.value,
+                owner_agency=message.owner_agency,
+                owner_type=owner_types[message.owner_agency],
+                find_practitioner=self._find_practitioner,
+                received_at=received_at,
+                max_bytes=self._max_bytes,
+                clock_skew=self._skew,
             )
-            for message in batch
-        ]
+            if isinstance(result, CanonicalEvent):
+                canonical = _canonical_json(result)
+                digest = hashlib.sha256(canonical).hexdigest()
+                parsed.append(_Parsed(message, result, canonical, digest))
+            else:
+                parsed.append(_Parsed(message, result))
+        return parsed
 
     def _commit(
-        self,
-        source: str,
-        parsed: Sequence[tuple[InboundMessage, CanonicalEvent | Rejection]],
-        received_at: datetime,
+        self, source: str, parsed: Sequence[_Parsed], received_at: datetime
     ) -> BatchOutcome:
-        batch = [message for message, _ in parsed]
-        lookups = self._look_up([p for _, p in parsed if isinstance(p, CanonicalEvent)])
+        batch = [p.message for p in parsed]
+        lookups = self._look_up([p.result for p in parsed if isinstance(p.result, CanonicalEvent)])
         outcome = BatchOutcome(source)
         records: list[HubRecord] = []
         by_agency: Counter[str] = Counter()
-        for message, parsed_message in parsed:
-            result: CanonicalEvent | Rejection | None = parsed_message
+        for item in parsed:
+            result: CanonicalEvent | Rejection | None = item.result
             if isinstance(result, CanonicalEvent):
-                result = self._accept(result, message, received_at, lookups, records)
+                result = self._accept(item, received_at, lookups, records)
             if result is None:
                 outcome.duplicates += 1
             elif isinstance(result, Rejection):
                 outcome.quarantined[result.code] += 1
-                records.append(self._quarantine(message, result, received_at))
+                records.append(self._quarantine(item.message, result, received_at))
             else:
                 outcome.accepted += 1
                 by_agency[result.agency.id] += 1
@@ -351,17 +360,17 @@ class IngestService:
 
     def _accept(
         self,
-        event: CanonicalEvent,
-        message: InboundMessage,
+        parsed: _Parsed,
         received_at: datetime,
         lookups: _BatchLookups,
         records: list[HubRecord],
     ) -> CanonicalEvent | Rejection | None:
         """Records for an accepted event; None for a duplicate; a Rejection for a conflict."""
+        event, message = parsed.result, parsed.message
+        assert isinstance(event, CanonicalEvent)
         idempotency_key = event.idempotency_key
         key_stream = lookups.key_streams[idempotency_key]
-        canonical = _canonical_json(event)
-        digest = hashlib.sha256(canonical).hexdigest()
+        canonical, digest = parsed.canonical, parsed.digest
         earlier = lookups.claims.get(key_stream)
         if earlier is not None:
             if earlier == digest:
