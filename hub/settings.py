@@ -303,6 +303,10 @@ class HubSettings(BaseSettings):
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.sqlite_path),
                 "SQLITE_LOCK_TIMEOUT": "30",
+                # A batch's rows in one executemany (hub/adapters/sqlite_recorder.py).
+                "PROCESS_RECORDER_TOPIC": (
+                    "hub.adapters.sqlite_recorder:BatchedSQLiteProcessRecorder"
+                ),
             }
         url = urlparse(self.postgres_dsn)
         return {
