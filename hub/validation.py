@@ -53,15 +53,18 @@ def parse_message(
     if len(value) > max_bytes:
         return Rejection("oversize", f"message is {len(value):,} bytes; the limit is {max_bytes:,}")
     try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return Rejection("invalid-utf8", f"message is not UTF-8 (bad byte at offset {error.start})")
-    try:
-        # Fast path: pydantic parses and validates the JSON in one pass (no dict in between).
-        # Only its success is trusted; anything it rejects takes the slow path below, which
-        # gives the precise rejection (malformed JSON, not an object, which field is wrong).
-        event = CanonicalEvent.model_validate_json(text)
+        # Fast path: pydantic parses and validates the JSON, UTF-8 included, in one pass from
+        # the bytes (no str, no dict in between). Only its success is trusted; anything it
+        # rejects takes the slow path below, which gives the precise rejection (not UTF-8,
+        # malformed JSON, not an object, which field is wrong).
+        event = CanonicalEvent.model_validate_json(value)
     except ValidationError as error:
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return Rejection(
+                "invalid-utf8", f"message is not UTF-8 (bad byte at offset {bad.start})"
+            )
         return _parse_slowly(text, error)
     return _check_publisher(event, owner_agency, owner_type, find_practitioner) or _check_dates(
         event, received_at, clock_skew
