@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import chain
 from typing import Any
 
 from hub.audit_ledger import AuditLedger
@@ -57,7 +58,7 @@ class _Scope:
 
     def covers(self, record: DisclosureAudited) -> bool:
         staff = record.organisation == self.dpo.organisation
-        refs = [*record.disclosed, *record.withheld, *record.redacted]
+        refs = chain(record.disclosed, record.withheld, record.redacted)  # read only if needed
         return in_scope(self.dpo, self.partnership, refs, staff)
 
     def row(self, record: DisclosureAudited) -> dict[str, Any]:
