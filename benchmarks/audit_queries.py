@@ -1,7 +1,9 @@
-"""Benchmark: the DPO's "who saw child X" over an audit ledger of >= 1M disclosure entries.
+"""Benchmark: the DPO's "who saw child X" over an audit ledger of >= 2M rows (1M disclosure
+entries, each with its practitioner index pointer).
 
     python -m benchmarks.audit_queries [--entries 1000000] [--children 100000]
-        [--target-entries 500] [--reads 200] [--data-dir DIR] [--json-out PATH] [--quick]
+        [--target-entries 500] [--reads 200] [--no-gc-freeze] [--data-dir DIR]
+        [--json-out PATH] [--quick]
 
 Builds (once per data directory; reused when it already holds enough) an audit ledger of
 `--entries` DisclosureAudited entries spread over `--children` children and 2,000
@@ -13,14 +15,23 @@ request does: directory check, the write-ahead audit entry for the query itself,
 decrypting and decoding the child's audit stream, and building the answer. Each query adds
 its own (filtered-out) entry to the child's stream, as it does in service.
 
+Measured in the configuration `hub serve` runs: after start-up (the hub and its audit queries
+built) the heap is collected and frozen (`gc.freeze()`, as `hub.cli.serve` does) before the
+first query; `--no-gc-freeze` measures without. Without it, a full collection scans the whole
+start-up heap (~80k objects: 30-165 ms on the shared 2-core machine) every ~30 queries,
+which was the p99.
+
 Baseline in the same run: a raw eventsourcing recorder `select_events` of the same child
-audit stream (the same rows, not decrypted or decoded).
+audit stream (the same rows, not decrypted or decoded). Also reported (extra): CPU time per
+query, the full collections during the timed queries, the write-ahead entry alone (the same
+`record_query`, for another child: its commit waits for the WAL's fsync) and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import statistics
 import tempfile
@@ -135,7 +146,10 @@ def main() -> None:
     parser.add_argument("--target-entries", type=int, default=500)
     parser.add_argument("--reads", type=int, default=200)
     parser.add_argument(
-        "--gc-freeze", action="store_true", help="gc.freeze() after the warm-up queries"
+        "--gc-freeze",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="gc.freeze() after start-up, before the first query, as `hub serve` does (default)",
     )
     args = parser.parse_args()
     if args.quick:
@@ -158,19 +172,43 @@ def main() -> None:
     ledger_rows = hub.audit.recorder.max_notification_id() or 0
 
     queries = hub.audit_queries
-    for _ in range(3):
-        queries.who_saw_child(DPO, child)
-    if args.gc_freeze:  # as chronology_latency: a server may freeze its heap after start-up
+    if args.gc_freeze:  # as `hub serve` (hub.cli.serve) after start-up, before any request
         gc.collect()
         gc.freeze()
-    timings = []
+    for _ in range(3):
+        queries.who_saw_child(DPO, child)
+    stream_rows_before = len(hub.audit.recorder.select_events(audit_stream))
+    pauses: list[tuple[int, float]] = []  # (generation, ms) of each collection while timed
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            pauses.append((info["generation"], time.perf_counter()))
+        else:
+            generation, began = pauses[-1]
+            pauses[-1] = (generation, (time.perf_counter() - began) * 1000)
+
+    load_before = os.getloadavg()
+    timings, cpu = [], []
     answered = 0
+    gc.callbacks.append(on_gc)
     for _ in range(args.reads):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         answer = queries.who_saw_child(DPO, child)
         timings.append(time.perf_counter() - started)
+        cpu.append(time.thread_time() - cpu_started)
         answered = len(answer.rows)
+    gc.callbacks.remove(on_gc)
+    load_after = os.getloadavg()
     stream_rows = len(hub.audit.recorder.select_events(audit_stream))
+    # The write-ahead entry alone (directory check, entry and pointer, commit), for another
+    # child so that the measured child's stream is not grown further.
+    dpo = hub.gate.practitioner(DPO)
+    other = hub.gate.child_stream(ChildRef(nhs_number="9434765927"))
+    writes = []
+    for _ in range(args.reads):
+        started = time.perf_counter()
+        hub.gate.record_query(dpo, "who-saw-child", "answered", other)
+        writes.append(time.perf_counter() - started)
     baseline = []
     for _ in range(args.reads):
         started = time.perf_counter()
@@ -179,6 +217,9 @@ def main() -> None:
     hub.close()
 
     hub_p, base_p = percentiles(timings), percentiles(baseline)
+    cpu_p, write_p = percentiles(cpu), percentiles(writes)
+    full = [ms for generation, ms in pauses if generation == 2]
+    load = f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after the timed queries"
     raw = "raw eventsourcing recorder select_events of the same child audit stream"
     figures = [
         Figure(
@@ -204,12 +245,36 @@ def main() -> None:
             "gc_freeze": args.gc_freeze,
         },
         notes=[
+            "measured: AuditQueries.who_saw_child in process, wall time per call (directory "
+            "check, write-ahead audit entry committed, the child's audit stream read, decrypted "
+            "or taken from the ledger's cache, scoped and built into rows)",
+            "heap frozen after start-up as `hub serve` does"
+            if args.gc_freeze
+            else "heap not frozen (--no-gc-freeze): full collections scan the start-up heap",
             "each query writes its own audit entry to the child's stream first (write-ahead), "
-            f"so the stream grew to {stream_rows} rows over the run; the answer leaves those out",
+            f"so the stream grew from {stream_rows_before} to {stream_rows} rows over the run; "
+            "the answer leaves those out",
+            f"CPU per query p50 {cpu_p['p50']:.1f} / p99 {cpu_p['p99']:.1f} ms; write-ahead entry "
+            f"alone p50 {write_p['p50']:.1f} / p99 {write_p['p99']:.1f} ms (its commit waits for "
+            f"the fsync); {len(full)} full collections while timed (max "
+            f"{max(full, default=0):.1f} ms); {load}",
+            *(
+                []
+                if ledger_rows >= 2_000_000
+                else [f"ledger of {ledger_rows:,} rows: below the 2M the target is set for"]
+            ),
         ],
         extra={
             "ledger_rows": ledger_rows,
+            "child_stream_rows_before": stream_rows_before,
             "child_stream_rows": stream_rows,
+            "cpu_ms": {k: round(v, 2) for k, v in cpu_p.items()},
+            "write_ahead_entry_ms": {k: round(v, 2) for k, v in write_p.items()},
+            "collections_while_timed": {
+                str(g): sum(1 for generation, _ in pauses if generation == g) for g in (0, 1, 2)
+            },
+            "full_collection_ms": [round(ms, 1) for ms in full],
+            "load_average": {"before": load_before, "after": load_after},
             "answered_rows": answered,
             "build_entries_per_s": round(build_rate) if build_rate else None,
         },
