@@ -113,6 +113,8 @@ class ChronologyProjection:
     def _catch_up(self, on_progress: ProgressCallback | None) -> int:
         position = self._views.position()
         head = self._follower.head()
+        if position >= head:
+            return 0  # (every read checks: nothing to fold, no further query)
         processed = 0
         started = time.perf_counter()
         while True:

@@ -55,6 +55,8 @@ class PostgresChronologyViewStore:
         return int(rows[0][0]) if rows else 0
 
     def get_many(self, streams: Sequence[str]) -> dict[str, bytes]:
+        if not streams:  # (e.g. a child's linked streams, mostly none: no round trip)
+            return {}
         statement = self._q('SELECT stream, sealed FROM "{s}".{t} WHERE stream = ANY(%s)')
         rows = self._pg.run([(statement, (list(streams),))])
         return {r[0]: bytes(r[1]) for r in rows}
