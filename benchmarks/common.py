@@ -86,6 +86,19 @@ def refuse(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+def require_postgres(dsn: str) -> None:
+    """Refuse (exit 2) unless a PostgreSQL server answers at `dsn`."""
+    import psycopg
+
+    try:
+        psycopg.connect(dsn, connect_timeout=5).close()
+    except psycopg.OperationalError as error:
+        refuse(
+            f"no PostgreSQL at {dsn} ({str(error).strip()[:200]}): start one, or pass "
+            "--postgres-dsn, or measure SQLite with --store sqlite"
+        )
+
+
 def met_label(met: bool | None, quick: bool) -> str:
     """The "met?" column: "quick" for a figure measured at --quick sizes (not evidence)."""
     if quick:

@@ -35,7 +35,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
-from benchmarks.common import Figure, add_common_args, dir_bytes, peak_rss_bytes, write_result
+from benchmarks.common import (
+    Figure,
+    add_common_args,
+    dir_bytes,
+    peak_rss_bytes,
+    require_postgres,
+    write_result,
+)
 from benchmarks.workload import canonical_lines, register_workload_agencies
 from hub.adapters.structured_logging import configure_logging
 from hub.bootstrap import bootstrap
@@ -395,6 +402,8 @@ def main() -> None:
     args.events = args.events or (5_000 if args.quick else 100_000)
     args.children = args.children or max(1, args.events // 5)
     args.repeat = args.repeat or (1 if args.quick else 3)
+    if args.store == "postgres":
+        require_postgres(args.postgres_dsn)
     run(args)
 
 

@@ -39,7 +39,13 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from benchmarks.common import Figure, add_common_args, peak_rss_bytes, write_result
+from benchmarks.common import (
+    Figure,
+    add_common_args,
+    peak_rss_bytes,
+    require_postgres,
+    write_result,
+)
 from benchmarks.ingest_inbox import POSTGRES_DSN, Timing, seal_all, timed, validate_all
 from benchmarks.workload import canonical_lines, register_workload_agencies
 from hub.adapters.structured_logging import configure_logging
@@ -382,6 +388,8 @@ def main() -> None:
     args.events = args.events or (5_000 if args.quick else 100_000)
     args.children = args.children or max(1, args.events // 5)
     configure_logging("warning")
+    if args.store == "postgres":
+        require_postgres(args.postgres_dsn)
     if args.store == "postgres" or args.workers:
         args.workers = args.workers or 2
         run_workers(args)
