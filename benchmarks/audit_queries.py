@@ -169,6 +169,9 @@ def main() -> None:
         if rows_before:
             raise SystemExit(f"{root} holds a smaller ledger ({rows_before} rows): use a new dir")
         build_rate = build(hub, target_stream, args.entries, args.children, args.target_entries)
+        # The build's gigabytes go to disk now, not while the queries' commits wait for their
+        # fsync behind them (a served ledger was written long before it is queried).
+        os.sync()
     ledger_rows = hub.audit.recorder.max_notification_id() or 0
 
     queries = hub.audit_queries
