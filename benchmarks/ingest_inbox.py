@@ -300,7 +300,6 @@ def run(args: argparse.Namespace) -> None:
             baseline=f"raw eventsourcing {label} recorder inserts of the same rows "
             f"({len(hub_rows) / args.events:.2f} rows per event)",
             baseline_value=round(args.events / same_s),
-            target={"ratio_min": 0.4} if store == "sqlite" else {},
         ),
         Figure(
             name=f"ingest, file inbox -> {label} (vs validate + seal + insert floor)",

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 import orjson
@@ -73,8 +73,7 @@ class InboundMessage:
     owner_agency: str
 
 
-@dataclass(frozen=True)
-class _Parsed:
+class _Parsed(NamedTuple):
     """A message as parsed, once per batch (a retry reuses it): the event with its canonical
     JSON and content digest, or why it is refused."""
 
@@ -192,16 +191,25 @@ class IngestService:
         if any(m.source != source for m in batch) or positions != sorted(set(positions)):
             raise BatchOrderError("a batch must be one source with strictly increasing positions")
         received_at = self._clock()
+        # The parsed batch stays alive across the attempts: the collector stays paused with it.
         with _collector_paused():
-            parsed = self._parse(batch, received_at)  # once: a retry only re-reads the store
+            return self._ingest_parsed(source, batch, self._parse(batch, received_at), received_at)
+
+    def _ingest_parsed(
+        self,
+        source: str,
+        batch: Sequence[InboundMessage],
+        parsed: list[_Parsed],
+        received_at: datetime,
+    ) -> BatchOutcome:
+        """Commit a parsed batch (parsed once: a retry only re-reads the store)."""
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             committed = self._store.position(source)
             fresh = [p for p in parsed if committed is None or p.message.position > committed]
             if not fresh:
                 return BatchOutcome(source, skipped_already_recorded=len(batch))
             try:
-                with _collector_paused():
-                    outcome = self._commit(source, fresh, received_at)
+                outcome = self._commit(source, fresh, received_at)
             except IntegrityError:
                 # Another worker recorded some of these first; forget cached versions, re-check.
                 self._versions.clear()
