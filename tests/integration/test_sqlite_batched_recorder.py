@@ -32,7 +32,8 @@ def rows(count: int, stream: uuid.UUID | None = None) -> list[StoredEvent]:
 def stored(hub: Hub) -> list[tuple[int, str, int, bytes]]:
     with sqlite3.connect(hub.settings.sqlite_path) as db:
         found = db.execute(
-            "SELECT rowid, originator_id, originator_version, state FROM stored_events ORDER BY rowid"
+            "SELECT rowid, originator_id, originator_version, state FROM stored_events "
+            "ORDER BY rowid"
         ).fetchall()
     return [(int(n), str(o), int(v), bytes(s)) for n, o, v, s in found]
 
