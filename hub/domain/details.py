@@ -309,3 +309,186 @@ class LaChildDetails(ChildDetails):
     child is looked after."""
 
     legal_status: LegalStatus | None = None
+
+
+# Children in care, care leavers, education and moves (issue 23) ---------------------------
+
+
+def _not_after_the_record(day: date, info: ValidationInfo) -> date:
+    """A day something happened is not after the day the record of it was made."""
+    if day > _recorded_on(info):
+        raise ValueError("is after the day the record was made; record it once it has happened")
+    return day
+
+
+# The day something happened, judged against the record's `recorded_at` (as a date of birth).
+HappenedOn = Annotated[date, AfterValidator(_not_after_the_record)]
+
+# SSDA903 "reason episode ceased" (REC) codes that end a period of being looked after, with the
+# DfE children looked after return's wording, shortened. X1 (an episode ends and a new one
+# starts the same day) is not listed: the child is still looked after.
+REASONS_CEASED: dict[str, str] = {
+    "E11": "Adopted - application for an adoption order unopposed",
+    "E12": "Adopted - consent dispensed with by the court",
+    "E13": "Left care to live with parent(s), relative(s), or other person(s) with no "
+    "parental responsibility",
+    "E14": "Accommodation on remand ended",
+    "E15": "Age assessment determined the child is aged 18 or over",
+    "E16": "Child moved abroad",
+    "E17": "Aged 18 (or over) and remained with current carers (including staying put)",
+    "E2": "Died",
+    "E3": "Care taken over by another local authority in the UK",
+    "E41": "Residence order or child arrangements order (with whom the child is to live) granted",
+    "E45": "Special guardianship order made to former foster carer(s), who are relatives or "
+    "friends",
+    "E46": "Special guardianship order made to former foster carer(s), other than relatives "
+    "or friends",
+    "E47": "Special guardianship order made to carer(s), other than former foster carer(s), "
+    "who are relatives or friends",
+    "E48": "Special guardianship order made to carer(s), other than former foster carer(s), "
+    "other than relatives or friends",
+    "E4A": "Returned home to live with parent(s) or others with parental responsibility, as "
+    "part of the care planning process",
+    "E4B": "Returned home to live with parent(s) or others with parental responsibility, not "
+    "part of the current care planning process",
+    "E5": "Moved into independent living with formalised advice or support",
+    "E6": "Moved into independent living without formalised advice or support",
+    "E7": "Transferred to residential care funded by adult social care services",
+    "E8": "Ceased to be looked after for any other reason",
+    "E9": "Sentenced to custody",
+}
+ReasonCeased = Literal[
+    "E11", "E12", "E13", "E14", "E15", "E16", "E17", "E2", "E3", "E41", "E45", "E46", "E47",
+    "E48", "E4A", "E4B", "E5", "E6", "E7", "E8", "E9",
+]  # fmt: skip
+
+
+class CeasedLookedAfterDetails(Details):
+    """The child stopped being looked after, and why (SSDA903 REC code)."""
+
+    reason: ReasonCeased = Field(description="SSDA903 reason episode ceased (REC) code")
+    ceased_on: HappenedOn
+
+
+class LookedAfterHealthAssessmentDetails(Details):
+    """A statutory health assessment of a child in care. `completed_on` is optional (default:
+    the event's occurred_at) and other keys are kept as they are: until this shape was
+    defined the kind took any object, and an event valid then is valid now."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    completed_on: HappenedOn | None = Field(
+        default=None, description="the day the assessment was completed (default: occurred_at)"
+    )
+
+
+class DentalCheckDetails(Details):
+    completed_on: HappenedOn
+
+
+# SSDA903 care leaver accommodation (ACCOM): the type is the code's letter; the return's
+# second character (1 suitable, 2 not suitable) is `suitable`. `0` (not in touch) is not an
+# accommodation: not in touch is said by `la.care-leaver-status`.
+ACCOMMODATION_TYPES: dict[str, str] = {
+    "B": "With parents or relatives",
+    "C": "Community home or other residential care",
+    "D": "Semi-independent, transitional or self-contained accommodation with support",
+    "E": "Supported lodgings",
+    "G": "Gone abroad",
+    "H": "Deported",
+    "K": "Ordinary lodgings, without formal support",
+    "R": "Residence not known",
+    "S": "No fixed abode or homeless",
+    "T": "Foyer or similar supported accommodation with education, training or employment",
+    "U": "Independent living (own tenancy, university or college accommodation)",
+    "V": "Emergency accommodation (night shelter, direct access or emergency hostel)",
+    "W": "Bed and breakfast",
+    "X": "In custody",
+    "Y": "Other accommodation",
+    "Z": "With former foster carer(s)",
+}
+AccommodationType = Literal[
+    "B", "C", "D", "E", "G", "H", "K", "R", "S", "T", "U", "V", "W", "X", "Y", "Z"
+]  # fmt: skip
+
+
+class CareLeaverAccommodationDetails(Details):
+    accommodation: AccommodationType = Field(description="SSDA903 ACCOM type (its letter)")
+    suitable: bool
+    recorded_on: HappenedOn
+
+
+# SSDA903 care leaver main activity (ACTIV), with whether it is education, employment or
+# training. F3 and P3 (training or employment) are the codes before apprenticeships were
+# counted apart (F4/P4) from other training or employment (F5/P5); older records carry them.
+# `0` (not in touch, activity not known) is not an activity, as for accommodation.
+ACTIVITIES: dict[str, tuple[str, bool]] = {
+    "F1": ("Full time in higher education", True),
+    "P1": ("Part time in higher education", True),
+    "F2": ("Full time in education other than higher education", True),
+    "P2": ("Part time in education other than higher education", True),
+    "F3": ("Full time in training or employment", True),
+    "P3": ("Part time in training or employment", True),
+    "F4": ("Full time in an apprenticeship", True),
+    "P4": ("Part time in an apprenticeship", True),
+    "F5": ("Full time in training or employment (not an apprenticeship)", True),
+    "P5": ("Part time in training or employment (not an apprenticeship)", True),
+    "G4": ("Not in education, employment or training: illness or disability", False),
+    "G5": ("Not in education, employment or training: other circumstances", False),
+    "G6": ("Not in education, employment or training: pregnancy or parenting", False),
+}
+Activity = Literal["F1", "P1", "F2", "P2", "F3", "P3", "F4", "P4", "F5", "P5", "G4", "G5", "G6"]
+
+
+class CareLeaverActivityDetails(Details):
+    """A care leaver's main activity; `in_education_employment_or_training` follows from the
+    code (given, it must agree with it)."""
+
+    activity: Activity = Field(description="SSDA903 main activity (ACTIV) code")
+    in_education_employment_or_training: bool | None = None
+    recorded_on: HappenedOn
+
+    @model_validator(mode="after")
+    def _consistent_with_the_code(self) -> Self:
+        derived = ACTIVITIES[self.activity][1]
+        if self.in_education_employment_or_training is None:
+            object.__setattr__(self, "in_education_employment_or_training", derived)
+        elif self.in_education_employment_or_training != derived:
+            raise ValueError(
+                "in_education_employment_or_training: does not agree with the activity code"
+            )
+        return self
+
+
+HOME_EDUCATION_END_REASONS: dict[str, str] = {
+    "returned-to-school": "Returned to school",
+    "moved-out-of-area": "Moved out of the area",
+    "end-of-compulsory-school-age": "Reached the end of compulsory school age",
+    "other": "Other reason",
+}
+HomeEducationEndReason = Literal[
+    "returned-to-school", "moved-out-of-area", "end-of-compulsory-school-age", "other"
+]
+
+
+class HomeEducationEndedDetails(Details):
+    ended_on: HappenedOn
+    reason: HomeEducationEndReason
+
+
+class CompulsorySchoolAgeEndedDetails(Details):
+    on: HappenedOn = Field(description="the day the child reached the end of compulsory school age")
+
+
+class MovedOutOfAreaDetails(Details):
+    moved_on: HappenedOn
+    receiving_authority: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="the name of the local authority the family moved to, where known",
+    )
+
+
+class CoreGroupMeetingDetails(Details):
+    held_on: HappenedOn

@@ -192,13 +192,40 @@ KINDS: dict[str, KindSpec] = {
         d.ChildProtectionPlanDetails,
     ),
     "la.cp-plan-reviewed": _k("Child protection plan reviewed", _LA),
+    "la.core-group-meeting": _k(
+        "Core group meeting for a child on a protection plan (not a review conference)",
+        _LA,
+        d.CoreGroupMeetingDetails,
+    ),
     "la.cp-plan-ended": _k("Child protection plan ended", _LA),
     "la.pre-proceedings": _k("Pre-proceedings (PLO) started", _LA),
     "la.looked-after": _k("Child became looked after (s20 / s31)", _LA, d.LookedAfterDetails),
+    "la.ceased-looked-after": _k(
+        "Child ceased to be looked after",
+        _LA,
+        d.CeasedLookedAfterDetails,
+        # Sentenced to custody (E9) and remand ended (E14) are criminal proceedings.
+        _OFFENCE_DATA,
+    ),
     "la.placement-started": _k("Placement started", _LA),
     "la.placement-moved": _k("Placement moved", _LA),
     "la.placement-ended": _k("Placement ended", _LA),
     "la.care-leaver-status": _k("Care leaver status (to 25)", _LA),
+    "la.care-leaver-accommodation": _k(
+        "Care leaver's accommodation, and whether it is suitable",
+        _LA,
+        d.CareLeaverAccommodationDetails,
+        _OFFENCE_DATA,  # in custody (X)
+    ),
+    "la.care-leaver-activity": _k(
+        "Care leaver's main activity (education, employment or training)",
+        _LA,
+        d.CareLeaverActivityDetails,
+        _HEALTH_DATA,  # not in education, employment or training through illness or disability
+    ),
+    "la.moved-out-of-area": _k(
+        "The family moved out of the local authority's area", _LA, d.MovedOutOfAreaDetails
+    ),
     "la.fgdm": _k("Family group decision making offered, held or declined", _LA),
     "la.decision": _k("Decision recorded with rationale and decider", _LA, d.DecisionDetails),
     "la.worker-allocated": _k("Worker allocated or changed", _LA, d.WorkerAllocationDetails),
@@ -250,7 +277,12 @@ KINDS: dict[str, KindSpec] = {
     "health.non-mobile-infant-injury": _k("Injury in a non-mobile infant", _HEALTH),
     "health.parental-mental-health-crisis": _k("Parental mental health crisis", _HEALTH),
     "health.maternity-pre-birth-concern": _k("Maternity pre-birth concern", _HEALTH),
-    "health.looked-after-health-assessment": _k("Health assessment for a child in care", _HEALTH),
+    "health.looked-after-health-assessment": _k(
+        "Health assessment for a child in care", _HEALTH, d.LookedAfterHealthAssessmentDetails
+    ),
+    "health.looked-after-dental-check": _k(
+        "Dental check for a child in care", _HEALTH, d.DentalCheckDetails
+    ),
     # Schools and education settings
     "education.enrolled": _k(
         "Child enrolled at a school or setting", _EDUCATION, d.EnrolmentDetails
@@ -267,6 +299,14 @@ KINDS: dict[str, KindSpec] = {
         "Elective home education notice", _EDUCATION, d.HomeEducationNoticeDetails
     ),
     "education.not-in-school-register": _k("Children-not-in-school register entry", _EDUCATION),
+    "education.elective-home-education-ended": _k(
+        "The child stopped being electively home educated", _EDUCATION, d.HomeEducationEndedDetails
+    ),
+    "education.compulsory-school-age-ended": _k(
+        "The child reached the end of compulsory school age",
+        _EDUCATION,
+        d.CompulsorySchoolAgeEndedDetails,
+    ),
     # Cross-agency
     "record.retracted": _k(
         "The publisher retracts an earlier record (`supersedes` names it)", _ALL
