@@ -379,11 +379,12 @@ def test_csv_line_numbers_follow_the_physical_file(tmp_path: Path) -> None:
     good = f'LCS-1,1,{VALID_NHS},,CONTACT,03/02/2025 10:15,03/02/2025 16:40,,"two\nlines"'
     short = "LCS-2,1"
     broken = f'LCS-3,1,{VALID_NHS},,CONTACT,03/02/2025 10:15,03/02/2025 16:40,,"unterminated\n'
-    path.write_text(f"{header}\n{good}{',' * 33}\n\n{short}\n{broken}", encoding="utf-8")
+    padding = "," * (len(la_csv.COLUMNS) - 9)
+    path.write_text(f"{header}\n{good}{padding}\n\n{short}\n{broken}", encoding="utf-8")
     result = get_adapter("la-csv").read(path, "shire-county-council")
     assert [e.summary for e in result.events] == ["two\nlines"]
     assert [(p.line, p.reason) for p in result.problems] == [
-        (5, "malformed CSV row: row has 2 fields, header has 42"),
+        (5, f"malformed CSV row: row has 2 fields, header has {len(la_csv.COLUMNS)}"),
         (6, "malformed CSV row: bad quoting (unexpected end of data)"),
     ]
 
@@ -485,8 +486,11 @@ def test_household_references_must_be_references_and_are_never_quoted(tmp_path: 
     assert [(p.line, p.reason) for p in health.problems] == [
         (2, "Observation/hv-1187: extension: more than one household-ref extension"),
         (3, f"Observation/hv-1187: extension[household-ref].valueString: {_NOT_A_REFERENCE}"),
-        (4, "Observation/hv-1187: not valid FHIR R4 Observation: "
-            "extension[0].valueString: Input should be a valid string"),
+        (
+            4,
+            "Observation/hv-1187: not valid FHIR R4 Observation: "
+            "extension[0].valueString: Input should be a valid string",
+        ),
     ]
 
     row = {

@@ -57,6 +57,7 @@ from hub.adapters.agencies.native import (
 )
 from hub.domain.canonical_event import CanonicalEvent, Sensitivity
 from hub.domain.taxonomy import AgencyType, HarmCategory
+from hub.domain.uk_time import uk_date
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 # The hub's own namespace: identifiers, codes and extensions no national standard defines.
@@ -76,7 +77,12 @@ EVENT_CODES: dict[str, tuple[str, Sensitivity]] = {
     "PARENT-MH-CRISIS": ("health.parental-mental-health-crisis", "restricted"),
     "MATERNITY-PRE-BIRTH": ("health.maternity-pre-birth-concern", "sensitive"),
     "LAC-HEALTH-ASSESSMENT": ("health.looked-after-health-assessment", "sensitive"),
+    "LAC-DENTAL-CHECK": ("health.looked-after-dental-check", "sensitive"),
 }
+# Kinds whose details say the day it was completed: the day (UK) the resource says it happened.
+COMPLETED_KINDS = frozenset(
+    {"health.looked-after-health-assessment", "health.looked-after-dental-check"}
+)
 WAS_NOT_BROUGHT: tuple[str, Sensitivity] = ("health.was-not-brought", "standard")
 RETRACTED: tuple[str, Sensitivity] = ("record.retracted", "standard")
 # The kinds a concept map may name, with their default sensitivity.
@@ -463,6 +469,10 @@ class HealthFhirBundleAdapter:
             if facts.kind == CHILD_DETAILS
             else entry.child(facts.subject, facts.subject_field)
         )
+        occurred_at = parse_fhir_datetime(facts.occurred, facts.occurred_field)
+        details = facts.details
+        if kind in COMPLETED_KINDS:
+            details = {**details, "completed_on": uk_date(occurred_at).isoformat()}
         fields: dict[str, Any] = {
             "event_id": f"{record_id}/retraction" if retracted else record_id,
             # A retraction is a new record: revision 1 however often the resource is re-sent.
@@ -473,10 +483,10 @@ class HealthFhirBundleAdapter:
             "categories": map_categories(
                 _labels(meta, "tag", CATEGORY_SYSTEM), CATEGORY_TAGS, "meta.tag.code"
             ),
-            "occurred_at": parse_fhir_datetime(facts.occurred, facts.occurred_field),
+            "occurred_at": occurred_at,
             "recorded_at": recorded_at,
             "summary": as_str(facts.summary, facts.summary_field),
-            "details": facts.details,
+            "details": details,
             "sensitivity": _sensitivity(meta, default_sensitivity),
             "lawful_basis": "public-task",
             "supersedes": {"event_id": record_id} if retracted else None,

@@ -36,6 +36,7 @@ from hub.adapters.agencies.native import (
     required,
     split_list,
 )
+from hub.domain import details as d
 from hub.domain.canonical_event import CanonicalEvent, Sensitivity
 from hub.domain.details import ETHNIC_CATEGORIES
 from hub.domain.taxonomy import AgencyType, HarmCategory
@@ -86,6 +87,11 @@ COLUMNS = (
     "disability_description",
     "address_lines",
     "postcode",
+    # Children in care, care leavers and moves (issue 23); added later, so last.
+    "reason_ceased",
+    "accommodation",
+    "activity",
+    "receiving_authority",
 )
 # The rest may be absent from older extracts; their cells then read as empty.
 REQUIRED_COLUMNS = COLUMNS[:9]
@@ -110,13 +116,20 @@ EVENT_TYPES: dict[str, tuple[str, Sensitivity]] = {
     "RCPC": ("la.review-cp-conference", "sensitive"),
     "CPP_START": ("la.cp-plan-started", "sensitive"),
     "CPP_REVIEW": ("la.cp-plan-reviewed", "sensitive"),
+    "CORE_GROUP": ("la.core-group-meeting", "sensitive"),
     "CPP_END": ("la.cp-plan-ended", "sensitive"),
     "PLO": ("la.pre-proceedings", "sensitive"),
     "LAC_START": ("la.looked-after", "sensitive"),
+    "LAC_END": ("la.ceased-looked-after", "sensitive"),
     "PLACE_START": ("la.placement-started", "restricted"),
     "PLACE_MOVE": ("la.placement-moved", "restricted"),
     "PLACE_END": ("la.placement-ended", "sensitive"),
     "CL_STATUS": ("la.care-leaver-status", "standard"),
+    # Where a care leaver lives is as sensitive as a placement's type; their activity may say
+    # they are ill, disabled or a parent.
+    "CL_ACCOM": ("la.care-leaver-accommodation", "sensitive"),
+    "CL_ACTIVITY": ("la.care-leaver-activity", "sensitive"),
+    "MOVED_OUT": ("la.moved-out-of-area", "standard"),
     "FGDM": ("la.fgdm", "standard"),
     "DECISION": ("la.decision", "sensitive"),
     "ALLOC": ("la.worker-allocated", "standard"),
@@ -193,6 +206,16 @@ ETHNICITY_CODES: dict[str, str] = {
     "REFU": "Z", "NOBT": "99",
 }  # fmt: skip
 DISABILITY_CODES = {"Y": "yes", "N": "no", "U": "not-known"}
+# SSDA903 reason episode ceased (REC), as the return codes it.
+REASONS_CEASED = {code: code for code in d.REASONS_CEASED}
+# SSDA903 care leaver accommodation (ACCOM): the type's letter and 1 (suitable) or 2 (not).
+ACCOMMODATION_CODES: dict[str, tuple[str, bool]] = {
+    f"{letter}{digit}": (letter, digit == "1")
+    for letter in d.ACCOMMODATION_TYPES
+    for digit in ("1", "2")
+}
+# SSDA903 care leaver main activity (ACTIV), as the return codes it.
+ACTIVITY_CODES = {code: code for code in d.ACTIVITIES}
 
 
 def _referral(row: CsvRow) -> dict[str, Any]:
@@ -209,6 +232,44 @@ def _day(row: CsvRow, column: str) -> str:
     if row[column]:
         return parse_uk_date(row[column], column).isoformat()
     return uk_date(parse_uk_datetime(row["event_date"], "event_date")).isoformat()
+
+
+def _event_day(row: CsvRow) -> str:
+    """The UK-local day of event_date: the day the step happened."""
+    return uk_date(parse_uk_datetime(row["event_date"], "event_date")).isoformat()
+
+
+def _ceased(row: CsvRow) -> dict[str, Any]:
+    reason = required(row["reason_ceased"], "reason_ceased", " (needed for LAC_END)")
+    return {
+        "reason": lookup(reason, REASONS_CEASED, "column reason_ceased"),
+        "ceased_on": _event_day(row),
+    }
+
+
+def _accommodation(row: CsvRow) -> dict[str, Any]:
+    code = required(row["accommodation"], "accommodation", " (needed for CL_ACCOM)")
+    letter, suitable = lookup(code, ACCOMMODATION_CODES, "column accommodation")
+    return {"accommodation": letter, "suitable": suitable, "recorded_on": _event_day(row)}
+
+
+def _activity(row: CsvRow) -> dict[str, Any]:
+    code = required(row["activity"], "activity", " (needed for CL_ACTIVITY)")
+    return {
+        "activity": lookup(code, ACTIVITY_CODES, "column activity"),
+        "recorded_on": _event_day(row),
+    }
+
+
+def _moved_out(row: CsvRow) -> dict[str, Any]:
+    details = {"moved_on": _event_day(row)}
+    if row["receiving_authority"]:
+        details["receiving_authority"] = row["receiving_authority"]
+    return details
+
+
+def _core_group(row: CsvRow) -> dict[str, Any]:
+    return {"held_on": _event_day(row)}
 
 
 def _assessment_started(row: CsvRow) -> dict[str, Any]:
@@ -305,6 +366,11 @@ DETAILS: dict[str, Callable[[CsvRow], dict[str, Any]]] = {
     "RCPC": _coded("outcome", CONFERENCE_DECISIONS, "decision"),
     "CPP_START": _coded("plan_category", PLAN_CATEGORIES, "category"),
     "LAC_START": _coded("legal_status", LEGAL_STATUSES, "legal_status"),
+    "LAC_END": _ceased,
+    "CL_ACCOM": _accommodation,
+    "CL_ACTIVITY": _activity,
+    "MOVED_OUT": _moved_out,
+    "CORE_GROUP": _core_group,
     "PLACE_START": _placement,
     "PLACE_MOVE": _placement,
     "PLACE_END": _placement,

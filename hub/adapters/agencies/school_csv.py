@@ -62,6 +62,9 @@ COLUMNS = (
     "sensitivity",
     "setting_type",
     "family_ref",
+    # Leaving home education or compulsory school age (issue 23); added later, so last.
+    "end_date",
+    "ehe_end_reason",
 )
 # The rest may be absent; their cells then read as empty.
 REQUIRED_COLUMNS = (
@@ -82,6 +85,8 @@ INCIDENT_TYPES: dict[str, tuple[str, Sensitivity]] = {
     "PERM_EXCLUSION": ("education.suspension-or-exclusion", "standard"),
     "CME": ("education.child-missing-education", "sensitive"),
     "EHE_NOTICE": ("education.elective-home-education-notice", "standard"),
+    "EHE_ENDED": ("education.elective-home-education-ended", "standard"),
+    "CSA_ENDED": ("education.compulsory-school-age-ended", "standard"),
     "CNIS": ("education.not-in-school-register", "standard"),
     "ENROLLED": ("education.enrolled", "standard"),
     "RETRACTED": ("record.retracted", "standard"),
@@ -116,6 +121,39 @@ LAWFUL_BASES: dict[str, LawfulBasis] = {
     "ACADEMY": "legal-obligation",
     "INDEPENDENT": "recognised-legitimate-interest-safeguarding",
 }
+
+
+# Why elective home education ended, as the EHE record gives it.
+EHE_END_REASONS = {
+    "SCHOOL": "returned-to-school",
+    "MOVED": "moved-out-of-area",
+    "CSA": "end-of-compulsory-school-age",
+    "OTHER": "other",
+}
+
+
+def _end_day(row: CsvRow) -> str:
+    """`end_date`, or the UK-local day of the incident when it is empty."""
+    if row["end_date"]:
+        return parse_uk_date(row["end_date"], "end_date").isoformat()
+    return (
+        parse_uk_datetime(row["incident_datetime"], "incident_datetime")
+        .astimezone(UK)
+        .date()
+        .isoformat()
+    )
+
+
+def _home_education_ended(row: CsvRow) -> dict[str, Any]:
+    reason = required(row["ehe_end_reason"], "ehe_end_reason", " (needed for EHE_ENDED)")
+    return {
+        "ended_on": _end_day(row),
+        "reason": lookup(reason, EHE_END_REASONS, "column ehe_end_reason"),
+    }
+
+
+def _school_age_ended(row: CsvRow) -> dict[str, Any]:
+    return {"on": _end_day(row)}
 
 
 def _disclosure(row: CsvRow) -> dict[str, Any]:
@@ -172,6 +210,8 @@ DETAILS: dict[str, Callable[[CsvRow], dict[str, Any]]] = {
     "SUSPENSION": _exclusion("suspension"),
     "PERM_EXCLUSION": _exclusion("permanent-exclusion"),
     "EHE_NOTICE": _home_education,
+    "EHE_ENDED": _home_education_ended,
+    "CSA_ENDED": _school_age_ended,
     "ENROLLED": _enrolled,
 }
 
