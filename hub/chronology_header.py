@@ -167,14 +167,16 @@ def _statuses(entries: Sequence[ShownEntry]) -> tuple[list[str], str | None]:
     looked = _latest(entries, "la.looked-after")
     if looked is not None:
         left = _after(entries, looked, "la.care-leaver-status")
+        ceased = _after(entries, looked, "la.ceased-looked-after")
         status = looked.details.get("legal_status")
         legal = LEGAL_STATUS.get(status, status) if status else None
-        lines.append(
-            f"Care leaver since {_on(left.occurred_at)}"
-            if left
-            else f"Looked after since {_on(looked.occurred_at)}"
-        )
         if left:
+            lines.append(f"Care leaver since {_on(left.occurred_at)}")
+        elif ceased:
+            lines.append(f"Stopped being looked after on {_on(ceased.occurred_at)}")
+        else:
+            lines.append(f"Looked after since {_on(looked.occurred_at)}")
+        if left or ceased:
             legal = None
     la_details = [
         e for e in entries if e.kind == "la.child-details" and "legal_status" in e.details

@@ -34,6 +34,7 @@ STATUS_KINDS = frozenset(
         "la.cp-plan-reviewed",
         "la.cp-plan-ended",
         "la.looked-after",
+        "la.ceased-looked-after",
         "la.child-in-need-plan",
         "la.initial-cp-conference",
         "la.review-cp-conference",
@@ -42,6 +43,8 @@ STATUS_KINDS = frozenset(
         "la.placement-ended",
     }
 )
+# A period in care ends when the child leaves care (a care leaver) or stops being looked after.
+LOOKED_AFTER_ENDS = frozenset({"la.care-leaver-status", "la.ceased-looked-after"})
 SHAPES = {
     "status": "a square: a plan, conference, placement or looked-after event",
     "concern": "a triangle: an entry with a harm category",
@@ -163,7 +166,7 @@ def picture(
     last = max(e.occurred_at for e in drawn)
     periods = _periods(
         current, "la.cp-plan-started", frozenset({"la.cp-plan-ended"}), "Child protection plan"
-    ) + _periods(current, "la.looked-after", frozenset({"la.care-leaver-status"}), "Looked after")
+    ) + _periods(current, "la.looked-after", LOOKED_AFTER_ENDS, "Looked after")
     windows = [(p.window_start, p.window_end, readable_label(p.code)) for p in patterns]
     moments = [first, last, *(w for _, w, _ in windows), *(s for s, _, _ in windows)]
     start = min(moments)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+from hub.domain.details import ACCOMMODATION_TYPES, ACTIVITIES, REASONS_CEASED
 from hub.domain.markers import REDACTED, SHIELDED
 
 MARKERS = frozenset({REDACTED, SHIELDED})
@@ -35,6 +36,18 @@ KEY_FACTS: dict[str, tuple[tuple[str, str], ...]] = {
     "la.review-cp-conference": (("Decision", "decision"),),
     "la.cp-plan-started": (("Category", "category"),),
     "la.looked-after": (("Legal status", "legal_status"),),
+    "la.ceased-looked-after": (("Reason", "reason"), ("Ceased", "ceased_on")),
+    "la.care-leaver-accommodation": (("Accommodation", "accommodation"), ("Suitable", "suitable")),
+    "la.care-leaver-activity": (
+        ("Activity", "activity"),
+        ("In education, employment or training", "in_education_employment_or_training"),
+    ),
+    "la.moved-out-of-area": (("Moved", "moved_on"), ("Moved to", "receiving_authority")),
+    "la.core-group-meeting": (("Held", "held_on"),),
+    "health.looked-after-health-assessment": (("Completed", "completed_on"),),
+    "health.looked-after-dental-check": (("Completed", "completed_on"),),
+    "education.elective-home-education-ended": (("Ended", "ended_on"), ("Reason", "reason")),
+    "education.compulsory-school-age-ended": (("On", "on"),),
     "la.decision": (("Decision", "decision"), ("Decided by", "decided_by")),
     "la.worker-allocated": (("Worker", "practitioner_id"), ("Role", "role")),
     "education.attendance-concern": (("Attendance", "attendance_percent"), ("Period", "period")),
@@ -59,7 +72,26 @@ _CODES = {
 }
 _CODE = re.compile(r"[a-z]+(?:-[a-z]+)+")  # a code such as `no-further-action`
 _PEOPLE = frozenset({"practitioner_id", "decided_by"})
-_DATES = frozenset({"date_of_birth", "expected_delivery_date"})
+_DATES = frozenset(
+    {
+        "date_of_birth",
+        "expected_delivery_date",
+        "ceased_on",
+        "completed_on",
+        "recorded_on",
+        "ended_on",
+        "on",
+        "moved_on",
+        "held_on",
+    }
+)
+# SSDA903 codes (a reason a child ceased to be looked after, a care leaver's accommodation or
+# activity) in the return's words, by the field that carries them.
+_FIELD_CODES: dict[str, Mapping[str, str]] = {
+    "reason": REASONS_CEASED,
+    "accommodation": ACCOMMODATION_TYPES,
+    "activity": {code: label for code, (label, _) in ACTIVITIES.items()},
+}
 _FREE_TEXT = frozenset({"child_voice", "reason", "rationale", "reason_given", "summary"})
 
 
@@ -81,6 +113,8 @@ def _words(field: str, value: Any, name: Namer | None) -> str:
     if field in _PEOPLE and name is not None:
         return name(str(value)) or str(value)
     text = str(value)
+    if text in _FIELD_CODES.get(field, {}):
+        return _FIELD_CODES[field][text]
     return _CODES.get(text, text.replace("-", " ") if _CODE.fullmatch(text) else text)
 
 

@@ -147,3 +147,35 @@ def test_kinds_that_may_say_custody_or_illness_are_classified_as_such() -> None:
         in classify("health.looked-after-dental-check", []).special_categories
     )
     assert not classify("la.core-group-meeting", []).special_category
+
+
+def test_chronology_key_facts_say_the_codes_in_words() -> None:
+    from hub.reports.key_facts import key_facts_text
+
+    assert key_facts_text(
+        "la.ceased-looked-after", {"reason": "E11", "ceased_on": "2025-02-03"}
+    ) == ("Reason: Adopted - application for an adoption order unopposed; ceased: 3 February 2025")
+    assert (
+        key_facts_text(
+            "la.care-leaver-accommodation",
+            {"accommodation": "S", "suitable": False, "recorded_on": "2025-02-03"},
+        )
+        == "Accommodation: No fixed abode or homeless; suitable: no"
+    )
+    assert key_facts_text(
+        "la.care-leaver-activity",
+        {"activity": "F2", "in_education_employment_or_training": True},
+    ) == (
+        "Activity: Full time in education other than higher education; "
+        "in education, employment or training: yes"
+    )
+    assert key_facts_text("la.core-group-meeting", {"held_on": "2025-02-03"}) == (
+        "Held: 3 February 2025"
+    )
+    assert (
+        key_facts_text(
+            "education.elective-home-education-ended",
+            {"ended_on": "2025-06-27", "reason": "end-of-compulsory-school-age"},
+        )
+        == "Ended: 27 June 2025; reason: end of compulsory school age"
+    )

@@ -171,6 +171,32 @@ def test_an_unborn_child_and_ended_plans() -> None:
     assert header.statuses == ["Child protection plan ended on 5 November 2026"]
 
 
+def test_a_child_who_stopped_being_looked_after_is_not_shown_in_care() -> None:
+    header = child_header(
+        view(
+            entry("la.looked-after", at(2025, 7, 18), legal_status="s20"),
+            entry("la.ceased-looked-after", at(2026, 2, 2), reason="E4A", ceased_on="2026-02-02"),
+        ),
+        REGISTER,
+        directory,
+        date(2026, 12, 6),
+    )
+    assert header.statuses == ["Stopped being looked after on 2 February 2026"]
+    assert header.legal_status is None
+
+
+def test_the_picture_ends_the_period_in_care_when_the_child_stops_being_looked_after() -> None:
+    from hub.reports.chronology_picture import LOOKED_AFTER_ENDS, _periods
+
+    start, end = at(2025, 7, 18), at(2026, 2, 2)
+    entries = [
+        entry("la.looked-after", start, legal_status="s20"),
+        entry("la.ceased-looked-after", end, reason="E4A", ceased_on="2026-02-02"),
+    ]
+    periods = _periods(entries, "la.looked-after", LOOKED_AFTER_ENDS, "Looked after")
+    assert periods == [(start, end, "Looked after")]
+
+
 def test_ages_as_people_say_them() -> None:
     born = date(2024, 1, 31)
     assert age_words(born, date(2024, 2, 3)) == "3 days"
