@@ -157,7 +157,7 @@ def _encounter(resource_id: str, code: str, start: str) -> dict[str, Any]:
 def test_health_encounters_give_assessments_and_dental_checks_with_their_day(
     tmp_path: Path,
 ) -> None:
-    bundle = {
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "collection",
         "entry": [
@@ -167,7 +167,6 @@ def test_health_encounters_give_assessments_and_dental_checks_with_their_day(
         ],
     }
     path = tmp_path / "bundle.json"
-    path.write_text(json.dumps(bundle), encoding="utf-8")
     bundle["entry"][1]["resource"]["meta"]["lastUpdated"] = "2025-04-01T09:00:00Z"
     path.write_text(json.dumps(bundle), encoding="utf-8")
     result = get_adapter("health-fhir").read(path, "shire-icb")
