@@ -4,11 +4,12 @@ The command first catches the `indicators` consumer up with the log (one pass, a
 `hub consumer run indicators --once` would: safe beside a consumer running as a service,
 whose folds it never repeats), so the report always reflects everything the hub holds.
 `--no-catch-up` reports from the consumer's documents as they stand and says how far behind
-the log they are. Then it computes the figures for the last quarter complete before
-`--as-at` (default: today in England, or, when the hub holds no event in the quarter before
-today, the day after the last quarter it holds events in: `default_as_at`; a later date
-reports the quarter in progress, marked provisional) and writes them as a terminal table,
-JSON, CSV or a self-contained HTML dashboard.
+the log they are. Then it computes the figures for the last quarter complete on `--as-at`,
+its last day included (default: today in England, or, when the hub holds no event in the
+quarter before today, the day after the last quarter it holds events in: `default_as_at`; a
+later date reports the quarter in progress, marked provisional) and writes them as a terminal
+table, JSON, CSV or a self-contained HTML dashboard, under the partnership's own definitions
+where `--definitions FILE` gives them (statutory by default).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.cli.common import EXIT_OK, EXIT_USAGE, open_hub
-from hub.domain.indicators import DEFAULT_TARGETS, Target
+from hub.domain.indicators import DEFAULT_TARGETS, STATUTORY, Definitions, Target
 from hub.domain.uk_time import UK
 
 
@@ -35,7 +36,8 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
     indicators.add_argument(
         "--as-at",
         metavar="YYYY-MM-DD",
-        help="report the last quarter complete before this date (default: today)",
+        help="report the last quarter complete on this date, its last day included "
+        "(default: today)",
     )
     indicators.add_argument(
         "--format", choices=["text", "json", "csv", "html"], default="text", help="(text)"
@@ -45,6 +47,13 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
         "--targets",
         metavar="FILE",
         help='JSON {"indicator-code": ">90.3" | "<18.7" | null} over the default targets',
+    )
+    indicators.add_argument(
+        "--definitions",
+        metavar="FILE",
+        help="JSON: the partnership's own definitions, where its report differs from the "
+        'statutory ones: {"re-referrals-12-months": {"period": "rolling-12-months"}, '
+        '"cic-health-assessments": {"cohort": "in-care-at-end"}} (docs/indicators.md)',
     )
     indicators.add_argument(
         "--no-catch-up",
@@ -70,6 +79,13 @@ def load_targets(path: str | None) -> dict[str, Target]:
     return targets
 
 
+def load_definitions(path: str | None) -> Definitions:
+    """The statutory definitions, or a partnership's own from a JSON file."""
+    if path is None:
+        return STATUTORY
+    return Definitions.parse(json.loads(Path(path).read_text()))
+
+
 def cmd_indicators(args: argparse.Namespace) -> int:
     from consumers.indicator_facts import load_children
     from hub.domain.indicators import build_report, default_as_at
@@ -78,6 +94,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     try:
         given = date.fromisoformat(args.as_at) if args.as_at else None
         targets = load_targets(args.targets)
+        definitions = load_definitions(args.definitions)
     except (ValueError, OSError) as error:
         print(f"hub indicators: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -107,10 +124,10 @@ def cmd_indicators(args: argparse.Namespace) -> int:
             f"--as-at {today:%Y-%m-%d} reports the quarter before today anyway",
             file=sys.stderr,
         )
-    report = build_report(children, as_at, targets, reviews=reviews)
+    report = build_report(children, as_at, targets, reviews=reviews, definitions=definitions)
     if report.latest.end >= datetime.now(UK).date():
         print(
-            f"note: {report.latest.label} has not ended yet (--as-at is in the future), so its "
+            f"note: {report.latest.name} has not ended yet (--as-at is in the future), so its "
             "figures are provisional",
             file=sys.stderr,
         )
@@ -118,7 +135,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).write_text(content if content.endswith("\n") else content + "\n")
         print(
-            f"{args.format} indicators for {report.latest.label} written to {args.out}",
+            f"{args.format} indicators for {report.latest.name} written to {args.out}",
             file=sys.stderr,
         )
     else:

@@ -43,6 +43,8 @@ CSV_COLUMNS = (
     "unit",
     "basis",
     "period",
+    "period_in_words",
+    "definition",
     "latest",
     "latest_numerator",
     "latest_denominator",
@@ -84,6 +86,8 @@ def render_csv(report: IndicatorReport) -> str:
                 row["unit"],
                 row["basis"],
                 row["period"],
+                row["period_in_words"],
+                row["definition"],
                 latest["value"],
                 latest["numerator"],
                 latest["denominator"],
@@ -135,8 +139,9 @@ def render_text(report: IndicatorReport, width: int | None = None) -> str:
 
     lines = [
         *wrapped(
-            f"Partnership indicators as at {report.as_at.day} {report.as_at:%B %Y}: latest "
-            f"{report.latest.label}, previous {report.previous.label}",
+            f"Partnership indicators as at {report.as_at.day} {report.as_at:%B %Y}: "
+            f"{report.latest.name}, compared with {report.previous.name} (home education: "
+            "the same quarter a year earlier)",
             width,
         ),
         *(line for note in report.notes for line in wrapped(f"Note: {note}", width)),
@@ -160,6 +165,13 @@ def render_text(report: IndicatorReport, width: int | None = None) -> str:
                 f"{shown(row.previous, row.unit):>12}  {dot:<16}{target:>9}  {row.rag or ''}"
             )
             lines += [f"  {line}" for line in wrapped(" ".join(more), name_width - 2)]
+            if row.definition:
+                about = f"{row.definition} Period: {row.period_text}."
+                if row.previous_quarter is not None:
+                    about += f" Previous: {row.previous_quarter.label}."
+                if row.rolling is not None:
+                    about += f" Over the 12 months to its end: {shown(row.rolling, row.unit)}."
+                lines += [f"  {line}" for line in wrapped(about, width - 2)]
     lines += ["", *wrapped(f"c: suppressed (small numbers). {report.rule.describe()}.", width)]
     return "\n".join(lines)
 

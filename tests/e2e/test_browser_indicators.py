@@ -129,13 +129,17 @@ def test_the_dashboard_renders_charts_and_tables_from_disk(
         label = quarter_of(NOW.date()).label
         expect(page.get_by_role("heading", level=1)).to_have_text("Partnership indicators")
         expect(page.locator("header")).to_contain_text(label)
+        expect(page.locator("header")).to_contain_text(quarter_of(NOW.date()).name)
 
         # The dashboard table: one row per indicator, the seed's columns.
         table = page.locator("#dashboard-table")
         expect(table.locator("thead th")).to_have_count(8)
-        expect(table.locator("tbody tr")).to_have_count(7)
+        expect(table.locator("tbody tr")).to_have_count(8)
         row = table.locator("tr[data-code='re-referrals-12-months']")
         expect(row).to_contain_text("Re-referrals to CSC within 12 mths")
+        # Each figure says its definition (with its source) and its period in words.
+        expect(row.locator(".definition")).to_contain_text("DfE children in need census, C3")
+        expect(row.locator(".period")).to_contain_text("year to date (April")
         expect(row).to_contain_text("0.0%")  # 12 first referrals, no re-referral
         expect(row).to_contain_text("0 of 12")
         expect(row.locator(".rag")).to_have_text("G")
@@ -143,7 +147,7 @@ def test_the_dashboard_renders_charts_and_tables_from_disk(
 
         # Charts: inline SVG, each an image with a name, drawn with real size.
         charts = page.locator("svg.chart")
-        assert charts.count() == 10  # 7 dashboard + all four agencies + latency + withheld
+        assert charts.count() == 11  # 8 dashboard + all four agencies + latency + withheld
         expect(
             page.get_by_role("img", name="Re-referrals to CSC within 12 mths", exact=False)
         ).to_be_visible()

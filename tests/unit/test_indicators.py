@@ -22,6 +22,7 @@ from hub.domain.indicators import (
     all_four_agencies,
     assessments_in_timescale,
     build_report,
+    cic_dental_checks,
     cic_health_assessments,
     cp_reviews_in_timescale,
     current_records,
@@ -31,6 +32,7 @@ from hub.domain.indicators import (
     home_educated_at_end,
     latest_complete_quarter,
     percentile,
+    period_in_words,
     quarter_of,
     rate,
     re_referrals,
@@ -72,6 +74,7 @@ def fact(
     completed_on: str | None = None,
     withheld: tuple[str, ...] = (),
     retracts: str | None = None,
+    ceased_on: str | None = None,
 ) -> RecordFact:
     agency_type = agency_type or {"la": LA, "police": POLICE, "health": HEALTH}.get(
         kind.split(".")[0], EDUCATION
@@ -90,6 +93,7 @@ def fact(
         completed_on=None if completed_on is None else date.fromisoformat(completed_on),
         withheld=withheld,
         retracts=retracts,
+        ceased_on=None if ceased_on is None else date.fromisoformat(ceased_on),
     )
 
 
@@ -123,16 +127,31 @@ def test_quarters_are_uk_financial_year_quarters() -> None:
     ("as_at", "latest"),
     [
         (date(2025, 1, 1), "Q3 2024/25"),  # the day after the quarter ends
-        (date(2024, 12, 31), "Q2 2024/25"),  # its last day: not yet complete
+        (date(2024, 12, 31), "Q3 2024/25"),  # its last day: a quarter includes it
+        (date(2024, 12, 30), "Q2 2024/25"),
         (date(2025, 3, 15), "Q3 2024/25"),
         (date(2025, 4, 1), "Q4 2024/25"),
         (date(2024, 4, 1), "Q4 2023/24"),
     ],
 )
-def test_latest_is_the_last_quarter_complete_before_the_as_at_date(
-    as_at: date, latest: str
-) -> None:
+def test_latest_is_the_last_quarter_complete_on_the_as_at_date(as_at: date, latest: str) -> None:
     assert latest_complete_quarter(as_at).label == latest
+
+
+def test_a_quarter_is_named_with_its_months_and_has_a_year_to_date() -> None:
+    assert Q3.name == "Q3 2024/25 (October to December 2024)"
+    assert Quarter(2024, 4).name == "Q4 2024/25 (January to March 2025)"
+    assert Q3.year_start == date(2024, 4, 1) and Quarter(2024, 4).year_start == date(2024, 4, 1)
+    assert Q3.year_earlier() == Quarter(2023, 3)
+    assert Q3.in_year_to_date(date(2024, 12, 31)) and not Q3.in_year_to_date(date(2024, 3, 31))
+    assert period_in_words("year-to-date", Q3) == "year to date (April to December 2024)"
+    assert period_in_words("year-to-date", Quarter(2024, 4)) == (
+        "year to date (April 2024 to March 2025)"
+    )
+    assert period_in_words("rolling-12-months", Q3) == (
+        "12 months to the quarter's end (January to December 2024)"
+    )
+    assert period_in_words("at-end", Q3) == "at 31 December 2024"
 
 
 # -- RAG, direction of travel, suppression -----------------------------------------------------
@@ -232,7 +251,7 @@ def test_secondary_suppression_stops_a_part_being_worked_out_from_the_total() ->
 
 
 def test_the_latest_revision_counts_and_retracted_records_are_dropped() -> None:
-    first = fact("la.referral", "2024-02-01", key="r1")
+    first = fact("la.referral", "2024-05-01", key="r1")
     corrected = fact("la.referral", "2023-06-01", key="r1", revision=2)
     wrong_child = fact("la.referral", "2024-11-01", key="r2")
     retraction = fact("record.retracted", "2024-11-02", key="r3", retracts="r2")
@@ -250,18 +269,23 @@ def test_record_keys_are_per_agency() -> None:
 # -- the indicators ------------------------------------------------------------------------------
 
 
-def test_re_referrals_within_12_months_of_an_earlier_referral() -> None:
+def test_re_referrals_within_12_months_of_an_earlier_referral_year_to_date() -> None:
     children = [
         child(fact("la.referral", "2023-11-01"), fact("la.referral", "2024-10-31")),  # yes
         child(fact("la.referral", "2023-10-30"), fact("la.referral", "2024-10-31")),  # 12m+1d
         child(fact("la.referral", "2024-03-01"), fact("la.referral", "2024-03-01")),  # same day
-        child(fact("la.referral", "2024-12-31")),
+        child(fact("la.referral", "2024-12-31")),  # the quarter's last day
         child(fact("la.referral", "2025-01-01")),  # after the quarter
+        child(fact("la.referral", "2024-02-01"), fact("la.referral", "2024-03-15")),  # 2023/24
     ]
+    # Statutory (DfE CIN census C3, the year April to March so far): referrals April to
+    # December 2024: 1 + 1 + 1 = 3, re-referrals 1.
     figure = re_referrals(children, Q3)
-    # Referrals in 2024: 1 + 1 + 2 + 1 = 5, re-referrals 1
-    assert (figure.numerator, figure.denominator) == (1, 5)
-    assert figure.value == pytest.approx(20.0)
+    assert (figure.numerator, figure.denominator) == (1, 3)
+    assert figure.value == pytest.approx(100 / 3)
+    # The rolling 12 months (a plausible wrong reading) also counts January to March 2024.
+    rolling = re_referrals(children, Q3, "rolling-12-months")
+    assert (rolling.numerator, rolling.denominator) == (2, 7)
 
 
 def test_repeat_child_protection_plans() -> None:
@@ -271,8 +295,11 @@ def test_repeat_child_protection_plans() -> None:
         child(fact("la.cp-plan-started", "2024-02-01"), fact("la.cp-plan-started", "2024-09-01")),
         child(fact("la.cp-plan-started", "2023-12-31")),  # before the 12 months
     ]
+    # Statutory (CIN census D4): plans started April to December 2024.
     figure = repeat_cp_plans(children, Q3)
-    assert (figure.numerator, figure.denominator) == (2, 4)
+    assert (figure.numerator, figure.denominator) == (2, 2)
+    rolling = repeat_cp_plans(children, Q3, "rolling-12-months")
+    assert (rolling.numerator, rolling.denominator) == (2, 4)
 
 
 def plan(start: str, *reviews: str, end: str | None = None) -> Child:
@@ -293,7 +320,9 @@ def test_child_protection_reviews_in_timescale() -> None:
     too_new = plan("2024-10-15")  # open under 3 months at the quarter's end: not counted
     ended_short = plan("2024-05-01", end="2024-07-01")  # ended in under 3 months
     ended_on_time = plan("2024-02-01", "2024-04-25", end="2024-09-30")
+    ended_late = plan("2024-01-02", end="2024-09-30")  # never reviewed
     ended_before = plan("2023-01-01", "2023-03-01", end="2023-06-01")  # before the 12 months
+    ended_on_last_day = plan("2024-06-01", "2024-08-30", end="2024-12-31")
     children = [
         on_time,
         first_late,
@@ -303,23 +332,36 @@ def test_child_protection_reviews_in_timescale() -> None:
         too_new,
         ended_short,
         ended_on_time,
+        ended_late,
         ended_before,
+        ended_on_last_day,
     ]
+    # DfE CIN census D6: children on a plan at the quarter's end that had lasted 3 months;
+    # ended plans are not in it (counting them, a plausible wrong reading, gives 2 of 8).
     figure = cp_reviews_in_timescale(children, Q3)
-    assert (figure.numerator, figure.denominator) == (2, 6)  # on_time and ended_on_time
+    assert (figure.numerator, figure.denominator) == (1, 5)  # on_time only
     assert cp_reviews_in_timescale([on_time], Q3).value == 100.0
-    assert cp_reviews_in_timescale([ended_on_time], Q3).value == 100.0
     for late in (first_late, due_before_end, overdue, long_overdue):
         assert cp_reviews_in_timescale([late], Q3).value == 0.0
-    for not_counted in (too_new, ended_short, ended_before):
+    for not_counted in (too_new, ended_short, ended_on_time, ended_late, ended_before):
         assert cp_reviews_in_timescale([not_counted], Q3).denominator == 0
+    assert cp_reviews_in_timescale([ended_on_last_day], Q3).denominator == 0
 
 
-def test_a_plan_review_counts_as_a_review_and_a_new_plan_ends_the_one_open() -> None:
-    reviewed = child(
-        fact("la.cp-plan-started", "2024-06-01"), fact("la.cp-plan-reviewed", "2024-08-20")
+@pytest.mark.parametrize("meeting", ["la.core-group-meeting", "la.cp-plan-reviewed"])
+def test_a_core_group_meeting_is_not_a_review_conference(meeting: str) -> None:
+    """As the clocks consumer, which stops the review clock only on a review conference."""
+    core_group = child(fact("la.cp-plan-started", "2024-06-01"), fact(meeting, "2024-08-20"))
+    # The first review conference was due by 1 September: missed (counting the core group
+    # meeting as a review, the wrong reading, gives 100%).
+    assert cp_reviews_in_timescale([core_group], Q3) == Figure(0.0, 0, 1)
+    conference = child(
+        fact("la.cp-plan-started", "2024-06-01"), fact("la.review-cp-conference", "2024-08-20")
     )
-    assert cp_reviews_in_timescale([reviewed], Q3).value == 100.0  # next due 20 February
+    assert cp_reviews_in_timescale([conference], Q3) == Figure(100.0, 1, 1)  # next due Feb
+
+
+def test_a_new_plan_ends_the_one_open() -> None:
     restarted = child(
         fact("la.cp-plan-started", "2022-01-01"),  # never reviewed, ended by the next start
         fact("la.cp-plan-started", "2023-06-01"),
@@ -364,6 +406,29 @@ def test_assessments_within_45_working_days_count_bank_holidays_out() -> None:
     assert assessments_in_timescale(children, Q3) == Figure(100.0, 1, 1)
 
 
+def test_assessments_are_counted_year_to_date_by_default() -> None:
+    children = [
+        child(  # completed in February 2024: the 2023/24 census year
+            fact(
+                "la.assessment-completed",
+                "2024-02-28",
+                started_on="2023-11-01",
+                completed_on="2024-02-28",
+            )
+        ),
+        child(
+            fact(
+                "la.assessment-completed",
+                "2024-12-31",  # the quarter's last day
+                started_on="2024-12-02",
+                completed_on="2024-12-31",
+            )
+        ),
+    ]
+    assert assessments_in_timescale(children, Q3) == Figure(100.0, 1, 1)
+    assert assessments_in_timescale(children, Q3, "rolling-12-months") == Figure(50.0, 1, 2)
+
+
 def test_elective_home_education_at_the_quarter_end() -> None:
     children = [
         child(fact("education.elective-home-education-notice", "2024-11-04")),
@@ -380,6 +445,39 @@ def test_elective_home_education_at_the_quarter_end() -> None:
     assert home_educated_at_end(children, Q3) == Figure(2.0, 2)
     assert home_educated_at_end(children, Quarter(2024, 1)) == Figure(2.0, 2)  # 30 June
     assert home_educated_at_end(children, Quarter(2023, 4)) == Figure(1.0, 1)  # 31 March
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "education.elective-home-education-ended",
+        "education.compulsory-school-age-ended",
+        "la.moved-out-of-area",
+        "education.enrolled",
+    ],
+)
+def test_elective_home_education_ends_at_school_leaving_age_or_a_move(ending: str) -> None:
+    ended = child(
+        fact("education.elective-home-education-notice", "2023-09-01"), fact(ending, "2024-07-19")
+    )
+    still = child(fact("education.elective-home-education-notice", "2023-09-01"))
+    # Never leaving home education (the wrong reading) would give 2.
+    assert home_educated_at_end([ended, still], Q3) == Figure(1.0, 1)
+    assert home_educated_at_end([ended, still], Quarter(2024, 1)) == Figure(2.0, 2)
+
+
+def test_home_education_is_compared_with_the_same_quarter_a_year_earlier() -> None:
+    children = [
+        child(fact("education.elective-home-education-notice", f"2023-{m:02d}-01"))
+        for m in range(1, 13)
+    ]  # one more child each month of 2023: 9 by the end of September, 12 by December
+    report = build_report(children, date(2025, 1, 1))
+    row = report.row("elective-home-education")
+    assert row.previous_quarter == Quarter(2023, 3)
+    assert (row.latest.value, row.previous.value) == (12.0, 12.0)
+    assert report.as_dict()["indicators"][7]["previous_period"] == "Q3 2023/24"
+    rates = report.row("re-referrals-12-months")
+    assert rates.previous_quarter == Quarter(2024, 2)
 
 
 def test_children_in_care_with_a_health_assessment_in_the_last_12_months() -> None:
@@ -400,6 +498,46 @@ def test_children_in_care_with_a_health_assessment_in_the_last_12_months() -> No
     ]
     figure = cic_health_assessments(children, Q3)
     assert (figure.numerator, figure.denominator) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    ("kind", "measure"),
+    [
+        ("health.looked-after-health-assessment", cic_health_assessments),
+        ("health.looked-after-dental-check", cic_dental_checks),
+    ],
+)
+def test_children_stop_being_looked_after_and_the_cohort_is_ssda903s(
+    kind: str, measure: Any
+) -> None:
+    children = [
+        child(
+            fact("la.looked-after", "2022-05-01"),
+            fact(kind, "2024-08-01", completed_on="2024-08-01"),
+        ),
+        child(  # went home in June 2024: not in care at the quarter's end
+            fact("la.looked-after", "2021-01-01"),
+            fact("la.ceased-looked-after", "2024-06-20", ceased_on="2024-06-14"),
+        ),
+        child(  # in care since June 2024, checked in July: in care at the end, not 12 months
+            fact("la.looked-after", "2024-06-01"), fact(kind, "2024-07-01")
+        ),
+        child(  # ceased and came back in March 2024: not looked after continuously for a year
+            fact("la.looked-after", "2020-01-01"),
+            fact("la.ceased-looked-after", "2024-02-01", ceased_on="2024-02-01"),
+            fact("la.looked-after", "2024-03-01"),
+        ),
+    ]
+    # Statutory (SSDA903, OC2): looked after continuously for 12 months at 31 December 2024.
+    # Never leaving care (the wrong reading) would give 1 of 3.
+    assert measure(children, Q3) == Figure(100.0, 1, 1)
+    # The partnership's report: every child in care at the quarter's end.
+    assert measure(children, Q3, "in-care-at-end") == Figure(200 / 3, 2, 3)
+    # The completion date, not the day the record says it happened, decides the 12 months.
+    late_record = child(
+        fact("la.looked-after", "2022-05-01"), fact(kind, "2025-01-05", completed_on="2024-12-31")
+    )
+    assert measure([late_record], Q3) == Figure(100.0, 1, 1)
 
 
 LAC_HA = "health.looked-after-health-assessment"
@@ -676,3 +814,16 @@ def test_the_text_table_wraps_indicator_names_at_words_and_never_cuts_them(width
         for word in row.title.split():
             assert word in words, (row.title, word)
     assert all(len(line) <= width for line in text.splitlines() if "Note:" not in line)
+
+
+def test_the_rolling_figure_beside_a_year_to_date_one_cannot_give_away_a_small_difference() -> None:
+    autumn = [child(fact("la.referral", "2024-10-07")) for _ in range(6)]
+    winter = [child(fact("la.referral", "2024-02-05")) for _ in range(2)]
+    row = build_report([*autumn, *winter], date(2025, 1, 1)).row("re-referrals-12-months")
+    assert row.latest == Figure(0.0, 0, 6)  # year to date: published
+    # 8 referrals over the 12 months: publishing 0 of 8 would say 2 came January to March.
+    assert row.rolling is not None and row.rolling.suppressed
+    more_winter = [child(fact("la.referral", "2024-02-05")) for _ in range(5)]
+    row = build_report([*autumn, *more_winter], date(2025, 1, 1)).row("re-referrals-12-months")
+    assert row.rolling == Figure(0.0, 0, 11)
+    assert row.as_dict(Q3, Q3.previous())["rolling_12_months"]["denominator"] == 11

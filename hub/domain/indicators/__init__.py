@@ -6,11 +6,12 @@ Pure domain: plain facts in (one `RecordFact` per agency record, grouped by chil
 date and targets; indicator rows out. No I/O, no clock, no child identifier in any output.
 
 * Periods are UK financial-year quarters (Q1 April-June ... Q4 January-March; Q3 2024/25 is
-  October-December 2024). The latest period is the last quarter complete before the as-at
-  date, the previous period the quarter before it. Rates are over the 12 months ending at the
-  quarter's end (a rolling year), counts of children in a state are at the quarter's end, and
-  the information-sharing figures are over the quarter itself (by the date the hub received
-  the record).
+  October-December 2024). The latest period is the last quarter complete on the as-at date
+  (its last day included). Rates are year to date (April to the quarter's end, as the DfE's
+  census year) unless a partnership defines them over 12 months (`Definitions`); children in
+  a state are counted at the quarter's end; the information-sharing figures are over the
+  quarter itself (by the date the hub received the record). A rate is compared with the
+  previous quarter's figure, home education with the same quarter a year earlier.
 * A figure is suppressed ("c", as DfE publications do) when its numerator or denominator is
   between 1 and 4. Where figures in a group add up to a published total, a second figure is
   suppressed too so that the first cannot be worked out by subtraction.
@@ -48,6 +49,7 @@ from hub.domain.indicators.figures import (
 from hub.domain.indicators.measures import (
     all_four_agencies,
     assessments_in_timescale,
+    cic_dental_checks,
     cic_health_assessments,
     cp_reviews_in_timescale,
     family_help_started,
@@ -63,15 +65,25 @@ from hub.domain.indicators.periods import (
     quarter_of,
 )
 from hub.domain.indicators.report import IndicatorReport, IndicatorRow, build_report
-from hub.domain.indicators.specs import DEFAULT_TARGETS, NOT_SUPPORTED
+from hub.domain.indicators.specs import (
+    DEFAULT_TARGETS,
+    NOT_SUPPORTED,
+    SPECS,
+    STATUTORY,
+    Definitions,
+    period_in_words,
+)
 
 __all__ = [
     "AGENCY_TYPES",
     "AGENCY_TYPE_LABELS",
     "DEFAULT_TARGETS",
     "NOT_SUPPORTED",
+    "SPECS",
+    "STATUTORY",
     "SUPPRESSED",
     "Child",
+    "Definitions",
     "Figure",
     "IndicatorReport",
     "IndicatorRow",
@@ -83,6 +95,7 @@ __all__ = [
     "all_four_agencies",
     "assessments_in_timescale",
     "build_report",
+    "cic_dental_checks",
     "cic_health_assessments",
     "cp_reviews_in_timescale",
     "current_records",
@@ -92,6 +105,7 @@ __all__ = [
     "home_educated_at_end",
     "latest_complete_quarter",
     "percentile",
+    "period_in_words",
     "published_value",
     "quarter_of",
     "rate",

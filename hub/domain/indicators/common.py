@@ -28,11 +28,24 @@ ASSESSMENT_COMPLETED = "la.assessment-completed"
 S47_STARTED = "la.s47-enquiry-started"
 CP_PLAN_STARTED = "la.cp-plan-started"
 CP_PLAN_ENDED = "la.cp-plan-ended"
-CP_REVIEWS = frozenset({"la.review-cp-conference", "la.cp-plan-reviewed"})
+# Only a review conference reviews a plan (as the clocks consumer's review clock): a core group
+# meeting (`la.core-group-meeting`, and `la.cp-plan-reviewed` as agencies publish one) is not.
+CP_REVIEW_CONFERENCE = "la.review-cp-conference"
 LOOKED_AFTER = "la.looked-after"
+CEASED_LOOKED_AFTER = "la.ceased-looked-after"  # details: reason (SSDA903 code), ceased_on
 CARE_LEAVER = "la.care-leaver-status"
 FAMILY_HELP = "la.family-help-episode"
-LAC_HEALTH_ASSESSMENT = "health.looked-after-health-assessment"
+LAC_HEALTH_ASSESSMENT = "health.looked-after-health-assessment"  # details: completed_on
+LAC_DENTAL_CHECK = "health.looked-after-dental-check"  # details: completed_on
 HOME_EDUCATION = "education.elective-home-education-notice"
 ENROLLED = "education.enrolled"
+# What ends a child's elective home education, besides enrolling at a school.
+HOME_EDUCATION_ENDS = frozenset(
+    {
+        ENROLLED,
+        "education.elective-home-education-ended",
+        "education.compulsory-school-age-ended",
+        "la.moved-out-of-area",
+    }
+)
 RETRACTED = "record.retracted"

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from hub.domain.chronology import ChronologyEntry
-from hub.domain.indicators.common import RETRACTED
+from hub.domain.indicators.common import ASSESSMENT_COMPLETED, RETRACTED
 from hub.domain.latency import LatencyRules
 from hub.domain.uk_time import uk_date
 
@@ -77,10 +77,21 @@ class RecordFact:
     sharing_hours: float  # recorded -> received by the hub (never negative)
     late: bool  # later than the partnership expects (hub.domain.latency.LatencyRules)
     started_on: date | None = None  # assessments
-    completed_on: date | None = None  # assessments
+    completed_on: date | None = None  # assessments, health assessments, dental checks
     withheld: tuple[str, ...] = ()  # withholding categories
     retracts: str | None = None  # key of the record a retraction retracts
     review_by: date | None = None  # the soonest review date of its withholdings
+    ceased_on: date | None = None  # ceasing to be looked after
+
+    @property
+    def day(self) -> date:
+        """The day the fact is about: the date its details give (a child ceasing to be looked
+        after, a health assessment or dental check completed), else the day it occurred."""
+        if self.ceased_on is not None:
+            return self.ceased_on
+        if self.completed_on is not None and self.kind != ASSESSMENT_COMPLETED:
+            return self.completed_on
+        return self.occurred
 
     def to_document(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -103,6 +114,8 @@ class RecordFact:
             document["x"] = self.retracts
         if self.review_by is not None:
             document["rb"] = self.review_by.isoformat()
+        if self.ceased_on is not None:
+            document["ce"] = self.ceased_on.isoformat()
         return document
 
     @classmethod
@@ -126,6 +139,7 @@ class RecordFact:
             withheld=tuple(document.get("w", ())),
             retracts=document.get("x"),
             review_by=day("rb"),
+            ceased_on=day("ce"),
         )
 
 
@@ -157,6 +171,7 @@ def record_fact(entry: ChronologyEntry, rules: LatencyRules) -> RecordFact:
         withheld=tuple(sorted({withholding_category(w.reason) for w in event.withheld_from})),
         retracts=retracts,
         review_by=min((w.review_by for w in event.withheld_from), default=None),
+        ceased_on=_detail_date(event.details, "ceased_on"),
     )
 
 
@@ -198,4 +213,4 @@ def current_records(records: Iterable[RecordFact]) -> Child:
 
 def event_dates(child: Child, kinds: str | frozenset[str]) -> list[date]:
     wanted = frozenset({kinds}) if isinstance(kinds, str) else kinds
-    return sorted(r.occurred for r in child if r.kind in wanted)
+    return sorted(r.day for r in child if r.kind in wanted)

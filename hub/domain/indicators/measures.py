@@ -7,18 +7,21 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from hub.domain.indicators.common import (
     AGENCY_TYPES,
     ASSESSMENT_COMPLETED,
     ASSESSMENT_WORKING_DAYS,
     CARE_LEAVER,
+    CEASED_LOOKED_AFTER,
     CP_PLAN_ENDED,
     CP_PLAN_STARTED,
-    CP_REVIEWS,
-    ENROLLED,
+    CP_REVIEW_CONFERENCE,
     FAMILY_HELP,
     HOME_EDUCATION,
+    HOME_EDUCATION_ENDS,
+    LAC_DENTAL_CHECK,
     LAC_HEALTH_ASSESSMENT,
     LOOKED_AFTER,
     REFERRAL,
@@ -31,15 +34,27 @@ from hub.domain.taxonomy import CHILD_DETAILS_KINDS
 from hub.domain.uk_time import add_months
 from hub.domain.working_days import working_days_between
 
+Window = Literal["year-to-date", "rolling-12-months"]
+"""What a rate counts over: April to the quarter's end (the DfE's census year so far: the
+statutory measures are over the year April to March), or the 12 months to the quarter's end."""
+WINDOWS: tuple[Window, ...] = ("year-to-date", "rolling-12-months")
 
-def re_referrals(children: Sequence[Child], quarter: Quarter) -> Figure:
-    """Referrals in the 12 months to the quarter's end that came within 12 months of an
-    earlier referral of the same child (an earlier day), as a share of those referrals."""
+
+def in_period(quarter: Quarter, window: Window, day: date) -> bool:
+    return quarter.in_year_to_date(day) if window == "year-to-date" else quarter.in_window(day)
+
+
+def re_referrals(
+    children: Sequence[Child], quarter: Quarter, window: Window = "year-to-date"
+) -> Figure:
+    """Referrals in the period (by default April to the quarter's end) that came within 12
+    months of an earlier referral of the same child (an earlier day), as a share of those
+    referrals (DfE children in need census, table C3, counted in referrals)."""
     numerator = denominator = 0
     for child in children:
         referrals = event_dates(child, REFERRAL)
         for day in referrals:
-            if not quarter.in_window(day):
+            if not in_period(quarter, window, day):
                 continue
             denominator += 1
             since = add_months(day, -12)
@@ -47,14 +62,17 @@ def re_referrals(children: Sequence[Child], quarter: Quarter) -> Figure:
     return rate(numerator, denominator)
 
 
-def repeat_cp_plans(children: Sequence[Child], quarter: Quarter) -> Figure:
-    """Child protection plans started in the 12 months to the quarter's end for a child who
-    had been the subject of a plan before (ever, as far as the hub knows)."""
+def repeat_cp_plans(
+    children: Sequence[Child], quarter: Quarter, window: Window = "year-to-date"
+) -> Figure:
+    """Child protection plans started in the period (by default April to the quarter's end)
+    for a child who had been the subject of a plan before (ever, as far as the hub knows):
+    DfE children in need census, table D4."""
     numerator = denominator = 0
     for child in children:
         starts = event_dates(child, CP_PLAN_STARTED)
         for day in starts:
-            if quarter.in_window(day):
+            if in_period(quarter, window, day):
                 denominator += 1
                 numerator += any(earlier < day for earlier in starts)
     return rate(numerator, denominator)
@@ -94,20 +112,21 @@ def plan_reviews_on_time(plan: Plan, reviews: Sequence[date], quarter: Quarter) 
 
 
 def in_review_cohort(plan: Plan, quarter: Quarter) -> bool:
-    """Open at the quarter's end having lasted 3 months by then, or ended in the 12 months to
-    the quarter's end having lasted 3 months."""
-    if plan.end is None or plan.end > quarter.end:
-        return plan.start <= add_months(quarter.end, -3)
-    return quarter.in_window(plan.end) and plan.end >= add_months(plan.start, 3)
+    """Open at the quarter's end (its last day included) having lasted 3 months by then; a plan
+    that ended by the quarter's end is not in the cohort (DfE children in need census, D6)."""
+    return (plan.end is None or plan.end > quarter.end) and plan.start <= add_months(
+        quarter.end, -3
+    )
 
 
 def cp_reviews_in_timescale(children: Sequence[Child], quarter: Quarter) -> Figure:
-    """Children whose plan was open at the quarter's end having lasted 3 months or more, or
-    ended in the 12 months having lasted 3 months or more; as a share of them, those whose
-    reviews were all on time."""
+    """DfE children in need census table D6: children on a plan at the quarter's end that had
+    lasted 3 months or more, and as a share of them those whose reviews were all on time
+    (none overdue at any time in the 12 months to the quarter's end). Only review conferences
+    (`la.review-cp-conference`) are reviews: a core group meeting is not."""
     numerator = denominator = 0
     for child in children:
-        reviews = event_dates(child, CP_REVIEWS)
+        reviews = event_dates(child, CP_REVIEW_CONFERENCE)
         cohort = [p for p in cp_plans(child) if in_review_cohort(p, quarter)]
         if cohort:
             denominator += 1
@@ -121,18 +140,19 @@ WorkingDaysBetween = Callable[[date, date], int]
 def assessments_in_timescale(
     children: Sequence[Child],
     quarter: Quarter,
+    window: Window = "year-to-date",
     working_days: WorkingDaysBetween = working_days_between,
 ) -> Figure:
-    """Child and family assessments completed in the 12 months to the quarter's end, and of
-    them those completed within 45 working days of their start (England's bank holidays are
-    not working days)."""
+    """Child and family assessments completed in the period (by default April to the quarter's
+    end), and of them those completed within 45 working days of their start (England's bank
+    holidays are not working days): DfE children in need census, table C2."""
     numerator = denominator = 0
     for child in children:
         for record in child:
             if record.kind != ASSESSMENT_COMPLETED or record.started_on is None:
                 continue
             completed = record.completed_on or record.occurred
-            if quarter.in_window(completed):
+            if in_period(quarter, window, completed):
                 denominator += 1
                 numerator += working_days(record.started_on, completed) <= ASSESSMENT_WORKING_DAYS
     return rate(numerator, denominator)
@@ -140,37 +160,68 @@ def assessments_in_timescale(
 
 def home_educated_at_end(children: Sequence[Child], quarter: Quarter) -> Figure:
     """Children whose latest elective home education notice by the quarter's end was not
-    followed by an enrolment at a school by then."""
+    followed by then by an end of it: enrolling at a school, the home education ending, the
+    child reaching the end of compulsory school age or moving out of the area."""
     total = 0
     for child in children:
         notices = [d for d in event_dates(child, HOME_EDUCATION) if d <= quarter.end]
         if notices:
             latest = notices[-1]
-            total += not any(latest < d <= quarter.end for d in event_dates(child, ENROLLED))
+            ends = event_dates(child, HOME_EDUCATION_ENDS)
+            total += not any(latest < d <= quarter.end for d in ends)
     return count(total)
 
 
 def care_episode_start(child: Child, on: date) -> date | None:
     """When the child's current spell in care began, if they were looked after on `on`: the
-    first `la.looked-after` after their latest care-leaver status (none: not in care)."""
-    left = [d for d in event_dates(child, CARE_LEAVER) if d <= on]
+    first `la.looked-after` after they last ceased to be looked after (`la.ceased-looked-after`,
+    on its `ceased_on`) or became a care leaver (none: not in care on `on`)."""
+    left = [d for d in event_dates(child, frozenset({CEASED_LOOKED_AFTER, CARE_LEAVER})) if d <= on]
     since = left[-1] if left else date.min
     starts = [d for d in event_dates(child, LOOKED_AFTER) if since < d <= on]
     return starts[0] if starts else None
 
 
-def cic_health_assessments(children: Sequence[Child], quarter: Quarter) -> Figure:
-    """Children looked after at the quarter's end who had been for 12 months or more (as the
-    DfE's annual health assessment measure), and of them those with a health assessment in
-    the 12 months to the quarter's end."""
+HealthCohort = Literal["continuous-12-months", "in-care-at-end"]
+"""Who a health indicator counts: children looked after continuously for 12 months or more at
+the quarter's end (SSDA903, the OC2 cohort: the statutory definition), or every child in care
+at the quarter's end (as some partnerships' reports do)."""
+HEALTH_COHORTS: tuple[HealthCohort, ...] = ("continuous-12-months", "in-care-at-end")
+
+
+def _in_care_cohort(child: Child, quarter: Quarter, cohort: HealthCohort) -> bool:
+    start = care_episode_start(child, quarter.end)
+    if start is None:
+        return False
+    return cohort == "in-care-at-end" or start <= add_months(quarter.end, -12)
+
+
+def _checked_in_care(
+    children: Sequence[Child], quarter: Quarter, cohort: HealthCohort, kind: str
+) -> Figure:
     numerator = denominator = 0
     for child in children:
-        start = care_episode_start(child, quarter.end)
-        if start is None or start > add_months(quarter.end, -12):
-            continue
-        denominator += 1
-        numerator += any(quarter.in_window(d) for d in event_dates(child, LAC_HEALTH_ASSESSMENT))
+        if _in_care_cohort(child, quarter, cohort):
+            denominator += 1
+            numerator += any(quarter.in_window(d) for d in event_dates(child, kind))
     return rate(numerator, denominator)
+
+
+def cic_health_assessments(
+    children: Sequence[Child], quarter: Quarter, cohort: HealthCohort = "continuous-12-months"
+) -> Figure:
+    """Children looked after at the quarter's end continuously for 12 months or more (SSDA903,
+    OC2), and of them those with a health assessment completed in the 12 months to the
+    quarter's end (`completed_on`, else the day it occurred)."""
+    return _checked_in_care(children, quarter, cohort, LAC_HEALTH_ASSESSMENT)
+
+
+def cic_dental_checks(
+    children: Sequence[Child], quarter: Quarter, cohort: HealthCohort = "continuous-12-months"
+) -> Figure:
+    """Children looked after at the quarter's end continuously for 12 months or more (SSDA903,
+    OC2), and of them those with a dental check in the 12 months to the quarter's end."""
+    return _checked_in_care(children, quarter, cohort, LAC_DENTAL_CHECK)
 
 
 def family_help_started(children: Sequence[Child], quarter: Quarter) -> Figure:

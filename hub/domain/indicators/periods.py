@@ -35,11 +35,32 @@ class Quarter:
         return add_months(self.end + timedelta(days=1), -12)
 
     @property
+    def year_start(self) -> date:
+        """1 April of the quarter's financial year: where its year-to-date figures start."""
+        return date(self.year, 4, 1)
+
+    @property
     def label(self) -> str:
         return f"Q{self.number} {self.year}/{(self.year + 1) % 100:02d}"
 
+    @property
+    def name(self) -> str:
+        """'Q3 2024/25 (October to December 2024)'."""
+        return f"{self.label} ({self.months})"
+
+    @property
+    def months(self) -> str:
+        """'October to December 2024', 'January to March 2025'."""
+        return f"{self.start:%B} to {self.end:%B %Y}"
+
     def previous(self) -> Quarter:
         return Quarter(self.year, self.number - 1) if self.number > 1 else Quarter(self.year - 1, 4)
+
+    def year_earlier(self) -> Quarter:
+        return Quarter(self.year - 1, self.number)
+
+    def in_year_to_date(self, day: date) -> bool:
+        return self.year_start <= day <= self.end
 
     def contains(self, day: date) -> bool:
         return self.start <= day <= self.end
@@ -57,8 +78,10 @@ def quarter_of(day: date) -> Quarter:
 
 
 def latest_complete_quarter(as_at: date) -> Quarter:
-    """The last quarter that ended before the as-at date."""
-    return quarter_of(as_at).previous()
+    """The last quarter complete on the as-at date: a quarter's figures include its last day,
+    so as at 31 December 2024 (and as at 1 January 2025) it is Q3 2024/25."""
+    quarter = quarter_of(as_at)
+    return quarter if as_at == quarter.end else quarter.previous()
 
 
 def default_as_at(children: Sequence[Child], today: date) -> date:

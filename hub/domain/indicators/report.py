@@ -11,6 +11,7 @@ from typing import Any
 from hub.domain.indicators.common import (
     AGENCY_TYPE_LABELS,
     AGENCY_TYPES,
+    SMALL,
     SUPPRESSED,
     Polarity,
     Rag,
@@ -43,12 +44,16 @@ from hub.domain.indicators.measures import (
 from hub.domain.indicators.periods import Quarter, latest_complete_quarter
 from hub.domain.indicators.specs import (
     AT_END,
+    BASIS_SHORT,
     DEFAULT_TARGETS,
     IN_QUARTER,
     NOT_SUPPORTED,
     SHARING,
     SPECS,
+    STATUTORY,
+    Definitions,
     IndicatorSpec,
+    period_in_words,
 )
 from hub.domain.taxonomy import AgencyType
 
@@ -69,8 +74,19 @@ class IndicatorRow:
     direction: str | None = None
     travel: str | None = None
     group: str | None = None  # agency type of an agency's row; None otherwise
+    definition: str = ""  # what is counted, and the source it follows
+    period_text: str = ""  # the latest figure's period in words
+    previous_quarter: Quarter | None = None  # None: the report's previous quarter
+    rolling: Figure | None = None  # a year-to-date rate's rolling 12-month figure, too
 
     def as_dict(self, latest: Quarter, previous: Quarter) -> dict[str, Any]:
+        before = self.previous_quarter or previous
+        extra: dict[str, Any] = {}
+        if self.rolling is not None:
+            extra["rolling_12_months"] = {
+                "period": period_in_words("rolling-12-months", latest),
+                **self.rolling.published(self.unit),
+            }
         return {
             "code": self.code,
             "indicator": self.title,
@@ -79,10 +95,13 @@ class IndicatorRow:
             "unit": self.unit,
             "polarity": self.polarity,
             "basis": self.basis,
+            "definition": self.definition,
             "period": latest.label,
+            "period_in_words": self.period_text or latest.name,
             "latest": self.latest.published(self.unit),
-            "previous_period": previous.label,
+            "previous_period": before.label,
             "previous": self.previous.published(self.unit),
+            **extra,
             "direction": self.direction,
             "travel": self.travel,
             "target": None if self.target is None else self.target.text(self.unit),
@@ -124,12 +143,15 @@ class IndicatorReport:
         return {
             "title": "Partnership indicators",
             "as_at": self.as_at.isoformat(),
-            "latest_period": self.latest.as_dict(),
+            "latest_period": {**self.latest.as_dict(), "name": self.latest.name},
             "previous_period": self.previous.as_dict(),
             "periods": (
-                "UK financial-year quarters; the latest is the last quarter complete before the "
-                "as-at date. Rates cover the 12 months to the quarter's end, states are at the "
-                "quarter's end, information sharing covers records received in the quarter."
+                "UK financial-year quarters; the latest is the last quarter complete on the "
+                "as-at date (its last day included). Each indicator says its period: rates "
+                "year to date (April to the quarter's end) unless the partnership defines them "
+                "over 12 months, children in a state at the quarter's end, information sharing "
+                "over records received in the quarter. Previous: the previous quarter's figure "
+                "(year to date for rates), or for home education the same quarter a year earlier."
             ),
             "rag_rule": self.rule.describe(),
             "notes": list(self.notes),
@@ -142,10 +164,48 @@ class IndicatorReport:
         }
 
 
-def _figures(
-    children: Sequence[Child], latest: Quarter, previous: Quarter, spec: IndicatorSpec
-) -> tuple[Figure, Figure]:
-    return suppress(spec.compute(children, latest)), suppress(spec.compute(children, previous))
+def _spec_row(
+    children: Sequence[Child], latest: Quarter, spec: IndicatorSpec, definitions: Definitions
+) -> IndicatorRow:
+    """A dashboard indicator's row: its figure for the quarter and for the quarter it is
+    compared with (the previous quarter, or a year earlier), each over its own period (a
+    year-to-date rate's previous figure is the previous quarter's year to date)."""
+    before = spec.previous_quarter(latest)
+    basis = spec.basis(definitions)
+    figure = spec.compute(children, latest, definitions)
+    rolling = None
+    if basis == "year-to-date":
+        rolling_definitions = replace(
+            definitions, windows={**definitions.windows, spec.code: "rolling-12-months"}
+        )
+        rolling = _rolling_beside(figure, spec.compute(children, latest, rolling_definitions))
+    return IndicatorRow(
+        code=spec.code,
+        title=spec.title,
+        area=spec.area,
+        section="sharing" if spec.area == SHARING else "dashboard",
+        unit=spec.unit,
+        polarity=spec.polarity,
+        basis=BASIS_SHORT[basis],
+        latest=suppress(figure),
+        previous=suppress(spec.compute(children, before, definitions)),
+        definition=spec.definition(definitions),
+        period_text=period_in_words(basis, latest),
+        previous_quarter=before,
+        rolling=rolling,
+    )
+
+
+def _rolling_beside(year_to_date: Figure, rolling: Figure) -> Figure:
+    """The rolling 12-month figure published beside a year-to-date one, suppressed also when
+    the two differ by 1 to 4 in numerator or denominator: the difference is the figure for
+    the months before April, which subtraction would otherwise give away."""
+    differences = (
+        (r - y) for r, y in zip(rolling.counts(), year_to_date.counts(), strict=True) if r - y
+    )
+    if any(d in SMALL for d in differences):
+        return replace(rolling, suppressed=True)
+    return suppress(rolling)
 
 
 @dataclass(frozen=True)
@@ -316,30 +376,17 @@ def build_report(
     targets: Mapping[str, Target] | None = None,
     rule: RagRule | None = None,
     reviews: Mapping[str, Sequence[WithholdingReviewFact]] | None = None,
+    definitions: Definitions = STATUTORY,
 ) -> IndicatorReport:
-    """Every indicator for the last quarter complete before `as_at` and the quarter before.
-    `reviews`: withholding reviews by record key (`hub.withholding_reviews`), for the count of
-    withheld items past their review date."""
+    """Every indicator for the last quarter complete on `as_at` (its last day included) and
+    what each is compared with. `reviews`: withholding reviews by record key
+    (`hub.withholding_reviews`), for the count of withheld items past their review date.
+    `definitions`: the partnership's own definitions (statutory by default)."""
     targets = DEFAULT_TARGETS if targets is None else targets
     rule = rule or RagRule()
     latest = latest_complete_quarter(as_at)
     previous = latest.previous()
-    rows: list[IndicatorRow] = []
-    for spec in SPECS:
-        latest_figure, previous_figure = _figures(children, latest, previous, spec)
-        rows.append(
-            IndicatorRow(
-                code=spec.code,
-                title=spec.title,
-                area=spec.area,
-                section="sharing" if spec.area == SHARING else "dashboard",
-                unit=spec.unit,
-                polarity=spec.polarity,
-                basis=spec.basis,
-                latest=latest_figure,
-                previous=previous_figure,
-            )
-        )
+    rows: list[IndicatorRow] = [_spec_row(children, latest, s, definitions) for s in SPECS]
     rows += _sharing_rows(children, latest, previous)
     rows += _withheld_rows(children, latest, previous)
     rows += _review_rows(children, latest, previous, reviews or {})

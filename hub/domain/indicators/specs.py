@@ -3,18 +3,22 @@ indicators the hub cannot compute and why, and the default targets."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
 
 from hub.domain.indicators.common import (
     ASSESSMENT_COMPLETED,
     CARE_LEAVER,
+    CEASED_LOOKED_AFTER,
     CP_PLAN_ENDED,
     CP_PLAN_STARTED,
-    CP_REVIEWS,
-    ENROLLED,
+    CP_REVIEW_CONFERENCE,
     FAMILY_HELP,
     HOME_EDUCATION,
+    HOME_EDUCATION_ENDS,
+    LAC_DENTAL_CHECK,
     LAC_HEALTH_ASSESSMENT,
     LOOKED_AFTER,
     REFERRAL,
@@ -22,16 +26,16 @@ from hub.domain.indicators.common import (
     Polarity,
     Unit,
 )
-from hub.domain.indicators.facts import (
-    Child,
-)
-from hub.domain.indicators.figures import (
-    Figure,
-    Target,
-)
+from hub.domain.indicators.facts import Child
+from hub.domain.indicators.figures import Figure, Target
 from hub.domain.indicators.measures import (
+    HEALTH_COHORTS,
+    WINDOWS,
+    HealthCohort,
+    Window,
     all_four_agencies,
     assessments_in_timescale,
+    cic_dental_checks,
     cic_health_assessments,
     cp_reviews_in_timescale,
     family_help_started,
@@ -41,6 +45,56 @@ from hub.domain.indicators.measures import (
 )
 from hub.domain.indicators.periods import Quarter
 
+Basis = Literal["year-to-date", "rolling-12-months", "at-end", "in-quarter"]
+Previous = Literal["previous-quarter", "year-earlier"]
+
+WINDOWED = ("assessments-45-days", "repeat-cp-plans", "re-referrals-12-months")
+COHORTED = ("cic-health-assessments", "cic-dental-checks")
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """A partnership's own definitions, where its report defines an indicator differently from
+    the statutory one (the default): the period of a rate (`year-to-date`, the DfE's census
+    year so far, or `rolling-12-months`) and the cohort of the children in care health
+    indicators (`continuous-12-months`, SSDA903's OC2 cohort, or `in-care-at-end`)."""
+
+    windows: Mapping[str, Window] = field(default_factory=dict)
+    cohorts: Mapping[str, HealthCohort] = field(default_factory=dict)
+
+    def window(self, code: str) -> Window:
+        return self.windows.get(code, "year-to-date")
+
+    def cohort(self, code: str) -> HealthCohort:
+        return self.cohorts.get(code, "continuous-12-months")
+
+    @classmethod
+    def parse(cls, document: Any) -> Definitions:
+        """From JSON: `{"re-referrals-12-months": {"period": "rolling-12-months"},
+        "cic-health-assessments": {"cohort": "in-care-at-end"}}`."""
+        if not isinstance(document, dict):
+            raise ValueError("a definitions file is a JSON object of indicator code to settings")
+        windows: dict[str, Window] = {}
+        cohorts: dict[str, HealthCohort] = {}
+        for code, settings in document.items():
+            if not isinstance(settings, dict) or not settings:
+                raise ValueError(f'{code}: expected an object such as {{"period": ...}}')
+            for key, value in settings.items():
+                if key == "period" and code in WINDOWED and value in WINDOWS:
+                    windows[code] = value
+                elif key == "cohort" and code in COHORTED and value in HEALTH_COHORTS:
+                    cohorts[code] = value
+                else:
+                    raise ValueError(
+                        f"{code}: {key} {value!r} is not a setting it has (period of "
+                        f"{', '.join(WINDOWED)}: {' or '.join(WINDOWS)}; cohort of "
+                        f"{', '.join(COHORTED)}: {' or '.join(HEALTH_COHORTS)})"
+                    )
+        return cls(windows, cohorts)
+
+
+STATUTORY = Definitions()
+
 
 @dataclass(frozen=True)
 class IndicatorSpec:
@@ -49,17 +103,58 @@ class IndicatorSpec:
     area: str
     unit: Unit
     polarity: Polarity
-    basis: str  # what period the figure covers
     sources: tuple[str, ...]
-    compute: Callable[[Sequence[Child], Quarter], Figure]
+    compute: Callable[[Sequence[Child], Quarter, Definitions], Figure]
+    definition: Callable[[Definitions], str]  # what is counted, and the source it follows
+    fixed_basis: Basis | None = None  # None: the partnership's window for the code
+    previous: Previous = "previous-quarter"
+
+    def basis(self, definitions: Definitions) -> Basis:
+        return self.fixed_basis or definitions.window(self.code)
+
+    def previous_quarter(self, quarter: Quarter) -> Quarter:
+        return quarter.year_earlier() if self.previous == "year-earlier" else quarter.previous()
 
 
+def _month_span(start: date, end: date) -> str:
+    if start.year == end.year:
+        return f"{start:%B} to {end:%B %Y}"
+    return f"{start:%B %Y} to {end:%B %Y}"
+
+
+def period_in_words(basis: Basis, quarter: Quarter) -> str:
+    """'year to date (April to December 2024)', 'at 31 December 2024', ..."""
+    if basis == "year-to-date":
+        return f"year to date ({_month_span(quarter.year_start, quarter.end)})"
+    if basis == "rolling-12-months":
+        return f"12 months to the quarter's end ({_month_span(quarter.window_start, quarter.end)})"
+    if basis == "at-end":
+        return f"at {quarter.end.day} {quarter.end:%B %Y}"
+    return f"in the quarter ({quarter.months})"
+
+
+BASIS_SHORT: dict[Basis, str] = {
+    "year-to-date": "year to date (April to the quarter's end)",
+    "rolling-12-months": "12 months to the quarter's end",
+    "at-end": "at the quarter's end",
+    "in-quarter": "in the quarter",
+}
 DASHBOARD = "Social care"
 EDUCATION = "Education"
 SHARING = "Information sharing"
-ROLLING = "12 months to the quarter's end"
-AT_END = "at the quarter's end"
+ROLLING = BASIS_SHORT["rolling-12-months"]
+AT_END = BASIS_SHORT["at-end"]
 IN_QUARTER = "received in the quarter"
+
+
+def _cohort_text(definitions: Definitions, code: str) -> str:
+    if definitions.cohort(code) == "in-care-at-end":
+        return "Children in care at the quarter's end (the partnership's definition)"
+    return (
+        "Children looked after continuously for 12 months or more at the quarter's end "
+        "(SSDA903 return, OC2 cohort)"
+    )
+
 
 SPECS: tuple[IndicatorSpec, ...] = (
     IndicatorSpec(
@@ -68,9 +163,12 @@ SPECS: tuple[IndicatorSpec, ...] = (
         DASHBOARD,
         "percent",
         "higher",
-        ROLLING,
         (ASSESSMENT_COMPLETED,),
-        assessments_in_timescale,
+        lambda c, q, d: assessments_in_timescale(c, q, d.window("assessments-45-days")),
+        lambda d: (
+            "Child and family assessments completed in the period, and of them those "
+            "completed within 45 working days of their start (DfE children in need census, C2)."
+        ),
     ),
     IndicatorSpec(
         "cp-reviews-in-timescale",
@@ -78,9 +176,15 @@ SPECS: tuple[IndicatorSpec, ...] = (
         DASHBOARD,
         "percent",
         "higher",
-        ROLLING,
-        (CP_PLAN_STARTED, CP_PLAN_ENDED, *sorted(CP_REVIEWS)),
-        cp_reviews_in_timescale,
+        (CP_PLAN_STARTED, CP_PLAN_ENDED, CP_REVIEW_CONFERENCE),
+        lambda c, q, d: cp_reviews_in_timescale(c, q),
+        lambda d: (
+            "Children on a child protection plan at the quarter's end that had lasted 3 "
+            "months or more, and of them those whose review conferences were all on time in the "
+            "12 months to the quarter's end; ended plans and core group meetings do not count "
+            "(DfE children in need census, D6)."
+        ),
+        fixed_basis="at-end",
     ),
     IndicatorSpec(
         "repeat-cp-plans",
@@ -88,9 +192,12 @@ SPECS: tuple[IndicatorSpec, ...] = (
         DASHBOARD,
         "percent",
         "lower",
-        ROLLING,
         (CP_PLAN_STARTED,),
-        repeat_cp_plans,
+        lambda c, q, d: repeat_cp_plans(c, q, d.window("repeat-cp-plans")),
+        lambda d: (
+            "Child protection plans started in the period, and of them those for a child "
+            "who had had a plan before (DfE children in need census, D4)."
+        ),
     ),
     IndicatorSpec(
         "re-referrals-12-months",
@@ -98,9 +205,12 @@ SPECS: tuple[IndicatorSpec, ...] = (
         DASHBOARD,
         "percent",
         "lower",
-        ROLLING,
         (REFERRAL,),
-        re_referrals,
+        lambda c, q, d: re_referrals(c, q, d.window("re-referrals-12-months")),
+        lambda d: (
+            "Referrals in the period, and of them those within 12 months of an earlier "
+            "referral of the same child (DfE children in need census, C3)."
+        ),
     ),
     IndicatorSpec(
         "cic-health-assessments",
@@ -108,9 +218,27 @@ SPECS: tuple[IndicatorSpec, ...] = (
         DASHBOARD,
         "percent",
         "higher",
-        ROLLING,
-        (LOOKED_AFTER, CARE_LEAVER, LAC_HEALTH_ASSESSMENT),
-        cic_health_assessments,
+        (LOOKED_AFTER, CEASED_LOOKED_AFTER, CARE_LEAVER, LAC_HEALTH_ASSESSMENT),
+        lambda c, q, d: cic_health_assessments(c, q, d.cohort("cic-health-assessments")),
+        lambda d: (
+            f"{_cohort_text(d, 'cic-health-assessments')}, and of them those with a "
+            "health assessment in the 12 months to the quarter's end."
+        ),
+        fixed_basis="at-end",
+    ),
+    IndicatorSpec(
+        "cic-dental-checks",
+        "Children in care who have had dental checks within last 12 months",
+        DASHBOARD,
+        "percent",
+        "higher",
+        (LOOKED_AFTER, CEASED_LOOKED_AFTER, CARE_LEAVER, LAC_DENTAL_CHECK),
+        lambda c, q, d: cic_dental_checks(c, q, d.cohort("cic-dental-checks")),
+        lambda d: (
+            f"{_cohort_text(d, 'cic-dental-checks')}, and of them those with a dental "
+            "check in the 12 months to the quarter's end."
+        ),
+        fixed_basis="at-end",
     ),
     IndicatorSpec(
         "family-help-started",
@@ -118,9 +246,13 @@ SPECS: tuple[IndicatorSpec, ...] = (
         DASHBOARD,
         "count",
         "neutral",
-        "in the quarter",
         (FAMILY_HELP,),
-        family_help_started,
+        lambda c, q, d: family_help_started(c, q),
+        lambda d: (
+            "Children with a Family Help episode recorded in the quarter (the hub's own "
+            "measure: it holds starts only)."
+        ),
+        fixed_basis="in-quarter",
     ),
     IndicatorSpec(
         "elective-home-education",
@@ -128,9 +260,15 @@ SPECS: tuple[IndicatorSpec, ...] = (
         EDUCATION,
         "count",
         "neutral",
-        AT_END,
-        (HOME_EDUCATION, ENROLLED),
-        home_educated_at_end,
+        (HOME_EDUCATION, *sorted(HOME_EDUCATION_ENDS)),
+        lambda c, q, d: home_educated_at_end(c, q),
+        lambda d: (
+            "Children electively home educated at the quarter's end: a notice not "
+            "followed by enrolment, the end of home education or of compulsory school age, or a "
+            "move out of the area (the partnership's report); compared with a year earlier."
+        ),
+        fixed_basis="at-end",
+        previous="year-earlier",
     ),
     IndicatorSpec(
         "all-four-agencies",
@@ -138,9 +276,14 @@ SPECS: tuple[IndicatorSpec, ...] = (
         SHARING,
         "percent",
         "higher",
-        ROLLING,
         (S47_STARTED, CP_PLAN_STARTED, CP_PLAN_ENDED, "every kind"),
-        all_four_agencies,
+        lambda c, q, d: all_four_agencies(c, q),
+        lambda d: (
+            "Children with a section 47 enquiry or a child protection plan in the 12 "
+            "months, and of them those with records from all four agency types in them (the "
+            "hub's own measure)."
+        ),
+        fixed_basis="rolling-12-months",
     ),
 )
 
@@ -165,11 +308,6 @@ NOT_SUPPORTED: tuple[tuple[str, str], ...] = (
         "la.care-leaver-status has no defined details, so neither status is a structured "
         "fact, and the cohort (care leavers aged 19 to 21) needs dates of birth the hub does "
         "not hold",
-    ),
-    (
-        "Children in care who have had dental checks within the last 12 months",
-        "no event kind records a dental check (a health.was-not-brought to a dental "
-        "appointment records the opposite)",
     ),
     (
         "Young people aged 16 to 17 not in education, employment or training (NEET)",
