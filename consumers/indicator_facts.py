@@ -4,10 +4,10 @@ The consumer folds each agency record about a child into one small document,
 `child:<stream>:r:<record key>`, sealed with that child's key, holding only the latest
 revision's facts the indicators need: kind, publishing agency, the UK dates it happened and
 reached the hub, sharing latency, the start and completion dates in its details (an
-assessment's; a health assessment's or dental check's completion), the day a child ceased to
-be looked after (`ceased_on`), the category of any withholding reason, and which record a
-retraction withdraws. (Documents folded before `ceased_on` was kept need a rebuild to carry
-it; the kind is new, so none should.) The record key is a hash of the
+assessment's; a health assessment's or dental check's completion), the day the details of
+a new kind give (ceasing to be looked after, leaving home education, reaching the end of
+compulsory school age, moving out of the area: `DETAIL_DAYS`), the category of any
+withholding reason, and which record a retraction withdraws. The record key is a hash of the
 agency and its record id. An NHS number's stream also has `child:<stream>:links`, the
 provisional streams linked to it. No summary, free text, NHS number or agency record id is
 kept. (One document per record rather than per child: a child with hundreds of records would

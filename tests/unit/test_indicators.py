@@ -74,7 +74,7 @@ def fact(
     completed_on: str | None = None,
     withheld: tuple[str, ...] = (),
     retracts: str | None = None,
-    ceased_on: str | None = None,
+    dated: str | None = None,
 ) -> RecordFact:
     agency_type = agency_type or {"la": LA, "police": POLICE, "health": HEALTH}.get(
         kind.split(".")[0], EDUCATION
@@ -93,7 +93,7 @@ def fact(
         completed_on=None if completed_on is None else date.fromisoformat(completed_on),
         withheld=withheld,
         retracts=retracts,
-        ceased_on=None if ceased_on is None else date.fromisoformat(ceased_on),
+        dated=None if dated is None else date.fromisoformat(dated),
     )
 
 
@@ -517,14 +517,14 @@ def test_children_stop_being_looked_after_and_the_cohort_is_ssda903s(
         ),
         child(  # went home in June 2024: not in care at the quarter's end
             fact("la.looked-after", "2021-01-01"),
-            fact("la.ceased-looked-after", "2024-06-20", ceased_on="2024-06-14"),
+            fact("la.ceased-looked-after", "2024-06-20", dated="2024-06-14"),
         ),
         child(  # in care since June 2024, checked in July: in care at the end, not 12 months
             fact("la.looked-after", "2024-06-01"), fact(kind, "2024-07-01")
         ),
         child(  # ceased and came back in March 2024: not looked after continuously for a year
             fact("la.looked-after", "2020-01-01"),
-            fact("la.ceased-looked-after", "2024-02-01", ceased_on="2024-02-01"),
+            fact("la.ceased-looked-after", "2024-02-01", dated="2024-02-01"),
             fact("la.looked-after", "2024-03-01"),
         ),
     ]
@@ -649,6 +649,42 @@ def test_record_fact_from_an_event_keeps_only_what_the_indicators_need() -> None
     document = got.to_document()
     assert "refuge" not in json.dumps(document)
     assert RecordFact.from_document(got.key, document) == got
+
+
+@pytest.mark.parametrize(
+    ("kind", "details", "day"),
+    [
+        ("la.ceased-looked-after", {"reason": "E13", "ceased_on": "2024-06-14"}, "2024-06-14"),
+        ("health.looked-after-dental-check", {"completed_on": "2024-06-11"}, "2024-06-11"),
+        ("health.looked-after-health-assessment", {"completed_on": "2024-06-12"}, "2024-06-12"),
+        ("health.looked-after-health-assessment", {}, "2024-06-20"),  # occurred_at
+        (
+            "education.elective-home-education-ended",
+            {"ended_on": "2024-06-13", "reason": "returned-to-school"},
+            "2024-06-13",
+        ),
+        ("education.compulsory-school-age-ended", {"on": "2024-06-19"}, "2024-06-19"),
+        ("la.moved-out-of-area", {"moved_on": "2024-06-15"}, "2024-06-15"),
+    ],
+)
+def test_the_new_kinds_are_counted_on_the_day_their_details_give(
+    kind: str, details: dict[str, Any], day: str
+) -> None:
+    agency_type = {"la": LA, "health": HEALTH}.get(kind.split(".")[0], EDUCATION)
+    event = CanonicalEvent.model_validate(
+        event_dict(
+            agency={"id": AGENCY_OF[agency_type], "type": agency_type},
+            kind=kind,
+            occurred_at="2024-06-20T10:00:00+00:00",
+            recorded_at="2024-06-20T11:00:00+00:00",
+            details=details,
+        )
+    )
+    got = record_fact(
+        ChronologyEntry(event, datetime(2024, 6, 21, tzinfo=UTC), "ab" * 16, 1), LatencyRules()
+    )
+    assert got.day == date.fromisoformat(day)
+    assert RecordFact.from_document(got.key, got.to_document()) == got
 
 
 def test_a_retraction_names_the_key_of_the_record_it_withdraws() -> None:

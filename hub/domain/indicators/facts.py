@@ -81,14 +81,15 @@ class RecordFact:
     withheld: tuple[str, ...] = ()  # withholding categories
     retracts: str | None = None  # key of the record a retraction retracts
     review_by: date | None = None  # the soonest review date of its withholdings
-    ceased_on: date | None = None  # ceasing to be looked after
+    dated: date | None = None  # the day its details give (`DETAIL_DAYS`)
 
     @property
     def day(self) -> date:
         """The day the fact is about: the date its details give (a child ceasing to be looked
-        after, a health assessment or dental check completed), else the day it occurred."""
-        if self.ceased_on is not None:
-            return self.ceased_on
+        after, home education ending, a move; a health assessment or dental check completed),
+        else the day it occurred."""
+        if self.dated is not None:
+            return self.dated
         if self.completed_on is not None and self.kind != ASSESSMENT_COMPLETED:
             return self.completed_on
         return self.occurred
@@ -114,8 +115,8 @@ class RecordFact:
             document["x"] = self.retracts
         if self.review_by is not None:
             document["rb"] = self.review_by.isoformat()
-        if self.ceased_on is not None:
-            document["ce"] = self.ceased_on.isoformat()
+        if self.dated is not None:
+            document["d"] = self.dated.isoformat()
         return document
 
     @classmethod
@@ -139,8 +140,17 @@ class RecordFact:
             withheld=tuple(document.get("w", ())),
             retracts=document.get("x"),
             review_by=day("rb"),
-            ceased_on=day("ce"),
+            dated=day("d"),
         )
+
+
+DETAIL_DAYS = {
+    # kind -> the detail that says the day it is about (hub.domain.details)
+    "la.ceased-looked-after": "ceased_on",
+    "education.elective-home-education-ended": "ended_on",
+    "education.compulsory-school-age-ended": "on",
+    "la.moved-out-of-area": "moved_on",
+}
 
 
 def _detail_date(details: Mapping[str, Any], name: str) -> date | None:
@@ -171,7 +181,9 @@ def record_fact(entry: ChronologyEntry, rules: LatencyRules) -> RecordFact:
         withheld=tuple(sorted({withholding_category(w.reason) for w in event.withheld_from})),
         retracts=retracts,
         review_by=min((w.review_by for w in event.withheld_from), default=None),
-        ceased_on=_detail_date(event.details, "ceased_on"),
+        dated=_detail_date(event.details, DETAIL_DAYS[event.kind])
+        if event.kind in DETAIL_DAYS
+        else None,
     )
 
 
