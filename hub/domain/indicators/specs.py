@@ -305,9 +305,9 @@ NOT_SUPPORTED: tuple[tuple[str, str], ...] = (
     ),
     (
         "Care leavers in education, employment or training; care leavers in suitable accommodation",
-        "la.care-leaver-status has no defined details, so neither status is a structured "
-        "fact, and the cohort (care leavers aged 19 to 21) needs dates of birth the hub does "
-        "not hold",
+        "la.care-leaver-accommodation and la.care-leaver-activity now carry both as SSDA903 "
+        "codes, but the cohort (care leavers aged 19 to 21) needs dates of birth the hub "
+        "does not hold, and the indicators are not computed yet",
     ),
     (
         "Young people aged 16 to 17 not in education, employment or training (NEET)",
