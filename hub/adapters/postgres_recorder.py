@@ -21,11 +21,10 @@ does not have).
 
 Several ingest workers append to the same child's stream (its agencies' topics fall to
 different workers). A batch is numbered from the stream heads it read before it prepared its
-rows; another worker may commit to those streams meanwhile, and then the COPY is refused by the
-primary key. The COPY runs in a savepoint: when it is refused and `expected_heads` was given,
-the heads are read again under the lock, where nobody else can append, `renumber` is asked for
-the rows with the moved streams' new entries moved along (`HubStore.append`), and those go in,
-instead of the whole batch being prepared again. A batch nobody raced costs nothing more.
+rows; another worker may commit to those streams meanwhile. With `expected_heads`, the heads
+are read again under the lock, where nobody else can append: when some moved, `renumber` is
+asked for the rows with those streams' new entries moved along (`HubStore.append`), and those
+go in, instead of the batch failing on the primary key and being prepared again.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -93,28 +91,23 @@ class CopyingPostgresProcessRecorder(PostgresProcessRecorder):
             self._lock_table(cursor)
             self._notify_channel(cursor)
             expected: Mapping[UUID, int] | None = kwargs.get("expected_heads")
-            try:
-                with conn.transaction():  # a savepoint: a refused COPY leaves the rest
-                    self._copy(cursor, stored_events)
-            except psycopg.errors.UniqueViolation:
-                # Another worker appended to some of these streams after they were numbered:
-                # with the lock held nobody else can now, so move those entries along, once.
-                moved = self._moved(cursor, expected) if expected else {}
-                if not moved:
-                    raise
-                renumber: Callable[[dict[UUID, int]], Sequence[StoredEvent]] = kwargs["renumber"]
-                stored_events = renumber(moved)
-                self._copy(cursor, stored_events)
+            if expected:
+                moved = self._moved(cursor, expected)
+                if moved:
+                    renumber: Callable[[dict[UUID, int]], Sequence[StoredEvent]] = kwargs[
+                        "renumber"
+                    ]
+                    stored_events = renumber(moved)
+            with cursor.copy(self._copy_rows) as copy:
+                copy.set_types(_COLUMN_TYPES)
+                for row in stored_events:
+                    copy.write_row(
+                        (row.originator_id, row.originator_version, row.topic, row.state)
+                    )
             found = cursor.execute(self._last_id).fetchone()
             assert found is not None
             last = int(next(iter(found.values())))
         return list(range(last - len(stored_events) + 1, last + 1))
-
-    def _copy(self, cursor: Any, rows: Sequence[StoredEvent]) -> None:
-        with cursor.copy(self._copy_rows) as copy:
-            copy.set_types(_COLUMN_TYPES)
-            for row in rows:
-                copy.write_row((row.originator_id, row.originator_version, row.topic, row.state))
 
     def _moved(self, cursor: Any, expected: Mapping[UUID, int]) -> dict[UUID, int]:
         """How far each stream's head is past the one expected (only those that moved)."""

@@ -9,17 +9,14 @@ rows go in with one `executemany` (benchmarks/README.md, "Ingest throughput"). T
 is eventsourcing's own: the rows and the tracking row (the transport position) commit together,
 and a duplicate (stream, version) or position rolls back the whole batch.
 
-The tracking row is written first: that takes SQLite's write lock, so nobody else appends
-until the commit. The rows go in within a savepoint: when the primary key refuses them because
-another process appended to some of their streams after they were numbered, and
-`expected_heads` was given, the heads are read again and `renumber` is asked for the rows with
-those entries moved along (`HubStore.append`), as the PostgreSQL recorder does under its table
-lock. A batch nobody raced costs nothing more.
+The tracking row is written first: that takes SQLite's write lock, so the stream heads read
+next are the latest and stay so until the commit. With `expected_heads`, entries numbered from
+heads another process has since moved are moved along (`renumber`, see `HubStore.append`), as
+the PostgreSQL recorder does under its table lock.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -42,25 +39,11 @@ class BatchedSQLiteProcessRecorder(SQLiteProcessRecorder):
         if not stored_events:
             return []
         expected: Mapping[UUID, int] | None = kwargs.get("expected_heads")
-        c.execute("SAVEPOINT hub_rows")  # a refused insert leaves the rest of the transaction
-        try:
-            self._insert_rows(c, stored_events)
-        except sqlite3.IntegrityError:
-            c.execute("ROLLBACK TO hub_rows")
-            # Another process appended to some of these streams after they were numbered:
-            # with the write lock held nobody else can now, so move those entries along, once.
-            moved = self._moved(c, expected) if expected else {}
-            if not moved:
-                raise
-            renumber: Callable[[dict[UUID, int]], Sequence[StoredEvent]] = kwargs["renumber"]
-            stored_events = renumber(moved)
-            self._insert_rows(c, stored_events)
-        c.execute("RELEASE hub_rows")
-        c.execute("SELECT last_insert_rowid()")
-        last = int(c.fetchone()[0])
-        return list(range(last - len(stored_events) + 1, last + 1))
-
-    def _insert_rows(self, c: SQLiteCursor, rows: Sequence[StoredEvent]) -> None:
+        if expected:
+            moved = self._moved(c, expected)
+            if moved:
+                renumber: Callable[[dict[UUID, int]], Sequence[StoredEvent]] = kwargs["renumber"]
+                stored_events = renumber(moved)
         c.executemany(
             self.insert_events_statement,
             [
@@ -72,9 +55,12 @@ class BatchedSQLiteProcessRecorder(SQLiteProcessRecorder):
                     row.topic,
                     row.state,
                 )
-                for row in rows
+                for row in stored_events
             ],
         )
+        c.execute("SELECT last_insert_rowid()")
+        last = int(c.fetchone()[0])
+        return list(range(last - len(stored_events) + 1, last + 1))
 
     def _moved(self, c: SQLiteCursor, expected: Mapping[UUID, int]) -> dict[UUID, int]:
         """How far each stream's head is past the one expected (only those that moved)."""
