@@ -65,10 +65,9 @@ class HubStore(Application[UUID]):
         another writer appended to the stream after `expected_heads` was read).
 
         Straight to the recorder (what `events.put` does, without building a `Recording` per
-        row that nothing here reads). The hub's recorders (`hub.adapters.postgres_recorder`,
-        `hub.adapters.sqlite_recorder`) read the heads again under the store's write lock and
-        have entries numbered from stale heads moved along there; with any other recorder the
-        primary key refuses them and the caller retries."""
+        row that nothing here reads). Where the recorder reads the heads again under its lock
+        (PostgreSQL: `hub.adapters.postgres_recorder`), entries numbered from stale heads are
+        moved along there; elsewhere the primary key refuses them and the caller retries."""
         rows = self.envelope.to_stored_events(records)
         if not expected_heads or not getattr(self.recorder, "renumbers_under_lock", False):
             self.recorder.insert_events(rows, tracking=tracking)
