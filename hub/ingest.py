@@ -260,7 +260,6 @@ class IngestService:
     ) -> BatchOutcome:
         batch = [p.message for p in parsed]
         lookups = self._look_up([p.result for p in parsed if isinstance(p.result, CanonicalEvent)])
-        heads_read = dict(lookups.heads)
         outcome = BatchOutcome(source)
         records: list[HubRecord] = []
         by_agency: Counter[str] = Counter()
@@ -295,13 +294,7 @@ class IngestService:
             scopes | {blind_index_scope(s, v) for s, v, _, _ in lookups.index_entries}
         )
         records += self._index_records(lookups.index_entries, received_at)
-        # The heads the child entries were numbered from: another worker may append to these
-        # streams before this batch commits (the store moves the entries along if so).
-        entries = {r.originator_id for r in records if isinstance(r, ChildRecordEntry)}
-        expected = {stream: heads_read.get(stream, 0) for stream in entries}
-        moved = self._store.append(records, Tracking(source, batch[-1].position), expected)
-        for stream, shift in moved.items():
-            lookups.heads[stream] += shift
+        self._store.append(records, Tracking(source, batch[-1].position))
         self._remember(lookups.heads)
         return outcome
 

@@ -4,7 +4,7 @@ transport position commit in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from eventsourcing.utils import get_topic
 
 from hub.adapters.data_keys import Keyring
 from hub.adapters.envelope import EnvelopeMapper
-from hub.domain.records import HubRecord, with_entries_moved
+from hub.domain.records import HubRecord
 
 PAGE_SIZE = 500
 _IN_CHUNK = 500
@@ -54,45 +54,12 @@ class HubStore(Application[UUID]):
         assert isinstance(self.recorder, ProcessRecorder)
         return self.recorder
 
-    def append(
-        self,
-        records: Sequence[HubRecord],
-        tracking: Tracking,
-        expected_heads: Mapping[UUID, int] | None = None,
-    ) -> dict[UUID, int]:
-        """Record `records` and move the transport position, atomically; returns how many
-        versions later each stream's new entries went than they were numbered (none, unless
-        another writer appended to the stream after `expected_heads` was read).
+    def append(self, records: Sequence[HubRecord], tracking: Tracking) -> None:
+        """Record `records` and move the transport position, atomically.
 
         Straight to the recorder (what `events.put` does, without building a `Recording` per
-        row that nothing here reads). Where the recorder reads the heads again under its lock
-        (PostgreSQL: `hub.adapters.postgres_recorder`), entries numbered from stale heads are
-        moved along there; elsewhere the primary key refuses them and the caller retries."""
-        rows = self.envelope.to_stored_events(records)
-        if not expected_heads or not getattr(self.recorder, "renumbers_under_lock", False):
-            self.recorder.insert_events(rows, tracking=tracking)
-            return {}
-        shifts: dict[UUID, int] = {}
-
-        def renumber(moved: dict[UUID, int]) -> list[StoredEvent]:
-            shifts.clear()
-            shifts.update(moved)
-            shifted = with_entries_moved(records, moved)
-            changed = [
-                i
-                for i, (old, new) in enumerate(zip(records, shifted, strict=True))
-                if old is not new
-            ]
-            resealed = self.envelope.to_stored_events([shifted[i] for i in changed])
-            moved_rows = list(rows)
-            for index, row in zip(changed, resealed, strict=True):
-                moved_rows[index] = row
-            return moved_rows
-
-        self.recorder.insert_events(
-            rows, tracking=tracking, expected_heads=expected_heads, renumber=renumber
-        )
-        return shifts
+        row that nothing here reads)."""
+        self.recorder.insert_events(self.envelope.to_stored_events(records), tracking=tracking)
 
     def position(self, source: str) -> int | None:
         return self.process_recorder.max_tracking_id(source)

@@ -18,28 +18,14 @@ binary format sends the same rows with far less work on both sides (see benchmar
 The table lock also makes the ids one transaction receives consecutive, so they are returned
 as eventsourcing returns them (read from the sequence, not from a RETURNING clause, which COPY
 does not have).
-
-Several ingest workers append to the same child's stream (its agencies' topics fall to
-different workers). A batch is numbered from the stream heads it read before it prepared its
-rows; another worker may commit to those streams meanwhile. With `expected_heads`, the heads
-are read again under the lock, where nobody else can append: when some moved, `renumber` is
-asked for the rows with those streams' new entries moved along (`HubStore.append`), and those
-go in, instead of the batch failing on the primary key and being prepared again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.persistence import (
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    StoredEvent,
-    Tracking,
-)
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
@@ -48,8 +34,6 @@ _COLUMN_TYPES = ("uuid", "int8", "text", "bytea")
 
 
 class CopyingPostgresProcessRecorder(PostgresProcessRecorder):
-    renumbers_under_lock = True  # takes `expected_heads` and `renumber` (module docstring)
-
     def __init__(
         self,
         datastore: PostgresDatastore,
@@ -65,10 +49,6 @@ class CopyingPostgresProcessRecorder(PostgresProcessRecorder):
         table = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(events_table_name))
         self._copy_rows = SQL(
             "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
-        ).format(table)
-        self._heads = SQL(
-            "SELECT originator_id, MAX(originator_version) AS head FROM {} "
-            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
         ).format(table)
         self._last_id = SQL("SELECT currval(pg_get_serial_sequence({}, 'notification_id'))").format(
             Literal(f'"{datastore.schema}"."{events_table_name}"')
@@ -90,14 +70,6 @@ class CopyingPostgresProcessRecorder(PostgresProcessRecorder):
                 return []
             self._lock_table(cursor)
             self._notify_channel(cursor)
-            expected: Mapping[UUID, int] | None = kwargs.get("expected_heads")
-            if expected:
-                moved = self._moved(cursor, expected)
-                if moved:
-                    renumber: Callable[[dict[UUID, int]], Sequence[StoredEvent]] = kwargs[
-                        "renumber"
-                    ]
-                    stored_events = renumber(moved)
             with cursor.copy(self._copy_rows) as copy:
                 copy.set_types(_COLUMN_TYPES)
                 for row in stored_events:
@@ -108,14 +80,3 @@ class CopyingPostgresProcessRecorder(PostgresProcessRecorder):
             assert found is not None
             last = int(next(iter(found.values())))
         return list(range(last - len(stored_events) + 1, last + 1))
-
-    def _moved(self, cursor: Any, expected: Mapping[UUID, int]) -> dict[UUID, int]:
-        """How far each stream's head is past the one expected (only those that moved)."""
-        cursor.execute(self._heads, (list(expected),))
-        heads = {UUID(str(row["originator_id"])): int(row["head"]) for row in cursor.fetchall()}
-        moved = {
-            s: heads.get(s, 0) - head for s, head in expected.items() if heads.get(s, 0) != head
-        }
-        if any(shift < 0 for shift in moved.values()):
-            raise IntegrityError("a stream's head is behind the one its batch was numbered from")
-        return moved

@@ -9,8 +9,7 @@ index keys.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -56,24 +55,6 @@ class IngestKeyClaimed(HubRecord):
     content_digest: str
     child_stream: str
     child_version: int
-
-
-def with_entries_moved(records: Sequence[HubRecord], moved: Mapping[UUID, int]) -> list[HubRecord]:
-    """`records` with the new entries of each stream in `moved` numbered that many versions
-    later, and the idempotency claims that point at them moved with them: what ingest commits
-    when another worker appended to those streams after it numbered its batch."""
-    by_hex = {stream.hex: shift for stream, shift in moved.items()}
-    shifted: list[HubRecord] = []
-    for record in records:
-        if isinstance(record, ChildRecordEntry) and record.originator_id in moved:
-            version = record.originator_version + moved[record.originator_id]
-            record = replace(record, originator_version=version)
-        elif isinstance(record, IngestKeyClaimed) and record.child_stream in by_hex:
-            record = replace(
-                record, child_version=record.child_version + by_hex[record.child_stream]
-            )
-        shifted.append(record)
-    return shifted
 
 
 @dataclass(frozen=True)

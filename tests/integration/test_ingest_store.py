@@ -130,9 +130,7 @@ def test_events_and_position_commit_together(hub: Hub) -> None:
     original_append = hub.store.append
     calls = 0
 
-    def failing_append(records, tracking, expected_heads=None):  # type: ignore[no-untyped-def]
-        # Without the heads the batch was numbered from, so the store cannot move the entries
-        # along (tests/integration/test_workers_numbering.py): the primary key refuses them.
+    def failing_append(records, tracking):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         # Simulate a competing writer taking the child's next version first, on every try.
