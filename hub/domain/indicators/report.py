@@ -59,6 +59,30 @@ from hub.domain.taxonomy import AgencyType
 
 
 @dataclass(frozen=True)
+class Benchmark:
+    """What a dashboard row shows beside its figure; every text is words, never empty."""
+
+    england: str  # "22% (England 2023/24)" or "not published"
+    quartile: str  # "1st".."4th", "not published", "not comparable until Q4", ...
+    england_value: float | None = None
+    reporting_year: str | None = None
+    source_url: str | None = None
+    source: str | None = None  # publication and table, as cited in the file
+    quartile_number: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "england": self.england,
+            "england_value": self.england_value,
+            "england_reporting_year": self.reporting_year,
+            "england_source": self.source,
+            "england_source_url": self.source_url,
+            "quartile": self.quartile,
+            "quartile_number": self.quartile_number,
+        }
+
+
+@dataclass(frozen=True)
 class IndicatorRow:
     code: str
     title: str
@@ -78,6 +102,7 @@ class IndicatorRow:
     period_text: str = ""  # the latest figure's period in words
     previous_quarter: Quarter | None = None  # None: the report's previous quarter
     rolling: Figure | None = None  # a year-to-date rate's rolling 12-month figure, too
+    benchmark: Benchmark | None = None  # a dashboard row's national comparators
 
     def as_dict(self, latest: Quarter, previous: Quarter) -> dict[str, Any]:
         before = self.previous_quarter or previous
@@ -107,6 +132,7 @@ class IndicatorRow:
             "target": None if self.target is None else self.target.text(self.unit),
             "rag": self.rag,
             "group": self.group,
+            **({} if self.benchmark is None else {"comparators": self.benchmark.as_dict()}),
         }
 
 
@@ -132,6 +158,7 @@ class IndicatorReport:
     rows: tuple[IndicatorRow, ...]
     rule: RagRule = field(default_factory=RagRule)
     notes: tuple[str, ...] = ()  # what a reader must know to read the figures right
+    comparators: str = ""  # which national comparators file the rows are beside, and why
 
     def section(self, name: str) -> list[IndicatorRow]:
         return [r for r in self.rows if r.section == name]
@@ -155,6 +182,7 @@ class IndicatorReport:
             ),
             "rag_rule": self.rule.describe(),
             "notes": list(self.notes),
+            **({"comparators": self.comparators} if self.comparators else {}),
             "suppression": (
                 f"'{SUPPRESSED}': a numerator or denominator of 1 to 4, or a second figure "
                 "hidden so that the first cannot be worked out from a published total."
