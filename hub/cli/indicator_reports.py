@@ -9,7 +9,9 @@ its last day included (default: today in England, or, when the hub holds no even
 quarter before today, the day after the last quarter it holds events in: `default_as_at`; a
 later date reports the quarter in progress, marked provisional) and writes them as a terminal
 table, JSON, CSV or a self-contained HTML dashboard, under the partnership's own definitions
-where `--definitions FILE` gives them (statutory by default).
+where `--definitions FILE` gives them (statutory by default). Each dashboard row is put beside
+the published England figure and quartile from the shipped comparators file for the quarter's
+year (docs/comparators.md), or the partnership's own with `--comparators FILE`.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ def add_commands(commands: Any, common: argparse.ArgumentParser, formatted: Any)
         '"cic-health-assessments": {"cohort": "in-care-at-end"}} (docs/indicators.md)',
     )
     indicators.add_argument(
+        "--comparators",
+        metavar="FILE",
+        help="YAML: the partnership's own national comparators file (e.g. with its statistical "
+        "neighbours), instead of the shipped one for the quarter's year (docs/comparators.md)",
+    )
+    indicators.add_argument(
         "--no-catch-up",
         action="store_true",
         help="report from the consumer's documents as they stand (do not fold new entries)",
@@ -88,13 +96,16 @@ def load_definitions(path: str | None) -> Definitions:
 
 def cmd_indicators(args: argparse.Namespace) -> int:
     from consumers.indicator_facts import load_children
+    from hub.adapters.comparators import load_comparators
     from hub.domain.indicators import build_report, default_as_at
-    from hub.reports.indicators_report import render
+    from hub.reports.indicators_report import render, with_comparators
 
     try:
         given = date.fromisoformat(args.as_at) if args.as_at else None
         targets = load_targets(args.targets)
         definitions = load_definitions(args.definitions)
+        if args.comparators:
+            load_comparators(args.comparators)  # refused before the hub is opened
     except (ValueError, OSError) as error:
         print(f"hub indicators: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -124,7 +135,10 @@ def cmd_indicators(args: argparse.Namespace) -> int:
             f"--as-at {today:%Y-%m-%d} reports the quarter before today anyway",
             file=sys.stderr,
         )
-    report = build_report(children, as_at, targets, reviews=reviews, definitions=definitions)
+    report = with_comparators(
+        build_report(children, as_at, targets, reviews=reviews, definitions=definitions),
+        args.comparators,
+    )
     if report.latest.end >= datetime.now(UK).date():
         print(
             f"note: {report.latest.name} has not ended yet (--as-at is in the future), so its "

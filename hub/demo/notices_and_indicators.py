@@ -123,15 +123,17 @@ def run_consumers(hub: Hub, inbox_dir: Path, madison: str, batch_size: int) -> C
         if name == "indicators":
             from consumers.indicator_facts import load_children
             from hub.domain.indicators import build_report, default_as_at
-            from hub.reports.indicators_report import render_html
+            from hub.reports.indicators_report import render_html, with_comparators
 
             children = load_children(runner.state)
             # As `hub indicators` chooses: the demo's history ends in December 2025, so this
             # is the quarter to 31 December 2025, and the command reports the same.
-            report = build_report(
-                children,
-                default_as_at(children, uk_date(now)),
-                reviews=hub.withholding_reviews.facts(),
+            report = with_comparators(
+                build_report(
+                    children,
+                    default_as_at(children, uk_date(now)),
+                    reviews=hub.withholding_reviews.facts(),
+                )
             )
             dashboard = hub.settings.data_dir / "indicators.html"
             dashboard.write_text(render_html(report))

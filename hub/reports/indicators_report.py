@@ -21,6 +21,7 @@ from typing import Any
 
 import jinja2
 
+from hub.adapters.comparators import SHIPPED_COMPARATOR_FILES, load_comparators
 from hub.domain.indicators import (
     AGENCY_TYPE_LABELS,
     AGENCY_TYPES,
@@ -32,6 +33,9 @@ from hub.domain.indicators import (
     Unit,
     published_value,
 )
+from hub.domain.indicators.benchmarks import with_benchmarks
+from hub.domain.indicators.comparators import Comparators
+from hub.domain.indicators.periods import Quarter
 from hub.reports.rendering import template_environment
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -56,9 +60,57 @@ CSV_COLUMNS = (
     "travel",
     "target",
     "rag",
+    "england",
+    "england_source_url",
+    "quartile",
 )
 RAG_WORDS = {"G": "Green: meets the target", "A": "Amber: close to the target", "R": "Red"}
 ARROWS = {"up": "\u25b2", "down": "\u25bc", "same": "\u25b6"}
+
+
+def _year(year_ending: int) -> str:
+    return f"the year ending 31 March {year_ending} ({year_ending - 1}/{year_ending % 100:02d})"
+
+
+def comparators_for(
+    quarter: Quarter, path: Path | str | None = None
+) -> tuple[Comparators | None, str]:
+    """The comparators a report for `quarter` is put beside, and a sentence saying which.
+
+    As the county report does, a quarter of financial year Y/Y+1 compares with the figures
+    for the year ending 31 March Y (Q3 2024/25 with 2023/24: the latest published while the
+    year runs); if the hub ships no file for that year, the latest earlier one, and the
+    sentence says so. `path`: a partnership's own file instead (`hub indicators --comparators`);
+    raises `ComparatorsError` naming the field when it is invalid."""
+    if path is not None:
+        comparators = load_comparators(path)
+        return comparators, (
+            f"National comparators: the partnership's file {Path(path).name} "
+            f"(version {comparators.version})."
+        )
+    wanted = quarter.year
+    years = [y for y in SHIPPED_COMPARATOR_FILES if y <= wanted]
+    compares = f"{_year(wanted)}, which a quarter of {quarter.label[3:]} compares with"
+    if not years:
+        return None, (
+            f"National comparators: none is shipped for {compares}, nor for any earlier year."
+        )
+    chosen = max(years)
+    file = SHIPPED_COMPARATOR_FILES[chosen]
+    comparators = load_comparators(file)
+    shipped = f"{file.name} (version {comparators.version})"
+    if chosen == wanted:
+        return comparators, f"National comparators: {shipped}, the figures for {compares}."
+    return comparators, (
+        f"National comparators: none is shipped for {compares}; shown instead, the latest "
+        f"earlier: {shipped}, the figures for {_year(chosen)}."
+    )
+
+
+def with_comparators(report: IndicatorReport, path: Path | str | None = None) -> IndicatorReport:
+    """The report with each dashboard row beside its comparators (`comparators_for`)."""
+    comparators, about = comparators_for(report.latest, path)
+    return with_benchmarks(report, comparators, about)
 
 
 def render_json(report: IndicatorReport) -> str:
@@ -70,12 +122,15 @@ def _cell(value: Any) -> str:
 
 
 def render_csv(report: IndicatorReport) -> str:
-    """One row per indicator; a suppressed figure is "c", no data is empty."""
+    """One row per indicator; a suppressed figure is "c", no data is empty. A dashboard row's
+    England figure and quartile are words where there is no number ("not published"); rows
+    with no national comparator (information sharing) leave them empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in report.as_dict()["indicators"]:
         latest, previous = row["latest"], row["previous"]
+        national = row.get("comparators") or {}
         writer.writerow(
             _cell(v)
             for v in (
@@ -99,6 +154,9 @@ def render_csv(report: IndicatorReport) -> str:
                 row["travel"],
                 row["target"],
                 row["rag"],
+                national.get("england"),
+                national.get("england_source_url"),
+                national.get("quartile"),
             )
         )
     return out.getvalue()
@@ -145,6 +203,7 @@ def render_text(report: IndicatorReport, width: int | None = None) -> str:
             width,
         ),
         *(line for note in report.notes for line in wrapped(f"Note: {note}", width)),
+        *(wrapped(report.comparators, width) if report.comparators else []),
         "",
         f"{'Indicator':<{name_width + 1}}{'Latest':>12}{'Previous':>12}  {'DOT':<16}"
         f"{'Target':>9}  RAG",
@@ -171,6 +230,9 @@ def render_text(report: IndicatorReport, width: int | None = None) -> str:
                     about += f" Previous: {row.previous_quarter.label}."
                 if row.rolling is not None:
                     about += f" Over the 12 months to its end: {shown(row.rolling, row.unit)}."
+                if row.benchmark is not None:
+                    national = row.benchmark
+                    about += f" England figure: {national.england}. Quartile: {national.quartile}."
                 lines += [f"  {line}" for line in wrapped(about, width - 2)]
     lines += ["", *wrapped(f"c: suppressed (small numbers). {report.rule.describe()}.", width)]
     return "\n".join(lines)
