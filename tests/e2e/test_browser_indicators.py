@@ -1,6 +1,8 @@
 """The indicators dashboard as a reader opens it: `hub indicators --format html --out FILE` on a
 real hub, the file opened from disk in a real Chromium; the charts and tables render, each
-chart has an accessible name, and the page asks for nothing but itself."""
+chart has an accessible name, each dashboard row shows the published England figure with its
+source and the quartile in words, axe-core finds no violation, and the page asks for nothing but
+itself."""
 
 from __future__ import annotations
 
@@ -15,11 +17,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from hub.adapters.comparators import SHIPPED_COMPARATOR_FILES, load_comparators
 from hub.bootstrap import bootstrap
 from hub.domain.indicators import quarter_of
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_browser_dpo import no_axe_violations
 from tests.factories import event_dict, nhs_number, register_agencies
 
 LA = {"id": "shire-county-council", "type": "local-authority"}
@@ -133,7 +137,9 @@ def test_the_dashboard_renders_charts_and_tables_from_disk(
 
         # The dashboard table: one row per indicator, the seed's columns.
         table = page.locator("#dashboard-table")
-        expect(table.locator("thead th")).to_have_count(8)
+        expect(table.locator("thead th")).to_have_count(10)
+        expect(table.locator("thead th").nth(8)).to_have_text("England")
+        expect(table.locator("thead th").nth(9)).to_have_text("Quartile")
         expect(table.locator("tbody tr")).to_have_count(8)
         row = table.locator("tr[data-code='re-referrals-12-months']")
         expect(row).to_contain_text("Re-referrals to CSC within 12 mths")
@@ -144,6 +150,29 @@ def test_the_dashboard_renders_charts_and_tables_from_disk(
         expect(row).to_contain_text("0 of 12")
         expect(row.locator(".rag")).to_have_text("G")
         expect(row).to_contain_text("<18.7%")
+        # Beside it, the published England figure for the comparators' year, with its source,
+        # and the quartile in words: the shipped files publish no quartile boundaries.
+        year = quarter_of(NOW.date()).year  # a quarter of Y/Y+1 compares with year ending Y
+        shipped = max(y for y in SHIPPED_COMPARATOR_FILES if y <= year)
+        england = load_comparators(SHIPPED_COMPARATOR_FILES[shipped]).for_indicator(
+            "re-referrals-12-months"
+        )
+        assert england is not None and england.england is not None
+        published = england.england
+        expect(row.locator("td.england")).to_contain_text(
+            f"{published.value:g}% (England {published.source.reporting_year})"
+        )
+        link = row.locator("td.england a")
+        expect(link).to_have_attribute("href", published.source.url)
+        expect(link).to_contain_text(published.source.publication)
+        expect(row.locator("td.quartile")).to_have_text("not published")
+        for cell in table.locator("tbody td.england, tbody td.quartile").all():
+            assert cell.inner_text().strip()  # words, never an empty cell
+        expect(page.locator("#comparators-note")).to_contain_text(
+            SHIPPED_COMPARATOR_FILES[shipped].name
+        )
+        if shipped != year:
+            expect(page.locator("#comparators-note")).to_contain_text("none is shipped for")
 
         # Charts: inline SVG, each an image with a name, drawn with real size.
         charts = page.locator("svg.chart")
@@ -169,6 +198,7 @@ def test_the_dashboard_renders_charts_and_tables_from_disk(
         expect(page.locator("#not-supported li").first).to_be_visible()
 
         assert page.evaluate("document.scripts.length") == 0
+        no_axe_violations(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "indicators-dashboard.png"), full_page=True)
     finally:
