@@ -232,8 +232,9 @@ def test_before_go_live_replay_tells_recorded_from_held_and_marks_the_backfill(
         details={"child_present": True, "police_reference": "OE-9"},
     )
     contact = dated("CONTACT-1", now - timedelta(days=5), kind="la.contact")
-    ingest_at(hub, s47, joined + timedelta(hours=1), 1)  # the backfill
-    ingest_at(hub, referral, joined + timedelta(hours=1), 2)
+    backfill_at = joined + timedelta(hours=1)  # the next day, when the test runs after 23:00
+    ingest_at(hub, s47, backfill_at, 1)  # the backfill
+    ingest_at(hub, referral, backfill_at, 2)
     ingest_at(hub, incident, incident.recorded_at + timedelta(days=3), 1)  # shared late
     ingest_at(hub, contact, contact.recorded_at + timedelta(hours=2), 3)  # on time
     hub.audit_queries.commission_review("dpo-0001", child, "rev-0001", "Rapid Review", 30)
@@ -263,7 +264,7 @@ def test_before_go_live_replay_tells_recorded_from_held_and_marks_the_backfill(
     latency = {item["ref"]: item for item in after.latency}
     for ref in refs_backfilled:
         assert latency[ref]["backfilled"] is True and latency[ref]["late"] is False
-        assert sharing_text(latency[ref]) == f"backfilled on {day_text(uk_date(joined))}"
+        assert sharing_text(latency[ref]) == f"backfilled on {day_text(uk_date(backfill_at))}"
         assert lateness_text(latency[ref]) == "Backfilled (not late)"
     late = latency["shire-constabulary/DA-1@1"]
     assert late["late"] is True and late["backfilled"] is False
