@@ -6,8 +6,10 @@ revision's facts the indicators need: kind, publishing agency, the UK dates it h
 reached the hub, sharing latency, the start and completion dates in its details (an
 assessment's; a health assessment's or dental check's completion), the day the details of
 a new kind give (ceasing to be looked after, leaving home education, reaching the end of
-compulsory school age, moving out of the area: `DETAIL_DAYS`), the category of any
-withholding reason, and which record a retraction withdraws. The record key is a hash of the
+compulsory school age, moving out of the area, a care leaver's status: `DETAIL_DAYS`), a
+care leaver's accommodation or activity as yes or no (`OUTCOMES`), the date of birth in the
+child's details (the care leaver cohort's ages), the category of any withholding reason, and
+which record a retraction withdraws. The record key is a hash of the
 agency and its record id. An NHS number's stream also has `child:<stream>:links`, the
 provisional streams linked to it. No summary, free text, NHS number or agency record id is
 kept. (One document per record rather than per child: a child with hundreds of records would

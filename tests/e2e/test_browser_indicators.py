@@ -140,7 +140,9 @@ def test_the_dashboard_renders_charts_and_tables_from_disk(
         expect(table.locator("thead th")).to_have_count(10)
         expect(table.locator("thead th").nth(8)).to_have_text("England")
         expect(table.locator("thead th").nth(9)).to_have_text("Quartile")
-        expect(table.locator("tbody tr")).to_have_count(8)
+        expect(table.locator("tbody tr")).to_have_count(10)  # with the two care leaver rows
+        care_leavers = table.locator("tr[data-code='care-leavers-suitable-accommodation']")
+        expect(care_leavers.locator(".definition")).to_contain_text("aged 19 to 21")
         row = table.locator("tr[data-code='re-referrals-12-months']")
         expect(row).to_contain_text("Re-referrals to CSC within 12 mths")
         # Each figure says its definition (with its source) and its period in words.
@@ -176,7 +178,7 @@ def test_the_dashboard_renders_charts_and_tables_from_disk(
 
         # Charts: inline SVG, each an image with a name, drawn with real size.
         charts = page.locator("svg.chart")
-        assert charts.count() == 11  # 8 dashboard + all four agencies + latency + withheld
+        assert charts.count() == 13  # 10 dashboard + all four agencies + latency + withheld
         expect(
             page.get_by_role("img", name="Re-referrals to CSC within 12 mths", exact=False)
         ).to_be_visible()

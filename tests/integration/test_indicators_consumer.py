@@ -476,3 +476,71 @@ def test_an_earlier_revision_arriving_late_does_not_replace_the_correction(world
     runner.run_once()
     assert report_of(world).row("re-referrals-12-months").latest == before  # 2022: outside
     assert runner.status().as_dict()["out_of_order_revisions"] == 1
+
+
+def test_care_leavers_from_the_log_with_the_date_of_birth_sealed(world: World) -> None:
+    """Two care leavers aged 19 and 20 and one aged 18, their dates of birth from the local
+    authority's child details and their latest accommodation and activity: the figures come
+    through the real ingest and consumer, and no date of birth is in the store in clear."""
+    births = {20: "2004-05-17", 21: "2005-08-09", 22: "2006-11-23"}
+    statuses = {20: ("U", True, "F5"), 21: ("S", False, "G5"), 22: ("E", True, "F2")}
+    events = []
+    for i, born in births.items():
+        c = Partnership.child(i)
+        events.append(
+            event(
+                LA,
+                f"DETAILS-{i}",
+                "la.child-details",
+                at("2024-01-08"),
+                c,
+                details={
+                    "family_name": "Ashdown",
+                    "given_names": ["Robin"],
+                    "date_of_birth": born,
+                    "sex": "unknown",
+                },
+            )
+        )
+        events.append(event(LA, f"CL-{i}", "la.care-leaver-status", at("2024-02-01"), c))
+        accommodation, suitable, activity = statuses[i]
+        details = {"accommodation": accommodation, "suitable": suitable}
+        events.append(
+            event(
+                LA,
+                f"ACCOM-{i}",
+                "la.care-leaver-accommodation",
+                at("2024-11-05"),
+                c,
+                details={**details, "recorded_on": "2024-11-05"},
+            )
+        )
+        events.append(
+            event(
+                LA,
+                f"ACTIV-{i}",
+                "la.care-leaver-activity",
+                at("2024-11-05"),
+                c,
+                details={"activity": activity, "recorded_on": "2024-11-05"},
+            )
+        )
+    world.clock.now = RECEIVED_Q3
+    ingest(world.ingest, events, "care-leavers")
+    world.hub.consumer_runner("indicators").run_once()
+    report = report_of(world)
+    accommodation_row = report.row("care-leavers-suitable-accommodation")
+    activity_row = report.row("care-leavers-in-education-employment-training")
+    # Aged 19 to 21 on 31 December 2024: children 20 (20) and 21 (19), not 22 (18).
+    assert counts(accommodation_row.latest) == (1, 2)
+    assert counts(activity_row.latest) == (1, 2)
+    assert accommodation_row.latest.suppressed  # 1 and 2 are published as "c"
+    up_to_21 = report_of(world, Definitions(ages={"care-leavers-suitable-accommodation": "18-21"}))
+    assert counts(up_to_21.row("care-leavers-suitable-accommodation").latest) == (2, 3)
+    if world.hub.settings.store != "sqlite":
+        return
+    world.hub.close()
+    path = world.hub.settings.data_dir / "consumers" / "indicators.sqlite"
+    raw = b"".join(p.read_bytes() for p in path.parent.glob("indicators.sqlite*"))
+    for born in births.values():
+        assert born.encode() not in raw

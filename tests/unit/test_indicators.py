@@ -14,6 +14,7 @@ from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.chronology import ChronologyEntry
 from hub.domain.indicators import (
     Child,
+    Definitions,
     Figure,
     Quarter,
     RagRule,
@@ -22,6 +23,8 @@ from hub.domain.indicators import (
     all_four_agencies,
     assessments_in_timescale,
     build_report,
+    care_leavers_in_education_employment_training,
+    care_leavers_suitable_accommodation,
     cic_dental_checks,
     cic_health_assessments,
     cp_reviews_in_timescale,
@@ -75,6 +78,8 @@ def fact(
     withheld: tuple[str, ...] = (),
     retracts: str | None = None,
     dated: str | None = None,
+    born: str | None = None,
+    outcome: bool | None = None,
 ) -> RecordFact:
     agency_type = agency_type or {"la": LA, "police": POLICE, "health": HEALTH}.get(
         kind.split(".")[0], EDUCATION
@@ -94,6 +99,8 @@ def fact(
         withheld=withheld,
         retracts=retracts,
         dated=None if dated is None else date.fromisoformat(dated),
+        born=None if born is None else date.fromisoformat(born),
+        outcome=outcome,
     )
 
 
@@ -475,7 +482,8 @@ def test_home_education_is_compared_with_the_same_quarter_a_year_earlier() -> No
     row = report.row("elective-home-education")
     assert row.previous_quarter == Quarter(2023, 3)
     assert (row.latest.value, row.previous.value) == (12.0, 12.0)
-    assert report.as_dict()["indicators"][7]["previous_period"] == "Q3 2023/24"
+    rows = {row["code"]: row for row in report.as_dict()["indicators"]}
+    assert rows["elective-home-education"]["previous_period"] == "Q3 2023/24"
     rates = report.row("re-referrals-12-months")
     assert rates.previous_quarter == Quarter(2024, 2)
 
@@ -541,6 +549,106 @@ def test_children_stop_being_looked_after_and_the_cohort_is_ssda903s(
 
 
 LAC_HA = "health.looked-after-health-assessment"
+CL_ACCOM, CL_ACTIVITY = "la.care-leaver-accommodation", "la.care-leaver-activity"
+
+
+def care_leaver(born: str | None, *records: RecordFact, details_by: str = LA) -> Child:
+    details = () if born is None else (fact("la.child-details", "2020-01-01", born=born),)
+    if details and details_by != LA:
+        details = (fact("health.child-details", "2020-01-01", agency_type=details_by, born=born),)
+    return child(fact("la.care-leaver-status", "2023-01-10"), *details, *records)
+
+
+@pytest.mark.parametrize(
+    ("kind", "measure"),
+    [
+        (CL_ACCOM, care_leavers_suitable_accommodation),
+        (CL_ACTIVITY, care_leavers_in_education_employment_training),
+    ],
+)
+def test_care_leavers_aged_19_to_21_by_their_latest_status_in_12_months(
+    kind: str, measure: Any
+) -> None:
+    children = [
+        care_leaver("2004-06-01", fact(kind, "2024-11-01", dated="2024-11-01", outcome=True)),
+        care_leaver(  # 21 on the quarter's last day: still in
+            "2003-12-31", fact(kind, "2024-09-01", dated="2024-09-01", outcome=True)
+        ),
+        care_leaver(  # 22 on 30 December: out
+            "2002-12-30", fact(kind, "2024-09-01", dated="2024-09-01", outcome=True)
+        ),
+        care_leaver(  # suitable in March, not since August: the latest counts
+            "2005-01-01",
+            fact(kind, "2024-03-01", dated="2024-03-01", outcome=True),
+            fact(kind, "2024-08-01", dated="2024-08-01", outcome=False),
+        ),
+        care_leaver(  # nothing recorded in the 12 months: not known, in the cohort, not a yes
+            "2005-02-02", fact(kind, "2023-11-30", dated="2023-11-30", outcome=True)
+        ),
+        care_leaver(  # 18 at the quarter's end: only in a partnership's "up to 21"
+            "2006-10-01", fact(kind, "2024-10-15", dated="2024-10-15", outcome=True)
+        ),
+        care_leaver(  # 17: only from 17
+            "2007-10-01", fact(kind, "2024-10-15", dated="2024-10-15", outcome=True)
+        ),
+        care_leaver(None, fact(kind, "2024-10-15", dated="2024-10-15", outcome=True)),  # no DOB
+        child(  # never recorded as a care leaver by the quarter's end
+            fact("la.child-details", "2020-01-01", born="2004-06-01"),
+            fact("la.care-leaver-status", "2025-01-05"),
+        ),
+    ]
+    # Statutory (DfE, aged 19 to 21): 2 of the 4 aged 19 to 21. Counting everyone with a record
+    # ever suitable would give 4 of 4; ignoring age, 4 of 6.
+    assert measure(children, Q3) == Figure(50.0, 2, 4)
+    assert measure(children, Q3, "18-21") == Figure(60.0, 3, 5)
+    assert measure(children, Q3, "17-21") == Figure(400 / 6, 4, 6)
+    # The day the status was recorded on (its details) decides, not the day the record says.
+    recorded_late = care_leaver(
+        "2004-06-01", fact(kind, "2025-01-20", dated="2024-12-31", outcome=True)
+    )
+    assert measure([recorded_late], Q3) == Figure(100.0, 1, 1)
+
+
+def test_a_care_leavers_age_is_from_the_local_authoritys_date_of_birth_and_29_february() -> None:
+    leap = care_leaver(
+        "2004-02-29",
+        fact(CL_ACCOM, "2024-11-01", dated="2024-11-01", outcome=True),
+    )
+    # Born 29 February 2004: 19 on 1 March 2023, in the cohort at the end of Q4 2024/25 too.
+    assert care_leavers_suitable_accommodation([leap], Quarter(2024, 4)).denominator == 1
+    health_only = care_leaver(
+        "2004-06-01",
+        fact(CL_ACCOM, "2024-11-01", dated="2024-11-01", outcome=True),
+        details_by=HEALTH,
+    )
+    assert care_leavers_suitable_accommodation([health_only], Q3).denominator == 1
+    disagreeing = child(
+        *health_only,
+        fact("la.child-details", "2020-01-01", key="la-details", born="2007-06-01"),
+    )
+    # The local authority's date of birth (17 at the quarter's end) wins over health's (20).
+    assert care_leavers_suitable_accommodation([disagreeing], Q3).denominator == 0
+
+
+def test_care_leaver_ages_are_a_partnership_definition() -> None:
+    definitions = Definitions.parse({"care-leavers-suitable-accommodation": {"ages": "17-21"}})
+    assert definitions.care_leaver_ages("care-leavers-suitable-accommodation") == "17-21"
+    assert definitions.care_leaver_ages("care-leavers-in-education-employment-training") == "19-21"
+    with pytest.raises(ValueError, match=r"^cic-dental-checks: ages"):
+        Definitions.parse({"cic-dental-checks": {"ages": "17-21"}})
+    with pytest.raises(ValueError, match=r"^care-leavers-suitable-accommodation: ages '16-21'"):
+        Definitions.parse({"care-leavers-suitable-accommodation": {"ages": "16-21"}})
+    children = [
+        care_leaver("2006-10-01", fact(CL_ACCOM, "2024-10-15", dated="2024-10-15", outcome=True))
+    ]
+    statutory = build_report(children, date(2025, 1, 1)).row("care-leavers-suitable-accommodation")
+    assert statutory.latest.denominator == 0
+    assert "aged 19 to 21" in statutory.definition
+    local = build_report(children, date(2025, 1, 1), definitions=definitions).row(
+        "care-leavers-suitable-accommodation"
+    )
+    assert local.latest.denominator == 1
+    assert "aged 17 to 21 at the quarter's end (the partnership's definition)" in local.definition
 
 
 def test_children_starting_family_help_in_the_quarter() -> None:
@@ -665,6 +773,12 @@ def test_record_fact_from_an_event_keeps_only_what_the_indicators_need() -> None
         ),
         ("education.compulsory-school-age-ended", {"on": "2024-06-19"}, "2024-06-19"),
         ("la.moved-out-of-area", {"moved_on": "2024-06-15"}, "2024-06-15"),
+        (
+            CL_ACCOM,
+            {"accommodation": "U", "suitable": True, "recorded_on": "2024-06-16"},
+            "2024-06-16",
+        ),
+        (CL_ACTIVITY, {"activity": "G5", "recorded_on": "2024-06-17"}, "2024-06-17"),
     ],
 )
 def test_the_new_kinds_are_counted_on_the_day_their_details_give(
@@ -685,6 +799,53 @@ def test_the_new_kinds_are_counted_on_the_day_their_details_give(
     )
     assert got.day == date.fromisoformat(day)
     assert RecordFact.from_document(got.key, got.to_document()) == got
+
+
+@pytest.mark.parametrize(
+    ("kind", "details", "outcome"),
+    [
+        (CL_ACCOM, {"accommodation": "U", "suitable": True, "recorded_on": "2024-06-16"}, True),
+        (CL_ACCOM, {"accommodation": "S", "suitable": False, "recorded_on": "2024-06-16"}, False),
+        (CL_ACTIVITY, {"activity": "F4", "recorded_on": "2024-06-17"}, True),
+        (CL_ACTIVITY, {"activity": "G6", "recorded_on": "2024-06-17"}, False),
+    ],
+)
+def test_a_care_leavers_status_is_kept_as_yes_or_no_and_a_child_details_date_of_birth(
+    kind: str, details: dict[str, Any], outcome: bool
+) -> None:
+    event = CanonicalEvent.model_validate(
+        event_dict(
+            kind=kind,
+            occurred_at="2024-06-20T10:00:00+00:00",
+            recorded_at="2024-06-20T11:00:00+00:00",
+            details=details,
+        )
+    )
+    got = record_fact(
+        ChronologyEntry(event, datetime(2024, 6, 21, tzinfo=UTC), "ab" * 16, 1), LatencyRules()
+    )
+    assert (got.outcome, got.born) == (outcome, None)
+    assert RecordFact.from_document(got.key, got.to_document()) == got
+    assert '"U"' not in json.dumps(got.to_document())  # the code is not kept, only yes or no
+    details_event = CanonicalEvent.model_validate(
+        event_dict(
+            kind="la.child-details",
+            recorded_at="2024-06-20T11:00:00+00:00",
+            details={
+                "family_name": "Smith",
+                "given_names": ["Jo"],
+                "date_of_birth": "2005-03-04",
+                "sex": "female",
+            },
+        )
+    )
+    child_details = record_fact(
+        ChronologyEntry(details_event, datetime(2024, 6, 21, tzinfo=UTC), "ab" * 16, 1),
+        LatencyRules(),
+    )
+    assert (child_details.born, child_details.outcome) == (date(2005, 3, 4), None)
+    assert "Smith" not in json.dumps(child_details.to_document())
+    assert RecordFact.from_document(child_details.key, child_details.to_document()) == child_details
 
 
 def test_a_retraction_names_the_key_of_the_record_it_withdraws() -> None:

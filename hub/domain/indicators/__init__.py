@@ -49,6 +49,8 @@ from hub.domain.indicators.figures import (
 from hub.domain.indicators.measures import (
     all_four_agencies,
     assessments_in_timescale,
+    care_leavers_in_education_employment_training,
+    care_leavers_suitable_accommodation,
     cic_dental_checks,
     cic_health_assessments,
     cp_reviews_in_timescale,
@@ -95,6 +97,8 @@ __all__ = [
     "all_four_agencies",
     "assessments_in_timescale",
     "build_report",
+    "care_leavers_in_education_employment_training",
+    "care_leavers_suitable_accommodation",
     "cic_dental_checks",
     "cic_health_assessments",
     "cp_reviews_in_timescale",

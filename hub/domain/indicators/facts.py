@@ -9,8 +9,14 @@ from datetime import date
 from typing import Any
 
 from hub.domain.chronology import ChronologyEntry
-from hub.domain.indicators.common import ASSESSMENT_COMPLETED, RETRACTED
+from hub.domain.indicators.common import (
+    ASSESSMENT_COMPLETED,
+    CARE_LEAVER_ACCOMMODATION,
+    CARE_LEAVER_ACTIVITY,
+    RETRACTED,
+)
 from hub.domain.latency import LatencyRules
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS
 from hub.domain.uk_time import uk_date
 
 
@@ -82,6 +88,8 @@ class RecordFact:
     retracts: str | None = None  # key of the record a retraction retracts
     review_by: date | None = None  # the soonest review date of its withholdings
     dated: date | None = None  # the day its details give (`DETAIL_DAYS`)
+    born: date | None = None  # the child's date of birth (the child's details)
+    outcome: bool | None = None  # `OUTCOMES`: a care leaver's accommodation suitable, or in EET
 
     @property
     def day(self) -> date:
@@ -117,6 +125,10 @@ class RecordFact:
             document["rb"] = self.review_by.isoformat()
         if self.dated is not None:
             document["d"] = self.dated.isoformat()
+        if self.born is not None:
+            document["b"] = self.born.isoformat()
+        if self.outcome is not None:
+            document["g"] = self.outcome
         return document
 
     @classmethod
@@ -141,6 +153,8 @@ class RecordFact:
             retracts=document.get("x"),
             review_by=day("rb"),
             dated=day("d"),
+            born=day("b"),
+            outcome=document.get("g"),
         )
 
 
@@ -150,7 +164,19 @@ DETAIL_DAYS = {
     "education.elective-home-education-ended": "ended_on",
     "education.compulsory-school-age-ended": "on",
     "la.moved-out-of-area": "moved_on",
+    CARE_LEAVER_ACCOMMODATION: "recorded_on",
+    CARE_LEAVER_ACTIVITY: "recorded_on",
 }
+OUTCOMES = {
+    # kind -> the boolean detail a care leaver indicator counts (hub.domain.details)
+    CARE_LEAVER_ACCOMMODATION: "suitable",
+    CARE_LEAVER_ACTIVITY: "in_education_employment_or_training",
+}
+
+
+def _detail_flag(details: Mapping[str, Any], name: str) -> bool | None:
+    value = details.get(name)
+    return value if isinstance(value, bool) else None
 
 
 def _detail_date(details: Mapping[str, Any], name: str) -> date | None:
@@ -183,6 +209,12 @@ def record_fact(entry: ChronologyEntry, rules: LatencyRules) -> RecordFact:
         review_by=min((w.review_by for w in event.withheld_from), default=None),
         dated=_detail_date(event.details, DETAIL_DAYS[event.kind])
         if event.kind in DETAIL_DAYS
+        else None,
+        born=_detail_date(event.details, "date_of_birth")
+        if event.kind in CHILD_DETAILS_KINDS
+        else None,
+        outcome=_detail_flag(event.details, OUTCOMES[event.kind])
+        if event.kind in OUTCOMES
         else None,
     )
 

@@ -14,6 +14,8 @@ from hub.domain.indicators.common import (
     ASSESSMENT_COMPLETED,
     ASSESSMENT_WORKING_DAYS,
     CARE_LEAVER,
+    CARE_LEAVER_ACCOMMODATION,
+    CARE_LEAVER_ACTIVITY,
     CEASED_LOOKED_AFTER,
     CP_PLAN_ENDED,
     CP_PLAN_STARTED,
@@ -30,7 +32,7 @@ from hub.domain.indicators.common import (
 from hub.domain.indicators.facts import Child, RecordFact, WithholdingReviewFact, event_dates
 from hub.domain.indicators.figures import Figure, count, rate
 from hub.domain.indicators.periods import Quarter
-from hub.domain.taxonomy import CHILD_DETAILS_KINDS
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS, AgencyType
 from hub.domain.uk_time import add_months
 from hub.domain.working_days import working_days_between
 
@@ -222,6 +224,84 @@ def cic_dental_checks(
     """Children looked after at the quarter's end continuously for 12 months or more (SSDA903,
     OC2), and of them those with a dental check in the 12 months to the quarter's end."""
     return _checked_in_care(children, quarter, cohort, LAC_DENTAL_CHECK)
+
+
+CareLeaverAges = Literal["19-21", "18-21", "17-21"]
+"""Which care leavers a care leaver indicator counts, by age at the quarter's end: 19 to 21
+(the statutory figure: DfE's "Children looked after in England including adoptions" publishes
+care leavers aged 19 to 21 apart from those aged 17 and 18), or from 18 or 17 ("care leavers
+aged up to 21", as some partnerships' reports do)."""
+CARE_LEAVER_AGES: tuple[CareLeaverAges, ...] = ("19-21", "18-21", "17-21")
+CARE_LEAVER_KINDS = frozenset({CARE_LEAVER, CARE_LEAVER_ACCOMMODATION, CARE_LEAVER_ACTIVITY})
+
+
+def age_on(born: date, day: date) -> int:
+    """Age in completed years on `day` (born on 29 February: a year older on 1 March)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def date_of_birth(child: Child) -> date | None:
+    """The child's date of birth as the local authority's details give it (the SSDA903 return
+    is the authority's), else as health's; the latest revision received of either."""
+    details = [r for r in child if r.born is not None]
+    if not details:
+        return None
+    best = max(
+        details,
+        key=lambda r: (r.agency_type == AgencyType.LOCAL_AUTHORITY.value, r.received, r.revision),
+    )
+    return best.born
+
+
+def in_care_leaver_cohort(child: Child, quarter: Quarter, ages: CareLeaverAges) -> bool:
+    """Recorded by the local authority as a care leaver (status, accommodation or activity) by
+    the quarter's end, and of an age in `ages` on its last day. Without a date of birth the
+    hub cannot place a young person in the cohort."""
+    if not any(r.kind in CARE_LEAVER_KINDS and r.day <= quarter.end for r in child):
+        return False
+    born = date_of_birth(child)
+    if born is None:
+        return False
+    youngest = int(ages.split("-")[0])
+    return youngest <= age_on(born, quarter.end) <= 21
+
+
+def latest_outcome(child: Child, kind: str, quarter: Quarter) -> bool:
+    """Whether the latest record of `kind` in the 12 months to the quarter's end (by the day
+    it was recorded on) says yes; none in those 12 months is "not known", not a yes."""
+    recorded = [r for r in child if r.kind == kind and quarter.in_window(r.day)]
+    if not recorded:
+        return False
+    return max(recorded, key=lambda r: (r.day, r.received, r.revision)).outcome is True
+
+
+def _care_leavers(
+    children: Sequence[Child], quarter: Quarter, ages: CareLeaverAges, kind: str
+) -> Figure:
+    numerator = denominator = 0
+    for child in children:
+        if in_care_leaver_cohort(child, quarter, ages):
+            denominator += 1
+            numerator += latest_outcome(child, kind, quarter)
+    return rate(numerator, denominator)
+
+
+def care_leavers_suitable_accommodation(
+    children: Sequence[Child], quarter: Quarter, ages: CareLeaverAges = "19-21"
+) -> Figure:
+    """Care leavers aged 19 to 21 at the quarter's end (by default), and of them those whose
+    latest accommodation recorded in the 12 months to the quarter's end was suitable; not in
+    touch or not known counts in the cohort and not as suitable (as DfE's figures do)."""
+    return _care_leavers(children, quarter, ages, CARE_LEAVER_ACCOMMODATION)
+
+
+def care_leavers_in_education_employment_training(
+    children: Sequence[Child], quarter: Quarter, ages: CareLeaverAges = "19-21"
+) -> Figure:
+    """Care leavers aged 19 to 21 at the quarter's end (by default), and of them those whose
+    latest main activity recorded in the 12 months to the quarter's end was education,
+    employment or training (SSDA903 activity codes F1 to P5)."""
+    return _care_leavers(children, quarter, ages, CARE_LEAVER_ACTIVITY)
 
 
 def family_help_started(children: Sequence[Child], quarter: Quarter) -> Figure:

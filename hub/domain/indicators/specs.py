@@ -29,12 +29,17 @@ from hub.domain.indicators.common import (
 from hub.domain.indicators.facts import Child
 from hub.domain.indicators.figures import Figure, Target
 from hub.domain.indicators.measures import (
+    CARE_LEAVER_AGES,
+    CARE_LEAVER_KINDS,
     HEALTH_COHORTS,
     WINDOWS,
+    CareLeaverAges,
     HealthCohort,
     Window,
     all_four_agencies,
     assessments_in_timescale,
+    care_leavers_in_education_employment_training,
+    care_leavers_suitable_accommodation,
     cic_dental_checks,
     cic_health_assessments,
     cp_reviews_in_timescale,
@@ -44,23 +49,27 @@ from hub.domain.indicators.measures import (
     repeat_cp_plans,
 )
 from hub.domain.indicators.periods import Quarter
+from hub.domain.taxonomy import CHILD_DETAILS_KINDS
 
 Basis = Literal["year-to-date", "rolling-12-months", "at-end", "in-quarter"]
 Previous = Literal["previous-quarter", "year-earlier"]
 
 WINDOWED = ("assessments-45-days", "repeat-cp-plans", "re-referrals-12-months")
 COHORTED = ("cic-health-assessments", "cic-dental-checks")
+AGED = ("care-leavers-suitable-accommodation", "care-leavers-in-education-employment-training")
 
 
 @dataclass(frozen=True)
 class Definitions:
     """A partnership's own definitions, where its report defines an indicator differently from
     the statutory one (the default): the period of a rate (`year-to-date`, the DfE's census
-    year so far, or `rolling-12-months`) and the cohort of the children in care health
-    indicators (`continuous-12-months`, SSDA903's OC2 cohort, or `in-care-at-end`)."""
+    year so far, or `rolling-12-months`), the cohort of the children in care health
+    indicators (`continuous-12-months`, SSDA903's OC2 cohort, or `in-care-at-end`) and the
+    ages of the care leaver indicators (`19-21`, DfE's, or `18-21` or `17-21`)."""
 
     windows: Mapping[str, Window] = field(default_factory=dict)
     cohorts: Mapping[str, HealthCohort] = field(default_factory=dict)
+    ages: Mapping[str, CareLeaverAges] = field(default_factory=dict)
 
     def window(self, code: str) -> Window:
         return self.windows.get(code, "year-to-date")
@@ -68,14 +77,19 @@ class Definitions:
     def cohort(self, code: str) -> HealthCohort:
         return self.cohorts.get(code, "continuous-12-months")
 
+    def care_leaver_ages(self, code: str) -> CareLeaverAges:
+        return self.ages.get(code, "19-21")
+
     @classmethod
     def parse(cls, document: Any) -> Definitions:
         """From JSON: `{"re-referrals-12-months": {"period": "rolling-12-months"},
-        "cic-health-assessments": {"cohort": "in-care-at-end"}}`."""
+        "cic-health-assessments": {"cohort": "in-care-at-end"},
+        "care-leavers-suitable-accommodation": {"ages": "17-21"}}`."""
         if not isinstance(document, dict):
             raise ValueError("a definitions file is a JSON object of indicator code to settings")
         windows: dict[str, Window] = {}
         cohorts: dict[str, HealthCohort] = {}
+        ages: dict[str, CareLeaverAges] = {}
         for code, settings in document.items():
             if not isinstance(settings, dict) or not settings:
                 raise ValueError(f'{code}: expected an object such as {{"period": ...}}')
@@ -84,13 +98,16 @@ class Definitions:
                     windows[code] = value
                 elif key == "cohort" and code in COHORTED and value in HEALTH_COHORTS:
                     cohorts[code] = value
+                elif key == "ages" and code in AGED and value in CARE_LEAVER_AGES:
+                    ages[code] = value
                 else:
                     raise ValueError(
                         f"{code}: {key} {value!r} is not a setting it has (period of "
                         f"{', '.join(WINDOWED)}: {' or '.join(WINDOWS)}; cohort of "
-                        f"{', '.join(COHORTED)}: {' or '.join(HEALTH_COHORTS)})"
+                        f"{', '.join(COHORTED)}: {' or '.join(HEALTH_COHORTS)}; ages of "
+                        f"{', '.join(AGED)}: {' or '.join(CARE_LEAVER_AGES)})"
                     )
-        return cls(windows, cohorts)
+        return cls(windows, cohorts, ages)
 
 
 STATUTORY = Definitions()
@@ -153,6 +170,16 @@ def _cohort_text(definitions: Definitions, code: str) -> str:
     return (
         "Children looked after continuously for 12 months or more at the quarter's end "
         "(SSDA903 return, OC2 cohort)"
+    )
+
+
+def _care_leavers_text(definitions: Definitions, code: str) -> str:
+    ages = definitions.care_leaver_ages(code)
+    youngest = ages.split("-")[0]
+    whose = "" if ages == "19-21" else " (the partnership's definition)"
+    return (
+        f"Care leavers aged {youngest} to 21 at the quarter's end{whose}, as the local "
+        "authority records them, with a date of birth the hub holds"
     )
 
 
@@ -241,6 +268,42 @@ SPECS: tuple[IndicatorSpec, ...] = (
         fixed_basis="at-end",
     ),
     IndicatorSpec(
+        "care-leavers-suitable-accommodation",
+        "Care leavers in suitable accommodation",
+        DASHBOARD,
+        "percent",
+        "higher",
+        (*sorted(CARE_LEAVER_KINDS), *sorted(CHILD_DETAILS_KINDS)),
+        lambda c, q, d: care_leavers_suitable_accommodation(
+            c, q, d.care_leaver_ages("care-leavers-suitable-accommodation")
+        ),
+        lambda d: (
+            f"{_care_leavers_text(d, 'care-leavers-suitable-accommodation')}, and of them those "
+            "whose latest accommodation recorded in the 12 months to the quarter's end was "
+            "suitable; not in touch or not known counts as not suitable (SSDA903 return, "
+            "ACCOM)."
+        ),
+        fixed_basis="at-end",
+    ),
+    IndicatorSpec(
+        "care-leavers-in-education-employment-training",
+        "Care leavers in education, employment or training",
+        DASHBOARD,
+        "percent",
+        "higher",
+        (*sorted(CARE_LEAVER_KINDS), *sorted(CHILD_DETAILS_KINDS)),
+        lambda c, q, d: care_leavers_in_education_employment_training(
+            c, q, d.care_leaver_ages("care-leavers-in-education-employment-training")
+        ),
+        lambda d: (
+            f"{_care_leavers_text(d, 'care-leavers-in-education-employment-training')}, and of "
+            "them those whose latest main activity recorded in the 12 months to the quarter's "
+            "end was education, employment or training; not in touch or not known counts as "
+            "not (SSDA903 return, ACTIV)."
+        ),
+        fixed_basis="at-end",
+    ),
+    IndicatorSpec(
         "family-help-started",
         "Children starting a Family Help episode in the quarter",
         DASHBOARD,
@@ -304,14 +367,9 @@ NOT_SUPPORTED: tuple[tuple[str, str], ...] = (
         "education, health and care plan",
     ),
     (
-        "Care leavers in education, employment or training; care leavers in suitable accommodation",
-        "la.care-leaver-accommodation and la.care-leaver-activity now carry both as SSDA903 "
-        "codes, but the cohort (care leavers aged 19 to 21) needs dates of birth the hub "
-        "does not hold, and the indicators are not computed yet",
-    ),
-    (
         "Young people aged 16 to 17 not in education, employment or training (NEET)",
-        "no event kind records NEET status, and the hub holds no dates of birth",
+        "no event kind records the NEET status of young people who are not care leavers (the "
+        "local authority's tracking of all 16 and 17 year olds is not shared through the hub)",
     ),
     (
         "Youth justice: use of custody and re-offending",
@@ -325,4 +383,6 @@ DEFAULT_TARGETS: dict[str, Target] = {
     "cp-reviews-in-timescale": Target(">", 97.2),
     "repeat-cp-plans": Target("<", 20.8),
     "re-referrals-12-months": Target("<", 18.7),
+    "care-leavers-suitable-accommodation": Target(">", 92.0),
+    "care-leavers-in-education-employment-training": Target(">", 54.0),
 }
