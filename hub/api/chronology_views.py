@@ -19,7 +19,7 @@ from hub.disclosure_gate import ChronologyView, ShownEntry
 from hub.domain.taxonomy import HarmCategory
 from hub.domain.uk_time import uk_date
 from hub.reports.chronology_picture import SHAPES, picture
-from hub.reports.key_facts import detail_words, key_facts
+from hub.reports.key_facts import details_words, key_facts
 
 HOLD_FOR = timedelta(minutes=30)  # how long a view stays to be re-rendered without the gate
 HOLD_MAX = 6  # views held per session (a few tabs); the oldest goes first
@@ -224,10 +224,7 @@ def view_context(
         "flags_by_ref": flags_by_ref,
         "entries_by_ref": {e.ref: e for e, _ in shown},
         "facts": {e.ref: key_facts(e.kind, e.details, person_name) for e, _ in shown},
-        "detail_words": {
-            e.ref: {k: detail_words(k, v, person_name) for k, v in e.details.items()}
-            for e, _ in shown
-        },
+        "detail_words": {e.ref: details_words(e.kind, e.details, person_name) for e, _ in shown},
         "relationships": {v.child: relationship_words(v.relationship, agency_names) for v in views},
         "picture": picture([e for e, _ in shown], [f for _, _, f in flags], agency_names, today),
         "shapes": SHAPES,

@@ -23,7 +23,7 @@ from hub.disclosure_release import ChronologyView, ShownEntry
 from hub.domain.markers import REDACTED, RETRACTED, SHIELDED, WITHHELD
 from hub.domain.uk_time import uk_datetime_text
 from hub.reports.audit_csv import csv_cell
-from hub.reports.key_facts import Namer, detail_words, key_facts_text
+from hub.reports.key_facts import Namer, details_words, key_facts_text
 from hub.reports.rendering import kind_text, readable_label
 
 CSV_COLUMNS = (
@@ -73,7 +73,8 @@ def _value(value: Any) -> str:
 
 def _details(entry: ShownEntry, name: Namer | None) -> str:
     return "; ".join(
-        f"{readable_label(k)}: {_value(detail_words(k, v, name))}" for k, v in entry.details.items()
+        f"{readable_label(k)}: {_value(v)}"
+        for k, v in details_words(entry.kind, entry.details, name).items()
     )
 
 

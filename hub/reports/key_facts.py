@@ -6,6 +6,15 @@ details. They are read from the entry's released details only: a redacted or shi
 is shown as its marker, and a field the release left out gives no fact. Codes are written as
 words (a plan category, a legal status, a decision), and a practitioner id as the person's name
 when the caller can name them (the directory).
+
+The same words are used wherever a person reads an entry's details (`details_words`: the
+chronology page and its exports, the replay page and review pack, the subject access pages and
+pack). What a coded field means depends on the kind: `reason` is an SSDA903 code when a child
+ceases to be looked after, one of the hub's reasons when home education ends, and free text on
+a police visit. An SSDA903 code is written in the return's words with the code after them in
+brackets ("Adopted - application for an adoption order unopposed (E11)"): the words are what a
+practitioner reads, and the code is what the case management system and the children looked
+after return show, so a data officer can match the two.
 """
 
 from __future__ import annotations
@@ -15,7 +24,12 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from hub.domain.details import ACCOMMODATION_TYPES, ACTIVITIES, REASONS_CEASED
+from hub.domain.details import (
+    ACCOMMODATION_TYPES,
+    ACTIVITIES,
+    HOME_EDUCATION_END_REASONS,
+    REASONS_CEASED,
+)
 from hub.domain.markers import REDACTED, SHIELDED
 
 MARKERS = frozenset({REDACTED, SHIELDED})
@@ -86,18 +100,36 @@ _DATES = frozenset(
     }
 )
 # SSDA903 codes (a reason a child ceased to be looked after, a care leaver's accommodation or
-# activity) in the return's words, by the field that carries them.
-_FIELD_CODES: dict[str, Mapping[str, str]] = {
-    "reason": REASONS_CEASED,
-    "accommodation": ACCOMMODATION_TYPES,
-    "activity": {code: label for code, (label, _) in ACTIVITIES.items()},
+# activity) in the return's words, by the kind and the field that carry them: written as the
+# words with the code in brackets.
+_SSDA903_CODES: dict[tuple[str, str], Mapping[str, str]] = {
+    ("la.ceased-looked-after", "reason"): REASONS_CEASED,
+    ("la.care-leaver-accommodation", "accommodation"): ACCOMMODATION_TYPES,
+    ("la.care-leaver-activity", "activity"): {code: said for code, (said, _) in ACTIVITIES.items()},
+}
+# The hub's own codes with a label of their own, by kind and field: written as the label.
+_LABELLED_CODES: dict[tuple[str, str], Mapping[str, str]] = {
+    ("education.elective-home-education-ended", "reason"): HOME_EDUCATION_END_REASONS,
 }
 _FREE_TEXT = frozenset({"child_voice", "reason", "rationale", "reason_given", "summary"})
 
 
-def _words(field: str, value: Any, name: Namer | None) -> str:
+def _coded(kind: str, field: str, value: Any) -> str | None:
+    """A coded value of this kind's field in words, or None when the field carries no code."""
+    text = str(value)
+    if text in (ssda903 := _SSDA903_CODES.get((kind, field), {})):
+        return f"{ssda903[text]} ({text})"
+    if text in (labelled := _LABELLED_CODES.get((kind, field), {})):
+        return labelled[text]
+    return None
+
+
+def _words(kind: str, field: str, value: Any, name: Namer | None) -> str:
     if isinstance(value, str) and value in MARKERS:
         return value
+    coded = _coded(kind, field, value)
+    if coded is not None:
+        return coded
     if isinstance(value, bool):
         return "yes" if value else "no"
     if field == "child_voice":
@@ -113,20 +145,30 @@ def _words(field: str, value: Any, name: Namer | None) -> str:
     if field in _PEOPLE and name is not None:
         return name(str(value)) or str(value)
     text = str(value)
-    if text in _FIELD_CODES.get(field, {}):
-        return _FIELD_CODES[field][text]
     return _CODES.get(text, text.replace("-", " ") if _CODE.fullmatch(text) else text)
 
 
-def detail_words(field: str, value: Any, name: Namer | None = None) -> Any:
-    """A released detail's value as a person reads it: a code in words, a person by name, a
-    date as people in England write it; a marker, a list or a mapping as it is (the page
-    renders those)."""
-    if isinstance(value, Mapping | list | tuple) or value is None or field in _FREE_TEXT:
+def detail_words(kind: str, field: str, value: Any, name: Namer | None = None) -> Any:
+    """A released detail of an entry of this kind as a person reads it: a code in words, a
+    person by name, a date as people in England write it, yes or no; free text, a marker, a
+    list or a mapping as it is (the page renders those)."""
+    if isinstance(value, Mapping | list | tuple) or value is None:
         return value
     if isinstance(value, str) and value in MARKERS:
         return value
-    return _words(field, value, name)
+    coded = _coded(kind, field, value)
+    if coded is not None:
+        return coded
+    if field in _FREE_TEXT:
+        return value
+    return _words(kind, field, value, name)
+
+
+def details_words(
+    kind: str, details: Mapping[str, Any], name: Namer | None = None
+) -> dict[str, Any]:
+    """Every released detail of an entry of this kind in words (`detail_words`), in order."""
+    return {field: detail_words(kind, field, value, name) for field, value in details.items()}
 
 
 def key_facts(
@@ -138,7 +180,7 @@ def key_facts(
     for label, field in KEY_FACTS.get(kind, ()):
         if field not in details or details[field] is None:
             continue
-        facts.append((label, _words(field, details[field], name)))
+        facts.append((label, _words(kind, field, details[field], name)))
     return facts
 
 

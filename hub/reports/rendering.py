@@ -5,13 +5,16 @@ through."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from hub.domain.taxonomy import KINDS
 from hub.domain.uk_time import uk_datetime_text
+from hub.reports.key_facts import details_words
 
 
 def when_text(moment: datetime | str | None) -> str:
@@ -44,6 +47,12 @@ def readable_label(value: str | None) -> str:
     return (value or "").replace("-", " ").replace("_", " ").capitalize()
 
 
+def details_text(details: Mapping[str, Any] | None, kind: str | None) -> dict[str, Any]:
+    """An entry's released details in words (`key_facts.details_words`: codes as words, dates
+    as written in England), for a template: `e.details | in_words(e.kind)`."""
+    return details_words(kind or "", details or {})
+
+
 def template_environment(directory: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
@@ -52,7 +61,9 @@ def template_environment(directory: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when_text, label=readable_label, day=day_text, kind=kind_text)
+    env.filters.update(
+        when=when_text, label=readable_label, day=day_text, kind=kind_text, in_words=details_text
+    )
     return env
 
 

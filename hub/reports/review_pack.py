@@ -34,6 +34,7 @@ from hub.domain.markers import MARKERS, RETRACTED
 from hub.integrity import IntegrityService
 from hub.replay import ReplayService
 from hub.reports import replay_words
+from hub.reports.key_facts import details_words
 from hub.reports.rendering import readable_label as label
 from hub.reports.rendering import tagged_pdf, template_environment
 
@@ -170,7 +171,8 @@ def _text(value: Any) -> str:
 
 
 def _details(entry: dict[str, Any]) -> str:
-    return "; ".join(f"{label(k)}: {_text(v)}" for k, v in (entry.get("details") or {}).items())
+    said = details_words(entry.get("kind") or "", entry.get("details") or {})
+    return "; ".join(f"{label(k)}: {_text(v)}" for k, v in said.items())
 
 
 def _markers(entry: dict[str, Any]) -> list[str]:

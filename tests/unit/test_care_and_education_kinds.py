@@ -153,19 +153,22 @@ def test_chronology_key_facts_say_the_codes_in_words() -> None:
 
     assert key_facts_text(
         "la.ceased-looked-after", {"reason": "E11", "ceased_on": "2025-02-03"}
-    ) == ("Reason: Adopted - application for an adoption order unopposed; ceased: 3 February 2025")
+    ) == (
+        "Reason: Adopted - application for an adoption order unopposed (E11); "
+        "ceased: 3 February 2025"
+    )
     assert (
         key_facts_text(
             "la.care-leaver-accommodation",
             {"accommodation": "S", "suitable": False, "recorded_on": "2025-02-03"},
         )
-        == "Accommodation: No fixed abode or homeless; suitable: no"
+        == "Accommodation: No fixed abode or homeless (S); suitable: no"
     )
     assert key_facts_text(
         "la.care-leaver-activity",
         {"activity": "F2", "in_education_employment_or_training": True},
     ) == (
-        "Activity: Full time in education other than higher education; "
+        "Activity: Full time in education other than higher education (F2); "
         "in education, employment or training: yes"
     )
     assert key_facts_text("la.core-group-meeting", {"held_on": "2025-02-03"}) == (
@@ -176,5 +179,5 @@ def test_chronology_key_facts_say_the_codes_in_words() -> None:
             "education.elective-home-education-ended",
             {"ended_on": "2025-06-27", "reason": "end-of-compulsory-school-age"},
         )
-        == "Ended: 27 June 2025; reason: end of compulsory school age"
+        == "Ended: 27 June 2025; reason: Reached the end of compulsory school age"
     )

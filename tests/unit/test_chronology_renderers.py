@@ -146,12 +146,17 @@ def test_exports_say_what_the_viewer_sees_in_words_and_escape_formulas() -> None
 
 def test_details_and_the_relationship_in_words() -> None:
     names = {"sw-1": "Tomasz Brennan"}.get
-    assert detail_words("legal_status", "interim-care-order") == "interim care order"
-    assert detail_words("practitioner_id", "sw-1", names) == "Tomasz Brennan"
-    assert detail_words("date_of_birth", "2020-06-02") == "2 June 2020"
-    assert detail_words("child_voice", "I was scared") == "I was scared"  # free text as given
-    assert detail_words("reason", REDACTED) == REDACTED
-    assert detail_words("address", {"postcode": "SH1"}) == {"postcode": "SH1"}
+    assert detail_words("la.looked-after", "legal_status", "interim-care-order") == (
+        "interim care order"
+    )
+    assert detail_words("la.worker-allocated", "practitioner_id", "sw-1", names) == (
+        "Tomasz Brennan"
+    )
+    assert detail_words("la.child-details", "date_of_birth", "2020-06-02") == "2 June 2020"
+    said = detail_words("police.domestic-abuse-incident", "child_voice", "I was scared")
+    assert said == "I was scared"  # free text as given
+    assert detail_words("police.home-visit", "reason", REDACTED) == REDACTED
+    assert detail_words("la.child-details", "address", {"postcode": "SH1"}) == {"postcode": "SH1"}
     said = relationship_words("macpt-member via shire-county-council/LCS-1", {LA: "Shire Council"})
     assert said == (
         "You are in the multi-agency child protection team working with the child "
