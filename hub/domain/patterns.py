@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
-from hub.domain.taxonomy import CHILD_DETAILS_KINDS, AgencyType
+from hub.domain.taxonomy import ROUTINE_KINDS, AgencyType
 from hub.domain.uk_time import UK
 
 REPEATED_WAS_NOT_BROUGHT = "repeated-was-not-brought"
@@ -63,17 +63,10 @@ class PatternRules:
     home_education_concerns: frozenset[str] = frozenset(SAFEGUARDING_CONCERNS)
     multi_agency_types: int = 3
     multi_agency_within: timedelta = timedelta(days=30)
-    # Kinds that say something about the record or routine case administration, not a concern.
-    not_concerns: frozenset[str] = frozenset(
-        {
-            "identity.linked",
-            "identity.unlinked",
-            "record.retracted",
-            "la.worker-allocated",
-            "education.enrolled",
-            *CHILD_DETAILS_KINDS,
-        }
-    )
+    # Kinds the multi-agency concerns rule does not count: by default those the taxonomy marks
+    # routine (`KindSpec.routine`: case administration, routine checks, the record itself),
+    # which do not by themselves say a child may be at risk.
+    not_concerns: frozenset[str] = ROUTINE_KINDS
 
 
 def detect_patterns(

@@ -127,10 +127,16 @@ CATEGORY_CLASSIFICATION: dict[HarmCategory, DataClassification] = {
 
 @dataclass(frozen=True)
 class KindSpec:
+    """One kind of event. `routine`: a record of this kind is routine case administration, a
+    routine check, or about the record itself (who the child is, a link, a retraction); it does
+    not by itself say that a child may be at risk, so it is not counted as a concern (the
+    multi-agency concerns pattern, `hub.domain.patterns`)."""
+
     description: str
     publishers: frozenset[AgencyType]
     details: type[d.Details] | None = None
     classification: DataClassification = ORDINARY
+    routine: bool = False
 
 
 _ALL = frozenset(AgencyType)
@@ -146,6 +152,8 @@ def _k(
     publishers: frozenset[AgencyType],
     details: type[d.Details] | None = None,
     classification: DataClassification | None = None,
+    *,
+    routine: bool = False,
 ) -> KindSpec:
     # A kind a health body or the police publishes is health or criminal offence data by what
     # it is: a health record, or a police record of an incident, offence, victim or witness.
@@ -155,7 +163,7 @@ def _k(
             classification = _HEALTH_DATA
         elif publishers == _POLICE:
             classification = _OFFENCE_DATA
-    return KindSpec(description, publishers, details, classification)
+    return KindSpec(description, publishers, details, classification, routine)
 
 
 KINDS: dict[str, KindSpec] = {
@@ -166,6 +174,7 @@ KINDS: dict[str, KindSpec] = {
         _LA,
         d.LaChildDetails,
         _IDENTIFYING_DETAILS,
+        routine=True,
     ),
     "la.contact": _k("Contact received by the front door", _LA),
     "la.referral": _k(
@@ -191,13 +200,14 @@ KINDS: dict[str, KindSpec] = {
         _LA,
         d.ChildProtectionPlanDetails,
     ),
-    "la.cp-plan-reviewed": _k("Child protection plan reviewed", _LA),
+    "la.cp-plan-reviewed": _k("Child protection plan reviewed", _LA, routine=True),
     "la.core-group-meeting": _k(
         "Core group meeting for a child on a protection plan (not a review conference)",
         _LA,
         d.CoreGroupMeetingDetails,
+        routine=True,
     ),
-    "la.cp-plan-ended": _k("Child protection plan ended", _LA),
+    "la.cp-plan-ended": _k("Child protection plan ended", _LA, routine=True),
     "la.pre-proceedings": _k("Pre-proceedings (PLO) started", _LA),
     "la.looked-after": _k("Child became looked after (s20 / s31)", _LA, d.LookedAfterDetails),
     "la.ceased-looked-after": _k(
@@ -206,29 +216,37 @@ KINDS: dict[str, KindSpec] = {
         d.CeasedLookedAfterDetails,
         # Sentenced to custody (E9) and remand ended (E14) are criminal proceedings.
         _OFFENCE_DATA,
+        routine=True,
     ),
-    "la.placement-started": _k("Placement started", _LA),
-    "la.placement-moved": _k("Placement moved", _LA),
-    "la.placement-ended": _k("Placement ended", _LA),
-    "la.care-leaver-status": _k("Care leaver status (to 25)", _LA),
+    "la.placement-started": _k("Placement started", _LA, routine=True),
+    "la.placement-moved": _k("Placement moved", _LA, routine=True),
+    "la.placement-ended": _k("Placement ended", _LA, routine=True),
+    "la.care-leaver-status": _k("Care leaver status (to 25)", _LA, routine=True),
     "la.care-leaver-accommodation": _k(
         "Care leaver's accommodation, and whether it is suitable",
         _LA,
         d.CareLeaverAccommodationDetails,
         _OFFENCE_DATA,  # in custody (X)
+        routine=True,
     ),
     "la.care-leaver-activity": _k(
         "Care leaver's main activity (education, employment or training)",
         _LA,
         d.CareLeaverActivityDetails,
         _HEALTH_DATA,  # not in education, employment or training through illness or disability
+        routine=True,
     ),
     "la.moved-out-of-area": _k(
-        "The family moved out of the local authority's area", _LA, d.MovedOutOfAreaDetails
+        "The family moved out of the local authority's area",
+        _LA,
+        d.MovedOutOfAreaDetails,
+        routine=True,
     ),
     "la.fgdm": _k("Family group decision making offered, held or declined", _LA),
     "la.decision": _k("Decision recorded with rationale and decider", _LA, d.DecisionDetails),
-    "la.worker-allocated": _k("Worker allocated or changed", _LA, d.WorkerAllocationDetails),
+    "la.worker-allocated": _k(
+        "Worker allocated or changed", _LA, d.WorkerAllocationDetails, routine=True
+    ),
     "la.serious-incident-notifiable": _k(
         "The authority became aware of a serious incident it must notify to the national Panel",
         _LA,
@@ -268,6 +286,7 @@ KINDS: dict[str, KindSpec] = {
         _HEALTH,
         d.ChildDetails,
         _IDENTIFYING_DETAILS,
+        routine=True,
     ),
     "health.health-visitor-concern": _k("Health visitor concern", _HEALTH),
     "health.was-not-brought": _k(
@@ -278,14 +297,17 @@ KINDS: dict[str, KindSpec] = {
     "health.parental-mental-health-crisis": _k("Parental mental health crisis", _HEALTH),
     "health.maternity-pre-birth-concern": _k("Maternity pre-birth concern", _HEALTH),
     "health.looked-after-health-assessment": _k(
-        "Health assessment for a child in care", _HEALTH, d.LookedAfterHealthAssessmentDetails
+        "Health assessment for a child in care",
+        _HEALTH,
+        d.LookedAfterHealthAssessmentDetails,
+        routine=True,
     ),
     "health.looked-after-dental-check": _k(
-        "Dental check for a child in care", _HEALTH, d.DentalCheckDetails
+        "Dental check for a child in care", _HEALTH, d.DentalCheckDetails, routine=True
     ),
     # Schools and education settings
     "education.enrolled": _k(
-        "Child enrolled at a school or setting", _EDUCATION, d.EnrolmentDetails
+        "Child enrolled at a school or setting", _EDUCATION, d.EnrolmentDetails, routine=True
     ),
     "education.safeguarding-disclosure": _k("Safeguarding disclosure by the child", _EDUCATION),
     "education.attendance-concern": _k(
@@ -300,22 +322,32 @@ KINDS: dict[str, KindSpec] = {
     ),
     "education.not-in-school-register": _k("Children-not-in-school register entry", _EDUCATION),
     "education.elective-home-education-ended": _k(
-        "The child stopped being electively home educated", _EDUCATION, d.HomeEducationEndedDetails
+        "The child stopped being electively home educated",
+        _EDUCATION,
+        d.HomeEducationEndedDetails,
+        routine=True,
     ),
     "education.compulsory-school-age-ended": _k(
         "The child reached the end of compulsory school age",
         _EDUCATION,
         d.CompulsorySchoolAgeEndedDetails,
+        routine=True,
     ),
     # Cross-agency
     "record.retracted": _k(
-        "The publisher retracts an earlier record (`supersedes` names it)", _ALL
+        "The publisher retracts an earlier record (`supersedes` names it)", _ALL, routine=True
     ),
     "identity.linked": _k(
-        "A provisional child id is found to be this NHS number", _LA_HEALTH, d.IdentityLinkDetails
+        "A provisional child id is found to be this NHS number",
+        _LA_HEALTH,
+        d.IdentityLinkDetails,
+        routine=True,
     ),
     "identity.unlinked": _k(
-        "An earlier link was wrong: two different children", _LA_HEALTH, d.IdentityUnlinkDetails
+        "An earlier link was wrong: two different children",
+        _LA_HEALTH,
+        d.IdentityUnlinkDetails,
+        routine=True,
     ),
 }
 
@@ -323,6 +355,10 @@ KINDS: dict[str, KindSpec] = {
 # Kinds that say who the child is rather than something that happened to them: not a concern,
 # and not an agency's contribution to the safeguarding picture.
 CHILD_DETAILS_KINDS = frozenset({"la.child-details", "health.child-details"})
+
+# Kinds that are routine case administration, routine checks or about the record itself
+# (`KindSpec.routine`): not concerns.
+ROUTINE_KINDS = frozenset(kind for kind, spec in KINDS.items() if spec.routine)
 
 
 def classify(kind: str, categories: Iterable[str]) -> DataClassification:

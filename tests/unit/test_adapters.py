@@ -97,6 +97,11 @@ def test_la_sample_maps_to_the_expected_events_and_one_problem() -> None:
         "la.contact",
         "record.retracted",
         *["la.child-details"] * 5,
+        "la.core-group-meeting",
+        "la.ceased-looked-after",
+        "la.moved-out-of-area",
+        "la.care-leaver-accommodation",
+        "la.care-leaver-activity",
     ]
     assert result.problems == [
         AdapterProblem(
@@ -149,6 +154,11 @@ def test_la_sample_family_id_becomes_household_ref() -> None:
         "FAM-20417",
         "FAM-20417",
         *[None] * 5,  # the child's details: who the child is, not their household
+        "FAM-20417",  # the core group meeting and ceasing to be looked after
+        "FAM-20417",
+        "FAM-20533",  # the move out of the area
+        None,  # the care leaver's accommodation and activity
+        None,
     ]
 
 
@@ -251,6 +261,8 @@ def test_school_sample_maps_log_entries_and_drops_non_harm_labels() -> None:
         ("education.suspension-or-exclusion", 1),
         ("education.elective-home-education-notice", 1),
         ("education.attendance-concern", 2),
+        ("education.elective-home-education-ended", 1),
+        ("education.compulsory-school-age-ended", 1),
     ]
     assert result.problems == [
         AdapterProblem(
@@ -259,7 +271,7 @@ def test_school_sample_maps_log_entries_and_drops_non_harm_labels() -> None:
             "column categories: unknown code (value not shown); see docs/adapters.md for the codes",
         )
     ]
-    enrolled, disclosure, attendance, suspension, home_education, corrected = result.events
+    enrolled, disclosure, attendance, suspension, home_education, corrected, *ended = result.events
     assert enrolled.details == {"school_urn": "100001", "starts_on": "2024-09-02"}
     assert disclosure.categories == ["physical-abuse", "domestic-abuse"]
     assert attendance.categories == ["neglect"]  # "Attendance" is not a harm category
@@ -269,6 +281,10 @@ def test_school_sample_maps_log_entries_and_drops_non_harm_labels() -> None:
         "reason_given": "Parent dissatisfied with the school",
     }
     assert corrected.details == {"attendance_percent": 82.1, "period": "Autumn 2024"}
+    assert [e.details for e in ended] == [
+        {"ended_on": "2025-03-21", "reason": "returned-to-school"},
+        {"on": "2025-06-27"},
+    ]
     assert {e.lawful_basis for e in result.events} == {"legal-obligation"}
     assert [e.household_ref for e in result.events] == [
         "F0042",
@@ -277,6 +293,8 @@ def test_school_sample_maps_log_entries_and_drops_non_harm_labels() -> None:
         None,
         None,
         "F0042",
+        None,
+        None,
     ]
 
 

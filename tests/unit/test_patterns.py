@@ -13,6 +13,7 @@ from hub.domain.canonical_event import CanonicalEvent
 from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
 from hub.domain.identity import issue_provisional_id
 from hub.domain.patterns import PatternRules, detect_patterns
+from hub.domain.taxonomy import KINDS
 from tests.factories import VALID_NHS_NUMBER, event_dict
 
 AGENCIES = {
@@ -118,6 +119,8 @@ def test_default_rules_are_the_agreed_thresholds_and_cannot_be_changed_in_place(
         "police.domestic-abuse-incident",
         "health.non-mobile-infant-injury",
     }
+    # The kinds the taxonomy marks routine (case administration, routine checks, the record).
+    assert rules.not_concerns == {kind for kind, spec in KINDS.items() if spec.routine}
     assert rules.not_concerns == {
         "identity.linked",
         "identity.unlinked",
@@ -126,6 +129,21 @@ def test_default_rules_are_the_agreed_thresholds_and_cannot_be_changed_in_place(
         "education.enrolled",
         "la.child-details",
         "health.child-details",
+        "la.cp-plan-reviewed",
+        "la.core-group-meeting",
+        "la.cp-plan-ended",
+        "la.ceased-looked-after",
+        "la.placement-started",
+        "la.placement-moved",
+        "la.placement-ended",
+        "la.care-leaver-status",
+        "la.care-leaver-accommodation",
+        "la.care-leaver-activity",
+        "la.moved-out-of-area",
+        "health.looked-after-health-assessment",
+        "health.looked-after-dental-check",
+        "education.elective-home-education-ended",
+        "education.compulsory-school-age-ended",
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         rules.multi_agency_types = 2  # type: ignore[misc]
@@ -357,6 +375,68 @@ def test_identity_entries_are_not_concerns() -> None:
         entry("CP-1", "education.safeguarding-disclosure", "2025-02-03"),
     ]  # fmt: skip
     assert detect_patterns(entries) == []
+
+
+ROUTINE_RECORDS: list[tuple[str, str, dict[str, Any]]] = [
+    ("LCS-10", "la.ceased-looked-after", {"reason": "E45", "ceased_on": "2025-02-03"}),
+    ("LCS-11", "la.care-leaver-accommodation",
+     {"accommodation": "D", "suitable": True, "recorded_on": "2025-02-03"}),
+    ("LCS-12", "la.care-leaver-activity", {"activity": "F2", "recorded_on": "2025-02-03"}),
+    ("LCS-13", "la.core-group-meeting", {"held_on": "2025-02-03"}),
+    ("LCS-14", "la.placement-moved", {}),
+    ("LCS-15", "la.moved-out-of-area", {"moved_on": "2025-02-03"}),
+    ("hc-1", "health.looked-after-dental-check", {"completed_on": "2025-02-03"}),
+    ("hc-2", "health.looked-after-health-assessment", {"completed_on": "2025-02-03"}),
+    ("CP-10", "education.elective-home-education-ended",
+     {"ended_on": "2025-02-03", "reason": "returned-to-school"}),
+    ("CP-11", "education.compulsory-school-age-ended", {"on": "2025-02-03"}),
+]  # fmt: skip
+
+
+def routine_records() -> list[ChronologyEntry]:
+    """Routine records from the local authority, health and education within a week."""
+    return [
+        entry(event_id, kind, f"2025-02-{3 + n // 2:02d}", f"1{n}:00", details=details)
+        for n, (event_id, kind, details) in enumerate(ROUTINE_RECORDS)
+    ]
+
+
+def test_routine_records_from_three_agency_types_are_not_concerns() -> None:
+    """Case administration and health checks for a child in care say nothing about risk."""
+    entries = routine_records()
+    assert {e.event.agency.type for e in entries} == {"local-authority", "health", "education"}
+    assert detect_patterns(entries) == []
+
+
+def test_real_concerns_beside_routine_records_still_raise_the_flag_naming_only_them() -> None:
+    concerns = [
+        entry("LCS-1", "la.referral", "2025-02-04"),
+        entry("mh-1", "health.health-visitor-concern", "2025-02-05"),
+        entry("CP-1", "education.safeguarding-disclosure", "2025-02-06"),
+    ]
+    entries = sorted([*routine_records(), *concerns], key=lambda e: e.event.occurred_at)
+    [flag] = detect_patterns(entries)
+    assert flag.code == "multi-agency-concerns"
+    assert flag.refs == (
+        "shire-county-council/LCS-1@1",
+        "shire-icb/mh-1@1",
+        "school-100001/CP-1@1",
+    )
+    assert flag.description.startswith(
+        "Concerns from 3 agency types (local authority, health and education)"
+    )
+
+
+def test_a_partnership_may_count_a_routine_kind_as_a_concern() -> None:
+    entries = routine_records()
+    counted = {
+        "la.moved-out-of-area",
+        "health.looked-after-dental-check",
+        "education.compulsory-school-age-ended",
+    }
+    rules = PatternRules(not_concerns=PatternRules().not_concerns - counted)
+    [flag] = detect_patterns(entries, rules)
+    assert len(flag.refs) == 3
 
 
 def test_child_details_are_not_concerns() -> None:
