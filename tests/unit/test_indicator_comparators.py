@@ -71,7 +71,8 @@ def test_json_gives_each_dashboard_row_the_england_figure_and_quartile_in_words(
     dashboard = [r for r in document["indicators"] if r["section"] == "dashboard"]
     assert dashboard and all(r["comparators"]["quartile"] for r in dashboard)
     assert all(r["comparators"]["england"] for r in dashboard)
-    assert rows["repeat-cp-plans"]["comparators"]["england"] == "not published"
+    assert rows["repeat-cp-plans"]["comparators"]["england"] == "24.7% (England 2023/24)"
+    assert rows["assessments-45-days"]["comparators"]["england"] == "not published"
     assert all("comparators" not in r for r in document["indicators"] if r not in dashboard)
 
 
