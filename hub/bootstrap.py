@@ -14,6 +14,7 @@ from hub.adapters.agency_registries import AgencyRegistry, CachedAgencyRegistry
 from hub.adapters.data_keys import Keyring
 from hub.adapters.directory import PractitionerDirectory, load_directory
 from hub.adapters.event_store import HubStore
+from hub.adapters.federation_register import RegisterError, load_register
 from hub.adapters.file_modes import check_data_dir, keep_new_files_private
 from hub.adapters.kek import EnvironmentKekProvider, FileKekProvider, KekProvider
 from hub.adapters.key_stores import DataKeyStore
@@ -33,6 +34,7 @@ from hub.child_search import ChildSearch
 from hub.consumer_registry import build_consumer
 from hub.disclosure_gate import DisclosureGate
 from hub.erasure import ErasureService
+from hub.federation import Federation
 from hub.ingest import IngestService
 from hub.integrity import IntegrityService
 from hub.key_check import check_keys
@@ -139,19 +141,35 @@ class Hub:
         )
 
     @cached_property
-    def integrity(self) -> IntegrityService:
-        index = self.persistence.merkle_index()
-        signer = CheckpointSigner.from_file(
+    def signer(self) -> CheckpointSigner:
+        """The hub's Ed25519 key: it signs checkpoints and, toward partner hubs, messages."""
+        return CheckpointSigner.from_file(
             self.settings.keys_path / "checkpoint-signing.pem",
             create=self.settings.create_missing_keys,
         )
+
+    @cached_property
+    def integrity(self) -> IntegrityService:
+        index = self.persistence.merkle_index()
         # Rows of both logs are sealed through the same keyring, so one mapper opens either.
         return IntegrityService(
             {"events": self.store.recorder, "audit": self.audit.recorder},
             index,
-            signer,
+            self.signer,
             authenticate=self.store.envelope.open_state,
         )
+
+    @cached_property
+    def federation(self) -> Federation:
+        """This hub toward its partner hubs (`HUB_FEDERATION_REGISTER`); a hub without a
+        register has no partners, and asking for federation says so."""
+        if self.settings.federation_register is None:
+            raise RegisterError(
+                "federation_register: not set (HUB_FEDERATION_REGISTER names the partner "
+                "register file; docs/federation.md)"
+            )
+        register = load_register(self.settings.federation_register)
+        return Federation(register, self.signer, self.integrity)
 
     @cached_property
     def session_store(self) -> SealedSessionStore:

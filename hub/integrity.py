@@ -96,7 +96,8 @@ def _uuid_text(stored: str) -> str:
     return str(UUID(stored))
 
 
-def _canonical(document: dict[str, Any]) -> bytes:
+def checkpoint_bytes(document: dict[str, Any]) -> bytes:
+    """What a checkpoint's signature covers: its log, size, root, time and signer."""
     signed = {k: document[k] for k in ("log", "size", "root", "time", "signer")}
     return json.dumps(signed, sort_keys=True, separators=(",", ":")).encode()
 
@@ -220,7 +221,7 @@ class IntegrityService:
                 "time": self._clock().isoformat(),
                 "signer": self._signer.key_id,
             }
-            document["signature"] = self._signer.sign(_canonical(document)).hex()
+            document["signature"] = self._signer.sign(checkpoint_bytes(document)).hex()
             self._index.add_checkpoint(log, document)
             checkpoints.append(document)
         return {
@@ -229,6 +230,10 @@ class IntegrityService:
             "public_key": self._signer.public_key_hex,
             "checkpoints": checkpoints,
         }
+
+    def latest_checkpoint(self, log: str) -> dict[str, Any] | None:
+        """The log's latest signed checkpoint (None before the first)."""
+        return self._index.latest_checkpoint(log)
 
     def verify(self, witness: dict[str, Any] | None = None) -> VerifyReport:
         findings: list[Finding] = []
@@ -245,7 +250,7 @@ class IntegrityService:
                 continue
             if not signature_valid(
                 self._signer.public_key_hex,
-                _canonical(reference),
+                checkpoint_bytes(reference),
                 bytes.fromhex(reference["signature"]),
             ):
                 findings.append(

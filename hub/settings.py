@@ -63,6 +63,9 @@ class HubSettings(BaseSettings):
     kafka_key_file: Path | None = None
     directory: Path | None = Field(default=None, description="practitioner directory YAML")
     agreements_dir: Path | None = Field(default=None, description="information sharing agreements")
+    federation_register: Path | None = Field(
+        default=None, description="this hub's identity and its partner hubs (docs/federation.md)"
+    )
     break_glass_minutes: int = 240
     review_commission_max_days: int = Field(
         default=365, ge=1, description="the longest a practice review commission may last"

@@ -18,6 +18,7 @@ from hub.cli.access import cmd_audit, cmd_break_glass_end, cmd_chronology, from_
 from hub.cli.agencies import add_commands as add_agency_commands
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from hub.cli.consumers import add_commands as add_consumer_commands
+from hub.cli.federation import cmd_federation_identity, cmd_federation_partners
 from hub.cli.find import add_commands as add_find_commands
 from hub.cli.governance import add_commands as add_governance_commands
 from hub.cli.integrity import cmd_checkpoint, cmd_verify
@@ -305,6 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--event", metavar="REF", help="inclusion proof: agency/event_id@revision or audit:STREAM@V"
     )
     verify.set_defaults(handler=cmd_verify)
+
+    federation = commands.add_parser("federation", help="this hub toward partner hubs")
+    federation_commands = federation.add_subparsers(dest="federation_command", required=True)
+    federation_commands.add_parser(
+        "identity", parents=[common, formatted], help="this hub's id, contact and key fingerprint"
+    ).set_defaults(handler=cmd_federation_identity)
+    federation_commands.add_parser(
+        "partners", parents=[common, formatted], help="the partner hubs in the register"
+    ).set_defaults(handler=cmd_federation_partners)
 
     keys = commands.add_parser("keys", help="key rotation, crypto-shredding, retention")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)

@@ -1,0 +1,74 @@
+"""`hub federation identity` and `hub federation partners`: this hub's identity toward partner
+hubs (what a partnership gives another when they join) and the partner register in force."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from datetime import UTC, datetime
+
+from hub.cli.common import EXIT_OK, emit, open_hub
+
+
+def fingerprint(public_key_hex: str) -> str:
+    """The key's SHA-256 in groups of four hex digits, to read aloud and compare on a call."""
+    digest = hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:32]
+    return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
+
+
+def cmd_federation_identity(args: argparse.Namespace) -> int:
+    hub = open_hub(args)
+    try:
+        signer = hub.signer
+        this = hub.federation.register.this_hub if hub.settings.federation_register else None
+    finally:
+        hub.close()
+    document = {
+        "hub": None if this is None else this.model_dump(mode="json"),
+        "key_id": signer.key_id,
+        "public_key": signer.public_key_hex,
+        "fingerprint": fingerprint(signer.public_key_hex),
+    }
+
+    def text() -> None:
+        if this is None:
+            print("No partner register is set (HUB_FEDERATION_REGISTER): this hub has no partners.")
+        else:
+            print(f"{this.name} (hub id {this.id})")
+            print(f"Contact for practitioners elsewhere: {this.contact}")
+            print(f"Inbound topic: {this.kafka.topic} on {', '.join(this.kafka.bootstrap)}")
+        print(f"Public key: {signer.public_key_hex}")
+        print(f"Fingerprint (read it to the partner's lead): {document['fingerprint']}")
+
+    emit(args, document, text)
+    return EXIT_OK
+
+
+def cmd_federation_partners(args: argparse.Namespace) -> int:
+    hub = open_hub(args)
+    try:
+        register = hub.federation.register
+    finally:
+        hub.close()
+    today = datetime.now(UTC).date()
+    partners = [
+        {
+            **p.model_dump(mode="json"),
+            "active": p.active_on(today),
+            "fingerprint": fingerprint(p.public_key),
+        }
+        for p in register.partners
+    ]
+
+    def text() -> None:
+        if not partners:
+            print("The register lists no partner hubs.")
+        for p in partners:
+            state = "active" if p["active"] else "not active today"
+            print(f"{p['name']} (hub id {p['id']}), {state}")
+            print(f"  agreement {p['agreement_version']}, from {p['active_from']}")
+            print(f"  contact: {p['contact']}")
+            print(f"  key fingerprint: {p['fingerprint']}")
+
+    emit(args, {"this_hub": register.this_hub.model_dump(mode="json"), "partners": partners}, text)
+    return EXIT_OK

@@ -1,0 +1,216 @@
+"""Federation between partnerships' hubs: who the partner hubs are and the signed messages
+they exchange (issue 24; docs/federation.md).
+
+Each hub has an identity: an id, a name people read, a contact for practitioners, and its
+Ed25519 key (the key that already signs its Merkle checkpoints). A hub's register lists its
+partner hubs: their ids, names, contacts, public keys, where their inbound Kafka topic is, and
+the version of the inter-partnership agreement in force between the two partnerships. There
+is no central register: each partnership keeps its own, as it keeps its own agreements.
+
+A federation message is signed by the sender's hub key over its canonical JSON (every field
+but the signature, keys sorted, no spaces) and carries the sender's latest signed checkpoint
+of its event log, so anything it says about its log can be proved against a tree head its
+partner keeps. What a receiving hub checks, in order, and the reason it gives when a message
+fails, are `MessageProblem`s: each names the field, never its value.
+
+Pure: no I/O, no clock, no cryptography (the signature check is passed in).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+FORMAT: Literal["hub-federation-v1"] = "hub-federation-v1"
+HUB_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+_HEX_KEY = r"^[0-9a-f]{64}$"
+MessageType = Literal[
+    "transfer-offer", "discovery-query", "discovery-answer", "holdings", "correction"
+]
+SignatureCheck = Callable[[str, bytes, bytes], bool]
+"""(public key hex, message, signature) -> whether the Ed25519 signature is valid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaEndpoint(_Strict):
+    """Where a hub receives federation messages: its brokers and its inbound topic. Mutual TLS
+    or SASL is the deployment's (the hub's own Kafka client settings); the register says where."""
+
+    bootstrap: list[str] = Field(min_length=1, description="host:port of the partner's brokers")
+    topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
+
+
+class ThisHub(_Strict):
+    id: str = Field(pattern=HUB_ID_PATTERN)
+    name: str = Field(min_length=1, description="the partnership's name, as people read it")
+    contact: str = Field(min_length=1, description="who a practitioner elsewhere should call")
+    kafka: KafkaEndpoint
+
+
+class PartnerHub(_Strict):
+    id: str = Field(pattern=HUB_ID_PATTERN)
+    name: str = Field(min_length=1)
+    contact: str = Field(min_length=1)
+    public_key: str = Field(pattern=_HEX_KEY, description="the partner's Ed25519 key (raw, hex)")
+    discovery_public_key: str | None = Field(
+        default=None, pattern=_HEX_KEY, description="the partner's discovery (VOPRF) key"
+    )
+    kafka: KafkaEndpoint
+    agreement_version: str = Field(
+        min_length=1, description="the inter-partnership agreement in force with this partner"
+    )
+    active_from: date
+    active_to: date | None = None
+
+    def active_on(self, day: date) -> bool:
+        return self.active_from <= day and (self.active_to is None or day <= self.active_to)
+
+
+class PartnerRegister(_Strict):
+    """This hub and its partner hubs (one file per partnership: `docs/federation.md`)."""
+
+    format: Literal["hub-federation-register-v1"]
+    this_hub: ThisHub
+    partners: list[PartnerHub] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> PartnerRegister:
+        ids = [p.id for p in self.partners]
+        if len(set(ids)) != len(ids):
+            raise ValueError("partners: each partner hub is listed once (an id appears twice)")
+        if self.this_hub.id in ids:
+            raise ValueError("partners: this hub is not its own partner")
+        keys = [p.public_key for p in self.partners]
+        if len(set(keys)) != len(keys):
+            raise ValueError("partners: two partner hubs have the same public_key")
+        return self
+
+    def partner(self, hub_id: str) -> PartnerHub | None:
+        return next((p for p in self.partners if p.id == hub_id), None)
+
+
+class Checkpoint(_Strict):
+    """A hub's signed tree head of one of its logs (`hub.integrity`)."""
+
+    log: str
+    size: int = Field(ge=0)
+    root: str = Field(pattern=_HEX_KEY)
+    time: str = Field(description="as signed (ISO 8601)")
+    signer: str
+    signature: str = Field(pattern=r"^[0-9a-f]{128}$")
+
+    def signed_fields(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"signature"})
+
+
+class FederationMessage(_Strict):
+    format: Literal["hub-federation-v1"] = FORMAT
+    id: str = Field(pattern=r"^[0-9a-f]{32}$", description="unique per message (uuid4 hex)")
+    type: MessageType
+    sender: str = Field(pattern=HUB_ID_PATTERN)
+    recipient: str = Field(pattern=HUB_ID_PATTERN)
+    sent_at: AwareDatetime
+    agreement_version: str = Field(min_length=1)
+    checkpoint: Checkpoint
+    body: dict[str, Any]
+    signer: str
+    signature: str = Field(default="", pattern=r"^([0-9a-f]{128})?$")
+
+    def signed_bytes(self) -> bytes:
+        """The canonical JSON the signature covers: every field but the signature."""
+        document = self.model_dump(mode="json", exclude={"signature"})
+        return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+
+
+class MessageProblem(ValueError):
+    """Why a received message is refused (and quarantined): the field, never its value."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def error_location(error: Any) -> str:
+    """A pydantic error's location as a dotted path; a key the format does not define is
+    named only as such (whoever wrote it chose it, and it is not repeated back)."""
+    parts = [str(part) for part in error["loc"]]
+    if error["type"] == "extra_forbidden" and parts:
+        parts[-1] = "(a field the format does not define)"
+    return ".".join(parts)
+
+
+def key_id(public_key_hex: str) -> str:
+    """The id a hub's key signs under: as `hub.adapters.signing.CheckpointSigner.key_id`."""
+    return "ed25519:" + hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:16]
+
+
+def parse_message(raw: bytes) -> FederationMessage:
+    """The message in `raw`, or the first problem with its shape (names the field)."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise MessageProblem("(message)", "is not JSON") from None
+    if not isinstance(document, dict):
+        raise MessageProblem("(message)", "is not a JSON object")
+    try:
+        return FederationMessage.model_validate(document)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False, include_context=False)[0]
+        raise MessageProblem(error_location(first) or "(message)", first["msg"]) from None
+
+
+def check_message(
+    message: FederationMessage,
+    register: PartnerRegister,
+    signature_valid: SignatureCheck,
+    checkpoint_bytes: Callable[[dict[str, Any]], bytes],
+    now: datetime,
+    *,
+    max_skew: timedelta = timedelta(minutes=5),
+    max_age: timedelta = timedelta(days=7),
+) -> PartnerHub:
+    """The sending partner, if the message is one this hub accepts; else the first problem:
+    the recipient is this hub, the sender a partner active today under the same agreement,
+    signed by the partner's registered key over exactly these bytes, carrying a checkpoint
+    that key signed, sent neither in the future nor too long ago."""
+    if message.recipient != register.this_hub.id:
+        raise MessageProblem("recipient", "is not this hub")
+    partner = register.partner(message.sender)
+    if partner is None:
+        raise MessageProblem("sender", "is not a partner hub in this hub's register")
+    if not partner.active_on(now.date()):
+        raise MessageProblem("sender", "is not an active partner today")
+    if message.agreement_version != partner.agreement_version:
+        raise MessageProblem(
+            "agreement_version", "is not the inter-partnership agreement in force with the sender"
+        )
+    if message.signer != key_id(partner.public_key):
+        raise MessageProblem("signer", "is not the sender's registered key")
+    if not signature_valid(
+        partner.public_key, message.signed_bytes(), bytes.fromhex(message.signature or "")
+    ):
+        raise MessageProblem("signature", "does not verify with the sender's registered key")
+    checkpoint = message.checkpoint
+    if checkpoint.signer != message.signer or not signature_valid(
+        partner.public_key,
+        checkpoint_bytes(checkpoint.signed_fields()),
+        bytes.fromhex(checkpoint.signature),
+    ):
+        raise MessageProblem("checkpoint.signature", "is not the sender's signed checkpoint")
+    if message.sent_at > now + max_skew:
+        raise MessageProblem("sent_at", "is in the future")
+    if message.sent_at < now - max_age:
+        raise MessageProblem("sent_at", f"is more than {max_age.days} days old")
+    return partner

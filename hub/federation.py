@@ -1,0 +1,94 @@
+"""Federation between partnerships' hubs (issue 24, docs/federation.md): this hub's identity
+toward its partners, signing what it sends and checking what it receives.
+
+A message is sealed for one partner hub named in the register: it carries the inter-partnership
+agreement version in force with that partner and this hub's latest signed checkpoint of its
+event log (one is made if none exists yet), and is signed with the hub's key, the Ed25519 key
+that signs its checkpoints. A message received is parsed and checked
+(`hub.domain.federation.check_message`); a `MessageProblem` says which field failed and why,
+for the quarantine, never the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from hub.adapters.signing import CheckpointSigner, signature_valid
+from hub.domain.federation import (
+    Checkpoint,
+    FederationMessage,
+    MessageType,
+    PartnerHub,
+    PartnerRegister,
+    check_message,
+    parse_message,
+)
+from hub.integrity import IntegrityService, checkpoint_bytes
+
+EVENT_LOG = "events"
+
+
+class FederationError(ValueError):
+    """This hub cannot send that: the message names the field (an unknown partner, say)."""
+
+
+class Federation:
+    def __init__(
+        self,
+        register: PartnerRegister,
+        signer: CheckpointSigner,
+        integrity: IntegrityService,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.register = register
+        self._signer = signer
+        self._integrity = integrity
+        self._clock = clock
+
+    @property
+    def hub_id(self) -> str:
+        return self.register.this_hub.id
+
+    def partner(self, hub_id: str) -> PartnerHub:
+        """An active partner hub, or `FederationError` naming the field."""
+        partner = self.register.partner(hub_id)
+        if partner is None:
+            raise FederationError("recipient: is not a partner hub in this hub's register")
+        if not partner.active_on(self._clock().date()):
+            raise FederationError("recipient: is not an active partner today")
+        return partner
+
+    def seal(
+        self, message_type: MessageType, recipient: str, body: Mapping[str, Any]
+    ) -> FederationMessage:
+        """A signed message for `recipient` carrying this hub's latest event-log checkpoint."""
+        partner = self.partner(recipient)
+        checkpoint = self._integrity.latest_checkpoint(EVENT_LOG)
+        if checkpoint is None:
+            checkpoint = next(
+                c for c in self._integrity.checkpoint()["checkpoints"] if c["log"] == EVENT_LOG
+            )
+        message = FederationMessage(
+            id=uuid4().hex,
+            type=message_type,
+            sender=self.hub_id,
+            recipient=partner.id,
+            sent_at=self._clock(),
+            agreement_version=partner.agreement_version,
+            checkpoint=Checkpoint.model_validate(checkpoint),
+            body=dict(body),
+            signer=self._signer.key_id,
+        )
+        signature = self._signer.sign(message.signed_bytes()).hex()
+        return message.model_copy(update={"signature": signature})
+
+    def receive(self, raw: bytes) -> tuple[FederationMessage, PartnerHub]:
+        """The message and its sender, if this hub accepts it; else `MessageProblem`."""
+        message = parse_message(raw)
+        partner = check_message(
+            message, self.register, signature_valid, checkpoint_bytes, self._clock()
+        )
+        return message, partner
