@@ -214,3 +214,49 @@ def check_message(
     if message.sent_at < now - max_age:
         raise MessageProblem("sent_at", f"is more than {max_age.days} days old")
     return partner
+
+
+# -- The transfer extract (the body of a `transfer-offer`) --------------------------------------
+
+TRANSFER_PART_EVENTS = 200
+"""Events per `transfer-offer` message: a 1,000-event child's extract is five messages, each
+well under a broker's default 1 MB message limit with its proofs."""
+
+
+class InclusionProof(_Strict):
+    """RFC 6962 inclusion of the event's stored (sealed) row in the sender's event log, against
+    the tree head in the message's `checkpoint` (`hub.integrity`)."""
+
+    leaf_index: int = Field(ge=0)
+    leaf_hash: str = Field(pattern=_HEX_KEY)
+    tree_size: int = Field(ge=1)
+    proof: list[str] = Field(description="sibling hashes, hex, leaf to root")
+
+
+class TransferredEvent(_Strict):
+    """One event as the sender's gate released it for the transfer (shielding, withholding and
+    the inter-partnership agreement's redactions applied), with the proof its row is in the
+    sender's log."""
+
+    ref: str = Field(description="agency/event_id@revision at the sending hub")
+    received_at: AwareDatetime = Field(description="when the sending hub received it")
+    event: dict[str, Any] = Field(description="the canonical event as released")
+    inclusion: InclusionProof
+
+
+class TransferPart(_Strict):
+    """The body of a `transfer-offer`: part `part` of `parts` of one transfer of one child."""
+
+    transfer_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    part: int = Field(ge=1)
+    parts: int = Field(ge=1)
+    nhs_number: str = Field(pattern=r"^\d{10}$", description="the child (the NHS number)")
+    reason: str = Field(min_length=1, max_length=500, description="why, in words")
+    moved_ref: str = Field(description="the sending hub's ref of the event that caused it")
+    events: list[TransferredEvent] = Field(max_length=TRANSFER_PART_EVENTS)
+
+    @model_validator(mode="after")
+    def _part_of_parts(self) -> TransferPart:
+        if self.part > self.parts:
+            raise ValueError("part: is after the last part")
+        return self
