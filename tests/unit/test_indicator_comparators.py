@@ -91,7 +91,7 @@ def test_csv_has_england_and_quartile_columns_never_empty_on_the_dashboard() -> 
 def test_the_text_table_says_the_file_and_each_rows_england_figure_and_quartile() -> None:
     text = " ".join(render_text(with_comparators(build_report([], Q3_2024)), 100).split())
     assert (
-        "National comparators: national-comparators-2024.yaml (version 2024.1), the figures "
+        "National comparators: national-comparators-2024.yaml (version 2024.2), the figures "
         "for the year ending 31 March 2024 (2023/24), which a quarter of 2024/25 compares with."
     ) in text
     assert f"England figure: {ENGLAND_2023_24}. Quartile: not published." in text
