@@ -488,6 +488,12 @@ class MovedOutOfAreaDetails(Details):
         max_length=100,
         description="the name of the local authority the family moved to, where known",
     )
+    receiving_la_code: str | None = Field(
+        default=None,
+        pattern=r"^\d{3}$",
+        description="the DfE number of the local authority the family moved to (three digits, "
+        "as the SSDA903 and CIN census returns use), where known",
+    )
 
 
 class CoreGroupMeetingDetails(Details):

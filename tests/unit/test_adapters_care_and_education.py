@@ -60,7 +60,12 @@ def test_la_rows_give_the_care_leaver_looked_after_move_and_core_group_events(
         _la_row("LCS-1", "LAC_END", reason_ceased="e4a"),
         _la_row("LCS-2", "CL_ACCOM", accommodation="U2"),
         _la_row("LCS-3", "CL_ACTIVITY", activity="G6"),
-        _la_row("LCS-4", "MOVED_OUT", receiving_authority="Wessex County Council"),
+        _la_row(
+            "LCS-4",
+            "MOVED_OUT",
+            receiving_authority="Wessex County Council",
+            receiving_la_code="990",
+        ),
         _la_row("LCS-5", "MOVED_OUT"),
         _la_row("LCS-6", "CORE_GROUP"),
     ]
@@ -87,6 +92,7 @@ def test_la_rows_give_the_care_leaver_looked_after_move_and_core_group_events(
     assert by_id["LCS-4"].details == {
         "moved_on": "2025-02-03",
         "receiving_authority": "Wessex County Council",
+        "receiving_la_code": "990",
     }
     assert by_id["LCS-5"].kind == "la.moved-out-of-area"
     assert by_id["LCS-5"].details == {"moved_on": "2025-02-03"}
@@ -108,6 +114,7 @@ def test_la_rows_with_missing_or_unknown_codes_are_problems_naming_the_column(
         _la_row("LCS-5", "CL_ACTIVITY", activity="0"),
         _la_row("LCS-6", "CL_ACTIVITY"),
         _la_row("LCS-7", "MOVED_OUT", receiving_authority="x" * 101),
+        _la_row("LCS-8", "MOVED_OUT", receiving_la_code="Wessex"),
     ]
     path = _write_csv(tmp_path / "la.csv", la_csv.COLUMNS, rows)
     result = get_adapter("la-csv").read(path, "shire-county-council")
@@ -124,6 +131,11 @@ def test_la_rows_with_missing_or_unknown_codes_are_problems_naming_the_column(
         "'la.moved-out-of-area': receiving_authority:"
     )
     assert "xxxx" not in reasons[6][1]
+    assert reasons[7][1].startswith(
+        "canonical event invalid: details: Value error, details do not fit kind "
+        "'la.moved-out-of-area': receiving_la_code:"
+    )
+    assert "Wessex" not in reasons[7][1]
 
 
 def test_an_older_la_extract_without_the_new_columns_still_maps(tmp_path: Path) -> None:
@@ -218,11 +230,12 @@ def test_school_rows_give_home_education_ended_and_end_of_school_age(tmp_path: P
 def test_sample_headers_carry_the_new_columns() -> None:
     samples = Path(__file__).resolve().parents[2] / "hub" / "samples"
     with (samples / "la-case-management.csv").open(encoding="utf-8") as file:
-        assert tuple(next(csv.reader(file)))[-4:] == (
+        assert tuple(next(csv.reader(file)))[-5:] == (
             "reason_ceased",
             "accommodation",
             "activity",
             "receiving_authority",
+            "receiving_la_code",
         )
     with (samples / "school-safeguarding-log.csv").open(encoding="utf-8") as file:
         assert tuple(next(csv.reader(file)))[-2:] == ("end_date", "ehe_end_reason")

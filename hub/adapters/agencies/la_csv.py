@@ -92,6 +92,8 @@ COLUMNS = (
     "accommodation",
     "activity",
     "receiving_authority",
+    # The DfE number of the authority moved to (issue 24, transfers between hubs); last.
+    "receiving_la_code",
 )
 # The rest may be absent from older extracts; their cells then read as empty.
 REQUIRED_COLUMNS = COLUMNS[:9]
@@ -265,6 +267,8 @@ def _moved_out(row: CsvRow) -> dict[str, Any]:
     details = {"moved_on": _event_day(row)}
     if row["receiving_authority"]:
         details["receiving_authority"] = row["receiving_authority"]
+    if row["receiving_la_code"]:
+        details["receiving_la_code"] = row["receiving_la_code"]
     return details
 
 
