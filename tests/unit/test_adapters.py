@@ -219,7 +219,11 @@ def test_health_sample_maps_each_resource_type() -> None:
         ("record.retracted", "Flag/hv-0991/retraction", 1),
         ("health.child-details", "Patient/pat-20931", 3),
         ("health.child-details", "Patient/pat-unborn-0042", 1),
+        ("health.looked-after-health-assessment", "Encounter/lac-rha-3310", 1),
+        ("health.looked-after-dental-check", "Encounter/lac-dent-3311", 1),
     ]
+    completed = [e.details.get("completed_on") for e in result.events[-2:]]
+    assert completed == ["2025-02-10", "2025-02-12"]  # the day the encounter says, UK time
     assert result.problems == [
         AdapterProblem(
             str(HEALTH_SAMPLE),
@@ -238,8 +242,10 @@ def test_health_sample_maps_each_resource_type() -> None:
         None,
         None,  # a Patient is who the child is, not their household (its extension unread)
         None,
+        None,
+        None,
     ]
-    maternity, _, missed, _, _, crisis, retraction, _, _ = result.events
+    maternity, _, missed, _, _, crisis, retraction, *_ = result.events
     assert maternity.child.provisional_id == "PRV-7K2M9QX4TB="
     assert maternity.sensitivity == "sensitive"  # meta.security R
     assert crisis.sensitivity == "restricted"  # meta.security V
@@ -338,7 +344,7 @@ def test_health_invalid_nhs_number_is_a_problem_without_the_number(tmp_path: Pat
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle), encoding="utf-8")
     result = get_adapter("health-fhir").read(path, "shire-icb")
-    assert len(result.events) == 8
+    assert len(result.events) == 10
     assert result.problems[0] == AdapterProblem(
         str(path), 2, f"Observation/hv-1187: subject.identifier.value: {_CHECK_DIGIT}"
     )
