@@ -24,6 +24,8 @@ class Role(StrEnum):
     SCHOOL_DSL = "school-designated-safeguarding-lead"
     DATA_PROTECTION_OFFICER = "data-protection-officer"
     PRACTICE_REVIEWER = "practice-reviewer"
+    PARTNER_HUB = "partner-hub"
+    """Another partnership's hub, receiving a transfer (a system, never a person)."""
 
 
 class Purpose(StrEnum):
@@ -33,12 +35,14 @@ class Purpose(StrEnum):
     PRACTICE_REVIEW = "practice-review"
     DATA_PROTECTION_AUDIT = "data-protection-audit"
     OPERATION_ENCOMPASS = "operation-encompass"
+    INTER_PARTNERSHIP_TRANSFER = "inter-partnership-transfer"
 
 
 # What a person may declare when they look a child up (the CLI, the API's X-Hub-Purpose, the
-# sign-in page). Operation Encompass is not one: only its consumer delivers notices under it.
+# sign-in page). Operation Encompass is not one: only its consumer delivers notices under it;
+# nor is a transfer to another partnership's hub: only the transfer service sends one.
 CHRONOLOGY_PURPOSES: tuple[Purpose, ...] = tuple(
-    p for p in Purpose if p is not Purpose.OPERATION_ENCOMPASS
+    p for p in Purpose if p not in (Purpose.OPERATION_ENCOMPASS, Purpose.INTER_PARTNERSHIP_TRANSFER)
 )
 
 
@@ -83,6 +87,9 @@ class RelationshipBasis(StrEnum):
     """Only for one search's results (a front-door or MACPT member finding a child by name and
     date of birth for child protection): the names, date of birth and sex to pick the right
     child by, and no access to the chronology."""
+    INTER_PARTNERSHIP_TRANSFER = "inter-partnership-transfer"
+    """Only for one transfer to a partner partnership's hub: the move the local authority
+    published, naming an authority the partner covers, is the relationship."""
 
 
 @dataclass(frozen=True)

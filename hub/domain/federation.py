@@ -24,7 +24,15 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 FORMAT: Literal["hub-federation-v1"] = "hub-federation-v1"
 HUB_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -69,6 +77,18 @@ class PartnerHub(_Strict):
     )
     active_from: date
     active_to: date | None = None
+    local_authorities: list[str] = Field(
+        default_factory=list,
+        description="DfE numbers (three digits) of the local authorities the partner's "
+        "partnership covers: a child moving to one of them is offered to this partner",
+    )
+
+    @field_validator("local_authorities")
+    @classmethod
+    def _dfe_numbers(cls, codes: list[str]) -> list[str]:
+        if any(not (len(code) == 3 and code.isascii() and code.isdigit()) for code in codes):
+            raise ValueError("each is a DfE local authority number, three digits")
+        return codes
 
     def active_on(self, day: date) -> bool:
         return self.active_from <= day and (self.active_to is None or day <= self.active_to)
@@ -91,7 +111,14 @@ class PartnerRegister(_Strict):
         keys = [p.public_key for p in self.partners]
         if len(set(keys)) != len(keys):
             raise ValueError("partners: two partner hubs have the same public_key")
+        codes = [code for p in self.partners for code in set(p.local_authorities)]
+        if len(set(codes)) != len(codes):
+            raise ValueError("partners: a local authority is listed under two partner hubs")
         return self
+
+    def covering(self, la_code: str) -> PartnerHub | None:
+        """The partner hub whose partnership covers that local authority (DfE number)."""
+        return next((p for p in self.partners if la_code in p.local_authorities), None)
 
     def partner(self, hub_id: str) -> PartnerHub | None:
         return next((p for p in self.partners if p.id == hub_id), None)
