@@ -35,6 +35,7 @@ from hub.consumer_registry import build_consumer
 from hub.disclosure_gate import DisclosureGate
 from hub.erasure import ErasureService
 from hub.federation import Federation
+from hub.federation_ingest import FederationIngest
 from hub.ingest import IngestService
 from hub.integrity import IntegrityService
 from hub.key_check import check_keys
@@ -170,6 +171,17 @@ class Hub:
             )
         register = load_register(self.settings.federation_register)
         return Federation(register, self.signer, self.integrity)
+
+    @cached_property
+    def federation_ingest(self) -> FederationIngest:
+        """Receiving from partner hubs: transfers checked, recorded once, audited."""
+        return FederationIngest(
+            self.store,
+            self.pseudonyms,
+            self.federation,
+            self.gate,
+            max_message_bytes=self.settings.max_message_bytes,
+        )
 
     @cached_property
     def session_store(self) -> SealedSessionStore:

@@ -33,7 +33,7 @@ its pure half, `hub.disclosure_release`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
@@ -69,7 +69,7 @@ from hub.domain.access import (
     RelationshipGrant,
     Role,
 )
-from hub.domain.canonical_event import ChildRef
+from hub.domain.canonical_event import CanonicalEvent, ChildRef
 from hub.domain.chronology import ChronologyEntry, EntryStatus
 from hub.domain.records import (
     AuditEntry,
@@ -92,6 +92,7 @@ __all__ = [
     "DisclosureGate",
     "Screening",
     "ShownEntry",
+    "TransferSender",
     "UnknownPractitionerError",
 ]
 # What a search by name and date of birth may show of a child's details: enough to pick the
@@ -114,6 +115,17 @@ SUBJECT_ACCESS_WITHHELD = (
 )
 
 
+@dataclass(frozen=True)
+class TransferSender:
+    """Who sent a transfer this hub recorded, for its audit entry: the partner hub, the
+    inter-partnership agreement in force, the transfer and the message."""
+
+    hub: str
+    agreement_version: str
+    transfer_id: str
+    message_id: str
+
+
 class UnknownPractitionerError(LookupError):
     """The practitioner id is not in the directory: nothing is shown to an unknown person."""
 
@@ -125,9 +137,16 @@ def _relationships(
     snapshot and set of commissions."""
     grants: tuple[RelationshipGrant, ...] = snapshot.derived(
         ("relationships", commissions),
-        lambda: tuple(derive_relationships((e.event for e in snapshot.entries), commissions)),
+        lambda: tuple(derive_relationships(_local_events(snapshot.entries), commissions)),
     )
     return grants
+
+
+def _local_events(entries: Iterable[ChronologyEntry]) -> Iterator[CanonicalEvent]:
+    """The events local agencies published: relationships come from these alone. An entry
+    received from a partner hub (an allocation to one of their workers, an enrolment at one
+    of their schools) relates nobody here to the child, nor ends a relationship here."""
+    return (e.event for e in entries if e.origin is None)
 
 
 @dataclass(frozen=True)
@@ -488,7 +507,7 @@ class DisclosureGate:
         grants = self._audit.grants(stream)
         commissions = grants.commissions(started_by=at)
         grant = find_relationship(
-            practitioner, derive_relationships((e.event for e in held), commissions), at
+            practitioner, derive_relationships(_local_events(held), commissions), at
         )
         glass = None if grant else grants.active_break_glass(practitioner.id, at)
         snapshot = ChronologySnapshot(tuple(held))
@@ -671,6 +690,42 @@ class DisclosureGate:
         earlier = self._audited_before(child_stream, entry) if reuse_audit else None
         if earlier is not None:
             return earlier
+        audited = self._audit.record_access(entry, now)
+        return f"{audited.originator_id.hex}@{audited.originator_version}"
+
+    def record_transfer_received(
+        self,
+        sender: TransferSender,
+        child_stream: str,
+        refs: Sequence[str],
+        at: datetime | None = None,
+    ) -> str:
+        """A partner hub's transfer recorded in a child's record here (`hub.federation_ingest`):
+        who sent it (the partner hub, as the "practitioner" `hub:<id>` of organisation `<id>`),
+        which child, the references of the events recorded (never content), the transfer and
+        the inter-partnership agreement it came under. Returns the audit reference."""
+        now = at or self._clock()
+        entry = AuditEntry(
+            practitioner_id=f"hub:{sender.hub}",
+            organisation=sender.hub,
+            role="partner-hub",
+            action="federation-transfer-received",
+            purpose=None,
+            lawful_basis=None,
+            agreement_version=self._decisions.agreement_in_force(now),
+            child_stream=child_stream,
+            outcome="received",
+            disclosed=list(refs),
+            redacted={},
+            withheld=[],
+            denied={},
+            relationship=(
+                f"inter-partnership agreement {sender.agreement_version} via transfer "
+                f"{sender.transfer_id} (message {sender.message_id})"
+            ),
+            break_glass_reason=None,
+            siblings=[],
+        )
         audited = self._audit.record_access(entry, now)
         return f"{audited.originator_id.hex}@{audited.originator_version}"
 

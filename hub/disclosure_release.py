@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.domain.access import Practitioner, Purpose, RelationshipGrant
-from hub.domain.chronology import ChronologyEntry, EntryStatus, PatternFlag
+from hub.domain.chronology import ChronologyEntry, EntryStatus, Origin, PatternFlag
 from hub.domain.markers import RETRACTED, WITHHELD
 from hub.domain.patterns import detect_patterns
 from hub.domain.records import BreakGlassGranted
@@ -57,6 +57,15 @@ class ShownEntry:
     shielded: list[str]
     withheld_from: list[dict[str, Any]] | None  # only for data protection officers
     lawful_basis: str | None  # of the rule that permitted it
+    # Received from a partner hub (a transfer): where from. A class default, so stand-ins
+    # assembled without it have none.
+    origin: Origin | None = None
+
+    @property
+    def provenance(self) -> str | None:
+        """`From <partnership> (<agency>), received from their hub on <date>`, for an entry
+        received from a partner hub; None for a local agency's."""
+        return None if self.origin is None else self.origin.label(self.agency)
 
     @classmethod
     def _assemble(cls, **values: Any) -> ShownEntry:
@@ -82,6 +91,18 @@ class ShownEntry:
         data = dict(vars(self))
         for name in ("occurred_at", "recorded_at", "received_at"):
             data[name] = data[name].isoformat()
+        origin = self.origin
+        data["origin"] = (
+            None
+            if origin is None
+            else {
+                "hub": origin.hub,
+                "partnership": origin.partnership,
+                "contact": origin.contact,
+                "received_from_hub_at": origin.received_from_hub_at.isoformat(),
+                "label": self.provenance,
+            }
+        )
         return data
 
 
@@ -349,6 +370,7 @@ def shown_entry(
         shielded=list(shielded),
         withheld_from=withholding_summary(item.restricted.withholdings) if dpo else None,
         lawful_basis=decision.lawful_basis,
+        origin=entry.origin,
     )
     if entry.status is not EntryStatus.CURRENT:
         return shown, None
@@ -380,6 +402,7 @@ def retracted_entry(item: ReleaseItem, lawful_basis: str | None) -> ShownEntry:
         shielded=[],
         withheld_from=None,
         lawful_basis=lawful_basis,
+        origin=entry.origin,
     )
 
 

@@ -18,7 +18,7 @@ from uuid import UUID
 from hub.child_search import FoundChild, SearchTerms
 from hub.disclosure_release import ChronologyView, ShownEntry
 from hub.domain.access import Practitioner, Purpose, Role
-from hub.domain.chronology import PatternFlag
+from hub.domain.chronology import Origin, PatternFlag
 from hub.domain.records import BreakGlassGranted
 from hub.domain.taxonomy import AgencyType
 from hub.policies.decision import Action
@@ -28,6 +28,7 @@ _DATACLASSES: dict[str, type[Any]] = {
     for cls in (
         ChronologyView,
         ShownEntry,
+        Origin,
         PatternFlag,
         Practitioner,
         BreakGlassGranted,

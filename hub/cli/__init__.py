@@ -18,7 +18,11 @@ from hub.cli.access import cmd_audit, cmd_break_glass_end, cmd_chronology, from_
 from hub.cli.agencies import add_commands as add_agency_commands
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from hub.cli.consumers import add_commands as add_consumer_commands
-from hub.cli.federation import cmd_federation_identity, cmd_federation_partners
+from hub.cli.federation import (
+    cmd_federation_identity,
+    cmd_federation_partners,
+    cmd_federation_receive,
+)
 from hub.cli.find import add_commands as add_find_commands
 from hub.cli.governance import add_commands as add_governance_commands
 from hub.cli.integrity import cmd_checkpoint, cmd_verify
@@ -315,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     federation_commands.add_parser(
         "partners", parents=[common, formatted], help="the partner hubs in the register"
     ).set_defaults(handler=cmd_federation_partners)
+    receive = federation_commands.add_parser(
+        "receive", parents=[common, formatted], help="record what partner hubs sent (transfers)"
+    )
+    receive.add_argument(
+        "--idle-s", type=float, default=5.0, help="stop after this long with nothing new"
+    )
+    receive.set_defaults(handler=cmd_federation_receive)
 
     keys = commands.add_parser("keys", help="key rotation, crypto-shredding, retention")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)

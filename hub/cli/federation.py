@@ -1,5 +1,6 @@
 """`hub federation identity` and `hub federation partners`: this hub's identity toward partner
-hubs (what a partnership gives another when they join) and the partner register in force."""
+hubs (what a partnership gives another when they join) and the partner register in force;
+`hub federation receive`: read what partner hubs sent (transfers)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import hashlib
 from datetime import UTC, datetime
 
 from hub.cli.common import EXIT_OK, emit, open_hub
+from hub.federation_ingest import ReceiveOutcome
+from hub.transports.federation_kafka import FederationReceiver
 
 
 def fingerprint(public_key_hex: str) -> str:
@@ -71,4 +74,46 @@ def cmd_federation_partners(args: argparse.Namespace) -> int:
             print(f"  key fingerprint: {p['fingerprint']}")
 
     emit(args, {"this_hub": register.this_hub.model_dump(mode="json"), "partners": partners}, text)
+    return EXIT_OK
+
+
+def cmd_federation_receive(args: argparse.Namespace) -> int:
+    """Read this hub's inbound federation topic from where it last committed until it is
+    idle: transfers checked, recorded once and audited; anything else quarantined."""
+    hub = open_hub(args)
+    try:
+        receiving = hub.federation_ingest
+        endpoint = hub.federation.register.this_hub.kafka
+        receiver = FederationReceiver(
+            endpoint, receiving.positions(), hub.settings.kafka_client_options()
+        )
+        total = ReceiveOutcome()
+        try:
+            while batch := receiver.poll(timeout_ms=int(args.idle_s * 1000)):
+                outcome = receiving.receive(batch)
+                total.recorded += outcome.recorded
+                total.duplicates += outcome.duplicates
+                total.transfers += outcome.transfers
+                total.quarantined.update(outcome.quarantined)
+                total.skipped_already_recorded += outcome.skipped_already_recorded
+        finally:
+            receiver.close()
+    finally:
+        hub.close()
+    document = {
+        "recorded": total.recorded,
+        "duplicates": total.duplicates,
+        "transfers": total.transfers,
+        "quarantined": dict(total.quarantined),
+    }
+
+    def text() -> None:
+        print(
+            f"Recorded {total.recorded} events from {total.transfers} transfer messages; "
+            f"{total.duplicates} already held."
+        )
+        for name, count in sorted(total.quarantined.items()):
+            print(f"Quarantined {count} message(s): {name} failed (see the quarantine).")
+
+    emit(args, document, text)
     return EXIT_OK

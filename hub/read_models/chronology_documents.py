@@ -40,7 +40,7 @@ from hub.adapters.data_keys import KEY_ID_LENGTH, DataKeyErasedError, Keyring
 from hub.adapters.envelope import open_sealed, seal
 from hub.domain.access import Role
 from hub.domain.canonical_event import Agency, CanonicalEvent, ChildRef, Supersedes, Withholding
-from hub.domain.chronology import ChronologyEntry, merge_chronology
+from hub.domain.chronology import ChronologyEntry, Origin, merge_chronology
 from hub.domain.taxonomy import AgencyType, HarmCategory
 from hub.read_models.chronology_snapshot import ChronologySnapshot
 
@@ -178,6 +178,19 @@ def stored_event(body: dict[str, Any]) -> CanonicalEvent:
     except (KeyError, ValueError, TypeError, AttributeError):
         return CanonicalEvent.model_validate(body)
     return _built(CanonicalEvent, values, set(body))
+
+
+def stored_origin(provenance: dict[str, Any]) -> Origin:
+    """Where an entry received from a partner hub came from, as `hub.federation_ingest`
+    recorded it."""
+    return Origin(
+        hub=provenance["hub"],
+        partnership=provenance["partnership"],
+        contact=provenance["contact"],
+        received_from_hub_at=datetime.fromisoformat(provenance["received_from_hub_at"]),
+        sender_ref=provenance.get("sender_ref", ""),
+        transfer_id=provenance.get("transfer_id", ""),
+    )
 
 
 def chunk_name(stream: str, index: int) -> str:
@@ -325,8 +338,11 @@ class ChronologyDocuments:
                             received_at=datetime.fromisoformat(received_at),
                             stream=stream,
                             version=version,
+                            origin=stored_origin(provenance[0]) if provenance else None,
                         )
-                        for version, received_at, body in self.open(name, blob)["entries"]
+                        for version, received_at, body, *provenance in self.open(name, blob)[
+                            "entries"
+                        ]
                     ),
                 )
                 self._remember_chunk(name, chunk)

@@ -47,6 +47,9 @@ PAGE = 50_000  # rows folded per transaction (fewer rewrites of a busy child's l
 CHUNK = 100  # entries per sealed chunk of a child's document
 REBUILD_PAGE = 5_000  # rows read per query by a rebuild (in stream order)
 _LINK_TYPES = {"identity-linked": "linked", "identity-unlinked": "unlinked"}
+# Entries that are chronology events: a local agency's, and one received from a partner hub in
+# a transfer (`hub.federation_ingest`), kept in the chunk with its provenance.
+_EVENT_TYPES = frozenset({"agency-event", "federated-event"})
 
 
 class _Row(NamedTuple):
@@ -237,16 +240,21 @@ class ChronologyProjection:
         for record in new:
             if record.entry_type in _LINK_TYPES:
                 head["links"][record.body["provisional_stream"]] = _LINK_TYPES[record.entry_type]
-            elif record.entry_type == "agency-event":
+            elif record.entry_type in _EVENT_TYPES:
                 if len(chunk["entries"]) >= CHUNK:
                     name = chunk_name(stream, chunk_index)
                     documents[name] = self._documents.seal(name, chunk)
                     chunk_index, chunk = chunk_index + 1, {"entries": []}
-                chunk["entries"].append([record.version, record.received_at, record.body])
+                if record.entry_type == "agency-event":
+                    event = record.body
+                    chunk["entries"].append([record.version, record.received_at, event])
+                else:  # from a partner hub: the event, and where it came from
+                    event = record.body["event"]
+                    chunk["entries"].append(
+                        [record.version, record.received_at, event, record.body["provenance"]]
+                    )
                 added = True
-                occurred = (
-                    datetime.fromisoformat(record.body["occurred_at"]).astimezone(UTC).isoformat()
-                )
+                occurred = datetime.fromisoformat(event["occurred_at"]).astimezone(UTC).isoformat()
                 head["last_occurred_at"] = max(head.get("last_occurred_at", occurred), occurred)
         if added:  # (a chunk that only link entries passed through is unchanged)
             name = chunk_name(stream, chunk_index)

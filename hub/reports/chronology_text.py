@@ -33,7 +33,7 @@ def _summary(entry: ShownEntry) -> str:
         text = "retracted by the agency that shared it; what it said is not shown"
     else:
         text = entry.summary or "(no summary shared)"
-    marks = []
+    marks = [] if entry.provenance is None else [entry.provenance]
     if uk_date(entry.recorded_at) != uk_date(entry.occurred_at):
         marks.append(f"recorded {entry.recorded_at.astimezone(UK):%Y-%m-%d}")
     marks += [] if entry.status == "current" else [f"{entry.status} by {entry.replaced_by}"]

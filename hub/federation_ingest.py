@@ -1,0 +1,387 @@
+"""The receiving side of a transfer between partnerships' hubs (issue 24, docs/federation.md).
+
+Messages read from this hub's inbound federation topic (`hub.transports.federation_kafka`) are
+checked (`hub.federation.Federation.receive`: recipient, sender, agreement version, signature,
+checkpoint signature) and, for a `transfer-offer`, its body: a `TransferPart` whose every event
+parses as a canonical event about the child named, whose reference names it, and whose Merkle
+inclusion proof verifies against the tree head in the message's signed checkpoint. If anything
+fails, the whole message is quarantined with the field that failed (never its value), its raw
+bytes kept sealed (with the child's key when the message names a child readably), and nothing
+of it is recorded.
+
+Otherwise each event is recorded in the child's stream (the NHS number's) as a
+`federated-event` entry with its provenance (the partner hub and partnership, whom to contact
+there, when the sending hub received it, when this hub received it from theirs, the message,
+the transfer, the checkpoint and the leaf), exactly once: each event claims a key made of the
+partner hub and the sending hub's reference, so the same event sent again (a repeated
+transfer) is a duplicate, and the message's Kafka position commits in the same transaction,
+so a restart resumes after it. Messages of other types are quarantined as not yet handled by
+this hub (never dropped), except the discovery messages ("Is anyone else involved?") that
+share the topic: `hub federation answer` reads those, keeping its own positions, so they are
+passed over here. A recorded transfer is audited through the disclosure gate.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import structlog
+from eventsourcing.persistence import Tracking
+from pydantic import ValidationError
+
+from hub.adapters.envelope import seal
+from hub.adapters.event_store import HubStore
+from hub.adapters.pseudonyms import Pseudonymiser
+from hub.disclosure_gate import DisclosureGate, TransferSender
+from hub.domain.canonical_event import CanonicalEvent
+from hub.domain.federation import (
+    FederationMessage,
+    MessageProblem,
+    PartnerHub,
+    TransferPart,
+    error_location,
+    parse_message,
+)
+from hub.domain.merkle import verify_inclusion
+from hub.domain.records import ChildRecordEntry, HubRecord, IngestKeyClaimed, MessageQuarantined
+from hub.federation import Federation
+from hub.ingest import OVERSIZE_KEPT_BYTES, quarantined_raw_context
+from hub.transports.federation_kafka import Received
+
+log = structlog.get_logger("hub.federation_ingest")
+
+ENTRY_TYPE = "federated-event"
+# "Is anyone else involved?" messages on the same inbound topic: `hub.federation_discovery`'s.
+DISCOVERY_TYPES = frozenset({"discovery-query", "discovery-answer", "holdings"})
+NOT_HANDLED = "not handled by this hub yet"
+
+
+@dataclass
+class ReceiveOutcome:
+    """What one batch of received messages came to."""
+
+    recorded: int = 0  # events recorded in children's records
+    duplicates: int = 0  # events this hub already held from that partner
+    transfers: int = 0  # transfer-offer messages that recorded at least one event
+    quarantined: Counter[str] = field(default_factory=Counter)  # by the field that failed
+    skipped_already_recorded: int = 0  # messages at or before a committed position
+    left_for_discovery: int = 0  # discovery messages (`hub federation answer` reads them)
+    audit_refs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CheckedEvent:
+    """One event of a transfer part that passed every check, as it will be recorded."""
+
+    index: int
+    ref: str
+    received_at: datetime
+    event: CanonicalEvent
+    canonical: bytes  # the event's canonical JSON (its digest is the claim's)
+    leaf_index: int
+
+
+def transfer_part(message: FederationMessage) -> TransferPart:
+    """The message's body as a transfer part, or the first problem with it (names the field
+    under `body.`)."""
+    try:
+        return TransferPart.model_validate(message.body)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False, include_context=False)[0]
+        location = error_location(first)
+        raise MessageProblem(f"body.{location}" if location else "body", first["msg"]) from None
+
+
+def check_part(message: FederationMessage, part: TransferPart) -> list[CheckedEvent]:
+    """Every event of the part, if each is proved to be in the sender's log as of the signed
+    checkpoint the message carries, is a canonical event about the child named, and is the
+    event its reference names; else the first problem, naming the field. Pure."""
+    checkpoint = message.checkpoint
+    root = bytes.fromhex(checkpoint.root)
+    checked = []
+    for index, sent in enumerate(part.events):
+        at = f"body.events.{index}"
+        proof = sent.inclusion
+        if proof.tree_size != checkpoint.size:
+            raise MessageProblem(
+                f"{at}.inclusion.tree_size", "is not the size of the sender's checkpoint"
+            )
+        try:
+            path = [bytes.fromhex(node) for node in proof.proof]
+            verified = verify_inclusion(
+                bytes.fromhex(proof.leaf_hash), proof.leaf_index, proof.tree_size, path, root
+            )
+        except ValueError:
+            verified = False
+        if not verified:
+            raise MessageProblem(
+                f"{at}.inclusion", "does not verify against the sender's checkpoint"
+            )
+        try:
+            event = CanonicalEvent.model_validate(sent.event)
+        except ValidationError as error:
+            first = error.errors(include_url=False, include_input=False, include_context=False)[0]
+            raise MessageProblem(f"{at}.event.{error_location(first)}", first["msg"]) from None
+        if event.child.nhs_number is not None and event.child.nhs_number != part.nhs_number:
+            raise MessageProblem(f"{at}.event.child", "is not the child the transfer is about")
+        if sent.ref != f"{event.agency.id}/{event.event_id}@{event.revision}":
+            raise MessageProblem(f"{at}.ref", "does not name the event it carries")
+        canonical = event.model_dump_json(exclude_none=True).encode()
+        checked.append(
+            CheckedEvent(index, sent.ref, sent.received_at, event, canonical, proof.leaf_index)
+        )
+    return checked
+
+
+def _message_type(raw: bytes) -> str | None:
+    """The message's type, if it parses as a federation message at all."""
+    try:
+        return parse_message(raw).type
+    except MessageProblem:
+        return None
+
+
+def claim_key(partner_hub: str, sender_ref: str) -> str:
+    """What makes an event from a partner hub the same event: the hub and its reference (a
+    local agency's idempotency key has no `federation:` prefix, so the two never meet)."""
+    return f"federation:{partner_hub}\x1f{sender_ref}"
+
+
+class _CommittedPositions(Mapping[str, int]):
+    """The store's committed position of a source, read when asked (not listable)."""
+
+    def __init__(self, store: HubStore) -> None:
+        self._store = store
+
+    def __getitem__(self, source: str) -> int:
+        position = self._store.position(source)
+        if position is None:
+            raise KeyError(source)
+        return position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+class FederationIngest:
+    def __init__(
+        self,
+        store: HubStore,
+        pseudonyms: Pseudonymiser,
+        federation: Federation,
+        gate: DisclosureGate,
+        *,
+        max_message_bytes: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._pseudonyms = pseudonyms
+        self._federation = federation
+        self._gate = gate
+        self._max_bytes = max_message_bytes
+        self._clock = clock
+
+    def resume_after(self, source: str) -> int | None:
+        """The last committed position of `source` (`kafka:<topic>:<partition>`)."""
+        return self._store.position(source)
+
+    def positions(self) -> Mapping[str, int]:
+        """The committed positions, looked up as `FederationReceiver` asks for each source."""
+        return _CommittedPositions(self._store)
+
+    def receive(self, batch: Sequence[Received]) -> ReceiveOutcome:
+        """Check and record each message, in order; each commits with its position."""
+        outcome = ReceiveOutcome()
+        for item in batch:
+            committed = self._store.position(item.source)
+            if committed is not None and item.position <= committed:
+                outcome.skipped_already_recorded += 1
+                continue
+            self._receive_one(item, outcome)
+        return outcome
+
+    def _receive_one(self, item: Received, outcome: ReceiveOutcome) -> None:
+        now = self._clock()
+        tracking = Tracking(item.source, item.position)
+        if _message_type(item.raw) in DISCOVERY_TYPES:
+            # `hub federation answer` deals with these (keeping its own positions): passed.
+            outcome.left_for_discovery += 1
+            self._append([], tracking)
+            return
+        try:
+            message, partner = self._federation.receive(item.raw)
+            if message.type != "transfer-offer":
+                raise MessageProblem("type", NOT_HANDLED)
+            part = transfer_part(message)
+            checked = check_part(message, part)
+        except MessageProblem as problem:
+            outcome.quarantined[problem.field] += 1
+            self._append([self._quarantine(item, problem, now)], tracking)
+            return
+        stream = self._pseudonyms.nhs_stream(part.nhs_number)
+        keys = {e.ref: self._pseudonyms.ingest_key(claim_key(partner.id, e.ref)) for e in checked}
+        claims = {
+            key: claim.content_digest
+            for key, claim in self._store.first_records(keys.values()).items()
+            if isinstance(claim, IngestKeyClaimed)
+        }
+        version = self._store.heads([stream]).get(stream, 0)
+        records: list[HubRecord] = []
+        recorded: list[str] = []
+        for event in checked:
+            digest = hashlib.sha256(event.canonical).hexdigest()
+            earlier = claims.get(keys[event.ref])
+            if earlier is not None:
+                if earlier != digest:
+                    conflict = MessageProblem(
+                        f"body.events.{event.index}.event",
+                        "differs from the same event this partner hub sent before",
+                    )
+                    outcome.quarantined[conflict.field] += 1
+                    self._append([self._quarantine(item, conflict, now)], tracking)
+                    return
+                outcome.duplicates += 1
+                continue
+            claims[keys[event.ref]] = digest
+            version += 1
+            records.append(
+                ChildRecordEntry(
+                    originator_id=stream,
+                    originator_version=version,
+                    timestamp=now,
+                    entry_type=ENTRY_TYPE,
+                    body={
+                        "event": orjson.loads(event.canonical),
+                        "provenance": self._provenance(message, partner, part, event, now),
+                    },
+                    source=item.source,
+                    position=item.position,
+                )
+            )
+            records.append(
+                IngestKeyClaimed(
+                    originator_id=keys[event.ref],
+                    originator_version=1,
+                    timestamp=now,
+                    content_digest=digest,
+                    child_stream=stream.hex,
+                    child_version=version,
+                )
+            )
+            recorded.append(f"{partner.id}:{event.ref}")
+        if recorded:
+            # Audited before it is recorded: a crash between the two audits it again when the
+            # message is read again, rather than leaving a recorded transfer unaudited.
+            sender = TransferSender(
+                partner.id, message.agreement_version, part.transfer_id, message.id
+            )
+            outcome.audit_refs.append(
+                self._gate.record_transfer_received(sender, stream.hex, recorded, now)
+            )
+            outcome.transfers += 1
+        self._append(records, tracking)
+        outcome.recorded += len(recorded)
+        log.info(
+            "transfer_part_received",
+            source=item.source,
+            position=item.position,
+            sender=partner.id,
+            part=part.part,
+            parts=part.parts,
+            recorded=len(recorded),
+            duplicates=len(checked) - len(recorded),
+        )
+
+    def _append(self, records: list[HubRecord], tracking: Tracking) -> None:
+        self._store.keyring.ensure({record.encryption_scope() for record in records})
+        self._store.append(records, tracking)
+
+    @staticmethod
+    def _provenance(
+        message: FederationMessage,
+        partner: PartnerHub,
+        part: TransferPart,
+        event: CheckedEvent,
+        now: datetime,
+    ) -> dict[str, Any]:
+        checkpoint = message.checkpoint
+        return {
+            "hub": partner.id,
+            "partnership": partner.name,
+            "contact": partner.contact,
+            "sender_ref": event.ref,
+            "sender_received_at": event.received_at.isoformat(),
+            "received_from_hub_at": now.isoformat(),
+            "message_id": message.id,
+            "transfer_id": part.transfer_id,
+            "part": part.part,
+            "parts": part.parts,
+            "agreement_version": message.agreement_version,
+            "checkpoint": {
+                "size": checkpoint.size,
+                "root": checkpoint.root,
+                "signer": checkpoint.signer,
+            },
+            "leaf_index": event.leaf_index,
+        }
+
+    def _quarantine(
+        self, item: Received, problem: MessageProblem, now: datetime
+    ) -> MessageQuarantined:
+        """The message kept with the field that failed and why (never a value): sealed with
+        the child's key when it names a child readably, so erasing the child erases it."""
+        log.warning(
+            "federation_message_quarantined",
+            source=item.source,
+            position=item.position,
+            field=problem.field,
+        )
+        raw, child = item.raw, self._named_child(item.raw)
+        whole: tuple[int, str] | None = None
+        if len(raw) > self._max_bytes:
+            whole = (len(raw), hashlib.sha256(raw).hexdigest())
+            raw = raw[:OVERSIZE_KEPT_BYTES]
+        if child is not None:
+            raw = seal(
+                self._store.keyring,
+                f"child:{child}",
+                raw,
+                quarantined_raw_context(item.source, item.position),
+            )
+        return MessageQuarantined(
+            originator_id=self._pseudonyms.source_stream("quarantine", item.source),
+            originator_version=item.position + 1,
+            timestamp=now,
+            source=item.source,
+            position=item.position,
+            raw=base64.b64encode(raw).decode(),
+            reason=str(problem),
+            reason_code=(
+                "federation-not-handled" if problem.reason == NOT_HANDLED else "federation"
+            ),
+            raw_child=child,
+            raw_length=None if whole is None else whole[0],
+            raw_sha256=None if whole is None else whole[1],
+        )
+
+    def _named_child(self, raw: bytes) -> str | None:
+        """The stream of the child a message's body names by a valid NHS number, if any."""
+        try:
+            document = orjson.loads(raw)
+            body = document.get("body") if isinstance(document, dict) else None
+            nhs = body.get("nhs_number") if isinstance(body, dict) else None
+        except orjson.JSONDecodeError:
+            return None
+        if isinstance(nhs, str) and len(nhs) == 10 and nhs.isdigit():
+            return self._pseudonyms.nhs_stream(nhs).hex
+        return None

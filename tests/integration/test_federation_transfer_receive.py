@@ -1,0 +1,240 @@
+"""The receiving hub of a transfer, end to end over the tansu broker: Wessex's hub sends a part
+of a child's record (events it ingested, each with its real inclusion proof against Wessex's
+signed checkpoint); Shire's hub records the events once (the same events sent again add
+nothing, a restart resumes after the committed position), shows them in the child's chronology
+to a Shire practitioner with a relationship, labelled with where they came from, quarantines
+a message with a proof or event changed (naming the field) and audits the receipt."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+import pytest
+
+from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.bootstrap import Hub, bootstrap
+from hub.cli import main
+from hub.domain.access import Purpose
+from hub.domain.canonical_event import ChildRef
+from hub.domain.records import DisclosureAudited, MessageQuarantined
+from hub.domain.uk_time import uk_date
+from hub.federation_ingest import ENTRY_TYPE
+from hub.ingest import InboundMessage
+from hub.reports.chronology_text import chronology_lines
+from hub.settings import HubSettings
+from hub.transports.federation_kafka import FederationReceiver, send_message
+from tests.factories import event_days_ago, nhs_number, register_agencies
+from tests.integration.test_federation_kafka import read_all, send_message_raw, write_register
+
+pytestmark = pytest.mark.kafka
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+WOLD = {"id": "wold-borough-council", "type": "local-authority"}
+SHIRE_LA = {"id": "shire-county-council", "type": "local-authority"}
+NHS = nhs_number(4242)
+
+
+@pytest.fixture
+def two_hubs(tmp_path: Path, kafka_broker: str) -> Iterator[tuple[Hub, Hub]]:
+    """Wessex (sending) and Shire (receiving, with the demo partnership's directory); each
+    register names the other with its real key, on a topic of this test's own."""
+    suffix = uuid4().hex[:8]
+    wessex = bootstrap(HubSettings(data_dir=tmp_path / "wessex" / "hub"))
+    shire = bootstrap(
+        HubSettings(data_dir=tmp_path / "shire" / "hub", directory=SAMPLE_DIRECTORY_PATH)
+    )
+    register_agencies(wessex)
+    register_agencies(shire)
+    wessex_register = write_register(
+        tmp_path / "wessex.yaml", f"wessex-{suffix}", f"shire-{suffix}",
+        shire.signer.public_key_hex, kafka_broker,
+    )  # fmt: skip
+    shire_register = write_register(
+        tmp_path / "shire.yaml", f"shire-{suffix}", f"wessex-{suffix}",
+        wessex.signer.public_key_hex, kafka_broker,
+    )  # fmt: skip
+    wessex.settings = wessex.settings.model_copy(update={"federation_register": wessex_register})
+    shire.settings = shire.settings.model_copy(update={"federation_register": shire_register})
+    yield wessex, shire
+    wessex.close()
+    shire.close()
+
+
+def publish(hub: Hub, agency: dict[str, str], event_id: str, kind: str, days: float) -> None:
+    value = event_days_ago(
+        NOW, days, event_id=event_id, agency=agency, kind=kind, child={"nhs_number": NHS},
+        summary=f"{event_id} as Wold recorded it",
+    )  # fmt: skip
+    source = f"inbox:{agency['id']}/transfer"
+    position = (hub.ingest.resume_after(source) or 0) + 1
+    outcome = hub.ingest.ingest([InboundMessage(source, position, value, agency["id"])])
+    assert outcome.accepted == 1, outcome
+
+
+def transfer_body(wessex: Hub) -> dict[str, Any]:
+    """What the sending side builds (by hand here): the child's events as Wessex holds them,
+    each with its inclusion proof against Wessex's latest checkpoint."""
+    stream = wessex.pseudonyms.nhs_stream(NHS)
+    wessex.integrity.checkpoint()
+    wessex.projection.catch_up()
+    held = wessex.projection.entries(stream)
+    proofs = wessex.integrity.inclusions("events", [(str(UUID(e.stream)), e.version) for e in held])
+    events = [
+        {
+            "ref": entry.ref,
+            "received_at": entry.received_at.isoformat(),
+            "event": entry.event.model_dump(mode="json", exclude_none=True),
+            "inclusion": {
+                "leaf_index": proof["leaf_index"],
+                "leaf_hash": proof["leaf_hash"],
+                "tree_size": proof["tree_size"],
+                "proof": proof["proof"],
+            },
+        }
+        for entry, proof in zip(held, proofs, strict=True)
+    ]
+    return {
+        "transfer_id": uuid4().hex,
+        "part": 1,
+        "parts": 1,
+        "nhs_number": NHS,
+        "reason": "The family moved to Shire",
+        "moved_ref": events[-1]["ref"],
+        "events": events,
+    }
+
+
+def test_a_transfer_is_verified_recorded_once_shown_labelled_and_audited(
+    two_hubs: tuple[Hub, Hub],
+) -> None:
+    wessex, shire = two_hubs
+    shire_id = shire.federation.hub_id
+    wessex_id = wessex.federation.hub_id
+    # Wessex's record of the child (its own agency, Wold; Shire has one of that id too).
+    publish(wessex, WOLD, "REF-1", "la.contact", 40)
+    publish(wessex, WOLD, "REF-2", "la.contact", 30)
+    publish(wessex, WOLD, "REF-3", "la.contact", 20)
+    # Shire: an s47 enquiry relates its MACPT (lcpp-0001 among them) to the child.
+    publish(shire, SHIRE_LA, "S47-1", "la.s47-enquiry-started", 2)
+
+    body = transfer_body(wessex)
+    to_shire = wessex.federation.partner(shire_id).kafka
+    offer = wessex.federation.seal("transfer-offer", shire_id, body)
+    send_message(to_shire, offer)
+    # 2. the same transfer again (a repeated offer): nothing new.
+    send_message(to_shire, wessex.federation.seal("transfer-offer", shire_id, body))
+    # 3. a proof changed before signing (a sender's fault): the whole message is refused.
+    bad_proof = json.loads(json.dumps(body))
+    bad_proof["transfer_id"] = uuid4().hex
+    proof = bad_proof["events"][1]["inclusion"]
+    proof["leaf_hash"] = bad_proof["events"][0]["inclusion"]["leaf_hash"]
+    send_message(to_shire, wessex.federation.seal("transfer-offer", shire_id, bad_proof))
+    # 4. an event changed on the way: the signature no longer verifies.
+    tampered = orjson.loads(offer.to_bytes())
+    tampered["body"]["events"][0]["event"]["summary"] = "TAMPERED"
+    send_message_raw(to_shire, orjson.dumps(tampered))
+    # 5. a message of a type this hub does not handle yet: kept, not dropped.
+    send_message(to_shire, wessex.federation.seal("correction", shire_id, {"refs": []}))
+    # 6. a discovery message on the same topic: left to `hub federation answer`.
+    send_message(to_shire, wessex.federation.seal("holdings", shire_id, {"digests": []}))
+
+    own = shire.federation.register.this_hub.kafka
+    receiver = FederationReceiver(own, shire.federation_ingest.positions())
+    try:
+        batch = read_all(receiver, 6)
+    finally:
+        receiver.close()
+    assert len(batch) == 6
+    outcome = shire.federation_ingest.receive(batch)
+    assert (outcome.recorded, outcome.duplicates, outcome.transfers) == (3, 3, 1)
+    assert outcome.left_for_discovery == 1
+    assert dict(outcome.quarantined) == {
+        "body.events.1.inclusion": 1,
+        "signature": 1,
+        "type": 1,
+    }
+    # Read again (a redelivery): every message is at or before the committed position.
+    again = shire.federation_ingest.receive(batch)
+    assert (again.recorded, again.skipped_already_recorded) == (0, 6)
+    # A restart resumes after the committed position: nothing more to read.
+    resumed = FederationReceiver(own, shire.federation_ingest.positions())
+    try:
+        assert resumed.poll(timeout_ms=2000) == []
+    finally:
+        resumed.close()
+
+    stream = shire.pseudonyms.nhs_stream(NHS)
+    entries = [r for r in shire.store.stream(stream) if getattr(r, "entry_type", "") == ENTRY_TYPE]
+    assert len(entries) == 3
+    provenance = entries[0].body["provenance"]  # type: ignore[attr-defined]
+    assert (provenance["hub"], provenance["message_id"]) == (wessex_id, offer.id)
+    assert provenance["checkpoint"]["root"] == offer.checkpoint.root
+
+    quarantined = [
+        r for r in shire.store.records(MessageQuarantined) if isinstance(r, MessageQuarantined)
+    ]
+    reasons = sorted(r.reason for r in quarantined)
+    assert reasons == [
+        "body.events.1.inclusion: does not verify against the sender's checkpoint",
+        "signature: does not verify with the sender's registered key",
+        "type: not handled by this hub yet",
+    ]
+    assert all(r.raw_child == stream.hex for r in quarantined if r.reason.startswith("body"))
+
+    # A Shire practitioner with a relationship sees them, labelled, beside Shire's own.
+    view = shire.gate.view(ChildRef(nhs_number=NHS), "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
+    refs = {e.ref: e for e in view.entries}
+    assert "shire-county-council/S47-1@1" in refs
+    federated = [refs[f"{wessex_id}:wold-borough-council/REF-{n}@1"] for n in (1, 2, 3)]
+    day = uk_date(NOW)
+    label = (
+        f"From {wessex_id.title()} Safeguarding Children Partnership (wold-borough-council), "
+        f"received from their hub on {day.day} {day:%B %Y}"
+    )
+    assert all(e.provenance == label for e in federated)
+    assert federated[0].summary == "REF-1 as Wold recorded it"
+    assert refs["shire-county-council/S47-1@1"].provenance is None
+
+    # The receipt is audited at Shire: who sent it, which child, which events, which transfer.
+    receipts = [
+        r
+        for r in shire.audit.for_child(stream.hex)
+        if isinstance(r, DisclosureAudited) and r.action == "federation-transfer-received"
+    ]
+    assert len(receipts) == 1
+    receipt = receipts[0]
+    assert (receipt.practitioner_id, receipt.organisation) == (f"hub:{wessex_id}", wessex_id)
+    assert sorted(receipt.disclosed) == sorted(e.ref for e in federated)
+    assert body["transfer_id"] in (receipt.relationship or "")
+
+    # The chronology in text (what `hub chronology` prints) shows the label too.
+    text = " ".join(" ".join(chronology_lines(view.entries, width=250)).split())
+    assert label in text
+
+
+def test_the_receive_command_records_what_partner_hubs_sent(
+    two_hubs: tuple[Hub, Hub], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wessex, shire = two_hubs
+    shire_id = shire.federation.hub_id
+    publish(wessex, WOLD, "REF-9", "la.contact", 10)
+    body = transfer_body(wessex)
+    send_message(
+        wessex.federation.partner(shire_id).kafka,
+        wessex.federation.seal("transfer-offer", shire_id, body),
+    )
+    monkeypatch.setenv("HUB_FEDERATION_REGISTER", str(shire.settings.federation_register))
+    args = ["federation", "receive", "--data-dir", str(shire.settings.data_dir), "--idle-s", "3"]
+    assert main([*args, "--format", "json"]) == 0
+    out = capsys.readouterr().out  # (log lines, then the document)
+    assert (
+        json.loads(out[out.index("\n{") + 1 if not out.startswith("{") else 0 :])["recorded"] == 1
+    )
+    assert main(args) == 0
+    assert "Recorded 0 events" in capsys.readouterr().out
