@@ -13,6 +13,7 @@ from consumers.inbox.listing import InboxService
 from hub.adapters.agency_registries import AgencyRegistry, CachedAgencyRegistry
 from hub.adapters.data_keys import Keyring
 from hub.adapters.directory import PractitionerDirectory, load_directory
+from hub.adapters.discovery_oprf import SEED_FILE_NAME, DiscoveryKey
 from hub.adapters.event_store import HubStore
 from hub.adapters.federation_register import RegisterError, load_register
 from hub.adapters.file_modes import check_data_dir, keep_new_files_private
@@ -33,8 +34,10 @@ from hub.audit_queries import AuditQueries
 from hub.child_search import ChildSearch
 from hub.consumer_registry import build_consumer
 from hub.disclosure_gate import DisclosureGate
+from hub.domain.discovery import QuestionLimit
 from hub.erasure import ErasureService
 from hub.federation import Federation
+from hub.federation_discovery import DiscoveryService
 from hub.federation_ingest import FederationIngest
 from hub.ingest import IngestService
 from hub.integrity import IntegrityService
@@ -46,6 +49,8 @@ from hub.read_models.chronology_projection import ChronologyProjection
 from hub.replay import ReplayService
 from hub.settings import HubSettings
 from hub.subject_access import SubjectAccessService
+from hub.transports.discovery_kafka import AnswersReader
+from hub.transports.federation_kafka import send_message
 from hub.transports.inbox import purge_lines
 from hub.withholding_reviews import WithholdingReviews
 
@@ -181,6 +186,37 @@ class Hub:
             self.federation,
             self.gate,
             max_message_bytes=self.settings.max_message_bytes,
+        )
+
+    @cached_property
+    def discovery_key(self) -> DiscoveryKey:
+        """This hub's discovery (VOPRF) key, from `<keys>/discovery-oprf.seed`: its public key
+        goes in partners' registers (`hub federation identity` shows it)."""
+        return DiscoveryKey.from_file(
+            self.settings.keys_path / SEED_FILE_NAME, create=self.settings.create_missing_keys
+        )
+
+    @cached_property
+    def discovery(self) -> DiscoveryService:
+        """Discovery ("Is anyone else involved?"): holdings, questions and answers between
+        partner hubs."""
+        options = self.settings.kafka_client_options()
+        return DiscoveryService(
+            self.federation,
+            self.discovery_key,
+            self.gate,
+            self.projection,
+            self.store,
+            self.pseudonyms,
+            limit=QuestionLimit(
+                per_hour=self.settings.discovery_questions_per_hour,
+                per_day=self.settings.discovery_questions_per_day,
+            ),
+            send=lambda endpoint, message: send_message(endpoint, message, options),
+            open_answers=lambda endpoint: AnswersReader(
+                endpoint, options, self.settings.kafka_replication_factor
+            ),
+            timeout_s=self.settings.discovery_answer_timeout_seconds,
         )
 
     @cached_property

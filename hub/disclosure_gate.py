@@ -71,6 +71,7 @@ from hub.domain.access import (
 )
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
 from hub.domain.chronology import ChronologyEntry, EntryStatus
+from hub.domain.discovery import QuestionAudited, QuestionLimit
 from hub.domain.records import (
     AuditEntry,
     BreakGlassGranted,
@@ -109,6 +110,14 @@ SEARCH_FIELDS = frozenset(
 # Searching with these purposes, a front-door or MACPT member may be shown any child's details.
 SEARCH_PURPOSES = frozenset({Purpose.CHILD_PROTECTION_ENQUIRY, Purpose.CHILD_PROTECTION_PLANNING})
 SEARCH_TEAMS = ("front-door:", "macpt:")
+# "Is anyone else involved?": the audited actions and the outcome that counts a question.
+DISCOVERY_ASKED = ("discovery-question", "asked")
+DISCOVERY_ANSWERED = ("discovery-question-received", "answered")
+DISCOVERY_NEEDS_RELATIONSHIP = (
+    "You can ask whether partner hubs hold records only about a child you have a relationship "
+    "with (as their allocated worker, a MACPT member, their school's DSL or under a review "
+    "commission). The refusal has been recorded."
+)
 SUBJECT_ACCESS_WITHHELD = (
     "withheld by its publisher from some recipients as more detrimental to the child; not "
     "included: a data protection officer decides (DPA 2018 Schedule 3) before any release"
@@ -604,6 +613,110 @@ class DisclosureGate:
             return False
         self._audit.end_break_glass(grant, now)
         return True
+
+    # Questions to and from partner hubs ("Is anyone else involved?") -------------------------
+
+    def question_partners(
+        self, child: ChildRef, practitioner_id: str, limit: QuestionLimit, partners: Sequence[str]
+    ) -> QuestionAudited:
+        """Whether this practitioner may ask the partner hubs whether they hold records about
+        the child (`hub.federation_discovery`): only with a relationship to the child, and
+        within this hub's question limit (counted from their audited questions). Audited
+        either way, before anything is sent."""
+        practitioner = self.practitioner(practitioner_id)
+        now = self._clock()
+        stream = self.child_stream(child)
+        self._projection.catch_up()
+        try:
+            snapshot = self._projection.snapshot(UUID(stream))
+        except DataKeyErasedError:
+            snapshot = ChronologySnapshot(())
+        grants = self._audit.grants(stream)
+        grant = find_relationship(
+            practitioner, _relationships(snapshot, tuple(grants.commissions())), now
+        )
+        if grant is None:
+            outcome, reason = "no-relationship", DISCOVERY_NEEDS_RELATIONSHIP
+        else:
+            decision = limit.decide(self._questions(practitioner.id, DISCOVERY_ASKED), now)
+            outcome, reason = (
+                ("asked", "") if decision.allowed else ("limit-reached", decision.reason)
+            )
+        entry = self._entry(practitioner, DISCOVERY_ASKED[0], None, None, stream, outcome, now)
+        entry = replace(
+            entry, relationship=_describe(grant), discovery={"partners": list(partners)}
+        )
+        audited = self._audit.record_access(entry, now)
+        ref = f"{audited.originator_id.hex}@{audited.originator_version}"
+        return QuestionAudited(outcome == "asked", reason, ref)
+
+    def record_partner_answers(
+        self, child: ChildRef, practitioner_id: str, outcomes: Mapping[str, list[str]]
+    ) -> str:
+        """What the partner hubs' answers came to, as the practitioner was told (`outcomes`:
+        outcome -> partner hub ids, with the query ids under "queries"); returns the audit
+        reference."""
+        practitioner = self.practitioner(practitioner_id)
+        now = self._clock()
+        outcome = "held-elsewhere" if outcomes.get("holds") else "not-held-elsewhere"
+        entry = self._entry(
+            practitioner, "discovery-answer", None, None, self.child_stream(child), outcome, now
+        )
+        audited = self._audit.record_access(
+            replace(entry, discovery={k: list(v) for k, v in outcomes.items()}), now
+        )
+        return f"{audited.originator_id.hex}@{audited.originator_version}"
+
+    def question_from_partner(
+        self,
+        partner: str,
+        asker: str,
+        role: str,
+        organisation: str,
+        agreement_version: str,
+        query_id: str,
+        limit: QuestionLimit,
+    ) -> QuestionAudited:
+        """A partner hub's practitioner (`asker`, the partner's pseudonym for them) asks
+        whether this hub holds records about a child it does not name: within this hub's
+        question limit per asking practitioner, audited before the question is evaluated."""
+        now = self._clock()
+        who = f"{partner}:{asker}"
+        decision = limit.decide(self._questions(who, DISCOVERY_ANSWERED), now)
+        outcome = "answered" if decision.allowed else "limit-reached"
+        entry = AuditEntry(
+            practitioner_id=who,
+            organisation=f"{partner}:{organisation}",
+            role=role,
+            action=DISCOVERY_ANSWERED[0],
+            purpose=None,
+            lawful_basis=None,
+            agreement_version=agreement_version,
+            child_stream="",
+            outcome=outcome,
+            disclosed=[],
+            redacted={},
+            withheld=[],
+            denied={},
+            relationship=None,
+            break_glass_reason=None,
+            siblings=[],
+            discovery={"partner": [partner], "queries": [query_id]},
+        )
+        audited = self._audit.record_access(entry, now)
+        ref = f"{audited.originator_id.hex}@{audited.originator_version}"
+        return QuestionAudited(decision.allowed, decision.reason, ref)
+
+    def _questions(self, practitioner_id: str, counted: tuple[str, str]) -> list[datetime]:
+        """When this practitioner's questions (action, outcome) were recorded."""
+        action, outcome = counted
+        return [
+            record.timestamp
+            for record in self._audit.for_practitioner(practitioner_id)
+            if isinstance(record, DisclosureAudited)
+            and record.action == action
+            and record.outcome == outcome
+        ]
 
     # Recording what is not a release of content -----------------------------------------------
 

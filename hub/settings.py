@@ -66,6 +66,18 @@ class HubSettings(BaseSettings):
     federation_register: Path | None = Field(
         default=None, description="this hub's identity and its partner hubs (docs/federation.md)"
     )
+    discovery_questions_per_hour: int = Field(
+        default=20,
+        ge=1,
+        description="questions to partner hubs one practitioner may ask (and this hub answers "
+        "for one partner's practitioner) in any rolling hour (docs/federation.md)",
+    )
+    discovery_questions_per_day: int = Field(
+        default=100, ge=1, description="the same in any rolling 24 hours (at least per hour)"
+    )
+    discovery_answer_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="how long a question waits for partners' answers"
+    )
     break_glass_minutes: int = 240
     review_commission_max_days: int = Field(
         default=365, ge=1, description="the longest a practice review commission may last"

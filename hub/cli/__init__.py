@@ -19,8 +19,11 @@ from hub.cli.agencies import add_commands as add_agency_commands
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from hub.cli.consumers import add_commands as add_consumer_commands
 from hub.cli.federation import (
+    cmd_federation_answer,
+    cmd_federation_ask,
     cmd_federation_identity,
     cmd_federation_partners,
+    cmd_federation_publish_holdings,
     cmd_federation_receive,
 )
 from hub.cli.find import add_commands as add_find_commands
@@ -326,6 +329,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-s", type=float, default=5.0, help="stop after this long with nothing new"
     )
     receive.set_defaults(handler=cmd_federation_receive)
+    ask = federation_commands.add_parser(
+        "ask",
+        parents=[common, formatted],
+        help="ask partner hubs whether they hold records about a child (is anyone else involved?)",
+    )
+    ask.add_argument("--child", required=True, metavar="NHS", help="the child's NHS number")
+    ask.add_argument("--practitioner", required=True, metavar="ID", help="who is asking")
+    ask.set_defaults(handler=cmd_federation_ask)
+    publish_holdings = federation_commands.add_parser(
+        "publish-holdings",
+        parents=[common, formatted],
+        help="send this hub's holdings (keyed digests, no NHS numbers) to partner hubs",
+    )
+    publish_holdings.add_argument("--to", metavar="PARTNER", help="one partner hub (default all)")
+    publish_holdings.set_defaults(handler=cmd_federation_publish_holdings)
+    answer = federation_commands.add_parser(
+        "answer",
+        parents=[common, formatted],
+        help="answer partner hubs' questions and keep their holdings (the inbound topic)",
+    )
+    answer.add_argument("--once", action="store_true", help="stop when nothing new arrives")
+    answer.add_argument(
+        "--idle-s", type=float, default=5.0, help="with --once: how long nothing new means done"
+    )
+    answer.set_defaults(handler=cmd_federation_answer)
 
     keys = commands.add_parser("keys", help="key rotation, crypto-shredding, retention")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)

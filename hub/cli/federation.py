@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
+from collections import Counter
 from datetime import UTC, datetime
 
-from hub.cli.common import EXIT_OK, emit, open_hub
+from hub.cli.common import EXIT_DENIED, EXIT_OK, EXIT_USAGE, emit, open_hub
+from hub.disclosure_gate import UnknownPractitionerError
+from hub.domain.canonical_event import child_ref
+from hub.federation_discovery import DiscoveryPositions, serve
 from hub.federation_ingest import ReceiveOutcome
 from hub.transports.federation_kafka import FederationReceiver
 
@@ -24,6 +29,7 @@ def cmd_federation_identity(args: argparse.Namespace) -> int:
     try:
         signer = hub.signer
         this = hub.federation.register.this_hub if hub.settings.federation_register else None
+        discovery_public_key = hub.discovery_key.public_key_hex
     finally:
         hub.close()
     document = {
@@ -31,6 +37,7 @@ def cmd_federation_identity(args: argparse.Namespace) -> int:
         "key_id": signer.key_id,
         "public_key": signer.public_key_hex,
         "fingerprint": fingerprint(signer.public_key_hex),
+        "discovery_public_key": discovery_public_key,
     }
 
     def text() -> None:
@@ -42,6 +49,7 @@ def cmd_federation_identity(args: argparse.Namespace) -> int:
             print(f"Inbound topic: {this.kafka.topic} on {', '.join(this.kafka.bootstrap)}")
         print(f"Public key: {signer.public_key_hex}")
         print(f"Fingerprint (read it to the partner's lead): {document['fingerprint']}")
+        print(f"Discovery public key (discovery_public_key): {discovery_public_key}")
 
     emit(args, document, text)
     return EXIT_OK
@@ -116,4 +124,84 @@ def cmd_federation_receive(args: argparse.Namespace) -> int:
             print(f"Quarantined {count} message(s): {name} failed (see the quarantine).")
 
     emit(args, document, text)
+    return EXIT_OK
+
+
+def cmd_federation_ask(args: argparse.Namespace) -> int:
+    """Ask every partner hub whether it holds records about the child (docs/federation.md)."""
+    hub = open_hub(args)
+    try:
+        try:
+            child = child_ref(args.child)
+        except ValueError as error:
+            print(f"--child: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            result = hub.discovery.ask(child, args.practitioner)
+        except UnknownPractitionerError as error:
+            print(f"--practitioner: {error}", file=sys.stderr)
+            return EXIT_DENIED
+    finally:
+        hub.close()
+    document = {
+        "refused": result.refused or None,
+        "answers": [
+            {"partnership": a.name, "contact": a.contact, "outcome": a.outcome, "detail": a.detail}
+            for a in result.answers
+        ],
+        "words": result.lines(),
+    }
+    emit(args, document, lambda: print("\n".join(result.lines())))
+    return EXIT_DENIED if result.refused else EXIT_OK
+
+
+def cmd_federation_publish_holdings(args: argparse.Namespace) -> int:
+    """Send this hub's holdings (digests under its discovery key) to one or every partner."""
+    hub = open_hub(args)
+    try:
+        sent = hub.discovery.publish_holdings(args.to)
+    finally:
+        hub.close()
+
+    def text() -> None:
+        if not sent:
+            print("No active partner hub to send holdings to.")
+        for partner, children in sent.items():
+            print(f"Sent holdings of {children} children to {partner}.")
+
+    emit(args, {"sent": sent}, text)
+    return EXIT_OK
+
+
+def cmd_federation_answer(args: argparse.Namespace) -> int:
+    """Read this hub's inbound topic for partners' questions and holdings and deal with them:
+    with --once until nothing new arrives for --idle-s seconds, else until interrupted."""
+    hub = open_hub(args)
+    done: Counter[str] = Counter()
+    try:
+        receiver = FederationReceiver(
+            hub.federation.register.this_hub.kafka,
+            DiscoveryPositions(hub.store),
+            hub.settings.kafka_client_options(),
+        )
+        try:
+            while True:
+                batch = receiver.poll(timeout_ms=int(args.idle_s * 1000))
+                if not batch and args.once:
+                    break
+                done.update(serve(hub.discovery, hub.federation, batch))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            receiver.close()
+    finally:
+        hub.close()
+
+    def text() -> None:
+        if not done:
+            print("No questions or holdings from partner hubs.")
+        for what, count in sorted(done.items()):
+            print(f"{what}: {count}")
+
+    emit(args, dict(done), text)
     return EXIT_OK

@@ -93,6 +93,16 @@ class QuestionDecision:
 
 
 @dataclass(frozen=True)
+class QuestionAudited:
+    """The gate's answer to a question about to be asked or answered: whether it may go on,
+    why not (in words), and the audit entry that recorded it either way."""
+
+    allowed: bool
+    reason: str
+    audit_ref: str
+
+
+@dataclass(frozen=True)
 class QuestionLimit:
     """At most `per_hour` questions by one practitioner in any rolling hour and `per_day` in
     any rolling 24 hours. The defaults (20 and 100) leave room for a busy duty day and stop a
@@ -141,3 +151,143 @@ class QuestionLimit:
                 f"{uk_datetime_text(next_allowed_at)}."
             ),
         )
+
+
+# -- Over the federation link (`hub.federation_discovery`) --------------------------------------
+
+QUERY_ID_PATTERN = r"^[0-9a-f]{32}$"
+HOLDINGS_PART_DIGESTS = 20_000
+"""Digests per `holdings` message: 20,000 x 32 hex digits is 640 kB, well under a broker's
+default 1 MB message limit with the message's envelope (200,000 children are ten parts)."""
+ANSWERS_TOPIC_SUFFIX = ".answers"
+"""A hub reads the answers to its questions from its own inbound topic's name with this after
+it (`hub.federation.inbound` -> `hub.federation.inbound.answers`), on its own brokers; a partner
+sends its answer there, to the endpoint the partner's register gives for the asking hub."""
+
+
+def answers_topic(inbound_topic: str) -> str:
+    return inbound_topic + ANSWERS_TOPIC_SUFFIX
+
+
+def holdings_parts(digests: Iterable[bytes], per_part: int = HOLDINGS_PART_DIGESTS) -> list[str]:
+    """The digests in a stable order, as concatenated hex, `per_part` to a part (one empty part
+    when there are none: a hub that holds nobody still says so)."""
+    ordered = sorted(digests)
+    if not ordered:
+        return [""]
+    return [
+        "".join(digest.hex() for digest in ordered[start : start + per_part])
+        for start in range(0, len(ordered), per_part)
+    ]
+
+
+def digests_from_hex(text: str) -> frozenset[bytes]:
+    """The digests a holdings part carries (concatenated hex, `DIGEST_LENGTH` bytes each)."""
+    width = DIGEST_LENGTH * 2
+    if len(text) % width:
+        raise DiscoveryDataError(
+            f"digests: must be a whole number of {DIGEST_LENGTH}-byte digests in hex"
+        )
+    try:
+        return frozenset(
+            bytes.fromhex(text[start : start + width]) for start in range(0, len(text), width)
+        )
+    except ValueError:
+        raise DiscoveryDataError("digests: is not hexadecimal") from None
+
+
+@dataclass(frozen=True)
+class HoldingsPart:
+    """One part of a partner's published holdings, as received."""
+
+    holdings_id: str
+    part: int
+    parts: int
+    key_id: str
+    as_of: datetime
+    digests: frozenset[bytes]
+
+
+def complete_holdings(hub_id: str, parts: Iterable[HoldingsPart]) -> Holdings | None:
+    """The partner's latest complete holdings from the parts received (any order, repeats
+    allowed): the publication with the latest `as_of` of which every part arrived; None if
+    none is complete. A publication still arriving does not hide the one before it."""
+    by_publication: dict[str, dict[int, HoldingsPart]] = {}
+    for part in parts:
+        by_publication.setdefault(part.holdings_id, {})[part.part] = part
+    complete = [
+        received
+        for received in by_publication.values()
+        if (first := next(iter(received.values())))
+        and set(received) == set(range(1, first.parts + 1))
+    ]
+    if not complete:
+        return None
+    latest = max(complete, key=lambda received: next(iter(received.values())).as_of)
+    first = next(iter(latest.values()))
+    return Holdings(
+        hub_id=hub_id,
+        key_id=first.key_id,
+        as_of=first.as_of,
+        digests=frozenset().union(*(part.digests for part in latest.values())),
+    )
+
+
+@dataclass(frozen=True)
+class PartnerAnswer:
+    """What one partner hub's answer to one question came to, for the practitioner."""
+
+    name: str  # the partnership's name
+    contact: str
+    outcome: str  # "holds" | "does-not-hold" | "did-not-answer" | "no-holdings" | "refused"
+    # | "did-not-verify"
+    detail: str = ""  # the partner's reason, for a refusal
+
+    def words(self) -> str:
+        if self.outcome == "holds":
+            return f"{self.name} holds records about this child; contact {self.contact}"
+        if self.outcome == "does-not-hold":
+            return f"{self.name} does not hold records about this child"
+        if self.outcome == "did-not-answer":
+            return f"{self.name} did not answer in time: ask again later, or call {self.contact}"
+        if self.outcome == "no-holdings":
+            return (
+                f"{self.name} has not published its holdings under its registered key, so its "
+                f"answer could not be looked up: call {self.contact}"
+            )
+        if self.outcome == "did-not-verify":
+            return (
+                f"{self.name}'s answer did not verify against its registered key and was "
+                "discarded: tell this hub's administrator"
+            )
+        return f"{self.name} refused the question: {self.detail}"
+
+
+@dataclass(frozen=True)
+class DiscoveryResult:
+    """The answer to "Is anyone else involved?", in words, for the practitioner who asked.
+
+    `refused` is set (and nothing was asked) when this hub refused the question itself."""
+
+    answers: tuple[PartnerAnswer, ...] = ()
+    refused: str = ""
+
+    @property
+    def holders(self) -> list[PartnerAnswer]:
+        return [answer for answer in self.answers if answer.outcome == "holds"]
+
+    def lines(self) -> list[str]:
+        if self.refused:
+            return [self.refused]
+        if not self.answers:
+            return ["This hub has no partner hubs to ask (none with a discovery key is active)."]
+        lines = [answer.words() for answer in self.holders]
+        others = [a for a in self.answers if a.outcome not in ("holds", "does-not-hold")]
+        if not lines:
+            lines.append(
+                "No partner hub holds records about this child."
+                if not others
+                else "No partner hub that answered holds records about this child."
+            )
+        lines += [answer.words() for answer in others]
+        return lines

@@ -171,6 +171,9 @@ class AuditEntry:
     # A search's terms (family name, date of birth, given name), for a "search" entry only:
     # kept in the entry, which the ledger seals with the audit data key, never in a log.
     search_terms: dict[str, str] | None = None
+    # A question to partner hubs ("Is anyone else involved?", `hub.federation_discovery`):
+    # the query and partner hubs by outcome (asked, holds, does-not-hold, did-not-answer, ...).
+    discovery: dict[str, list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -342,3 +345,22 @@ class SubjectAccessPackBuilt(HubRecord):
     audit_ref: str
     released: list[str]
     withheld: list[str]
+
+
+@dataclass(frozen=True)
+class PartnerHoldingsReceived(HubRecord):
+    """One part of a partner hub's published holdings, for "Is anyone else involved?"
+    (`hub.federation_discovery`): the digests (concatenated hex) of the children it holds
+    records about, under its discovery key. One stream per partner hub; the message id makes
+    receiving the same message twice a no-op."""
+
+    key_scope: ClassVar[str] = "index"
+
+    partner: str
+    message_id: str
+    holdings_id: str
+    part: int
+    parts: int
+    key_id: str
+    as_of: datetime
+    digests: str

@@ -1,0 +1,352 @@
+"""The sending side of a transfer between partnerships' hubs (issue 24, docs/federation.md,
+"Transfer: sending").
+
+When a local authority publishes that a child with an open plan, or who is looked after,
+moved to an area a partner hub's partnership covers (`hub.domain.transfer.transfer_due`), this
+hub offers that partner a transfer extract: the child's current records that the information
+sharing agreement in force lets leave for an inter-partnership transfer, each with the proof
+that its row is in this hub's event log.
+
+Everything leaves through the disclosure gate, which audits before it releases: the recipient
+is a system principal for the partner hub (role `partner-hub`), the purpose
+`inter-partnership-transfer`, the action `export`, the relationship the move itself (its
+description names the move and the inter-partnership agreement version, so the audit entry
+records both), and `to_system`, so shielded fields are left out, not marked. Before the gate is
+asked, this service narrows the items to what may be sent at all: current revisions only (no
+superseded revision, no retracted record, no retraction, no identity link), nothing a
+publisher withheld from anyone, and nothing this hub received from another partnership.
+
+The released events are proved against one signed checkpoint of the event log (one is signed
+if the latest does not cover them yet), split into parts of at most `TRANSFER_PART_EVENTS`,
+each sealed as a `transfer-offer` (`Federation.seal`) and produced to the partner's inbound
+topic. If another checkpoint is signed between the proofs and the seal, the proofs are made
+again against the sealed one, so every message's proofs verify against its own checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import structlog
+from pydantic import ValidationError
+
+from hub.disclosure_gate import DisclosureGate
+from hub.disclosure_release import Disclosure, ShownEntry
+from hub.domain.access import Practitioner, Purpose, RelationshipBasis, RelationshipGrant, Role
+from hub.domain.canonical_event import CanonicalEvent, ChildRef, child_ref
+from hub.domain.chronology import ChronologyEntry, EntryStatus
+from hub.domain.federation import (
+    TRANSFER_PART_EVENTS,
+    FederationMessage,
+    InclusionProof,
+    KafkaEndpoint,
+    PartnerHub,
+    TransferPart,
+    TransferredEvent,
+)
+from hub.domain.markers import REDACTED
+from hub.domain.taxonomy import AgencyType
+from hub.domain.transfer import MOVED_OUT, TransferDecision, move_of, transfer_due
+from hub.federation import EVENT_LOG, Federation, FederationError
+from hub.integrity import IntegrityService
+from hub.policies.decision import Action
+
+log = structlog.get_logger("hub.federation_transfer")
+PARTNER_PRINCIPAL_PREFIX = "hub:"
+Sender = Callable[[KafkaEndpoint, FederationMessage], None]
+
+
+class TransferRefusedError(ValueError):
+    """No transfer is sent: the message says why in words (never a child's details)."""
+
+
+def partner_principal(partner: PartnerHub) -> Practitioner:
+    """The partner hub as the gate's recipient: a system, never a person; children's social
+    care in the receiving area is who a transfer is for."""
+    principal_id = f"{PARTNER_PRINCIPAL_PREFIX}{partner.id}"
+    return Practitioner(
+        id=principal_id,
+        name=f"{partner.name} (their hub)",
+        organisation=principal_id,
+        agency_type=AgencyType.LOCAL_AUTHORITY,
+        role=Role.PARTNER_HUB,
+        active_from=partner.active_from,
+        active_to=partner.active_to,
+    )
+
+
+@dataclass
+class TransferReceipt:
+    """What one offer sent: to whom, why, which messages, how many events, what was not sent
+    and why (reason -> how many), and the audit entry of the disclosure."""
+
+    transfer_id: str
+    partner: str
+    partner_name: str
+    agreement_version: str
+    move_ref: str
+    reason: str
+    events: int
+    messages: list[str] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)
+    audit_ref: str = ""
+    outcome: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+class TransferService:
+    def __init__(
+        self,
+        gate: Callable[[], DisclosureGate],
+        federation: Callable[[], Federation],
+        integrity: IntegrityService,
+        send: Sender,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._gate = gate
+        self._federation = federation
+        self._integrity = integrity
+        self._send = send
+        self._clock = clock
+
+    # Which transfers are due ---------------------------------------------------------------
+
+    def decisions(self, child: ChildRef | str) -> list[TransferDecision]:
+        """For each current move out of the area in the child's record, whether it makes a
+        transfer due, to whom, and why (or why not)."""
+        entries = self._gate().held_entries(_child(child))
+        register = self._federation().register
+        return [
+            transfer_due(entry, entries, register)
+            for entry in entries
+            if entry.event.kind == MOVED_OUT and entry.status is EntryStatus.CURRENT
+        ]
+
+    # Offering one ---------------------------------------------------------------------------
+
+    def offer(
+        self,
+        child: ChildRef | str,
+        partner_id: str | None = None,
+        *,
+        move_ref: str | None = None,
+    ) -> TransferReceipt:
+        """Offer the partner hub the child's transfer extract, for the move `move_ref` (by
+        default the latest move out of the area). Refused, saying why, when no transfer is
+        due to that partner."""
+        ref = _child(child)
+        if ref.nhs_number is None:
+            raise TransferRefusedError(
+                "a transfer names the child by NHS number; this child has only a provisional id"
+            )
+        gate, federation = self._gate(), self._federation()
+        entries = gate.held_entries(ref)
+        decision = self._decision(entries, federation, move_ref)
+        partner = decision.partner
+        if partner is None or not decision.due or decision.move is None:
+            raise TransferRefusedError(f"no transfer is due: {decision.reason}")
+        if partner_id is not None and partner_id != partner.id:
+            raise TransferRefusedError(
+                f"no transfer is due to that partner: the move is to an area {partner.name} "
+                f"covers (hub id {partner.id})"
+            )
+        try:
+            federation.partner(partner.id)  # active today
+        except FederationError as error:
+            raise TransferRefusedError(str(error)) from None
+
+        wanted, left_out = _sendable(entries)
+        move = next(e for e in entries if e.ref == decision.move.ref)
+        principal = partner_principal(partner)
+        view = gate.disclose(
+            ref,
+            principal,
+            Disclosure(
+                Purpose.INTER_PARTNERSHIP_TRANSFER,
+                Action.EXPORT,
+                items=frozenset(e.ref for e in wanted),
+                relationship=RelationshipGrant(
+                    basis=RelationshipBasis.INTER_PARTNERSHIP_TRANSFER,
+                    valid_from=move.event.occurred_at - timedelta(days=1),
+                    valid_to=None,
+                    source_event_id=(
+                        f"{move.ref} under inter-partnership agreement {partner.agreement_version}"
+                    ),
+                    practitioner_id=principal.id,
+                ),
+                to_system=True,
+            ),
+        )
+        by_ref = {e.ref: e for e in wanted}
+        released: list[tuple[ChronologyEntry, dict[str, Any]]] = []
+        for shown in view.entries:
+            entry = by_ref.get(shown.ref)
+            if entry is None or shown.retracted or shown.withheld:
+                continue
+            event = _released_event(entry, shown)
+            if event is None:
+                left_out["incomplete once shielded or redacted fields are left out"] += 1
+                continue
+            released.append((entry, event))
+        refused = len(wanted) - len(view.entries)
+        if refused:
+            left_out["not shared with a partner hub by the agreement in force"] += refused
+
+        receipt = TransferReceipt(
+            transfer_id=uuid4().hex,
+            partner=partner.id,
+            partner_name=partner.name,
+            agreement_version=partner.agreement_version,
+            move_ref=decision.move.ref,
+            reason=decision.reason,
+            events=len(released),
+            left_out=dict(left_out),
+            audit_ref=view.audit_ref,
+            outcome=view.outcome,
+        )
+        if not released:
+            log.info("transfer_nothing_to_send", partner=partner.id)
+            return receipt
+        for message in self._messages(federation, partner, ref.nhs_number, receipt, released):
+            self._send(partner.kafka, message)
+            receipt.messages.append(message.id)
+        log.info(
+            "transfer_offered",
+            partner=partner.id,
+            transfer=receipt.transfer_id,
+            events=receipt.events,
+            messages=len(receipt.messages),
+        )
+        return receipt
+
+    def _decision(
+        self, entries: Sequence[ChronologyEntry], federation: Federation, move_ref: str | None
+    ) -> TransferDecision:
+        moves = [
+            e for e in entries if move_of(e) is not None and (move_ref is None or e.ref == move_ref)
+        ]
+        if not moves:
+            raise TransferRefusedError(
+                "no transfer is due: the child's record has no move out of the area"
+                + ("" if move_ref is None else " with that reference")
+            )
+        latest = max(moves, key=lambda e: (e.status is EntryStatus.CURRENT, e.event.occurred_at))
+        return transfer_due(latest, entries, federation.register)
+
+    def _messages(
+        self,
+        federation: Federation,
+        partner: PartnerHub,
+        nhs_number: str,
+        receipt: TransferReceipt,
+        released: Sequence[tuple[ChronologyEntry, dict[str, Any]]],
+    ) -> list[FederationMessage]:
+        """Every part sealed, each message's proofs against the checkpoint it carries."""
+        rows = [(str(UUID(entry.stream)), entry.version) for entry, _ in released]
+        chunks = [
+            released[start : start + TRANSFER_PART_EVENTS]
+            for start in range(0, len(released), TRANSFER_PART_EVENTS)
+        ]
+        for _attempt in range(3):
+            proofs = self._proofs(rows)
+            size = proofs[0]["tree_size"]
+            messages = []
+            for number, chunk in enumerate(chunks, start=1):
+                offset = (number - 1) * TRANSFER_PART_EVENTS
+                part = TransferPart(
+                    transfer_id=receipt.transfer_id,
+                    part=number,
+                    parts=len(chunks),
+                    nhs_number=nhs_number,
+                    reason=receipt.reason,
+                    moved_ref=receipt.move_ref,
+                    events=[
+                        TransferredEvent(
+                            ref=entry.ref,
+                            received_at=entry.received_at,
+                            event=event,
+                            inclusion=InclusionProof(
+                                leaf_index=proof["leaf_index"],
+                                leaf_hash=proof["leaf_hash"],
+                                tree_size=proof["tree_size"],
+                                proof=proof["proof"],
+                            ),
+                        )
+                        for (entry, event), proof in zip(
+                            chunk, proofs[offset : offset + len(chunk)], strict=True
+                        )
+                    ],
+                )
+                messages.append(
+                    federation.seal("transfer-offer", partner.id, part.model_dump(mode="json"))
+                )
+            if all(m.checkpoint.size == size for m in messages):
+                return messages
+        raise TransferRefusedError(
+            "the event log's checkpoint kept changing while the transfer was sealed; try again"
+        )
+
+    def _proofs(self, rows: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+        """Inclusion proofs of the rows against the latest checkpoint, signing a new one
+        first if the latest does not cover them all."""
+        try:
+            return self._integrity.inclusions(EVENT_LOG, rows)
+        except LookupError:
+            self._integrity.checkpoint()
+            return self._integrity.inclusions(EVENT_LOG, rows)
+
+
+def _child(child: ChildRef | str) -> ChildRef:
+    return child if isinstance(child, ChildRef) else child_ref(child)
+
+
+def _sendable(entries: Sequence[ChronologyEntry]) -> tuple[list[ChronologyEntry], Counter[str]]:
+    """The entries that may be offered to the gate for a transfer, and how many were not, by
+    reason in words."""
+    # A record any revision of which its publisher withheld from anyone is not sent (even
+    # after a review shared it again: a partner hub is not a recipient the publisher weighed).
+    withheld = {(e.event.agency.id, e.event.event_id) for e in entries if e.event.withheld_from}
+    wanted: list[ChronologyEntry] = []
+    left_out: Counter[str] = Counter()
+    for entry in entries:
+        kind = entry.event.kind
+        if kind.startswith("identity."):
+            continue  # links between identities are not records about the child
+        if kind.startswith("record.") or entry.status is EntryStatus.RETRACTED:
+            left_out["retracted"] += 1
+        elif entry.status is not EntryStatus.CURRENT:
+            left_out["superseded by a later revision"] += 1
+        elif getattr(entry, "origin", None) is not None:
+            left_out["received from another partnership's hub"] += 1
+        elif (entry.event.agency.id, entry.event.event_id) in withheld:
+            left_out["withheld by its publisher from some recipients"] += 1
+        else:
+            wanted.append(entry)
+    return wanted, left_out
+
+
+def _released_event(entry: ChronologyEntry, shown: ShownEntry) -> dict[str, Any] | None:
+    """The canonical event as the gate released it: the record's own fields with the released
+    summary and details (shielded fields left out; the agreement's redactions left out too, a
+    canonical event has no marker for them). None when what is left is not a complete event
+    of its kind (a shielded summary, or a required detail left out): it is not sent."""
+    if shown.summary is None:
+        return None
+    document = entry.event.model_dump(mode="json", exclude_none=True)
+    document["summary"] = shown.summary if shown.summary != REDACTED else None
+    document["details"] = {k: v for k, v in shown.details.items() if v != REDACTED}
+    document["shielded_fields"] = []
+    document["withheld_from"] = []
+    if document["summary"] is None:
+        return None
+    try:
+        return CanonicalEvent.model_validate(document).model_dump(mode="json", exclude_none=True)
+    except ValidationError:
+        return None
