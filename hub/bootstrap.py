@@ -39,6 +39,7 @@ from hub.erasure import ErasureService
 from hub.federation import Federation
 from hub.federation_discovery import DiscoveryService
 from hub.federation_ingest import FederationIngest
+from hub.federation_transfer import TransferService
 from hub.ingest import IngestService
 from hub.integrity import IntegrityService
 from hub.key_check import check_keys
@@ -176,6 +177,18 @@ class Hub:
             )
         register = load_register(self.settings.federation_register)
         return Federation(register, self.signer, self.integrity)
+
+    @cached_property
+    def federation_transfer(self) -> TransferService:
+        """Offering a partner hub the record of a child who moved to its area (through the
+        gate, audited, proved against a signed checkpoint, sent to the partner's topic)."""
+        options = self.settings.kafka_client_options()
+        return TransferService(
+            lambda: self.gate,
+            lambda: self.federation,
+            self.integrity,
+            lambda endpoint, message: send_message(endpoint, message, options),
+        )
 
     @cached_property
     def federation_ingest(self) -> FederationIngest:

@@ -26,6 +26,7 @@ from hub.cli.federation import (
     cmd_federation_publish_holdings,
     cmd_federation_receive,
 )
+from hub.cli.federation_transfer import add_transfer_command
 from hub.cli.find import add_commands as add_find_commands
 from hub.cli.governance import add_commands as add_governance_commands
 from hub.cli.integrity import cmd_checkpoint, cmd_verify
@@ -322,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     federation_commands.add_parser(
         "partners", parents=[common, formatted], help="the partner hubs in the register"
     ).set_defaults(handler=cmd_federation_partners)
+    add_transfer_command(federation_commands, [common, formatted])
     receive = federation_commands.add_parser(
         "receive", parents=[common, formatted], help="record what partner hubs sent (transfers)"
     )
