@@ -72,7 +72,7 @@ def partner_principal(partner: PartnerHub) -> Practitioner:
     return Practitioner(
         id=principal_id,
         name=f"{partner.name} (their hub)",
-        organisation=principal_id,
+        organisation=partner.id,  # as the partner's receipts are audited (`hub:<id>` of `<id>`)
         agency_type=AgencyType.LOCAL_AUTHORITY,
         role=Role.PARTNER_HUB,
         active_from=partner.active_from,

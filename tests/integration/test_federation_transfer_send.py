@@ -274,12 +274,19 @@ def test_a_transfer_sends_exactly_what_may_leave_each_proved_and_audited(
     assert contact["shielded_fields"] == [] and REFUGE not in json.dumps(sent)
     assert sent["shire-county-council/CONTACT-2@2"]["summary"] == "Corrected wording"
     assert sent["shire-county-council/MOVE-1@1"]["details"]["receiving_la_code"] == "990"
+    # Wessex's receiving side records every event once, nothing quarantined.
+    outcome = wessex.federation_ingest.receive(received)
+    assert (outcome.recorded, outcome.transfers, dict(outcome.quarantined)) == (4, 2, {})
 
     # Shire's audit: one disclosure to Wessex's hub, naming the move and the agreement.
     (audited,) = [
         r for r in shire.audit.for_practitioner("hub:wessex") if isinstance(r, DisclosureAudited)
     ]
-    assert audited.role == "partner-hub" and audited.action == "export"
+    assert (audited.organisation, audited.role, audited.action) == (
+        "wessex",
+        "partner-hub",
+        "export",
+    )
     assert audited.purpose == "inter-partnership-transfer"
     assert audited.lawful_basis == "public-task"
     assert set(audited.disclosed) == SENT
