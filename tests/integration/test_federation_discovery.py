@@ -8,6 +8,7 @@ different."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.adapters.discovery_oprf import DiscoveryKey
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import DisclosureAudited
@@ -275,3 +277,25 @@ def test_a_partner_whose_holdings_are_missing_or_that_does_not_answer_is_named(
         shire.discovery._timeout_s = 10.0
         missing = shire.discovery.ask(ChildRef(nhs_number=HELD), ASKER)  # no holdings yet
     assert missing.answers[0].outcome == "no-holdings"
+
+
+def test_an_answer_computed_with_a_key_other_than_the_registered_one_answers_nothing(
+    two_hubs: tuple[Hub, Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partner that evaluates with another key (to single one asker out, say) is caught by
+    the proof: the asking hub checks it against the key in its register."""
+    shire, wessex = two_hubs
+    wessex.discovery.publish_holdings("shire")
+    receive_holdings(shire)
+    monkeypatch.setattr(wessex.discovery, "_key", DiscoveryKey(secrets.token_bytes(32)))
+    with Answering(wessex):
+        result = shire.discovery.ask(ChildRef(nhs_number=HELD), ASKER)
+    assert [a.outcome for a in result.answers] == ["did-not-verify"]
+    assert result.lines() == [
+        "No partner hub that answered holds records about this child.",
+        "Wessex Safeguarding Children Partnership's answer did not verify against its "
+        "registered key and was discarded: tell this hub's administrator",
+    ]
+    [answered] = audited(shire, "discovery-answer")
+    assert answered.outcome == "not-held-elsewhere"
+    assert answered.discovery is not None and answered.discovery["did-not-verify"] == ["wessex"]

@@ -1,0 +1,81 @@
+"""Answering a partner's "Is anyone else involved?" question (no Kafka: the messages are
+sealed and checked as they would cross): the answer proves it used the registered key and
+finalizes to the holdings digest; this hub applies its own limit per (partner, practitioner)
+whatever the asking hub does, and says so in words; every question is audited here with the
+partner's pseudonym for the practitioner and no child; a question its asker has stopped waiting
+for is not answered, and one that is not a blinded element is refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from hub.adapters.discovery_oprf import blind, finalize
+from hub.bootstrap import Hub
+from hub.domain.federation import FederationMessage
+from tests.integration.test_discovery_holdings import HELD, hubs
+from tests.integration.test_federation_discovery import NOW
+
+__all__ = ["hubs"]
+
+
+def question(shire: Hub, blinded: str, practitioner: str = "a" * 32) -> FederationMessage:
+    return shire.federation.seal(
+        "discovery-query",
+        "wessex",
+        {
+            "query_id": uuid4().hex,
+            "blinded": blinded,
+            "practitioner": practitioner,
+            "role": "social-worker",
+            "organisation": "shire-county-council",
+        },
+    )
+
+
+def answer(wessex: Hub, sent: FederationMessage) -> FederationMessage | None:
+    received, partner = wessex.federation.receive(sent.to_bytes())
+    return wessex.discovery.answer(received, partner)
+
+
+def test_the_answer_proves_its_key_and_the_partner_s_limit_holds_per_practitioner(
+    hubs: tuple[Hub, Hub],
+) -> None:
+    shire, wessex = hubs
+    state, blinded = blind(HELD)
+    first = answer(wessex, question(shire, blinded.hex()))
+    assert first is not None and first.type == "discovery-answer" and first.recipient == "shire"
+    digest = finalize(
+        state, bytes.fromhex(first.body["evaluated"]), wessex.discovery_key.public_key_hex
+    )
+    assert digest == wessex.discovery_key.holding_digest(HELD)
+    for _ in range(19):
+        answer(wessex, question(shire, blind(HELD)[1].hex()))
+    refused = answer(wessex, question(shire, blind(HELD)[1].hex()))
+    assert refused is not None and "evaluated" not in refused.body
+    assert refused.body["refused"].startswith(
+        "You have asked 20 questions in the last hour (the limit is 20)"
+    )
+    other = answer(wessex, question(shire, blind(HELD)[1].hex(), practitioner="b" * 32))
+    assert other is not None and "evaluated" in other.body  # the limit is per practitioner
+    records = [
+        r for r in wessex.audit.all_disclosures() if r.action == "discovery-question-received"
+    ]
+    assert [r.outcome for r in records].count("answered") == 21
+    assert [r.outcome for r in records].count("limit-reached") == 1
+    assert {r.practitioner_id for r in records} == {"shire:" + "a" * 32, "shire:" + "b" * 32}
+    assert {r.child_stream for r in records} == {""}
+    assert {r.agreement_version for r in records} == {"shire-wessex-2026.1"}
+
+
+def test_a_stale_question_is_not_answered_and_a_malformed_one_is_refused(
+    hubs: tuple[Hub, Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shire, wessex = hubs
+    not_an_element = answer(wessex, question(shire, "00" * 32))  # the identity: not valid
+    assert not_an_element is not None
+    assert not_an_element.body["refused"] == "the question was not a valid blinded element"
+    monkeypatch.setattr(shire.federation, "_clock", lambda: NOW - timedelta(minutes=3))
+    assert answer(wessex, question(shire, blind(HELD)[1].hex())) is None
