@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from hub.adapters.pseudonyms import Pseudonymiser
     from hub.audit_ledger import AuditLedger
     from hub.disclosure_gate import DisclosureGate
+    from hub.federation_transfer import TransferService
     from hub.policies.decision import CedarDecisionPoint
     from hub.read_models.chronology_projection import ChronologyProjection
     from hub.settings import HubSettings
@@ -47,6 +48,9 @@ class ConsumerServices(Protocol):
 
     @property
     def decisions(self) -> CedarDecisionPoint: ...
+
+    @property
+    def federation_transfer(self) -> TransferService: ...
 
 
 FEED_PREFIX = "feed-"
@@ -136,7 +140,22 @@ def consumer_names(hub: ConsumerServices) -> list[str]:
     from consumers.feed import feed_recipients
 
     recipients = feed_recipients(hub.settings.data_dir)
-    return [*built_in_consumer_names(), *(FEED_PREFIX + r.name for r in recipients)]
+    federated = [TRANSFERS] if hub.settings.federation_register is not None else []
+    return [*built_in_consumer_names(), *federated, *(FEED_PREFIX + r.name for r in recipients)]
+
+
+TRANSFERS = "transfers"
+"""Offering partner hubs transfers as moves arrive: only on a hub with a partner register."""
+
+
+def _transfers(hub: ConsumerServices) -> Consumer:
+    from consumers.transfers import TransfersConsumer
+
+    service = hub.federation_transfer
+    return TransfersConsumer(
+        service.register,
+        lambda child, partner, move: service.offer(child, partner, move_ref=move),
+    )
 
 
 def _feed(hub: ConsumerServices, recipient: str) -> Consumer:
@@ -157,6 +176,8 @@ def _feed(hub: ConsumerServices, recipient: str) -> Consumer:
 def build_consumer(hub: ConsumerServices, name: str) -> Consumer:
     if name.startswith(FEED_PREFIX):
         return _feed(hub, name.removeprefix(FEED_PREFIX))
+    if name == TRANSFERS:
+        return _transfers(hub)
     builder = _BUILDERS.get(name)
     if builder is None:
         raise UnknownConsumerError(

@@ -46,6 +46,7 @@ from hub.domain.federation import (
     InclusionProof,
     KafkaEndpoint,
     PartnerHub,
+    PartnerRegister,
     TransferPart,
     TransferredEvent,
 )
@@ -117,6 +118,10 @@ class TransferService:
         self._clock = clock
 
     # Which transfers are due ---------------------------------------------------------------
+
+    def register(self) -> PartnerRegister:
+        """This hub's partner register (who covers which local authorities)."""
+        return self._federation().register
 
     def decisions(self, child: ChildRef | str) -> list[TransferDecision]:
         """For each current move out of the area in the child's record, whether it makes a

@@ -19,6 +19,7 @@ import yaml
 import hub.federation_transfer as federation_transfer
 from hub.bootstrap import Hub, bootstrap
 from hub.cli import main
+from hub.consumer_registry import consumer_names
 from hub.domain.canonical_event import ChildRef
 from hub.domain.federation import TransferPart
 from hub.domain.merkle import verify_inclusion
@@ -338,3 +339,30 @@ def test_the_cli_offers_a_transfer_and_says_what_was_sent(
     assert main([*args, "--to", "mercia"]) == 1
     assert "no transfer is due to that partner" in capsys.readouterr().err
     assert len(read_all(wessex, 1)) == 1
+
+
+def test_the_transfers_consumer_offers_each_move_once_as_it_arrives(
+    two_hubs: tuple[Hub, Hub],
+) -> None:
+    shire, wessex = two_hubs
+    child, other = nhs_number(2405), nhs_number(2406)
+    publish_history(shire, child)
+    publish_history(shire, other, plan=False, prefix="N")
+    assert "transfers" in consumer_names(shire)
+    runner = shire.consumer_runner("transfers")
+    runner.run_once()
+    runner.run_once()  # nothing new: nothing sent again
+    assert runner.consumer.describe(runner.documents(), NOW) == {
+        "moves_queued": 2,
+        "moves_not_to_a_partner": 0,
+        "transfers_pending": 0,
+        "transfers_sent": 1,
+        "moves_not_due": 1,
+    }
+    runner.rebuild()  # what was sent or found not due is kept: not offered again
+    runner.run_once()
+    received = read_all(wessex, 1)
+    assert len(received) == 1
+    message, _ = wessex.federation.receive(received[0].raw)
+    part = TransferPart.model_validate(message.body)
+    assert (part.nhs_number, len(part.events)) == (child, 4)
