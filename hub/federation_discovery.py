@@ -132,6 +132,8 @@ class DiscoveryService:
         self._open_answers = open_answers
         self._timeout_s = timeout_s
         self._clock = clock
+        # partner id -> (the head of its holdings stream when read, its latest holdings)
+        self._holdings_cache: dict[str, tuple[int, Holdings | None]] = {}
 
     # Holdings -------------------------------------------------------------------------------
 
@@ -272,8 +274,18 @@ class DiscoveryService:
         return self._pseudonyms.source_stream("federation-holdings", partner_id)
 
     def latest_holdings(self, partner_id: str) -> Holdings | None:
-        """The partner's latest complete holdings, reading its stream from the newest part."""
+        """The partner's latest complete holdings, reading its stream from the newest part;
+        kept in memory until another part arrives (one query to find out)."""
         stream = self._holdings_stream(partner_id)
+        head = self._store.last_version(stream)
+        cached = self._holdings_cache.get(partner_id)
+        if cached is not None and cached[0] == head:
+            return cached[1]
+        found = self._read_holdings(partner_id, stream)
+        self._holdings_cache[partner_id] = (head, found)
+        return found
+
+    def _read_holdings(self, partner_id: str, stream: UUID) -> Holdings | None:
         parts: list[HoldingsPart] = []
         before: int | None = None
         while True:
