@@ -50,6 +50,7 @@ from hub.adapters.discovery_oprf import (
 from hub.adapters.event_store import HubStore
 from hub.adapters.pseudonyms import Pseudonymiser
 from hub.disclosure_gate import DisclosureGate
+from hub.domain.access import Practitioner
 from hub.domain.canonical_event import ChildRef
 from hub.domain.discovery import (
     DiscoveryDataError,
@@ -404,16 +405,40 @@ class DiscoveryService:
             self._gate.record_partner_answers(child, practitioner_id, {"asked": []})
             return DiscoveryResult()
         practitioner = self._gate.practitioner(practitioner_id)
+        outcomes: dict[str, PartnerAnswer] = {}
+        try:
+            self._exchange(child.nhs_number, practitioner, partners, outcomes)
+        except Exception:  # the link is down: every partner not yet heard did not answer
+            log.warning("discovery_answers_not_read", exc_info=True)
+        answers = tuple(
+            outcomes.get(p.id) or PartnerAnswer(p.name, p.contact, "did-not-answer")
+            for p in partners
+        )
+        by_outcome: dict[str, list[str]] = {"asked": [p.id for p in partners]}
+        for partner, answer in zip(partners, answers, strict=True):
+            by_outcome.setdefault(answer.outcome, []).append(partner.id)
+        self._gate.record_partner_answers(child, practitioner_id, by_outcome)
+        return DiscoveryResult(answers)
+
+    def _exchange(
+        self,
+        nhs_number: str,
+        practitioner: Practitioner,
+        partners: Sequence[PartnerHub],
+        outcomes: dict[str, PartnerAnswer],
+    ) -> None:
+        """Send one freshly blinded question to each partner, the answers topic read from its
+        end as it was before the first was sent, and take the answers until each partner has
+        answered or the time is up."""
         asker = self._pseudonyms.source_stream("discovery-asker", practitioner.id).hex
         this = self._federation.register.this_hub.kafka
         reader = self._open_answers(
             KafkaEndpoint(bootstrap=this.bootstrap, topic=answers_topic(this.topic))
         )
         pending: dict[str, _Pending] = {}
-        outcomes: dict[str, PartnerAnswer] = {}
         try:
             for partner in partners:
-                state, blinded = blind(child.nhs_number)
+                state, blinded = blind(nhs_number)
                 query_id = uuid4().hex
                 question = self._federation.seal(
                     "discovery-query",
@@ -438,15 +463,6 @@ class DiscoveryService:
                     self._take_answer(raw, pending, outcomes)
         finally:
             reader.close()
-        answers = tuple(
-            outcomes.get(p.id) or PartnerAnswer(p.name, p.contact, "did-not-answer")
-            for p in partners
-        )
-        by_outcome: dict[str, list[str]] = {"asked": [p.id for p in partners]}
-        for partner, answer in zip(partners, answers, strict=True):
-            by_outcome.setdefault(answer.outcome, []).append(partner.id)
-        self._gate.record_partner_answers(child, practitioner_id, by_outcome)
-        return DiscoveryResult(answers)
 
     def _take_answer(
         self, raw: bytes, pending: dict[str, _Pending], outcomes: dict[str, PartnerAnswer]

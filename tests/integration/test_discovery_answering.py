@@ -14,9 +14,11 @@ import pytest
 
 from hub.adapters.discovery_oprf import blind, finalize
 from hub.bootstrap import Hub
-from hub.domain.federation import FederationMessage
+from hub.domain.canonical_event import ChildRef
+from hub.domain.federation import FederationMessage, KafkaEndpoint
+from hub.federation_discovery import AnswerSource
 from tests.integration.test_discovery_holdings import HELD, hubs
-from tests.integration.test_federation_discovery import NOW
+from tests.integration.test_federation_discovery import ASKER, NOW, allocation, ingest
 
 __all__ = ["hubs"]
 
@@ -79,3 +81,19 @@ def test_a_stale_question_is_not_answered_and_a_malformed_one_is_refused(
     assert not_an_element.body["refused"] == "the question was not a valid blinded element"
     monkeypatch.setattr(shire.federation, "_clock", lambda: NOW - timedelta(minutes=3))
     assert answer(wessex, question(shire, blind(HELD)[1].hex())) is None
+
+
+def test_when_the_link_is_down_every_partner_did_not_answer_and_that_is_audited(
+    hubs: tuple[Hub, Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shire, _ = hubs
+    ingest(shire, allocation(HELD, "ALLOC-9"))
+
+    def unreachable(endpoint: KafkaEndpoint) -> AnswerSource:
+        raise ConnectionError("no brokers")
+
+    monkeypatch.setattr(shire.discovery, "_open_answers", unreachable)
+    result = shire.discovery.ask(ChildRef(nhs_number=HELD), ASKER)
+    assert [a.outcome for a in result.answers] == ["did-not-answer"]
+    [answered] = [r for r in shire.audit.all_disclosures() if r.action == "discovery-answer"]
+    assert answered.discovery == {"asked": ["wessex"], "did-not-answer": ["wessex"]}
