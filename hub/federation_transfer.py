@@ -318,6 +318,13 @@ def _sendable(entries: Sequence[ChronologyEntry]) -> tuple[list[ChronologyEntry]
     # A record any revision of which its publisher withheld from anyone is not sent (even
     # after a review shared it again: a partner hub is not a recipient the publisher weighed).
     withheld = {(e.event.agency.id, e.event.event_id) for e in entries if e.event.withheld_from}
+    # A shielded summary leaves a system nothing to say what the record is (a canonical event
+    # needs one): not sent, and so not asked of the gate (its audit lists only what is sent).
+    summary_shielded = {
+        (e.event.agency.id, e.event.event_id)
+        for e in entries
+        if "summary" in e.event.shielded_fields
+    }
     wanted: list[ChronologyEntry] = []
     left_out: Counter[str] = Counter()
     for entry in entries:
@@ -332,6 +339,8 @@ def _sendable(entries: Sequence[ChronologyEntry]) -> tuple[list[ChronologyEntry]
             left_out["received from another partnership's hub"] += 1
         elif (entry.event.agency.id, entry.event.event_id) in withheld:
             left_out["withheld by its publisher from some recipients"] += 1
+        elif (entry.event.agency.id, entry.event.event_id) in summary_shielded:
+            left_out["with a summary its publisher shielded"] += 1
         else:
             wanted.append(entry)
     return wanted, left_out

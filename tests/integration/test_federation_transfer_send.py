@@ -168,6 +168,16 @@ def publish_history(
             }
         ],
     )
+    publish_event(
+        hub,
+        LA,
+        f"{prefix}SHIELDED-1",
+        "la.strategy-discussion",
+        at(65),
+        child,
+        summary="Discussed where the family is staying",
+        shielded_fields=["summary"],
+    )
     publish_event(hub, LA, f"{prefix}SD-1", "la.strategy-discussion", at(60), child)
     publish_event(
         hub,
@@ -242,6 +252,7 @@ def test_a_transfer_sends_exactly_what_may_leave_each_proved_and_audited(
         "retracted": 2,
         "superseded by a later revision": 1,
         "withheld by its publisher from some recipients": 1,
+        "with a summary its publisher shielded": 1,
         "not shared with a partner hub by the agreement in force": 1,
     }
     assert "which Wessex Safeguarding Children Partnership covers" in receipt.reason
@@ -273,6 +284,7 @@ def test_a_transfer_sends_exactly_what_may_leave_each_proved_and_audited(
     contact = sent["shire-county-council/CONTACT-1@1"]
     assert contact["details"] == {"contact_reason": "concern"}
     assert contact["shielded_fields"] == [] and REFUGE not in json.dumps(sent)
+    assert "where the family is staying" not in json.dumps(sent)
     assert sent["shire-county-council/CONTACT-2@2"]["summary"] == "Corrected wording"
     assert sent["shire-county-council/MOVE-1@1"]["details"]["receiving_la_code"] == "990"
     # Wessex's receiving side records every event once, nothing quarantined.
