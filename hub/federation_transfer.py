@@ -351,15 +351,29 @@ def _released_event(entry: ChronologyEntry, shown: ShownEntry) -> dict[str, Any]
     summary and details (shielded fields left out; the agreement's redactions left out too, a
     canonical event has no marker for them). None when what is left is not a complete event
     of its kind (a shielded summary, or a required detail left out): it is not sent."""
-    if shown.summary is None:
+    if shown.summary is None or shown.summary == REDACTED:
         return None
-    document = entry.event.model_dump(mode="json", exclude_none=True)
-    document["summary"] = shown.summary if shown.summary != REDACTED else None
-    document["details"] = {k: v for k, v in shown.details.items() if v != REDACTED}
-    document["shielded_fields"] = []
-    document["withheld_from"] = []
-    if document["summary"] is None:
-        return None
+    # What the gate released, and from the stored record only what says which record this is
+    # (its id, revision, what it supersedes, the child) and the publisher's lawful basis.
+    record = entry.event
+    document: dict[str, Any] = {
+        "schema_version": record.schema_version,
+        "event_id": record.event_id,
+        "revision": record.revision,
+        "agency": {"id": shown.agency, "type": shown.agency_type},
+        "child": record.child.model_dump(mode="json", exclude_none=True),
+        "kind": shown.kind,
+        "categories": list(shown.categories),
+        "occurred_at": shown.occurred_at.isoformat(),
+        "recorded_at": shown.recorded_at.isoformat(),
+        "summary": shown.summary,
+        "details": {k: v for k, v in shown.details.items() if v != REDACTED},
+        "sensitivity": shown.sensitivity,
+        "lawful_basis": record.lawful_basis,
+        "household_ref": shown.household_ref,
+    }
+    if record.supersedes is not None:
+        document["supersedes"] = record.supersedes.model_dump(mode="json", exclude_none=True)
     try:
         return CanonicalEvent.model_validate(document).model_dump(mode="json", exclude_none=True)
     except ValidationError:
