@@ -274,7 +274,19 @@ class Hub:
 
     @cached_property
     def replay(self) -> ReplayService:
-        return ReplayService(self.gate, self.audit, agencies=self.agencies)
+        return ReplayService(
+            self.gate, self.audit, agencies=self.agencies, partner_names=self.partner_names
+        )
+
+    def partner_names(self) -> dict[str, str]:
+        """Partner hub id -> its partnership's name, from the partner register (none without
+        one), for what a replay says crossed the boundary."""
+        if self.settings.federation_register is None:
+            return {}
+        try:
+            return {p.id: p.name for p in self.federation.register.partners}
+        except RegisterError:  # a replay still says what crossed, naming partners by hub id
+            return {}
 
     @cached_property
     def audit_queries(self) -> AuditQueries:

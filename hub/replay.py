@@ -9,7 +9,10 @@ in a backfill, and is marked backfilled rather than late (`hub.domain.latency`);
 per agency when it joined, how many of its entries were recorded and held by T, and when its
 backfill arrived. Beside that: who was shown what by T (from the audit ledger), what the hub
 held that nobody was shown, how long each item took to be shared, the agreement in force at T,
-and optionally what a given practitioner would have been shown at T.
+and optionally what a given practitioner would have been shown at T. And what crossed the
+boundary with other partnerships by T (`hub.domain.boundary`): every transfer this hub sent
+(to which partnership, when, under which inter-partnership agreement, which entries and why)
+and received (from which partnership, when, which entries, and who here was shown them, when).
 
 The reviewer's own access goes through the disclosure gate like any other disclosure (purpose
 practice-review, normally via a review commission), and the replay never shows the reviewer
@@ -19,14 +22,21 @@ a practitioner would have been shown then is bounded by it too.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from hub.adapters.agency_registries import AgencyRegistry
 from hub.audit_ledger import AuditLedger
-from hub.disclosure_gate import ChronologyView, DisclosureGate, ShownEntry
+from hub.disclosure_gate import (
+    ChronologyView,
+    DisclosureGate,
+    ShownEntry,
+    UnknownPractitionerError,
+)
 from hub.domain.access import Purpose, Role
+from hub.domain.boundary import crossings
 from hub.domain.canonical_event import ChildRef
 from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.latency import LatencyRules, event_latency, is_backfilled, latency_by_agency
@@ -49,6 +59,10 @@ class ReplayReport:
     as_practitioner: dict[str, Any] | None = None
     agencies: list[dict[str, Any]] = field(default_factory=list)  # per agency: joined, counts
     recorded_count: int = 0  # entries the agencies had recorded by T
+    # What crossed the boundary with partner hubs by T: {"sent": [...], "received": [...]}
+    boundary: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"sent": [], "received": []}
+    )
 
     @property
     def permitted(self) -> bool:
@@ -72,6 +86,7 @@ class ReplayReport:
             "disclosures": self.disclosures,
             "never_shown": self.never_shown,
             "as_practitioner": self.as_practitioner,
+            "crossed_the_boundary": self.boundary,
             "audit_ref": self.access.audit_ref,
         }
 
@@ -83,11 +98,13 @@ class ReplayService:
         audit: AuditLedger,
         latency_rules: LatencyRules | None = None,
         agencies: AgencyRegistry | None = None,
+        partner_names: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self._gate = gate
         self._audit = audit
         self._rules = latency_rules or LatencyRules()
         self._agencies = agencies
+        self._partner_names = partner_names  # partner hub id -> its partnership's name
 
     def _register(self) -> tuple[dict[str, datetime], dict[str, str]]:
         """When each registered agency joined the hub (its registration), and its name."""
@@ -153,7 +170,15 @@ class ReplayService:
         ]
         report.latency_by_agency = latency_by_agency(latencies)
         shown: set[str] = set()
-        for record in self._audit.for_child(self._gate.child_stream(child)):
+        audited = self._audit.for_child(self._gate.child_stream(child))
+        report.boundary = crossings(
+            [r for r in audited if isinstance(r, DisclosureAudited)],
+            entries,
+            as_of,
+            partner_names=self._partner_names() if self._partner_names else None,
+            name_of=self._name,
+        )
+        for record in audited:
             if (
                 isinstance(record, DisclosureAudited)
                 and record.timestamp <= as_of
@@ -178,6 +203,13 @@ class ReplayService:
             then = self._gate.as_of(child, as_practitioner, purpose_then, held, as_of, access)
             report.as_practitioner = then.as_dict()
         return report
+
+    def _name(self, practitioner_id: str) -> str | None:
+        """A practitioner's name from the directory (None for one no longer in it)."""
+        try:
+            return self._gate.practitioner(practitioner_id).name
+        except UnknownPractitionerError:
+            return None
 
     @staticmethod
     def _held(shown: ShownEntry, held: ChronologyEntry) -> dict[str, Any]:

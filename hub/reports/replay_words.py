@@ -11,7 +11,7 @@ import textwrap
 from datetime import datetime
 from typing import Any
 
-from hub.domain.uk_time import uk_date
+from hub.domain.uk_time import UK, uk_date
 from hub.reports.rendering import day_text, kind_text, readable_label, when_text
 
 REVIEW_TERMS = "a Rapid Review or a local child safeguarding practice review"
@@ -127,6 +127,81 @@ def agency_figures(summary: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _on(value: datetime | str) -> str:
+    """`3 December 2026 at 10:15 GMT`: a moment in England, with the zone."""
+    moment = _moment(value).astimezone(UK)
+    return f"{day_text(moment.date())} at {moment:%H:%M %Z}"
+
+
+def _role(role: str) -> str:
+    return readable_label(role).lower()
+
+
+def sent_sentence(row: dict[str, Any]) -> str:
+    """A transfer this hub sent (a row of `crossed_the_boundary.sent`): `Sent to Wessex
+    Safeguarding Children Partnership on 3 December 2026 at 10:15 GMT: 12 entries, because the
+    family moved to Westvale Borough Council's area (inter-partnership agreement
+    shire-wessex-2026.1)`."""
+    reason = row["reason"]
+    because = reason if reason.startswith("for ") else f"because {reason}"
+    agreement = (
+        f" (inter-partnership agreement {row['agreement_version']})"
+        if row.get("agreement_version")
+        else ""
+    )
+    return (
+        f"Sent to {row['partnership']} on {_on(row['at'])}: {_entries(row['entries'])}, "
+        f"{because}{agreement}"
+    )
+
+
+def seen_text(person: dict[str, Any]) -> str:
+    """`Sam Patel (social worker) on 4 December 2026 at 09:02 GMT`, and how often after."""
+    text = f"{person['name']} ({_role(person['role'])}) on {_on(person['first_seen_at'])}"
+    more = int(person["times"]) - 1
+    if more:
+        text += f" and {more} more time{'' if more == 1 else 's'}"
+    return text
+
+
+def received_sentence(row: dict[str, Any]) -> str:
+    """A transfer this hub received (a row of `crossed_the_boundary.received`): `Received from
+    Shire Safeguarding Children Partnership on 4 December 2026 at 08:40 GMT: 12 entries
+    (inter-partnership agreement shire-wessex-2026.1); seen by Sam Patel (social worker) on
+    4 December 2026 at 09:02 GMT`, or `; not shown to anyone here by then`."""
+    agreement = (
+        f" (inter-partnership agreement {row['agreement_version']})"
+        if row.get("agreement_version")
+        else ""
+    )
+    seen = row.get("seen_by") or []
+    who = (
+        "seen by " + "; ".join(seen_text(person) for person in seen)
+        if seen
+        else "not shown to anyone at this hub by then"
+    )
+    return (
+        f"Received from {row['partnership']} on {_on(row['at'])}: "
+        f"{_entries(row['entries'])}{agreement}; {who}"
+    )
+
+
+def boundary_summary(report: dict[str, Any]) -> str:
+    """Whether anything crossed the boundary with another partnership by the moment."""
+    crossed = report.get("crossed_the_boundary") or {}
+    sent, received = crossed.get("sent") or [], crossed.get("received") or []
+    if not sent and not received:
+        return (
+            f"By {when_text(report['as_of'])} nothing about this child had crossed the "
+            "boundary with another partnership: no transfer sent or received."
+        )
+    return (
+        f"By {when_text(report['as_of'])} this hub had sent "
+        f"{len(sent)} transfer{'' if len(sent) == 1 else 's'} about this child to other "
+        f"partnerships and received {len(received)} from them."
+    )
+
+
 def _wrap(text: str, width: int, indent: str = "", hanging: str = "") -> list[str]:
     return textwrap.wrap(
         text,
@@ -203,4 +278,11 @@ def replay_text(report: dict[str, Any], width: int = 100) -> str:
             f"{row['organisation']}): {_plural_items(len(row['shown']))}"
         )
         lines += _wrap(text, width, "  ", "    ")
+    lines += _wrap("crossed the boundary with other partnerships:", width)
+    lines += _wrap(boundary_summary(report), width, "  ", "    ")
+    crossed = report.get("crossed_the_boundary") or {}
+    for row in crossed.get("sent") or []:
+        lines += _wrap(sent_sentence(row), width, "  ", "    ")
+    for row in crossed.get("received") or []:
+        lines += _wrap(received_sentence(row), width, "  ", "    ")
     return "\n".join(lines)
