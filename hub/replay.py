@@ -36,7 +36,7 @@ from hub.disclosure_gate import (
     UnknownPractitionerError,
 )
 from hub.domain.access import Purpose, Role
-from hub.domain.boundary import crossings
+from hub.domain.boundary import crossings, is_transfer_receipt
 from hub.domain.canonical_event import ChildRef
 from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.latency import LatencyRules, event_latency, is_backfilled, latency_by_agency
@@ -184,7 +184,8 @@ class ReplayService:
                 and record.timestamp <= as_of
                 and record.disclosed
             ):
-                shown.update(record.disclosed)
+                if not is_transfer_receipt(record):  # recorded from a partner, not shown
+                    shown.update(record.disclosed)
                 report.disclosures.append(
                     {
                         "at": record.timestamp.isoformat(),

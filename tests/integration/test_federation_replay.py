@@ -96,6 +96,7 @@ def test_each_side_replays_what_crossed_the_boundary_when_and_who_saw_it(
     outcome = wessex.federation_ingest.receive(read_all(wessex, 1))
     assert (outcome.recorded, dict(outcome.quarantined)) == (len(SENT), {})
     received_refs = {f"shire:{ref}" for ref in SENT}
+    received_not_yet_seen = datetime.now(UTC)
 
     # At Wessex, an s47 enquiry relates its MACPT (lcpp-0001 among them) to the child, and
     # lcpp-0001 is shown the child's record, the received entries with it.
@@ -151,6 +152,16 @@ def test_each_side_replays_what_crossed_the_boundary_when_and_who_saw_it(
     assert words.endswith((" GMT", " BST"))
     audited = reviewer_audited(wessex, child, wessex_report.access.audit_ref)
     assert (audited.practitioner_id, audited.purpose) == ("rev-0001", "practice-review")
+
+    # Received but not yet shown to anyone at Wessex: a receipt is not a showing.
+    unseen = wessex.replay.replay(child, "rev-0001", received_not_yet_seen)
+    (received_then,) = unseen.boundary["received"]
+    assert received_then["seen_by"] == []
+    assert replay_words.received_sentence(received_then).endswith(
+        "; not shown to anyone at this hub by then"
+    )
+    assert received_refs <= set(unseen.never_shown)
+    assert not received_refs & set(wessex_report.never_shown)
 
     # As of a moment before the transfer, nothing had crossed, on either side.
     for hub in (shire, wessex):
