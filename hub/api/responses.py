@@ -155,6 +155,10 @@ class Replay(_Open):
     disclosures: list[dict[str, Any]]
     never_shown: list[str]
     as_practitioner: dict[str, Any] | None
+    crossed_the_boundary: dict[str, list[dict[str, Any]]] = Field(
+        description="transfers sent to (`sent`) and received from (`received`, with who here "
+        "was shown them: `seen_by`) other partnerships' hubs by `as_of` (docs/federation.md)"
+    )
     audit_ref: str
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
 from hub.api.page_kit import page_templates
+from hub.api.responses import Replay
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
@@ -174,6 +175,8 @@ def test_each_side_replays_what_crossed_the_boundary_when_and_who_saw_it(
 
     # The renderings: the terminal text, the JSON, the replay page's section, the review pack.
     report = wessex_report.as_dict()
+    answered = Replay.model_validate(report).model_dump()  # the API's answer keeps it
+    assert answered["crossed_the_boundary"] == report["crossed_the_boundary"]
     assert report["crossed_the_boundary"]["received"][0]["seen_by"][0]["name"] == "Morag Ellison"
     assert words in replay_words.replay_text(report, 400)
     page = (
