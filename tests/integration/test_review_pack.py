@@ -25,7 +25,7 @@ from hub.domain.access import Purpose
 from hub.domain.merkle import verify_inclusion
 from hub.domain.records import DisclosureAudited
 from hub.ingest import InboundMessage
-from hub.integrity import _canonical, row_leaf
+from hub.integrity import checkpoint_bytes, row_leaf
 from hub.reports.review_pack import ReviewPack, build_pack, render_html, render_pdf
 from hub.settings import HubSettings
 from tests.factories import register_agencies
@@ -165,11 +165,11 @@ def test_the_pack_replays_each_date_and_every_proof_checks_out(case: Case) -> No
     assert checkpoint is not None and pack.public_key is not None
     assert checkpoint["log"] == "events"
     assert signature_valid(
-        pack.public_key, _canonical(checkpoint), bytes.fromhex(checkpoint["signature"])
+        pack.public_key, checkpoint_bytes(checkpoint), bytes.fromhex(checkpoint["signature"])
     )
     forged = checkpoint | {"size": checkpoint["size"] - 1}
     assert not signature_valid(
-        pack.public_key, _canonical(forged), bytes.fromhex(checkpoint["signature"])
+        pack.public_key, checkpoint_bytes(forged), bytes.fromhex(checkpoint["signature"])
     )
     rows = {
         (str(n.originator_id), n.originator_version): row_leaf(n).hex()
