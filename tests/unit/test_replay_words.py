@@ -142,6 +142,7 @@ def report(**fields: Any) -> dict[str, Any]:
     )
     return {
         "as_of": "2024-06-01T08:00:00+00:00",
+        "crossed_the_boundary": {"sent": [], "received": []},
         "agreement_version_in_force": "shire-safeguarding-partnership@2021.1",
         "outcome": "disclosed",
         "denied_reasons": [],
