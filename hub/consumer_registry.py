@@ -155,6 +155,7 @@ def _transfers(hub: ConsumerServices) -> Consumer:
     return TransfersConsumer(
         service.register,
         lambda child, partner, move: service.offer(child, partner, move_ref=move),
+        corrections=service,
     )
 
 

@@ -817,12 +817,50 @@ class DisclosureGate:
         who sent it (the partner hub, as the "practitioner" `hub:<id>` of organisation `<id>`),
         which child, the references of the events recorded (never content), the transfer and
         the inter-partnership agreement it came under. Returns the audit reference."""
+        return self._received_from_partner(
+            sender,
+            "federation-transfer-received",
+            f"via transfer {sender.transfer_id}",
+            child_stream,
+            refs,
+            at,
+        )
+
+    def record_correction_received(
+        self,
+        sender: TransferSender,
+        correction_id: str,
+        child_stream: str,
+        refs: Sequence[str],
+        at: datetime | None = None,
+    ) -> str:
+        """A partner hub's correction of what its transfers sent, recorded here: as a transfer's
+        receipt, with the references withdrawn and any corrected revisions recorded (never
+        content) and the correction. Returns the audit reference."""
+        return self._received_from_partner(
+            sender,
+            "federation-correction-received",
+            f"via correction {correction_id} of transfer {sender.transfer_id}",
+            child_stream,
+            refs,
+            at,
+        )
+
+    def _received_from_partner(
+        self,
+        sender: TransferSender,
+        action: str,
+        via: str,
+        child_stream: str,
+        refs: Sequence[str],
+        at: datetime | None,
+    ) -> str:
         now = at or self._clock()
         entry = AuditEntry(
             practitioner_id=f"hub:{sender.hub}",
             organisation=sender.hub,
             role="partner-hub",
-            action="federation-transfer-received",
+            action=action,
             purpose=None,
             lawful_basis=None,
             agreement_version=self._decisions.agreement_in_force(now),
@@ -833,8 +871,8 @@ class DisclosureGate:
             withheld=[],
             denied={},
             relationship=(
-                f"inter-partnership agreement {sender.agreement_version} via transfer "
-                f"{sender.transfer_id} (message {sender.message_id})"
+                f"inter-partnership agreement {sender.agreement_version} {via} "
+                f"(message {sender.message_id})"
             ),
             break_glass_reason=None,
             siblings=[],

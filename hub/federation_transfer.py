@@ -36,12 +36,15 @@ import structlog
 from pydantic import ValidationError
 
 from hub.disclosure_gate import DisclosureGate
-from hub.disclosure_release import Disclosure, ShownEntry
+from hub.disclosure_release import ChronologyView, Disclosure, ShownEntry
 from hub.domain.access import Practitioner, Purpose, RelationshipBasis, RelationshipGrant, Role
 from hub.domain.canonical_event import CanonicalEvent, ChildRef, child_ref
 from hub.domain.chronology import ChronologyEntry, EntryStatus
 from hub.domain.federation import (
     TRANSFER_PART_EVENTS,
+    CorrectedItem,
+    CorrectionBody,
+    CorrectionDue,
     FederationMessage,
     InclusionProof,
     KafkaEndpoint,
@@ -49,6 +52,7 @@ from hub.domain.federation import (
     PartnerRegister,
     TransferPart,
     TransferredEvent,
+    corrections_due,
 )
 from hub.domain.markers import REDACTED
 from hub.domain.taxonomy import AgencyType
@@ -94,12 +98,26 @@ class TransferReceipt:
     reason: str
     events: int
     messages: list[str] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)  # what was sent (this hub's references)
     left_out: dict[str, int] = field(default_factory=dict)
     audit_ref: str = ""
     outcome: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
+
+
+@dataclass
+class CorrectionReceipt:
+    """What one correction sent: the message, and per reference sent earlier what the partner
+    was told (`retracted`, `superseded`, `unlinked`) and the revision sent in its place."""
+
+    correction_id: str
+    partner: str
+    message_id: str
+    actions: dict[str, str] = field(default_factory=dict)  # ref -> action
+    replacements: dict[str, str] = field(default_factory=dict)  # ref -> the revision sent
+    audit_ref: str = ""
 
 
 class TransferService:
@@ -169,40 +187,8 @@ class TransferService:
 
         wanted, left_out = _sendable(entries)
         move = next(e for e in entries if e.ref == decision.move.ref)
-        principal = partner_principal(partner)
-        view = gate.disclose(
-            ref,
-            principal,
-            Disclosure(
-                Purpose.INTER_PARTNERSHIP_TRANSFER,
-                Action.EXPORT,
-                items=frozenset(e.ref for e in wanted),
-                relationship=RelationshipGrant(
-                    basis=RelationshipBasis.INTER_PARTNERSHIP_TRANSFER,
-                    valid_from=move.event.occurred_at - timedelta(days=1),
-                    valid_to=None,
-                    source_event_id=(
-                        f"{move.ref} under inter-partnership agreement {partner.agreement_version}"
-                    ),
-                    practitioner_id=principal.id,
-                ),
-                to_system=True,
-            ),
-        )
-        by_ref = {e.ref: e for e in wanted}
-        released: list[tuple[ChronologyEntry, dict[str, Any]]] = []
-        for shown in view.entries:
-            entry = by_ref.get(shown.ref)
-            if entry is None or shown.retracted or shown.withheld:
-                continue
-            event = _released_event(entry, shown)
-            if event is None:
-                left_out["incomplete once shielded or redacted fields are left out"] += 1
-                continue
-            released.append((entry, event))
-        refused = len(wanted) - len(view.entries)
-        if refused:
-            left_out["not shared with a partner hub by the agreement in force"] += refused
+        view, released, left = self._release(gate, ref, partner, move, wanted)
+        left_out.update(left)
 
         receipt = TransferReceipt(
             transfer_id=uuid4().hex,
@@ -212,6 +198,7 @@ class TransferService:
             move_ref=decision.move.ref,
             reason=decision.reason,
             events=len(released),
+            refs=[entry.ref for entry, _ in released],
             left_out=dict(left_out),
             audit_ref=view.audit_ref,
             outcome=view.outcome,
@@ -230,6 +217,151 @@ class TransferService:
             messages=len(receipt.messages),
         )
         return receipt
+
+    def _release(
+        self,
+        gate: DisclosureGate,
+        child: ChildRef,
+        partner: PartnerHub,
+        move: ChronologyEntry,
+        wanted: Sequence[ChronologyEntry],
+    ) -> tuple[ChronologyView, list[tuple[ChronologyEntry, dict[str, Any]]], Counter[str]]:
+        """The entries the gate releases to the partner hub for the move (audited before
+        anything is released), each as the canonical event sent, and what was left out."""
+        principal = partner_principal(partner)
+        view = gate.disclose(
+            child,
+            principal,
+            Disclosure(
+                Purpose.INTER_PARTNERSHIP_TRANSFER,
+                Action.EXPORT,
+                items=frozenset(e.ref for e in wanted),
+                relationship=RelationshipGrant(
+                    basis=RelationshipBasis.INTER_PARTNERSHIP_TRANSFER,
+                    valid_from=move.event.occurred_at - timedelta(days=1),
+                    valid_to=None,
+                    source_event_id=(
+                        f"{move.ref} under inter-partnership agreement {partner.agreement_version}"
+                    ),
+                    practitioner_id=principal.id,
+                ),
+                to_system=True,
+            ),
+        )
+        by_ref = {e.ref: e for e in wanted}
+        left_out: Counter[str] = Counter()
+        released: list[tuple[ChronologyEntry, dict[str, Any]]] = []
+        for shown in view.entries:
+            entry = by_ref.get(shown.ref)
+            if entry is None or shown.retracted or shown.withheld:
+                continue
+            event = _released_event(entry, shown)
+            if event is None:
+                left_out["incomplete once shielded or redacted fields are left out"] += 1
+                continue
+            released.append((entry, event))
+        refused = len(wanted) - len(view.entries)
+        if refused:
+            left_out["not shared with a partner hub by the agreement in force"] += refused
+        return view, released, left_out
+
+    # Correcting what was sent ---------------------------------------------------------------
+
+    def corrections_due(
+        self, child: ChildRef | str, sent: Sequence[str], corrected: Sequence[str]
+    ) -> list[CorrectionDue]:
+        """Which of the references sent to a partner the child's record no longer holds as
+        current (`hub.domain.federation.corrections_due`), as the record stands now."""
+        return corrections_due(sent, corrected, self._gate().held_entries(_child(child)))
+
+    def correct(
+        self,
+        child: ChildRef | str,
+        partner_id: str,
+        move_ref: str,
+        transfer_ids: Sequence[str],
+        due: Sequence[CorrectionDue],
+    ) -> CorrectionReceipt:
+        """Tell the partner hub that records its transfers of the child received are withdrawn
+        (retracted, or another child's once an identity link was undone) or replaced by a
+        corrected revision. A corrected revision leaves through the gate as a transfer's
+        events do (audited, with its proof); one the gate does not release to the partner
+        (withheld since, say) withdraws the earlier revision as retracted: the partner asks
+        this partnership (its contact) for the rest. Nothing of a withdrawn record is sent."""
+        ref = _child(child)
+        if ref.nhs_number is None or not due:
+            raise TransferRefusedError("a correction names the child by NHS number")
+        gate, federation = self._gate(), self._federation()
+        try:
+            partner = federation.partner(partner_id)
+        except FederationError as error:
+            raise TransferRefusedError(str(error)) from None
+        entries = gate.held_entries(ref)
+        move = next((e for e in entries if e.ref == move_ref), None)
+        replacements = [d.replacement for d in due if d.replacement is not None]
+        released: dict[str, tuple[ChronologyEntry, dict[str, Any]]] = {}
+        audit_ref = ""
+        if replacements and move is not None:
+            wanted_refs = {e.ref for e in replacements}
+            wanted = [e for e in _sendable(entries)[0] if e.ref in wanted_refs]
+            if wanted:
+                view, shown, _left = self._release(gate, ref, partner, move, wanted)
+                released = {entry.ref: (entry, event) for entry, event in shown}
+                audit_ref = view.audit_ref
+        receipt = CorrectionReceipt(uuid4().hex, partner.id, "", audit_ref=audit_ref)
+        for _attempt in range(3):
+            rows = [(str(UUID(entry.stream)), entry.version) for entry, _ in released.values()]
+            proofs = dict(zip(released, self._proofs(rows), strict=True)) if rows else {}
+            items = []
+            for item in due:
+                new = item.replacement
+                sent = released.get(new.ref) if new is not None else None
+                if item.action == "superseded" and sent is not None and new is not None:
+                    proof = proofs[new.ref]
+                    items.append(
+                        CorrectedItem(
+                            ref=item.ref,
+                            action="superseded",
+                            event=TransferredEvent(
+                                ref=new.ref,
+                                received_at=new.received_at,
+                                event=sent[1],
+                                inclusion=InclusionProof(
+                                    leaf_index=proof["leaf_index"],
+                                    leaf_hash=proof["leaf_hash"],
+                                    tree_size=proof["tree_size"],
+                                    proof=proof["proof"],
+                                ),
+                            ),
+                        )
+                    )
+                    receipt.replacements[item.ref] = new.ref
+                else:
+                    action = "retracted" if item.action == "superseded" else item.action
+                    items.append(CorrectedItem(ref=item.ref, action=action))
+                receipt.actions[item.ref] = items[-1].action
+            body = CorrectionBody(
+                correction_id=receipt.correction_id,
+                transfer_ids=list(dict.fromkeys(transfer_ids)),
+                nhs_number=ref.nhs_number,
+                items=items,
+            )
+            message = federation.seal("correction", partner.id, body.model_dump(mode="json"))
+            sizes = {p["tree_size"] for p in proofs.values()}
+            if not sizes or sizes == {message.checkpoint.size}:
+                self._send(partner.kafka, message)
+                receipt.message_id = message.id
+                log.info(
+                    "transfer_corrected",
+                    partner=partner.id,
+                    correction=receipt.correction_id,
+                    items=len(items),
+                )
+                return receipt
+            receipt.replacements.clear()
+        raise TransferRefusedError(
+            "the event log's checkpoint kept changing while the correction was sealed; try again"
+        )
 
     def _decision(
         self, entries: Sequence[ChronologyEntry], federation: Federation, move_ref: str | None

@@ -22,7 +22,7 @@ from hub.disclosure_gate import ChronologyView, Disclosure, DisclosureGate
 from hub.domain.access import Practitioner, Purpose, RelationshipBasis, RelationshipGrant
 from hub.domain.chronology import ChronologyEntry, EntryStatus
 from hub.domain.patterns import detect_patterns
-from hub.domain.records import ChildRecordEntry, DisclosureAudited
+from hub.domain.records import ChildRecordEntry, DisclosureAudited, HubRecord
 from hub.domain.relationships import derive_relationships, find_relationship
 from hub.domain.taxonomy import CHILD_DETAILS_KINDS
 from hub.domain.uk_time import uk_date
@@ -36,14 +36,15 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("hub.consumers.inbox")
 NAME = "inbox"
-CHANGES, DELIVERED, FLAGS, ITEM, AUDIT_POSITION = (
+CHANGES, DELIVERED, FLAGS, ITEM, AUDIT_POSITION, CORRECTIONS = (
     "changes:",
     "delivered:",
     "flags:",
     "item:",
     "position:audit",
+    "corrections:",
 )
-CHANGE, PATTERN, ACCESS = "change", "pattern", "access"
+CHANGE, PATTERN, ACCESS, CORRECTION = "change", "pattern", "access", "correction"
 # Opening a record is a view or an export; searches, notices and notifications are not.
 OPENED = frozenset({Action.VIEW.value, Action.EXPORT.value})
 # A data protection officer's audit is oversight, and may be of the worker who would be told.
@@ -66,6 +67,8 @@ class AuditFollower(Protocol):
     ) -> tuple[list[DisclosureAudited], int]: ...
 
     def grants(self, child_stream: str) -> AccessGrants: ...
+
+    def for_child(self, child_stream: str) -> list[HubRecord]: ...
 
 
 def item_name(recipient_key: str, stream: str, item_id: str) -> str:
@@ -139,6 +142,9 @@ class InboxConsumer:
     # -- folding the log ---------------------------------------------------------------
 
     def apply(self, entry: ChildRecordEntry, documents: Documents, now: datetime) -> None:
+        if entry.entry_type == "federated-event":
+            self._note_correction(entry, documents)
+            return
         if entry.entry_type != "agency-event":
             return
         body = entry.body
@@ -162,6 +168,22 @@ class InboxConsumer:
         }
         documents.put(name, pending)
 
+    def _note_correction(self, entry: ChildRecordEntry, documents: Documents) -> None:
+        """A partner hub's correction of a record it sent (`hub.federation_ingest`): whoever
+        here saw the withdrawn record is told (on acting), as of the entry recorded for it."""
+        correction = entry.body.get("provenance", {}).get("correction")
+        if not correction:
+            return
+        event = entry.body["event"]
+        new_ref = (
+            f"{entry.body['provenance']['hub']}:"
+            f"{event['agency']['id']}/{event['event_id']}@{event['revision']}"
+        )
+        name = CORRECTIONS + child_document(entry.originator_id.hex)
+        pending = documents.get(name) or {"withdrawn": {}}
+        pending["withdrawn"][correction["withdrawn"]] = new_ref
+        documents.put(name, pending)
+
     # -- acting ------------------------------------------------------------------------
 
     def act(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None:
@@ -174,6 +196,13 @@ class InboxConsumer:
                 self._deliver_changes(stream, pending["refs"], agreement, documents, now)
             documents.delete(name)
             commit()  # each child's items are durable before the next child's
+        for name in documents.names(CORRECTIONS):
+            stream = name.split(":")[2]
+            pending = documents.get(name)
+            if pending is not None:
+                self._deliver_corrections(stream, pending["withdrawn"], documents, now)
+            documents.delete(name)
+            commit()
         self._follow_audit(documents, now, commit)
         self.outbound.send(documents, now, commit)
 
@@ -248,6 +277,48 @@ class InboxConsumer:
         kept = {r: at for r, at in delivered["refs"].items() if at >= horizon}
         kept.update({ref: what["recorded_at"] for ref, what in pending.items()})
         documents.put(name, {"refs": kept})
+
+    def _deliver_corrections(
+        self, stream: str, withdrawn: dict[str, str], documents: Documents, now: datetime
+    ) -> None:
+        """Each person whose audited view or export of the child included a record another
+        partnership's hub has since withdrawn or corrected is told: one item naming the
+        withdrawal (or the corrected revision), released to them by the gate as any item."""
+        entries = self._entries(stream)
+        if entries is None:
+            return
+        seen: dict[str, tuple[Purpose, set[str]]] = {}
+        for record in self._audit().for_child(stream):
+            if (
+                not isinstance(record, DisclosureAudited)
+                or record.action not in OPENED
+                or record.outcome not in ("disclosed", "partially-disclosed")
+                or record.purpose is None
+                or record.purpose in _NOT_NOTIFIED_PURPOSES
+            ):
+                continue
+            saw = withdrawn.keys() & set(record.disclosed)
+            if saw:
+                _, refs = seen.setdefault(record.practitioner_id, (Purpose(record.purpose), set()))
+                refs.update(saw)
+        if not seen:
+            return
+        grants = self._grants(stream, entries)
+        for practitioner_id, (purpose, refs) in sorted(seen.items()):
+            practitioner = self._directory.get(practitioner_id)
+            if practitioner is None:
+                continue  # not a person in this hub's directory (a partner hub, say)
+            grant = find_relationship(practitioner, grants, now)
+            told = sorted({withdrawn[ref] for ref in refs})
+            view = self._release(stream, practitioner, grant, purpose, told, now)
+            released = [e.ref for e in view.entries if e.ref in set(told)]
+            if not released:
+                continue  # no longer related to the child, or not theirs to see
+            item_id = self._item_id(CORRECTION, practitioner.id, stream, *sorted(refs))
+            item = self._item(item_id, CORRECTION, practitioner, stream, purpose, grant, now)
+            item["refs"] = released
+            item["withdrawn"] = sorted(refs)
+            self._put_item(documents, practitioner, item)
 
     def _release(
         self,
@@ -541,6 +612,7 @@ class InboxConsumer:
         tracking = documents.get(AUDIT_POSITION) or {"position": 0}
         return {
             "children_awaiting_delivery": len(documents.names(CHANGES)),
+            "children_awaiting_corrections": len(documents.names(CORRECTIONS)),
             "audit_position": tracking["position"],
             **self.outbound.describe(documents),
         }

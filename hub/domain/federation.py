@@ -19,7 +19,8 @@ Pure: no I/O, no clock, no cryptography (the signature check is passed in).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -33,6 +34,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from hub.domain.chronology import ChronologyEntry, EntryStatus
 
 FORMAT: Literal["hub-federation-v1"] = "hub-federation-v1"
 HUB_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -287,3 +290,84 @@ class TransferPart(_Strict):
         if self.part > self.parts:
             raise ValueError("part: is after the last part")
         return self
+
+
+# -- Corrections across the boundary (the body of a `correction`) ------------------------------
+
+CorrectionAction = Literal["retracted", "superseded", "unlinked"]
+
+
+class CorrectedItem(_Strict):
+    """One record a transfer sent that the sending hub now withdraws: its publisher retracted
+    it, published a corrected revision (`event`, released through the sender's gate as a
+    transfer's events are, with its inclusion proof), or an identity link that put it in the
+    child's record was undone (it is about another child). Only a superseding revision carries
+    content."""
+
+    ref: str = Field(description="agency/event_id@revision at the sending hub, as it was sent")
+    action: CorrectionAction
+    event: TransferredEvent | None = None
+
+    @model_validator(mode="after")
+    def _content_only_for_a_revision(self) -> CorrectedItem:
+        if self.action == "superseded" and self.event is None:
+            raise ValueError("event: a superseding revision is carried with its proof")
+        if self.action != "superseded" and self.event is not None:
+            raise ValueError("event: only a superseding revision carries content")
+        return self
+
+
+class CorrectionBody(_Strict):
+    """The body of a `correction`: records earlier transfers of one child sent to this
+    partner, withdrawn or replaced."""
+
+    correction_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    transfer_ids: list[str] = Field(min_length=1)
+    nhs_number: str = Field(pattern=r"^\d{10}$", description="the child (the NHS number)")
+    items: list[CorrectedItem] = Field(min_length=1, max_length=TRANSFER_PART_EVENTS)
+
+
+def record_of_ref(ref: str) -> tuple[str, str]:
+    """(agency, event_id) of an `agency/event_id@revision` reference."""
+    agency, _, rest = ref.partition("/")
+    return agency, rest.rpartition("@")[0]
+
+
+@dataclass(frozen=True)
+class CorrectionDue:
+    """A record sent to a partner that must be corrected there, and its current revision
+    when it was superseded (to be sent in its place)."""
+
+    ref: str
+    action: CorrectionAction
+    replacement: ChronologyEntry | None = None
+
+
+def corrections_due(
+    sent: Iterable[str], corrected: Iterable[str], entries: Sequence[ChronologyEntry]
+) -> list[CorrectionDue]:
+    """Of the references sent to a partner (`sent`, transfers' and corrections' alike) not yet
+    corrected there, those the child's record (its merged chronology, as it stands now) no
+    longer holds as current: retracted by the publisher, superseded by a later revision (with
+    that revision), or gone from the record altogether (an identity link undone: the records
+    were another child's). Pure; in the order sent."""
+    done = set(corrected)
+    local = [e for e in entries if e.origin is None]
+    by_ref = {e.ref: e for e in local}
+    current = {e.record: e for e in local if e.status is EntryStatus.CURRENT}
+    due: list[CorrectionDue] = []
+    for ref in dict.fromkeys(sent):
+        if ref in done:
+            continue
+        entry = by_ref.get(ref)
+        if entry is None:
+            due.append(CorrectionDue(ref, "unlinked"))
+        elif entry.status is EntryStatus.RETRACTED:
+            due.append(CorrectionDue(ref, "retracted"))
+        elif entry.status is EntryStatus.SUPERSEDED:
+            newest = current.get(entry.record)
+            if newest is None:  # (a record's newest revision is current unless retracted)
+                due.append(CorrectionDue(ref, "retracted"))
+            else:
+                due.append(CorrectionDue(ref, "superseded", newest))
+    return due

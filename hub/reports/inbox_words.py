@@ -13,6 +13,7 @@ TYPE_NAMES = {
     "change": "New record",
     "pattern": "Pattern to look at",
     "access": "Someone looked at this child's record",
+    "correction": "A record you saw was withdrawn or corrected",
 }
 
 
@@ -25,6 +26,8 @@ def item_title(item: dict[str, Any]) -> str:
     if item["type"] == "access" and item.get("access"):
         return access_sentence(item["access"])
     what = item.get("what") or []
+    if item["type"] == "correction":
+        return correction_sentence(what)
     if len(what) == 1:
         return f"New from {what[0]['agency_name']}: {kind_text(what[0]['kind'])}"
     agencies = sorted({w["agency_name"] for w in what})
@@ -36,6 +39,22 @@ def item_lines(item: dict[str, Any]) -> list[str]:
     if not item["shared"] or item["type"] != "change" or len(item.get("what") or []) < 2:
         return []
     return [f"{kind_text(w['kind'])} ({w['agency_name']})" for w in item["what"]]
+
+
+def correction_sentence(what: list[dict[str, Any]]) -> str:
+    """Records a practitioner saw, received from another partnership, that its hub withdrew
+    (a retraction, or another child's) or replaced with a corrected revision."""
+    withdrawn = sum(1 for w in what if w["kind"] == "record.retracted")
+    corrected = len(what) - withdrawn
+    counts = [
+        f"{n} {'record' if n == 1 else 'records'} {done}"
+        for n, done in ((withdrawn, "withdrawn"), (corrected, "corrected"))
+        if n
+    ]
+    return (
+        f"Another partnership's hub changed what you saw: {_and(counts)} "
+        "(open the record to see which)."
+    )
 
 
 def access_sentence(looked: dict[str, Any]) -> str:

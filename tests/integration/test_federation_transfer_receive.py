@@ -139,7 +139,7 @@ def test_a_transfer_is_verified_recorded_once_shown_labelled_and_audited(
     tampered = orjson.loads(offer.to_bytes())
     tampered["body"]["events"][0]["event"]["summary"] = "TAMPERED"
     send_message_raw(to_shire, orjson.dumps(tampered))
-    # 5. a message of a type this hub does not handle yet: kept, not dropped.
+    # 5. a correction whose body is not a correction: kept, naming the field, not dropped.
     send_message(to_shire, wessex.federation.seal("correction", shire_id, {"refs": []}))
     # 6. a discovery message on the same topic: left to `hub federation answer`.
     send_message(to_shire, wessex.federation.seal("holdings", shire_id, {"digests": []}))
@@ -157,7 +157,7 @@ def test_a_transfer_is_verified_recorded_once_shown_labelled_and_audited(
     assert dict(outcome.quarantined) == {
         "body.events.1.inclusion": 1,
         "signature": 1,
-        "type": 1,
+        "body.correction_id": 1,
     }
     # Read again (a redelivery): every message is at or before the committed position.
     again = shire.federation_ingest.receive(batch)
@@ -181,11 +181,11 @@ def test_a_transfer_is_verified_recorded_once_shown_labelled_and_audited(
     ]
     reasons = sorted(r.reason for r in quarantined)
     assert reasons == [
+        "body.correction_id: Field required",
         "body.events.1.inclusion: does not verify against the sender's checkpoint",
         "signature: does not verify with the sender's registered key",
-        "type: not handled by this hub yet",
     ]
-    assert all(r.raw_child == stream.hex for r in quarantined if r.reason.startswith("body"))
+    assert all(r.raw_child == stream.hex for r in quarantined if r.reason.startswith("body.events"))
 
     # A Shire practitioner with a relationship sees them, labelled, beside Shire's own.
     view = shire.gate.view(ChildRef(nhs_number=NHS), "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)

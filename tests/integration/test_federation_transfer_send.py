@@ -370,6 +370,7 @@ def test_the_transfers_consumer_offers_each_move_once_as_it_arrives(
         "transfers_pending": 0,
         "transfers_sent": 1,
         "moves_not_due": 1,
+        "corrections_sent": 0,
     }
     runner.rebuild()  # what was sent or found not due is kept: not offered again
     runner.run_once()
