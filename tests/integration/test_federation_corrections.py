@@ -5,13 +5,17 @@ consumer sends one signed `correction` (once); Wessex records it: its chronology
 retracted record retracted and the corrected revision current, the receipt is audited, and
 the practitioner who saw the withdrawn records is told in their inbox. A correction whose
 proof was changed is quarantined naming the field; one changed in transit fails its
-signature."""
+signature. An identity unlink withdraws, as about another child, what the unlinked provisional
+stream had contributed to a transfer."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from uuid import uuid4
 
 import orjson
 import pytest
@@ -22,9 +26,11 @@ from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
 from hub.domain.federation import CorrectionBody
 from hub.domain.records import DisclosureAudited, MessageQuarantined
+from hub.identities import IdentityService
+from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 from hub.transports.federation_kafka import FederationReceiver, Received, send_message
-from tests.factories import nhs_number, publish_event, register_agencies
+from tests.factories import event_dict, nhs_number, publish_event, register_agencies
 from tests.integration.test_federation_transfer_send import write_register
 
 pytestmark = pytest.mark.kafka
@@ -36,7 +42,7 @@ CHILD = nhs_number(2451)
 
 @pytest.fixture
 def two_hubs(tmp_path: Path, kafka_broker: str) -> Iterator[tuple[Hub, Hub]]:
-    suffix = f"corr-{NOW:%H%M%S%f}"
+    suffix = f"corr-{uuid4().hex[:12]}"
     shire = bootstrap(HubSettings(data_dir=tmp_path / "shire" / "hub"))
     wessex = bootstrap(
         HubSettings(data_dir=tmp_path / "wessex" / "hub", directory=SAMPLE_DIRECTORY_PATH)
@@ -194,5 +200,56 @@ def test_a_retraction_and_a_corrected_revision_reach_the_partner_and_whoever_saw
     )
 
 
-def test_an_identity_unlink_withdraws_the_records_of_the_unlinked_stream() -> None:
-    pytest.skip("not built yet")
+def publish_provisional(hub: Hub, event_id: str, kind: str, days: float, provisional: str,
+                        **extra: Any) -> None:  # fmt: skip
+    value = json.dumps(
+        event_dict(
+            event_id=event_id, kind=kind, agency=LA, child={"provisional_id": provisional},
+            categories=[], occurred_at=at(days).isoformat(),
+            recorded_at=(at(days) + timedelta(minutes=20)).isoformat(), **extra,
+        )
+    ).encode()  # fmt: skip
+    source = f"p:{LA['id']}/t"
+    position = (hub.store.position(source) or 0) + 1
+    outcome = hub.ingest.ingest([InboundMessage(source, position, value, LA["id"])])
+    assert outcome.accepted == 1, outcome
+
+
+def test_an_identity_unlink_withdraws_the_records_of_the_unlinked_stream(
+    two_hubs: tuple[Hub, Hub],
+) -> None:
+    shire, wessex = two_hubs
+    child = nhs_number(2452)
+    provisional = IdentityService(shire.store, shire.pseudonyms).issue_provisional(LA["id"])
+    publish_event(shire, LA, "CP-1", "la.cp-plan-started", at(100), child,
+                  details={"category": "neglect"})  # fmt: skip
+    publish_provisional(shire, "CONTACT-P", "la.contact", 95, provisional,
+                        summary="A contact about a baby", details={})  # fmt: skip
+    publish_provisional(shire, "LINK-1", "identity.linked", 90, provisional,
+                        summary="Linked", details={"nhs_number": child})  # fmt: skip
+    publish_event(
+        shire, LA, "MOVE-1", "la.moved-out-of-area", at(10), child,
+        details={"moved_on": at(10).date().isoformat(),
+                 "receiving_authority": "Westvale Borough Council", "receiving_la_code": "990"},
+    )  # fmt: skip
+    transfers = shire.consumer_runner("transfers")
+    transfers.run_once()
+    (offer,) = receive(wessex, 1)
+    assert wessex.federation_ingest.receive([offer]).recorded == 3  # the plan, contact, move
+
+    unlink = {"nhs_number": child, "reason": "two different children"}
+    publish_provisional(shire, "UNLINK-1", "identity.unlinked", 0.5, provisional,
+                        summary="Unlinked", details=unlink)  # fmt: skip
+    transfers.run_once()
+    (correction,) = receive(wessex, 1)
+    message, _ = wessex.federation.receive(correction.raw)
+    (item,) = CorrectionBody.model_validate(message.body).items
+    assert (item.ref, item.action, item.event) == (
+        "shire-county-council/CONTACT-P@1", "unlinked", None,
+    )  # fmt: skip
+    assert wessex.federation_ingest.receive([correction]).recorded == 1
+    wessex.projection.catch_up()
+    held = {e.ref: e for e in wessex.projection.entries(wessex.pseudonyms.nhs_stream(child))}
+    assert held["shire:shire-county-council/CONTACT-P@1"].status == "retracted"
+    withdrawal = held["shire:shire-county-council/CONTACT-P:withdrawn@1"]
+    assert "about another child" in withdrawal.event.summary
