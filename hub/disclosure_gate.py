@@ -943,7 +943,7 @@ class DisclosureGate:
             ceiling = bound.get(item.ref) if bound is not None else None
             if bound is not None and ceiling is None:
                 continue  # the reviewer was not shown it: neither is its replay
-            if (limits.retracted_by and practitioner.organisation != entry.event.agency.id) or (
+            if (limits.retracted_by and practitioner.organisation != item.attributes.publisher) or (
                 ceiling is not None and ceiling.retracted
             ):
                 view.entries.append(retracted_entry(item, decision.lawful_basis))
@@ -951,7 +951,7 @@ class DisclosureGate:
             # A DPO reads the withholdings (reasons, decider, review date) of what their own
             # organisation published; a lead DPO of every publisher's.
             reads_withholdings = is_dpo and (
-                partnership or item.agency == practitioner.organisation
+                partnership or item.attributes.publisher == practitioner.organisation
             )
             shown, derivable = shown_entry(
                 item, decision, request, dpo=reads_withholdings, ceiling=ceiling

@@ -246,12 +246,15 @@ def release_items(snapshot: ChronologySnapshot) -> list[ReleaseItem]:
         for entry in snapshot.entries:
             event, limits = entry.event, restricted[id(entry)]
             agency = event.agency
+            # A partner hub's agency is never one of this partnership's organisations, even
+            # where the ids are alike: its records are not any local organisation's own.
+            publisher = agency.id if entry.origin is None else f"{entry.origin.hub}:{agency.id}"
             categories = tuple(c.value for c in event.categories)
-            key = (agency.id, agency.type, event.kind, event.sensitivity, categories, limits)
+            key = (publisher, agency.type, event.kind, event.sensitivity, categories, limits)
             attributes = made_of.get(key)
             if attributes is None:
                 attributes = ItemAttributes(
-                    publisher=agency.id,
+                    publisher=publisher,
                     agency_type=agency.type.value,
                     kind=event.kind,
                     sensitivity=event.sensitivity,

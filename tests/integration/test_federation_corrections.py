@@ -25,6 +25,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
 from hub.domain.federation import CorrectionBody
+from hub.domain.markers import RETRACTED
 from hub.domain.records import DisclosureAudited, MessageQuarantined
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
@@ -138,7 +139,11 @@ def test_a_retraction_and_a_corrected_revision_reach_the_partner_and_whoever_saw
     assert (outcome.corrections, outcome.recorded, dict(outcome.quarantined)) == (1, 2, {})
     view = wessex.gate.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     by_ref = {e.ref: e for e in view.entries}
-    assert by_ref["shire:shire-county-council/CONTACT-1@1"].status == "retracted"
+    withdrawn = by_ref["shire:shire-county-council/CONTACT-1@1"]
+    assert withdrawn.status == "retracted"
+    # lcpp-0001 works for Wessex's own "shire-county-council" (both hubs register the sample
+    # agencies): a partner's record is still not their organisation's, so nothing of it shows.
+    assert (withdrawn.summary, withdrawn.details) == (RETRACTED, {})
     assert by_ref["shire:shire-county-council/CONTACT-2@1"].status == "superseded"
     revised = by_ref["shire:shire-county-council/CONTACT-2@2"]
     assert (revised.status, revised.summary) == ("current", "Corrected wording")

@@ -237,3 +237,18 @@ def test_the_text_chronology_shows_where_a_partner_s_entry_came_from() -> None:
     assert shown.as_dict()["origin"]["label"] == shown.provenance
     assert ShownEntry(**values).provenance is None
     assert ShownEntry(**values).as_dict()["origin"] is None
+
+
+def test_a_partner_s_records_are_never_a_local_organisation_s_own() -> None:
+    """Both partnerships may register an agency under the same id: a partner's record is
+    published by `<hub>:<agency>` to the gate, so neither the own-organisation rule nor a
+    publisher's view of its own retracted records applies to a local organisation."""
+    from hub.disclosure_release import release_items
+
+    record = CanonicalEvent.model_validate(event_dict(event_id="REF-1"))
+    remote, local = entry(record, WESSEX, 1), entry(record, None, 2)
+    items = release_items(ChronologySnapshot((remote, local)))
+    assert [i.attributes.publisher for i in items] == [
+        "wessex:shire-county-council",
+        "shire-county-council",
+    ]
