@@ -62,6 +62,8 @@ from hub.domain.subject_access import (
     Requester,
     RequesterBasis,
 )
+from hub.domain.uk_time import uk_date
+from hub.federation_transfer import TransferService
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
 from hub.policies.decision import Action
@@ -127,6 +129,9 @@ BY_ID = {v.id: v for v in VIEWERS}
 LEAD_DPOS = {"dpo-0001"}  # named in the agreement: they act for the whole partnership
 FEED = Viewer("feed:leak", "health-practitioner", "health", "nhs-unscheduled-care",
               Purpose.CHILD_PROTECTION_PLANNING)  # fmt: skip
+PARTNER = Viewer("hub:wessex", "partner-hub", "local-authority", "wessex",
+                 Purpose.INTER_PARTNERSHIP_TRANSFER)  # fmt: skip
+PARTNER_LA_CODE = "990"  # a local authority the partner hub covers
 WITHHOLDABLE = [
     ("role", "social-worker"),
     ("role", "police-officer"),
@@ -213,6 +218,12 @@ class Canary:
     def forbidden_to(self, viewer: Viewer) -> bool:
         if self.shielded:
             return True
+        if viewer.role == "partner-hub":  # a transfer: nothing withheld from anyone, ever
+            return (
+                self.retracted
+                or self.path == "withholding"
+                or bool(self.withheld_roles or self.withheld_types)
+            )
         if self.retracted and viewer.organisation != self.publisher:
             return True
         if self.path == "withholding":  # only data protection officers see withholdings
@@ -297,7 +308,26 @@ def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: str) -> Iterat
     }
     (root / "hub").mkdir()
     (root / "hub" / "feed-recipients.yaml").write_text(yaml.safe_dump(recipients))
-    hub = bootstrap(HubSettings(data_dir=root / "hub", directory=root / "practitioners.yaml"))
+    register = {
+        "format": "hub-federation-register-v1",
+        "this_hub": {"id": "shire", "name": "Shire", "contact": "Shire MASH",
+                     "kafka": {"bootstrap": [kafka_broker], "topic": f"hub.fed.{root.name}"}},
+        "partners": [{
+            "id": PARTNER.organisation, "name": "Wessex Safeguarding Children Partnership",
+            "contact": "Wessex duty desk", "public_key": "ab" * 32,
+            "kafka": {"bootstrap": [kafka_broker], "topic": f"hub.federation.w-{root.name}"},
+            "agreement_version": "shire-wessex-2026.1", "active_from": "2020-01-01",
+            "local_authorities": [PARTNER_LA_CODE],
+        }],
+    }  # fmt: skip
+    (root / "federation.yaml").write_text(yaml.safe_dump(register))
+    hub = bootstrap(
+        HubSettings(
+            data_dir=root / "hub",
+            directory=root / "practitioners.yaml",
+            federation_register=root / "federation.yaml",
+        )
+    )
     register_agencies(hub)
     app = create_app(hub, hub.token_verifier())
     tokens = {v.id: issue_dev_token(hub.token_key, v.id, 600) for v in VIEWERS}
@@ -547,7 +577,49 @@ def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
         found.append(("DPO withheld list", BY_ID[dpo], json.dumps(rows, default=str)))
         queue = hub.withholding_reviews.queue(dpo)
         found.append(("withholding review queue", BY_ID[dpo], repr(queue)))
+    found.append(("transfer to a partner hub", PARTNER, transfer_extract(world, child)))
     return found
+
+
+def transfer_extract(world: World, child: ChildRef) -> str:
+    """The child moves to the partner's area while on a plan: every message of the transfer
+    the hub offers (sealed and signed, as sent; a spy instead of the broker). Last of the
+    surfaces: it adds the plan and the move to the child's record."""
+    if child.nhs_number is None:
+        return ""
+    serial = next(world.serial)
+    # After everything the case published (its records are at least a day old), so no
+    # generated plan end closes this plan.
+    moved = NOW - timedelta(hours=6)
+    for event_id, kind, occurred, details in (
+        (f"LKT{serial}-PLAN", "la.cp-plan-started", NOW - timedelta(hours=12),
+         {"category": "neglect"}),
+        (f"LKT{serial}-MOVE", "la.moved-out-of-area", moved,
+         {"moved_on": uk_date(moved).isoformat(), "receiving_la_code": PARTNER_LA_CODE}),
+    ):  # fmt: skip
+        world.publish(
+            LA,
+            event_dict(
+                event_id=event_id,
+                kind=kind,
+                child={"nhs_number": child.nhs_number},
+                occurred_at=occurred.isoformat(),
+                recorded_at=occurred.isoformat(),
+                summary="routine",
+                details=details,
+            ),
+        )
+    sent: list[bytes] = []
+    hub = world.hub
+    transfers = TransferService(
+        lambda: hub.gate,
+        lambda: hub.federation,
+        hub.integrity,
+        lambda endpoint, message: sent.append(message.to_bytes()),
+    )
+    transfers.offer(child, PARTNER.organisation)
+    assert sent, "a transfer was due and offered"
+    return b"\n".join(sent).decode()
 
 
 def subject_access_pack(hub: Hub, child: ChildRef) -> str:
