@@ -635,6 +635,7 @@ class DisclosureGate:
         grant = find_relationship(
             practitioner, _relationships(snapshot, tuple(grants.commissions())), now
         )
+        next_allowed_at = None
         if grant is None:
             outcome, reason = "no-relationship", DISCOVERY_NEEDS_RELATIONSHIP
         else:
@@ -642,13 +643,14 @@ class DisclosureGate:
             outcome, reason = (
                 ("asked", "") if decision.allowed else ("limit-reached", decision.reason)
             )
+            next_allowed_at = decision.next_allowed_at
         entry = self._entry(practitioner, DISCOVERY_ASKED[0], None, None, stream, outcome, now)
         entry = replace(
             entry, relationship=_describe(grant), discovery={"partners": list(partners)}
         )
         audited = self._audit.record_access(entry, now)
         ref = f"{audited.originator_id.hex}@{audited.originator_version}"
-        return QuestionAudited(outcome == "asked", reason, ref)
+        return QuestionAudited(outcome == "asked", reason, ref, outcome, next_allowed_at)
 
     def record_partner_answers(
         self, child: ChildRef, practitioner_id: str, outcomes: Mapping[str, list[str]]
@@ -705,7 +707,9 @@ class DisclosureGate:
         )
         audited = self._audit.record_access(entry, now)
         ref = f"{audited.originator_id.hex}@{audited.originator_version}"
-        return QuestionAudited(decision.allowed, decision.reason, ref)
+        return QuestionAudited(
+            decision.allowed, decision.reason, ref, outcome, decision.next_allowed_at
+        )
 
     def _questions(self, practitioner_id: str, counted: tuple[str, str]) -> list[datetime]:
         """When this practitioner's questions (action, outcome) were recorded."""

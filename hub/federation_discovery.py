@@ -393,14 +393,19 @@ class DiscoveryService:
         """Whether any partner hub holds records about the child, for this practitioner."""
         if child.nhs_number is None:
             return DiscoveryResult(
-                refused="Partner hubs can be asked only about a child with an NHS number."
+                refused="Partner hubs can be asked only about a child with an NHS number.",
+                refusal="no-nhs-number",
             )
         partners = self.partners_to_ask()
         audited = self._gate.question_partners(
             child, practitioner_id, self._limit, [p.id for p in partners]
         )
         if not audited.allowed:
-            return DiscoveryResult(refused=audited.reason)
+            return DiscoveryResult(
+                refused=audited.reason,
+                refusal=audited.outcome,
+                ask_again_from=audited.next_allowed_at,
+            )
         if not partners:
             self._gate.record_partner_answers(child, practitioner_id, {"asked": []})
             return DiscoveryResult()

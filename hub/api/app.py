@@ -207,6 +207,15 @@ def purpose(x_hub_purpose: Annotated[str | None, PurposeHeader] = None) -> Purpo
 
 CallerDep = Annotated[Caller, Depends(caller)]
 
+NO_PARTNER_REGISTER = (
+    "This hub has no partner register (HUB_FEDERATION_REGISTER), so there are no partner hubs "
+    "to ask; nothing was asked or recorded."
+)
+PARTNER_QUESTION_RECORDED = (
+    "Your question and what it came to are recorded in this hub's audit ledger; each partner "
+    "hub records that a question came from this hub, never which child."
+)
+
 # The publish route reads its body as JSON objects (an invalid event is quarantined with its
 # reason, not refused) and documents it as an array of canonical events (schema v1).
 CANONICAL_EVENTS_BODY: dict[str, Any] = {
@@ -372,6 +381,62 @@ def create_app(hub: Hub, verifier: TokenVerifier) -> FastAPI:
     def end_break_glass(who: CallerDep, body: ChildRequest) -> dict[str, bool]:
         """The caller ends their own emergency access to the child (the emergency is over)."""
         return {"ended": hub.gate.end_break_glass(child_ref(body.child), who.subject)}
+
+    @app.post(
+        "/api/v1/partner-question",
+        operation_id="ask_partner_hubs",
+        tags=["chronology"],
+        response_model=out.PartnerQuestion,
+        responses=problem_responses(400, 401, 403, 409, 413, 422, 429),
+    )
+    def partner_question(
+        request: Request, who: CallerDep, body: ChildRequest
+    ) -> dict[str, Any] | Response:
+        """Is anyone else involved? Ask every partner hub whether it holds records about the
+        child (docs/federation.md): only by a practitioner with a relationship to the child
+        (403 otherwise, the reason in words) and within the question limit (429, with when
+        they can ask again in UK time). Each answer is only "partnership X holds records;
+        contact Y" or that it does not; nothing about the child is sent to a partner hub.
+        The question and its answers are recorded in the audit ledger either way. 409 when
+        this hub has no partner register. Waits for the partners' answers (up to
+        HUB_DISCOVERY_ANSWER_TIMEOUT_SECONDS)."""
+        if hub.settings.federation_register is None:
+            return problem(request, 409, NO_PARTNER_REGISTER)
+        child = child_ref(body.child)
+        if child.nhs_number is None:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body", "child"),
+                        "msg": "partner hubs can be asked only about a child with an NHS number",
+                        "type": "value_error",
+                    }
+                ]
+            )
+        result = hub.discovery.ask(child, who.subject)
+        if result.refusal == "limit-reached":
+            headers = {}
+            if result.ask_again_from is not None:
+                wait = (result.ask_again_from - datetime.now(UTC)).total_seconds()
+                headers["Retry-After"] = str(max(1, int(wait) + 1))
+            return problem(request, 429, result.refused, headers=headers)
+        if result.refused:
+            return problem(request, 403, result.refused)
+        return {
+            "held_elsewhere": bool(result.holders),
+            "answers": [
+                {
+                    "partnership": a.name,
+                    "contact": a.contact,
+                    "outcome": a.outcome,
+                    "words": a.words(),
+                    "detail": a.detail,
+                }
+                for a in result.answers
+            ],
+            "words": result.lines(),
+            "audit": PARTNER_QUESTION_RECORDED,
+        }
 
     @app.post(
         "/api/v1/replay",

@@ -19,6 +19,7 @@ The header above each timeline is `hub.chronology_header`'s, from the released v
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Query, Request
@@ -29,6 +30,7 @@ from hub.api.chronology_views import (
     MAX_TOGETHER,
     Filters,
     Held,
+    PartnerQuestionAsked,
     held_view,
     hold,
     utc_now,
@@ -206,7 +208,47 @@ def register_chronology_pages(
             key=key,
             errors=errors,
             status_message=None,
+            ask_partners=can_ask_partners(held),
         )
+
+    def can_ask_partners(held: Held) -> bool:
+        """Whether the page offers "Is anyone else involved?": the hub has a partner register
+        and the view is of one child known by an NHS number."""
+        if hub.settings.federation_register is None or len(held.views) != 1:
+            return False
+        ref = parse_child(held.views[0].child)
+        return ref is not None and ref.nhs_number is not None
+
+    @app.post("/chronology/partner-question", include_in_schema=False)
+    def partner_question(request: Request, session: PostSession, view: FormText = "") -> Response:
+        """Ask every partner hub whether it holds records about the child of a held view (the
+        gate refuses, in words, a practitioner without a relationship or over the question
+        limit; audited either way); the answer is held with the view and shown on it."""
+        held = held_view(session, view)
+        if held is None:
+            return expired(request, session)
+        ref = parse_child(held.views[0].child)
+        if not can_ask_partners(held) or ref is None:
+            return held_page(
+                request,
+                session,
+                view,
+                held,
+                Filters(),
+                [
+                    "Partner hubs can be asked only about one child with an NHS number, by a "
+                    "hub with a partner register."
+                ],
+            )
+        try:
+            result = hub.discovery.ask(ref, session.practitioner_id)
+        except UnknownPractitionerError:
+            return not_in_directory(request, session)
+        except AuditUnavailableError:
+            return error(request, session, 503, *AUDIT_UNAVAILABLE)
+        asked = PartnerQuestionAsked(result.lines(), bool(result.refused), utc_now())
+        session.disclosed = {**session.disclosed, view: replace(held, partner_question=asked)}
+        return RedirectResponse(f"/chronology/view/{view}#partner-answers", status_code=303)
 
     def sibling_children(held: Held, keys: Sequence[str]) -> list[str]:
         wanted = set(keys)

@@ -101,6 +101,17 @@ class Sibling:
 
 @session_value
 @dataclass
+class PartnerQuestionAsked:
+    """What asking the partner hubs "Is anyone else involved?" came to, in words, held with
+    the view it was asked from (so the page shows it again without asking again)."""
+
+    lines: list[str]
+    refused: bool
+    asked_at: datetime
+
+
+@session_value
+@dataclass
 class Held:
     """What the gate released for one request (one child, or siblings together), held in the
     session so the page can be rendered again without a new disclosure."""
@@ -109,6 +120,7 @@ class Held:
     held_at: datetime
     siblings: list[Sibling] = field(default_factory=list)
     unidentified: int = 0  # at least this many other children the viewer may not know of
+    partner_question: PartnerQuestionAsked | None = None  # the latest asked from this view
 
 
 def family(view: ChronologyView) -> tuple[list[Sibling], int]:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from hub.audit_queries import AuditQueries
     from hub.child_search import ChildSearch
     from hub.disclosure_gate import DisclosureGate
+    from hub.federation_discovery import DiscoveryService
     from hub.integrity import IntegrityService
     from hub.replay import ReplayService
     from hub.settings import HubSettings
@@ -57,3 +58,6 @@ class PageServices(Protocol):
 
     @property
     def inbox(self) -> InboxService: ...
+
+    @property
+    def discovery(self) -> DiscoveryService: ...

@@ -168,6 +168,8 @@ _DESCRIPTIONS = {
     409: "the request conflicts with the state of what it acts on",
     413: "the request body is larger than the hub accepts (HUB_MAX_REQUEST_BYTES)",
     422: "the request is not valid: `errors` names each field, never the value",
+    429: "too many requests of this kind lately: `detail` says when to try again (UK time), "
+    "and `Retry-After` in how many seconds",
 }
 
 

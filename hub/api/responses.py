@@ -339,3 +339,34 @@ class InboxItemMarked(_Open):
     id: str
     opened_at: str | None
     done_at: str | None
+
+
+# Is anyone else involved? (partner hubs) ----------------------------------------------------
+
+
+class PartnerHubAnswer(_Open):
+    """What one partner hub's answer came to: only whether it holds records about the child,
+    with the partnership's name and whom to contact there."""
+
+    partnership: str = Field(examples=["Wessex Safeguarding Children Partnership"])
+    contact: str = Field(examples=["Wessex MASH, 01234 567890"])
+    outcome: str = Field(
+        description="holds, does-not-hold, did-not-answer (not in time), no-holdings (none "
+        "published under its registered key), refused (its own question limit: see detail) "
+        "or did-not-verify (its answer failed the proof against its registered key)"
+    )
+    words: str = Field(description="the same, in plain English, as the page shows it")
+    detail: str = Field(default="", description="the partner's reason, for a refusal")
+
+
+class PartnerQuestion(_Open):
+    """The answer to "Is anyone else involved?": each active partner hub's answer (nothing
+    about the child was sent to any of them), and the whole in words. The question and what it
+    came to are recorded in the audit ledger."""
+
+    held_elsewhere: bool = Field(description="at least one partner hub holds records")
+    answers: list[PartnerHubAnswer]
+    words: list[str] = Field(description="what the practitioner is told, line by line")
+    audit: str = Field(
+        description="that the question was recorded, in words (the audit ledger holds it)"
+    )

@@ -100,6 +100,8 @@ class QuestionAudited:
     allowed: bool
     reason: str
     audit_ref: str
+    outcome: str = ""  # as audited: "asked", "no-relationship", "limit-reached", "answered"
+    next_allowed_at: datetime | None = None  # over the limit: when they may ask again
 
 
 @dataclass(frozen=True)
@@ -267,10 +269,14 @@ class PartnerAnswer:
 class DiscoveryResult:
     """The answer to "Is anyone else involved?", in words, for the practitioner who asked.
 
-    `refused` is set (and nothing was asked) when this hub refused the question itself."""
+    `refused` is set (and nothing was asked) when this hub refused the question itself, with
+    `refusal` saying why in a word ("no-nhs-number", "no-relationship" or "limit-reached") and,
+    over the limit, `ask_again_from`."""
 
     answers: tuple[PartnerAnswer, ...] = ()
     refused: str = ""
+    refusal: str = ""
+    ask_again_from: datetime | None = None
 
     @property
     def holders(self) -> list[PartnerAnswer]:

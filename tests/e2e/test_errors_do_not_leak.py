@@ -33,8 +33,9 @@ CHILD_ROUTES = sorted(route for route, body in API_ROUTES.items() if body and "c
 def test_every_route_answers_a_malformed_child_with_422_and_never_repeats_it(
     tmp_path: Path,
 ) -> None:
-    # chronology, break-glass (and its end), replay, who-saw, the SAR export, opening a SAR case
-    assert len(CHILD_ROUTES) == 7
+    # chronology, break-glass (and its end), the partner question, replay, who-saw, the SAR
+    # export, opening a SAR case
+    assert len(CHILD_ROUTES) == 8
     settings = HubSettings(data_dir=tmp_path / "hub", directory=SAMPLE_DIRECTORY_PATH)
     hub = bootstrap(settings)
     token = issue_dev_token(hub.token_key, "dpo-0001", 30)
