@@ -102,7 +102,7 @@ def server(partners: tuple[Server, Answering]) -> Server:
 def test_a_social_worker_asks_from_the_chronology_page_at_200_percent_zoom(
     partners: tuple[Server, Answering], new_page: Callable[..., Page]
 ) -> None:
-    server, answering = partners
+    server, _ = partners
     # 640 CSS pixels at device scale 2 is a 1280-pixel-wide window zoomed to 200%.
     page = new_page(viewport={"width": 640, "height": 800}, device_scale_factor=2)
     login(page, server, ASKER, "child-protection-planning")
@@ -119,7 +119,6 @@ def test_a_social_worker_asks_from_the_chronology_page_at_200_percent_zoom(
     answers = page.get_by_role("status").filter(has_text="What the partner hubs said")
     expect(answers.get_by_role("heading", level=3)).to_have_text("What the partner hubs said")
     expect(answers.locator("li")).to_have_text([WESSEX_HOLDS])
-    assert answering.done.get("answered") == 1
     no_axe_violations(page)
     assert page.evaluate(OVERFLOW) <= 0
     shot(page, "chronology-partner-question-200-percent")

@@ -165,6 +165,16 @@ def test_the_chronology_page_asks_and_shows_the_answers(
     forged = client.post("/chronology/partner-question", data={"view": key, "csrf_token": "x"})
     assert forged.status_code == 403 and len(audited(shire, "discovery-question")) == 1
 
+    # A practitioner with no relationship is told why, on the page, and nothing is sent.
+    stranger = TestClient(client.app)
+    csrf = sign_in(stranger, shire, STRANGER)
+    key = view_key(stranger, csrf, HELD)
+    stranger.post("/chronology/partner-question", data={"view": key, "csrf_token": csrf})
+    refused = stranger.get(f"/chronology/view/{key}").text
+    assert "Your question was not sent" in refused and "What the partner hubs said" not in refused
+    assert "You can ask whether partner hubs hold records only about a child you have" in refused
+    assert [q.outcome for q in audited(shire, "discovery-question")] == ["asked", "no-relationship"]
+
 
 @pytest.fixture
 def lone_hub(tmp_path: Path) -> Iterator[Hub]:
