@@ -35,7 +35,7 @@ from hub.adapters.signing import CheckpointSigner, signature_valid
 from hub.domain.merkle import (
     Frontier,
     consistency_proof,
-    inclusion_proof,
+    inclusion_proofs,
     root_of,
     verify_consistency,
     verify_inclusion,
@@ -392,33 +392,31 @@ class IntegrityService:
         return self.inclusions(log, [(stream, version)])[0]
 
     def inclusions(self, log: str, rows: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
-        """Inclusion proofs for many rows, reading the leaf index once (review packs)."""
+        """Inclusion proofs for many rows (review packs, transfers): the leaf index read and
+        the tree built once for all of them."""
+        if not rows:
+            return []
         checkpoint = self._index.latest_checkpoint(log)
         recorded = self._index.leaves(log)
         by_row = {(leaf.stream, leaf.version): leaf for leaf in recorded}
-        hashes = [leaf.leaf for leaf in recorded]
-        return [self._inclusion(log, by_row.get((s, v)), checkpoint, hashes) for s, v in rows]
-
-    def _inclusion(
-        self,
-        log: str,
-        leaf: IndexedLeaf | None,
-        checkpoint: dict[str, Any] | None,
-        hashes: list[bytes],
-    ) -> dict[str, Any]:
-        if leaf is None or checkpoint is None or leaf.index >= int(checkpoint["size"]):
+        wanted = [by_row.get((s, v)) for s, v in rows]
+        if checkpoint is None or any(
+            leaf is None or leaf.index >= int(checkpoint["size"]) for leaf in wanted
+        ):
             raise LookupError("that row is not covered by a checkpoint yet; run `hub checkpoint`")
-        size = int(checkpoint["size"])
-        proof = inclusion_proof(hashes, leaf.index, size)
-        return {
-            "log": log,
-            "leaf_index": leaf.index,
-            "leaf_hash": leaf.leaf.hex(),
-            "tree_size": size,
-            "root": checkpoint["root"],
-            "proof": [p.hex() for p in proof],
-            "verified": verify_inclusion(
-                leaf.leaf, leaf.index, size, proof, bytes.fromhex(checkpoint["root"])
-            ),
-            "checkpoint": checkpoint,
-        }
+        size, root = int(checkpoint["size"]), bytes.fromhex(checkpoint["root"])
+        leaves = [leaf for leaf in wanted if leaf is not None]
+        proofs = inclusion_proofs([leaf.leaf for leaf in recorded], [x.index for x in leaves], size)
+        return [
+            {
+                "log": log,
+                "leaf_index": leaf.index,
+                "leaf_hash": leaf.leaf.hex(),
+                "tree_size": size,
+                "root": checkpoint["root"],
+                "proof": [p.hex() for p in proof],
+                "verified": verify_inclusion(leaf.leaf, leaf.index, size, proof, root),
+                "checkpoint": checkpoint,
+            }
+            for leaf, proof in zip(leaves, proofs, strict=True)
+        ]

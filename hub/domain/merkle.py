@@ -24,6 +24,7 @@ __all__ = [
     "ProofError",
     "consistency_proof",
     "inclusion_proof",
+    "inclusion_proofs",
     "leaf_hash",
     "node_hash",
     "root_of",
@@ -222,6 +223,21 @@ def inclusion_proof(
     if not 0 <= index < size:
         raise ProofError(f"leaf index {index} is not in a tree of size {size}")
     return _path_up(_levels(leaf_hashes, size), 0, index)
+
+
+def inclusion_proofs(
+    leaf_hashes: Sequence[bytes], indices: Sequence[int], size: int | None = None
+) -> list[list[bytes]]:
+    """`inclusion_proof` for many leaves of one tree, building the tree once: O(n + k log n)
+    for k proofs rather than O(k n) (a transfer proves a thousand rows of a large log)."""
+    size = _resolve_size(leaf_hashes, size, "tree size")
+    for index in indices:
+        if not 0 <= index < size:
+            raise ProofError(f"leaf index {index} is not in a tree of size {size}")
+    if not indices:
+        return []
+    levels = _levels(leaf_hashes, size)
+    return [_path_up(levels, 0, index) for index in indices]
 
 
 def consistency_proof(

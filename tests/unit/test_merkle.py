@@ -18,6 +18,7 @@ from hub.domain.merkle import (
     ProofError,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     leaf_hash,
     node_hash,
     root_of,
@@ -254,6 +255,18 @@ def test_every_proof_of_a_size_verifies(size: int) -> None:
     for old in range(size + 1):
         proof = consistency_proof(hashes, old, size)
         assert verify_consistency(old, size, roots[old], roots[size], proof)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13, 64, 100, 129])
+def test_many_proofs_of_one_tree_are_the_single_proofs(size: int) -> None:
+    hashes = [leaf_hash(i.to_bytes(2, "big")) for i in range(size + 7)]  # more leaves than size
+    indices = [size - 1, 0, *range(0, size, 3), size // 2]
+    assert inclusion_proofs(hashes, indices, size) == [
+        inclusion_proof(hashes, i, size) for i in indices
+    ]
+    assert inclusion_proofs(hashes, [], size) == []
+    with pytest.raises(ProofError):
+        inclusion_proofs(hashes, [size], size)
 
 
 # --- Tampering is caught -------------------------------------------------------------------
