@@ -51,7 +51,7 @@ from hub.replay import ReplayService
 from hub.settings import HubSettings
 from hub.subject_access import SubjectAccessService
 from hub.transports.discovery_kafka import AnswersReader
-from hub.transports.federation_kafka import send_message
+from hub.transports.federation_kafka import FederationSender
 from hub.transports.inbox import purge_lines
 from hub.withholding_reviews import WithholdingReviews
 
@@ -182,13 +182,19 @@ class Hub:
     def federation_transfer(self) -> TransferService:
         """Offering a partner hub the record of a child who moved to its area (through the
         gate, audited, proved against a signed checkpoint, sent to the partner's topic)."""
-        options = self.settings.kafka_client_options()
         return TransferService(
             lambda: self.gate,
             lambda: self.federation,
             self.integrity,
-            lambda endpoint, message: send_message(endpoint, message, options),
+            self.federation_sender.send,
         )
+
+    @cached_property
+    def federation_sender(self) -> FederationSender:
+        """Producers to partner hubs' brokers, kept open while the hub runs."""
+        sender = FederationSender(self.settings.kafka_client_options())
+        self._opened.append(sender)
+        return sender
 
     @cached_property
     def federation_ingest(self) -> FederationIngest:
@@ -225,7 +231,7 @@ class Hub:
                 per_hour=self.settings.discovery_questions_per_hour,
                 per_day=self.settings.discovery_questions_per_day,
             ),
-            send=lambda endpoint, message: send_message(endpoint, message, options),
+            send=self.federation_sender.send,
             open_answers=lambda endpoint: AnswersReader(
                 endpoint, options, self.settings.kafka_replication_factor
             ),
