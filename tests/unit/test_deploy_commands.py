@@ -29,7 +29,7 @@ def compose_commands() -> list[tuple[str, list[str]]]:
 
 def k8s_commands() -> list[tuple[str, list[str]]]:
     found = []
-    for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
+    for path in sorted([*(DEPLOY / "k8s").glob("*.yaml"), *(DEPLOY / "k8s").glob("*/*.yaml")]):
         for document in yaml.safe_load_all(path.read_text()):
             for container in _containers(document):
                 command = [*container.get("command", []), *container.get("args", [])]

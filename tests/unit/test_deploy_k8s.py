@@ -21,6 +21,7 @@ import yaml
 from hub.consumer_registry import built_in_consumer_names
 
 K8S = Path(__file__).parents[2] / "deploy" / "k8s"
+FEDERATION = K8S / "federation"  # an opt-in kustomize Component, not in the default kustomization
 NAMESPACE = "safeguarding-hub"
 KUBERNETES_VERSION = "1.30"
 EXAMPLE_SECRETS = "secrets.example.yaml"
@@ -31,7 +32,12 @@ Doc = dict[str, Any]
 
 
 def manifest_files() -> list[Path]:
-    return sorted(path for path in K8S.glob("*.yaml") if path.name != "kustomization.yaml")
+    """Every manifest, the opt-in federation component's included (checked by every test)."""
+    return sorted(
+        path
+        for path in [*K8S.glob("*.yaml"), *FEDERATION.glob("*.yaml")]
+        if path.name != "kustomization.yaml"
+    )
 
 
 def load(path: Path) -> list[Doc]:
@@ -60,6 +66,13 @@ def named(kind: str, name: str) -> Doc:
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
 LONG_RUNNING = ("Deployment", "StatefulSet")
+# Long-running processes whose command has no --metrics-port yet (so no /healthz, /readyz or
+# /metrics to probe or scrape): the workload and the command. The test below fails once the
+# command gains the option, so the probes are added then.
+WITHOUT_HEALTH_PORT = {
+    "hub-federation-receive": ["federation", "receive"],
+    "hub-federation-answer": ["federation", "answer"],
+}
 
 
 def pod_template(workload: Doc) -> Doc:
@@ -180,8 +193,9 @@ def test_the_kustomization_lists_every_manifest_and_not_the_example_secrets() ->
     assert kustomization["namespace"] == NAMESPACE
     listed = kustomization["resources"]
     assert len(listed) == len(set(listed))
-    expected = {p.name for p in manifest_files()} - {EXAMPLE_SECRETS}
+    expected = {p.name for p in manifest_files() if p.parent == K8S} - {EXAMPLE_SECRETS}
     assert set(listed) == expected
+    assert not any("federation" in entry for entry in listed), "federation is opt-in"
     assert (K8S / "README.md").exists()
 
 
@@ -220,6 +234,8 @@ def test_every_container_has_resource_requests_and_limits() -> None:
 def test_every_long_running_container_has_liveness_and_readiness_probes() -> None:
     for where, workload, container in all_containers():
         if workload["kind"] in LONG_RUNNING:
+            if workload["metadata"]["name"] in WITHOUT_HEALTH_PORT:
+                continue
             assert "livenessProbe" in container, where
             assert "readinessProbe" in container, where
 
@@ -382,6 +398,8 @@ def test_every_long_running_hub_process_is_scraped_on_9100() -> None:
     for workload in hub_workloads():
         if workload["kind"] not in LONG_RUNNING:
             continue
+        if workload["metadata"]["name"] in WITHOUT_HEALTH_PORT:
+            continue
         annotations = pod_template(workload)["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
         assert annotations["prometheus.io/port"] == "9100"
@@ -484,7 +502,11 @@ def test_prometheus_reaches_only_the_metrics_port_of_hub_pods() -> None:
         assert ports == {9100}, policy
         assert targets <= hub_pod_names(), policy
     scraped = set().union(*(targets for _, targets, _, _ in grants))
-    long_running = {w["metadata"]["name"] for w in hub_workloads() if w["kind"] in LONG_RUNNING}
+    long_running = {
+        w["metadata"]["name"]
+        for w in hub_workloads()
+        if w["kind"] in LONG_RUNNING and w["metadata"]["name"] not in WITHOUT_HEALTH_PORT
+    }
     assert long_running <= scraped
 
 
@@ -529,3 +551,115 @@ def test_every_pod_may_resolve_names_through_kube_dns_only() -> None:
             assert peer["namespaceSelector"]["matchLabels"] == {
                 "kubernetes.io/metadata.name": "kube-system"
             }
+
+
+# --- federation (opt-in component) ---------------------------------------------------------
+
+FEDERATION_DEPLOYMENTS = (
+    "hub-federation-receive",
+    "hub-federation-answer",
+    "hub-consumer-transfers",
+)
+PARTNER_CLIENTS = {
+    "hub-federation-answer",
+    "hub-consumer-transfers",
+    "hub-federation-publish-holdings",
+}
+
+
+def federation_workloads() -> list[Doc]:
+    return [doc for doc in load(FEDERATION / "federation.yaml") if doc["kind"] in WORKLOAD_KINDS]
+
+
+def test_federation_is_an_opt_in_component_listing_its_manifests() -> None:
+    (component,) = load(FEDERATION / "kustomization.yaml")
+    assert component["apiVersion"] == "kustomize.config.k8s.io/v1alpha1"
+    assert component["kind"] == "Component"
+    listed = component["resources"]
+    assert set(listed) == {p.name for p in FEDERATION.glob("*.yaml")} - {"kustomization.yaml"}
+
+
+def test_the_processes_without_a_health_port_still_lack_the_option() -> None:
+    from hub.cli import build_parser
+
+    for workload, command in WITHOUT_HEALTH_PORT.items():
+        named("Deployment", workload)
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*command, "--metrics-port", "9100"])
+
+
+def test_the_federation_processes_run_the_federation_commands() -> None:
+    for name in FEDERATION_DEPLOYMENTS:
+        deployment = named("Deployment", name)
+        assert deployment["spec"]["replicas"] == 1, name
+        assert deployment["spec"]["strategy"]["type"] == "Recreate", name
+    (receive,) = named("Deployment", "hub-federation-receive")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    script = command_of(receive)
+    assert script[:2] == ["/bin/sh", "-c"]
+    assert "set -e" in script[2] and "while true" in script[2]
+    assert "hub federation receive --idle-s" in script[2]
+    (answer,) = named("Deployment", "hub-federation-answer")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert command_of(answer)[:3] == ["hub", "federation", "answer"]
+    assert "--once" not in command_of(answer)
+    (transfers,) = named("Deployment", "hub-consumer-transfers")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert command_of(transfers) == [
+        "hub", "consumer", "run", "transfers", "--metrics-port", "9100"
+    ]  # fmt: skip
+    cron = named("CronJob", "hub-federation-publish-holdings")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert len(cron["spec"]["schedule"].split()) == 5
+    (publish,) = pod_template(cron)["spec"]["containers"]
+    assert command_of(publish)[:3] == ["hub", "federation", "publish-holdings"]
+
+
+def test_federation_settings_are_hub_settings_and_the_register_is_mounted(tmp_path: Path) -> None:
+    from hub.adapters.federation_register import load_register
+    from hub.settings import HubSettings
+
+    fields = {f"HUB_{name.upper()}" for name in HubSettings.model_fields}
+    (register_map,) = [doc for doc in of_kind("ConfigMap") if doc["metadata"]["name"] == (
+        "hub-federation-register"
+    )]  # fmt: skip
+    (tmp_path / "register.yaml").write_text(register_map["data"]["register.yaml"])
+    assert load_register(tmp_path / "register.yaml").partners
+    workloads_here = federation_workloads()
+    assert {w["metadata"]["name"] for w in workloads_here} == {
+        *FEDERATION_DEPLOYMENTS,
+        "hub-federation-publish-holdings",
+    }
+    for workload in workloads_here:
+        pod = pod_template(workload)["spec"]
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        (container,) = pod["containers"]
+        env = {variable["name"]: variable["value"] for variable in container["env"]}
+        assert set(env) <= fields, workload["metadata"]["name"]
+        assert env["HUB_KAFKA_USERNAME"] == "hub-federation", "never the hub-ingest principal"
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        register_dir = mounts[str(Path(env["HUB_FEDERATION_REGISTER"]).parent)]
+        assert register_dir["readOnly"] is True
+        assert volumes[register_dir["name"]]["configMap"]["name"] == "hub-federation-register"
+        keys = volumes[mounts["/run/keys"]["name"]]["secret"]["items"]
+        assert {"key": "discovery-oprf.seed", "path": "discovery-oprf.seed"} in keys
+        secrets = volumes[mounts["/run/secrets"]["name"]]["projected"]["sources"]
+        password = [s["secret"] for s in secrets if s["secret"]["name"] == "hub-federation-secrets"]
+        assert password and password[0]["items"] == [
+            {"key": "hub_kafka_password", "path": "hub_kafka_password"}
+        ]
+        labels = pod_template(workload)["metadata"]["labels"]
+        assert labels["safeguarding-hub/kafka-client"] == "true"
+
+
+def test_only_the_processes_that_send_to_partners_reach_partner_brokers_on_9093() -> None:
+    policy = named("NetworkPolicy", "hub-to-partner-hubs")
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    assert pods_selected(policy["spec"]["podSelector"]) == PARTNER_CLIENTS
+    for rule in policy["spec"]["egress"]:
+        assert {int(port["port"]) for port in rule["ports"]} == {9093}
+        for peer in rule["to"]:
+            assert peer["ipBlock"]["cidr"] != "0.0.0.0/0"
