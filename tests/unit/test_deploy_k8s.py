@@ -627,7 +627,8 @@ def test_federation_settings_are_hub_settings_and_the_register_is_mounted(tmp_pa
         "hub-federation-register"
     )]  # fmt: skip
     (tmp_path / "register.yaml").write_text(register_map["data"]["register.yaml"])
-    assert load_register(tmp_path / "register.yaml").partners
+    register = load_register(tmp_path / "register.yaml")
+    assert register.partners
     workloads_here = federation_workloads()
     assert {w["metadata"]["name"] for w in workloads_here} == {
         *FEDERATION_DEPLOYMENTS,
@@ -639,7 +640,8 @@ def test_federation_settings_are_hub_settings_and_the_register_is_mounted(tmp_pa
         (container,) = pod["containers"]
         env = {variable["name"]: variable["value"] for variable in container["env"]}
         assert set(env) <= fields, workload["metadata"]["name"]
-        assert env["HUB_KAFKA_USERNAME"] == "hub-federation", "never the hub-ingest principal"
+        # its own principal, named after this hub as partners' clusters know it
+        assert env["HUB_KAFKA_USERNAME"] == f"hub-{register.this_hub.id}"
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         register_dir = mounts[str(Path(env["HUB_FEDERATION_REGISTER"]).parent)]
         assert register_dir["readOnly"] is True
