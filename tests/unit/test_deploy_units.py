@@ -1,4 +1,5 @@
-"""The systemd unit in deploy/ runs a command the CLI accepts, for every built-in consumer."""
+"""The systemd units in deploy/ run commands the CLI accepts: every built-in consumer (and the
+federation transfers consumer) from the consumer unit, and the federation units."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ UNIT = Path(__file__).parents[2] / "deploy" / "systemd" / "hub-consumer@.service
 BUILT_IN_CONSUMERS = built_in_consumer_names()
 
 
-@pytest.mark.parametrize("consumer", [*BUILT_IN_CONSUMERS, "feed-cp-is"])
+@pytest.mark.parametrize("consumer", [*BUILT_IN_CONSUMERS, "feed-cp-is", "transfers"])
 def test_the_consumer_unit_runs_a_valid_hub_command(consumer: str) -> None:
     unit = configparser.ConfigParser(interpolation=None, strict=True)
     unit.read_string(UNIT.read_text())
@@ -30,3 +31,43 @@ def test_the_consumer_unit_runs_a_valid_hub_command(consumer: str) -> None:
     )
     assert unit["Service"]["Restart"] == "always"
     assert consumer.split("-")[0] in UNIT.read_text()
+
+
+SYSTEMD = UNIT.parent
+FEDERATION_UNITS = {
+    "hub-federation-receive.service": ("receive", "always"),
+    "hub-federation-answer.service": ("answer", "always"),
+    "hub-federation-publish-holdings.service": ("publish-holdings", None),
+}
+
+
+def read_unit(path: Path) -> configparser.ConfigParser:
+    unit = configparser.ConfigParser(interpolation=None, strict=True)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string(path.read_text())
+    return unit
+
+
+@pytest.mark.parametrize("name", sorted(FEDERATION_UNITS))
+def test_each_federation_unit_runs_its_federation_command(name: str) -> None:
+    subcommand, restart = FEDERATION_UNITS[name]
+    service = read_unit(SYSTEMD / name)["Service"]
+    command = shlex.split(service["ExecStart"])
+    assert command[0].endswith("/bin/hub")
+    args = build_parser().parse_args(command[1:])
+    assert (args.command, args.federation_command) == ("federation", subcommand)
+    assert service.get("Restart") == restart
+    if subcommand == "answer":
+        assert not args.once, "answers until stopped"
+
+
+def test_the_holdings_timer_starts_the_publish_service_daily() -> None:
+    timer = read_unit(SYSTEMD / "hub-federation-publish-holdings.timer")
+    assert timer["Timer"]["OnCalendar"].startswith("*-*-* ")
+    assert timer["Timer"]["Persistent"] == "true"
+    assert (
+        SYSTEMD / timer["Timer"].get("Unit", "hub-federation-publish-holdings.service")
+    ).exists()
+    service = read_unit(SYSTEMD / "hub-federation-publish-holdings.service")
+    assert service["Service"]["Type"] == "oneshot"
+    assert "Install" not in service, "started by the timer, not enabled itself"
