@@ -28,10 +28,10 @@ baseline from the same run.
    hour, would refuse the warm-up's extra questions). The questions and the baselines run in
    interleaved rounds of 20. Baselines in the same run: the same transport with no
    protocol (a message of the question's size to each partner's topic by the same client
-   pattern as `send_message`, a producer per message with acks=all, each echoed back by a
-   thread per partner, read by a consumer placed at the end of the reply topic before sending,
-   as `AnswersReader` is), to one partner and to all of them; and the VOPRF alone (blind,
-   evaluate, finalize with proof verification, for every partner).
+   pattern as the hub's `FederationSender`, a producer kept open per broker, acks=all, each
+   echoed back by a thread per partner, read by a consumer placed at the end of the reply
+   topic before sending, as `AnswersReader` is), to one partner and to all of them; and the
+   VOPRF alone (blind, evaluate, finalize with proof verification, for every partner).
 
 All hubs, partners' answering threads and the broker share this machine's cores: the latencies
 include ten hubs' work serialised by one Python process, which separate hubs would not share.
@@ -306,7 +306,7 @@ def timed_transfer(sender: Hub, receiver: Hub, nhs: str) -> dict[str, Any]:
     offer_phases.wrap(integrity, "checkpoint", "signing a checkpoint")
     offer_phases.wrap(integrity, "inclusions", "inclusion proofs")
     offer_phases.wrap(sender.federation, "seal", "sealing (sign each part)")
-    offer_phases.wrap(service, "_send", "sending (a producer per part, acks=all)")
+    offer_phases.wrap(service, "_send", "sending (acks=all)")
     started = time.perf_counter()
     receipt = service.offer(nhs, "hub-b")
     offer_s = time.perf_counter() - started
@@ -544,7 +544,7 @@ class Questions:
         self._phases.wrap(asker.gate, "question_partners", GATE_PHASE)
         self._phases.wrap(asker.gate, "record_partner_answers", "gate: audit of the answer")
         self._phases.wrap(self._service, "_open_answers", "opening the answers reader")
-        self._phases.wrap(self._service, "_send", "sending the questions (a producer each)")
+        self._phases.wrap(self._service, "_send", "sending the questions")
         self.asked = 0
         self.latencies: list[float] = []
         self.by_phase: dict[str, list[float]] = {}
@@ -583,15 +583,20 @@ class Questions:
         }
 
 
+_PRODUCERS: dict[str, KafkaProducer] = {}
+_PRODUCERS_LOCK = threading.Lock()
+
+
 def produce_once(broker: str, topic: str, key: bytes, value: bytes) -> None:
-    """The client pattern of `send_message`: a producer for the one message, acks=all."""
-    producer = KafkaProducer(bootstrap_servers=[broker], acks="all", retries=5)
-    try:
-        future = producer.send(topic, key=key, value=value)
-        producer.flush()
-        future.get(timeout=30)
-    finally:
-        producer.close()
+    """The client pattern of a running hub's `FederationSender`: one producer per broker kept
+    open, each message acknowledged (acks=all) before the next."""
+    with _PRODUCERS_LOCK:
+        producer = _PRODUCERS.get(broker)
+        if producer is None:
+            producer = _PRODUCERS[broker] = KafkaProducer(
+                bootstrap_servers=[broker], acks="all", retries=5
+            )
+    producer.send(topic, key=key, value=value).get(timeout=30)
 
 
 class Echo:
