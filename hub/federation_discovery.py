@@ -366,8 +366,10 @@ class DiscoveryService:
         if message.type == "discovery-query":
             reply = self.answer(message, partner)
             if reply is not None:
-                destination = KafkaEndpoint(
-                    bootstrap=partner.kafka.bootstrap, topic=answers_topic(partner.kafka.topic)
+                destination = KafkaEndpoint(  # the partner's brokers, with its credential
+                    bootstrap=partner.kafka.bootstrap,
+                    topic=answers_topic(partner.kafka.topic),
+                    client=partner.kafka.client,
                 )
                 self._send(destination, reply)
             if tracking is not None:

@@ -15,7 +15,12 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+from hub.domain.kafka_client import (
+    KafkaSaslMechanism,
+    KafkaSecurityProtocol,
+    kafka_client_options,
+    needs_sasl_credentials,
+)
 
 
 class HubSettings(BaseSettings):
@@ -55,7 +60,7 @@ class HubSettings(BaseSettings):
         "the compose and Kubernetes deployments)",
     )
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_mechanism: KafkaSaslMechanism = "SCRAM-SHA-512"
     kafka_username: str | None = None
     kafka_password: SecretStr | None = None
     kafka_ca_file: Path | None = Field(default=None, description="CA that signed the brokers")
@@ -240,7 +245,7 @@ class HubSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _kafka_credentials_complete(self) -> HubSettings:
-        if self.kafka_security_protocol.startswith("SASL") and not (
+        if needs_sasl_credentials(self.kafka_security_protocol) and not (
             self.kafka_username and self.kafka_password
         ):
             raise ValueError(
@@ -278,23 +283,16 @@ class HubSettings(BaseSettings):
     def kafka_client_options(self) -> dict[str, Any]:
         """kafka-python connection options (security protocol, SASL, TLS) for every client the
         hub opens: ingest consumers, publishers, the admin client."""
-        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
-        if self.kafka_security_protocol.startswith("SASL"):
-            assert self.kafka_password is not None  # checked by _kafka_credentials_complete
-            options.update(
-                sasl_mechanism=self.kafka_sasl_mechanism,
-                sasl_plain_username=self.kafka_username,
-                sasl_plain_password=self.kafka_password.get_secret_value(),
-            )
-        if self.kafka_security_protocol.endswith("SSL"):
-            options["ssl_check_hostname"] = True
-            if self.kafka_ca_file:
-                options["ssl_cafile"] = str(self.kafka_ca_file)
-            if self.kafka_cert_file:
-                options["ssl_certfile"] = str(self.kafka_cert_file)
-            if self.kafka_key_file:
-                options["ssl_keyfile"] = str(self.kafka_key_file)
-        return options
+        password = self.kafka_password.get_secret_value() if self.kafka_password else None
+        return kafka_client_options(
+            self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_username,
+            password=password,
+            ca_file=self.kafka_ca_file,
+            cert_file=self.kafka_cert_file,
+            key_file=self.kafka_key_file,
+        )
 
     @property
     def sqlite_path(self) -> Path:

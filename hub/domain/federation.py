@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import orjson
@@ -36,6 +37,11 @@ from pydantic import (
 )
 
 from hub.domain.chronology import ChronologyEntry, EntryStatus
+from hub.domain.kafka_client import (
+    KafkaSaslMechanism,
+    KafkaSecurityProtocol,
+    needs_sasl_credentials,
+)
 
 FORMAT: Literal["hub-federation-v1"] = "hub-federation-v1"
 HUB_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -51,12 +57,42 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PartnerKafkaClient(_Strict):
+    """How this hub connects to one partner's brokers: a credential of its own for that
+    partner's cluster, so no partner's operators learn the one this hub reads its own inbound
+    topic with (or another partner's). The password is in a file (`password_file`, e.g. a
+    mounted secret), never in the register; the transport reads it when it connects."""
+
+    security_protocol: KafkaSecurityProtocol
+    sasl_mechanism: KafkaSaslMechanism = "SCRAM-SHA-512"
+    username: str | None = Field(default=None, min_length=1)
+    password_file: Path | None = Field(
+        default=None, description="a file holding the SASL password (never the password itself)"
+    )
+    ca_file: Path | None = Field(default=None, description="CA that signed the partner's brokers")
+    cert_file: Path | None = Field(default=None, description="client certificate (mTLS)")
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _credentials_complete(self) -> PartnerKafkaClient:
+        if needs_sasl_credentials(self.security_protocol) and not (
+            self.username and self.password_file
+        ):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs username and password_file"
+            )
+        return self
+
+
 class KafkaEndpoint(_Strict):
-    """Where a hub receives federation messages: its brokers and its inbound topic. Mutual TLS
-    or SASL is the deployment's (the hub's own Kafka client settings); the register says where."""
+    """Where a hub receives federation messages: its brokers and its inbound topic. For a
+    partner, `client` says how this hub connects to them (its own credential for that
+    partner's cluster); without it this hub's own Kafka client settings are used, which is
+    only for a test setup where every hub shares one cluster (docs/federation.md)."""
 
     bootstrap: list[str] = Field(min_length=1, description="host:port of the partner's brokers")
     topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    client: PartnerKafkaClient | None = None
 
 
 class ThisHub(_Strict):
@@ -64,6 +100,16 @@ class ThisHub(_Strict):
     name: str = Field(min_length=1, description="the partnership's name, as people read it")
     contact: str = Field(min_length=1, description="who a practitioner elsewhere should call")
     kafka: KafkaEndpoint
+
+    @field_validator("kafka")
+    @classmethod
+    def _own_brokers_use_the_hub_settings(cls, endpoint: KafkaEndpoint) -> KafkaEndpoint:
+        if endpoint.client is not None:
+            raise ValueError(
+                "client: this hub connects to its own brokers with its Kafka settings "
+                "(HUB_KAFKA_*); a client block is for a partner's brokers"
+            )
+        return endpoint
 
 
 class PartnerHub(_Strict):

@@ -8,6 +8,7 @@ for is not answered, and one that is not a blinded element is refused."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from hub.adapters.discovery_oprf import blind, finalize
 from hub.bootstrap import Hub
 from hub.domain.canonical_event import ChildRef
-from hub.domain.federation import FederationMessage, KafkaEndpoint
+from hub.domain.federation import FederationMessage, KafkaEndpoint, PartnerKafkaClient
 from hub.federation_discovery import AnswerSource
 from tests.integration.test_discovery_holdings import HELD, hubs
 from tests.integration.test_federation_discovery import ASKER, NOW, allocation, ingest
@@ -97,3 +98,24 @@ def test_when_the_link_is_down_every_partner_did_not_answer_and_that_is_audited(
     assert [a.outcome for a in result.answers] == ["did-not-answer"]
     [answered] = [r for r in shire.audit.all_disclosures() if r.action == "discovery-answer"]
     assert answered.discovery == {"asked": ["wessex"], "did-not-answer": ["wessex"]}
+
+
+def test_the_answer_goes_to_the_partner_s_answers_topic_with_its_own_credential(
+    hubs: tuple[Hub, Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shire, wessex = hubs
+    sent: list[KafkaEndpoint] = []
+    monkeypatch.setattr(wessex.discovery, "_send", lambda endpoint, _message: sent.append(endpoint))
+    received, partner = wessex.federation.receive(question(shire, blind(HELD)[1].hex()).to_bytes())
+    client = PartnerKafkaClient(
+        security_protocol="SASL_SSL",
+        username="hub-wessex",
+        password_file=Path("/run/secrets/shire"),
+    )
+    with_client = partner.model_copy(
+        update={"kafka": partner.kafka.model_copy(update={"client": client})}
+    )
+    assert wessex.discovery.handle(received, with_client) == "answered"
+    [destination] = sent
+    assert destination.topic == partner.kafka.topic + ".answers"
+    assert destination.bootstrap == partner.kafka.bootstrap and destination.client == client
