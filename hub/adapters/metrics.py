@@ -1,6 +1,7 @@
 """Prometheus metrics, and the health endpoints every long-running hub process serves.
 
-`hub serve`, `hub ingest` and `hub consumer run` take `--metrics-port PORT`; on it they answer
+`hub serve`, `hub ingest`, `hub consumer run`, `hub federation receive` and
+`hub federation answer` take `--metrics-port PORT`; on it they answer
 `GET /metrics` (Prometheus text format), `GET /healthz` (liveness: 200 while the process's main
 loop has reported within its stall limit, else 503) and `GET /readyz` (readiness: 200 when the
 process's dependencies answer, else 503). The port is meant for the monitoring network only:
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -50,6 +51,56 @@ CONSUMER_LAG = Gauge("hub_consumer_lag", "Log entries a consumer has not read ye
 CONSUMER_ERRORS = Counter(
     "hub_consumer_errors", "Entries a consumer could not handle (recorded, skipped)", ["consumer"]
 )
+
+FEDERATION_MESSAGES = Counter(
+    "hub_federation_messages",
+    "Messages read from this hub's inbound federation topic, by the command reading them",
+    ["command"],  # receive | answer (each reads every message; each deals with its own kinds)
+)
+FEDERATION_EVENTS = Counter(
+    "hub_federation_events",
+    "Events in transfers from partner hubs, by outcome",
+    ["outcome"],  # recorded | duplicate (already held from that partner)
+)
+FEDERATION_QUARANTINED = Counter(
+    "hub_federation_quarantined",
+    "Messages from partner hubs quarantined by `hub federation receive`, by the field that failed",
+    ["field"],
+)
+FEDERATION_DISCOVERY = Counter(
+    "hub_federation_discovery",
+    "Partner hubs' discovery messages dealt with by `hub federation answer`, by outcome",
+    ["outcome"],  # answered | too-old | holdings-kept | refused
+)
+FEDERATION_DISCOVERY_REFUSED = Counter(
+    "hub_federation_discovery_refused",
+    "Partner hubs' discovery messages refused, by the field that failed",
+    ["field"],
+)
+
+
+def record_federation_receive(
+    read: int, recorded: int, duplicates: int, quarantined: dict[str, int]
+) -> None:
+    FEDERATION_MESSAGES.labels("receive").inc(read)
+    FEDERATION_EVENTS.labels("recorded").inc(recorded)
+    FEDERATION_EVENTS.labels("duplicate").inc(duplicates)
+    for failed_field, count in quarantined.items():
+        FEDERATION_QUARANTINED.labels(failed_field).inc(count)
+
+
+REFUSED = "refused: "
+"""How `hub.federation_discovery.serve` counts a refused message: "refused: <field> <reason>"."""
+
+
+def record_federation_answer(read: int, done: Mapping[str, int]) -> None:
+    FEDERATION_MESSAGES.labels("answer").inc(read)
+    for what, count in done.items():
+        if what.startswith(REFUSED):
+            FEDERATION_DISCOVERY.labels("refused").inc(count)
+            FEDERATION_DISCOVERY_REFUSED.labels(what[len(REFUSED) :].split(" ")[0]).inc(count)
+        else:
+            FEDERATION_DISCOVERY.labels(what).inc(count)
 
 
 def record_ingest(agency: str, accepted: int, duplicates: int, quarantined: dict[str, int]) -> None:

@@ -19,6 +19,7 @@ from hub.cli.agencies import add_commands as add_agency_commands
 from hub.cli.common import EXIT_DENIED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from hub.cli.consumers import add_commands as add_consumer_commands
 from hub.cli.federation import (
+    add_run_options,
     cmd_federation_answer,
     cmd_federation_ask,
     cmd_federation_identity,
@@ -325,11 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(handler=cmd_federation_partners)
     add_transfer_command(federation_commands, [common, formatted])
     receive = federation_commands.add_parser(
-        "receive", parents=[common, formatted], help="record what partner hubs sent (transfers)"
+        "receive",
+        parents=[common, formatted],
+        help="record what partner hubs sent (transfers, corrections), until stopped",
     )
-    receive.add_argument(
-        "--idle-s", type=float, default=5.0, help="stop after this long with nothing new"
-    )
+    add_run_options(receive)
     receive.set_defaults(handler=cmd_federation_receive)
     ask = federation_commands.add_parser(
         "ask",
@@ -351,10 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, formatted],
         help="answer partner hubs' questions and keep their holdings (the inbound topic)",
     )
-    answer.add_argument("--once", action="store_true", help="stop when nothing new arrives")
-    answer.add_argument(
-        "--idle-s", type=float, default=5.0, help="with --once: how long nothing new means done"
-    )
+    add_run_options(answer)
     answer.set_defaults(handler=cmd_federation_answer)
 
     keys = commands.add_parser("keys", help="key rotation, crypto-shredding, retention")

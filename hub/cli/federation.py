@@ -1,21 +1,31 @@
 """`hub federation identity` and `hub federation partners`: this hub's identity toward partner
 hubs (what a partnership gives another when they join) and the partner register in force;
-`hub federation receive`: read what partner hubs sent (transfers)."""
+`hub federation receive`: read what partner hubs sent (transfers and corrections);
+`hub federation answer`: deal with partners' questions and holdings. Both run until stopped
+(SIGTERM or Ctrl-C, after the batch in hand) or, with --once, until idle; --metrics-port
+serves /metrics, /healthz and /readyz as the other long-running commands do."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import signal
 import sys
+import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from hub.cli.common import EXIT_DENIED, EXIT_OK, EXIT_USAGE, emit, open_hub
 from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.canonical_event import child_ref
 from hub.federation_discovery import DiscoveryPositions, serve
 from hub.federation_ingest import ReceiveOutcome
-from hub.transports.federation_kafka import FederationReceiver
+from hub.transports.federation_kafka import FederationReceiver, Received
+
+if TYPE_CHECKING:
+    from hub.adapters.metrics import Health
 
 
 def fingerprint(public_key_hex: str) -> str:
@@ -85,27 +95,111 @@ def cmd_federation_partners(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def add_run_options(command: argparse.ArgumentParser) -> None:
+    """The options of the two commands that read the inbound topic (receive and answer)."""
+    command.add_argument(
+        "--once", action="store_true", help="stop when nothing new arrives (tests, cron)"
+    )
+    command.add_argument(
+        "--idle-s", type=float, default=5.0, help="with --once: how long nothing new means done"
+    )
+    command.add_argument("--metrics-port", type=int, help="serve /metrics, /healthz, /readyz")
+
+
+def stop_on_signals() -> threading.Event:
+    """An event SIGTERM or Ctrl-C sets: the loop finishes the batch in hand, then stops cleanly
+    (its positions commit with what it records, so nothing is lost or repeated)."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def serve_health(hub: Any, port: int | None) -> Health | None:
+    """With --metrics-port: /metrics, /healthz (the read loop beats at every poll) and /readyz
+    (the store answers) on that port."""
+    if port is None:
+        return None
+    from hub.adapters.metrics import Health, serve_metrics
+
+    health = Health(ready_check=lambda: hub.store.recorder.max_notification_id())
+    serve_metrics(port, health)
+    return health
+
+
+def read_inbound(
+    receiver: FederationReceiver,
+    handle: Callable[[list[Received]], None],
+    *,
+    once: bool,
+    idle_s: float,
+    stop: threading.Event,
+    health: Health | None = None,
+) -> None:
+    """Hand each batch read from the inbound topic to `handle` until `stop` is set (checked
+    between batches, so the batch in hand is always finished) or, with `once`, until nothing
+    new arrives for `idle_s` seconds. Until stopped, a poll waits at most a second, so a stop
+    is seen within a second and /healthz hears from the loop."""
+    timeout_ms = int(idle_s * 1000) if once else STOP_CHECK_MS
+    while not stop.is_set():
+        batch = receiver.poll(timeout_ms=timeout_ms)
+        if health is not None:
+            health.beat()
+        if batch:
+            handle(batch)
+        elif once:
+            return
+
+
+STOP_CHECK_MS = 1000
+
+
+def run_receive(
+    hub: Any,
+    *,
+    once: bool,
+    idle_s: float,
+    stop: threading.Event,
+    health: Health | None = None,
+) -> ReceiveOutcome:
+    """`hub federation receive`'s loop: transfers and corrections recorded once and audited,
+    anything else quarantined; returns the totals."""
+    from hub.adapters.metrics import record_federation_receive
+
+    receiving = hub.federation_ingest
+    receiver = FederationReceiver(
+        hub.federation.register.this_hub.kafka,
+        receiving.positions(),
+        hub.settings.kafka_client_options(),
+    )
+    total = ReceiveOutcome()
+
+    def handle(batch: list[Received]) -> None:
+        outcome = receiving.receive(batch)
+        total.recorded += outcome.recorded
+        total.duplicates += outcome.duplicates
+        total.transfers += outcome.transfers
+        total.quarantined.update(outcome.quarantined)
+        total.skipped_already_recorded += outcome.skipped_already_recorded
+        record_federation_receive(
+            len(batch), outcome.recorded, outcome.duplicates, dict(outcome.quarantined)
+        )
+
+    try:
+        read_inbound(receiver, handle, once=once, idle_s=idle_s, stop=stop, health=health)
+    finally:
+        receiver.close()
+    return total
+
+
 def cmd_federation_receive(args: argparse.Namespace) -> int:
-    """Read this hub's inbound federation topic from where it last committed until it is
-    idle: transfers checked, recorded once and audited; anything else quarantined."""
+    """Read this hub's inbound federation topic from where it last committed until stopped
+    (SIGTERM or Ctrl-C) or, with --once, until nothing new arrives for --idle-s seconds."""
+    stop = stop_on_signals()
     hub = open_hub(args)
     try:
-        receiving = hub.federation_ingest
-        endpoint = hub.federation.register.this_hub.kafka
-        receiver = FederationReceiver(
-            endpoint, receiving.positions(), hub.settings.kafka_client_options()
-        )
-        total = ReceiveOutcome()
-        try:
-            while batch := receiver.poll(timeout_ms=int(args.idle_s * 1000)):
-                outcome = receiving.receive(batch)
-                total.recorded += outcome.recorded
-                total.duplicates += outcome.duplicates
-                total.transfers += outcome.transfers
-                total.quarantined.update(outcome.quarantined)
-                total.skipped_already_recorded += outcome.skipped_already_recorded
-        finally:
-            receiver.close()
+        health = serve_health(hub, args.metrics_port)
+        total = run_receive(hub, once=args.once, idle_s=args.idle_s, stop=stop, health=health)
     finally:
         hub.close()
     document = {
@@ -173,27 +267,46 @@ def cmd_federation_publish_holdings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_federation_answer(args: argparse.Namespace) -> int:
-    """Read this hub's inbound topic for partners' questions and holdings and deal with them:
-    with --once until nothing new arrives for --idle-s seconds, else until interrupted."""
-    hub = open_hub(args)
+def run_answer(
+    hub: Any,
+    *,
+    once: bool,
+    idle_s: float,
+    stop: threading.Event,
+    health: Health | None = None,
+) -> Counter[str]:
+    """`hub federation answer`'s loop: partners' questions answered, their holdings kept;
+    returns what was done, counted as `serve` counts it."""
+    from hub.adapters.metrics import record_federation_answer
+
+    receiver = FederationReceiver(
+        hub.federation.register.this_hub.kafka,
+        DiscoveryPositions(hub.store),
+        hub.settings.kafka_client_options(),
+    )
     done: Counter[str] = Counter()
+
+    def handle(batch: list[Received]) -> None:
+        dealt_with = serve(hub.discovery, hub.federation, batch)
+        done.update(dealt_with)
+        record_federation_answer(len(batch), dealt_with)
+
     try:
-        receiver = FederationReceiver(
-            hub.federation.register.this_hub.kafka,
-            DiscoveryPositions(hub.store),
-            hub.settings.kafka_client_options(),
-        )
-        try:
-            while True:
-                batch = receiver.poll(timeout_ms=int(args.idle_s * 1000))
-                if not batch and args.once:
-                    break
-                done.update(serve(hub.discovery, hub.federation, batch))
-        except KeyboardInterrupt:
-            pass
-        finally:
-            receiver.close()
+        read_inbound(receiver, handle, once=once, idle_s=idle_s, stop=stop, health=health)
+    finally:
+        receiver.close()
+    return done
+
+
+def cmd_federation_answer(args: argparse.Namespace) -> int:
+    """Read this hub's inbound topic for partners' questions and holdings and deal with them
+    until stopped (SIGTERM or Ctrl-C) or, with --once, until nothing new arrives for --idle-s
+    seconds."""
+    stop = stop_on_signals()
+    hub = open_hub(args)
+    try:
+        health = serve_health(hub, args.metrics_port)
+        done = run_answer(hub, once=args.once, idle_s=args.idle_s, stop=stop, health=health)
     finally:
         hub.close()
 

@@ -230,7 +230,8 @@ def test_the_receive_command_records_what_partner_hubs_sent(
         wessex.federation.seal("transfer-offer", shire_id, body),
     )
     monkeypatch.setenv("HUB_FEDERATION_REGISTER", str(shire.settings.federation_register))
-    args = ["federation", "receive", "--data-dir", str(shire.settings.data_dir), "--idle-s", "3"]
+    args = ["federation", "receive", "--data-dir", str(shire.settings.data_dir), "--once"]
+    args += ["--idle-s", "3"]
     assert main([*args, "--format", "json"]) == 0
     out = capsys.readouterr().out  # (log lines, then the document)
     assert (

@@ -35,8 +35,8 @@ def test_the_consumer_unit_runs_a_valid_hub_command(consumer: str) -> None:
 
 SYSTEMD = UNIT.parent
 FEDERATION_UNITS = {
-    "hub-federation-receive.service": ("receive", "always"),
-    "hub-federation-answer.service": ("answer", "always"),
+    "hub-federation-receive.service": ("receive", "on-failure"),
+    "hub-federation-answer.service": ("answer", "on-failure"),
     "hub-federation-publish-holdings.service": ("publish-holdings", None),
 }
 
@@ -57,8 +57,9 @@ def test_each_federation_unit_runs_its_federation_command(name: str) -> None:
     args = build_parser().parse_args(command[1:])
     assert (args.command, args.federation_command) == ("federation", subcommand)
     assert service.get("Restart") == restart
-    if subcommand == "answer":
-        assert not args.once, "answers until stopped"
+    if subcommand in {"receive", "answer"}:
+        assert not args.once, "runs until stopped, restarted only if it fails"
+        assert service["KillSignal"] == "SIGTERM", "stops cleanly after the batch in hand"
 
 
 def test_the_holdings_timer_starts_the_publish_service_daily() -> None:
