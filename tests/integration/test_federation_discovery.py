@@ -8,6 +8,7 @@ different."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 from collections.abc import Iterator
@@ -41,8 +42,10 @@ SHIRE_LA = {"id": "shire-county-council", "type": "local-authority"}
 
 
 def write_register(path: Path, this: str, partner: Hub, partner_id: str, broker: str) -> Path:
+    run = hashlib.sha256(str(path.parent).encode()).hexdigest()[:8]  # topics of this test's own
+
     def endpoint(hub: str) -> dict[str, Any]:
-        return {"bootstrap": [broker], "topic": f"hub.federation.discovery-{hub}"}
+        return {"bootstrap": [broker], "topic": f"hub.federation.discovery-{run}-{hub}"}
 
     path.write_text(
         yaml.safe_dump(
