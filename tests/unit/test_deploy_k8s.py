@@ -645,9 +645,21 @@ def test_federation_settings_are_hub_settings_and_the_register_is_mounted(tmp_pa
         assert {"key": "discovery-oprf.seed", "path": "discovery-oprf.seed"} in keys
         secrets = volumes[mounts["/run/secrets"]["name"]]["projected"]["sources"]
         password = [s["secret"] for s in secrets if s["secret"]["name"] == "hub-federation-secrets"]
-        assert password and password[0]["items"] == [
-            {"key": "hub_kafka_password", "path": "hub_kafka_password"}
-        ]
+        assert password and password[0]["items"][0] == {
+            "key": "hub_kafka_password",
+            "path": "hub_kafka_password",
+        }
+        # A pod that sends to partners has each partner's own credential where the register's
+        # client block says (never this hub's own password presented to a partner's cluster).
+        if pod_template(workload)["metadata"]["labels"].get("safeguarding-hub/partner-hub-client"):
+            mounted = {f"/run/secrets/{i['path']}" for i in password[0]["items"]} | {
+                f"/etc/hub/kafka-ca/{i['path']}"
+                for i in volumes[mounts["/etc/hub/kafka-ca"]["name"]]["secret"]["items"]
+            }
+            for partner in register.partners:
+                client = partner.kafka.client
+                assert client is not None, partner.id
+                assert {str(client.password_file), str(client.ca_file)} <= mounted, partner.id
         labels = pod_template(workload)["metadata"]["labels"]
         assert labels["safeguarding-hub/kafka-client"] == "true"
 
