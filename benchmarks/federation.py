@@ -68,7 +68,7 @@ from hub.bootstrap import Hub, bootstrap
 from hub.domain.agency_records import agency_topic
 from hub.domain.canonical_event import ChildRef
 from hub.domain.discovery import answers_topic
-from hub.federation_discovery import DiscoveryPositions, serve
+from hub.federation_discovery import discovery_positions, serve
 from hub.ingest import InboundMessage
 from hub.reports.operations import store_status
 from hub.settings import HubSettings
@@ -419,7 +419,7 @@ class Answering:
         self.done: Counter[str] = Counter()
         self._stop = threading.Event()
         self._receiver = FederationReceiver(
-            hub.federation.register.this_hub.kafka, DiscoveryPositions(hub.store)
+            hub.federation.register.this_hub.kafka, discovery_positions(hub.store)
         )
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -520,7 +520,7 @@ def share_holdings(asker: Hub, partners: list[Hub]) -> None:
                      hub.federation.register.this_hub.kafka.topic)  # fmt: skip
         hub.discovery.publish_holdings("asker")
     receiver = FederationReceiver(
-        asker.federation.register.this_hub.kafka, DiscoveryPositions(asker.store)
+        asker.federation.register.this_hub.kafka, discovery_positions(asker.store)
     )
     kept: Counter[str] = Counter()
     try:

@@ -11,11 +11,12 @@ for the quarantine, never the value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+from hub.adapters.event_store import HubStore
 from hub.adapters.signing import CheckpointSigner, signature_valid
 from hub.domain.federation import (
     Checkpoint,
@@ -92,3 +93,25 @@ class Federation:
             message, self.register, signature_valid, checkpoint_bytes, self._clock()
         )
         return message, partner
+
+
+class CommittedPositions(Mapping[str, int]):
+    """The store's committed position of each source, as `FederationReceiver` asks for it
+    (read when asked, not listable); `prefix` keeps a reader's positions apart from another's
+    on the same topic (`hub federation answer`'s from `hub federation receive`'s)."""
+
+    def __init__(self, store: HubStore, prefix: str = "") -> None:
+        self._store = store
+        self._prefix = prefix
+
+    def __getitem__(self, source: str) -> int:
+        position = self._store.position(self._prefix + source)
+        if position is None:
+            raise KeyError(source)
+        return position
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0

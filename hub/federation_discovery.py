@@ -29,7 +29,7 @@ answer --once` reads the inbound topic for them meanwhile, keeping its own posit
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -67,7 +67,7 @@ from hub.domain.discovery import (
 from hub.domain.federation import FederationMessage, KafkaEndpoint, MessageProblem, PartnerHub
 from hub.domain.identity import InvalidIdentifierError, validate_nhs_number
 from hub.domain.records import ChildRecordEntry, PartnerHoldingsReceived
-from hub.federation import Federation
+from hub.federation import CommittedPositions, Federation
 from hub.read_models.chronology_projection import ChronologyProjection
 
 log = structlog.get_logger("hub.federation_discovery")
@@ -527,23 +527,9 @@ DISCOVERY_SOURCE_PREFIX = "discovery:"
 it neither takes nor skips the messages `hub federation receive` records (transfers)."""
 
 
-class DiscoveryPositions(Mapping[str, int]):
+def discovery_positions(store: HubStore) -> CommittedPositions:
     """The positions `hub federation answer` has dealt with, as `FederationReceiver` asks."""
-
-    def __init__(self, store: HubStore) -> None:
-        self._store = store
-
-    def __getitem__(self, source: str) -> int:
-        position = self._store.position(DISCOVERY_SOURCE_PREFIX + source)
-        if position is None:
-            raise KeyError(source)
-        return position
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
+    return CommittedPositions(store, DISCOVERY_SOURCE_PREFIX)
 
 
 def serve(

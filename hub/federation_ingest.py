@@ -33,10 +33,11 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 import structlog
@@ -61,7 +62,7 @@ from hub.domain.federation import (
 )
 from hub.domain.merkle import verify_inclusion
 from hub.domain.records import ChildRecordEntry, HubRecord, IngestKeyClaimed, MessageQuarantined
-from hub.federation import Federation
+from hub.federation import CommittedPositions, Federation
 from hub.ingest import OVERSIZE_KEPT_BYTES, quarantined_raw_context
 from hub.transports.federation_kafka import Received
 
@@ -233,25 +234,6 @@ def claim_key(partner_hub: str, sender_ref: str) -> str:
     return f"federation:{partner_hub}\x1f{sender_ref}"
 
 
-class _CommittedPositions(Mapping[str, int]):
-    """The store's committed position of a source, read when asked (not listable)."""
-
-    def __init__(self, store: HubStore) -> None:
-        self._store = store
-
-    def __getitem__(self, source: str) -> int:
-        position = self._store.position(source)
-        if position is None:
-            raise KeyError(source)
-        return position
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
 class FederationIngest:
     def __init__(
         self,
@@ -276,7 +258,7 @@ class FederationIngest:
 
     def positions(self) -> Mapping[str, int]:
         """The committed positions, looked up as `FederationReceiver` asks for each source."""
-        return _CommittedPositions(self._store)
+        return CommittedPositions(self._store)
 
     def receive(self, batch: Sequence[Received]) -> ReceiveOutcome:
         """Check and record each message, in order; each commits with its position."""
@@ -316,11 +298,7 @@ class FederationIngest:
             return
         stream = self._pseudonyms.nhs_stream(part.nhs_number)
         keys = {e.ref: self._pseudonyms.ingest_key(claim_key(partner.id, e.ref)) for e in checked}
-        claims = {
-            key: claim.content_digest
-            for key, claim in self._store.first_records(keys.values()).items()
-            if isinstance(claim, IngestKeyClaimed)
-        }
+        claims = self._claimed(keys.values())
         version = self._store.heads([stream]).get(stream, 0)
         records: list[HubRecord] = []
         recorded: list[str] = []
@@ -432,11 +410,7 @@ class FederationIngest:
                 sender_ref = f"{event.agency.id}/{event.event_id}@{event.revision}"
             planned.append((corrected.ref, event, canonical, key, sender_ref, revision))
         keys = {key: self._pseudonyms.ingest_key(key) for *_, key, _, _ in planned}
-        claims = {
-            key: claim.content_digest
-            for key, claim in self._store.first_records(keys.values()).items()
-            if isinstance(claim, IngestKeyClaimed)
-        }
+        claims = self._claimed(keys.values())
         version = self._store.heads([stream]).get(stream, 0)
         records: list[HubRecord] = []
         recorded: list[str] = []
@@ -554,6 +528,14 @@ class FederationIngest:
                 "signer": checkpoint.signer,
             },
             "leaf_index": event.leaf_index,
+        }
+
+    def _claimed(self, keys: Iterable[UUID]) -> dict[UUID, str]:
+        """The content digest already claimed under each of these keys (none: not held)."""
+        return {
+            key: claim.content_digest
+            for key, claim in self._store.first_records(keys).items()
+            if isinstance(claim, IngestKeyClaimed)
         }
 
     def _quarantine(

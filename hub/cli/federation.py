@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from hub.cli.common import EXIT_DENIED, EXIT_OK, EXIT_USAGE, emit, open_hub
 from hub.disclosure_gate import UnknownPractitionerError
 from hub.domain.canonical_event import child_ref
-from hub.federation_discovery import DiscoveryPositions, serve
+from hub.federation_discovery import discovery_positions, serve
 from hub.federation_ingest import ReceiveOutcome
 from hub.transports.federation_kafka import FederationReceiver, Received
 
@@ -281,7 +281,7 @@ def run_answer(
 
     receiver = FederationReceiver(
         hub.federation.register.this_hub.kafka,
-        DiscoveryPositions(hub.store),
+        discovery_positions(hub.store),
         hub.settings.kafka_client_options(),
     )
     done: Counter[str] = Counter()

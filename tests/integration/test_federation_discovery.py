@@ -25,7 +25,7 @@ from hub.adapters.discovery_oprf import DiscoveryKey
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import DisclosureAudited
-from hub.federation_discovery import DiscoveryPositions, serve
+from hub.federation_discovery import discovery_positions, serve
 from hub.ingest import InboundMessage
 from hub.settings import HubSettings
 from hub.transports.federation_kafka import FederationReceiver
@@ -144,7 +144,7 @@ class Answering:
         self.done: dict[str, int] = {}
         self._stop = threading.Event()
         self._receiver = FederationReceiver(
-            hub.federation.register.this_hub.kafka, DiscoveryPositions(hub.store)
+            hub.federation.register.this_hub.kafka, discovery_positions(hub.store)
         )
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -167,7 +167,7 @@ class Answering:
 
 def receive_holdings(hub: Hub) -> dict[str, int]:
     receiver = FederationReceiver(
-        hub.federation.register.this_hub.kafka, DiscoveryPositions(hub.store)
+        hub.federation.register.this_hub.kafka, discovery_positions(hub.store)
     )
     done: dict[str, int] = {}
     try:
