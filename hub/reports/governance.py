@@ -21,11 +21,14 @@ and roles), so they are not disclosures and do not go through the disclosure gat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
+
+import jinja2
 
 from hub.domain.access import Practitioner, Role
 from hub.domain.data_protection import (
@@ -365,8 +368,13 @@ def render_markdown(document: GovernanceDocument) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+@functools.cache  # compiled once per process, not per document
+def _environment() -> jinja2.Environment:
+    return template_environment(TEMPLATES_DIR)
+
+
 def render_html(document: GovernanceDocument) -> str:
-    template = template_environment(TEMPLATES_DIR).get_template("governance.html.j2")
+    template = _environment().get_template("governance.html.j2")
     return template.render(document=document)
 
 

@@ -10,6 +10,7 @@ forbids it), so it opens the same from disk, in a mail client or printed.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import shutil
@@ -364,6 +365,7 @@ def withheld_chart(report: IndicatorReport) -> Chart:
     )
 
 
+@functools.cache  # compiled once per process, not per report
 def _environment() -> jinja2.Environment:
     env = template_environment(TEMPLATES_DIR)
     env.filters.update(shown=shown, counts=counts)

@@ -20,6 +20,7 @@ its proofs, and its HTML rendering, which the PDF is printed from, tagged for ac
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,6 +195,7 @@ def _markers(entry: dict[str, Any]) -> list[str]:
     return notes
 
 
+@functools.cache  # compiled once per process, not per pack
 def _environment() -> jinja2.Environment:
     env = template_environment(TEMPLATES_DIR)
     env.filters.update(text=_text, details=_details, markers=_markers)

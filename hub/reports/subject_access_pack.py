@@ -10,9 +10,12 @@ File names are left to the caller: nothing here puts personal data in one.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from hub.reports.rendering import readable_label as label
 from hub.reports.rendering import tagged_pdf, template_environment
@@ -41,13 +44,20 @@ def _fields(record: dict[str, Any], which: str) -> str:
     return ", ".join(label(f.removeprefix("details.")) for f in record.get(which) or [])
 
 
-def render_html(pack: Pack) -> str:
-    """The response as a standalone HTML document, which the PDF is printed from."""
+@functools.cache  # compiled once per process, not per pack
+def _environment() -> jinja2.Environment:
     env = template_environment(TEMPLATES_DIR)
     env.filters.update(value=_value, fields=_fields)
+    return env
+
+
+def render_html(pack: Pack) -> str:
+    """The response as a standalone HTML document, which the PDF is printed from."""
     doc = pack.document
-    return env.get_template("subject_access_pack.html").render(
-        doc=doc, title=TITLE, subject=f"Subject access request {doc['case']}"
+    return (
+        _environment()
+        .get_template("subject_access_pack.html")
+        .render(doc=doc, title=TITLE, subject=f"Subject access request {doc['case']}")
     )
 
 

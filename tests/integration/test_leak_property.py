@@ -483,6 +483,10 @@ def build_case(world: World, spec: CaseSpec) -> tuple[list[ChildRef], list[Canar
     return children, canaries
 
 
+# The page as `hub serve` renders it (one environment, compiled once, as the app holds it).
+CHRONOLOGY_PAGE = page_templates().env.get_template("chronology.html")
+
+
 def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
     """(surface, viewer, text) for every surface and role."""
     hub = world.hub
@@ -504,7 +508,7 @@ def outputs(world: World, child: ChildRef) -> list[tuple[str, Viewer, str]]:
         today = datetime.now(UTC).date()
         held = view_context(Held([view], NOW), [header], Filters(), names, lambda _: None, today)
         session = Session("s", viewer.id, "n", viewer.role, "o", viewer.purpose, "c", NOW)
-        page = page_templates().env.get_template("chronology.html")
+        page = CHRONOLOGY_PAGE
         found.append(("chronology page", viewer, page.render(session=session, key="k",
                                                             errors=[], status_message=None,
                                                             **held)))  # fmt: skip
