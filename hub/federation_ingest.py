@@ -474,6 +474,8 @@ class FederationIngest:
                     child_version=version,
                 )
             )
+            # In pairs, the entry withdrawn then what was recorded for it: the replay reads the
+            # receipt so (`hub.domain.boundary`).
             recorded += [f"{partner.id}:{ref}", f"{partner.id}:{sender_ref}"]
         if recorded:
             # Audited before it is recorded, as a transfer is.

@@ -12,7 +12,8 @@ held that nobody was shown, how long each item took to be shared, the agreement 
 and optionally what a given practitioner would have been shown at T. And what crossed the
 boundary with other partnerships by T (`hub.domain.boundary`): every transfer this hub sent
 (to which partnership, when, under which inter-partnership agreement, which entries and why)
-and received (from which partnership, when, which entries, and who here was shown them, when).
+and received (from which partnership, when, which entries, and who here was shown them, when),
+and the corrections of what was sent, each way, as far as the audit ledger tells them.
 
 The reviewer's own access goes through the disclosure gate like any other disclosure (purpose
 practice-review, normally via a review commission), and the replay never shows the reviewer
@@ -36,7 +37,7 @@ from hub.disclosure_gate import (
     UnknownPractitionerError,
 )
 from hub.domain.access import Purpose, Role
-from hub.domain.boundary import crossings, is_transfer_receipt
+from hub.domain.boundary import crossings, is_partner_receipt
 from hub.domain.canonical_event import ChildRef
 from hub.domain.chronology import ChronologyEntry, merge_chronology
 from hub.domain.latency import LatencyRules, event_latency, is_backfilled, latency_by_agency
@@ -59,9 +60,15 @@ class ReplayReport:
     as_practitioner: dict[str, Any] | None = None
     agencies: list[dict[str, Any]] = field(default_factory=list)  # per agency: joined, counts
     recorded_count: int = 0  # entries the agencies had recorded by T
-    # What crossed the boundary with partner hubs by T: {"sent": [...], "received": [...]}
+    # What crossed the boundary with partner hubs by T: {"sent": [...], "received": [...],
+    # "corrections_sent": [...], "corrections_received": [...]}
     boundary: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"sent": [], "received": []}
+        default_factory=lambda: {
+            "sent": [],
+            "received": [],
+            "corrections_sent": [],
+            "corrections_received": [],
+        }
     )
 
     @property
@@ -184,7 +191,7 @@ class ReplayService:
                 and record.timestamp <= as_of
                 and record.disclosed
             ):
-                if not is_transfer_receipt(record):  # recorded from a partner, not shown
+                if not is_partner_receipt(record):  # recorded from a partner, not shown
                     shown.update(record.disclosed)
                 report.disclosures.append(
                     {

@@ -157,7 +157,9 @@ class Replay(_Open):
     as_practitioner: dict[str, Any] | None
     crossed_the_boundary: dict[str, list[dict[str, Any]]] = Field(
         description="transfers sent to (`sent`) and received from (`received`, with who here "
-        "was shown them: `seen_by`) other partnerships' hubs by `as_of` (docs/federation.md)"
+        "was shown them: `seen_by`) other partnerships' hubs by `as_of`, and corrections of "
+        "what was sent (`corrections_sent`) and received (`corrections_received`, with who here "
+        "had been shown what they withdrew: `seen_by`) (docs/federation.md)"
     )
     audit_ref: str
 

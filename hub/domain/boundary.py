@@ -13,7 +13,19 @@ happened by T counts:
   `federation-transfer-received` entries, one a part, grouped by transfer; and any entries
   received from a partner hub, by their provenance, that no receipt names): from which
   partnership, when, under which agreement, which entries; and who at this hub was shown any of
-  them, and when (first shown, how many times), by name and role.
+  them, and when (first shown, how many times), by name and role;
+- **corrections received**: each correction a partner hub sent of what its transfers had sent
+  here (the gate's `federation-correction-received` entries, `record_correction_received`):
+  from which partnership, when, under which agreement, which correction of which transfer, the
+  entries withdrawn and those replaced by a corrected revision (the receipt names them in pairs,
+  the entry withdrawn then the entry recorded for it: a retraction, `...:withdrawn@1`, or the
+  corrected revision; `hub.federation_ingest`), and who here had been shown them before;
+- **corrections sent**: the sending of a `correction` message is not in the audit ledger, so
+  what is told is what the ledger and the chronology show: each corrected revision released to
+  a partner hub (audited as a transfer's events are, told apart from a transfer by being only
+  later revisions of records sent to that partner before), and each entry sent that the
+  child's record here had withdrawn by T (retracted, or superseded by a revision not sent),
+  with when it was withdrawn here, not when the partner was told.
 
 Pure: no I/O, no clock. Names come from the caller (`name_of`), partnerships' names from the
 entries' provenance or the caller's register (`partner_names`).
@@ -27,12 +39,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.domain.chronology import ChronologyEntry
+from hub.domain.chronology import ChronologyEntry, EntryStatus, merge_chronology
+from hub.domain.federation import record_of_ref
 from hub.domain.records import DisclosureAudited
 from hub.domain.transfer import move_of
 
 PARTNER_HUB_ROLE = "partner-hub"
 RECEIVED_ACTION = "federation-transfer-received"
+CORRECTION_RECEIVED_ACTION = "federation-correction-received"
+WITHDRAWAL_MARK = ":withdrawn@"  # the retraction recorded for a withdrawn partner's record
 SENT_ACTION = "export"
 _SENT = re.compile(
     r"^inter-partnership-transfer via (?P<move>\S+) under inter-partnership agreement "
@@ -41,6 +56,10 @@ _SENT = re.compile(
 _RECEIVED = re.compile(
     r"^inter-partnership agreement (?P<version>.+) via transfer (?P<transfer>\S+) "
     r"\(message (?P<message>[^)]+)\)$"
+)
+_CORRECTION_RECEIVED = re.compile(
+    r"^inter-partnership agreement (?P<version>.+) via correction (?P<correction>\S+) "
+    r"of transfer (?P<transfers>.+) \(message (?P<message>[^)]+)\)$"
 )
 
 
@@ -54,6 +73,14 @@ class SentRelationship:
 class ReceivedRelationship:
     agreement_version: str | None
     transfer_id: str | None
+
+
+@dataclass(frozen=True)
+class CorrectionRelationship:
+    agreement_version: str | None
+    correction_id: str | None
+    transfer_ids: tuple[str, ...]
+    message_id: str | None
 
 
 def sent_relationship(text: str | None) -> SentRelationship:
@@ -70,6 +97,20 @@ def received_relationship(text: str | None) -> ReceivedRelationship:
     if found is None:
         return ReceivedRelationship(None, None)
     return ReceivedRelationship(found["version"], found["transfer"])
+
+
+def correction_relationship(text: str | None) -> CorrectionRelationship:
+    """The agreement, correction, transfers and message a correction's receipt names
+    (`record_correction_received`)."""
+    found = _CORRECTION_RECEIVED.match(text or "")
+    if found is None:
+        return CorrectionRelationship(None, None, (), None)
+    return CorrectionRelationship(
+        found["version"],
+        found["correction"],
+        tuple(found["transfers"].split(", ")),
+        found["message"],
+    )
 
 
 def move_reason(move_ref: str | None, entries: Mapping[str, ChronologyEntry]) -> str:
@@ -101,6 +142,15 @@ def is_transfer_receipt(record: DisclosureAudited) -> bool:
     return record.action == RECEIVED_ACTION and bool(record.disclosed)
 
 
+def is_correction_receipt(record: DisclosureAudited) -> bool:
+    return record.action == CORRECTION_RECEIVED_ACTION and bool(record.disclosed)
+
+
+def is_partner_receipt(record: DisclosureAudited) -> bool:
+    """Recorded here from a partner hub (a transfer or a correction): nobody was shown it."""
+    return is_transfer_receipt(record) or is_correction_receipt(record)
+
+
 def crossings(
     records: Iterable[DisclosureAudited],
     entries: Sequence[ChronologyEntry],
@@ -109,35 +159,53 @@ def crossings(
     partner_names: Mapping[str, str] | None = None,
     name_of: Callable[[str], str | None] = lambda _: None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """`{"sent": [...], "received": [...]}` as of `as_of`, oldest first. `records` are the
-    child's audit entries, `entries` the chronology entries the reviewer may see."""
+    """`{"sent": [...], "received": [...], "corrections_sent": [...],
+    "corrections_received": [...]}` as of `as_of`, oldest first. `records` are the child's
+    audit entries, `entries` the chronology entries the reviewer may see."""
     partner_names = partner_names or {}
     by_ref = {e.ref: e for e in entries}
-    then = [r for r in records if r.timestamp <= as_of]
+    then = sorted((r for r in records if r.timestamp <= as_of), key=lambda r: r.timestamp)
     partnerships = dict(partner_names)
     for entry in entries:
         if entry.origin is not None:
             partnerships.setdefault(entry.origin.hub, entry.origin.partnership)
 
-    sent = []
+    def partnership(partner: str) -> str:
+        return partnerships.get(partner, partner)
+
+    sent: list[dict[str, Any]] = []
+    revisions_sent: list[dict[str, Any]] = []
+    # partner -> (agency, record id) -> the references of its revisions sent there, in order
+    sent_to: dict[str, dict[tuple[str, str], list[str]]] = {}
     for record in then:
         if not is_sent_transfer(record):
             continue
         said = sent_relationship(record.relationship)
-        sent.append(
-            {
-                "at": record.timestamp.isoformat(),
-                "partner": record.organisation,
-                "partnership": partnerships.get(record.organisation, record.organisation),
-                "agreement_version": said.agreement_version,
-                "move_ref": said.move_ref,
-                "reason": move_reason(said.move_ref, by_ref),
-                "entries": len(record.disclosed),
-                "refs": list(record.disclosed),
-                "outcome": record.outcome,
-                "audit_ref": f"{record.originator_id.hex}@{record.originator_version}",
-            }
-        )
+        row: dict[str, Any] = {
+            "at": record.timestamp.isoformat(),
+            "partner": record.organisation,
+            "partnership": partnership(record.organisation),
+            "agreement_version": said.agreement_version,
+            "move_ref": said.move_ref,
+            "entries": len(record.disclosed),
+            "refs": list(record.disclosed),
+            "outcome": record.outcome,
+            "audit_ref": f"{record.originator_id.hex}@{record.originator_version}",
+        }
+        known = sent_to.setdefault(record.organisation, {})
+        keyed = [(ref, record_of_ref(ref)) for ref in record.disclosed]
+        if all(key in known and ref not in known[key] for ref, key in keyed):
+            # Only later revisions of records sent there before: a correction's release.
+            replaced = [{"ref": known[key][-1], "by": ref} for ref, key in keyed]
+            revisions_sent.append(row | {"corrected": replaced, "withdrawn": [], "audited": True})
+        else:
+            sent.append(row | {"reason": move_reason(said.move_ref, by_ref)})
+        for ref, key in keyed:
+            known.setdefault(key, []).append(ref)
+    corrections_sent = sorted(
+        revisions_sent + _withdrawn_after_sending(sent, revisions_sent, entries, as_of),
+        key=lambda row: datetime.fromisoformat(row["at"]),
+    )
 
     received: dict[tuple[str, str], dict[str, Any]] = {}
     for record in then:
@@ -150,7 +218,7 @@ def crossings(
             {
                 "at": record.timestamp.isoformat(),
                 "partner": record.organisation,
-                "partnership": partnerships.get(record.organisation, record.organisation),
+                "partnership": partnership(record.organisation),
                 "agreement_version": receipt.agreement_version,
                 "transfer_id": receipt.transfer_id,
                 "refs": [],
@@ -159,9 +227,15 @@ def crossings(
         )
         row["refs"] += [ref for ref in record.disclosed if ref not in row["refs"]]
         row["audit_refs"].append(f"{record.originator_id.hex}@{record.originator_version}")
+    corrections_received = [
+        _correction_received(record, then, partnership(record.organisation), name_of)
+        for record in then
+        if is_correction_receipt(record)
+    ]
     # Entries from a partner hub that no receipt names (recorded before receipts were audited):
-    # their provenance says where from and when.
+    # their provenance says where from and when. What a correction recorded is not a transfer.
     audited = {ref for row in received.values() for ref in row["refs"]}
+    audited |= {ref for row in corrections_received for ref in row["refs"]}
     for entry in sorted(entries, key=lambda e: e.received_at):
         origin = entry.origin
         if origin is None or entry.received_at > as_of or entry.ref in audited:
@@ -184,7 +258,93 @@ def crossings(
     for row in rows:
         row["entries"] = len(row["refs"])
         row["seen_by"] = seen_by(then, set(row["refs"]), name_of)
-    return {"sent": sent, "received": rows}
+    return {
+        "sent": sent,
+        "received": rows,
+        "corrections_sent": corrections_sent,
+        "corrections_received": corrections_received,
+    }
+
+
+def _withdrawn_after_sending(
+    sent: Sequence[dict[str, Any]],
+    revisions_sent: Sequence[dict[str, Any]],
+    entries: Sequence[ChronologyEntry],
+    as_of: datetime,
+) -> list[dict[str, Any]]:
+    """Each entry sent to a partner that the child's record here no longer held as current at
+    `as_of` (retracted, or superseded by a revision not sent there by then): when it was
+    withdrawn here, by what. The correction telling the partner is not audited, so when the
+    partner was told is not known here. An entry sent that the record no longer holds at all
+    (an identity link undone) or that the reviewer may not see is not told."""
+    local = merge_chronology(e for e in entries if e.origin is None and e.received_at <= as_of)
+    by_ref = {e.ref: e for e in local}
+    by_revision = {(e.event.agency.id, f"{e.event.event_id}@{e.event.revision}"): e for e in local}
+    replaced = {(row["partner"], c["ref"]) for row in revisions_sent for c in row["corrected"]}
+    rows: list[dict[str, Any]] = []
+    done: set[tuple[str, str]] = set()
+    for transfer in [*sent, *revisions_sent]:
+        for ref in transfer["refs"]:
+            entry = by_ref.get(ref)
+            key = (transfer["partner"], ref)
+            if entry is None or entry.status is EntryStatus.CURRENT:
+                continue
+            if key in replaced or key in done:
+                continue
+            done.add(key)
+            by = by_revision.get((entry.event.agency.id, entry.replaced_by or ""))
+            rows.append(
+                {
+                    "at": (by or entry).received_at.isoformat(),
+                    "partner": transfer["partner"],
+                    "partnership": transfer["partnership"],
+                    "agreement_version": transfer["agreement_version"],
+                    "withdrawn": [ref],
+                    "how": entry.status.value,
+                    "by": None if by is None else by.ref,
+                    "corrected": [],
+                    "refs": [ref],
+                    "sent_at": transfer["at"],
+                    "audited": False,
+                    "audit_ref": None,
+                }
+            )
+    return rows
+
+
+def _correction_received(
+    record: DisclosureAudited,
+    then: Sequence[DisclosureAudited],
+    partnership: str,
+    name_of: Callable[[str], str | None],
+) -> dict[str, Any]:
+    """A correction's receipt: the entries it withdrew and those it replaced by a corrected
+    revision (the receipt names them in pairs: the entry withdrawn, then what was recorded for
+    it), and who here had been shown any of them before it arrived."""
+    said = correction_relationship(record.relationship)
+    withdrawn: list[str] = []
+    corrected: list[dict[str, str]] = []
+    for old, new in zip(record.disclosed[0::2], record.disclosed[1::2], strict=False):
+        if WITHDRAWAL_MARK in new:
+            withdrawn.append(old)
+        else:
+            corrected.append({"ref": old, "by": new})
+    earlier = {*withdrawn, *(c["ref"] for c in corrected)}
+    before = [r for r in then if r.timestamp < record.timestamp]
+    return {
+        "at": record.timestamp.isoformat(),
+        "partner": record.organisation,
+        "partnership": partnership,
+        "agreement_version": said.agreement_version,
+        "correction_id": said.correction_id,
+        "transfer_ids": list(said.transfer_ids),
+        "message_id": said.message_id,
+        "withdrawn": withdrawn,
+        "corrected": corrected,
+        "refs": list(record.disclosed),
+        "audit_ref": f"{record.originator_id.hex}@{record.originator_version}",
+        "seen_by": seen_by(before, earlier, name_of),
+    }
 
 
 def seen_by(
@@ -196,7 +356,7 @@ def seen_by(
     when first shown, how many times, and how many of the entries."""
     people: dict[str, dict[str, Any]] = {}
     for record in records:
-        if record.role == PARTNER_HUB_ROLE or is_transfer_receipt(record):
+        if record.role == PARTNER_HUB_ROLE or is_partner_receipt(record):
             continue
         shown = refs.intersection(record.disclosed)
         if not shown:

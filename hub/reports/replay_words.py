@@ -186,20 +186,85 @@ def received_sentence(row: dict[str, Any]) -> str:
     )
 
 
+def _agreement(row: dict[str, Any]) -> str:
+    version = row.get("agreement_version")
+    return f" (inter-partnership agreement {version})" if version else ""
+
+
+def _in_place(corrected: list[dict[str, str]]) -> str:
+    return ", ".join(f"{c['by']} in place of {c['ref']}" for c in corrected)
+
+
+def correction_sent_sentence(row: dict[str, Any]) -> str:
+    """A correction of what this hub sent (a row of `crossed_the_boundary.corrections_sent`):
+    a corrected revision released to the partner (audited), `Sent Wessex Safeguarding Children
+    Partnership a corrected revision on 5 December 2026 at 11:00 GMT: x/C@2 in place of x/C@1
+    (inter-partnership agreement shire-wessex-2026.1)`; or an entry sent that was withdrawn here
+    since, of which the partner is told by a correction the audit ledger does not record."""
+    partnership = row["partnership"]
+    if row.get("audited"):
+        revisions = "a corrected revision" if len(row["corrected"]) == 1 else "corrected revisions"
+        return (
+            f"Sent {partnership} {revisions} on {_on(row['at'])}: "
+            f"{_in_place(row['corrected'])}{_agreement(row)}"
+        )
+    how = "retracted"
+    if row.get("how") == "superseded":
+        how = f"superseded by {row['by']}" if row.get("by") else "superseded"
+        how += ", not sent to them by then"
+    (ref,) = row["withdrawn"]
+    return (
+        f"Withdrawn here on {_on(row['at'])} ({how}): {ref}, sent to {partnership} on "
+        f"{_on(row['sent_at'])}{_agreement(row)}; they are told by a signed correction, "
+        "whose sending the audit ledger does not record"
+    )
+
+
+def correction_received_sentence(row: dict[str, Any]) -> str:
+    """A partner's correction received (a row of `crossed_the_boundary.corrections_received`):
+    `Correction received from Shire Safeguarding Children Partnership on 5 December 2026 at
+    11:02 GMT (inter-partnership agreement shire-wessex-2026.1): withdrew shire:x/A@1; sent
+    shire:x/C@2 in place of shire:x/C@1; shown here before by Sam Patel (social worker) on ...`,
+    or `; not shown to anyone at this hub before`."""
+    changes = []
+    if row["withdrawn"]:
+        changes.append("withdrew " + ", ".join(row["withdrawn"]))
+    if row["corrected"]:
+        changes.append("sent " + _in_place(row["corrected"]))
+    seen = row.get("seen_by") or []
+    who = (
+        "shown here before by " + "; ".join(seen_text(person) for person in seen)
+        if seen
+        else "not shown to anyone at this hub before"
+    )
+    return (
+        f"Correction received from {row['partnership']} on {_on(row['at'])}{_agreement(row)}: "
+        f"{'; '.join(changes) or 'nothing this hub held'}; {who}"
+    )
+
+
 def boundary_summary(report: dict[str, Any]) -> str:
     """Whether anything crossed the boundary with another partnership by the moment."""
     crossed = report.get("crossed_the_boundary") or {}
     sent, received = crossed.get("sent") or [], crossed.get("received") or []
-    if not sent and not received:
+    corrected = crossed.get("corrections_sent") or []
+    correcting = crossed.get("corrections_received") or []
+    if not sent and not received and not corrected and not correcting:
         return (
             f"By {when_text(report['as_of'])} nothing about this child had crossed the "
             "boundary with another partnership: no transfer sent or received."
         )
-    return (
+    text = (
         f"By {when_text(report['as_of'])} this hub had sent "
         f"{len(sent)} transfer{'' if len(sent) == 1 else 's'} about this child to other "
         f"partnerships and received {len(received)} from them."
     )
+    if corrected or correcting:
+        text += (
+            f" Corrections: {len(corrected)} of what was sent (corrected revisions sent, and "
+            f"entries sent that were withdrawn here since) and {len(correcting)} received."
+        )
+    return text
 
 
 def _wrap(text: str, width: int, indent: str = "", hanging: str = "") -> list[str]:
@@ -285,4 +350,8 @@ def replay_text(report: dict[str, Any], width: int = 100) -> str:
         lines += _wrap(sent_sentence(row), width, "  ", "    ")
     for row in crossed.get("received") or []:
         lines += _wrap(received_sentence(row), width, "  ", "    ")
+    for row in crossed.get("corrections_sent") or []:
+        lines += _wrap(correction_sent_sentence(row), width, "  ", "    ")
+    for row in crossed.get("corrections_received") or []:
+        lines += _wrap(correction_received_sentence(row), width, "  ", "    ")
     return "\n".join(lines)

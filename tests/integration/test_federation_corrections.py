@@ -3,10 +3,13 @@ consumer sends Wessex a child's record; a Wessex practitioner views it (audited)
 agency retracts one record sent and publishes a corrected revision of another; Shire's
 consumer sends one signed `correction` (once); Wessex records it: its chronology shows the
 retracted record retracted and the corrected revision current, the receipt is audited, and
-the practitioner who saw the withdrawn records is told in their inbox. A correction whose
-proof was changed is quarantined naming the field; one changed in transit fails its
-signature. An identity unlink withdraws, as about another child, what the unlinked provisional
-stream had contributed to a transfer."""
+the practitioner who saw the withdrawn records is told in their inbox. A reviewer at each hub
+replays the child: Shire's sees the corrected revision it sent and the retracted record
+withdrawn after it was sent (the correction message itself is not audited), Wessex's sees the
+correction received, what it withdrew and replaced, and who there had seen those records; as of
+a moment before, neither. A correction whose proof was changed is quarantined naming the
+field; one changed in transit fails its signature. An identity unlink withdraws, as about
+another child, what the unlinked provisional stream had contributed to a transfer."""
 
 from __future__ import annotations
 
@@ -21,14 +24,17 @@ import orjson
 import pytest
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.api.page_kit import page_templates
 from hub.bootstrap import Hub, bootstrap
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
-from hub.domain.federation import CorrectionBody
+from hub.domain.federation import CorrectionBody, FederationMessage
 from hub.domain.markers import RETRACTED
 from hub.domain.records import DisclosureAudited, MessageQuarantined
 from hub.identities import IdentityService
 from hub.ingest import InboundMessage
+from hub.reports import replay_words
+from hub.reports.review_pack import build_pack, render_html
 from hub.settings import HubSettings
 from hub.transports.federation_kafka import FederationReceiver, Received, send_message
 from tests.factories import event_dict, nhs_number, publish_event, register_agencies
@@ -44,7 +50,9 @@ CHILD = nhs_number(2451)
 @pytest.fixture
 def two_hubs(tmp_path: Path, kafka_broker: str) -> Iterator[tuple[Hub, Hub]]:
     suffix = f"corr-{uuid4().hex[:12]}"
-    shire = bootstrap(HubSettings(data_dir=tmp_path / "shire" / "hub"))
+    shire = bootstrap(
+        HubSettings(data_dir=tmp_path / "shire" / "hub", directory=SAMPLE_DIRECTORY_PATH)
+    )
     wessex = bootstrap(
         HubSettings(data_dir=tmp_path / "wessex" / "hub", directory=SAMPLE_DIRECTORY_PATH)
     )
@@ -116,6 +124,7 @@ def test_a_retraction_and_a_corrected_revision_reach_the_partner_and_whoever_saw
     assert not [i for i in before.items if i.type == "correction"]
 
     # At Shire: CONTACT-1 retracted, CONTACT-2 corrected; the consumer corrects once.
+    before_correction = datetime.now(UTC)
     publish_event(shire, LA, "RET-1", "record.retracted", at(0.5), CHILD,
                   supersedes={"event_id": "CONTACT-1"})  # fmt: skip
     publish_event(shire, LA, "CONTACT-2", "la.contact", at(80), CHILD, revision=2,
@@ -137,6 +146,7 @@ def test_a_retraction_and_a_corrected_revision_reach_the_partner_and_whoever_saw
 
     outcome = wessex.federation_ingest.receive([correction])
     assert (outcome.corrections, outcome.recorded, dict(outcome.quarantined)) == (1, 2, {})
+    corrected_at = datetime.now(UTC)
     view = wessex.gate.view(child, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY)
     by_ref = {e.ref: e for e in view.entries}
     withdrawn = by_ref["shire:shire-county-council/CONTACT-1@1"]
@@ -169,6 +179,8 @@ def test_a_retraction_and_a_corrected_revision_reach_the_partner_and_whoever_saw
     ]
     assert len(told) == 1 and told[0].shared
     assert sorted(w["kind"] for w in told[0].what) == ["la.contact", "record.retracted"]
+
+    replay_the_correction(shire, wessex, message, before_correction, corrected_at)
 
     # Sent again (a redelivery from a new position): nothing new is recorded.
     send_message(wessex.federation.register.this_hub.kafka, message)
@@ -203,6 +215,109 @@ def test_a_retraction_and_a_corrected_revision_reach_the_partner_and_whoever_saw
         f"body.items.{index}.event.inclusion: does not verify against the sender's checkpoint"
         in reasons
     )
+
+
+def replay_the_correction(
+    shire: Hub,
+    wessex: Hub,
+    message: FederationMessage,
+    before_correction: datetime,
+    corrected_at: datetime,
+) -> None:
+    """What each side's replay says crossed the boundary as corrections, in words."""
+    child = ChildRef(nhs_number=CHILD)
+    body = CorrectionBody.model_validate(message.body)
+    contact1, contact2 = "shire-county-council/CONTACT-1@1", "shire-county-council/CONTACT-2@1"
+    revised = "shire-county-council/CONTACT-2@2"
+    for hub in (shire, wessex):
+        hub.audit_queries.commission_review("dpo-0001", child, "rev-0001", "Rapid Review", 30)
+
+    # Shire: the transfer, then the corrected revision it sent (audited) and the record it sent
+    # that was retracted here since (the correction telling Wessex is not in the ledger).
+    shire_report = shire.replay.replay(child, "rev-0001", datetime.now(UTC))
+    assert shire_report.permitted
+    (transfer,) = shire_report.boundary["sent"]
+    assert revised not in transfer["refs"]
+    by_how = {row["how"] if not row["audited"] else "sent": row
+              for row in shire_report.boundary["corrections_sent"]}  # fmt: skip
+    assert set(by_how) == {"retracted", "sent"}
+    withdrawn, sent = by_how["retracted"], by_how["sent"]
+    assert (withdrawn["partnership"], withdrawn["withdrawn"], withdrawn["audit_ref"]) == (
+        "Wessex Safeguarding Children Partnership",
+        [contact1],
+        None,
+    )
+    assert before_correction <= datetime.fromisoformat(withdrawn["at"]) <= corrected_at
+    assert (sent["corrected"], sent["agreement_version"]) == (
+        [{"ref": contact2, "by": revised}],
+        "shire-wessex-2026.1",
+    )
+    assert before_correction <= datetime.fromisoformat(sent["at"]) <= corrected_at
+    sentence = replay_words.correction_sent_sentence(sent)
+    assert sentence.startswith("Sent Wessex Safeguarding Children Partnership a corrected ")
+    assert sentence.endswith(
+        f": {revised} in place of {contact2} (inter-partnership agreement shire-wessex-2026.1)"
+    )
+    assert replay_words.correction_sent_sentence(withdrawn).startswith("Withdrawn here on ")
+    before = shire.replay.replay(child, "rev-0001", before_correction)
+    assert (before.boundary["corrections_sent"], len(before.boundary["sent"])) == ([], 1)
+
+    # Wessex: the correction received, what it withdrew and replaced, who had seen them.
+    wessex_report = wessex.replay.replay(child, "rev-0001", datetime.now(UTC))
+    (received,) = wessex_report.boundary["corrections_received"]
+    assert (received["partnership"], received["agreement_version"]) == (
+        "Shire Safeguarding Children Partnership",
+        "shire-wessex-2026.1",
+    )
+    assert (received["correction_id"], received["transfer_ids"], received["message_id"]) == (
+        body.correction_id,
+        body.transfer_ids,
+        message.id,
+    )
+    assert received["withdrawn"] == [f"shire:{contact1}"]
+    assert received["corrected"] == [{"ref": f"shire:{contact2}", "by": f"shire:{revised}"}]
+    (person,) = received["seen_by"]
+    assert (person["name"], person["role"]) == (
+        "Morag Ellison",
+        "lead-child-protection-practitioner",
+    )
+    assert datetime.fromisoformat(person["first_seen_at"]) < before_correction
+    (transfer_received,) = wessex_report.boundary["received"]  # a correction is not a transfer
+    assert f"shire:{revised}" not in transfer_received["refs"]
+    words = replay_words.correction_received_sentence(received)
+    assert words.startswith("Correction received from Shire Safeguarding Children Partnership ")
+    assert (
+        f"(inter-partnership agreement shire-wessex-2026.1): withdrew shire:{contact1}; "
+        f"sent shire:{revised} in place of shire:{contact2}; shown here before by Morag Ellison "
+        "(lead child protection practitioner) on "
+    ) in words
+    # Recorded from the partner is not shown: the revision nobody here had seen yet.
+    then = wessex.replay.replay(child, "rev-0001", corrected_at)
+    assert len(then.boundary["corrections_received"]) == 1
+    assert f"shire:{revised}" in then.never_shown
+    assert (
+        wessex.replay.replay(child, "rev-0001", before_correction).boundary["corrections_received"]
+        == []
+    )
+
+    # In words on the terminal, the replay page and the review pack.
+    report = wessex_report.as_dict()
+    assert words in replay_words.replay_text(report, 400)
+    page = (
+        page_templates()
+        .env.from_string(
+            '{% import "_boundary.html" as b %}{{ b.boundary_section(report, crossed, words) }}'
+        )
+        .render(report=report, crossed=wessex_report.boundary, words=replay_words)
+    )
+    assert "Corrections received from other partnerships</h3>" in page
+    assert f"<code>{body.correction_id}</code>" in page
+    html = render_html(build_pack(shire.replay, shire.integrity, child, "rev-0001", [NOW]))
+    assert "Corrections of what was sent to other partnerships" not in html  # none by NOW
+    html = render_html(
+        build_pack(shire.replay, shire.integrity, child, "rev-0001", [datetime.now(UTC)])
+    )
+    assert f"{revised} in place of {contact2}" in html
 
 
 def publish_provisional(hub: Hub, event_id: str, kind: str, days: float, provisional: str,

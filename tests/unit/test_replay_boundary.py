@@ -10,6 +10,8 @@ from typing import Any
 from uuid import uuid4
 
 from hub.domain.boundary import (
+    CorrectionRelationship,
+    correction_relationship,
     crossings,
     move_reason,
     received_relationship,
@@ -20,6 +22,8 @@ from hub.domain.chronology import ChronologyEntry, Origin
 from hub.domain.records import DisclosureAudited
 from hub.reports.replay_words import (
     boundary_summary,
+    correction_received_sentence,
+    correction_sent_sentence,
     received_sentence,
     replay_text,
     sent_sentence,
@@ -138,7 +142,12 @@ def test_sent_as_of_a_moment_only_what_had_been_sent_by_then_in_words() -> None:
     records = [sent_to_wessex(), audited(SENT_AT, disclosed=[MOVE])]  # and a person's view
     names = {"wessex": "Wessex Safeguarding Children Partnership"}
     before = crossings(records, [move], SENT_AT - timedelta(minutes=1), partner_names=names)
-    assert before == {"sent": [], "received": []}
+    assert before == {
+        "sent": [],
+        "received": [],
+        "corrections_sent": [],
+        "corrections_received": [],
+    }
     (row,) = crossings(records, [move], SENT_AT, partner_names=names)["sent"]
     assert (row["partner"], row["entries"], row["move_ref"]) == ("wessex", 2, MOVE)
     assert sent_sentence(row) == (
@@ -236,3 +245,162 @@ def test_the_terminal_replay_says_what_crossed_or_that_nothing_did() -> None:
     text = replay_text(report, 300)
     assert "crossed the boundary with other partnerships:" in text
     assert "Sent to wessex on 3 December 2026 at 10:15 GMT: 2 entries, because the family" in text
+
+
+# Corrections across the boundary ------------------------------------------------------------
+
+CORRECTED_AT = datetime(2026, 12, 5, 11, 0, tzinfo=UTC)
+SHIRE = "Shire Safeguarding Children Partnership"
+WESSEX = "Wessex Safeguarding Children Partnership"
+
+
+def local_entry(event_id: str, received_at: datetime, **overrides: Any) -> ChronologyEntry:
+    event = CanonicalEvent.model_validate(event_dict(event_id=event_id, **overrides))
+    return ChronologyEntry(event, received_at, "a" * 32, 1)
+
+
+def exported_to_wessex(at: datetime, refs: list[str]) -> DisclosureAudited:
+    sent = sent_to_wessex(at)
+    return audited(
+        at,
+        **{k: getattr(sent, k) for k in ("practitioner_id", "organisation", "role", "action")},
+        purpose=sent.purpose,
+        disclosed=refs,
+        relationship=sent.relationship,
+    )
+
+
+def correction_from_shire(at: datetime, refs: list[str]) -> DisclosureAudited:
+    return audited(
+        at,
+        practitioner_id="hub:shire",
+        organisation="shire",
+        role="partner-hub",
+        action="federation-correction-received",
+        purpose=None,
+        lawful_basis=None,
+        outcome="received",
+        disclosed=refs,
+        relationship=(
+            "inter-partnership agreement shire-wessex-2026.1 via correction c-1 of transfer "
+            "t-1, t-2 (message m-9)"
+        ),
+    )
+
+
+def revised_federated_entry(event_id: str, received_at: datetime) -> ChronologyEntry:
+    first = federated_entry(event_id, received_at)
+    event = CanonicalEvent.model_validate(event_dict(event_id=event_id, revision=2))
+    return ChronologyEntry(event, received_at, "a" * 32, 4, origin=first.origin)
+
+
+def test_a_corrections_receipt_is_read_back() -> None:
+    said = correction_relationship(correction_from_shire(CORRECTED_AT, ["a", "b"]).relationship)
+    assert said == CorrectionRelationship("shire-wessex-2026.1", "c-1", ("t-1", "t-2"), "m-9")
+    assert correction_relationship(
+        received_from_shire(RECEIVED_AT, ["a"], "m-1").relationship
+    ) == CorrectionRelationship(None, None, (), None)
+
+
+def test_a_correction_received_says_what_it_withdrew_and_replaced_and_who_had_seen_them() -> None:
+    a, b = "shire:shire-county-council/A@1", "shire:shire-county-council/B@1"
+    withdrawal, b2 = "shire:shire-county-council/A:withdrawn@1", "shire:shire-county-council/B@2"
+    records = [
+        received_from_shire(RECEIVED_AT, [a, b], "m-1"),
+        audited(SEEN_AT, disclosed=[a]),  # Sam saw A before the correction
+        correction_from_shire(CORRECTED_AT, [a, withdrawal, b, b2]),
+        audited(CORRECTED_AT + timedelta(hours=1), practitioner_id="lcpp-0001", disclosed=[b2]),
+    ]
+    entries = [
+        federated_entry("A", RECEIVED_AT),
+        federated_entry("B", RECEIVED_AT),
+        # what the correction recorded carries the transfer's id in its provenance too
+        federated_entry("A:withdrawn", CORRECTED_AT),
+        revised_federated_entry("B", CORRECTED_AT),
+    ]
+    got = crossings(records, entries, CORRECTED_AT + timedelta(hours=2), name_of=NAMES.get)
+    (row,) = got["corrections_received"]
+    assert (row["partnership"], row["agreement_version"], row["correction_id"]) == (
+        SHIRE,
+        "shire-wessex-2026.1",
+        "c-1",
+    )
+    assert (row["transfer_ids"], row["message_id"]) == (["t-1", "t-2"], "m-9")
+    assert row["withdrawn"] == [a]
+    assert row["corrected"] == [{"ref": b, "by": b2}]
+    (person,) = row["seen_by"]  # Morag saw only the corrected revision, after it arrived
+    assert (person["name"], person["entries"]) == ("Sam Patel", 1)
+    assert correction_received_sentence(row) == (
+        f"Correction received from {SHIRE} on 5 December 2026 at 11:00 GMT (inter-partnership "
+        f"agreement shire-wessex-2026.1): withdrew {a}; sent {b2} in place of {b}; shown here "
+        "before by Sam Patel (social worker) on 4 December 2026 at 09:02 GMT"
+    )
+    # What the correction recorded is not a transfer received, and the receipt shows nobody.
+    (transfer,) = got["received"]
+    assert transfer["refs"] == [a, b]
+    assert [p["name"] for p in transfer["seen_by"]] == ["Sam Patel"]
+    # Before the correction arrived: only the transfer.
+    before = crossings(records, entries, CORRECTED_AT - timedelta(seconds=1))
+    assert before["corrections_received"] == []
+    nobody = crossings(records[:1] + records[2:], entries, CORRECTED_AT)["corrections_received"]
+    assert correction_received_sentence(nobody[0]).endswith(
+        "; not shown to anyone at this hub before"
+    )
+
+
+def test_corrections_sent_as_far_as_the_ledger_and_the_record_tell() -> None:
+    contact1, contact2 = "shire-county-council/C1@1", "shire-county-council/C2@1"
+    revised = "shire-county-council/C2@2"
+    retracted_at = CORRECTED_AT - timedelta(hours=1)
+    entries = [
+        move_entry(receiving_authority="Westvale Borough Council"),
+        local_entry("C1", SENT_AT - timedelta(days=2)),
+        local_entry("C2", SENT_AT - timedelta(days=2)),
+        local_entry("RET-1", retracted_at, kind="record.retracted", supersedes={"event_id": "C1"}),
+        local_entry("C2", CORRECTED_AT - timedelta(minutes=5), revision=2),
+    ]
+    records = [
+        exported_to_wessex(SENT_AT, [MOVE, contact1, contact2]),
+        exported_to_wessex(CORRECTED_AT, [revised]),  # the corrected revision, released
+    ]
+    names = {"wessex": WESSEX}
+    got = crossings(records, entries, CORRECTED_AT, partner_names=names)
+    (transfer,) = got["sent"]  # the corrected revision's release is not another transfer
+    assert transfer["refs"] == [MOVE, contact1, contact2]
+    withdrawn, corrected = got["corrections_sent"]
+    assert (withdrawn["audited"], withdrawn["withdrawn"], withdrawn["how"]) == (
+        False,
+        [contact1],
+        "retracted",
+    )
+    assert withdrawn["at"] == retracted_at.isoformat()
+    assert correction_sent_sentence(withdrawn) == (
+        f"Withdrawn here on 5 December 2026 at 10:00 GMT (retracted): {contact1}, sent to "
+        f"{WESSEX} on 3 December 2026 at 10:15 GMT (inter-partnership agreement "
+        "shire-wessex-2026.1); they are told by a signed correction, whose sending the audit "
+        "ledger does not record"
+    )
+    assert (corrected["audited"], corrected["corrected"]) == (
+        True,
+        [{"ref": contact2, "by": revised}],
+    )
+    assert correction_sent_sentence(corrected) == (
+        f"Sent {WESSEX} a corrected revision on 5 December 2026 at 11:00 GMT: {revised} in "
+        f"place of {contact2} (inter-partnership agreement shire-wessex-2026.1)"
+    )
+    # Before the revision was sent, the revised record was withdrawn here, not yet replaced.
+    earlier = crossings(records, entries, CORRECTED_AT - timedelta(minutes=1), partner_names=names)
+    superseded = next(r for r in earlier["corrections_sent"] if r["how"] == "superseded")
+    assert correction_sent_sentence(superseded).startswith(
+        f"Withdrawn here on 5 December 2026 at 10:55 GMT (superseded by {revised}, not sent to "
+        f"them by then): {contact2}, sent to {WESSEX} on "
+    )
+    # Before anything was withdrawn: no correction.
+    assert (
+        crossings(records, entries, retracted_at - timedelta(seconds=1))["corrections_sent"] == []
+    )
+    summary = boundary_summary({"as_of": CORRECTED_AT.isoformat(), "crossed_the_boundary": got})
+    assert summary.endswith(
+        " Corrections: 2 of what was sent (corrected revisions sent, and entries sent that were "
+        "withdrawn here since) and 0 received."
+    )
