@@ -259,6 +259,8 @@ def replay_the_correction(
         f": {revised} in place of {contact2} (inter-partnership agreement shire-wessex-2026.1)"
     )
     assert replay_words.correction_sent_sentence(withdrawn).startswith("Withdrawn here on ")
+    text = replay_words.replay_text(shire_report.as_dict(), 400)
+    assert sentence in text and replay_words.correction_sent_sentence(withdrawn) in text
     before = shire.replay.replay(child, "rev-0001", before_correction)
     assert (before.boundary["corrections_sent"], len(before.boundary["sent"])) == ([], 1)
 
