@@ -67,6 +67,30 @@ class ShownEntry:
         received from a partner hub; None for a local agency's."""
         return None if self.origin is None else self.origin.label(self.agency)
 
+    @property
+    def provenance_text(self) -> str | None:
+        """The provenance and whom to contact at the partnership, as a sentence or two, for
+        a reader of an export or a pack; None for a local agency's entry."""
+        origin = self.origin
+        if origin is None:
+            return None
+        return f"{origin.label(self.agency)}. Contact there: {origin.contact}."
+
+    @property
+    def publisher(self) -> str:
+        """Who published it, as the gate knows them: the agency's id, or `<hub>:<agency>` for
+        an entry received from a partner hub (never a local agency, whatever its id)."""
+        return self.agency if self.origin is None else f"{self.origin.hub}:{self.agency}"
+
+    def agency_name(self, names: Mapping[str, str]) -> str:
+        """The publishing agency as people read it: a local agency by its name in this hub's
+        register (`names`), a partner hub's agency by its id there and the partnership's name
+        (`wold-borough-council (Wessex Safeguarding Children Partnership)`), never by a local
+        agency's name that happens to share the id."""
+        if self.origin is None:
+            return names.get(self.agency, self.agency)
+        return f"{self.agency} ({self.origin.partnership})"
+
     @classmethod
     def _assemble(cls, **values: Any) -> ShownEntry:
         """Construct without the frozen dataclass's per-field `object.__setattr__` calls (a

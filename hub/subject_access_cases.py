@@ -224,6 +224,8 @@ class DraftItem:
             "ref": self.entry.ref,
             "agency": self.entry.agency,
             "agency_type": self.entry.agency_type,
+            # Received from a partner hub: the partnership, when, and whom to contact there.
+            "source": self.entry.provenance_text,
             "kind": self.entry.kind,
             "categories": list(self.entry.categories),
             "occurred_at": self.entry.occurred_at.isoformat(),

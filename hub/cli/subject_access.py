@@ -203,6 +203,8 @@ def _draft_lines(draft: Draft) -> None:
         )
         print(f"\n{entry.ref} ({entry.kind}, {uk_date(entry.occurred_at):%-d %b %Y}): {state}")
         print(f"  summary: {entry.summary}")
+        if entry.provenance_text:
+            print(f"  source: {entry.provenance_text}")
         for flag, note in zip(
             [f.value for f in item.flags.flags], item.as_dict()["flag_texts"], strict=True
         ):

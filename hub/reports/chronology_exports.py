@@ -26,11 +26,14 @@ from hub.reports.audit_csv import csv_cell
 from hub.reports.key_facts import Namer, details_words, key_facts_text
 from hub.reports.rendering import kind_text, readable_label
 
+# Where an entry received from a partner hub came from, and whom to contact there.
+FROM_PARTNERSHIP = "Received from another partnership"
 CSV_COLUMNS = (
     "Child",
     "Occurred (UK time)",
     "Agency",
     "Agency type",
+    FROM_PARTNERSHIP,
     "What happened",
     "Summary",
     "Key facts",
@@ -92,8 +95,10 @@ def _not_shown(entry: ShownEntry) -> str:
 def entry_row(
     entry: ShownEntry, child: str, agency_names: Mapping[str, str], name: Namer | None
 ) -> list[str]:
-    """One entry as the export's columns, in words."""
-    agency = agency_names.get(entry.agency, entry.agency)
+    """One entry as the export's columns (`CSV_COLUMNS`), in words. An entry received from a
+    partner hub names the partnership, when it came and whom to contact there."""
+    agency = entry.agency_name(agency_names)
+    provenance = entry.provenance_text or ""
     if entry.kind in (RETRACTED, WITHHELD):
         what = "Retracted record" if entry.kind == RETRACTED else "Withheld record"
         return [
@@ -101,6 +106,7 @@ def entry_row(
             uk_datetime_text(entry.occurred_at),
             agency,
             AGENCY_TYPES.get(entry.agency_type, entry.agency_type),
+            provenance,
             what,
             f"{agency} withdrew or withheld a record; what it said is not shown",
             "",
@@ -117,6 +123,7 @@ def entry_row(
         uk_datetime_text(entry.occurred_at),
         agency,
         AGENCY_TYPES.get(entry.agency_type, entry.agency_type),
+        provenance,
         kind_text(entry.kind),
         _value(entry.summary),
         key_facts_text(entry.kind, entry.details, name),
@@ -246,11 +253,12 @@ def chronology_docx(
     for cell, text in zip(table.rows[0].cells, heads, strict=True):
         cell.text = text
     for entry, part in merged:
-        row = entry_row(entry, _child_label(part), agency_names, name)
-        values = [row[0], row[1], row[2], row[4], row[5], row[6]]
-        cells = table.add_row().cells
-        for cell, text in zip(cells, values[1:] if len(parts) == 1 else values, strict=True):
-            cell.text = text
+        texts = entry_row(entry, _child_label(part), agency_names, name)
+        row = dict(zip(CSV_COLUMNS, texts, strict=True))
+        # A partner hub's entry says where it came from, under the agency's name.
+        row["Agency"] = "\n".join(filter(None, (row["Agency"], row[FROM_PARTNERSHIP])))
+        for cell, column in zip(table.add_row().cells, heads, strict=True):
+            cell.text = row[column]
     if not merged:
         document.add_paragraph("No entries match the filters chosen.")
     out = io.BytesIO()

@@ -155,8 +155,8 @@ def picture(
     """The chart of these (released, filtered) entries, with the flags' windows."""
     drawn = [e for e in entries if e.kind not in (RETRACTED, WITHHELD)]
     lanes_of: dict[str, list[ShownEntry]] = {}
-    for entry in sorted(drawn, key=lambda e: (e.agency_type, e.agency)):
-        lanes_of.setdefault(entry.agency, []).append(entry)
+    for entry in sorted(drawn, key=lambda e: (e.agency_type, e.publisher)):
+        lanes_of.setdefault(entry.publisher, []).append(entry)  # a partner's agency apart
     height = int(TOP + LANE_HEIGHT * max(len(lanes_of), 1) + AXIS)
     shown = Picture(WIDTH, height, TOP, TOP + LANE_HEIGHT * max(len(lanes_of), 1))
     if not drawn:
@@ -183,13 +183,13 @@ def picture(
         return round(LABEL_WIDTH + (moment - origin).total_seconds() * scale, 1)
 
     flagged = {ref for p in patterns for ref in p.refs}
-    for index, (agency, lane_entries) in enumerate(lanes_of.items()):
+    for index, lane_entries in enumerate(lanes_of.values()):
         y = TOP + LANE_HEIGHT * index
         agency_type = lane_entries[0].agency_type
         shown.lanes.append(
             Lane(
                 y,
-                agency_names.get(agency, agency),
+                lane_entries[0].agency_name(agency_names),
                 agency_type,
                 len(lane_entries),
                 uk_date(min(e.occurred_at for e in lane_entries)),

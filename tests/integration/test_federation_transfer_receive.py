@@ -7,6 +7,9 @@ a message with a proof or event changed (naming the field) and audits the receip
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,19 +17,44 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import docx
 import orjson
 import pytest
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
+from hub.api.chronology_views import Filters, Held, view_context
+from hub.api.page_kit import page_templates
+from hub.api.sessions import Session
+from hub.api.subject_access_pages import Problems, pack_summary
 from hub.bootstrap import Hub, bootstrap
+from hub.chronology_header import child_header
 from hub.cli import main
+from hub.cli.subject_access import _draft_lines as draft_lines
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import ChildRef
 from hub.domain.records import DisclosureAudited, MessageQuarantined
+from hub.domain.subject_access import (
+    DECISION_LABELS,
+    EXEMPTIONS,
+    Decision,
+    DecisionType,
+    Requester,
+    RequesterBasis,
+)
 from hub.domain.uk_time import uk_date
 from hub.federation_ingest import ENTRY_TYPE
 from hub.ingest import InboundMessage
+from hub.policies.decision import Action
+from hub.reports.chronology_exports import (
+    FROM_PARTNERSHIP,
+    ExportPart,
+    chronology_csv,
+    chronology_docx,
+)
+from hub.reports.chronology_picture import picture
 from hub.reports.chronology_text import chronology_lines
+from hub.reports.review_pack import build_pack, render_html
+from hub.reports.subject_access_pack import render_html as subject_access_html
 from hub.settings import HubSettings
 from hub.transports.federation_kafka import FederationReceiver, send_message
 from tests.factories import event_days_ago, nhs_number, register_agencies
@@ -216,6 +244,93 @@ def test_a_transfer_is_verified_recorded_once_shown_labelled_and_audited(
     # The chronology in text (what `hub chronology` prints) shows the label too.
     text = " ".join(" ".join(chronology_lines(view.entries, width=250)).split())
     assert label in text
+    every_surface_says_where_it_came_from(shire, wessex_id, label)
+
+
+def every_surface_says_where_it_came_from(shire: Hub, wessex_id: str, label: str) -> None:
+    """The page, its picture, the CSV and Word exports, the replay page, the review pack and a
+    subject access case and pack say where each partner's entry came from and whom to ask,
+    and never give it the name of Shire's own agency of the same id."""
+    publish(shire, WOLD, "W-LOCAL", "la.contact", 1)  # Shire's own Wold, same id as Wessex's
+    child = ChildRef(nhs_number=NHS)
+    partner = shire.federation.partner(wessex_id)
+    partner_name = f"wold-borough-council ({partner.name})"
+    contact = f"Contact there: {partner.contact}"
+    register = {record.agency_id: record for record in shire.agencies.all()}
+    names = {agency: record.display_name for agency, record in register.items()}
+    local = names["wold-borough-council"]  # Shire's own Wold, by its registered name
+    today = datetime.now(UTC).date()
+    view = shire.gate.view(
+        child, "lcpp-0001", Purpose.CHILD_PROTECTION_ENQUIRY, action=Action.EXPORT
+    )
+    header = child_header(view, register, shire.directory.get, today)
+    part = ExportPart(view, header, view.entries)
+
+    exported = chronology_csv([part], names, None, "lcpp-0001", NOW).splitlines()
+    rows = list(csv.DictReader(exported[exported.index("") + 1 :]))
+    by_agency = {row["Agency"]: row for row in rows}
+    assert by_agency[partner_name][FROM_PARTNERSHIP] == f"{label}. {contact}."
+    assert by_agency[local][FROM_PARTNERSHIP] == ""
+    word = docx.Document(io.BytesIO(chronology_docx([part], names, None, "lcpp-0001", NOW)))
+    cells = [c.text for t in word.tables for r in t.rows for c in r.cells]
+    assert f"{partner_name}\n{label}. {contact}." in cells and local in cells
+
+    lanes = [lane.label for lane in picture(view.entries, [], names, today).lanes]
+    assert partner_name in lanes and local in lanes  # two lanes, not one
+
+    session = Session("s", "lcpp-0001", "n", "lead-child-protection-practitioner", "o",
+                      Purpose.CHILD_PROTECTION_ENQUIRY, "c", NOW)  # fmt: skip
+    held = view_context(Held([view], NOW), [header], Filters(), names, lambda _: None, today)
+    page = (
+        page_templates()
+        .env.get_template("chronology.html")
+        .render(session=session, key="k", errors=[], status_message=None, **held)
+    )
+    text = " ".join(page.split())
+    assert f'<p class="provenance">{label}. {contact}.</p>' in text
+    assert f'<span class="agency-name">{partner_name}</span>' in text
+
+    shire.audit_queries.commission_review("dpo-0001", child, "rev-0001", "rapid review", 30)
+    report = shire.replay.replay(child, "rev-0001", datetime.now(UTC))
+    listed = page_templates().env.from_string(
+        '{% from "_replay_entry.html" import entry_item %}'
+        "{% for e in held %}{{ entry_item(e, loop.index) }}{% endfor %}"
+    )
+    replay_page = " ".join(listed.render(held=report.as_dict()["held"]).split())
+    assert f'<p class="provenance">{label}. {contact}.</p>' in replay_page
+    assert f"<dd>{partner_name}</dd>" in replay_page
+    pack = render_html(
+        build_pack(shire.replay, shire.integrity, child, "rev-0001", [datetime.now(UTC)])
+    )
+    assert f"{label}. {contact}." in " ".join(pack.split())
+
+    case = shire.subject_access.open(
+        "dpo-0001", child, Requester("Dana Whitlock", RequesterBasis.DATA_SUBJECT), today,
+        identity_verified="passport seen",
+    )  # fmt: skip
+    draft = shire.subject_access.draft("dpo-0001", case.id)
+    sources = {i.entry.ref: i.as_dict()["source"] for i in draft.items}
+    assert sources["shire-county-council/S47-1@1"] is None
+    assert {s for r, s in sources.items() if r.startswith(f"{wessex_id}:")} == {
+        f"{label}. {contact}."
+    }
+    dpo = Session("s", "dpo-0001", "n", "data-protection-officer", "o",
+                  Purpose.DATA_PROTECTION_AUDIT, "c", NOW)  # fmt: skip
+    case_page = page_templates().env.get_template("sar_case.html").render(
+        session=dpo, draft=draft, case=draft.case, problems=Problems(), exemptions=EXEMPTIONS,
+        decision_labels=DECISION_LABELS, summary=pack_summary(draft), messages=[],
+    )  # fmt: skip
+    assert f"<dt>Source</dt><dd>{label}. {contact}.</dd>" in " ".join(case_page.split())
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        draft_lines(draft)  # what `hub sar show` prints
+    assert f"  source: {label}. {contact}." in printed.getvalue().splitlines()
+    for item in draft.undecided:
+        decision = Decision(DecisionType.RELEASE, "about the child")
+        shire.subject_access.record_decision("dpo-0001", case.id, item.entry.ref, decision)
+    response = subject_access_html(shire.subject_access.pack("dpo-0001", case.id))
+    source = f"Source: another safeguarding partnership's hub. {label}; contact there: "
+    assert f"{source}{partner.contact}." in " ".join(response.split())
 
 
 def test_the_receive_command_records_what_partner_hubs_sent(
