@@ -19,6 +19,7 @@ from hub.adapters.federation_register import RegisterError, load_register
 from hub.adapters.file_modes import check_data_dir, keep_new_files_private
 from hub.adapters.kek import EnvironmentKekProvider, FileKekProvider, KekProvider
 from hub.adapters.key_stores import DataKeyStore
+from hub.adapters.message_encryption import KEY_FILE_NAME, MessageKey
 from hub.adapters.persistence import (
     Persistence,
     PostgresPersistence,
@@ -176,7 +177,15 @@ class Hub:
                 "register file; docs/federation.md)"
             )
         register = load_register(self.settings.federation_register)
-        return Federation(register, self.signer, self.integrity)
+        return Federation(register, self.signer, self.integrity, lambda: self.message_key)
+
+    @cached_property
+    def message_key(self) -> MessageKey:
+        """This hub's federation encryption key (X25519, `<keys>/federation-encryption.pem`):
+        partners encrypt message bodies to its public key (`hub federation identity`)."""
+        return MessageKey.from_file(
+            self.settings.keys_path / KEY_FILE_NAME, create=self.settings.create_missing_keys
+        )
 
     @cached_property
     def federation_transfer(self) -> TransferService:

@@ -279,8 +279,10 @@ class FederationIngest:
             outcome.left_for_discovery += 1
             self._append([], tracking)
             return
+        opened: FederationMessage | None = None  # the body in clear, once opened
         try:
             message, partner = self._federation.receive(item.raw)
+            opened = message
             if message.type == "correction":
                 correction = correction_body(message)
                 revisions = check_correction(message, correction)
@@ -294,7 +296,7 @@ class FederationIngest:
             checked = check_part(message, part)
         except MessageProblem as problem:
             outcome.quarantined[problem.field] += 1
-            self._append([self._quarantine(item, problem, now)], tracking)
+            self._append([self._quarantine(item, problem, now, opened)], tracking)
             return
         stream = self._pseudonyms.nhs_stream(part.nhs_number)
         keys = {e.ref: self._pseudonyms.ingest_key(claim_key(partner.id, e.ref)) for e in checked}
@@ -312,7 +314,7 @@ class FederationIngest:
                         "differs from the same event this partner hub sent before",
                     )
                     outcome.quarantined[conflict.field] += 1
-                    self._append([self._quarantine(item, conflict, now)], tracking)
+                    self._append([self._quarantine(item, conflict, now, message)], tracking)
                     return
                 outcome.duplicates += 1
                 continue
@@ -541,17 +543,23 @@ class FederationIngest:
         }
 
     def _quarantine(
-        self, item: Received, problem: MessageProblem, now: datetime
+        self,
+        item: Received,
+        problem: MessageProblem,
+        now: datetime,
+        opened: FederationMessage | None = None,
     ) -> MessageQuarantined:
-        """The message kept with the field that failed and why (never a value): sealed with
-        the child's key when it names a child readably, so erasing the child erases it."""
+        """The message kept as it arrived, with the field that failed and why (never a value):
+        sealed with the child's key when it names a child (in clear, or in the body `opened`
+        from its encryption), so erasing the child erases it."""
         log.warning(
             "federation_message_quarantined",
             source=item.source,
             position=item.position,
             field=problem.field,
         )
-        raw, child = item.raw, self._named_child(item.raw)
+        raw = item.raw
+        child = self._named_child(opened.body if opened is not None else _body_of(raw))
         whole: tuple[int, str] | None = None
         if len(raw) > self._max_bytes:
             whole = (len(raw), hashlib.sha256(raw).hexdigest())
@@ -579,14 +587,18 @@ class FederationIngest:
             raw_sha256=None if whole is None else whole[1],
         )
 
-    def _named_child(self, raw: bytes) -> str | None:
+    def _named_child(self, body: object) -> str | None:
         """The stream of the child a message's body names by a valid NHS number, if any."""
-        try:
-            document = orjson.loads(raw)
-            body = document.get("body") if isinstance(document, dict) else None
-            nhs = body.get("nhs_number") if isinstance(body, dict) else None
-        except orjson.JSONDecodeError:
-            return None
+        nhs = body.get("nhs_number") if isinstance(body, dict) else None
         if isinstance(nhs, str) and len(nhs) == 10 and nhs.isdigit():
             return self._pseudonyms.nhs_stream(nhs).hex
         return None
+
+
+def _body_of(raw: bytes) -> object:
+    """A message's body as it arrived (encrypted, it names nobody), if it parses at all."""
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return document.get("body") if isinstance(document, dict) else None

@@ -40,6 +40,7 @@ def cmd_federation_identity(args: argparse.Namespace) -> int:
         signer = hub.signer
         this = hub.federation.register.this_hub if hub.settings.federation_register else None
         discovery_public_key = hub.discovery_key.public_key_hex
+        encryption_public_key = hub.message_key.public_key_hex
     finally:
         hub.close()
     document = {
@@ -48,6 +49,7 @@ def cmd_federation_identity(args: argparse.Namespace) -> int:
         "public_key": signer.public_key_hex,
         "fingerprint": fingerprint(signer.public_key_hex),
         "discovery_public_key": discovery_public_key,
+        "encryption_public_key": encryption_public_key,
     }
 
     def text() -> None:
@@ -60,6 +62,7 @@ def cmd_federation_identity(args: argparse.Namespace) -> int:
         print(f"Public key: {signer.public_key_hex}")
         print(f"Fingerprint (read it to the partner's lead): {document['fingerprint']}")
         print(f"Discovery public key (discovery_public_key): {discovery_public_key}")
+        print(f"Encryption public key (encryption_public_key): {encryption_public_key}")
 
     emit(args, document, text)
     return EXIT_OK
@@ -90,6 +93,11 @@ def cmd_federation_partners(args: argparse.Namespace) -> int:
             print(f"  agreement {p['agreement_version']}, from {p['active_from']}")
             print(f"  contact: {p['contact']}")
             print(f"  key fingerprint: {p['fingerprint']}")
+            print(
+                "  messages to and from it are encrypted"
+                if p["encryption_public_key"]
+                else "  messages are signed, not encrypted (no encryption_public_key listed)"
+            )
 
     emit(args, {"this_hub": register.this_hub.model_dump(mode="json"), "partners": partners}, text)
     return EXIT_OK

@@ -96,13 +96,17 @@ KEY_FILES = {
     "pseudonym.key": "pseudonym key (stream ids, NHS number hashes)",
     "api-token.key": "API development token key",
     "checkpoint-signing.pem": "checkpoint signing key (Ed25519)",
+    "discovery-oprf.seed": "discovery key seed (VOPRF; for partner hubs)",
+    "federation-encryption.pem": "federation encryption key (X25519; partner hubs encrypt to it)",
 }
 
 
 def cmd_keys_init(args: argparse.Namespace) -> int:
     """Create whichever of the hub's keys are missing under the keys directory; never
     overwrite one. Prints file names only, never key material."""
+    from hub.adapters.discovery_oprf import SEED_FILE_NAME, DiscoveryKey
     from hub.adapters.kek import FileKekProvider
+    from hub.adapters.message_encryption import KEY_FILE_NAME, MessageKey
     from hub.adapters.secrets import load_or_create_secret
     from hub.adapters.signing import CheckpointSigner
 
@@ -115,6 +119,8 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
         load_or_create_secret(keys / "pseudonym.key", name="pseudonym key")
     load_or_create_secret(keys / "api-token.key", name="API token key")
     CheckpointSigner.from_file(keys / "checkpoint-signing.pem")
+    DiscoveryKey.from_file(keys / SEED_FILE_NAME)
+    MessageKey.from_file(keys / KEY_FILE_NAME)
     kek_id = (keys / "kek" / "current").read_text().strip() if not settings.kek else "HUB_KEK"
     document = {
         "keys_dir": str(keys),

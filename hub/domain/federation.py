@@ -120,6 +120,12 @@ class PartnerHub(_Strict):
     discovery_public_key: str | None = Field(
         default=None, pattern=_HEX_KEY, description="the partner's discovery (VOPRF) key"
     )
+    encryption_public_key: str | None = Field(
+        default=None,
+        pattern=_HEX_KEY,
+        description="the partner's X25519 key (raw, hex): message bodies to it are encrypted "
+        "to this key, and bodies from it must be encrypted to this hub's",
+    )
     kafka: KafkaEndpoint
     agreement_version: str = Field(
         min_length=1, description="the inter-partnership agreement in force with this partner"

@@ -190,6 +190,8 @@ def test_two_ingest_workers_api_and_a_consumer_as_deployed(deployment: Deploymen
         "pseudonym.key",
         "api-token.key",
         "checkpoint-signing.pem",
+        "discovery-oprf.seed",
+        "federation-encryption.pem",
     }
     for agency, agency_type in AGENCY_TYPES.items():
         d.hub(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from hub.adapters.directory import SAMPLE_DIRECTORY_PATH
@@ -98,7 +99,7 @@ def test_a_partner_s_holdings_are_kept_under_its_registered_key_only(
     assert holdings.computed_with(wessex.discovery_key.key_id)
 
     # Holdings computed with a key other than the registered one are refused, by field.
-    other = wessex.federation.seal("holdings", "shire", {**message.body, "key_id": "voprf-r255:0"})
+    other = wessex.federation.seal("holdings", "shire", {**received.body, "key_id": "voprf-r255:0"})
     refused, partner = shire.federation.receive(other.to_bytes())
     with pytest.raises(MessageProblem) as raised:
         shire.discovery.store_holdings(refused, partner)
@@ -106,7 +107,7 @@ def test_a_partner_s_holdings_are_kept_under_its_registered_key_only(
 
     # The first part of a newer publication of two hides nothing until the second arrives.
     newer = wessex.federation.seal(
-        "holdings", "shire", {**message.body, "holdings_id": "c" * 32, "parts": 2, "digests": ""}
+        "holdings", "shire", {**received.body, "holdings_id": "c" * 32, "parts": 2, "digests": ""}
     )
     arriving, partner = shire.federation.receive(newer.to_bytes())
     shire.discovery.store_holdings(arriving, partner)
@@ -123,7 +124,12 @@ def test_answering_keeps_its_own_position_in_the_inbound_topic(
     assert done == {"holdings-kept": 1}
     assert shire.store.position(DISCOVERY_SOURCE_PREFIX + source) == 7
     assert shire.store.position(source) is None  # `hub federation receive`'s own is untouched
-    tampered = message.to_bytes().replace(b'"part":1', b'"part":2')
+    document = orjson.loads(message.to_bytes())
+    sealed = document["body"]["encrypted"]  # encrypted to Shire's key: change a byte of it
+    sealed["ciphertext"] = ("B" if sealed["ciphertext"][0] == "A" else "A") + sealed["ciphertext"][
+        1:
+    ]
+    tampered = orjson.dumps(document)
     done = serve(shire.discovery, shire.federation, [Received(source, 8, tampered)])
     assert done == {"refused: signature does not verify with the sender's registered key": 1}
     assert shire.store.position(DISCOVERY_SOURCE_PREFIX + source) == 8

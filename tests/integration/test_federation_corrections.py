@@ -38,6 +38,7 @@ from hub.reports.review_pack import build_pack, render_html
 from hub.settings import HubSettings
 from hub.transports.federation_kafka import FederationReceiver, Received, send_message
 from tests.factories import event_dict, nhs_number, publish_event, register_agencies
+from tests.integration.test_federation_kafka import send_message_raw
 from tests.integration.test_federation_transfer_send import write_register
 
 pytestmark = pytest.mark.kafka
@@ -58,11 +59,11 @@ def two_hubs(tmp_path: Path, kafka_broker: str) -> Iterator[tuple[Hub, Hub]]:
     )
     shire_register = write_register(
         tmp_path / "shire.yaml", "shire", "wessex", wessex.signer.public_key_hex,
-        kafka_broker, suffix, ["990"],
+        kafka_broker, suffix, ["990"], wessex.message_key.public_key_hex,
     )  # fmt: skip
     wessex_register = write_register(
         tmp_path / "wessex.yaml", "wessex", "shire", shire.signer.public_key_hex,
-        kafka_broker, suffix, [],
+        kafka_broker, suffix, [], shire.message_key.public_key_hex,
     )  # fmt: skip
     shire.settings = shire.settings.model_copy(update={"federation_register": shire_register})
     wessex.settings = wessex.settings.model_copy(update={"federation_register": wessex_register})
@@ -143,6 +144,9 @@ def test_a_retraction_and_a_corrected_revision_reach_the_partner_and_whoever_saw
     retracted = next(i for i in body.items if i.action == "retracted")
     assert retracted.event is None  # nothing of a withdrawn record is sent
     assert "Wrong child" not in correction.raw.decode()
+    # Encrypted to Wessex's key: the corrected wording is not on the broker in clear either.
+    assert "Corrected wording" not in correction.raw.decode()
+    assert "Corrected wording" in json.dumps(message.body)
 
     outcome = wessex.federation_ingest.receive([correction])
     assert (outcome.corrections, outcome.recorded, dict(outcome.quarantined)) == (1, 2, {})
@@ -183,7 +187,7 @@ def test_a_retraction_and_a_corrected_revision_reach_the_partner_and_whoever_saw
     replay_the_correction(shire, wessex, message, before_correction, corrected_at)
 
     # Sent again (a redelivery from a new position): nothing new is recorded.
-    send_message(wessex.federation.register.this_hub.kafka, message)
+    send_message_raw(wessex.federation.register.this_hub.kafka, correction.raw)
     (repeat,) = receive(wessex, 1)
     again = wessex.federation_ingest.receive([repeat])
     assert (again.recorded, again.duplicates) == (0, 2)

@@ -64,6 +64,7 @@ def write_register(path: Path, this: str, partner: Hub, partner_id: str, broker:
                         "contact": f"{partner_id.title()} MASH, 01234 567890",
                         "public_key": partner.signer.public_key_hex,
                         "discovery_public_key": partner.discovery_key.public_key_hex,
+                        "encryption_public_key": partner.message_key.public_key_hex,
                         "kafka": endpoint(partner_id),
                         "agreement_version": "shire-wessex-2026.1",
                         "active_from": "2026-01-01",
@@ -252,11 +253,13 @@ def test_a_practitioner_asks_whether_a_partner_hub_holds_records_about_a_child(
     # Only blinded elements crossed: each different, none carrying the NHS number.
     sent = raw_questions(wessex)
     assert len(sent) == 20
-    blinded = [orjson.loads(raw)["body"]["blinded"] for raw in sent]
+    opened = [wessex.federation.receive(raw)[0].body for raw in sent]  # as Wessex reads them
+    blinded = [body["blinded"] for body in opened]
     assert len(set(blinded)) == 20
-    for raw in sent:
+    for raw, body in zip(sent, opened, strict=True):
         assert HELD.encode() not in raw and NOT_HELD.encode() not in raw
-        assert set(orjson.loads(raw)["body"]) == {
+        assert set(orjson.loads(raw)["body"]) == {"encrypted"}  # encrypted to Wessex's key
+        assert set(body) == {
             "query_id",
             "blinded",
             "practitioner",

@@ -26,8 +26,16 @@ pytestmark = pytest.mark.kafka
 
 
 def write_register(
-    path: Path, this: str, partner: str, partner_key: str, bootstrap_servers: str
+    path: Path,
+    this: str,
+    partner: str,
+    partner_key: str,
+    bootstrap_servers: str,
+    encryption_key: str | None = None,
 ) -> Path:
+    """A register naming one partner; with `encryption_key` (the partner's), messages between
+    the two are encrypted."""
+    encryption = {} if encryption_key is None else {"encryption_public_key": encryption_key}
     def endpoint(hub: str) -> dict[str, Any]:
         return {"bootstrap": [bootstrap_servers], "topic": f"hub.federation.test-{hub}"}
 
@@ -50,6 +58,7 @@ def write_register(
                         "kafka": endpoint(partner),
                         "agreement_version": "shire-wessex-2026.1",
                         "active_from": "2026-01-01",
+                        **encryption,
                     }
                 ],
             }

@@ -64,6 +64,7 @@ def two_hubs(
             kafka_broker,
             suffix,
             covers,
+            hubs[partner].message_key.public_key_hex,
         )
         hub = hubs[this]
         hub.settings = hub.settings.model_copy(update={"federation_register": register})

@@ -81,11 +81,11 @@ def two_hubs(tmp_path: Path, kafka_broker: str) -> Iterator[tuple[Hub, Hub]]:
     register_agencies(shire)
     wessex_register = write_register(
         tmp_path / "wessex.yaml", f"wessex-{suffix}", f"shire-{suffix}",
-        shire.signer.public_key_hex, kafka_broker,
+        shire.signer.public_key_hex, kafka_broker, shire.message_key.public_key_hex,
     )  # fmt: skip
     shire_register = write_register(
         tmp_path / "shire.yaml", f"shire-{suffix}", f"wessex-{suffix}",
-        wessex.signer.public_key_hex, kafka_broker,
+        wessex.signer.public_key_hex, kafka_broker, wessex.message_key.public_key_hex,
     )  # fmt: skip
     wessex.settings = wessex.settings.model_copy(update={"federation_register": wessex_register})
     shire.settings = shire.settings.model_copy(update={"federation_register": shire_register})
@@ -163,9 +163,15 @@ def test_a_transfer_is_verified_recorded_once_shown_labelled_and_audited(
     proof = bad_proof["events"][1]["inclusion"]
     proof["leaf_hash"] = bad_proof["events"][0]["inclusion"]["leaf_hash"]
     send_message(to_shire, wessex.federation.seal("transfer-offer", shire_id, bad_proof))
-    # 4. an event changed on the way: the signature no longer verifies.
+    # 4. the body changed on the way (encrypted to Shire, so a byte of the ciphertext): the
+    # signature no longer verifies.
     tampered = orjson.loads(offer.to_bytes())
-    tampered["body"]["events"][0]["event"]["summary"] = "TAMPERED"
+    assert set(tampered["body"]) == {"encrypted"}
+    assert b"REF-1 as Wold recorded it" not in offer.to_bytes()  # nothing in clear on the wire
+    sealed = tampered["body"]["encrypted"]
+    sealed["ciphertext"] = ("B" if sealed["ciphertext"][0] == "A" else "A") + sealed["ciphertext"][
+        1:
+    ]
     send_message_raw(to_shire, orjson.dumps(tampered))
     # 5. a correction whose body is not a correction: kept, naming the field, not dropped.
     send_message(to_shire, wessex.federation.seal("correction", shire_id, {"refs": []}))

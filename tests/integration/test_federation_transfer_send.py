@@ -46,7 +46,11 @@ def write_register(
     bootstrap_servers: str,
     topic_suffix: str,
     partner_covers: list[str],
+    encryption_key: str | None = None,
 ) -> Path:
+    """A register naming one partner; with `encryption_key` (the partner's), messages between
+    the two are encrypted."""
+    encryption = {} if encryption_key is None else {"encryption_public_key": encryption_key}
     def endpoint(hub: str) -> dict[str, Any]:
         return {"bootstrap": [bootstrap_servers], "topic": f"hub.federation.{topic_suffix}-{hub}"}
 
@@ -70,6 +74,7 @@ def write_register(
                         "agreement_version": "shire-wessex-2026.1",
                         "active_from": "2026-01-01",
                         "local_authorities": partner_covers,
+                        **encryption,
                     }
                 ],
             }
@@ -93,6 +98,7 @@ def two_hubs(
         kafka_broker,
         suffix,
         ["990", "991"],
+        encryption_key=wessex.message_key.public_key_hex,
     )
     wessex_register = write_register(
         tmp_path / "wessex.yaml",
@@ -102,6 +108,7 @@ def two_hubs(
         kafka_broker,
         suffix,
         [],
+        encryption_key=shire.message_key.public_key_hex,
     )
     shire.settings = shire.settings.model_copy(update={"federation_register": shire_register})
     wessex.settings = wessex.settings.model_copy(update={"federation_register": wessex_register})

@@ -643,6 +643,7 @@ def test_federation_settings_are_hub_settings_and_the_register_is_mounted(tmp_pa
         assert volumes[register_dir["name"]]["configMap"]["name"] == "hub-federation-register"
         keys = volumes[mounts["/run/keys"]["name"]]["secret"]["items"]
         assert {"key": "discovery-oprf.seed", "path": "discovery-oprf.seed"} in keys
+        assert {"key": "federation-encryption.pem", "path": "federation-encryption.pem"} in keys
         secrets = volumes[mounts["/run/secrets"]["name"]]["projected"]["sources"]
         password = [s["secret"] for s in secrets if s["secret"]["name"] == "hub-federation-secrets"]
         assert password and password[0]["items"][0] == {

@@ -142,7 +142,12 @@ def report(**fields: Any) -> dict[str, Any]:
     )
     return {
         "as_of": "2024-06-01T08:00:00+00:00",
-        "crossed_the_boundary": {"sent": [], "received": []},
+        "crossed_the_boundary": {
+            "sent": [],
+            "received": [],
+            "corrections_sent": [],
+            "corrections_received": [],
+        },
         "agreement_version_in_force": "shire-safeguarding-partnership@2021.1",
         "outcome": "disclosed",
         "denied_reasons": [],
