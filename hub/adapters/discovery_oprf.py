@@ -24,7 +24,6 @@ Rotating it changes the public key: republish it in the register and recompute t
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
@@ -32,7 +31,11 @@ from pathlib import Path
 
 from voprf import ristretto
 
-from hub.adapters.secrets import SecretConfigurationError, missing_key_error
+from hub.adapters.secrets import (
+    SecretConfigurationError,
+    create_key_file,
+    missing_key_error,
+)
 from hub.domain.discovery import DIGEST_LENGTH, Holdings
 from hub.domain.identity import validate_nhs_number
 
@@ -87,10 +90,7 @@ class DiscoveryKey:
         if not path.exists():
             if not create:
                 raise missing_key_error(path, "discovery key seed")
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(secrets.token_bytes(SEED_LENGTH))
+            create_key_file(path, secrets.token_bytes(SEED_LENGTH))
         seed = path.read_bytes()
         if len(seed) != SEED_LENGTH:
             raise SecretConfigurationError(

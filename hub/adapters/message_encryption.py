@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
-from hub.adapters.secrets import missing_key_error
+from hub.adapters.secrets import create_key_file, missing_key_error
 
 KEY_FILE_NAME = "federation-encryption.pem"
 SUITE_NAME = "hpke-base-x25519-sha256-aes256gcm"
@@ -70,15 +69,12 @@ class MessageKey:
         if not path.exists():
             if not create:
                 raise missing_key_error(path, "federation encryption key")
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             pem = X25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pem)
+            create_key_file(path, pem)
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, X25519PrivateKey):
             raise ValueError(f"{path} is not an X25519 private key")

@@ -40,15 +40,21 @@ def missing_key_error(path: Path, name: str) -> SecretConfigurationError:
     )
 
 
+def create_key_file(path: Path, content: bytes) -> None:
+    """Write a new key file readable by the hub's user alone (0600, in a 0700 directory);
+    never over an existing file (O_EXCL)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+
+
 def load_or_create_secret(path: Path, *, name: str, create: bool = True) -> bytes:
     """Read a base64 secret file, creating it (mode 0600) with a fresh random key if absent
     and `create` is true; otherwise a missing file is a SecretConfigurationError."""
     if not path.exists():
         if not create:
             raise missing_key_error(path, name)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         encoded = base64.b64encode(secrets.token_bytes(SECRET_LENGTH)).decode()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(encoded + "\n")
+        create_key_file(path, (encoded + "\n").encode())
     return decode_secret(path.read_text().strip(), name=f"{name} ({path})")

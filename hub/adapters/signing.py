@@ -9,14 +9,13 @@ to witnesses, and sign the next checkpoint with both keys' ids recorded (see doc
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hub.adapters.secrets import missing_key_error
+from hub.adapters.secrets import create_key_file, missing_key_error
 
 
 class CheckpointSigner:
@@ -33,15 +32,12 @@ class CheckpointSigner:
         if not path.exists():
             if not create:
                 raise missing_key_error(path, "checkpoint signing key")
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             pem = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pem)
+            create_key_file(path, pem)
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 private key")
