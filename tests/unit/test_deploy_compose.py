@@ -43,7 +43,14 @@ Config = dict[str, Any]
 
 BUILT_IN_CONSUMERS = built_in_consumer_names()  # each its own service
 HUB_SERVICES = {"setup", "api", "ingest-0", "ingest-1", *BUILT_IN_CONSUMERS}
-ONE_SHOTS = {"setup", "kafka-setup"}
+DEFAULT_SERVICES = {"kafka", "kafka-setup", "postgres", *HUB_SERVICES}
+# Federation with partner hubs: opt-in, only with `--profile federation`.
+FEDERATION = "federation"
+FEDERATION_LONG_RUNNING = {"federation-receive", "federation-answer", "transfers"}
+FEDERATION_HUB_SERVICES = {*FEDERATION_LONG_RUNNING, "federation-publish-holdings"}
+FEDERATION_SERVICES = {*FEDERATION_HUB_SERVICES, "federation-kafka-setup"}
+FEDERATION_KEYS = {"checkpoint-signing.pem", "discovery-oprf.seed", "federation-encryption.pem"}
+ONE_SHOTS = {"setup", "kafka-setup", "federation-kafka-setup", "federation-publish-holdings"}
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|DSN|SECRET|KEY|JAAS|CREDENTIAL", re.IGNORECASE)
 STORE_TYPES = {"PKCS12", "PEM", "JKS"}
 KAFKA_SECRETS_DIR = "/etc/kafka/secrets"  # where the apache/kafka image reads its TLS files
@@ -131,6 +138,18 @@ def merge(base: Any, override: Any, path: tuple[str, ...] = ()) -> Any:
     return copy.deepcopy(override)
 
 
+def with_profiles(config: Config, *profiles: str) -> Config:
+    """The services compose starts with these profiles active: those with no `profiles`, and
+    those naming an active one."""
+    out = copy.deepcopy(config)
+    out["services"] = {
+        name: service
+        for name, service in config["services"].items()
+        if not service.get("profiles") or set(service["profiles"]) & set(profiles)
+    }
+    return out
+
+
 def single() -> Config:
     return load(COMPOSE)
 
@@ -140,12 +159,25 @@ def kafka_3() -> Config:
 
 
 VARIANTS: dict[str, Callable[[], Config]] = {"single": single, "kafka-3": kafka_3}
+# Each way to start the stack: a compose file variant with the profiles `up` is given.
+STARTS: dict[str, tuple[Callable[[], Config], tuple[str, ...]]] = {
+    "single": (single, ()),
+    "kafka-3": (kafka_3, ()),
+    "single+federation": (single, (FEDERATION,)),
+    "kafka-3+federation": (kafka_3, (FEDERATION,)),
+}
 
 
-@pytest.fixture(params=sorted(VARIANTS))
+@pytest.fixture(params=sorted(STARTS))
 def config(request: pytest.FixtureRequest) -> Config:
-    """The effective configuration (defaults interpolated) of each way to start the stack."""
-    return interpolate(VARIANTS[request.param]())  # type: ignore[no-any-return]
+    """The effective configuration (defaults interpolated, inactive profiles dropped) of each
+    way to start the stack."""
+    variant, profiles = STARTS[request.param]
+    return interpolate(with_profiles(variant(), *profiles))  # type: ignore[no-any-return]
+
+
+def federating(config: Config) -> bool:
+    return any(FEDERATION in (s.get("profiles") or []) for s in config["services"].values())
 
 
 def environment(service: Config) -> dict[str, str]:
@@ -323,8 +355,9 @@ def hub_problems(config: Config) -> list[str]:
     """One image for every hub process, all reading secrets from HUB_SECRETS_DIR."""
     problems = []
     hub = hub_services(config)
-    if set(hub) != HUB_SERVICES:
-        problems.append(f"hub services are {sorted(hub)}, expected {sorted(HUB_SERVICES)}")
+    expected_hub = HUB_SERVICES | (FEDERATION_HUB_SERVICES if federating(config) else set())
+    if set(hub) != expected_hub:
+        problems.append(f"hub services are {sorted(hub)}, expected {sorted(expected_hub)}")
     images = {str(service.get("image")) for service in hub.values()}
     if len(images) != 1:
         problems.append(f"hub services use several images: {sorted(images)}")
@@ -353,10 +386,12 @@ def hub_problems(config: Config) -> list[str]:
             problems.append(f"{name}: metrics must be on 9100")
         password = mounted.get("/run/secrets/hub_kafka_password")
         user = env.get("HUB_KAFKA_USERNAME", "")
-        if password is not None and password != f"kafka_{user.replace('-', '_')}_password":
+        # Federation: User:hub-<this hub id>, whose password is the federation one.
+        role = "hub_federation" if "HUB_FEDERATION_REGISTER" in env else user.replace("-", "_")
+        if password is not None and password != f"kafka_{role}_password":
             problems.append(f"{name}: hub_kafka_password is {password}, user is {user}")
     consumers = {command(hub[n])[2] for n in hub if command(hub[n])[:2] == ["consumer", "run"]}
-    if consumers != set(BUILT_IN_CONSUMERS):
+    if consumers != set(BUILT_IN_CONSUMERS) | ({"transfers"} if federating(config) else set()):
         problems.append(f"consumers run: {sorted(consumers)}")
     return problems
 
@@ -466,6 +501,16 @@ def dependency_problems(config: Config) -> list[str]:
         needs(name, "kafka-setup", "service_completed_successfully")
         for node in nodes:
             needs(name, node, "service_healthy")
+    if federating(config):
+        needs("federation-kafka-setup", "kafka-setup", "service_completed_successfully")
+        for node in nodes:
+            needs("federation-kafka-setup", node, "service_healthy")
+        for name in FEDERATION_HUB_SERVICES:
+            needs(name, "setup", "service_completed_successfully")
+            needs(name, "postgres", "service_healthy")
+            needs(name, "federation-kafka-setup", "service_completed_successfully")
+            for node in nodes:
+                needs(name, node, "service_healthy")
     return problems
 
 
@@ -666,6 +711,118 @@ def test_a_config_breaking_the_contract_is_caught(breakage: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Federation with partner hubs: the opt-in profile
+# --------------------------------------------------------------------------------------------
+
+
+def opt_in_problems(config: Config) -> list[str]:
+    """Federation runs only with `--profile federation`; the default start is unchanged."""
+    problems = []
+    services = config["services"]
+    profiled = {name for name, s in services.items() if s.get("profiles")}
+    if profiled != FEDERATION_SERVICES:
+        problems.append(f"services with profiles: {sorted(profiled)}")
+    for name in profiled:
+        if services[name]["profiles"] != [FEDERATION]:
+            problems.append(f"{name}: profiles {services[name]['profiles']}")
+    default = with_profiles(config)["services"]
+    nodes = {name for name, s in services.items() if is_kafka_node(s)}  # kafka-3: three
+    if set(default) != DEFAULT_SERVICES | nodes:
+        problems.append(f"default services are {sorted(default)}")
+    for name, service in default.items():
+        for other in service.get("depends_on") or {}:
+            if other not in default:
+                problems.append(f"{name} (default) depends on {other} (profile only)")
+    return problems
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_federation_is_an_opt_in_profile_and_the_default_start_is_unchanged(variant: str) -> None:
+    assert opt_in_problems(interpolate(VARIANTS[variant]())) == []
+
+
+def test_a_federation_service_outside_the_profile_is_caught() -> None:
+    broken = interpolate(single())
+    del broken["services"]["federation-receive"]["profiles"]
+    assert opt_in_problems(broken) != []
+
+
+def test_the_federation_services_run_the_federation_commands() -> None:
+    from hub.cli import build_parser
+
+    services = interpolate(with_profiles(single(), FEDERATION))["services"]
+    assert command(services["federation-receive"]) == [
+        "federation", "receive", "--metrics-port", "9100", "--quiet"
+    ]  # fmt: skip
+    assert command(services["federation-answer"]) == [
+        "federation", "answer", "--metrics-port", "9100", "--quiet"
+    ]  # fmt: skip
+    assert command(services["transfers"]) == [
+        "consumer", "run", "transfers", "--metrics-port", "9100"
+    ]  # fmt: skip
+    assert command(services["federation-publish-holdings"])[:2] == [
+        "federation", "publish-holdings"
+    ]  # fmt: skip
+    for name in FEDERATION_HUB_SERVICES:
+        build_parser().parse_args(command(services[name]))  # the hub's CLI accepts it
+    # Receive, answer and the transfers consumer run until stopped (no --once, no shell
+    # loop), restarted by Docker and health-checked on their metrics port; publishing
+    # holdings is a one-shot the host runs daily.
+    for name in FEDERATION_LONG_RUNNING:
+        assert "--once" not in command(services[name]), name
+        assert services[name]["restart"] == "unless-stopped", name
+        test = " ".join(services[name]["healthcheck"]["test"])
+        assert "http://127.0.0.1:9100/readyz" in test, name
+    publish = services["federation-publish-holdings"]
+    assert publish["restart"] == "no" and publish["healthcheck"] == {"disable": True}
+
+
+def test_federation_services_mount_the_register_the_keys_and_each_partners_credential() -> None:
+    from hub.adapters.federation_register import load_register
+    from hub.cli.keys import KEY_FILES
+    from hub.settings import HubSettings
+
+    fields = {f"HUB_{name.upper()}" for name in HubSettings.model_fields}
+    assert {"HUB_FEDERATION_REGISTER", "HUB_KAFKA_USERNAME", "HUB_KEYS_DIR"} <= fields
+    config = interpolate(with_profiles(single(), FEDERATION))
+    register_file = COMPOSE_DIR / config["configs"]["federation_register"]["file"]
+    register = load_register(register_file)  # the sample register by default
+    assert register.partners
+    assert set(KEY_FILES) >= FEDERATION_KEYS  # `setup` (hub keys init) makes them in hub-keys
+    for name in FEDERATION_HUB_SERVICES:
+        service = config["services"][name]
+        env = environment(service)
+        # the register, read-only (a compose config), where HUB_FEDERATION_REGISTER says
+        (register_mount,) = service["configs"]
+        assert register_mount == {
+            "source": "federation_register",
+            "target": env["HUB_FEDERATION_REGISTER"],
+        }
+        # the keys: the hub-keys volume, read-only, at HUB_KEYS_DIR
+        assert f"hub-keys:{env['HUB_KEYS_DIR']}:ro" in service["volumes"], name
+        # its own principal on this hub's brokers, named after this hub as partners know it
+        assert env["HUB_KAFKA_USERNAME"] == f"hub-{register.this_hub.id}", name
+        mounted = secret_targets(service)
+        assert mounted["/run/secrets/hub_kafka_password"] == "kafka_hub_federation_password"
+        assert mounted[env["HUB_KAFKA_CA_FILE"]] == "kafka_ca.crt"
+        # each partner's credential where the register's client block says
+        for partner in register.partners:
+            client = partner.kafka.client
+            assert client is not None, partner.id
+            assert mounted[str(client.password_file)] == f"federation_{partner.id}_password"
+            assert mounted[str(client.ca_file)] == f"federation_{partner.id}_ca.crt"
+
+
+def test_kafka_3_federation_services_bootstrap_from_every_node() -> None:
+    services = interpolate(with_profiles(kafka_3(), FEDERATION))["services"]
+    for name in FEDERATION_HUB_SERVICES:
+        assert environment(services[name])["HUB_KAFKA_BOOTSTRAP"] == (
+            "kafka:9092,kafka-2:9092,kafka-3:9092"
+        ), name
+        assert environment(services[name])["HUB_KAFKA_USERNAME"] == "hub-shire", name
+
+
+# --------------------------------------------------------------------------------------------
 # bin/init-secrets, up, Dockerfile
 # --------------------------------------------------------------------------------------------
 
@@ -680,6 +837,9 @@ def test_the_kafka_setup_script_parses_after_interpolation() -> None:
     script = interpolate(single())["services"]["kafka-setup"]["command"][0]
     subprocess.run(["bash", "-n", "-c", script], check=True)
     assert "$(cat " in script and "--resource-pattern-type prefixed" in script
+    script = interpolate(single())["services"]["federation-kafka-setup"]["command"][0]
+    subprocess.run(["bash", "-n", "-c", script], check=True)
+    assert 'hub_id="shire"' in script and "/run/secrets/kafka_hub_federation_password" in script
 
 
 @pytest.fixture(scope="module")
@@ -699,6 +859,8 @@ def _openssl(*args: str) -> str:
 def test_init_secrets_creates_every_secret_compose_mounts(secrets_dir: Path) -> None:
     for variant in VARIANTS.values():
         for name, spec in variant()["secrets"].items():
+            if name.startswith("federation_"):
+                continue  # a partner's credential for this hub: its operators supply it
             path = secrets_dir / Path(spec["file"]).name
             assert path.is_file() and path.stat().st_size > 0, name
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
