@@ -22,7 +22,8 @@ in this order:
 Deciding without releasing (`screen`, for the outbound feed's queue) writes no audit entry
 because it gives nothing out; the data protection officers' audit queries and the withdrawal
 of an item a system already holds are recorded through the gate too (`record_query`,
-`record_withdrawal`), so the gate is the only writer of audit entries.
+`record_withdrawal`), as is a correction told to a partner hub, audited before the gate sends
+it (`record_correction_sent`), so the gate is the only writer of audit entries.
 
 One piece on purpose (about 870 lines): the gate is one class in one module, so that
 `tests/unit/test_one_gate.py`, which reads the code, can hold that nothing else decides,
@@ -89,6 +90,7 @@ from hub.read_models.chronology_snapshot import ChronologySnapshot
 log = structlog.get_logger("hub.disclosure_gate")
 __all__ = [
     "ChronologyView",
+    "CorrectionNotice",
     "Disclosure",
     "DisclosureGate",
     "Screening",
@@ -110,6 +112,8 @@ SEARCH_FIELDS = frozenset(
 # Searching with these purposes, a front-door or MACPT member may be shown any child's details.
 SEARCH_PURPOSES = frozenset({Purpose.CHILD_PROTECTION_ENQUIRY, Purpose.CHILD_PROTECTION_PLANNING})
 SEARCH_TEAMS = ("front-door:", "macpt:")
+# A correction of what was transferred, told to a partner hub (`record_correction_sent`).
+CORRECTION_SENT = "federation-correction-sent"
 # "Is anyone else involved?": the audited actions and the outcome that counts a question.
 DISCOVERY_ASKED = ("discovery-question", "asked")
 DISCOVERY_ANSWERED = ("discovery-question-received", "answered")
@@ -133,6 +137,32 @@ class TransferSender:
     agreement_version: str
     transfer_id: str
     message_id: str
+
+
+@dataclass(frozen=True)
+class CorrectionNotice:
+    """A correction this hub is about to send a partner hub of what its transfers sent
+    (`hub.federation_transfer`), for its audit entry: the partner hub, the inter-partnership
+    agreement, the correction, the transfers it corrects, the move they were for, the sealed
+    message, the references withdrawn there (retracted, or another child's) and each reference
+    superseded with the corrected revision sent in its place, as the partner will see them."""
+
+    hub: str
+    agreement_version: str
+    correction_id: str
+    transfer_ids: tuple[str, ...]
+    move_ref: str
+    message_id: str
+    withdrawn: tuple[str, ...]
+    superseded: tuple[tuple[str, str], ...]  # (the reference sent before, its revision sent)
+
+    @property
+    def refs(self) -> list[str]:
+        """What the audit entry names: the references the correction withdraws or supersedes,
+        in its order, then the corrected revisions (each a later revision of one of them)."""
+        return [*self.withdrawn, *(old for old, _ in self.superseded)] + [
+            new for _, new in self.superseded
+        ]
 
 
 class UnknownPractitionerError(LookupError):
@@ -849,6 +879,42 @@ class DisclosureGate:
             refs,
             at,
         )
+
+    def record_correction_sent(
+        self, notice: CorrectionNotice, child: ChildRef, send: Callable[[], None]
+    ) -> str:
+        """A correction told to a partner hub, audited before it is sent: the audit entry is
+        written (the partner hub as the recipient `hub:<id>` of organisation `<id>`, the child,
+        the references the correction names, and the correction, transfers, move, agreement and
+        message in its relationship), and only then `send` is called. If the entry cannot be
+        written, nothing is sent. Returns the audit reference."""
+        now = self._clock()
+        entry = AuditEntry(
+            practitioner_id=f"hub:{notice.hub}",
+            organisation=notice.hub,
+            role=Role.PARTNER_HUB.value,
+            action=CORRECTION_SENT,
+            purpose=Purpose.INTER_PARTNERSHIP_TRANSFER.value,
+            lawful_basis=None,
+            agreement_version=self._decisions.agreement_in_force(now),
+            child_stream=self.child_stream(child),
+            outcome="correction-sent",
+            disclosed=notice.refs,
+            redacted={},
+            withheld=[],
+            denied={},
+            relationship=(
+                f"correction {notice.correction_id} of transfer "
+                f"{', '.join(notice.transfer_ids)} for {notice.move_ref} under "
+                f"inter-partnership agreement {notice.agreement_version} "
+                f"(message {notice.message_id})"
+            ),
+            break_glass_reason=None,
+            siblings=[],
+        )
+        audited = self._audit.record_access(entry, now)  # raises: nothing is sent
+        send()
+        return f"{audited.originator_id.hex}@{audited.originator_version}"
 
     def _received_from_partner(
         self,

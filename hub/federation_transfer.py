@@ -29,13 +29,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
 from pydantic import ValidationError
 
-from hub.disclosure_gate import DisclosureGate
+from hub.disclosure_gate import CorrectionNotice, DisclosureGate
 from hub.disclosure_release import ChronologyView, Disclosure, ShownEntry
 from hub.domain.access import Practitioner, Purpose, RelationshipBasis, RelationshipGrant, Role
 from hub.domain.canonical_event import CanonicalEvent, ChildRef, child_ref
@@ -117,7 +118,8 @@ class CorrectionReceipt:
     message_id: str
     actions: dict[str, str] = field(default_factory=dict)  # ref -> action
     replacements: dict[str, str] = field(default_factory=dict)  # ref -> the revision sent
-    audit_ref: str = ""
+    audit_ref: str = ""  # the corrected revisions' release, if any
+    notice_audit_ref: str = ""  # the correction's own audit entry, written before sending
 
 
 class TransferService:
@@ -349,7 +351,20 @@ class TransferService:
             message = federation.seal("correction", partner.id, body.model_dump(mode="json"))
             sizes = {p["tree_size"] for p in proofs.values()}
             if not sizes or sizes == {message.checkpoint.size}:
-                self._send(partner.kafka, message)
+                notice = CorrectionNotice(
+                    hub=partner.id,
+                    agreement_version=partner.agreement_version,
+                    correction_id=receipt.correction_id,
+                    transfer_ids=tuple(body.transfer_ids),
+                    move_ref=move_ref,
+                    message_id=message.id,
+                    withdrawn=tuple(i.ref for i in items if i.event is None),
+                    superseded=tuple((i.ref, i.event.ref) for i in items if i.event is not None),
+                )
+                # Audited before it is sent (the gate sends it): if not audited, not sent.
+                receipt.notice_audit_ref = gate.record_correction_sent(
+                    notice, ref, partial(self._send, partner.kafka, message)
+                )
                 receipt.message_id = message.id
                 log.info(
                     "transfer_corrected",

@@ -20,12 +20,17 @@ happened by T counts:
   entries withdrawn and those replaced by a corrected revision (the receipt names them in pairs,
   the entry withdrawn then the entry recorded for it: a retraction, `...:withdrawn@1`, or the
   corrected revision; `hub.federation_ingest`), and who here had been shown them before;
-- **corrections sent**: the sending of a `correction` message is not in the audit ledger, so
-  what is told is what the ledger and the chronology show: each corrected revision released to
-  a partner hub (audited as a transfer's events are, told apart from a transfer by being only
-  later revisions of records sent to that partner before), and each entry sent that the
-  child's record here had withdrawn by T (retracted, or superseded by a revision not sent),
-  with when it was withdrawn here, not when the partner was told.
+- **corrections sent**: each correction this hub told a partner hub of what its transfers had
+  sent (the gate's `federation-correction-sent` entries, `record_correction_sent`, written
+  before the message was sent): to which partnership, when, under which agreement, which
+  correction of which transfers for which move, the message, the entries withdrawn there and
+  those replaced by a corrected revision. What the ledger holds from before corrections were
+  audited is still told from the exports and the chronology: a corrected revision released to
+  a partner hub that no correction names (told apart from a transfer by being only later
+  revisions of records sent to that partner before), and each entry sent that the child's
+  record here had withdrawn by T (retracted, or superseded by a revision not sent) and that no
+  correction sent by T names, with when it was withdrawn here: no correction telling the
+  partner is recorded by then.
 
 Pure: no I/O, no clock. Names come from the caller (`name_of`), partnerships' names from the
 entries' provenance or the caller's register (`partner_names`).
@@ -47,6 +52,7 @@ from hub.domain.transfer import move_of
 PARTNER_HUB_ROLE = "partner-hub"
 RECEIVED_ACTION = "federation-transfer-received"
 CORRECTION_RECEIVED_ACTION = "federation-correction-received"
+CORRECTION_SENT_ACTION = "federation-correction-sent"
 WITHDRAWAL_MARK = ":withdrawn@"  # the retraction recorded for a withdrawn partner's record
 SENT_ACTION = "export"
 _SENT = re.compile(
@@ -60,6 +66,11 @@ _RECEIVED = re.compile(
 _CORRECTION_RECEIVED = re.compile(
     r"^inter-partnership agreement (?P<version>.+) via correction (?P<correction>\S+) "
     r"of transfer (?P<transfers>.+) \(message (?P<message>[^)]+)\)$"
+)
+
+_CORRECTION_SENT = re.compile(
+    r"^correction (?P<correction>\S+) of transfer (?P<transfers>.*?) for (?P<move>\S+) under "
+    r"inter-partnership agreement (?P<version>.+) \(message (?P<message>[^)]+)\)$"
 )
 
 
@@ -113,6 +124,30 @@ def correction_relationship(text: str | None) -> CorrectionRelationship:
     )
 
 
+@dataclass(frozen=True)
+class CorrectionSentRelationship:
+    correction_id: str | None
+    transfer_ids: tuple[str, ...]
+    move_ref: str | None
+    agreement_version: str | None
+    message_id: str | None
+
+
+def correction_sent_relationship(text: str | None) -> CorrectionSentRelationship:
+    """The correction, transfers, move, agreement and message a correction sent names in its
+    audit entry (`record_correction_sent`)."""
+    found = _CORRECTION_SENT.match(text or "")
+    if found is None:
+        return CorrectionSentRelationship(None, (), None, None, None)
+    return CorrectionSentRelationship(
+        found["correction"],
+        tuple(t for t in found["transfers"].split(", ") if t),
+        found["move"],
+        found["version"],
+        found["message"],
+    )
+
+
 def move_reason(move_ref: str | None, entries: Mapping[str, ChronologyEntry]) -> str:
     """Why a transfer was sent, in words: `the family moved to Westvale Borough Council's
     area`, from the move the reviewer may see; else naming the move's reference only."""
@@ -144,6 +179,10 @@ def is_transfer_receipt(record: DisclosureAudited) -> bool:
 
 def is_correction_receipt(record: DisclosureAudited) -> bool:
     return record.action == CORRECTION_RECEIVED_ACTION and bool(record.disclosed)
+
+
+def is_correction_sent(record: DisclosureAudited) -> bool:
+    return record.action == CORRECTION_SENT_ACTION and bool(record.disclosed)
 
 
 def is_partner_receipt(record: DisclosureAudited) -> bool:
@@ -202,8 +241,22 @@ def crossings(
             sent.append(row | {"reason": move_reason(said.move_ref, by_ref)})
         for ref, key in keyed:
             known.setdefault(key, []).append(ref)
+    told = [
+        _correction_sent(record, partnership(record.organisation))
+        for record in then
+        if is_correction_sent(record)
+    ]
+    # A corrected revision a correction names is told with that correction, not on its own.
+    named = {(row["partner"], c["by"]) for row in told for c in row["corrected"]}
+    revisions_sent = [
+        row
+        for row in revisions_sent
+        if not all((row["partner"], c["by"]) in named for c in row["corrected"])
+    ]
     corrections_sent = sorted(
-        revisions_sent + _withdrawn_after_sending(sent, revisions_sent, entries, as_of),
+        told
+        + revisions_sent
+        + _withdrawn_after_sending(sent, [*revisions_sent, *told], entries, as_of),
         key=lambda row: datetime.fromisoformat(row["at"]),
     )
 
@@ -268,23 +321,28 @@ def crossings(
 
 def _withdrawn_after_sending(
     sent: Sequence[dict[str, Any]],
-    revisions_sent: Sequence[dict[str, Any]],
+    corrected: Sequence[dict[str, Any]],
     entries: Sequence[ChronologyEntry],
     as_of: datetime,
 ) -> list[dict[str, Any]]:
     """Each entry sent to a partner that the child's record here no longer held as current at
-    `as_of` (retracted, or superseded by a revision not sent there by then): when it was
-    withdrawn here, by what. The correction telling the partner is not audited, so when the
-    partner was told is not known here. An entry sent that the record no longer holds at all
-    (an identity link undone) or that the reviewer may not see is not told."""
+    `as_of` (retracted, or superseded by a revision not sent there by then) and that no
+    correction sent by then names (`corrected`: the corrected revisions released and the
+    corrections sent): when it was withdrawn here, by what; no correction telling the partner
+    is recorded by then. An entry sent that the record no longer holds at all (an identity link
+    undone) or that the reviewer may not see is not told here."""
     local = merge_chronology(e for e in entries if e.origin is None and e.received_at <= as_of)
     by_ref = {e.ref: e for e in local}
     by_revision = {(e.event.agency.id, f"{e.event.event_id}@{e.event.revision}"): e for e in local}
-    replaced = {(row["partner"], c["ref"]) for row in revisions_sent for c in row["corrected"]}
+    replaced = {(row["partner"], c["ref"]) for row in corrected for c in row["corrected"]}
+    replaced |= {(row["partner"], ref) for row in corrected for ref in row["withdrawn"]}
     rows: list[dict[str, Any]] = []
     done: set[tuple[str, str]] = set()
-    for transfer in [*sent, *revisions_sent]:
-        for ref in transfer["refs"]:
+    # What each partner was sent: transfers' entries and corrected revisions.
+    sent_refs = [(row, row["refs"]) for row in sent]
+    sent_refs += [(row, [c["by"] for c in row["corrected"]]) for row in corrected]
+    for transfer, refs in sent_refs:
+        for ref in refs:
             entry = by_ref.get(ref)
             key = (transfer["partner"], ref)
             if entry is None or entry.status is EntryStatus.CURRENT:
@@ -310,6 +368,39 @@ def _withdrawn_after_sending(
                 }
             )
     return rows
+
+
+def _correction_sent(record: DisclosureAudited, partnership: str) -> dict[str, Any]:
+    """A correction told to a partner hub, from its audit entry (written before it was sent):
+    the references it withdrew there, and each it superseded with the corrected revision sent
+    in its place (the entry names the references, then the revisions: a revision is paired
+    with the reference of the same record)."""
+    said = correction_sent_relationship(record.relationship)
+    named: dict[tuple[str, str], str] = {}  # the record -> the reference the correction names
+    revisions: dict[tuple[str, str], str] = {}  # the record -> its corrected revision sent
+    for ref in record.disclosed:
+        key = record_of_ref(ref)
+        if key in named:
+            revisions[key] = ref
+        else:
+            named[key] = ref
+    return {
+        "at": record.timestamp.isoformat(),
+        "partner": record.organisation,
+        "partnership": partnership,
+        "agreement_version": said.agreement_version,
+        "correction_id": said.correction_id,
+        "transfer_ids": list(said.transfer_ids),
+        "move_ref": said.move_ref,
+        "message_id": said.message_id,
+        "withdrawn": [ref for key, ref in named.items() if key not in revisions],
+        "corrected": [
+            {"ref": ref, "by": revisions[key]} for key, ref in named.items() if key in revisions
+        ],
+        "refs": list(record.disclosed),
+        "audited": True,
+        "audit_ref": f"{record.originator_id.hex}@{record.originator_version}",
+    }
 
 
 def _correction_received(

@@ -41,6 +41,11 @@ ACTIONS = {
     "search": "Searched",
     "notify": "Told a record arrived (inbox)",
     "receive-notice": "Received a notice",
+    "federation-transfer-received": "Transfer received from a partner hub",
+    "federation-correction-received": "Correction received from a partner hub",
+    "federation-correction-sent": (
+        "Correction sent to a partner hub (entries withdrawn or replaced)"
+    ),
 }
 AGENCY_TYPES = {
     "local-authority": "local authority",

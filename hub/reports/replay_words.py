@@ -195,13 +195,33 @@ def _in_place(corrected: list[dict[str, str]]) -> str:
     return ", ".join(f"{c['by']} in place of {c['ref']}" for c in corrected)
 
 
+def _changes(row: dict[str, Any]) -> str:
+    """`withdrew x/A@1; sent x/C@2 in place of x/C@1` (a correction's row, either way)."""
+    changes = []
+    if row["withdrawn"]:
+        changes.append("withdrew " + ", ".join(row["withdrawn"]))
+    if row["corrected"]:
+        changes.append("sent " + _in_place(row["corrected"]))
+    return "; ".join(changes)
+
+
 def correction_sent_sentence(row: dict[str, Any]) -> str:
     """A correction of what this hub sent (a row of `crossed_the_boundary.corrections_sent`):
-    a corrected revision released to the partner (audited), `Sent Wessex Safeguarding Children
-    Partnership a corrected revision on 5 December 2026 at 11:00 GMT: x/C@2 in place of x/C@1
-    (inter-partnership agreement shire-wessex-2026.1)`; or an entry sent that was withdrawn here
-    since, of which the partner is told by a correction the audit ledger does not record."""
+    a correction told to the partner (audited before it was sent), `Told Wessex Safeguarding
+    Children Partnership on 5 December 2026 at 11:00 GMT, by correction c-1 of transfer t-1
+    (inter-partnership agreement shire-wessex-2026.1): withdrew x/A@1; sent x/C@2 in place of
+    x/C@1`; a corrected revision released to the partner that no correction names (recorded
+    before corrections were audited), `Sent Wessex Safeguarding Children Partnership a
+    corrected revision on ...: x/C@2 in place of x/C@1 (...)`; or an entry sent that was
+    withdrawn here since, with no correction telling the partner recorded by then."""
     partnership = row["partnership"]
+    if row.get("correction_id"):
+        transfers = ", ".join(row.get("transfer_ids") or [])
+        of = f" of transfer{'' if len(row.get('transfer_ids') or []) == 1 else 's'} {transfers}"
+        return (
+            f"Told {partnership} on {_on(row['at'])}, by correction {row['correction_id']}"
+            f"{of if transfers else ''}{_agreement(row)}: {_changes(row)}"
+        )
     if row.get("audited"):
         revisions = "a corrected revision" if len(row["corrected"]) == 1 else "corrected revisions"
         return (
@@ -215,8 +235,8 @@ def correction_sent_sentence(row: dict[str, Any]) -> str:
     (ref,) = row["withdrawn"]
     return (
         f"Withdrawn here on {_on(row['at'])} ({how}): {ref}, sent to {partnership} on "
-        f"{_on(row['sent_at'])}{_agreement(row)}; they are told by a signed correction, "
-        "whose sending the audit ledger does not record"
+        f"{_on(row['sent_at'])}{_agreement(row)}; no correction telling them is recorded "
+        "by then"
     )
 
 
@@ -226,11 +246,6 @@ def correction_received_sentence(row: dict[str, Any]) -> str:
     11:02 GMT (inter-partnership agreement shire-wessex-2026.1): withdrew shire:x/A@1; sent
     shire:x/C@2 in place of shire:x/C@1; shown here before by Sam Patel (social worker) on ...`,
     or `; not shown to anyone at this hub before`."""
-    changes = []
-    if row["withdrawn"]:
-        changes.append("withdrew " + ", ".join(row["withdrawn"]))
-    if row["corrected"]:
-        changes.append("sent " + _in_place(row["corrected"]))
     seen = row.get("seen_by") or []
     who = (
         "shown here before by " + "; ".join(seen_text(person) for person in seen)
@@ -239,7 +254,7 @@ def correction_received_sentence(row: dict[str, Any]) -> str:
     )
     return (
         f"Correction received from {row['partnership']} on {_on(row['at'])}{_agreement(row)}: "
-        f"{'; '.join(changes) or 'nothing this hub held'}; {who}"
+        f"{_changes(row) or 'nothing this hub held'}; {who}"
     )
 
 
@@ -261,8 +276,9 @@ def boundary_summary(report: dict[str, Any]) -> str:
     )
     if corrected or correcting:
         text += (
-            f" Corrections: {len(corrected)} of what was sent (corrected revisions sent, and "
-            f"entries sent that were withdrawn here since) and {len(correcting)} received."
+            f" Corrections: {len(corrected)} of what was sent (corrections told to partner "
+            "hubs, and entries sent that were withdrawn here since) and "
+            f"{len(correcting)} received."
         )
     return text
 

@@ -4,8 +4,8 @@ agency retracts one record sent and publishes a corrected revision of another; S
 consumer sends one signed `correction` (once); Wessex records it: its chronology shows the
 retracted record retracted and the corrected revision current, the receipt is audited, and
 the practitioner who saw the withdrawn records is told in their inbox. A reviewer at each hub
-replays the child: Shire's sees the corrected revision it sent and the retracted record
-withdrawn after it was sent (the correction message itself is not audited), Wessex's sees the
+replays the child: Shire's sees when Wessex was told (the correction is audited at Shire before
+it is sent), which records it withdrew and replaced, under which agreement, Wessex's sees the
 correction received, what it withdrew and replaced, and who there had seen those records; as of
 a moment before, neither. A correction whose proof was changed is quarantined naming the
 field; one changed in transit fails its signature. An identity unlink withdraws, as about
@@ -142,6 +142,31 @@ def test_a_retraction_and_a_corrected_revision_reach_the_partner_and_whoever_saw
         "shire-county-council/CONTACT-2@1": "superseded",
     }
     retracted = next(i for i in body.items if i.action == "retracted")
+    # Audited at Shire before it was sent: to whom, which child, what it names, and why.
+    told_at = datetime.now(UTC)
+    (notice,) = [
+        r
+        for r in shire.audit.for_child(shire.pseudonyms.nhs_stream(CHILD).hex)
+        if isinstance(r, DisclosureAudited) and r.action == "federation-correction-sent"
+    ]
+    assert (notice.practitioner_id, notice.organisation, notice.role, notice.purpose) == (
+        "hub:wessex",
+        "wessex",
+        "partner-hub",
+        "inter-partnership-transfer",
+    )
+    assert notice.disclosed == [
+        "shire-county-council/CONTACT-1@1",
+        "shire-county-council/CONTACT-2@1",
+        "shire-county-council/CONTACT-2@2",
+    ]
+    transfer_id = next(iter(body.transfer_ids))
+    assert notice.relationship == (
+        f"correction {body.correction_id} of transfer {transfer_id} for "
+        "shire-county-council/MOVE-1@1 under inter-partnership agreement shire-wessex-2026.1 "
+        f"(message {message.id})"
+    )
+    assert before_correction <= notice.timestamp <= told_at
     assert retracted.event is None  # nothing of a withdrawn record is sent
     assert "Wrong child" not in correction.raw.decode()
     # Encrypted to Wessex's key: the corrected wording is not on the broker in clear either.
@@ -236,35 +261,34 @@ def replay_the_correction(
     for hub in (shire, wessex):
         hub.audit_queries.commission_review("dpo-0001", child, "rev-0001", "Rapid Review", 30)
 
-    # Shire: the transfer, then the corrected revision it sent (audited) and the record it sent
-    # that was retracted here since (the correction telling Wessex is not in the ledger).
+    # Shire: the transfer, then the correction told to Wessex (audited before it was sent):
+    # when, what it withdrew and replaced, under which agreement; the corrected revision's
+    # release is told with it, not as another transfer.
     shire_report = shire.replay.replay(child, "rev-0001", datetime.now(UTC))
     assert shire_report.permitted
     (transfer,) = shire_report.boundary["sent"]
     assert revised not in transfer["refs"]
-    by_how = {row["how"] if not row["audited"] else "sent": row
-              for row in shire_report.boundary["corrections_sent"]}  # fmt: skip
-    assert set(by_how) == {"retracted", "sent"}
-    withdrawn, sent = by_how["retracted"], by_how["sent"]
-    assert (withdrawn["partnership"], withdrawn["withdrawn"], withdrawn["audit_ref"]) == (
+    (told,) = shire_report.boundary["corrections_sent"]
+    assert (told["partnership"], told["agreement_version"], told["correction_id"]) == (
         "Wessex Safeguarding Children Partnership",
-        [contact1],
-        None,
-    )
-    assert before_correction <= datetime.fromisoformat(withdrawn["at"]) <= corrected_at
-    assert (sent["corrected"], sent["agreement_version"]) == (
-        [{"ref": contact2, "by": revised}],
         "shire-wessex-2026.1",
+        body.correction_id,
     )
-    assert before_correction <= datetime.fromisoformat(sent["at"]) <= corrected_at
-    sentence = replay_words.correction_sent_sentence(sent)
-    assert sentence.startswith("Sent Wessex Safeguarding Children Partnership a corrected ")
+    assert (told["message_id"], told["transfer_ids"]) == (message.id, body.transfer_ids)
+    assert (told["withdrawn"], told["corrected"]) == (
+        [contact1],
+        [{"ref": contact2, "by": revised}],
+    )
+    assert before_correction <= datetime.fromisoformat(told["at"]) <= corrected_at
+    sentence = replay_words.correction_sent_sentence(told)
+    assert sentence.startswith("Told Wessex Safeguarding Children Partnership on ")
     assert sentence.endswith(
-        f": {revised} in place of {contact2} (inter-partnership agreement shire-wessex-2026.1)"
+        f", by correction {body.correction_id} of transfer {body.transfer_ids[0]} "
+        f"(inter-partnership agreement shire-wessex-2026.1): withdrew {contact1}; sent "
+        f"{revised} in place of {contact2}"
     )
-    assert replay_words.correction_sent_sentence(withdrawn).startswith("Withdrawn here on ")
     text = replay_words.replay_text(shire_report.as_dict(), 400)
-    assert sentence in text and replay_words.correction_sent_sentence(withdrawn) in text
+    assert sentence in text
     before = shire.replay.replay(child, "rev-0001", before_correction)
     assert (before.boundary["corrections_sent"], len(before.boundary["sent"])) == ([], 1)
 
@@ -324,6 +348,7 @@ def replay_the_correction(
         build_pack(shire.replay, shire.integrity, child, "rev-0001", [datetime.now(UTC)])
     )
     assert f"{revised} in place of {contact2}" in html
+    assert f"by correction {body.correction_id} of transfer" in html
 
 
 def publish_provisional(hub: Hub, event_id: str, kind: str, days: float, provisional: str,
@@ -373,6 +398,13 @@ def test_an_identity_unlink_withdraws_the_records_of_the_unlinked_stream(
     assert (item.ref, item.action, item.event) == (
         "shire-county-council/CONTACT-P@1", "unlinked", None,
     )  # fmt: skip
+    (notice,) = [
+        r
+        for r in shire.audit.for_child(shire.pseudonyms.nhs_stream(child).hex)
+        if isinstance(r, DisclosureAudited) and r.action == "federation-correction-sent"
+    ]
+    assert notice.disclosed == ["shire-county-council/CONTACT-P@1"]
+    assert f"(message {message.id})" in (notice.relationship or "")
     assert wessex.federation_ingest.receive([correction]).recorded == 1
     wessex.projection.catch_up()
     held = {e.ref: e for e in wessex.projection.entries(wessex.pseudonyms.nhs_stream(child))}

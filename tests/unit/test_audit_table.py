@@ -16,7 +16,7 @@ from hub.domain.taxonomy import AgencyType
 from hub.domain.uk_time import parse_as_of, parse_from
 from hub.reports.audit_csv import DISCLOSURE_COLUMNS, audit_csv, csv_cell
 from hub.reports.audit_table import audit_text
-from hub.reports.audit_words import AuditNames, child_streams, organisation_names
+from hub.reports.audit_words import AuditNames, action_text, child_streams, organisation_names
 
 KNOWN = "a" * 32
 HIDDEN = "b" * 32
@@ -185,3 +185,13 @@ def test_from_reads_the_start_of_what_it_names() -> None:
     assert parse_from("2026-07-01T10:15Z") == datetime(2026, 7, 1, 10, 15, tzinfo=UTC)
     assert parse_from("2026-03-31") == datetime(2026, 3, 30, 23, 0, tzinfo=UTC)  # BST
     assert parse_as_of("2026-03-31") > parse_from("2026-03-31")  # --to takes the whole day
+
+
+def test_what_crossed_to_or_from_a_partner_hub_is_named_in_words() -> None:
+    assert action_text("federation-correction-sent") == (
+        "Correction sent to a partner hub (entries withdrawn or replaced)"
+    )
+    assert action_text("federation-correction-received") == (
+        "Correction received from a partner hub"
+    )
+    assert action_text("federation-transfer-received") == "Transfer received from a partner hub"

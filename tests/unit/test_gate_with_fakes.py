@@ -16,7 +16,7 @@ import pytest
 
 from hub.adapters.directory import load_directory
 from hub.adapters.pseudonyms import Pseudonymiser
-from hub.disclosure_gate import DisclosureGate
+from hub.disclosure_gate import CorrectionNotice, DisclosureGate
 from hub.domain.access import Purpose
 from hub.domain.canonical_event import CanonicalEvent, ChildRef
 from hub.domain.chronology import ChronologyEntry, merge_chronology
@@ -247,3 +247,63 @@ def test_break_glass_is_granted_once_recorded_and_ended_by_its_holder(world: Wor
     again = world.gate.view(world.child, "po-0002", Purpose.CHILD_PROTECTION_ENQUIRY)
     assert again.outcome == "denied"
     assert not world.gate.end_break_glass(world.child, "po-0002")
+
+
+def correction_notice() -> CorrectionNotice:
+    return CorrectionNotice(
+        hub="wessex",
+        agreement_version="shire-wessex-2026.1",
+        correction_id="c-1",
+        transfer_ids=("t-1", "t-2"),
+        move_ref="shire-county-council/MOVE-1@1",
+        message_id="m-9",
+        withdrawn=("shire-county-council/A@1",),
+        superseded=(("shire-county-council/B@1", "shire-county-council/B@2"),),
+    )
+
+
+def test_a_correction_sent_to_a_partner_hub_is_audited_before_it_is_sent(world: World) -> None:
+    stream = world.pseudonyms.child_stream(world.child).hex
+    sent: list[list[DisclosureAudited]] = []
+    ref = world.gate.record_correction_sent(
+        correction_notice(), world.child, lambda: sent.append(list(world.audit.written))
+    )
+    (audited,) = world.audit.written
+    assert sent == [[audited]]  # the ledger held the entry when the message was sent
+    assert ref == f"{audited.originator_id.hex}@{audited.originator_version}"
+    assert (
+        audited.practitioner_id,
+        audited.organisation,
+        audited.role,
+        audited.action,
+        audited.purpose,
+        audited.child_stream,
+        audited.outcome,
+    ) == (
+        "hub:wessex",
+        "wessex",
+        "partner-hub",
+        "federation-correction-sent",
+        "inter-partnership-transfer",
+        stream,
+        "correction-sent",
+    )
+    assert audited.disclosed == [
+        "shire-county-council/A@1",
+        "shire-county-council/B@1",
+        "shire-county-council/B@2",
+    ]
+    assert audited.relationship == (
+        "correction c-1 of transfer t-1, t-2 for shire-county-council/MOVE-1@1 under "
+        "inter-partnership agreement shire-wessex-2026.1 (message m-9)"
+    )
+
+
+def test_a_correction_is_not_sent_when_its_audit_entry_cannot_be_written(world: World) -> None:
+    world.audit.unavailable = True
+    sent: list[str] = []
+    with pytest.raises(OSError):
+        world.gate.record_correction_sent(
+            correction_notice(), world.child, lambda: sent.append("sent")
+        )
+    assert (sent, world.audit.written) == ([], [])

@@ -11,7 +11,9 @@ from uuid import uuid4
 
 from hub.domain.boundary import (
     CorrectionRelationship,
+    CorrectionSentRelationship,
     correction_relationship,
+    correction_sent_relationship,
     crossings,
     move_reason,
     received_relationship,
@@ -348,7 +350,7 @@ def test_a_correction_received_says_what_it_withdrew_and_replaced_and_who_had_se
     )
 
 
-def test_corrections_sent_as_far_as_the_ledger_and_the_record_tell() -> None:
+def test_corrections_sent_from_exports_and_the_record_before_corrections_were_audited() -> None:
     contact1, contact2 = "shire-county-council/C1@1", "shire-county-council/C2@1"
     revised = "shire-county-council/C2@2"
     retracted_at = CORRECTED_AT - timedelta(hours=1)
@@ -377,8 +379,7 @@ def test_corrections_sent_as_far_as_the_ledger_and_the_record_tell() -> None:
     assert correction_sent_sentence(withdrawn) == (
         f"Withdrawn here on 5 December 2026 at 10:00 GMT (retracted): {contact1}, sent to "
         f"{WESSEX} on 3 December 2026 at 10:15 GMT (inter-partnership agreement "
-        "shire-wessex-2026.1); they are told by a signed correction, whose sending the audit "
-        "ledger does not record"
+        "shire-wessex-2026.1); no correction telling them is recorded by then"
     )
     assert (corrected["audited"], corrected["corrected"]) == (
         True,
@@ -401,6 +402,94 @@ def test_corrections_sent_as_far_as_the_ledger_and_the_record_tell() -> None:
     )
     summary = boundary_summary({"as_of": CORRECTED_AT.isoformat(), "crossed_the_boundary": got})
     assert summary.endswith(
-        " Corrections: 2 of what was sent (corrected revisions sent, and entries sent that were "
-        "withdrawn here since) and 0 received."
+        " Corrections: 2 of what was sent (corrections told to partner hubs, and entries sent "
+        "that were withdrawn here since) and 0 received."
     )
+
+
+def correction_to_wessex(at: datetime, refs: list[str]) -> DisclosureAudited:
+    return audited(
+        at,
+        practitioner_id="hub:wessex",
+        organisation="wessex",
+        role="partner-hub",
+        action="federation-correction-sent",
+        purpose="inter-partnership-transfer",
+        lawful_basis=None,
+        outcome="correction-sent",
+        disclosed=refs,
+        relationship=(
+            f"correction c-1 of transfer t-1 for {MOVE} under inter-partnership agreement "
+            "shire-wessex-2026.1 (message m-9)"
+        ),
+    )
+
+
+def test_a_correction_sent_is_read_back() -> None:
+    said = correction_sent_relationship(correction_to_wessex(CORRECTED_AT, ["a"]).relationship)
+    assert said == CorrectionSentRelationship("c-1", ("t-1",), MOVE, "shire-wessex-2026.1", "m-9")
+    assert correction_sent_relationship(
+        correction_from_shire(CORRECTED_AT, ["a"]).relationship
+    ) == CorrectionSentRelationship(None, (), None, None, None)
+
+
+def test_a_correction_sent_says_when_the_partner_was_told_what_and_under_which_agreement() -> None:
+    contact1, contact2 = "shire-county-council/C1@1", "shire-county-council/C2@1"
+    revised = "shire-county-council/C2@2"
+    retracted_at = CORRECTED_AT - timedelta(hours=1)
+    told_at = CORRECTED_AT + timedelta(seconds=1)
+    entries = [
+        move_entry(receiving_authority="Westvale Borough Council"),
+        local_entry("C1", SENT_AT - timedelta(days=2)),
+        local_entry("C2", SENT_AT - timedelta(days=2)),
+        local_entry("RET-1", retracted_at, kind="record.retracted", supersedes={"event_id": "C1"}),
+        local_entry("C2", CORRECTED_AT - timedelta(minutes=5), revision=2),
+    ]
+    records = [
+        exported_to_wessex(SENT_AT, [MOVE, contact1, contact2]),
+        exported_to_wessex(CORRECTED_AT, [revised]),  # the corrected revision, released
+        correction_to_wessex(told_at, [contact1, contact2, revised]),  # then told, audited
+    ]
+    names = {"wessex": WESSEX}
+    got = crossings(records, entries, told_at, partner_names=names)
+    (transfer,) = got["sent"]
+    assert transfer["refs"] == [MOVE, contact1, contact2]
+    (told,) = got["corrections_sent"]  # the revision's release is told with its correction
+    assert (told["at"], told["partnership"], told["agreement_version"]) == (
+        told_at.isoformat(),
+        WESSEX,
+        "shire-wessex-2026.1",
+    )
+    assert (told["correction_id"], told["transfer_ids"], told["move_ref"], told["message_id"]) == (
+        "c-1",
+        ["t-1"],
+        MOVE,
+        "m-9",
+    )
+    assert (told["withdrawn"], told["corrected"]) == (
+        [contact1],
+        [{"ref": contact2, "by": revised}],
+    )
+    assert told["audited"] and told["audit_ref"]
+    assert correction_sent_sentence(told) == (
+        f"Told {WESSEX} on 5 December 2026 at 11:00 GMT, by correction c-1 of transfer t-1 "
+        f"(inter-partnership agreement shire-wessex-2026.1): withdrew {contact1}; sent "
+        f"{revised} in place of {contact2}"
+    )
+    # Before the partner was told: withdrawn here, no correction recorded by then.
+    before = crossings(records, entries, CORRECTED_AT, partner_names=names)["corrections_sent"]
+    assert [row.get("correction_id") for row in before] == [None, None]
+    withdrawn = next(row for row in before if not row["audited"])
+    assert correction_sent_sentence(withdrawn).endswith(
+        "; no correction telling them is recorded by then"
+    )
+    # The corrected revision sent is itself withdrawn here later: not yet told.
+    later = CORRECTED_AT + timedelta(hours=2)
+    entries.append(
+        local_entry("RET-2", later, kind="record.retracted", supersedes={"event_id": "C2"})
+    )
+    after = crossings(records, entries, later, partner_names=names)["corrections_sent"]
+    assert [(row.get("correction_id"), row["withdrawn"]) for row in after] == [
+        ("c-1", [contact1]),
+        (None, [revised]),
+    ]
