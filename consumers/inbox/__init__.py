@@ -19,6 +19,11 @@ A person's inbox gathers what three consumers raise for them:
     child's allocated worker (or the local authority's front door when none is allocated) is
     told who looked, from which organisation, for which purpose. One item per person who
     looked, per child, per day.
+  - **correction notifications**: a record a person saw, received from another partnership's
+    hub, was withdrawn or corrected there.
+  - **transfer notifications**: records about a child arrived from another partnership's hub
+    (the child moved into this area): the allocated worker, or the front door, is told once
+    per transfer, with whom to contact there.
 
 The disclosure in an item (who the child is, what kind of record arrived) is audited when the
 item is created and delivered; listing the inbox again finds that audit entry and writes none;

@@ -36,15 +36,22 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("hub.consumers.inbox")
 NAME = "inbox"
-CHANGES, DELIVERED, FLAGS, ITEM, AUDIT_POSITION, CORRECTIONS = (
+CHANGES, DELIVERED, FLAGS, ITEM, AUDIT_POSITION, CORRECTIONS, TRANSFERS_IN = (
     "changes:",
     "delivered:",
     "flags:",
     "item:",
     "position:audit",
     "corrections:",
+    "transfers-in:",
 )
-CHANGE, PATTERN, ACCESS, CORRECTION = "change", "pattern", "access", "correction"
+CHANGE, PATTERN, ACCESS, CORRECTION, TRANSFER = (
+    "change",
+    "pattern",
+    "access",
+    "correction",
+    "transfer",
+)
 # Opening a record is a view or an export; searches, notices and notifications are not.
 OPENED = frozenset({Action.VIEW.value, Action.EXPORT.value})
 # A data protection officer's audit is oversight, and may be of the worker who would be told.
@@ -143,7 +150,10 @@ class InboxConsumer:
 
     def apply(self, entry: ChildRecordEntry, documents: Documents, now: datetime) -> None:
         if entry.entry_type == "federated-event":
-            self._note_correction(entry, documents)
+            if entry.body.get("provenance", {}).get("correction"):
+                self._note_correction(entry, documents)
+            else:
+                self._note_transfer(entry, documents, now)
             return
         if entry.entry_type != "agency-event":
             return
@@ -184,6 +194,30 @@ class InboxConsumer:
         pending["withdrawn"][correction["withdrawn"]] = new_ref
         documents.put(name, pending)
 
+    def _note_transfer(self, entry: ChildRecordEntry, documents: Documents, now: datetime) -> None:
+        """A record received in a transfer from a partner hub (the child moved into this
+        partnership's area): the child's allocated worker, or the front door, is told (on
+        acting), once per transfer. One received long ago (a rebuild) is not news."""
+        provenance = entry.body["provenance"]
+        received = datetime.fromisoformat(provenance["received_from_hub_at"])
+        if now - received > self._rules.max_age:
+            return
+        event = entry.body["event"]
+        ref = f"{provenance['hub']}:{event['agency']['id']}/{event['event_id']}@{event['revision']}"
+        name = TRANSFERS_IN + child_document(entry.originator_id.hex)
+        pending = documents.get(name) or {"transfers": {}}
+        transfer = pending["transfers"].setdefault(
+            provenance.get("transfer_id") or provenance["message_id"],
+            {
+                "partnership": provenance["partnership"],
+                "contact": provenance["contact"],
+                "received_at": received.isoformat(),
+                "refs": [],
+            },
+        )
+        transfer["refs"].append(ref)
+        documents.put(name, pending)
+
     # -- acting ------------------------------------------------------------------------
 
     def act(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None:
@@ -201,6 +235,13 @@ class InboxConsumer:
             pending = documents.get(name)
             if pending is not None:
                 self._deliver_corrections(stream, pending["withdrawn"], documents, now)
+            documents.delete(name)
+            commit()
+        for name in documents.names(TRANSFERS_IN):
+            stream = name.split(":")[2]
+            pending = documents.get(name)
+            if pending is not None:
+                self._deliver_transfers(stream, pending["transfers"], documents, now)
             documents.delete(name)
             commit()
         self._follow_audit(documents, now, commit)
@@ -319,6 +360,39 @@ class InboxConsumer:
             item["refs"] = released
             item["withdrawn"] = sorted(refs)
             self._put_item(documents, practitioner, item)
+
+    def _deliver_transfers(
+        self,
+        stream: str,
+        transfers: dict[str, dict[str, Any]],
+        documents: Documents,
+        now: datetime,
+    ) -> None:
+        """Records about a child arrived from another partnership's hub (the child moved into
+        this area): the child's allocated worker here, or the front door when none is
+        allocated, gets one item per transfer, released to them by the gate as any item (the
+        records' kinds and publishers, and who the child is)."""
+        entries = self._entries(stream)
+        if entries is None:
+            return
+        recipients = self._access_recipients(self._grants(stream, entries), now)
+        purpose = Purpose.CHILD_PROTECTION_PLANNING
+        for transfer_id, transfer in sorted(transfers.items()):
+            refs = sorted(set(transfer["refs"]))
+            for recipient, grant in recipients:
+                view = self._release(stream, recipient, grant, purpose, refs, now)
+                released = [e.ref for e in view.entries if e.ref in set(refs)]
+                if not released:
+                    continue  # nothing of it is theirs to see under the agreement
+                item_id = self._item_id(TRANSFER, recipient.id, stream, transfer_id)
+                item = self._item(item_id, TRANSFER, recipient, stream, purpose, grant, now)
+                item["refs"] = released
+                item["transfer"] = {
+                    "partnership": transfer["partnership"],
+                    "contact": transfer["contact"],
+                    "received_at": transfer["received_at"],
+                }
+                self._put_item(documents, recipient, item)
 
     def _release(
         self,
@@ -613,6 +687,7 @@ class InboxConsumer:
         return {
             "children_awaiting_delivery": len(documents.names(CHANGES)),
             "children_awaiting_corrections": len(documents.names(CORRECTIONS)),
+            "children_awaiting_transfer_notices": len(documents.names(TRANSFERS_IN)),
             "audit_position": tracking["position"],
             **self.outbound.describe(documents),
         }

@@ -53,7 +53,7 @@ class ShownItem:
     to them any more (withheld or erased since), and it says nothing of itself."""
 
     id: str
-    type: str  # change | pattern | access
+    type: str  # change | pattern | access | correction | transfer
     created_at: str
     opened_at: str | None
     done_at: str | None
@@ -64,6 +64,7 @@ class ShownItem:
     what: list[dict[str, str]] = field(default_factory=list)  # kind, agency, agency_name
     flag: dict[str, str] | None = None  # code, description
     access: dict[str, Any] | None = None  # who looked, from where, why, when
+    transfer: dict[str, Any] | None = None  # from which partnership, whom to ask, when
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -199,17 +200,17 @@ class InboxService:
             shown.access = looked
             return shown
         names = {e.ref: e for e in released}
+        agency_names = {agency: record.display_name for agency, record in register.items()}
         shown.what = [
             {
                 "kind": entry.kind,
                 "agency": entry.agency,
-                "agency_name": register[entry.agency].display_name
-                if entry.agency in register
-                else entry.agency,
+                "agency_name": entry.agency_name(agency_names),  # a partner's never a local's
             }
             for ref in item["refs"]
             if (entry := names.get(ref)) is not None
         ]
+        shown.transfer = item.get("transfer")
         if item.get("flag"):
             flag = next((f for f in view.patterns if f.code == item["flag"]["code"]), None)
             shown.flag = (

@@ -14,7 +14,15 @@ TYPE_NAMES = {
     "pattern": "Pattern to look at",
     "access": "Someone looked at this child's record",
     "correction": "A record you saw was withdrawn or corrected",
+    "transfer": "Records arrived from another partnership",
 }
+# Working Together to Safeguard Children 2023: a child on a plan who moves in is the receiving
+# local authority's to confer on (a transfer-in child protection conference).
+TRANSFER_IN_PLAN = (
+    "A child protection plan was open where the child lived before: the local authority here "
+    "holds a transfer-in child protection conference (Working Together to Safeguard Children "
+    "2023: within 15 working days of being told of the move)."
+)
 
 
 def item_title(item: dict[str, Any]) -> str:
@@ -28,6 +36,8 @@ def item_title(item: dict[str, Any]) -> str:
     what = item.get("what") or []
     if item["type"] == "correction":
         return correction_sentence(what)
+    if item["type"] == "transfer" and item.get("transfer"):
+        return transfer_sentence(item["transfer"], what)
     if len(what) == 1:
         return f"New from {what[0]['agency_name']}: {kind_text(what[0]['kind'])}"
     agencies = sorted({w["agency_name"] for w in what})
@@ -35,10 +45,29 @@ def item_title(item: dict[str, Any]) -> str:
 
 
 def item_lines(item: dict[str, Any]) -> list[str]:
-    """The records a change item names, one per line (kind and agency)."""
-    if not item["shared"] or item["type"] != "change" or len(item.get("what") or []) < 2:
+    """The records a change item names, one per line (kind and agency); for records arrived
+    from another partnership, whom to ask there and, for a child on a plan, what is due."""
+    if not item["shared"]:
+        return []
+    if item["type"] == "transfer" and item.get("transfer"):
+        lines = [f"Contact there: {item['transfer']['contact']}."]
+        kinds = {w["kind"] for w in item.get("what") or []}
+        if "la.cp-plan-started" in kinds and "la.cp-plan-ended" not in kinds:
+            lines.append(TRANSFER_IN_PLAN)
+        return lines
+    if item["type"] != "change" or len(item.get("what") or []) < 2:
         return []
     return [f"{kind_text(w['kind'])} ({w['agency_name']})" for w in item["what"]]
+
+
+def transfer_sentence(transfer: dict[str, Any], what: list[dict[str, Any]]) -> str:
+    """Records about a child received from another partnership's hub (the child moved into
+    this area), in words: how many shared with the reader, from which partnership, when."""
+    count = f"{len(what)} {'record' if len(what) == 1 else 'records'}"
+    return (
+        f"{count} about this child arrived from {transfer['partnership']}'s hub on "
+        f"{when_text(transfer['received_at'])}: the child has moved into this area."
+    )
 
 
 def correction_sentence(what: list[dict[str, Any]]) -> str:

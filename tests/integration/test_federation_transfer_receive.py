@@ -53,6 +53,7 @@ from hub.reports.chronology_exports import (
 )
 from hub.reports.chronology_picture import picture
 from hub.reports.chronology_text import chronology_lines
+from hub.reports.inbox_words import item_lines, item_title
 from hub.reports.review_pack import build_pack, render_html
 from hub.reports.subject_access_pack import render_html as subject_access_html
 from hub.settings import HubSettings
@@ -250,7 +251,30 @@ def test_a_transfer_is_verified_recorded_once_shown_labelled_and_audited(
     # The chronology in text (what `hub chronology` prints) shows the label too.
     text = " ".join(" ".join(chronology_lines(view.entries, width=250)).split())
     assert label in text
+    the_front_door_is_told_once(shire, wessex_id)
     every_surface_says_where_it_came_from(shire, wessex_id, label)
+
+
+def the_front_door_is_told_once(shire: Hub, wessex_id: str) -> None:
+    """Nobody here is allocated to the child, so the front door (mash-0001, the team
+    front-door:shire-county-council) is told the records arrived, once, by the gate."""
+    partner = shire.federation.partner(wessex_id)
+    inbox = shire.consumer_runner("inbox")
+    inbox.run_once()
+    inbox.run_once()  # told once, however often the consumer runs
+    now = datetime.now(UTC)
+    items = shire.inbox.inbox("mash-0001", now).as_dict()["items"]
+    (item,) = [i for i in items if i["type"] == "transfer"]
+    assert item["shared"] and item["child"] == NHS
+    assert item["transfer"]["partnership"] == partner.name
+    assert {w["agency_name"] for w in item["what"]} == {f"wold-borough-council ({partner.name})"}
+    title = item_title(item)
+    assert title.startswith(f"3 records about this child arrived from {partner.name}'s hub on ")
+    assert title.endswith(": the child has moved into this area.")
+    assert item_lines(item) == [f"Contact there: {partner.contact}."]  # no plan among them
+    # Nobody else is told: the lead practitioner related through the s47 enquiry reads the
+    # chronology (a relationship), but the item is for whoever must act on the move.
+    assert not [i for i in shire.inbox.inbox("lcpp-0001", now).items if i.type == "transfer"]
 
 
 def every_surface_says_where_it_came_from(shire: Hub, wessex_id: str, label: str) -> None:

@@ -22,7 +22,7 @@ from hub.domain.federation import (
     corrections_due,
 )
 from hub.federation_ingest import check_correction, withdrawal_event
-from hub.reports.inbox_words import item_title
+from hub.reports.inbox_words import TRANSFER_IN_PLAN, item_lines, item_title
 from tests.factories import event_dict
 
 NHS = "9434765919"
@@ -167,3 +167,22 @@ def test_a_correction_item_says_what_changed_in_words() -> None:
         "Another partnership's hub changed what you saw: 1 record withdrawn and 1 record "
         "corrected (open the record to see which)."
     )
+
+
+def test_records_arrived_from_a_partnership_say_whom_to_ask_and_what_a_plan_means() -> None:
+    transfer = {
+        "partnership": "Wessex Safeguarding Children Partnership",
+        "contact": "Wessex MASH, 01234 567890",
+        "received_at": "2026-07-01T08:30:00+00:00",
+    }
+    plan = [{"kind": "la.cp-plan-started", "agency_name": "w"}, {"kind": "la.contact",
+            "agency_name": "w"}]  # fmt: skip
+    item = {"type": "transfer", "shared": True, "what": plan, "transfer": transfer}
+    assert item_title(item) == (
+        "2 records about this child arrived from Wessex Safeguarding Children Partnership's "
+        "hub on 1 Jul 2026, 09:30 BST: the child has moved into this area."
+    )
+    assert item_lines(item) == ["Contact there: Wessex MASH, 01234 567890.", TRANSFER_IN_PLAN]
+    ended = [*plan, {"kind": "la.cp-plan-ended", "agency_name": "w"}]
+    assert item_lines({**item, "what": ended}) == ["Contact there: Wessex MASH, 01234 567890."]
+    assert item_lines({**item, "shared": False}) == []
