@@ -38,9 +38,14 @@ def question(shire: Hub, blinded: str, practitioner: str = "a" * 32) -> Federati
     )
 
 
-def answer(wessex: Hub, sent: FederationMessage) -> FederationMessage | None:
+def answer(shire: Hub, wessex: Hub, sent: FederationMessage) -> FederationMessage | None:
+    """Wessex's answer to Shire's question, as Shire opens it (encrypted to Shire's key)."""
     received, partner = wessex.federation.receive(sent.to_bytes())
-    return wessex.discovery.answer(received, partner)
+    sealed = wessex.discovery.answer(received, partner)
+    if sealed is None:
+        return None
+    assert set(sealed.body) == {"encrypted"}
+    return shire.federation.receive(sealed.to_bytes())[0]
 
 
 def test_the_answer_proves_its_key_and_the_partner_s_limit_holds_per_practitioner(
@@ -48,20 +53,20 @@ def test_the_answer_proves_its_key_and_the_partner_s_limit_holds_per_practitione
 ) -> None:
     shire, wessex = hubs
     state, blinded = blind(HELD)
-    first = answer(wessex, question(shire, blinded.hex()))
+    first = answer(shire, wessex, question(shire, blinded.hex()))
     assert first is not None and first.type == "discovery-answer" and first.recipient == "shire"
     digest = finalize(
         state, bytes.fromhex(first.body["evaluated"]), wessex.discovery_key.public_key_hex
     )
     assert digest == wessex.discovery_key.holding_digest(HELD)
     for _ in range(19):
-        answer(wessex, question(shire, blind(HELD)[1].hex()))
-    refused = answer(wessex, question(shire, blind(HELD)[1].hex()))
+        answer(shire, wessex, question(shire, blind(HELD)[1].hex()))
+    refused = answer(shire, wessex, question(shire, blind(HELD)[1].hex()))
     assert refused is not None and "evaluated" not in refused.body
     assert refused.body["refused"].startswith(
         "You have asked 20 questions in the last hour (the limit is 20)"
     )
-    other = answer(wessex, question(shire, blind(HELD)[1].hex(), practitioner="b" * 32))
+    other = answer(shire, wessex, question(shire, blind(HELD)[1].hex(), practitioner="b" * 32))
     assert other is not None and "evaluated" in other.body  # the limit is per practitioner
     records = [
         r for r in wessex.audit.all_disclosures() if r.action == "discovery-question-received"
@@ -77,11 +82,11 @@ def test_a_stale_question_is_not_answered_and_a_malformed_one_is_refused(
     hubs: tuple[Hub, Hub], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shire, wessex = hubs
-    not_an_element = answer(wessex, question(shire, "00" * 32))  # the identity: not valid
+    not_an_element = answer(shire, wessex, question(shire, "00" * 32))  # the identity: not valid
     assert not_an_element is not None
     assert not_an_element.body["refused"] == "the question was not a valid blinded element"
     monkeypatch.setattr(shire.federation, "_clock", lambda: NOW - timedelta(minutes=3))
-    assert answer(wessex, question(shire, blind(HELD)[1].hex())) is None
+    assert answer(shire, wessex, question(shire, blind(HELD)[1].hex())) is None
 
 
 def test_when_the_link_is_down_every_partner_did_not_answer_and_that_is_audited(
