@@ -223,27 +223,21 @@ class InboxConsumer:
     def act(self, documents: Documents, now: datetime, commit: Callable[[], None]) -> None:
         agreement = self._agreement(now)
         self._directory_index = DirectoryIndex(self._directory.all())  # as it is this pass
-        for name in documents.names(CHANGES):
-            stream = name.split(":")[2]
-            pending = documents.get(name)
-            if pending is not None:
-                self._deliver_changes(stream, pending["refs"], agreement, documents, now)
-            documents.delete(name)
-            commit()  # each child's items are durable before the next child's
-        for name in documents.names(CORRECTIONS):
-            stream = name.split(":")[2]
-            pending = documents.get(name)
-            if pending is not None:
-                self._deliver_corrections(stream, pending["withdrawn"], documents, now)
-            documents.delete(name)
-            commit()
-        for name in documents.names(TRANSFERS_IN):
-            stream = name.split(":")[2]
-            pending = documents.get(name)
-            if pending is not None:
-                self._deliver_transfers(stream, pending["transfers"], documents, now)
-            documents.delete(name)
-            commit()
+        deliveries: tuple[tuple[str, Callable[[str, Document], None]], ...] = (
+            (CHANGES, lambda c, p: self._deliver_changes(c, p["refs"], agreement, documents, now)),
+            (
+                CORRECTIONS,
+                lambda c, p: self._deliver_corrections(c, p["withdrawn"], documents, now),
+            ),
+            (TRANSFERS_IN, lambda c, p: self._deliver_transfers(c, p["transfers"], documents, now)),
+        )
+        for prefix, deliver in deliveries:
+            for name in documents.names(prefix):
+                pending = documents.get(name)
+                if pending is not None:
+                    deliver(name.split(":")[2], pending)  # the child's stream
+                documents.delete(name)
+                commit()  # each child's items are durable before the next child's
         self._follow_audit(documents, now, commit)
         self.outbound.send(documents, now, commit)
 
